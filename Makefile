@@ -1,0 +1,67 @@
+# berth — build, test and demo. Run as root on Debian 12 with Go installed.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
+
+GO      ?= go
+BIN     := bin/berth
+ROOT    ?= /var/lib/berth
+PKGS    := runc iptables nftables busybox-static iproute2
+# Commands that tell a package is there (same order as PKGS).
+CMDS    := runc iptables nft busybox ip
+
+.PHONY: all build test unit e2e bench lint deps demo demo-down image clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/berth
+
+# Install with apt-get only what is missing.
+deps:
+	@missing=""; pkgs=($(PKGS)); cmds=($(CMDS)); \
+	for i in "$${!pkgs[@]}"; do \
+	  command -v "$${cmds[$$i]}" >/dev/null 2>&1 || [ -x "/bin/$${cmds[$$i]}" ] || missing="$$missing $${pkgs[$$i]}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "deps: all present"; fi
+
+# Unit tests (privileged package tests run too: this needs root), then e2e.
+test: deps unit e2e
+
+unit:
+	$(GO) test -count=1 ./...
+
+e2e: build
+	$(GO) test -count=1 -tags e2e -timeout 15m ./e2e/
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/
+
+# The example's image: Debian's busybox-static as a one-layer image.
+image: build
+	sh hack/busybox-rootfs.sh bin/busybox-rootfs.tar
+	$(BIN) --root $(ROOT) image import bin/busybox-rootfs.tar busybox:latest
+
+demo: deps build image
+	$(BIN) --root $(ROOT) -f examples/hello/compose.yaml up -d
+	@echo
+	@$(BIN) --root $(ROOT) -f examples/hello/compose.yaml ps
+	@echo
+	@echo "The client fetches http://web:8080/ every 2 seconds. Look at:"
+	@echo "  $(BIN) -f examples/hello/compose.yaml logs client     # the page, as the client got it"
+	@echo "  $(BIN) -f examples/hello/compose.yaml ps              # the containers"
+	@echo "  $(BIN) network ls; ip link show type bridge           # the project's bridge"
+	@echo "  $(BIN) -f examples/hello/compose.yaml down -v         # remove everything"
+
+demo-down: build
+	$(BIN) --root $(ROOT) -f examples/hello/compose.yaml down -v
+
+clean:
+	rm -rf bin

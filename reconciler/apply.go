@@ -1,0 +1,229 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine"
+)
+
+// Status is the state of one resource in a progress event, in Docker
+// Compose's words.
+type Status string
+
+// The statuses events report.
+const (
+	StatusCreating   Status = "Creating"
+	StatusCreated    Status = "Created"
+	StatusRecreating Status = "Recreate"
+	StatusRecreated  Status = "Recreated"
+	StatusStarting   Status = "Starting"
+	StatusStarted    Status = "Started"
+	StatusStopping   Status = "Stopping"
+	StatusStopped    Status = "Stopped"
+	StatusRemoving   Status = "Removing"
+	StatusRemoved    Status = "Removed"
+	StatusRunning    Status = "Running"
+	StatusError      Status = "Error"
+	StatusSkipped    Status = "Skipped"
+)
+
+// Event is one progress report of Apply.
+type Event struct {
+	Target string // "container/p-web-1"
+	Status Status
+	Err    error
+}
+
+// EventSink receives progress events. Apply calls it from several goroutines
+// at once; implementations must be safe for concurrent use.
+type EventSink interface {
+	Event(Event)
+}
+
+// errDependencyFailed marks a step not run because a step it waits for failed.
+var errDependencyFailed = errors.New("not run: a step it depends on failed")
+
+// Apply executes the plan: each step once every step in its After list has
+// succeeded, at most parallel steps at a time (0: no limit). It makes no
+// decisions: a failed step fails its dependents, the other steps go on, and
+// the errors are returned joined.
+func Apply(ctx context.Context, d Deps, plan *Plan, parallel int, sink EventSink) error {
+	for _, u := range plan.Unchanged {
+		sink.Event(Event{Target: u, Status: StatusRunning})
+	}
+	if len(plan.Steps) == 0 {
+		return nil
+	}
+	done := make(map[int]chan struct{}, len(plan.Steps))
+	for _, s := range plan.Steps {
+		done[s.ID] = make(chan struct{})
+	}
+	var (
+		mu     sync.Mutex // guards failed and errs
+		failed = map[int]bool{}
+		errs   []error
+	)
+	var sem chan struct{}
+	if parallel > 0 {
+		sem = make(chan struct{}, parallel)
+	}
+	// Every step gets its own goroutine, which first waits for its
+	// dependencies without holding a slot, so the limit bounds only the work.
+	// The goroutines report through errs, so a WaitGroup is enough; each one
+	// ends when its step ends or ctx is done.
+	var wg sync.WaitGroup
+	for _, s := range plan.Steps {
+		wg.Go(func() {
+			defer close(done[s.ID])
+			for _, a := range s.After {
+				select {
+				case <-done[a]:
+				case <-ctx.Done():
+					return
+				}
+			}
+			mu.Lock()
+			depFailed := false
+			for _, a := range s.After {
+				depFailed = depFailed || failed[a]
+			}
+			mu.Unlock()
+			var err error
+			switch {
+			case ctx.Err() != nil:
+				err = context.Cause(ctx)
+			case depFailed:
+				err = errDependencyFailed
+				sink.Event(Event{Target: s.Action.Target(), Status: StatusSkipped, Err: err})
+			default:
+				if sem != nil {
+					select {
+					case sem <- struct{}{}:
+					case <-ctx.Done():
+						err = context.Cause(ctx)
+					}
+				}
+				if err == nil {
+					err = run(ctx, d, s.Action, sink)
+					if sem != nil {
+						<-sem
+					}
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				failed[s.ID] = true
+				if !errors.Is(err, errDependencyFailed) {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil && len(errs) == 0 {
+		return context.Cause(ctx)
+	}
+	return errors.Join(errs...)
+}
+
+// run carries out one action and reports its progress.
+func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
+	target := a.Target()
+	emit := func(st Status) { sink.Event(Event{Target: target, Status: st}) }
+	defer func() {
+		if retErr != nil {
+			sink.Event(Event{Target: target, Status: StatusError, Err: retErr})
+		}
+	}()
+	switch a := a.(type) {
+	case CreateNetwork:
+		emit(StatusCreating)
+		if _, err := d.Networks.Create(ctx, a.Config); err != nil && !errdefs.IsAlreadyExists(err) {
+			return err
+		}
+		emit(StatusCreated)
+	case CreateVolume:
+		emit(StatusCreating)
+		if _, err := d.Volumes.Create(ctx, a.Name, a.Labels); err != nil && !errdefs.IsAlreadyExists(err) {
+			return err
+		}
+		emit(StatusCreated)
+	case CreateContainer:
+		emit(StatusCreating)
+		c, err := d.Runtime.Create(ctx, a.Config)
+		if err != nil {
+			return err
+		}
+		emit(StatusCreated)
+		if a.Start {
+			emit(StatusStarting)
+			if err := d.Runtime.Start(ctx, c.ID); err != nil {
+				return err
+			}
+			emit(StatusStarted)
+		}
+	case RecreateContainer:
+		emit(StatusRecreating)
+		if err := stopAndRemove(ctx, d, a.OldID, a.Timeout); err != nil {
+			return err
+		}
+		c, err := d.Runtime.Create(ctx, a.Config)
+		if err != nil {
+			return err
+		}
+		emit(StatusRecreated)
+		if a.Start {
+			emit(StatusStarting)
+			if err := d.Runtime.Start(ctx, c.ID); err != nil {
+				return err
+			}
+			emit(StatusStarted)
+		}
+	case StartContainer:
+		emit(StatusStarting)
+		if err := d.Runtime.Start(ctx, a.ID); err != nil {
+			return err
+		}
+		emit(StatusStarted)
+	case RemoveContainer:
+		emit(StatusStopping)
+		if err := stopAndRemove(ctx, d, a.ID, a.Timeout); err != nil {
+			return err
+		}
+		emit(StatusRemoved)
+	case RemoveNetwork:
+		emit(StatusRemoving)
+		if err := d.Networks.Remove(ctx, a.Name); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+		emit(StatusRemoved)
+	case RemoveVolume:
+		emit(StatusRemoving)
+		if err := d.Volumes.Remove(ctx, a.Name); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+		emit(StatusRemoved)
+	default:
+		return fmt.Errorf("%s: unknown action %T: %w", target, a, errdefs.ErrNotImplemented)
+	}
+	return nil
+}
+
+// stopAndRemove stops a container within timeout and removes it; a container
+// already gone counts as removed.
+func stopAndRemove(ctx context.Context, d Deps, id engine.ContainerID, timeout time.Duration) error {
+	if err := d.Runtime.Stop(ctx, id, timeout); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	if err := d.Runtime.Remove(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,432 @@
+package reconciler
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/spec"
+)
+
+// Mode says what a plan converges to.
+type Mode int
+
+// The modes of Compute.
+const (
+	ModeUp   Mode = iota // the project running as the file says
+	ModeDown             // nothing of the project left
+)
+
+// DefaultStopTimeout is how long a container gets to stop before SIGKILL when
+// neither the service nor the command says otherwise.
+const DefaultStopTimeout = 10 * time.Second
+
+// Options tune a plan. They carry every decision the user makes up front,
+// so Compute never has to ask.
+type Options struct {
+	Mode          Mode
+	Services      []string // only these services (and their dependencies unless NoDeps); empty: all
+	NoDeps        bool
+	ForceRecreate bool
+	NoRecreate    bool
+	NoStart       bool
+	RemoveOrphans bool
+	RemoveVolumes bool           // down -v: the project's named volumes too
+	Timeout       *time.Duration // stop timeout overriding the services'
+}
+
+// Compute returns the plan that takes the machine from observed to desired.
+// It is pure and deterministic: the same inputs give the same plan, byte for
+// byte. desired may be nil in ModeDown (project known only by name).
+func Compute(desired *spec.Project, observed *State, opt Options) (*Plan, error) {
+	b := &builder{desired: desired, observed: observed, opt: opt, byTarget: map[string]int{}}
+	var err error
+	switch opt.Mode {
+	case ModeUp:
+		if desired == nil {
+			return nil, fmt.Errorf("up needs a project: %w", errdefs.ErrInvalidArgument)
+		}
+		err = b.up()
+	case ModeDown:
+		err = b.down()
+	default:
+		err = fmt.Errorf("unknown plan mode %d: %w", opt.Mode, errdefs.ErrInvalidArgument)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &b.plan, nil
+}
+
+type builder struct {
+	desired  *spec.Project
+	observed *State
+	opt      Options
+	plan     Plan
+	byTarget map[string]int // target → step ID of its last step
+	// started lists, per service, the IDs of the steps that bring its
+	// containers up; dependents wait for them.
+	started map[string][]int
+}
+
+func (b *builder) add(a Action, after ...int) int {
+	id := len(b.plan.Steps) + 1
+	after = slices.Compact(slices.Sorted(slices.Values(after)))
+	b.plan.Steps = append(b.plan.Steps, Step{ID: id, Action: a, After: after})
+	b.byTarget[a.Target()] = id
+	return id
+}
+
+// selected returns the services the plan works on, in dependency order
+// (dependencies first, ties by name).
+func (b *builder) selected() ([]*spec.Service, error) {
+	byName := map[string]*spec.Service{}
+	for i := range b.desired.Services {
+		s := &b.desired.Services[i]
+		byName[s.Name] = s
+	}
+	want := map[string]bool{}
+	var visit func(name string, from string) error
+	visit = func(name, from string) error {
+		s, ok := byName[name]
+		if !ok {
+			if from == "" {
+				return fmt.Errorf("no such service: %s: %w", name, errdefs.ErrNotFound)
+			}
+			return nil // an optional dependency that is not enabled
+		}
+		if want[name] {
+			return nil
+		}
+		want[name] = true
+		if b.opt.NoDeps {
+			return nil
+		}
+		for _, d := range s.DependsOn {
+			if err := visit(d.Service, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(b.opt.Services) == 0 {
+		for n := range byName {
+			want[n] = true
+		}
+	}
+	for _, n := range b.opt.Services {
+		if err := visit(n, ""); err != nil {
+			return nil, err
+		}
+	}
+	order, err := topoOrder(b.desired.Services)
+	if err != nil {
+		return nil, err
+	}
+	var out []*spec.Service
+	for _, n := range order {
+		if want[n] {
+			out = append(out, byName[n])
+		}
+	}
+	return out, nil
+}
+
+// topoOrder orders services so that each comes after what it depends on;
+// among services free at the same time, by name.
+func topoOrder(services []spec.Service) ([]string, error) {
+	deps := map[string][]string{}
+	for _, s := range services {
+		deps[s.Name] = nil
+	}
+	for _, s := range services {
+		for _, d := range s.DependsOn {
+			if _, ok := deps[d.Service]; ok {
+				deps[s.Name] = append(deps[s.Name], d.Service)
+			}
+		}
+	}
+	var order []string
+	done := map[string]bool{}
+	for len(order) < len(deps) {
+		var ready []string
+		for n, ds := range deps {
+			if done[n] {
+				continue
+			}
+			if !slices.ContainsFunc(ds, func(d string) bool { return !done[d] }) {
+				ready = append(ready, n)
+			}
+		}
+		if len(ready) == 0 {
+			var left []string
+			for n := range deps {
+				if !done[n] {
+					left = append(left, n)
+				}
+			}
+			slices.Sort(left)
+			return nil, fmt.Errorf("dependency cycle between services %s: %w", strings.Join(left, ", "), errdefs.ErrInvalidArgument)
+		}
+		slices.Sort(ready)
+		for _, n := range ready {
+			done[n] = true
+		}
+		order = append(order, ready...)
+	}
+	return order, nil
+}
+
+func (b *builder) projectLabels(extra map[string]string) map[string]string {
+	l := maps.Clone(extra)
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[spec.LabelProject] = b.desired.Name
+	return l
+}
+
+func (b *builder) up() error {
+	services, err := b.selected()
+	if err != nil {
+		return err
+	}
+	usedNets, usedVols := map[string]bool{}, map[string]bool{}
+	for _, s := range services {
+		for _, n := range s.Networks {
+			usedNets[n.Name] = true
+		}
+		for _, m := range s.Mounts {
+			if m.Type == "volume" && m.Source != "" {
+				usedVols[m.Source] = true
+			}
+		}
+	}
+	for _, n := range b.desired.Networks {
+		if !usedNets[n.Key] {
+			continue
+		}
+		if _, ok := b.observed.Networks[n.Name]; ok {
+			continue
+		}
+		if n.External {
+			return fmt.Errorf("network %s declared as external, but could not be found: %w", n.Name, errdefs.ErrNotFound)
+		}
+		labels := b.projectLabels(n.Labels)
+		labels[spec.LabelNetwork] = n.Key
+		b.add(CreateNetwork{Config: netmgr.NetworkConfig{Name: n.Name, Labels: labels, Internal: n.Internal}})
+	}
+	for _, v := range b.desired.Volumes {
+		if !usedVols[v.Key] {
+			continue
+		}
+		if _, ok := b.observed.Volumes[v.Name]; ok {
+			continue
+		}
+		if v.External {
+			return fmt.Errorf("external volume %q not found: %w", v.Name, errdefs.ErrNotFound)
+		}
+		labels := b.projectLabels(v.Labels)
+		labels[spec.LabelVolume] = v.Key
+		b.add(CreateVolume{Name: v.Name, Labels: labels})
+	}
+	b.started = map[string][]int{}
+	for _, s := range services {
+		if err := b.upService(s); err != nil {
+			return err
+		}
+	}
+	b.orphans()
+	return nil
+}
+
+func (b *builder) upService(s *spec.Service) error {
+	var after []int
+	for _, n := range s.Networks {
+		if nw, ok := projectNetwork(b.desired, n.Name); ok {
+			if id, ok := b.byTarget["network/"+nw.Name]; ok {
+				after = append(after, id)
+			}
+		}
+	}
+	for _, m := range s.Mounts {
+		if v, ok := projectVolume(b.desired, m.Source); ok && m.Type == "volume" {
+			if id, ok := b.byTarget["volume/"+v.Name]; ok {
+				after = append(after, id)
+			}
+		}
+	}
+	for _, d := range s.DependsOn {
+		after = append(after, b.started[d.Service]...)
+	}
+	hash := spec.ConfigHash(*s)
+	existing := map[int]ObservedContainer{}
+	for _, c := range b.observed.Containers {
+		if c.Service == s.Name && !c.OneOff {
+			if _, dup := existing[c.Number]; !dup {
+				existing[c.Number] = c
+			}
+		}
+	}
+	scale := max(s.Scale, 0)
+	for n := 1; n <= scale; n++ {
+		cfg, err := ContainerConfig(b.desired, s, n)
+		if err != nil {
+			return err
+		}
+		old, ok := existing[n]
+		var id int
+		switch {
+		case !ok:
+			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart}, after...)
+		case !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash):
+			reason := "configuration changed"
+			if b.opt.ForceRecreate {
+				reason = "forced"
+			}
+			id = b.add(RecreateContainer{Service: s.Name, Number: n, OldID: old.ID, Reason: reason,
+				Timeout: b.stopTimeout(s), Config: cfg, Start: !b.opt.NoStart}, after...)
+		case old.Status != engine.StatusRunning && !b.opt.NoStart:
+			id = b.add(StartContainer{Name: old.Name, ID: old.ID}, after...)
+		default:
+			b.plan.Unchanged = append(b.plan.Unchanged, "container/"+old.Name)
+			continue
+		}
+		b.started[s.Name] = append(b.started[s.Name], id)
+	}
+	// Scale down: the highest numbers go first.
+	for _, c := range b.observed.Containers {
+		if c.Service == s.Name && !c.OneOff && c.Number > scale {
+			b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: "scaled down", Timeout: b.stopTimeout(s)})
+		}
+	}
+	return nil
+}
+
+// orphans handles containers of services the project no longer has.
+func (b *builder) orphans() {
+	known := map[string]bool{}
+	for _, s := range b.desired.Services {
+		known[s.Name] = true
+	}
+	for _, n := range b.desired.DisabledServices {
+		known[n] = true
+	}
+	for _, c := range b.observed.Containers {
+		if known[c.Service] || c.OneOff {
+			continue
+		}
+		if b.opt.RemoveOrphans {
+			b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: "orphan", Timeout: b.timeout(DefaultStopTimeout)})
+			continue
+		}
+		b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf(
+			"found orphan container %s for service %q; remove it with --remove-orphans", c.Name, c.Service))
+	}
+}
+
+func (b *builder) stopTimeout(s *spec.Service) time.Duration {
+	if s.StopGracePeriod != nil {
+		return b.timeout(*s.StopGracePeriod)
+	}
+	return b.timeout(DefaultStopTimeout)
+}
+
+func (b *builder) timeout(d time.Duration) time.Duration {
+	if b.opt.Timeout != nil {
+		return *b.opt.Timeout
+	}
+	return d
+}
+
+func (b *builder) down() error {
+	// Containers: dependents before what they depend on.
+	services := map[string]*spec.Service{}
+	rank := map[string]int{}
+	if b.desired != nil {
+		order, err := topoOrder(b.desired.Services)
+		if err != nil {
+			return err
+		}
+		for i, n := range order {
+			rank[n] = len(order) - i
+		}
+		for i := range b.desired.Services {
+			services[b.desired.Services[i].Name] = &b.desired.Services[i]
+		}
+		for _, n := range b.desired.DisabledServices {
+			services[n] = nil
+		}
+	}
+	ctrs := slices.Clone(b.observed.Containers)
+	slices.SortStableFunc(ctrs, func(x, y ObservedContainer) int { return rank[x.Service] - rank[y.Service] })
+	removedBy := map[string][]int{} // service → its removal steps
+	var all []int
+	for _, c := range ctrs {
+		s, known := services[c.Service]
+		orphan := b.desired != nil && !known && !c.OneOff
+		if orphan && !b.opt.RemoveOrphans {
+			b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf(
+				"found orphan container %s for service %q; remove it with --remove-orphans", c.Name, c.Service))
+			continue
+		}
+		timeout := b.timeout(DefaultStopTimeout)
+		if s != nil {
+			timeout = b.stopTimeout(s)
+		}
+		var after []int
+		for name, dep := range services {
+			if dep == nil {
+				continue
+			}
+			for _, d := range dep.DependsOn {
+				if d.Service == c.Service {
+					after = append(after, removedBy[name]...)
+				}
+			}
+		}
+		reason := "down"
+		if orphan {
+			reason = "orphan"
+		}
+		id := b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: reason, Timeout: timeout}, after...)
+		removedBy[c.Service] = append(removedBy[c.Service], id)
+		all = append(all, id)
+	}
+	external := map[string]bool{}
+	if b.desired != nil {
+		for _, n := range b.desired.Networks {
+			if n.External {
+				external["network/"+n.Name] = true
+			}
+		}
+		for _, v := range b.desired.Volumes {
+			if v.External {
+				external["volume/"+v.Name] = true
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.observed.Networks)) {
+		n := b.observed.Networks[name]
+		if external["network/"+name] || n.Labels[spec.LabelProject] != b.observed.Project {
+			continue
+		}
+		b.add(RemoveNetwork{Name: name}, all...)
+	}
+	if b.opt.RemoveVolumes {
+		for _, name := range slices.Sorted(maps.Keys(b.observed.Volumes)) {
+			v := b.observed.Volumes[name]
+			if external["volume/"+name] || v.Labels[spec.LabelProject] != b.observed.Project {
+				continue
+			}
+			b.add(RemoveVolume{Name: name}, all...)
+		}
+	}
+	return nil
+}

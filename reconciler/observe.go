@@ -1,0 +1,106 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/spec"
+	"github.com/berth-dev/berth/volmgr"
+)
+
+// State is what exists on the machine for one project, read once.
+type State struct {
+	Project    string
+	Containers []ObservedContainer        // sorted by name
+	Networks   map[string]*netmgr.Network // by full name: the project's and those the file names
+	Volumes    map[string]*volmgr.Volume  // by full name: the project's and those the file names
+}
+
+// ObservedContainer is a container carrying the project's label.
+type ObservedContainer struct {
+	ID      engine.ContainerID
+	Name    string
+	Service string
+	Number  int
+	OneOff  bool
+	Hash    string
+	Status  engine.Status
+}
+
+// Observe reads the state of project name. desired, when not nil, adds the
+// networks and volumes its file names (external ones among them) that carry
+// no project label. The caller holds the project lock.
+func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*State, error) {
+	st := &State{Project: name, Networks: map[string]*netmgr.Network{}, Volumes: map[string]*volmgr.Volume{}}
+	byProject := map[string]string{spec.LabelProject: name}
+	ctrs, err := d.Runtime.List(ctx, byProject)
+	if err != nil {
+		return nil, fmt.Errorf("project %q: list containers: %w", name, err)
+	}
+	for _, c := range ctrs {
+		l := c.Config.Labels
+		n, _ := strconv.Atoi(l[spec.LabelContainerNumber])
+		st.Containers = append(st.Containers, ObservedContainer{
+			ID:      c.ID,
+			Name:    c.Config.Name,
+			Service: l[spec.LabelService],
+			Number:  n,
+			OneOff:  l[spec.LabelOneOff] == spec.LabelTrue,
+			Hash:    l[spec.LabelConfigHash],
+			Status:  c.State.Status,
+		})
+	}
+	slices.SortFunc(st.Containers, func(a, b ObservedContainer) int { return strings.Compare(a.Name, b.Name) })
+
+	nets, err := d.Networks.List(ctx, byProject)
+	if err != nil {
+		return nil, fmt.Errorf("project %q: list networks: %w", name, err)
+	}
+	for _, n := range nets {
+		st.Networks[n.Name] = n
+	}
+	vols, err := d.Volumes.List(ctx, byProject)
+	if err != nil {
+		return nil, fmt.Errorf("project %q: list volumes: %w", name, err)
+	}
+	for _, v := range vols {
+		st.Volumes[v.Name] = v
+	}
+	if desired == nil {
+		return st, nil
+	}
+	for _, n := range desired.Networks {
+		if _, ok := st.Networks[n.Name]; ok {
+			continue
+		}
+		got, err := d.Networks.Get(ctx, n.Name)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		st.Networks[n.Name] = got
+	}
+	for _, v := range desired.Volumes {
+		if _, ok := st.Volumes[v.Name]; ok {
+			continue
+		}
+		got, err := d.Volumes.Get(ctx, v.Name)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		st.Volumes[v.Name] = got
+	}
+	return st, nil
+}

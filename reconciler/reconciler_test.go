@@ -1,0 +1,253 @@
+package reconciler
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// project is a small project: web serves from a volume, client depends on web.
+func project() *spec.Project {
+	return &spec.Project{
+		Name:         "p",
+		WorkingDir:   "/src/p",
+		ComposeFiles: []string{"/src/p/compose.yaml"},
+		Services: []spec.Service{
+			{
+				Name: "client", Image: "busybox", Command: []string{"wget", "http://web/"}, Scale: 1,
+				Networks:  []spec.ServiceNetwork{{Name: "default"}},
+				DependsOn: []spec.Dependency{{Service: "web", Condition: "service_started", Required: true}},
+			},
+			{
+				Name: "web", Image: "busybox", Command: []string{"httpd", "-f"}, Scale: 1,
+				Networks: []spec.ServiceNetwork{{Name: "default"}},
+				Mounts:   []spec.Mount{{Type: "volume", Source: "site", Target: "/www"}},
+			},
+		},
+		Networks: []spec.Network{{Key: "default", Name: "p_default"}},
+		Volumes:  []spec.Volume{{Key: "site", Name: "p_site"}},
+	}
+}
+
+func service(p *spec.Project, name string) *spec.Service {
+	for i := range p.Services {
+		if p.Services[i].Name == name {
+			return &p.Services[i]
+		}
+	}
+	panic("no service " + name)
+}
+
+// converge observes the fake, plans and applies, and returns the plan.
+func converge(t *testing.T, f *fake, p *spec.Project, opt Options) (*Plan, error) {
+	t.Helper()
+	name := "p"
+	if p != nil {
+		name = p.Name
+	}
+	st, err := Observe(t.Context(), f.deps(), name, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Compute(p, st, opt)
+	if err != nil {
+		return nil, err
+	}
+	return plan, Apply(t.Context(), f.deps(), plan, 4, &recordingSink{})
+}
+
+func golden(t *testing.T, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", strings.ReplaceAll(t.Name(), "/", "_")+".plan")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reconciler -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("plan differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func TestPlans(t *testing.T) {
+	up := Options{Mode: ModeUp}
+	tests := []struct {
+		name string
+		// before brings the fake to a state; then change edits the project
+		// and opt is the plan under test.
+		before bool
+		change func(p *spec.Project)
+		opt    Options
+	}{
+		{name: "create", opt: up},
+		{name: "noop", before: true, opt: up},
+		{name: "changed env", before: true, opt: up, change: func(p *spec.Project) {
+			service(p, "client").Environment = []string{"DEBUG=1"}
+		}},
+		{name: "scale up", before: true, opt: up, change: func(p *spec.Project) { service(p, "web").Scale = 3 }},
+		{name: "scale to zero", before: true, opt: up, change: func(p *spec.Project) { service(p, "web").Scale = 0 }},
+		{name: "depends_on edit does not recreate", before: true, opt: up, change: func(p *spec.Project) {
+			service(p, "client").DependsOn = nil
+		}},
+		{name: "orphan warned", before: true, opt: up, change: func(p *spec.Project) {
+			p.Services = p.Services[1:]
+		}},
+		{name: "orphan removed", before: true, opt: Options{Mode: ModeUp, RemoveOrphans: true}, change: func(p *spec.Project) {
+			p.Services = p.Services[1:]
+		}},
+		{name: "disabled profile is no orphan", before: true, opt: up, change: func(p *spec.Project) {
+			p.Services = p.Services[1:]
+			p.DisabledServices = []string{"client"}
+		}},
+		{name: "force recreate cascades order", before: true, opt: Options{Mode: ModeUp, ForceRecreate: true}},
+		{name: "one service with its dependency", opt: Options{Mode: ModeUp, Services: []string{"client"}}},
+		{name: "one service no deps", opt: Options{Mode: ModeUp, Services: []string{"client"}, NoDeps: true}},
+		{name: "down", before: true, opt: Options{Mode: ModeDown}},
+		{name: "down volumes", before: true, opt: Options{Mode: ModeDown, RemoveVolumes: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			if tc.before {
+				if _, err := converge(t, f, project(), Options{Mode: ModeUp}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := project()
+			if tc.change != nil {
+				tc.change(p)
+			}
+			st, err := Observe(t.Context(), f.deps(), p.Name, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := Compute(p, st, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, _ := Compute(p, st, tc.opt)
+			if plan.String() != again.String() {
+				t.Fatal("Compute is not deterministic")
+			}
+			golden(t, plan.String())
+			if err := Apply(t.Context(), f.deps(), plan, 2, &recordingSink{}); err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			// After applying, the same inputs plan nothing.
+			if tc.opt.Mode == ModeUp {
+				st, _ = Observe(t.Context(), f.deps(), p.Name, p)
+				next, err := Compute(p, st, Options{Mode: ModeUp, Services: tc.opt.Services, NoDeps: tc.opt.NoDeps})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !next.Empty() {
+					t.Errorf("not converged; next plan:\n%s", next)
+				}
+			}
+		})
+	}
+}
+
+func TestFailingStepSkipsDependents(t *testing.T) {
+	f := newFake()
+	f.failOn["start:p-web-1"] = true
+	sink := &recordingSink{}
+	st, err := Observe(t.Context(), f.deps(), "p", project())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Compute(project(), st, Options{Mode: ModeUp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Apply(t.Context(), f.deps(), plan, 0, sink)
+	if err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("apply: err = %v, want the injected failure", err)
+	}
+	golden(t, sink.String()+"\n")
+	for _, c := range f.calls {
+		if strings.Contains(c, "p-client-1") {
+			t.Errorf("client was touched although web failed to start: %s", c)
+		}
+	}
+}
+
+func TestDownRemovesDependentsFirst(t *testing.T) {
+	f := newFake()
+	if _, err := converge(t, f, project(), Options{Mode: ModeUp}); err != nil {
+		t.Fatal(err)
+	}
+	f.calls = nil
+	if _, err := converge(t, f, project(), Options{Mode: ModeDown, RemoveVolumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	order := strings.Join(f.calls, "\n")
+	if strings.Index(order, "remove p-client-1") > strings.Index(order, "stop p-web-1") {
+		t.Errorf("web stopped before its dependent client was removed:\n%s", order)
+	}
+	if len(f.containers)+len(f.networks)+len(f.volumes) != 0 {
+		t.Errorf("down -v left %d containers, %d networks, %d volumes", len(f.containers), len(f.networks), len(f.volumes))
+	}
+}
+
+func TestDownWithoutFileUsesLabels(t *testing.T) {
+	f := newFake()
+	if _, err := converge(t, f, project(), Options{Mode: ModeUp}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := converge(t, f, nil, Options{Mode: ModeDown, RemoveOrphans: true, RemoveVolumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.containers)+len(f.networks)+len(f.volumes) != 0 {
+		t.Errorf("down by name left %d containers, %d networks, %d volumes", len(f.containers), len(f.networks), len(f.volumes))
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(p *spec.Project)
+		opt    Options
+		is     error
+		want   string
+	}{
+		{name: "missing external network", change: func(p *spec.Project) { p.Networks[0].External = true },
+			is: errdefs.ErrNotFound, want: "network p_default declared as external, but could not be found"},
+		{name: "unknown service", opt: Options{Services: []string{"nope"}}, is: errdefs.ErrNotFound, want: "no such service: nope"},
+		{name: "dependency cycle", change: func(p *spec.Project) {
+			service(p, "web").DependsOn = []spec.Dependency{{Service: "client"}}
+		}, is: errdefs.ErrInvalidArgument, want: "dependency cycle between services client, web"},
+		{name: "undeclared volume", change: func(p *spec.Project) { p.Volumes = nil },
+			is: errdefs.ErrInvalidArgument, want: `volume "site" is not declared`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := project()
+			if tc.change != nil {
+				tc.change(p)
+			}
+			st, err := Observe(t.Context(), newFake().deps(), p.Name, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compute(p, st, tc.opt)
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %v containing %q", err, tc.is, tc.want)
+			}
+		})
+	}
+}

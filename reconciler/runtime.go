@@ -1,0 +1,46 @@
+package reconciler
+
+import (
+	"context"
+	"time"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/volmgr"
+)
+
+// Runtime is the part of the engine the reconciler drives. engine.Engine
+// implements it. Methods are safe for concurrent use; Remove and Stop are
+// idempotent.
+type Runtime interface {
+	Create(ctx context.Context, c engine.ContainerConfig) (*engine.Container, error)
+	Start(ctx context.Context, id engine.ContainerID) error
+	Stop(ctx context.Context, id engine.ContainerID, timeout time.Duration) error
+	Remove(ctx context.Context, id engine.ContainerID, force bool) error
+	List(ctx context.Context, labels map[string]string) ([]*engine.Container, error)
+}
+
+// Networks is the part of the network manager the reconciler drives.
+// netmgr.Manager implements it.
+type Networks interface {
+	Create(ctx context.Context, cfg netmgr.NetworkConfig) (*netmgr.Network, error)
+	Get(ctx context.Context, name string) (*netmgr.Network, error)
+	List(ctx context.Context, labels map[string]string) ([]*netmgr.Network, error)
+	Remove(ctx context.Context, name string) error
+}
+
+// Volumes is the part of the volume store the reconciler drives.
+// volmgr.Store implements it.
+type Volumes interface {
+	Create(ctx context.Context, name string, labels map[string]string) (*volmgr.Volume, error)
+	Get(ctx context.Context, name string) (*volmgr.Volume, error)
+	List(ctx context.Context, labels map[string]string) ([]*volmgr.Volume, error)
+	Remove(ctx context.Context, name string) error
+}
+
+// Deps are what Observe and Apply work with.
+type Deps struct {
+	Runtime  Runtime
+	Networks Networks
+	Volumes  Volumes
+}

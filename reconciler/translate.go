@@ -1,0 +1,135 @@
+package reconciler
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/spec"
+)
+
+// ContainerName is the name of container number n of service s, as Docker
+// Compose names it.
+func ContainerName(p *spec.Project, s *spec.Service, n int) string {
+	if s.ContainerName != "" {
+		return s.ContainerName
+	}
+	return fmt.Sprintf("%s-%s-%d", p.Name, s.Name, n)
+}
+
+// ContainerConfig translates container number n of service s into the
+// engine's terms. It is pure: the same inputs give the same config.
+func ContainerConfig(p *spec.Project, s *spec.Service, n int) (engine.ContainerConfig, error) {
+	c := engine.ContainerConfig{
+		Name:       ContainerName(p, s, n),
+		Image:      s.Image,
+		Entrypoint: s.Entrypoint,
+		Cmd:        s.Command,
+		Env:        s.Environment,
+		WorkingDir: s.WorkingDir,
+		User:       s.User,
+		Hostname:   s.Hostname,
+		Init:       s.Init,
+		StopSignal: s.StopSignal,
+	}
+	if s.StopGracePeriod != nil {
+		d := *s.StopGracePeriod
+		c.StopTimeout = &d
+	}
+	c.Labels = maps.Clone(s.Labels)
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	maps.Copy(c.Labels, map[string]string{
+		spec.LabelProject:         p.Name,
+		spec.LabelService:         s.Name,
+		spec.LabelContainerNumber: strconv.Itoa(n),
+		spec.LabelOneOff:          spec.LabelFalse,
+		spec.LabelConfigHash:      spec.ConfigHash(*s),
+		spec.LabelWorkingDir:      p.WorkingDir,
+		spec.LabelConfigFiles:     strings.Join(p.ComposeFiles, ","),
+		spec.LabelImage:           s.Image,
+	})
+	for i, m := range s.Mounts {
+		em := engine.Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+		switch m.Type {
+		case "volume":
+			if m.Source == "" {
+				return c, fmt.Errorf("service %q: volumes[%d]: anonymous volumes are not supported by berth yet: %w", s.Name, i, errdefs.ErrNotImplemented)
+			}
+			v, ok := projectVolume(p, m.Source)
+			if !ok {
+				return c, fmt.Errorf("service %q: volumes[%d]: volume %q is not declared in the project: %w", s.Name, i, m.Source, errdefs.ErrInvalidArgument)
+			}
+			em.Source = v.Name
+		case "bind", "tmpfs":
+		default:
+			return c, fmt.Errorf("service %q: volumes[%d]: mount type %q is not supported by berth yet: %w", s.Name, i, m.Type, errdefs.ErrNotImplemented)
+		}
+		c.Mounts = append(c.Mounts, em)
+	}
+	for _, sn := range s.Networks {
+		nw, ok := projectNetwork(p, sn.Name)
+		if !ok {
+			return c, fmt.Errorf("service %q: network %q is not declared in the project: %w", s.Name, sn.Name, errdefs.ErrInvalidArgument)
+		}
+		ep := engine.EndpointConfig{Network: nw.Name, Aliases: append([]string{s.Name}, sn.Aliases...)}
+		if sn.IPv4Address != "" {
+			a, err := netip.ParseAddr(sn.IPv4Address)
+			if err != nil {
+				return c, fmt.Errorf("service %q: networks.%s.ipv4_address: %q is not an IP address: %w", s.Name, sn.Name, sn.IPv4Address, errdefs.ErrInvalidArgument)
+			}
+			ep.Address = a
+		}
+		c.Networks = append(c.Networks, ep)
+	}
+	for i, h := range s.ExtraHosts {
+		e, err := parseExtraHost(h)
+		if err != nil {
+			return c, fmt.Errorf("service %q: extra_hosts[%d]: %w", s.Name, i, err)
+		}
+		c.ExtraHosts = append(c.ExtraHosts, e)
+	}
+	return c, nil
+}
+
+// parseExtraHost reads "name=ip" or "name:ip" (the IP may be IPv6).
+func parseExtraHost(h string) (engine.HostEntry, error) {
+	name, ip, ok := strings.Cut(h, "=")
+	if !ok {
+		name, ip, ok = strings.Cut(h, ":")
+	}
+	ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+	if !ok || name == "" {
+		return engine.HostEntry{}, fmt.Errorf("%q is not HOST=IP: %w", h, errdefs.ErrInvalidArgument)
+	}
+	if ip != "host-gateway" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return engine.HostEntry{}, fmt.Errorf("%q: %q is not an IP address: %w", h, ip, errdefs.ErrInvalidArgument)
+		}
+	}
+	return engine.HostEntry{IP: ip, Names: []string{name}}, nil
+}
+
+func projectVolume(p *spec.Project, key string) (spec.Volume, bool) {
+	for _, v := range p.Volumes {
+		if v.Key == key {
+			return v, true
+		}
+	}
+	return spec.Volume{}, false
+}
+
+func projectNetwork(p *spec.Project, key string) (spec.Network, bool) {
+	for _, n := range p.Networks {
+		if n.Key == key {
+			return n, true
+		}
+	}
+	return spec.Network{}, false
+}
