@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/spec"
+)
+
+type configOptions struct {
+	format        string
+	services      bool
+	volumes       bool
+	images        bool
+	profiles      bool
+	hash          string
+	noInterpolate bool
+	quiet         bool
+}
+
+func newConfigCommand(g *globalOptions) *cobra.Command {
+	var o configOptions
+	cmd := &cobra.Command{
+		Use:   "config [OPTIONS] [SERVICE...]",
+		Short: "Parse, resolve and render the Compose file in canonical format",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConfig(cmd.Context(), g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "yaml", "format: yaml or json")
+	f.BoolVar(&o.services, "services", false, "print the service names, one per line")
+	f.BoolVar(&o.volumes, "volumes", false, "print the volume names, one per line")
+	f.BoolVar(&o.images, "images", false, "print the image names, one per line")
+	f.BoolVar(&o.profiles, "profiles", false, "print the profile names, one per line")
+	f.StringVar(&o.hash, "hash", "", `print the service config hash, one per line ("*" for all)`)
+	f.BoolVar(&o.noInterpolate, "no-interpolate", false, "don't interpolate environment variables")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "only validate the configuration, don't print anything")
+	return cmd
+}
+
+func runConfig(ctx context.Context, g *globalOptions, o configOptions) error {
+	opt, err := g.project.loadOptions(o.noInterpolate)
+	if err != nil {
+		return err
+	}
+	p, err := spec.Load(ctx, opt)
+	if err != nil {
+		return err
+	}
+	w := g.stdout
+	lines := func(xs []string) error {
+		for _, x := range xs {
+			fmt.Fprintln(w, x)
+		}
+		return nil
+	}
+	switch {
+	case o.quiet:
+		return nil
+	case o.services:
+		return lines(p.ServiceNames())
+	case o.volumes:
+		return lines(p.VolumeNames())
+	case o.images:
+		return lines(p.Images())
+	case o.profiles:
+		return lines(p.AllProfiles())
+	case o.hash != "":
+		hashes, err := p.ConfigHashes(o.hash)
+		if err != nil {
+			return err
+		}
+		return lines(hashes)
+	}
+	b, err := p.Render(o.format)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}

@@ -1,0 +1,403 @@
+package spec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/compose-spec/compose-go/v2/utils"
+	"github.com/containerd/errdefs"
+)
+
+// Environment variables that steer loading, as Docker Compose reads them.
+const (
+	envComposeFile       = "COMPOSE_FILE"
+	envPathSeparator     = "COMPOSE_PATH_SEPARATOR"
+	envComposeEnvFiles   = "COMPOSE_ENV_FILES"
+	envDisableDotEnvFile = "COMPOSE_DISABLE_ENV_FILE"
+)
+
+// LoadOptions says which Compose project to load. The fields mirror the
+// global flags of `docker compose`; each is optional.
+type LoadOptions struct {
+	// WorkingDir is the directory the command runs in: relative paths are
+	// resolved against it and file discovery starts there. Empty means the
+	// process's working directory.
+	WorkingDir string
+	// ProjectDir is --project-directory. Empty means the directory of the
+	// first Compose file.
+	ProjectDir string
+	// ConfigFiles are the -f files, merged in order; "-" reads standard
+	// input. Empty means COMPOSE_FILE, else discovery of compose.yaml (and
+	// its override file) from WorkingDir upward.
+	ConfigFiles []string
+	// ProjectName is -p. Empty means COMPOSE_PROJECT_NAME, else the
+	// top-level name: of the files, else the normalised base name of the
+	// project directory.
+	ProjectName string
+	// EnvFiles are the --env-file files, read in order (later ones win).
+	// Empty means COMPOSE_ENV_FILES (comma-separated), else the .env file of
+	// the project directory when there is one.
+	EnvFiles []string
+	// Profiles are the --profile values. Empty means COMPOSE_PROFILES
+	// (comma-separated).
+	Profiles []string
+	// NoInterpolate leaves ${VAR} references as written. The project is
+	// then only good for rendering: see Project.Render.
+	NoInterpolate bool
+	// Environ is the environment as KEY=VALUE entries, normally os.Environ().
+	// Load reads no variable from the process environment, only from here
+	// and from env files.
+	Environ []string
+}
+
+// Load loads the Compose project opt describes the way `docker compose`
+// does and converts it to berth's model. Only the file system is read.
+//
+// A malformed project gives a FieldError, one line naming the file and
+// when possible the field, that wraps errdefs.ErrInvalidArgument; a missing
+// file wraps errdefs.ErrNotFound. Load does not reject fields berth does not
+// run yet: call CheckSupported before acting on the project.
+func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
+	l, err := newLoader(opt)
+	if err != nil {
+		return nil, err
+	}
+	o, err := l.projectOptions()
+	if err != nil {
+		return nil, l.loadError(err)
+	}
+	if len(o.ConfigPaths) == 0 {
+		return nil, fmt.Errorf("no configuration file provided: %w", errdefs.ErrNotFound)
+	}
+	l.composeFiles = o.ConfigPaths
+	if opt.NoInterpolate {
+		return l.loadModel(ctx, o)
+	}
+	cp, err := o.LoadProject(ctx)
+	if err != nil {
+		return nil, l.loadError(err)
+	}
+	if err := l.checkEnvFiles(cp); err != nil {
+		return nil, err
+	}
+	serviceEnvFiles := existingEnvFiles(cp)
+	// As `docker compose up` and `config` do: env_file merged into
+	// environment, then resources no enabled service uses dropped.
+	cp, err = cp.WithServicesEnvironmentResolved(true)
+	if err != nil {
+		return nil, l.loadError(err)
+	}
+	// Checked before unused resources are dropped: a top-level secret or
+	// network berth cannot make is reported even when no service uses it.
+	unsupported, err := l.unsupported(cp)
+	if err != nil {
+		return nil, err
+	}
+	cp = cp.WithoutUnnecessaryResources()
+
+	p := convertProject(cp)
+	p.unsupported = unsupported
+	p.ComposeFiles = slices.Clone(cp.ComposeFiles)
+	p.EnvFiles = slices.Clone(l.envRead)
+	for _, f := range serviceEnvFiles {
+		if !slices.Contains(p.EnvFiles, f) {
+			p.EnvFiles = append(p.EnvFiles, f)
+		}
+	}
+	return p, nil
+}
+
+// loader holds the state of one Load call.
+type loader struct {
+	opt       LoadOptions
+	cwd       string            // absolute LoadOptions.WorkingDir
+	env       map[string]string // LoadOptions.Environ, plus PWD
+	envFiles  []string          // explicit env files, absolute
+	configs   []string          // explicit Compose files, absolute or "-"
+	envRead   []string          // env files read so far, absolute, in order
+	sourceSet *sources          // Compose files parsed again to place errors, lazily
+
+	composeFiles []string // the Compose files compose-go loads, once known
+}
+
+func newLoader(opt LoadOptions) (*loader, error) {
+	l := &loader{opt: opt, env: utils.GetAsEqualsMap(opt.Environ)}
+	cwd := opt.WorkingDir
+	if cwd == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		}
+		cwd = wd
+	}
+	cwd, err := filepath.Abs(cwd)
+	if err != nil {
+		return nil, fmt.Errorf("working directory %q: %w", opt.WorkingDir, errdefs.ErrInvalidArgument)
+	}
+	l.cwd = cwd
+	if _, ok := l.env["PWD"]; !ok {
+		l.env["PWD"] = cwd
+	}
+
+	for _, f := range opt.ConfigFiles {
+		if f == "-" {
+			l.configs = append(l.configs, f)
+			continue
+		}
+		abs := l.abs(f)
+		if err := checkRegularFile(abs, f); err != nil {
+			return nil, err
+		}
+		l.configs = append(l.configs, abs)
+	}
+
+	envFiles := opt.EnvFiles
+	if len(envFiles) == 0 {
+		envFiles = strings.FieldsFunc(l.env[envComposeEnvFiles], func(r rune) bool { return r == ',' })
+	}
+	for _, f := range envFiles {
+		abs := l.abs(f)
+		if err := checkRegularFile(abs, f); err != nil {
+			return nil, err
+		}
+		l.envFiles = append(l.envFiles, abs)
+	}
+	return l, nil
+}
+
+// abs resolves p against the working directory, expanding a leading "~/"
+// with HOME from the given environment.
+func (l *loader) abs(p string) string {
+	if home := l.env["HOME"]; home != "" && strings.HasPrefix(p, "~/") {
+		p = filepath.Join(home, p[2:])
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(l.cwd, p)
+}
+
+// checkRegularFile reports a file named on the command line (or in an
+// environment variable) that does not exist or is not a file.
+func checkRegularFile(abs, given string) error {
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return FieldError{File: given, Issue: "no such file or directory", Err: errdefs.ErrNotFound}
+	case err != nil:
+		return FieldError{File: given, Issue: unwrapPathError(err), Err: errdefs.ErrInvalidArgument}
+	case fi.IsDir():
+		return FieldError{File: given, Issue: "is a directory, not a file", Err: errdefs.ErrInvalidArgument}
+	}
+	return nil
+}
+
+func unwrapPathError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// projectOptions builds compose-go's options in the order docker compose
+// applies them (cmd/compose/compose.go, toProjectOptions), with every step
+// that would read the process environment or working directory replaced by
+// one that reads the loader's.
+func (l *loader) projectOptions() (*cli.ProjectOptions, error) {
+	var projectDir string
+	if l.opt.ProjectDir != "" {
+		projectDir = l.abs(l.opt.ProjectDir)
+	} else if len(l.configs) > 0 && l.configs[0] == "-" {
+		projectDir = l.cwd // compose-go would take the process's
+	}
+	environ := make([]string, 0, len(l.env))
+	for k, v := range l.env {
+		environ = append(environ, k+"="+v)
+	}
+	return cli.NewProjectOptions(l.configs,
+		cli.WithWorkingDirectory(projectDir),
+		cli.WithEnv(environ),
+		// the .env of the directory known so far, which may set COMPOSE_FILE
+		l.withEnvFiles,
+		l.withDotEnv,
+		l.withConfigFileEnv,
+		l.withDefaultConfigPath,
+		// the project directory may have changed with the files found
+		l.withEnvFiles,
+		l.withDotEnv,
+		cli.WithDefaultProfiles(l.opt.Profiles...),
+		cli.WithName(l.opt.ProjectName),
+		cli.WithInterpolation(!l.opt.NoInterpolate),
+		cli.WithResolvedPaths(true),
+		// resolved after loading, once the env_file paths are recorded
+		cli.WithoutEnvironmentResolution,
+	)
+}
+
+// withEnvFiles is cli.WithEnvFiles reading COMPOSE_DISABLE_ENV_FILE from the
+// loader's environment and the working directory from the loader.
+func (l *loader) withEnvFiles(o *cli.ProjectOptions) error {
+	if len(l.envFiles) > 0 {
+		o.EnvFiles = l.envFiles
+		return nil
+	}
+	if v, ok := o.Environment[envDisableDotEnvFile]; ok {
+		disable, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q is not a boolean: %w", envDisableDotEnvFile, v, errdefs.ErrInvalidArgument)
+		}
+		if disable {
+			return nil
+		}
+	}
+	dir := o.WorkingDir
+	if dir == "" && len(o.ConfigPaths) > 0 && o.ConfigPaths[0] != "-" {
+		dir = filepath.Dir(o.ConfigPaths[0])
+	}
+	if dir == "" {
+		dir = l.cwd
+	}
+	f := filepath.Join(dir, ".env")
+	if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+		o.EnvFiles = []string{f}
+	}
+	return nil
+}
+
+// withDotEnv is cli.WithDotEnv, recording the files it reads.
+func (l *loader) withDotEnv(o *cli.ProjectOptions) error {
+	for _, f := range o.EnvFiles {
+		if !slices.Contains(l.envRead, f) {
+			l.envRead = append(l.envRead, f)
+		}
+	}
+	return cli.WithDotEnv(o)
+}
+
+// withConfigFileEnv is cli.WithConfigFileEnv resolving relative paths
+// against the loader's working directory.
+func (l *loader) withConfigFileEnv(o *cli.ProjectOptions) error {
+	if len(o.ConfigPaths) > 0 {
+		return nil
+	}
+	v := o.Environment[envComposeFile]
+	if v == "" {
+		return nil
+	}
+	sep := o.Environment[envPathSeparator]
+	if sep == "" {
+		sep = string(os.PathListSeparator)
+	}
+	for _, f := range strings.Split(v, sep) {
+		if f == "-" {
+			o.ConfigPaths = append(o.ConfigPaths, f)
+			continue
+		}
+		abs := l.abs(f)
+		if err := checkRegularFile(abs, f); err != nil {
+			var fe FieldError
+			if errors.As(err, &fe) {
+				fe.Issue = "set by " + envComposeFile + ": " + fe.Issue
+				return fe
+			}
+			return err
+		}
+		o.ConfigPaths = append(o.ConfigPaths, abs)
+	}
+	return nil
+}
+
+// withDefaultConfigPath is cli.WithDefaultConfigPath starting from the
+// project directory when one is given, else from the loader's working
+// directory.
+func (l *loader) withDefaultConfigPath(o *cli.ProjectOptions) error {
+	if len(o.ConfigPaths) > 0 || o.WorkingDir != "" {
+		return cli.WithDefaultConfigPath(o)
+	}
+	o.WorkingDir = l.cwd
+	err := cli.WithDefaultConfigPath(o)
+	o.WorkingDir = ""
+	return err
+}
+
+// loadModel loads the project without interpolation, as `docker compose
+// config --no-interpolate` does: as a raw model rather than typed structs,
+// which could not hold a ${VAR} where a number is expected.
+func (l *loader) loadModel(ctx context.Context, o *cli.ProjectOptions) (*Project, error) {
+	workingDir, err := o.GetWorkingDir()
+	if err != nil {
+		return nil, l.loadError(err)
+	}
+	model, err := o.LoadModel(ctx)
+	if err != nil {
+		return nil, l.loadError(err)
+	}
+	p := &Project{
+		WorkingDir: workingDir,
+		EnvFiles:   slices.Clone(l.envRead),
+		model:      model,
+	}
+	p.Name, _ = model["name"].(string)
+	for _, f := range o.ConfigPaths {
+		if f != "-" {
+			p.ComposeFiles = append(p.ComposeFiles, f)
+		}
+	}
+	return p, nil
+}
+
+// checkEnvFiles reports the first required env_file of an enabled service
+// that does not exist, naming the service and the Compose file.
+func (l *loader) checkEnvFiles(cp *types.Project) error {
+	for _, name := range slices.Sorted(maps.Keys(cp.Services)) {
+		files := cp.Services[name].EnvFiles
+		for i, f := range files {
+			if !f.Required {
+				continue
+			}
+			if _, err := os.Stat(f.Path); err == nil {
+				continue
+			}
+			path := "services." + name + ".env_file"
+			if len(files) > 1 {
+				path += "[" + strconv.Itoa(i) + "]"
+			}
+			file := l.sources().find(path, true)
+			if file == "" {
+				file = l.primaryFile()
+			}
+			return FieldError{
+				File:  l.display(file),
+				Path:  path,
+				Issue: l.display(f.Path) + ": no such file or directory",
+				Err:   errdefs.ErrInvalidArgument,
+			}
+		}
+	}
+	return nil
+}
+
+// existingEnvFiles lists the env_file paths of the enabled services that
+// exist, sorted and without duplicates.
+func existingEnvFiles(cp *types.Project) []string {
+	var files []string
+	for _, s := range cp.Services {
+		for _, f := range s.EnvFiles {
+			if fi, err := os.Stat(f.Path); err == nil && fi.Mode().IsRegular() {
+				files = append(files, f.Path)
+			}
+		}
+	}
+	slices.Sort(files)
+	return slices.Compact(files)
+}

@@ -1,0 +1,262 @@
+package spec
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/containerd/errdefs"
+)
+
+// supportedFields is the allowlist of the Compose attributes berth runs, as
+// path patterns: "*" matches any key of a mapping, "[]" any entry of a list.
+// An attribute is accepted when its path is in the table, with everything
+// below it unless the table lists deeper paths, and its value passes the
+// check if there is one. Anything else a project sets is reported by
+// CheckSupported. To support an attribute, add it here in the same change
+// that makes berth run it (and, for a service attribute that needs a new
+// container when it changes, to hashInput).
+var supportedFields = map[string]valueCheck{
+	"services.*.image":                   nil,
+	"services.*.container_name":          nil,
+	"services.*.command":                 nil,
+	"services.*.entrypoint":              nil,
+	"services.*.environment":             nil,
+	"services.*.env_file":                nil, // merged into environment by Load
+	"services.*.label_file":              nil, // merged into labels by Load
+	"services.*.working_dir":             nil,
+	"services.*.user":                    nil,
+	"services.*.hostname":                nil,
+	"services.*.init":                    nil,
+	"services.*.labels":                  nil,
+	"services.*.networks.*.aliases":      nil,
+	"services.*.networks.*.ipv4_address": nil,
+	"services.*.volumes[]":               namedOrBindMount,
+	"services.*.volumes[].type":          oneOf(types.VolumeTypeVolume, types.VolumeTypeBind, types.VolumeTypeTmpfs),
+	"services.*.volumes[].source":        nil,
+	"services.*.volumes[].target":        nil,
+	"services.*.volumes[].read_only":     nil,
+	"services.*.volumes[].volume.nocopy": nil,
+	"services.*.depends_on.*.condition":  oneOf(types.ServiceConditionStarted),
+	"services.*.depends_on.*.required":   nil,
+	"services.*.depends_on.*.restart":    nil,
+	"services.*.scale":                   nil,
+	"services.*.deploy.replicas":         nil,
+	"services.*.deploy.mode":             oneOf("replicated"),
+	"services.*.restart":                 oneOf(types.RestartPolicyNo),
+	"services.*.stop_signal":             nil,
+	"services.*.stop_grace_period":       nil,
+	"services.*.extra_hosts":             nil,
+	"services.*.profiles":                nil,
+	"services.*.pull_policy":             oneOf(types.PullPolicyMissing, types.PullPolicyNever),
+
+	"networks.*.name":     nil,
+	"networks.*.external": nil,
+	"networks.*.internal": nil,
+	"networks.*.driver":   oneOf("bridge"),
+	"networks.*.labels":   nil,
+
+	"volumes.*.name":     nil,
+	"volumes.*.external": nil,
+	"volumes.*.driver":   oneOf("local"),
+	"volumes.*.labels":   nil,
+}
+
+// issueNotSupported is the Issue of a FieldError for an attribute berth
+// does not run yet.
+const issueNotSupported = "not supported by berth yet"
+
+// valueCheck returns why a value of an allowed attribute is not supported,
+// or "" when it is.
+type valueCheck func(v any) string
+
+// oneOf accepts the given string values only.
+func oneOf(allowed ...string) valueCheck {
+	return func(v any) string {
+		if s, ok := v.(string); ok && slices.Contains(allowed, s) {
+			return ""
+		}
+		quoted := make([]string, len(allowed))
+		for i, a := range allowed {
+			quoted[i] = strconv.Quote(a)
+		}
+		return fmt.Sprintf("%s is %s (supported: %s)", describe(v), issueNotSupported, strings.Join(quoted, ", "))
+	}
+}
+
+// namedOrBindMount rejects anonymous volumes, which berth does not make yet.
+func namedOrBindMount(v any) string {
+	m, _ := v.(map[string]any)
+	if m["type"] == types.VolumeTypeVolume && m["source"] == nil {
+		return "anonymous volume is " + issueNotSupported
+	}
+	return ""
+}
+
+func describe(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// fieldRule is a node of the allowlist tree compiled from supportedFields.
+type fieldRule struct {
+	check    valueCheck
+	children map[string]*fieldRule // by key, "*" or "[]"; none: anything below is accepted
+}
+
+var supportedTree = compileRules(supportedFields)
+
+func compileRules(table map[string]valueCheck) *fieldRule {
+	root := &fieldRule{}
+	for pattern, check := range table {
+		r := root
+		for _, part := range splitPath(pattern) {
+			if r.children == nil {
+				r.children = map[string]*fieldRule{}
+			}
+			next := r.children[part]
+			if next == nil {
+				next = &fieldRule{}
+				r.children[part] = next
+			}
+			r = next
+		}
+		r.check = check
+	}
+	return root
+}
+
+// CheckSupported returns every attribute the project sets that berth does
+// not run yet, as FieldErrors sorted by path and joined with errors.Join;
+// each wraps errdefs.ErrNotImplemented. It returns nil when berth runs the
+// whole project. Commands that create containers call it; `berth config`
+// does not. A project loaded with NoInterpolate cannot be checked.
+func (p *Project) CheckSupported() error {
+	if p.config == nil && p.model != nil {
+		return fmt.Errorf("project %q was loaded without interpolation and cannot be checked: %w", p.Name, errdefs.ErrFailedPrecondition)
+	}
+	errs := make([]error, 0, len(p.unsupported))
+	for _, fe := range p.unsupported {
+		errs = append(errs, fe)
+	}
+	return errors.Join(errs...)
+}
+
+// unsupported lists the attributes of cp outside the allowlist, the way
+// nerdctl's UnknownNonEmptyFields does: each enabled service, network and
+// volume is marshalled to a map and walked against supportedTree. Empty
+// values are dropped first, as compose-go fills some in (an empty ipam, an
+// empty bind), so only values a user wrote count.
+func (l *loader) unsupported(cp *types.Project) ([]FieldError, error) {
+	root := map[string]any{
+		"services": cp.Services,
+		"networks": cp.Networks,
+		"volumes":  cp.Volumes,
+		"secrets":  cp.Secrets,
+		"configs":  cp.Configs,
+		"models":   cp.Models,
+		"jobs":     cp.Jobs,
+	}
+	b, err := json.Marshal(root)
+	if err != nil {
+		return nil, fmt.Errorf("project %q: %w", cp.Name, err)
+	}
+	var tree any
+	if err := json.Unmarshal(b, &tree); err != nil {
+		return nil, fmt.Errorf("project %q: %w", cp.Name, err)
+	}
+	tree, _ = pruneEmpty(tree)
+
+	var out []FieldError
+	walkSupported(tree, supportedTree, "", func(path, issue string) {
+		file := l.sources().find(path, true)
+		if file == "" {
+			file = l.primaryFile()
+		}
+		out = append(out, FieldError{File: l.display(file), Path: path, Issue: issue, Err: errdefs.ErrNotImplemented})
+	})
+	slices.SortFunc(out, func(a, b FieldError) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.File, b.File))
+	})
+	return out, nil
+}
+
+func walkSupported(v any, r *fieldRule, path string, report func(path, issue string)) {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			p := joinPath(path, k)
+			child := r.children[k]
+			if child == nil {
+				child = r.children["*"]
+			}
+			if child == nil {
+				report(p, issueNotSupported)
+				continue
+			}
+			checkField(v[k], child, p, report)
+		}
+	case []any:
+		child := r.children["[]"]
+		for i, e := range v {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if child == nil {
+				report(p, issueNotSupported)
+				continue
+			}
+			checkField(e, child, p, report)
+		}
+	}
+}
+
+func checkField(v any, r *fieldRule, path string, report func(path, issue string)) {
+	if r.check != nil {
+		if issue := r.check(v); issue != "" {
+			report(path, issue)
+			return
+		}
+	}
+	if len(r.children) > 0 {
+		walkSupported(v, r, path, report)
+	}
+}
+
+// pruneEmpty drops nulls, empty mappings and empty lists, recursively. It
+// reports whether v itself is empty.
+func pruneEmpty(v any) (any, bool) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true
+	case map[string]any:
+		for k, e := range v {
+			pruned, empty := pruneEmpty(e)
+			if empty {
+				delete(v, k)
+				continue
+			}
+			v[k] = pruned
+		}
+		return v, len(v) == 0
+	case []any:
+		out := v[:0]
+		for _, e := range v {
+			// keep list positions stable for the paths reported
+			pruned, _ := pruneEmpty(e)
+			out = append(out, pruned)
+		}
+		return out, len(out) == 0
+	}
+	return v, false
+}
