@@ -3,13 +3,13 @@ package spec
 import (
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // convertProject turns compose-go's project into berth's model. It reads
-// only the enabled services and the networks and volumes left in cp.
+// only the enabled services and the networks, volumes, configs and secrets
+// left in cp, which by then are those the enabled services use.
 func convertProject(cp *types.Project) *Project {
 	p := &Project{
 		Name:       cp.Name,
@@ -22,82 +22,56 @@ func convertProject(cp *types.Project) *Project {
 	p.DisabledServices = slices.Sorted(maps.Keys(cp.DisabledServices))
 	for _, key := range slices.Sorted(maps.Keys(cp.Networks)) {
 		n := cp.Networks[key]
-		p.Networks = append(p.Networks, Network{
-			Key:      key,
-			Name:     n.Name,
-			External: bool(n.External),
-			Internal: n.Internal,
-			Driver:   n.Driver,
-			Labels:   cloneLabels(n.Labels),
-		})
+		nw := Network{
+			Key:        key,
+			Name:       n.Name,
+			External:   bool(n.External),
+			Internal:   n.Internal,
+			Driver:     n.Driver,
+			Labels:     cloneLabels(n.Labels),
+			DriverOpts: cloneMap(n.DriverOpts),
+			EnableIPv6: n.EnableIPv6 != nil && *n.EnableIPv6,
+			Attachable: n.Attachable,
+		}
+		for _, pool := range n.Ipam.Config {
+			if pool != nil {
+				nw.Subnets = append(nw.Subnets, IPAMConfig{Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange})
+			}
+		}
+		p.Networks = append(p.Networks, nw)
 	}
 	for _, key := range slices.Sorted(maps.Keys(cp.Volumes)) {
 		v := cp.Volumes[key]
 		p.Volumes = append(p.Volumes, Volume{
-			Key:      key,
-			Name:     v.Name,
-			External: bool(v.External),
-			Driver:   v.Driver,
-			Labels:   cloneLabels(v.Labels),
+			Key:        key,
+			Name:       v.Name,
+			External:   bool(v.External),
+			Driver:     v.Driver,
+			Labels:     cloneLabels(v.Labels),
+			DriverOpts: cloneMap(v.DriverOpts),
 		})
+	}
+	for _, key := range slices.Sorted(maps.Keys(cp.Configs)) {
+		p.Configs = append(p.Configs, fileObject(key, types.FileObjectConfig(cp.Configs[key])))
+	}
+	for _, key := range slices.Sorted(maps.Keys(cp.Secrets)) {
+		p.Secrets = append(p.Secrets, fileObject(key, types.FileObjectConfig(cp.Secrets[key])))
 	}
 	return p
 }
 
-func convertService(name string, s types.ServiceConfig) Service {
-	out := Service{
-		Name:          name,
-		Image:         s.Image,
-		ContainerName: s.ContainerName,
-		Entrypoint:    cloneCommand(s.Entrypoint),
-		Command:       cloneCommand(s.Command),
-		Environment:   environment(s.Environment),
-		WorkingDir:    s.WorkingDir,
-		User:          s.User,
-		Hostname:      s.Hostname,
-		Init:          s.Init != nil && *s.Init,
-		Labels:        cloneLabels(s.Labels),
-		Scale:         s.GetScale(),
-		Restart:       s.Restart,
-		StopSignal:    s.StopSignal,
-		Profiles:      slices.Clone(s.Profiles),
-		PullPolicy:    s.PullPolicy,
+// fileObject converts a project config or secret. compose-go has already
+// read a set environment variable into Content, for secrets and configs
+// alike.
+func fileObject(key string, o types.FileObjectConfig) FileObject {
+	return FileObject{
+		Key:         key,
+		Name:        o.Name,
+		File:        o.File,
+		Environment: o.Environment,
+		Content:     o.Content,
+		External:    bool(o.External),
 	}
-	if s.StopGracePeriod != nil {
-		d := time.Duration(*s.StopGracePeriod)
-		out.StopGracePeriod = &d
-	}
-	if len(s.ExtraHosts) > 0 {
-		out.ExtraHosts = s.ExtraHosts.AsList("=")
-		slices.Sort(out.ExtraHosts)
-	}
-	for _, key := range slices.Sorted(maps.Keys(s.Networks)) {
-		sn := ServiceNetwork{Name: key}
-		if c := s.Networks[key]; c != nil {
-			sn.Aliases = slices.Clone(c.Aliases)
-			sn.IPv4Address = c.Ipv4Address
-		}
-		out.Networks = append(out.Networks, sn)
-	}
-	for _, v := range s.Volumes {
-		out.Mounts = append(out.Mounts, Mount{
-			Type:     v.Type,
-			Source:   v.Source,
-			Target:   v.Target,
-			ReadOnly: v.ReadOnly,
-			NoCopy:   v.Volume != nil && v.Volume.NoCopy,
-		})
-	}
-	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
-		d := s.DependsOn[dep]
-		out.DependsOn = append(out.DependsOn, Dependency{
-			Service:   dep,
-			Condition: d.Condition,
-			Required:  d.Required,
-			Restart:   d.Restart,
-		})
-	}
-	return out
 }
 
 // environment returns KEY=VALUE entries sorted by key, leaving out the
@@ -122,8 +96,21 @@ func cloneCommand(c types.ShellCommand) []string {
 }
 
 func cloneLabels(l types.Labels) map[string]string {
+	return cloneMap(l)
+}
+
+// cloneMap copies m; nil when m is empty.
+func cloneMap[M ~map[string]string](m M) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(map[string]string(m))
+}
+
+// cloneList copies l; nil when l is empty.
+func cloneList[L ~[]string](l L) []string {
 	if len(l) == 0 {
 		return nil
 	}
-	return maps.Clone(map[string]string(l))
+	return slices.Clone([]string(l))
 }

@@ -348,7 +348,7 @@ func TestLoadIncludeAndExtends(t *testing.T) {
 		if got := p.ServiceNames(); !slices.Equal(got, []string{"db", "web"}) {
 			t.Errorf("ServiceNames = %q", got)
 		}
-		want := []Mount{{Type: "bind", Source: filepath.Join(dir, "sub", "initdb"), Target: "/docker-entrypoint-initdb.d", ReadOnly: true}}
+		want := []Mount{{Type: "bind", Source: filepath.Join(dir, "sub", "initdb"), Target: "/docker-entrypoint-initdb.d", ReadOnly: true, CreateHostPath: true}}
 		if got := service(t, p, "db").Mounts; !reflect.DeepEqual(got, want) {
 			t.Errorf("db mounts = %+v, want %+v (relative to the included file)", got, want)
 		}
@@ -386,8 +386,8 @@ func TestLoadNetworksAndVolumes(t *testing.T) {
 	}
 	wantMounts := []Mount{
 		{Type: "volume", Source: "data", Target: "/data"},
-		{Type: "bind", Source: filepath.Join(dir, "conf"), Target: "/etc/conf"},
-		{Type: "bind", Source: "/abs/path", Target: "/abs", ReadOnly: true},
+		{Type: "bind", Source: filepath.Join(dir, "conf"), Target: "/etc/conf", CreateHostPath: true},
+		{Type: "bind", Source: "/abs/path", Target: "/abs", ReadOnly: true, CreateHostPath: true},
 		{Type: "tmpfs", Target: "/run"},
 	}
 	if !reflect.DeepEqual(web.Mounts, wantMounts) {

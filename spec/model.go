@@ -25,6 +25,10 @@ type Project struct {
 	DisabledServices []string
 	Networks         []Network
 	Volumes          []Volume
+	// Configs and Secrets are the project's configs and secrets that an
+	// enabled service uses, sorted by key.
+	Configs []FileObject
+	Secrets []FileObject
 
 	// unsupported lists fields the project sets that berth does not run yet;
 	// see Project.CheckSupported.
@@ -38,28 +42,158 @@ type Project struct {
 }
 
 // Service is one service of the project.
+//
+// Slices and maps are nil when the file sets nothing. Unless a field says
+// otherwise, zero means "not set": the image's value or the engine's
+// default applies.
 type Service struct {
-	Name            string
-	Image           string
-	ContainerName   string
-	Entrypoint      []string // nil: the image's; empty: cleared
-	Command         []string // nil: the image's; empty: cleared
-	Environment     []string // KEY=VALUE, sorted by key; variables without a value are left out
-	WorkingDir      string
-	User            string
-	Hostname        string
-	Init            bool
-	Labels          map[string]string
-	Networks        []ServiceNetwork // sorted by Name
-	Mounts          []Mount          // in file order
-	DependsOn       []Dependency     // sorted by Service
-	Scale           int              // replicas; 1 when unset
-	Restart         string           // "no", "always", "on-failure[:N]", "unless-stopped"; empty when unset
+	Name          string
+	Image         string
+	ContainerName string
+	Entrypoint    []string // nil: the image's; empty: cleared
+	Command       []string // nil: the image's; empty: cleared
+	Environment   []string // KEY=VALUE, sorted by key; variables without a value are left out
+	WorkingDir    string
+	User          string
+	Hostname      string
+	Domainname    string
+	Init          bool
+	Labels        map[string]string
+	Networks      []ServiceNetwork // sorted by Name
+	Mounts        []Mount          // in file order
+	VolumesFrom   []string         // as written: "service[:ro|rw]" or "container:name[:ro|rw]", in file order
+	DependsOn     []Dependency     // sorted by Service
+	Scale         int              // replicas; 1 when unset
+	// Restart is the restart policy: "no", "always", "on-failure",
+	// "on-failure:N" or "unless-stopped"; empty when unset. When the file
+	// sets deploy.restart_policy, it replaces restart, as in Docker
+	// Compose: condition "none" gives "no", "any" gives "always", and
+	// "on-failure" with max_attempts N gives "on-failure:N".
+	Restart         string
 	StopSignal      string
 	StopGracePeriod *time.Duration
 	ExtraHosts      []string // "name=ip", sorted
 	Profiles        []string
 	PullPolicy      string
+
+	Healthcheck *Healthcheck // nil: the image's
+	Ports       []Port       // in file order, one entry per container port
+	Expose      []string     // as written: "3000", "8000-8010/udp"; in file order
+
+	Tty        bool
+	StdinOpen  bool
+	ReadOnly   bool // read-only root file system
+	Privileged bool
+
+	GroupAdd    []string // supplementary groups, names or IDs, as written
+	CapAdd      []string // "CAP_NET_ADMIN" or "ALL": upper case, CAP_ prefixed, sorted, without duplicates
+	CapDrop     []string // as CapAdd
+	SecurityOpt []string // as written, e.g. "no-new-privileges:true", "seccomp=./profile.json" (relative to the project directory)
+	Sysctls     map[string]string
+	Ulimits     map[string]Ulimit // by name, e.g. "nofile"
+	// Devices are "host:container:permissions" with the container path and
+	// the permissions ("rwm" when not given) filled in, in file order; a
+	// CDI device name (e.g. "vendor.com/gpu=all") is kept alone.
+	Devices []string
+	// Tmpfs are the entries of the tmpfs key as written, "path" or
+	// "path:options" (e.g. "/run:size=64m,mode=1777"), in file order.
+	Tmpfs []string
+
+	// Resources. The top-level keys win over deploy.resources; Compose
+	// rejects a file where both are set and differ. deploy.resources.limits
+	// fills MemLimit (memory), CPUs (cpus) and PidsLimit (pids), and
+	// deploy.resources.reservations fills MemReservation (memory), as Docker
+	// Compose does; a cpus reservation only matters to Swarm and is ignored.
+	ShmSize        int64   // bytes
+	MemLimit       int64   // bytes
+	MemReservation int64   // bytes
+	MemSwapLimit   int64   // bytes of memory plus swap; -1: unlimited
+	CPUs           float64 // number of CPUs, e.g. 0.5
+	CPUShares      int64
+	PidsLimit      int64 // -1: unlimited
+	OomScoreAdj    int
+
+	Pid         string   // PID namespace: "host", "service:name", "container:name"
+	Ipc         string   // IPC namespace: "host", "private", "shareable", "service:name", "container:name"
+	NetworkMode string   // "host", "none", "bridge", "service:name", "container:name"; empty with Networks set
+	MacAddress  string   // of the container; see also ServiceNetwork.MacAddress
+	DNS         []string // servers, in file order
+	DNSSearch   []string // in file order
+	DNSOpt      []string // in file order
+
+	Logging *Logging // nil: the engine's default
+
+	Configs []FileRef // in file order
+	Secrets []FileRef // in file order
+}
+
+// Healthcheck is a service's healthcheck. A zero duration or Retries is
+// unset: the image's value applies, else the engine's default.
+type Healthcheck struct {
+	// Test is the check as Compose writes it: ["CMD", arg...],
+	// ["CMD-SHELL", command] (from a plain string), or ["NONE"]. Nil keeps
+	// the image's test while changing its timing.
+	Test          []string
+	Interval      time.Duration
+	Timeout       time.Duration
+	StartPeriod   time.Duration
+	StartInterval time.Duration
+	Retries       int
+	// Disable turns the image's healthcheck off. It is set by disable: true
+	// and by a test of ["NONE"]; Test is then ["NONE"] and the other
+	// fields are as written.
+	Disable bool
+}
+
+// Port publishes one container port. Compose's short syntax and ranges are
+// expanded, one Port per container port ("8000-8001:80-81" gives two).
+type Port struct {
+	Target    int    // container port
+	Published string // host port "8080", a host range "8000-8010" to pick from, or "" for an ephemeral port
+	HostIP    string // empty: all addresses
+	Protocol  string // "tcp", "udp" or "sctp"; "tcp" when not written
+	Mode      string // "ingress" (the default) or "host"
+}
+
+// Ulimit is one resource limit. A single value in the file sets both.
+type Ulimit struct {
+	Soft int64
+	Hard int64
+}
+
+// Logging is a service's log driver.
+type Logging struct {
+	Driver  string // empty: the engine's default driver
+	Options map[string]string
+}
+
+// FileRef is one entry of a service's configs or secrets: a project config
+// or secret mounted read-only into the container.
+type FileRef struct {
+	Source string // key in the project's configs or secrets
+	// Target is the absolute path in the container. Docker Compose's
+	// defaults are applied: a secret goes to /run/secrets/<source> and a
+	// config to /<source> when no target is given, and a relative target
+	// is taken under /run/secrets/ or / respectively.
+	Target string
+	UID    string  // empty when not set
+	GID    string  // empty when not set
+	Mode   *uint32 // permission bits; nil when not set
+}
+
+// FileObject is one of the project's configs or secrets.
+type FileObject struct {
+	Key  string // name in the file
+	Name string // full name, e.g. "hello_token"
+	File string // absolute path of the source file; empty unless from a file
+	// Environment names the variable the value comes from; empty unless
+	// from the environment.
+	Environment string
+	// Content is the value given inline (content:), or read from
+	// Environment when that variable is set. For a secret it is secret:
+	// never log it.
+	Content  string
+	External bool
 }
 
 // ServiceNetwork attaches a service to one of the project's networks.
@@ -67,6 +201,10 @@ type ServiceNetwork struct {
 	Name        string   // key in the project's networks
 	Aliases     []string // as written
 	IPv4Address string
+	IPv6Address string
+	MacAddress  string
+	Priority    int // the network with the highest priority is connected first; 0 when unset
+	GwPriority  int // the network with the highest gw_priority provides the default gateway; 0 when unset
 }
 
 // Mount is one entry of a service's volumes, resolved.
@@ -75,7 +213,19 @@ type Mount struct {
 	Source   string // volume key (empty for an anonymous volume or tmpfs) or absolute host path
 	Target   string
 	ReadOnly bool
-	NoCopy   bool
+	NoCopy   bool   // volume: do not copy the image's content into an empty volume
+	Subpath  string // volume: the sub-directory of the volume to mount; empty for all of it
+	// Propagation is the bind mount's propagation ("rprivate", "shared",
+	// ...), empty for the default.
+	Propagation string
+	// CreateHostPath says whether a missing bind source is created as a
+	// directory. It is true for the short syntax and for a long-syntax
+	// bind with a bind: block that does not set create_host_path: false.
+	// A long-syntax bind without a bind: block gives false, as Docker
+	// Compose then mounts without creating the path. False for other types.
+	CreateHostPath bool
+	TmpfsSize      int64  // tmpfs: size in bytes; 0: the engine's default
+	TmpfsMode      uint32 // tmpfs: permission bits; 0: the engine's default
 }
 
 // Dependency is one depends_on entry.
@@ -94,6 +244,20 @@ type Network struct {
 	Internal bool
 	Driver   string // empty when unset
 	Labels   map[string]string
+	// DriverOpts are the driver's options.
+	DriverOpts map[string]string
+	// Subnets are the ipam.config entries, in file order; empty means
+	// allocate one.
+	Subnets    []IPAMConfig
+	EnableIPv6 bool
+	Attachable bool
+}
+
+// IPAMConfig is one address pool of a network.
+type IPAMConfig struct {
+	Subnet  string // CIDR, e.g. "172.28.0.0/16"
+	Gateway string // empty: the engine picks one
+	IPRange string // CIDR of the sub-range containers get addresses from; empty: all of Subnet
 }
 
 // Volume is one of the project's named volumes that a service uses.
@@ -103,6 +267,8 @@ type Volume struct {
 	External bool
 	Driver   string // empty when unset
 	Labels   map[string]string
+	// DriverOpts are the driver's options.
+	DriverOpts map[string]string
 }
 
 // FieldError is a problem with one field of a Compose file. Load returns

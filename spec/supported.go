@@ -19,9 +19,10 @@ import (
 // An attribute is accepted when its path is in the table, with everything
 // below it unless the table lists deeper paths, and its value passes the
 // check if there is one. Anything else a project sets is reported by
-// CheckSupported. To support an attribute, add it here in the same change
-// that makes berth run it (and, for a service attribute that needs a new
-// container when it changes, to hashInput).
+// CheckSupported. The model carries more than this table allows: to
+// support an attribute, add it here in the same change that makes berth run
+// it, and check that hashInput covers it when a change to it needs a new
+// container.
 var supportedFields = map[string]valueCheck{
 	"services.*.image":                   nil,
 	"services.*.container_name":          nil,
