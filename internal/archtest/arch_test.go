@@ -1,6 +1,3 @@
-// Package archtest checks the shape of the code base: imports flow one way
-// (cmd → reconciler → engine → {netmgr, volmgr}; spec read by cmd and
-// reconciler) and every package has a doc comment.
 package archtest
 
 import (

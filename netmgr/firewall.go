@@ -1,0 +1,96 @@
+package netmgr
+
+import (
+	"fmt"
+	"strings"
+)
+
+// berth's chain in the filter table and the built-in chain that jumps to it.
+const (
+	fwChain  = "BERTH-FORWARD"
+	fwParent = "FORWARD"
+)
+
+// ruleComment tags every rule of the network name, so clean-up can find it.
+func ruleComment(name string) string { return "berth:" + name }
+
+// networkRules lists the rules of network n in berth's chain, as iptables
+// arguments after "-A BERTH-FORWARD", in order. Traffic between containers of
+// the network is accepted (bridged traffic crosses FORWARD when br_netfilter
+// is on, whatever FORWARD's policy); an Internal network drops everything
+// else from or to its bridge; replies to connections out of the bridge are
+// accepted.
+func networkRules(n *Network) [][]string {
+	br := n.Bridge
+	c := []string{"-m", "comment", "--comment", ruleComment(n.Name)}
+	rule := func(parts ...[]string) []string {
+		var r []string
+		for _, p := range parts {
+			r = append(r, p...)
+		}
+		return r
+	}
+	rules := [][]string{
+		rule([]string{"-i", br, "-o", br}, c, []string{"-j", "ACCEPT"}),
+	}
+	if n.Internal {
+		rules = append(rules,
+			rule([]string{"-i", br, "!", "-o", br}, c, []string{"-j", "DROP"}),
+			rule([]string{"!", "-i", br, "-o", br}, c, []string{"-j", "DROP"}),
+		)
+	}
+	rules = append(rules,
+		rule([]string{"-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"}, c, []string{"-j", "ACCEPT"}))
+	return rules
+}
+
+// isRuleOf reports whether the rule (as listed by iptables -S, split) belongs
+// to network n: it carries n's comment and names n's bridge.
+func isRuleOf(rule []string, n *Network) bool {
+	var comment, bridge bool
+	for i := 0; i+1 < len(rule); i++ {
+		switch rule[i] {
+		case "--comment":
+			comment = comment || rule[i+1] == ruleComment(n.Name)
+		case "-i", "-o", "--in-interface", "--out-interface":
+			bridge = bridge || rule[i+1] == n.Bridge
+		}
+	}
+	return comment && bridge
+}
+
+// splitRule splits a rule as printed by iptables -S into arguments: words
+// separated by spaces, double quotes grouping, backslash escaping the next
+// character inside quotes.
+func splitRule(s string) ([]string, error) {
+	var args []string
+	var cur strings.Builder
+	inWord, inQuote := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inQuote && c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case c == '"':
+			inQuote = !inQuote
+			inWord = true
+		case c == ' ' && !inQuote:
+			if inWord {
+				args = append(args, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inQuote {
+		return nil, fmt.Errorf("unbalanced quotes in rule %q", s)
+	}
+	if inWord {
+		args = append(args, cur.String())
+	}
+	return args, nil
+}

@@ -1,0 +1,182 @@
+package netmgr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/flock"
+	"github.com/containerd/errdefs"
+)
+
+// undoTimeout bounds the clean-up after a failed step, which runs on a
+// context that is not cancelled with the caller's.
+const undoTimeout = 30 * time.Second
+
+// addFirewall adds the network's rules to berth's chain, creating the chain
+// and its jump rule first if needed. On error nothing of the network's is
+// left behind (and the chain is removed if it is empty).
+func (m *Manager) addFirewall(ctx context.Context, n *Network) (retErr error) {
+	unlock, err := flock.Lock(ctx, m.opt.FirewallLock)
+	if err != nil {
+		return fmt.Errorf("network %q: firewall lock: %w", n.Name, err)
+	}
+	defer unlock()
+	defer func() {
+		if retErr != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+			defer cancel()
+			retErr = errors.Join(retErr, m.removeFirewallLocked(cctx, n))
+		}
+	}()
+	if err := m.ensureChainLocked(ctx); err != nil {
+		return fmt.Errorf("network %q: %w", n.Name, err)
+	}
+	for _, r := range networkRules(n) {
+		if _, err := m.iptables(ctx, append([]string{"-A", fwChain}, r...)...); err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
+		}
+	}
+	return fail("firewall")
+}
+
+// removeFirewall removes the network's rules, and the chain and its jump rule
+// when no rule is left. Missing rules or chain count as removed.
+func (m *Manager) removeFirewall(ctx context.Context, n *Network) error {
+	unlock, err := flock.Lock(ctx, m.opt.FirewallLock)
+	if err != nil {
+		return fmt.Errorf("network %q: firewall lock: %w", n.Name, err)
+	}
+	defer unlock()
+	return m.removeFirewallLocked(ctx, n)
+}
+
+// removeFirewallLocked is removeFirewall; the firewall lock must be held.
+// Rules are found by their comment and bridge, so the rules of a network of
+// the same name in another berth root are left alone.
+func (m *Manager) removeFirewallLocked(ctx context.Context, n *Network) error {
+	rules, exists, err := m.chainRules(ctx)
+	if err != nil {
+		return fmt.Errorf("network %q: %w", n.Name, err)
+	}
+	if !exists {
+		return nil // the jump rule cannot exist without the chain
+	}
+	left := 0
+	for _, r := range rules {
+		if !isRuleOf(r, n) {
+			left++
+			continue
+		}
+		if _, err := m.iptables(ctx, append([]string{"-D", fwChain}, r...)...); err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
+		}
+	}
+	if left > 0 {
+		return nil
+	}
+	if err := m.dropChainLocked(ctx); err != nil {
+		return fmt.Errorf("network %q: %w", n.Name, err)
+	}
+	return nil
+}
+
+// ensureChainLocked creates berth's chain and the jump rule to it at the top
+// of FORWARD, each unless it exists. The firewall lock must be held.
+func (m *Manager) ensureChainLocked(ctx context.Context) error {
+	out, err := m.iptables(ctx, "-S")
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(lines(out), "-N "+fwChain) {
+		if _, err := m.iptables(ctx, "-N", fwChain); err != nil {
+			return err
+		}
+	}
+	has, err := m.hasJump(ctx)
+	if err != nil || has {
+		return err
+	}
+	_, err = m.iptables(ctx, "-I", fwParent, "1", "-j", fwChain)
+	return err
+}
+
+// dropChainLocked removes the jump rule (every copy) and the chain. The
+// firewall lock must be held.
+func (m *Manager) dropChainLocked(ctx context.Context) error {
+	for {
+		has, err := m.hasJump(ctx)
+		if err != nil {
+			return err
+		}
+		if !has {
+			break
+		}
+		if _, err := m.iptables(ctx, "-D", fwParent, "-j", fwChain); err != nil {
+			return err
+		}
+	}
+	_, err := m.iptables(ctx, "-X", fwChain)
+	return err
+}
+
+func (m *Manager) hasJump(ctx context.Context) (bool, error) {
+	out, err := m.iptables(ctx, "-S", fwParent)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(lines(out), "-A "+fwParent+" -j "+fwChain), nil
+}
+
+// chainRules lists the rules of berth's chain, each as the arguments after
+// "-A BERTH-FORWARD", and whether the chain exists. It reads the whole filter
+// table, since listing a missing chain is an error that cannot be told apart
+// from others.
+func (m *Manager) chainRules(ctx context.Context) (rules [][]string, exists bool, err error) {
+	out, err := m.iptables(ctx, "-S")
+	if err != nil {
+		return nil, false, err
+	}
+	for _, l := range lines(out) {
+		if l == "-N "+fwChain {
+			exists = true
+			continue
+		}
+		rest, ok := strings.CutPrefix(l, "-A "+fwChain+" ")
+		if !ok {
+			continue
+		}
+		args, err := splitRule(rest)
+		if err != nil {
+			return nil, false, fmt.Errorf("iptables -S: %w", err)
+		}
+		rules = append(rules, args)
+	}
+	return rules, exists, nil
+}
+
+// iptables runs the iptables binary on the filter table, waiting for the
+// xtables lock, and returns its standard output.
+func (m *Manager) iptables(ctx context.Context, args ...string) (string, error) {
+	args = append([]string{"-w"}, args...)
+	m.log.Debug("iptables", "args", args)
+	cmd := exec.CommandContext(ctx, "iptables", args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return "", fmt.Errorf("iptables: %w: %w", err, errdefs.ErrUnavailable)
+		}
+		return "", fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+func lines(s string) []string {
+	return strings.Split(strings.TrimSpace(s), "\n")
+}

@@ -1,0 +1,276 @@
+package netmgr
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/containerd/errdefs"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// failpoint, when set (by tests only), is called at named steps and its error
+// makes the step fail, to exercise the undo paths.
+var failpoint func(step string) error
+
+func fail(step string) error {
+	if failpoint == nil {
+		return nil
+	}
+	return failpoint(step)
+}
+
+// dumpRetries bounds the retries of a netlink dump interrupted by a
+// concurrent change.
+const dumpRetries = 5
+
+// hostPrefixes lists the IPv4 prefixes in use on the host: the destinations
+// of the routes in every routing table (default routes excluded, since they
+// overlap everything) and the prefixes of every address.
+func hostPrefixes() ([]netip.Prefix, error) {
+	var routes []netlink.Route
+	var err error
+	for range dumpRetries {
+		routes, err = netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list host routes: %w", err)
+	}
+	var addrs []netlink.Addr
+	for range dumpRetries {
+		addrs, err = netlink.AddrList(nil, netlink.FAMILY_V4)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list host addresses: %w", err)
+	}
+	var out []netip.Prefix
+	add := func(ipn *net.IPNet) {
+		if ipn == nil {
+			return
+		}
+		p, ok := prefixFromIPNet(ipn)
+		if ok && p.Bits() > 0 {
+			out = append(out, p.Masked())
+		}
+	}
+	for _, r := range routes {
+		add(r.Dst)
+	}
+	for _, a := range addrs {
+		add(a.IPNet)
+	}
+	return out, nil
+}
+
+func prefixFromIPNet(ipn *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(ipn.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := ipn.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
+}
+
+func ipNet(a netip.Addr, bits int) *net.IPNet {
+	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(bits, a.BitLen())}
+}
+
+// createBridge makes the network's bridge with the gateway address and sets
+// it up. On error nothing is left behind.
+func createBridge(n *Network) (retErr error) {
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{
+		Name:         n.Bridge,
+		HardwareAddr: macFor(n.Gateway), // fixed, so it does not change as ports come and go
+	}}
+	if err := netlink.LinkAdd(br); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("network %q: bridge %s: %w", n.Name, n.Bridge, errdefs.ErrAlreadyExists)
+		}
+		return fmt.Errorf("network %q: create bridge %s: %w", n.Name, n.Bridge, err)
+	}
+	defer func() {
+		if retErr != nil {
+			retErr = errors.Join(retErr, deleteBridge(n))
+		}
+	}()
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return fmt.Errorf("network %q: bridge %s: %w", n.Name, n.Bridge, err)
+	}
+	// The kernel ignores an alias given at creation.
+	if err := netlink.LinkSetAlias(link, linkAlias(n.Name, "")); err != nil {
+		return fmt.Errorf("network %q: bridge %s: set alias: %w", n.Name, n.Bridge, err)
+	}
+	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(n.Gateway, n.Subnet.Bits())}); err != nil {
+		return fmt.Errorf("network %q: bridge %s: add gateway %s: %w", n.Name, n.Bridge, n.Gateway, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("network %q: bridge %s: set up: %w", n.Name, n.Bridge, err)
+	}
+	return fail("bridge")
+}
+
+// deleteBridge deletes the network's bridge; a missing bridge counts as
+// deleted.
+func deleteBridge(n *Network) error {
+	if err := deleteLink(n.Bridge); err != nil {
+		return fmt.Errorf("network %q: %w", n.Name, err)
+	}
+	return nil
+}
+
+// deleteLink deletes the host link name; a missing link counts as deleted.
+func deleteLink(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
+			return nil
+		}
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete link %s: %w", name, err)
+	}
+	return nil
+}
+
+// plumb connects the sandbox at nsPath to network n as endpoint ep: a veth
+// pair whose peer is created inside the sandbox (so no foreign name ever
+// appears on the host), configured there through a netlink handle on the
+// namespace, and whose host side is enslaved to the bridge with hairpin mode
+// on. On error nothing is left behind.
+func plumb(n *Network, ep Endpoint, nsPath string) (retErr error) {
+	ns, err := openNetns(nsPath)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink handle in %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	if _, err := h.LinkByName(ep.IfName); err == nil {
+		return fmt.Errorf("interface %q already exists in the sandbox: %w", ep.IfName, errdefs.ErrConflict)
+	}
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
+			return fmt.Errorf("bridge %s is missing (remove and re-create the network): %w", n.Bridge, errdefs.ErrFailedPrecondition)
+		}
+		return fmt.Errorf("bridge %s: %w", n.Bridge, err)
+	}
+	mac, err := net.ParseMAC(ep.MAC)
+	if err != nil {
+		return fmt.Errorf("mac %q: %w", ep.MAC, err)
+	}
+
+	veth := &netlink.Veth{
+		LinkAttrs:        netlink.LinkAttrs{Name: ep.HostVeth},
+		PeerName:         ep.IfName,
+		PeerHardwareAddr: mac,
+		PeerNamespace:    netlink.NsFd(int(ns)),
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("veth %s: %w", ep.HostVeth, errdefs.ErrAlreadyExists)
+		}
+		return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
+	}
+	defer func() {
+		if retErr != nil {
+			retErr = errors.Join(retErr, deleteLink(ep.HostVeth)) // takes the peer with it
+		}
+	}()
+	host, err := netlink.LinkByName(ep.HostVeth)
+	if err != nil {
+		return fmt.Errorf("veth %s: %w", ep.HostVeth, err)
+	}
+	if err := netlink.LinkSetAlias(host, linkAlias(n.Name, ep.Sandbox)); err != nil {
+		return fmt.Errorf("veth %s: set alias: %w", ep.HostVeth, err)
+	}
+	if err := fail("veth"); err != nil {
+		return err
+	}
+
+	if err := configurePeer(h, n, ep); err != nil {
+		return err
+	}
+	if err := netlink.LinkSetMaster(host, br); err != nil {
+		return fmt.Errorf("veth %s: attach to %s: %w", ep.HostVeth, n.Bridge, err)
+	}
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
+		return fmt.Errorf("veth %s: hairpin: %w", ep.HostVeth, err)
+	}
+	if err := netlink.LinkSetUp(host); err != nil {
+		return fmt.Errorf("veth %s: set up: %w", ep.HostVeth, err)
+	}
+	return fail("plumbed")
+}
+
+// configurePeer gives the sandbox side of the veth its address, sets it up and
+// adds the default route via the gateway (networks that are not Internal, and
+// only if the sandbox has no default route yet: the first network wins).
+func configurePeer(h *netlink.Handle, n *Network, ep Endpoint) error {
+	peer, err := h.LinkByName(ep.IfName)
+	if err != nil {
+		return fmt.Errorf("interface %q in the sandbox: %w", ep.IfName, err)
+	}
+	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(ep.Addr, n.Subnet.Bits())}); err != nil {
+		return fmt.Errorf("interface %q: add address %s: %w", ep.IfName, ep.Addr, err)
+	}
+	if err := h.LinkSetUp(peer); err != nil {
+		return fmt.Errorf("interface %q: set up: %w", ep.IfName, err)
+	}
+	if n.Internal {
+		return nil
+	}
+	routes, err := h.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("sandbox routes: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() && isZeroMask(r.Dst.Mask) {
+			return nil
+		}
+	}
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: net.IP(n.Gateway.AsSlice())}); err != nil {
+		return fmt.Errorf("interface %q: default route via %s: %w", ep.IfName, n.Gateway, err)
+	}
+	return nil
+}
+
+func isZeroMask(m net.IPMask) bool {
+	ones, _ := m.Size()
+	return ones == 0
+}
+
+// openNetns opens the namespace bind-mounted at path, checking that it is one.
+func openNetns(path string) (netns.NsHandle, error) {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return 0, fmt.Errorf("namespace %s: %w", path, errdefs.ErrNotFound)
+		}
+		return 0, fmt.Errorf("namespace %s: %w", path, err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(ns), &st); err != nil {
+		ns.Close()
+		return 0, fmt.Errorf("namespace %s: %w", path, err)
+	}
+	if st.Type != unix.NSFS_MAGIC {
+		ns.Close()
+		return 0, fmt.Errorf("namespace %s: not mounted (create the sandbox again): %w", path, errdefs.ErrFailedPrecondition)
+	}
+	return ns, nil
+}

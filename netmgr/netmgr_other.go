@@ -1,0 +1,23 @@
+//go:build !linux
+
+package netmgr
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/containerd/errdefs"
+)
+
+var errNotLinux = fmt.Errorf("netmgr: bridge networking needs Linux: %w", errdefs.ErrNotImplemented)
+
+func hostPrefixes() ([]netip.Prefix, error)                       { return nil, errNotLinux }
+func createBridge(*Network) error                                 { return errNotLinux }
+func deleteBridge(*Network) error                                 { return errNotLinux }
+func deleteLink(string) error                                     { return errNotLinux }
+func plumb(*Network, Endpoint, string) error                      { return errNotLinux }
+func createNetns(string) error                                    { return errNotLinux }
+func removeNetns(string) error                                    { return errNotLinux }
+func (m *Manager) addFirewall(context.Context, *Network) error    { return errNotLinux }
+func (m *Manager) removeFirewall(context.Context, *Network) error { return errNotLinux }

@@ -1,0 +1,129 @@
+package netmgr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/flock"
+	"github.com/containerd/errdefs"
+)
+
+const recordExt = ".json"
+
+func (m *Manager) networksDir() string { return filepath.Join(m.opt.Root, "networks") }
+
+func (m *Manager) recordPath(name string) string {
+	return filepath.Join(m.networksDir(), name+recordExt)
+}
+
+// lock takes the network lock, which guards every record, the IPAM and the
+// sandbox files.
+func (m *Manager) lock(ctx context.Context) (func(), error) {
+	unlock, err := flock.Lock(ctx, filepath.Join(m.networksDir(), "lock"))
+	if err != nil {
+		return nil, fmt.Errorf("network lock: %w", err)
+	}
+	return unlock, nil
+}
+
+// readRecord reads the network's record. errdefs.ErrNotFound if there is none.
+func (m *Manager) readRecord(name string) (*Network, error) {
+	p := m.recordPath(name)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("network %q: %w", name, errdefs.ErrNotFound)
+		}
+		return nil, fmt.Errorf("network %q: %w", name, err)
+	}
+	return decodeRecord(p, name, b)
+}
+
+// decodeRecord parses a record read from path, which must be the record of
+// the network name. An unknown version is errdefs.ErrNotImplemented, a corrupt
+// record errdefs.ErrDataLoss; both name the path.
+func decodeRecord(path, name string, b []byte) (*Network, error) {
+	var v struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("network record %s: corrupt: %w: %w", path, err, errdefs.ErrDataLoss)
+	}
+	if v.Version == nil {
+		return nil, fmt.Errorf("network record %s: corrupt: no version: %w", path, errdefs.ErrDataLoss)
+	}
+	if *v.Version != recordVersion {
+		return nil, fmt.Errorf("network record %s: version %d not supported (want %d): %w", path, *v.Version, recordVersion, errdefs.ErrNotImplemented)
+	}
+	var n Network
+	if err := json.Unmarshal(b, &n); err != nil {
+		return nil, fmt.Errorf("network record %s: corrupt: %w: %w", path, err, errdefs.ErrDataLoss)
+	}
+	switch {
+	case n.Name != name:
+		return nil, fmt.Errorf("network record %s: corrupt: holds network %q: %w", path, n.Name, errdefs.ErrDataLoss)
+	case !isID(n.ID) || n.Bridge != bridgeName(n.ID):
+		return nil, fmt.Errorf("network record %s: corrupt: bad id %q or bridge %q: %w", path, n.ID, n.Bridge, errdefs.ErrDataLoss)
+	case !n.Subnet.IsValid() || !n.Subnet.Contains(n.Gateway):
+		return nil, fmt.Errorf("network record %s: corrupt: gateway %s not in subnet %s: %w", path, n.Gateway, n.Subnet, errdefs.ErrDataLoss)
+	}
+	for id, ep := range n.Endpoints {
+		if ep.Sandbox != id || !n.Subnet.Contains(ep.Addr) || !strings.HasPrefix(ep.HostVeth, "vb") {
+			return nil, fmt.Errorf("network record %s: corrupt: endpoint %q: %w", path, id, errdefs.ErrDataLoss)
+		}
+	}
+	return &n, nil
+}
+
+// readAll reads every record, sorted by name. Any unreadable record fails the
+// whole read: skipping it would hand out its subnet and addresses again.
+func (m *Manager) readAll() ([]*Network, error) {
+	ents, err := os.ReadDir(m.networksDir())
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("networks: %w", err)
+	}
+	var nets []*Network
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), recordExt)
+		if !ok || strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+			continue
+		}
+		n, err := m.readRecord(name)
+		if err != nil {
+			return nil, err
+		}
+		nets = append(nets, n)
+	}
+	sort.Slice(nets, func(i, j int) bool { return nets[i].Name < nets[j].Name })
+	return nets, nil
+}
+
+// writeRecord atomically replaces the network's record.
+func (m *Manager) writeRecord(n *Network) error {
+	if err := os.MkdirAll(m.networksDir(), 0o700); err != nil {
+		return fmt.Errorf("network %q: %w", n.Name, err)
+	}
+	if err := atomicfile.WriteJSON(m.recordPath(n.Name), n, 0o600); err != nil {
+		return fmt.Errorf("network %q: %w", n.Name, err)
+	}
+	return nil
+}
+
+// deleteRecord removes the network's record; a missing record counts as
+// removed.
+func (m *Manager) deleteRecord(name string) error {
+	if err := os.Remove(m.recordPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("network %q: %w", name, err)
+	}
+	return nil
+}
