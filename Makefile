@@ -14,7 +14,7 @@ CMDS    := runc iptables nft busybox ip
 all: build
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/berth
 
 # Install with apt-get only what is missing.
 deps:

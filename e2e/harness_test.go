@@ -49,7 +49,8 @@ func setup(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	berthBin = filepath.Join(dir, "berth")
-	build := exec.Command("go", "build", "-o", berthBin, "./cmd/berth")
+	build := exec.Command("go", "build", "-trimpath", "-o", berthBin, "./cmd/berth")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build berth: %v\n%s", err, out)
@@ -104,7 +105,8 @@ func (h *harness) berth(args ...string) result {
 
 func (h *harness) berthIn(dir string, args ...string) result {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(h.t.Context(), 2*time.Minute)
+	// Not t.Context(): cleanups run berth after it is cancelled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.t.Context()), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, berthBin, append([]string{"--root", h.root}, args...)...)
 	cmd.Dir = dir
@@ -198,7 +200,12 @@ func snapshot(t *testing.T) machineState {
 			}
 		}
 	}
-	s.cgroups, _ = filepath.Glob("/sys/fs/cgroup/*/berth/*")
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/berth/*")
+	for _, c := range cgroups {
+		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+			s.cgroups = append(s.cgroups, c)
+		}
+	}
 	slices.Sort(s.links)
 	slices.Sort(s.rules)
 	return s
@@ -276,8 +283,8 @@ func (h *harness) forceClean(procs []proc, mounts []string, after machineState) 
 	}
 	for _, r := range after.rules {
 		if !slices.Contains(h.before.rules, r) {
-			args := strings.Fields(strings.Replace(r, "-A", "-D", 1))
-			_ = exec.Command("iptables", append([]string{"-w"}, args...)...).Run()
+			// iptables-save quotes comments; let the shell split the rule.
+			_ = exec.Command("sh", "-c", "iptables -w "+strings.Replace(r, "-A", "-D", 1)).Run()
 		}
 	}
 	_ = exec.Command("runc", "--root", filepath.Join(h.root, "run", "runc"), "list").Run()

@@ -48,7 +48,7 @@ func TestHelloExample(t *testing.T) {
 	h.eventually("the client's log holds the page fetched from http://web:8080/", 20*time.Second, func() bool {
 		return strings.Contains(h.mustBerth("-f", file, "logs", "client"), "<h1>Hello from berth</h1>")
 	})
-	if logs := h.mustBerth("-f", file, "logs", "--no-log-prefix", "web"); !strings.Contains(logs, "GET /") {
+	if logs := h.mustBerth("-f", file, "logs", "--no-log-prefix", "web"); !strings.Contains(logs, "response:200") {
 		t.Errorf("web's log does not show the client's request:\n%s", logs)
 	}
 

@@ -4,37 +4,82 @@
 // logs and states. It knows nothing about Compose; callers describe a
 // container with ContainerConfig.
 //
-// State: <root>/containers/<id>/ holds the record (container.json), the
-// bundle, the overlay upper and work directories, logs and the state file
-// written by the shim. The runtime's own state lives under <run>/runc.
+// # State on disk
+//
+//	<root>/containers/<id>/container.json   the record (config, image, stop signal), written once by Create
+//	<root>/containers/<id>/state.json       the process state, written by the shim (and by the engine while no shim runs)
+//	<root>/containers/<id>/bundle/          config.json and rootfs/ (the overlay mount point, mounted while running)
+//	<root>/containers/<id>/upper, work      the overlay's upper and work directories (kept across restarts)
+//	<root>/containers/<id>/container.log    JSON lines {"time","stream","log"}, appended by the shim
+//	<root>/containers/<id>/hosts, resolv.conf, hostname   bind-mounted at /etc/…
+//	<root>/containers/<id>/endpoints.json   network attachments while running
+//	<root>/containers/<id>/shim.log, runc.log   the shim's and the runtime's errors
+//	<run>/runc/                             the runtime's own state (--root)
+//
+// A container directory appears complete (Create renames it into place) and
+// is taken apart by Remove after its record is deleted; a directory without
+// a record is a removal that was interrupted, which Remove by ID finishes.
+//
+// # Locks
+//
+// The name lock, <root>/containers/lock, makes Create's name check and the
+// new directory one step. Start, Stop, Remove, Pause and Unpause take the
+// container's lock (flock on its directory) and re-read its state after
+// taking it. The hosts lock, <root>/containers/hosts.lock, serialises the
+// rewriting of hosts files. Order: container lock, then hosts lock; the name
+// lock is never held with another. The image store and network manager take
+// their own locks inside these.
+//
+// # Honest state
+//
+// What the shim recorded is checked against the machine: a container that
+// state.json calls running whose shim is gone (SIGKILLed, or the run
+// directory wiped by a reboot) is reported running only if its init process
+// (PID and start time) still lives; otherwise exited, with the exit code the
+// shim never wrote reported as 255 — Docker's code for a container whose
+// exit status was lost — and Error saying so.
 package engine
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/volmgr"
+	"github.com/containerd/errdefs"
 )
 
 // Options configure an Engine.
 type Options struct {
 	Root    string // state root, e.g. /var/lib/berth
 	RunDir  string // run directory, e.g. /run/berth
-	Runtime string // OCI runtime binary; default "runc"
-	Exe     string // berth binary started as the shim; default os.Executable
+	Runtime string // OCI runtime binary, a name looked up in PATH or a path; default "runc"
+	Exe     string // berth binary started as the shim and mounted as the init; default os.Executable
 	Logger  *slog.Logger
 }
 
 // Engine runs containers. Safe for concurrent use by several goroutines and
 // several processes (state changes take per-container file locks).
 type Engine struct {
-	opt    Options // immutable
+	opt    Options // immutable; defaults filled in by New
+	log    *slog.Logger
 	images *image.Store
 	nets   *netmgr.Manager
+	vols   *volmgr.Store
+
+	// alive tells whether the process pid started at start (0: any) lives;
+	// a seam for tests of the state logic.
+	alive func(pid int, start uint64) bool
+	// hostResolvConf is the host's resolver configuration, copied into
+	// containers.
+	hostResolvConf string
 }
 
 // ContainerID names a container: 64 hex digits.
@@ -42,21 +87,21 @@ type ContainerID string
 
 // ContainerConfig describes a container to create.
 type ContainerConfig struct {
-	Name       string            `json:"name"` // unique among containers
-	Image      string            `json:"image"`
-	Labels     map[string]string `json:"labels,omitempty"`
-	Entrypoint []string          `json:"entrypoint,omitempty"` // nil: the image's
-	Cmd        []string          `json:"cmd,omitempty"`        // nil: the image's (dropped when Entrypoint is set, as Docker does)
-	Env        []string          `json:"env,omitempty"`        // KEY=VALUE over the image's
-	WorkingDir string            `json:"working_dir,omitempty"`
-	User       string            `json:"user,omitempty"`
-	Hostname   string            `json:"hostname,omitempty"` // default: first 12 digits of the ID
-	Init       bool              `json:"init,omitempty"`
-	Mounts     []Mount           `json:"mounts,omitempty"`
-	Networks   []EndpointConfig  `json:"networks,omitempty"` // none: loopback only
-	ExtraHosts []HostEntry       `json:"extra_hosts,omitempty"`
-	StopSignal string            `json:"stop_signal,omitempty"`  // default: the image's, else SIGTERM
-	StopTimeout *time.Duration   `json:"stop_timeout,omitempty"` // default 10s
+	Name        string            `json:"name"` // unique among containers
+	Image       string            `json:"image"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Entrypoint  []string          `json:"entrypoint"`    // nil: the image's; empty: none
+	Cmd         []string          `json:"cmd"`           // nil: the image's (dropped when Entrypoint is set, as Docker does)
+	Env         []string          `json:"env,omitempty"` // KEY=VALUE over the image's
+	WorkingDir  string            `json:"working_dir,omitempty"`
+	User        string            `json:"user,omitempty"`
+	Hostname    string            `json:"hostname,omitempty"` // default: first 12 digits of the ID
+	Init        bool              `json:"init,omitempty"`
+	Mounts      []Mount           `json:"mounts,omitempty"`
+	Networks    []EndpointConfig  `json:"networks,omitempty"` // none: loopback only
+	ExtraHosts  []HostEntry       `json:"extra_hosts,omitempty"`
+	StopSignal  string            `json:"stop_signal,omitempty"`  // default: the image's, else SIGTERM
+	StopTimeout *time.Duration    `json:"stop_timeout,omitempty"` // default 10s
 }
 
 // Mount is a filesystem mounted into the container.
@@ -137,53 +182,73 @@ type LogOptions struct {
 	Until  time.Time
 }
 
-var errUnimplemented = errors.New("not implemented")
-
 // New returns an Engine using the image store and network manager given.
+// nets may be nil for an engine whose containers join no network.
 func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error) {
-	return &Engine{opt: opt, images: images, nets: nets}, nil
+	if opt.Root == "" || opt.RunDir == "" {
+		return nil, fmt.Errorf("engine: root and run directory are required: %w", errdefs.ErrInvalidArgument)
+	}
+	if images == nil {
+		return nil, fmt.Errorf("engine: no image store: %w", errdefs.ErrInvalidArgument)
+	}
+	var err error
+	if opt.Root, err = filepath.Abs(opt.Root); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if opt.RunDir, err = filepath.Abs(opt.RunDir); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if opt.Runtime == "" {
+		opt.Runtime = "runc"
+	}
+	if opt.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("engine: find the berth binary: %w", err)
+		}
+		opt.Exe = exe
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{filepath.Join(opt.Root, "containers"), ctrstate.RuntimeRoot(opt.RunDir)} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
+	vols, err := volmgr.Open(opt.Root, opt.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return &Engine{
+		opt:            opt,
+		log:            opt.Logger,
+		images:         images,
+		nets:           nets,
+		vols:           vols,
+		alive:          ctrstate.Alive,
+		hostResolvConf: "/etc/resolv.conf",
+	}, nil
 }
 
 // Images returns the engine's image store.
 func (e *Engine) Images() *image.Store { return e.images }
 
-// Create makes a container (record and bundle, not yet started).
-// errdefs.ErrConflict if the name is taken; errdefs.ErrNotFound for an
-// unknown image.
-func (e *Engine) Create(ctx context.Context, cfg ContainerConfig) (*Container, error) {
-	return nil, errUnimplemented
+// classified is an error that keeps its own message and also matches an
+// errdefs class with errors.Is.
+type classified struct {
+	err   error
+	class error
 }
 
-// Start starts a created or exited container and returns once its process
-// runs (or with the runtime's error, e.g. a missing executable).
-func (e *Engine) Start(ctx context.Context, id ContainerID) error { return errUnimplemented }
+func (c *classified) Error() string   { return c.err.Error() }
+func (c *classified) Unwrap() []error { return []error{c.err, c.class} }
 
-// Stop sends the stop signal, waits up to timeout, then SIGKILL, and returns
-// once the process is gone. Stopping a stopped container is a no-op.
-func (e *Engine) Stop(ctx context.Context, id ContainerID, timeout time.Duration) error {
-	return errUnimplemented
-}
-
-// Remove deletes the container and everything it owns (mounts, sandbox,
-// runtime state, directory). A running container is refused with
-// errdefs.ErrConflict unless force, which kills it first. Idempotent:
-// errdefs.ErrNotFound only when the container never existed.
-func (e *Engine) Remove(ctx context.Context, id ContainerID, force bool) error {
-	return errUnimplemented
-}
-
-// Get returns the container named by ID, unique ID prefix or name.
-func (e *Engine) Get(ctx context.Context, ref string) (*Container, error) {
-	return nil, errUnimplemented
-}
-
-// List returns the containers whose labels include every pair in labels,
-// sorted by name.
-func (e *Engine) List(ctx context.Context, labels map[string]string) ([]*Container, error) {
-	return nil, errUnimplemented
-}
-
-// Logs calls fn for each selected log line of the container, oldest first.
-func (e *Engine) Logs(ctx context.Context, id ContainerID, opt LogOptions, fn func(LogLine) error) error {
-	return errUnimplemented
+// withClass returns err, also classified as class (an errdefs error), with
+// err's message unchanged.
+func withClass(err, class error) error {
+	if err == nil || errors.Is(err, class) {
+		return err
+	}
+	return &classified{err: err, class: class}
 }

@@ -192,6 +192,12 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 			return err
 		}
 		emit(StatusStarted)
+	case StopContainer:
+		emit(StatusStopping)
+		if err := d.Runtime.Stop(ctx, a.ID, a.Timeout); err != nil {
+			return err
+		}
+		emit(StatusStopped)
 	case RemoveContainer:
 		emit(StatusStopping)
 		if err := stopAndRemove(ctx, d, a.ID, a.Timeout); err != nil {

@@ -19,8 +19,11 @@ type Mode int
 
 // The modes of Compute.
 const (
-	ModeUp   Mode = iota // the project running as the file says
-	ModeDown             // nothing of the project left
+	ModeUp     Mode = iota // the project running as the file says
+	ModeDown               // nothing of the project left
+	ModeStart              // the project's existing containers running
+	ModeStop               // the project's containers stopped, kept
+	ModeRemove             // the project's stopped containers removed (running ones too with Force)
 )
 
 // DefaultStopTimeout is how long a container gets to stop before SIGKILL when
@@ -38,6 +41,7 @@ type Options struct {
 	NoStart       bool
 	RemoveOrphans bool
 	RemoveVolumes bool           // down -v: the project's named volumes too
+	Force         bool           // ModeRemove: running containers too
 	Timeout       *time.Duration // stop timeout overriding the services'
 }
 
@@ -55,6 +59,8 @@ func Compute(desired *spec.Project, observed *State, opt Options) (*Plan, error)
 		err = b.up()
 	case ModeDown:
 		err = b.down()
+	case ModeStart, ModeStop, ModeRemove:
+		err = b.lifecycle()
 	default:
 		err = fmt.Errorf("unknown plan mode %d: %w", opt.Mode, errdefs.ErrInvalidArgument)
 	}

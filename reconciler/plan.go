@@ -53,6 +53,13 @@ type StartContainer struct {
 	ID   engine.ContainerID
 }
 
+// StopContainer stops a running container and keeps it.
+type StopContainer struct {
+	Name    string
+	ID      engine.ContainerID
+	Timeout time.Duration
+}
+
 // RemoveContainer stops (within Timeout) and removes a container.
 type RemoveContainer struct {
 	Name    string
@@ -72,6 +79,7 @@ func (a CreateVolume) Target() string      { return "volume/" + a.Name }
 func (a CreateContainer) Target() string   { return "container/" + a.Config.Name }
 func (a RecreateContainer) Target() string { return "container/" + a.Config.Name }
 func (a StartContainer) Target() string    { return "container/" + a.Name }
+func (a StopContainer) Target() string     { return "container/" + a.Name }
 func (a RemoveContainer) Target() string   { return "container/" + a.Name }
 func (a RemoveNetwork) Target() string     { return "network/" + a.Name }
 func (a RemoveVolume) Target() string      { return "volume/" + a.Name }
@@ -95,6 +103,7 @@ func (a RecreateContainer) String() string {
 	return fmt.Sprintf("recreate container %s (%s)", a.Config.Name, a.Reason)
 }
 func (a StartContainer) String() string { return "start container " + a.Name }
+func (a StopContainer) String() string  { return "stop container " + a.Name }
 func (a RemoveContainer) String() string {
 	return fmt.Sprintf("stop and remove container %s (%s)", a.Name, a.Reason)
 }

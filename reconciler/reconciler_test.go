@@ -251,3 +251,24 @@ func TestPlanErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStopStartRemove: stop goes dependents first and keeps containers, start
+// brings them back dependencies first, rm removes only stopped ones.
+func TestStopStartRemove(t *testing.T) {
+	f := newFake()
+	if _, err := converge(t, f, project(), Options{Mode: ModeUp}); err != nil {
+		t.Fatal(err)
+	}
+	var plans []string
+	for _, opt := range []Options{{Mode: ModeStop}, {Mode: ModeStop}, {Mode: ModeStart}, {Mode: ModeRemove}, {Mode: ModeStop, Services: []string{"client"}}, {Mode: ModeRemove}} {
+		plan, err := converge(t, f, project(), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, plan.String())
+	}
+	golden(t, strings.Join(plans, "--\n"))
+	if len(f.containers) != 1 {
+		t.Fatalf("%d containers left, want web only", len(f.containers))
+	}
+}

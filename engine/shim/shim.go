@@ -1,6 +1,413 @@
 // Package shim is the per-container supervisor: `berth shim …` (hidden),
-// started detached by the engine for each container it starts.
+// started detached (its own session) by the engine for each container it
+// starts, and `/.berth/init`, the berth binary run as a container's PID 1
+// when the container asks for an init (see InitMain).
+//
+// # Protocol with the engine
+//
+// The engine starts `berth shim --root R --run-dir D --runtime PATH --id ID`
+// in its own session, with stdin and stdout on /dev/null, stderr appending
+// to shim.log, and a pipe as fd 3. The shim creates and starts the
+// container with the runtime, writes state.json (status running, PIDs and
+// start times) and closes fd 3 without writing: the container runs. If it
+// cannot, it writes one line of error text to fd 3, leaves no runtime state
+// behind and exits non-zero; the engine undoes the rest and returns that text.
+//
+// While the container runs, the shim copies its stdout and stderr into
+// container.log as JSON lines ({"time":…,"stream":"stdout","log":"text"})
+// and reaps every child (it is a child subreaper, so the container's init
+// becomes its child when the runtime exits). When the init exits, the shim
+// drains the remaining output, records the OOM kill if any, deletes the
+// runtime's state, writes state.json (status exited, exit code — 128+signal
+// for a signal — and finish time) and exits. state.json saying exited
+// therefore means the log is complete and the runtime holds nothing more.
+//
+// The shim's own errors go to its standard error, which the engine opens on
+// shim.log in the container directory (so a crash is recorded too). It keeps
+// its memory small: one goroutine per stream, fixed buffers, no JSON
+// library, and a low GC target.
 package shim
 
-// Main runs the shim with its command-line arguments and returns the exit code.
-func Main(args []string) int { return 1 }
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/atomicfile"
+)
+
+// readyFD is the file descriptor of the readiness pipe (ExtraFiles[0]).
+const readyFD = 3
+
+// drainTimeout bounds how long the shim waits, after the container's init
+// exited, for the output pipes to reach EOF (a process outside the
+// container may still hold them).
+const drainTimeout = 2 * time.Second
+
+type options struct {
+	root, runDir, runtime, id string
+	debug                     bool
+}
+
+func parseArgs(args []string) (options, error) {
+	var o options
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--debug" {
+			o.debug = true
+			continue
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		var dst *string
+		switch name {
+		case "--root":
+			dst = &o.root
+		case "--run-dir":
+			dst = &o.runDir
+		case "--runtime":
+			dst = &o.runtime
+		case "--id":
+			dst = &o.id
+		default:
+			return o, errors.New("unknown argument " + strconv.Quote(a))
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return o, errors.New(name + " needs a value")
+			}
+			i++
+			val = args[i]
+		}
+		*dst = val
+	}
+	switch {
+	case o.root == "" || o.runDir == "" || o.runtime == "" || o.id == "":
+		return o, errors.New("usage: berth shim --root DIR --run-dir DIR --runtime PATH --id ID")
+	case strings.ContainsAny(o.id, "/.") || len(o.id) > 128:
+		return o, errors.New("bad container ID " + strconv.Quote(o.id))
+	}
+	return o, nil
+}
+
+// Main runs the shim with its command-line arguments and returns the exit
+// code: 0 when the container ran (whatever its own exit code), 1 when it
+// could not be started, 2 for bad arguments.
+func Main(args []string) int {
+	debug.SetGCPercent(20)
+	// The readiness pipe is for the shim alone: the runtime and the
+	// container must not inherit it, or its EOF would wait for them.
+	unix.CloseOnExec(readyFD)
+	ready := os.NewFile(readyFD, "ready")
+	o, err := parseArgs(args)
+	if err != nil {
+		msg := "berth shim: " + err.Error() + "\n"
+		_, _ = os.Stderr.WriteString(msg)
+		if ready != nil {
+			_, _ = ready.WriteString(msg)
+		}
+		return 2
+	}
+	// The berth binary's package initialisers (the CLI's, the image
+	// store's…) ran before Main and left garbage: hand it back now, the
+	// shim lives as long as its container.
+	debug.FreeOSMemory()
+	s := &shim{opt: o, dir: ctrstate.Dir(o.root, o.id), ready: ready}
+	st, err := s.start()
+	if err != nil {
+		s.logf("start: " + err.Error())
+		s.notReady(err.Error())
+		return 1
+	}
+	s.supervise(st)
+	// Restart policies and healthchecks belong here: supervise returns once
+	// the container's init has exited and its state is recorded.
+	return 0
+}
+
+type shim struct {
+	opt   options
+	dir   string   // the container directory
+	ready *os.File // readiness pipe; nil once closed
+
+	copiers   chan struct{} // one value per finished output copier
+	outR      *os.File
+	errR      *os.File
+	logWriter *logWriter
+}
+
+func (s *shim) path(name string) string { return filepath.Join(s.dir, name) }
+
+// start creates and starts the container, records it running and reports
+// readiness. On error nothing of the container remains in the runtime.
+func (s *shim) start() (ctrstate.State, error) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return ctrstate.State{}, errors.New("become child subreaper: " + err.Error())
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return ctrstate.State{}, err
+	}
+	defer devnull.Close()
+	lw, err := openLogWriter(s.path(ctrstate.LogFile))
+	if err != nil {
+		return ctrstate.State{}, err
+	}
+	s.logWriter = lw
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return ctrstate.State{}, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return ctrstate.State{}, err
+	}
+	s.outR, s.errR = outR, errR
+
+	_ = os.Remove(s.path(ctrstate.InitPidFile))
+	runtimeLog := s.path(ctrstate.RuntimeLog)
+	logOffset := fileSize(runtimeLog)
+	create := s.runtime("--log", runtimeLog, "create", "--bundle", s.path(ctrstate.BundleDir),
+		"--pid-file", s.path(ctrstate.InitPidFile), s.opt.id)
+	create.Stdin, create.Stdout, create.Stderr = devnull, outW, errW
+	err = create.Run()
+	// The container holds its own copies now; ours must go so that EOF
+	// comes when the container's processes are gone.
+	_ = outW.Close()
+	_ = errW.Close()
+	if err != nil {
+		_ = outR.Close()
+		_ = errR.Close()
+		return ctrstate.State{}, runtimeError(runtimeLog, logOffset, "create", err)
+	}
+	pid, err := readPid(s.path(ctrstate.InitPidFile))
+	if err != nil {
+		s.forceDelete()
+		return ctrstate.State{}, err
+	}
+	initStart, _, _ := ctrstate.ProcStart(pid)
+
+	s.copiers = make(chan struct{}, 2)
+	go lw.copy(outR, "stdout", s.copiers)
+	go lw.copy(errR, "stderr", s.copiers)
+
+	logOffset = fileSize(runtimeLog)
+	startCmd := s.runtime("--log", runtimeLog, "start", s.opt.id)
+	startCmd.Stdin, startCmd.Stdout, startCmd.Stderr = devnull, devnull, devnull
+	if err := startCmd.Run(); err != nil {
+		s.forceDelete()
+		s.drain()
+		return ctrstate.State{}, runtimeError(runtimeLog, logOffset, "start", err)
+	}
+
+	shimStart, _, _ := ctrstate.ProcStart(os.Getpid())
+	st := ctrstate.State{
+		Version:   ctrstate.StateVersion,
+		Status:    ctrstate.StatusRunning,
+		Pid:       pid,
+		InitStart: initStart,
+		StartedAt: time.Now().UTC(),
+		ShimPid:   os.Getpid(),
+		ShimStart: shimStart,
+	}
+	if err := s.writeState(&st); err != nil {
+		// Without a state file the engine cannot see the container: give up.
+		s.kill(pid)
+		s.reap(pid)
+		s.forceDelete()
+		s.drain()
+		return ctrstate.State{}, err
+	}
+	if s.ready != nil {
+		_ = s.ready.Close()
+		s.ready = nil
+	}
+	return st, nil
+}
+
+// supervise waits for the container's init to exit, then records it.
+func (s *shim) supervise(st ctrstate.State) {
+	code := s.reap(st.Pid)
+	s.drain()
+	st.OOMKilled = oomKilled(s.opt.id)
+	del := s.runtime("delete", s.opt.id)
+	if out, err := del.CombinedOutput(); err != nil {
+		s.logf("runtime delete: " + err.Error() + ": " + ctrstate.LastErrorMessage(out))
+	}
+	st.Status = ctrstate.StatusExited
+	st.ExitCode = code
+	st.FinishedAt = time.Now().UTC()
+	if err := s.writeState(&st); err != nil {
+		s.logf(err.Error())
+	}
+	_ = s.logWriter.close()
+}
+
+// reap waits for children until pid exits and returns its exit code (128+n
+// for signal n). Other children (the runtime's helpers, orphans) are reaped
+// on the way.
+func (s *shim) reap(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			// Not our child (no subreaper in effect?): watch it instead.
+			s.logf("wait: " + err.Error() + "; polling the container's init")
+			for ctrstate.Alive(pid, 0) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			return 255
+		case wpid == pid:
+			return exitCode(ws)
+		}
+	}
+}
+
+func exitCode(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// drain waits for both output copiers to reach EOF, at most drainTimeout,
+// then closes the pipes.
+func (s *shim) drain() {
+	if s.copiers == nil {
+		return
+	}
+	deadline := time.NewTimer(drainTimeout)
+	defer deadline.Stop()
+	for n := 0; n < 2; n++ {
+		select {
+		case <-s.copiers:
+		case <-deadline.C:
+			s.logf("output still open " + drainTimeout.String() + " after the container exited; closing it")
+			_ = s.outR.Close()
+			_ = s.errR.Close()
+			for ; n < 2; n++ {
+				<-s.copiers
+			}
+			return
+		}
+	}
+	_ = s.outR.Close()
+	_ = s.errR.Close()
+}
+
+func (s *shim) kill(pid int) {
+	_ = unix.Kill(pid, unix.SIGKILL)
+}
+
+// forceDelete removes the container from the runtime, killing it if needed.
+func (s *shim) forceDelete() {
+	if out, err := s.runtime("delete", "--force", s.opt.id).CombinedOutput(); err != nil {
+		s.logf("runtime delete --force: " + err.Error() + ": " + ctrstate.LastErrorMessage(out))
+	}
+}
+
+func (s *shim) runtime(args ...string) *exec.Cmd {
+	argv := ctrstate.RuntimeArgs(ctrstate.RuntimeRoot(s.opt.runDir), args...)
+	if s.opt.debug {
+		s.logf("exec " + s.opt.runtime + " " + strings.Join(argv, " "))
+	}
+	return exec.Command(s.opt.runtime, argv...)
+}
+
+func (s *shim) writeState(st *ctrstate.State) error {
+	return atomicfile.WriteFile(s.path(ctrstate.StateFile), st.Marshal(), 0o644)
+}
+
+// notReady reports msg on the readiness pipe.
+func (s *shim) notReady(msg string) {
+	if s.ready == nil {
+		return
+	}
+	_, _ = s.ready.WriteString(msg)
+	_ = s.ready.Close()
+	s.ready = nil
+}
+
+// logf writes a line to the shim's standard error, which the engine points
+// at shim.log.
+func (s *shim) logf(msg string) {
+	b := time.Now().UTC().AppendFormat(make([]byte, 0, 64+len(msg)), time.RFC3339Nano)
+	b = append(b, ' ')
+	b = append(b, msg...)
+	b = append(b, '\n')
+	_, _ = os.Stderr.Write(b)
+}
+
+func readPid(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, errors.New("bad pid file " + path)
+	}
+	return pid, nil
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// runtimeError turns a failed runtime command into one line: the last error
+// the runtime logged after offset, without its "runc create failed: unable
+// to start container process: " preamble.
+func runtimeError(logPath string, offset int64, verb string, err error) error {
+	var msg string
+	if f, oerr := os.Open(logPath); oerr == nil {
+		if _, serr := f.Seek(offset, io.SeekStart); serr == nil {
+			b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+			msg = ctrstate.LastErrorMessage(b)
+		}
+		_ = f.Close()
+	}
+	if msg == "" {
+		return errors.New("runtime " + verb + ": " + err.Error())
+	}
+	for _, p := range []string{"runc " + verb + " failed: ", "unable to start container process: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return errors.New(msg)
+}
+
+// oomKilled reports whether the kernel's OOM killer acted in the container's
+// memory cgroup (v1 memory.oom_control or v2 memory.events). Best effort.
+func oomKilled(id string) bool {
+	cg := ctrstate.CgroupsPath(id)
+	for _, p := range []string{
+		"/sys/fs/cgroup/memory" + cg + "/memory.oom_control",
+		"/sys/fs/cgroup" + cg + "/memory.events",
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				return n > 0
+			}
+		}
+	}
+	return false
+}

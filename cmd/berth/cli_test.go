@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/engine"
+)
+
+func TestStatusText(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		state engine.State
+		want  string
+	}{
+		{"running", engine.State{Status: engine.StatusRunning, StartedAt: now.Add(-5 * time.Second)}, "Up 5 seconds"},
+		{"exited", engine.State{Status: engine.StatusExited, ExitCode: 3, FinishedAt: now.Add(-2 * time.Minute)}, "Exited (3) 2 minutes ago"},
+		{"created", engine.State{Status: engine.StatusCreated}, "Created"},
+		{"dead", engine.State{Status: engine.StatusDead}, "Dead"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := statusText(tc.state, now); got != tc.want {
+				t.Fatalf("statusText = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseTimeFlag(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	got, err := parseTimeFlag("--since", "42m", now)
+	if err != nil || !got.Equal(now.Add(-42*time.Minute)) {
+		t.Fatalf("42m: %v %v", got, err)
+	}
+	got, err = parseTimeFlag("--since", "2026-01-01T10:00:00Z", now)
+	if err != nil || got.Hour() != 10 {
+		t.Fatalf("RFC 3339: %v %v", got, err)
+	}
+	if _, err := parseTimeFlag("--since", "yesterday", now); err == nil || !strings.Contains(err.Error(), "--since") {
+		t.Fatalf("bad value: err = %v", err)
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	err := errors.Join(errors.New("compose.yaml: a"), errors.New("compose.yaml: b"))
+	if got := oneLine(err); strings.Contains(got, "\n") || !strings.HasPrefix(got, "Error: ") {
+		t.Fatalf("oneLine = %q", got)
+	}
+}
+
+// TestConfigBadFileExitCode runs the CLI in-process on a malformed file: exit
+// code 1 and a single line naming the file.
+func TestConfigBadFileExitCode(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("services:\n  web:\n    image: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	g := &globalOptions{stdout: &out, stderr: &errb}
+	cmd := newRootCommand(g)
+	cmd.SetArgs([]string{"--project-directory", dir, "-f", filepath.Join(dir, "compose.yaml"), "config"})
+	err := cmd.ExecuteContext(t.Context())
+	if err == nil {
+		t.Fatal("config of a malformed file succeeded")
+	}
+	msg := oneLine(err)
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, "compose.yaml") {
+		t.Fatalf("error %q is not one line naming the file", msg)
+	}
+}

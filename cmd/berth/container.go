@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/image"
+)
+
+func newContainerCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
+	cmd.AddCommand(newContainerLsCommand(g), newContainerRmCommand(g), newContainerStopCommand(g),
+		newContainerInspectCommand(g), newContainerLogsCommand(g))
+	return cmd
+}
+
+type containerLsOptions struct {
+	all     bool
+	quiet   bool
+	filters []string
+}
+
+func newContainerLsCommand(g *globalOptions) *cobra.Command {
+	var o containerLsOptions
+	cmd := &cobra.Command{
+		Use:     "ls [OPTIONS]",
+		Aliases: []string{"list", "ps"},
+		Short:   "List containers",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runContainerLs(cmd.Context(), g, o)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all containers (default shows just running)")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only display container IDs")
+	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, `filter output: "label=KEY" or "label=KEY=VALUE"`)
+	return cmd
+}
+
+func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions) error {
+	labels := map[string]string{}
+	for _, f := range o.filters {
+		kv, ok := strings.CutPrefix(f, "label=")
+		if !ok {
+			return fmt.Errorf("--filter %q: only label filters are supported: %w", f, errdefs.ErrInvalidArgument)
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		labels[k] = v
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	ctrs, err := a.engine.List(ctx, nil)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
+	if !o.quiet {
+		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+	}
+	for _, c := range ctrs {
+		if !o.all && c.State.Status != engine.StatusRunning {
+			continue
+		}
+		if !matchLabels(c.Config.Labels, labels) {
+			continue
+		}
+		if o.quiet {
+			fmt.Fprintln(tw, shortID(string(c.ID)))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(string(c.ID)), image.FamiliarName(c.Config.Image),
+			quoteCommand(c), humanAgo(now.Sub(c.Created)), statusText(c.State, now), c.Config.Name)
+	}
+	return tw.Flush()
+}
+
+// matchLabels: a filter "KEY" (empty value) matches any value of KEY.
+func matchLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		got, ok := have[k]
+		if !ok || (v != "" && got != v) {
+			return false
+		}
+	}
+	return true
+}
+
+type containerRmOptions struct{ force bool }
+
+func newContainerRmCommand(g *globalOptions) *cobra.Command {
+	var o containerRmOptions
+	cmd := &cobra.Command{
+		Use:     "rm [OPTIONS] CONTAINER...",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more containers",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
+				return a.engine.Remove(cmd.Context(), c.ID, o.force)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "force the removal of a running container")
+	return cmd
+}
+
+type containerStopOptions struct{ timeout int }
+
+func newContainerStopCommand(g *globalOptions) *cobra.Command {
+	var o containerStopOptions
+	cmd := &cobra.Command{
+		Use:   "stop [OPTIONS] CONTAINER...",
+		Short: "Stop one or more running containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
+				timeout := 10 * time.Second
+				if c.Config.StopTimeout != nil {
+					timeout = *c.Config.StopTimeout
+				}
+				if o.timeout >= 0 {
+					timeout = time.Duration(o.timeout) * time.Second
+				}
+				return a.engine.Stop(cmd.Context(), c.ID, timeout)
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&o.timeout, "time", "t", -1, "seconds to wait before killing the container")
+	return cmd
+}
+
+// eachContainer applies fn to every container named, printing each name
+// done and joining the errors, as docker does.
+func eachContainer(ctx context.Context, g *globalOptions, refs []string, fn func(*app, *engine.Container) error) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ref := range refs {
+		c, err := a.engine.Get(ctx, ref)
+		if err == nil {
+			err = fn(a, c)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(g.stdout, ref)
+	}
+	return errors.Join(errs...)
+}
+
+func newContainerInspectCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect CONTAINER...",
+		Short: "Display detailed information on one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			var out []*engine.Container
+			for _, ref := range args {
+				c, err := a.engine.Get(cmd.Context(), ref)
+				if err != nil {
+					return err
+				}
+				out = append(out, c)
+			}
+			return writeJSONIndent(g.stdout, out)
+		},
+	}
+}
+
+func newContainerLogsCommand(g *globalOptions) *cobra.Command {
+	var o logsOptions
+	cmd := &cobra.Command{
+		Use:   "logs [OPTIONS] CONTAINER",
+		Short: "Fetch the logs of a container",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, err := o.engineOptions(time.Now())
+			if err != nil {
+				return err
+			}
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			c, err := a.engine.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.engine.Logs(cmd.Context(), c.ID, opt, func(l engine.LogLine) error {
+				w := g.stdout
+				if l.Stream == "stderr" {
+					w = g.stderr
+				}
+				if o.timestamps {
+					_, err := fmt.Fprintf(w, "%s %s\n", l.Time.Format(time.RFC3339Nano), l.Text)
+					return err
+				}
+				_, err := fmt.Fprintln(w, l.Text)
+				return err
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.follow, "follow", "f", false, "follow log output")
+	f.StringVarP(&o.tail, "tail", "n", "all", "number of lines to show from the end of the logs")
+	f.BoolVarP(&o.timestamps, "timestamps", "t", false, "show timestamps")
+	f.StringVar(&o.since, "since", "", "show logs since timestamp or relative (42m)")
+	f.StringVar(&o.until, "until", "", "show logs before a timestamp or relative (42m)")
+	return cmd
+}

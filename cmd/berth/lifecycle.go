@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/spec"
+)
+
+// lifecycleOptions are the flags of start, stop, restart and rm.
+type lifecycleOptions struct {
+	timeout  int
+	force    bool
+	stop     bool
+	dryRun   bool
+	progress string
+}
+
+func newLifecycleCommands(g *globalOptions) []*cobra.Command {
+	mk := func(use, short string, modes []reconciler.Mode, flags func(*cobra.Command, *lifecycleOptions)) *cobra.Command {
+		var o lifecycleOptions
+		cmd := &cobra.Command{
+			Use:   use + " [OPTIONS] [SERVICE...]",
+			Short: short,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return runLifecycle(cmd.Context(), g, o, modes, args)
+			},
+		}
+		cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+		cmd.Flags().StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
+		if flags != nil {
+			flags(cmd, &o)
+		}
+		return cmd
+	}
+	timeout := func(cmd *cobra.Command, o *lifecycleOptions) {
+		cmd.Flags().IntVarP(&o.timeout, "timeout", "t", -1, "shutdown timeout in seconds")
+	}
+	return []*cobra.Command{
+		mk("start", "Start services", []reconciler.Mode{reconciler.ModeStart}, nil),
+		mk("stop", "Stop services", []reconciler.Mode{reconciler.ModeStop}, timeout),
+		mk("restart", "Restart service containers", []reconciler.Mode{reconciler.ModeStop, reconciler.ModeStart}, timeout),
+		mk("rm", "Remove stopped service containers", []reconciler.Mode{reconciler.ModeRemove},
+			func(cmd *cobra.Command, o *lifecycleOptions) {
+				cmd.Flags().BoolVarP(&o.force, "force", "f", false, "don't ask to confirm removal")
+				cmd.Flags().BoolVarP(&o.stop, "stop", "s", false, "stop the containers, if required, before removing")
+			}),
+	}
+}
+
+func runLifecycle(ctx context.Context, g *globalOptions, o lifecycleOptions, modes []reconciler.Mode, services []string) error {
+	p, name, err := g.projectOrName(ctx)
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	sink, err := newSink(o.progress, g.stderr)
+	if err != nil {
+		return err
+	}
+	unlock, err := a.lockProject(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, mode := range modes {
+		observed, err := reconciler.Observe(ctx, a.deps(), name, p)
+		if err != nil {
+			return err
+		}
+		plan, err := reconciler.Compute(p, observed, reconciler.Options{
+			Mode: mode, Services: services, Timeout: timeoutFlag(o.timeout), Force: o.stop,
+		})
+		if err != nil {
+			return err
+		}
+		if o.dryRun {
+			fmt.Fprint(g.stdout, plan.String())
+			continue
+		}
+		if err := reconciler.Apply(ctx, a.deps(), plan, parallelLimit(), sink); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// projectOrName loads the project, or, with -p and no file, returns its name
+// alone (commands on existing containers work from labels).
+func (g *globalOptions) projectOrName(ctx context.Context) (*spec.Project, string, error) {
+	p, err := g.load(ctx)
+	switch {
+	case err == nil:
+		return p, p.Name, nil
+	case g.project.name != "" && errdefs.IsNotFound(err):
+		return nil, g.project.name, nil
+	}
+	return nil, "", err
+}
+
+func newCreateCommand(g *globalOptions) *cobra.Command {
+	var o upOptions
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] [SERVICE...]",
+		Short: "Creates containers for a service",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.detach, o.noStart = true, true
+			return runUp(cmd.Context(), g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.forceRecreate, "force-recreate", false, "recreate containers even if their configuration has not changed")
+	f.BoolVar(&o.noRecreate, "no-recreate", false, "do not recreate containers that exist")
+	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers for services not defined in the Compose file")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
+	return cmd
+}
+
+type lsOptions struct {
+	all    bool
+	quiet  bool
+	format string
+}
+
+// newLsCommand lists the projects on this machine, from container labels.
+func newLsCommand(g *globalOptions) *cobra.Command {
+	var o lsOptions
+	cmd := &cobra.Command{
+		Use:   "ls [OPTIONS]",
+		Short: "List running compose projects",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			ctrs, err := a.engine.List(cmd.Context(), nil)
+			if err != nil {
+				return err
+			}
+			type project struct {
+				Name        string
+				Status      string
+				ConfigFiles string
+				states      map[engine.Status]int
+			}
+			byName := map[string]*project{}
+			for _, c := range ctrs {
+				n := c.Config.Labels[spec.LabelProject]
+				if n == "" {
+					continue
+				}
+				if byName[n] == nil {
+					byName[n] = &project{Name: n, ConfigFiles: c.Config.Labels[spec.LabelConfigFiles], states: map[engine.Status]int{}}
+				}
+				byName[n].states[c.State.Status]++
+			}
+			var rows []*project
+			for _, n := range slices.Sorted(maps.Keys(byName)) {
+				p := byName[n]
+				if p.states[engine.StatusRunning] == 0 && !o.all {
+					continue
+				}
+				var parts []string
+				for _, st := range slices.Sorted(maps.Keys(p.states)) {
+					parts = append(parts, fmt.Sprintf("%s(%d)", st, p.states[st]))
+				}
+				p.Status = strings.Join(parts, ", ")
+				rows = append(rows, p)
+			}
+			switch {
+			case o.quiet:
+				for _, p := range rows {
+					fmt.Fprintln(g.stdout, p.Name)
+				}
+			case o.format == "json":
+				b, err := json.Marshal(rows)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, string(b))
+			default:
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
+				for _, p := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Status, p.ConfigFiles)
+				}
+				return tw.Flush()
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all stopped projects")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only display project names")
+	cmd.Flags().StringVar(&o.format, "format", "table", "format: table or json")
+	return cmd
+}
+
+// newImagesCommand lists the images the project's containers use.
+func newImagesCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "images [SERVICE...]",
+		Short: "List images used by the created containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := g.projectName(cmd.Context())
+			if err != nil {
+				return err
+			}
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			ctrs, err := a.engine.List(cmd.Context(), map[string]string{spec.LabelProject: name})
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE")
+			for _, c := range ctrs {
+				if len(args) > 0 && !slices.Contains(args, c.Config.Labels[spec.LabelService]) {
+					continue
+				}
+				repo, tag := splitRepoTag(image.FamiliarName(c.Config.Image))
+				size := ""
+				if img, err := a.images.Resolve(cmd.Context(), c.ImageID); err == nil {
+					size = humanSize(img.Size)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Config.Name, repo, tag, shortID(c.ImageID), size)
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/spec"
+)
+
+type logsOptions struct {
+	follow     bool
+	tail       string
+	timestamps bool
+	noPrefix   bool
+	since      string
+	until      string
+}
+
+func newLogsCommand(g *globalOptions) *cobra.Command {
+	var o logsOptions
+	cmd := &cobra.Command{
+		Use:   "logs [OPTIONS] [SERVICE...]",
+		Short: "View output from containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLogs(cmd.Context(), g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.follow, "follow", "f", false, "follow log output")
+	f.StringVarP(&o.tail, "tail", "n", "all", "number of lines to show from the end of the logs for each container")
+	f.BoolVarP(&o.timestamps, "timestamps", "t", false, "show timestamps")
+	f.BoolVar(&o.noPrefix, "no-log-prefix", false, "don't print prefix in logs")
+	f.StringVar(&o.since, "since", "", "show logs since timestamp (2013-01-02T13:23:37Z) or relative (42m)")
+	f.StringVar(&o.until, "until", "", "show logs before a timestamp or relative (42m)")
+	return cmd
+}
+
+func runLogs(ctx context.Context, g *globalOptions, o logsOptions, services []string) error {
+	opt, err := o.engineOptions(time.Now())
+	if err != nil {
+		return err
+	}
+	name, err := g.projectName(ctx)
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	ctrs, err := a.engine.List(ctx, map[string]string{spec.LabelProject: name})
+	if err != nil {
+		return err
+	}
+	var selected []*engine.Container
+	width := 0
+	for _, c := range ctrs {
+		if len(services) > 0 && !slices.Contains(services, c.Config.Labels[spec.LabelService]) {
+			continue
+		}
+		selected = append(selected, c)
+		width = max(width, len(logPrefix(name, c)))
+	}
+	out := &lockedWriter{w: g.stdout}
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(64)
+	for _, c := range selected {
+		prefix := ""
+		if !o.noPrefix {
+			prefix = fmt.Sprintf("%-*s | ", width, logPrefix(name, c))
+		}
+		eg.Go(func() error {
+			return a.engine.Logs(ctx, c.ID, opt, func(l engine.LogLine) error {
+				var b strings.Builder
+				b.WriteString(prefix)
+				if o.timestamps {
+					b.WriteString(l.Time.Format(time.RFC3339Nano))
+					b.WriteByte(' ')
+				}
+				b.WriteString(l.Text)
+				b.WriteByte('\n')
+				return out.write(b.String())
+			})
+		})
+	}
+	return eg.Wait()
+}
+
+// logPrefix is what docker compose prints before each line: the container
+// name without the project prefix ("web-1").
+func logPrefix(project string, c *engine.Container) string {
+	return strings.TrimPrefix(c.Config.Name, project+"-")
+}
+
+func (o logsOptions) engineOptions(now time.Time) (engine.LogOptions, error) {
+	opt := engine.LogOptions{Follow: o.follow, Tail: -1}
+	if o.tail != "all" && o.tail != "" {
+		var n int
+		if _, err := fmt.Sscan(o.tail, &n); err != nil || n < 0 {
+			return opt, fmt.Errorf("--tail %q: not a number of lines", o.tail)
+		}
+		opt.Tail = n
+	}
+	var err error
+	if opt.Since, err = parseTimeFlag("--since", o.since, now); err != nil {
+		return opt, err
+	}
+	if opt.Until, err = parseTimeFlag("--until", o.until, now); err != nil {
+		return opt, err
+	}
+	return opt, nil
+}
+
+// parseTimeFlag reads an RFC 3339 time or a duration before now ("42m").
+func parseTimeFlag(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s %q: not a timestamp or a duration", flag, v)
+}
+
+// lockedWriter serialises whole lines from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (l *lockedWriter) write(s string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := io.WriteString(l.w, s)
+	return err
+}

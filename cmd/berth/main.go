@@ -1,0 +1,23 @@
+// Command berth is a daemonless, declarative app runner: the Compose verbs
+// (up, down, ps, logs, config, …) at the top and the engine's own commands
+// under image, container, volume and network. The same binary is the
+// per-container shim (`berth shim`, hidden) and, bind-mounted into a
+// container, its init process.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/berth-dev/berth/engine/shim"
+)
+
+func main() {
+	if shim.IsInit() {
+		os.Exit(shim.InitMain(os.Args[1:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "shim" { // hidden from help
+		os.Exit(shim.Main(os.Args[2:]))
+	}
+	os.Exit(run(context.Background(), os.Args[1:]))
+}

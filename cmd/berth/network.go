@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/netmgr"
+)
+
+func newNetworkCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "network", Short: "Manage networks"}
+	ls := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List networks",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			nets, err := a.nets.List(cmd.Context(), nil)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSUBNET\tBRIDGE")
+			for _, n := range nets {
+				fmt.Fprintf(tw, "%s\t%s\tbridge\t%s\t%s\n", shortID(n.ID), n.Name, n.Subnet, n.Bridge)
+			}
+			return tw.Flush()
+		},
+	}
+	rm := &cobra.Command{
+		Use:     "rm NETWORK...",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more networks",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := a.nets.Remove(cmd.Context(), n); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, n)
+			}
+			return nil
+		},
+	}
+	inspect := &cobra.Command{
+		Use:   "inspect NETWORK...",
+		Short: "Display detailed information on one or more networks",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			var out []*netmgr.Network
+			for _, n := range args {
+				nw, err := a.nets.Get(cmd.Context(), n)
+				if err != nil {
+					return err
+				}
+				out = append(out, nw)
+			}
+			return writeJSONIndent(g.stdout, out)
+		},
+	}
+	cmd.AddCommand(ls, rm, inspect)
+	return cmd
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/berth-dev/berth/internal/flock"
+	"github.com/berth-dev/berth/spec"
+)
+
+// projectFlags are docker compose's project flags.
+type projectFlags struct {
+	files      []string
+	name       string
+	projectDir string
+	envFiles   []string
+	profiles   []string
+}
+
+func (p *projectFlags) bind(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&p.files, "file", "f", nil, "Compose configuration files")
+	fs.StringVarP(&p.name, "project-name", "p", "", "project name")
+	fs.StringVar(&p.projectDir, "project-directory", "", "alternate working directory (default: the directory of the first Compose file)")
+	fs.StringArrayVar(&p.envFiles, "env-file", nil, "alternate environment files")
+	fs.StringArrayVar(&p.profiles, "profile", nil, "profiles to enable")
+}
+
+func (p *projectFlags) loadOptions(noInterpolate bool) (spec.LoadOptions, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return spec.LoadOptions{}, err
+	}
+	return spec.LoadOptions{
+		WorkingDir:    wd,
+		ProjectDir:    p.projectDir,
+		ConfigFiles:   p.files,
+		ProjectName:   p.name,
+		EnvFiles:      p.envFiles,
+		Profiles:      p.profiles,
+		NoInterpolate: noInterpolate,
+		Environ:       os.Environ(),
+	}, nil
+}
+
+// load loads the project named by the flags.
+func (g *globalOptions) load(ctx context.Context) (*spec.Project, error) {
+	opt, err := g.project.loadOptions(false)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Load(ctx, opt)
+}
+
+// loadRunnable loads the project and refuses it when it sets fields berth
+// does not run yet.
+func (g *globalOptions) loadRunnable(ctx context.Context) (*spec.Project, error) {
+	p, err := g.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.CheckSupported(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// lockProject takes the project's cross-process lock.
+func (a *app) lockProject(ctx context.Context, name string) (func(), error) {
+	unlock, err := flock.Lock(ctx, filepath.Join(a.root, "projects", name, "lock"))
+	if err != nil {
+		return nil, fmt.Errorf("lock project %q: %w", name, err)
+	}
+	return unlock, nil
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/volmgr"
+)
+
+const (
+	defaultRoot   = "/var/lib/berth"
+	defaultRunDir = "/run/berth"
+)
+
+// Compile-time checks that the engine and managers are what the reconciler drives.
+var (
+	_ reconciler.Runtime  = (*engine.Engine)(nil)
+	_ reconciler.Networks = (*netmgr.Manager)(nil)
+	_ reconciler.Volumes  = (*volmgr.Store)(nil)
+)
+
+// globalOptions are the flags every command has.
+type globalOptions struct {
+	root     string
+	runDir   string
+	runtime  string
+	logLevel string
+	project  projectFlags
+
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// exitError carries a specific exit code out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// run executes the CLI and returns the process exit code.
+func run(ctx context.Context, args []string) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globalOptions{stdout: os.Stdout, stderr: os.Stderr}
+	cmd := newRootCommand(g)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	if ee, ok := errors.AsType[exitError](err); ok {
+		return ee.code
+	}
+	fmt.Fprintln(g.stderr, oneLine(err))
+	return 1
+}
+
+// oneLine renders err on a single line, as users see it.
+func oneLine(err error) string {
+	s := err.Error()
+	s = strings.ReplaceAll(s, "\n", "; ")
+	if !strings.HasPrefix(s, "Error") {
+		s = "Error: " + s
+	}
+	return s
+}
+
+func newRootCommand(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "Run Compose projects with an embedded, daemonless engine",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// The project flags belong to the root, before the verb, as in
+		// docker compose: `berth -f x.yaml logs -f` keeps -f for --follow.
+		TraverseChildren: true,
+	}
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.root, "root", envOr("BERTH_ROOT", defaultRoot), "state root directory (BERTH_ROOT)")
+	pf.StringVar(&g.runDir, "run-dir", os.Getenv("BERTH_RUN_DIR"), "run directory; default /run/berth, or <root>/run with --root (BERTH_RUN_DIR)")
+	pf.StringVar(&g.runtime, "runtime", envOr("BERTH_RUNTIME", "runc"), "OCI runtime binary")
+	pf.StringVar(&g.logLevel, "log-level", envOr("BERTH_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
+	g.project.bind(root.Flags())
+
+	root.AddCommand(
+		newConfigCommand(g),
+		newUpCommand(g),
+		newDownCommand(g),
+		newPsCommand(g),
+		newLogsCommand(g),
+		newImageCommand(g),
+		newContainerCommand(g),
+		newVolumeCommand(g),
+		newNetworkCommand(g),
+		newVersionCommand(g),
+		newCreateCommand(g),
+		newLsCommand(g),
+		newImagesCommand(g),
+	)
+	root.AddCommand(newLifecycleCommands(g)...)
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// app is the engine and managers of one state root.
+type app struct {
+	log     *slog.Logger
+	root    string
+	engine  *engine.Engine
+	images  *image.Store
+	nets    *netmgr.Manager
+	volumes *volmgr.Store
+}
+
+func (a *app) deps() reconciler.Deps {
+	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.volumes}
+}
+
+// open makes the engine and managers for the global options.
+func (g *globalOptions) open() (*app, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", g.logLevel, errdefs.ErrInvalidArgument)
+	}
+	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	root, err := filepath.Abs(g.root)
+	if err != nil {
+		return nil, err
+	}
+	runDir := g.runDir
+	if runDir == "" {
+		runDir = defaultRunDir
+		if root != defaultRoot {
+			runDir = filepath.Join(root, "run")
+		}
+	}
+	if runDir, err = filepath.Abs(runDir); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{root, runDir} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+	}
+	images, err := image.Open(root, log)
+	if err != nil {
+		return nil, err
+	}
+	nets, err := netmgr.New(netmgr.Options{Root: root, RunDir: runDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	vols, err := volmgr.Open(root, log)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(engine.Options{Root: root, RunDir: runDir, Runtime: g.runtime, Logger: log}, images, nets)
+	if err != nil {
+		return nil, err
+	}
+	return &app{log: log, root: root, engine: eng, images: images, nets: nets, volumes: vols}, nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/spec"
+)
+
+type upOptions struct {
+	detach        bool
+	dryRun        bool
+	forceRecreate bool
+	noRecreate    bool
+	noStart       bool
+	noDeps        bool
+	removeOrphans bool
+	timeout       int
+	progress      string
+}
+
+func newUpCommand(g *globalOptions) *cobra.Command {
+	var o upOptions
+	cmd := &cobra.Command{
+		Use:   "up [OPTIONS] [SERVICE...]",
+		Short: "Create and start containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runUp(cmd.Context(), g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.detach, "detach", "d", false, "run containers in the background")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&o.forceRecreate, "force-recreate", false, "recreate containers even if their configuration has not changed")
+	f.BoolVar(&o.noRecreate, "no-recreate", false, "do not recreate containers that exist")
+	f.BoolVar(&o.noStart, "no-start", false, "create but do not start")
+	f.BoolVar(&o.noDeps, "no-deps", false, "do not start linked services")
+	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers for services not defined in the Compose file")
+	f.IntVarP(&o.timeout, "timeout", "t", -1, "shutdown timeout in seconds when containers are replaced")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
+	return cmd
+}
+
+func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string) error {
+	if !o.detach {
+		return fmt.Errorf("up: attached mode is not supported by berth yet; use -d")
+	}
+	if o.forceRecreate && o.noRecreate {
+		return fmt.Errorf("--force-recreate and --no-recreate are incompatible")
+	}
+	p, err := g.loadRunnable(ctx)
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	sink, err := newSink(o.progress, g.stderr)
+	if err != nil {
+		return err
+	}
+	opt := reconciler.Options{
+		Mode: reconciler.ModeUp, Services: services, NoDeps: o.noDeps,
+		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, NoStart: o.noStart,
+		RemoveOrphans: o.removeOrphans, Timeout: timeoutFlag(o.timeout),
+	}
+	return converge(ctx, g, a, p, opt, o.dryRun, sink)
+}
+
+// converge runs observe → plan → apply for project p under its lock.
+func converge(ctx context.Context, g *globalOptions, a *app, p *spec.Project, opt reconciler.Options, dryRun bool, sink reconciler.EventSink) error {
+	unlock, err := a.lockProject(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	observed, err := reconciler.Observe(ctx, a.deps(), p.Name, p)
+	if err != nil {
+		return err
+	}
+	plan, err := reconciler.Compute(p, observed, opt)
+	if err != nil {
+		return err
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintln(g.stderr, "WARN "+w)
+	}
+	if dryRun {
+		fmt.Fprint(g.stdout, plan.String())
+		return nil
+	}
+	return reconciler.Apply(ctx, a.deps(), plan, parallelLimit(), sink)
+}
+
+// parallelLimit reads COMPOSE_PARALLEL_LIMIT; 0 means no limit.
+func parallelLimit() int {
+	n, err := strconv.Atoi(os.Getenv("COMPOSE_PARALLEL_LIMIT"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+func timeoutFlag(seconds int) *time.Duration {
+	if seconds < 0 {
+		return nil
+	}
+	d := time.Duration(seconds) * time.Second
+	return &d
+}

@@ -1,0 +1,480 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/flock"
+)
+
+// recordVersion is the version of container.json this code reads and writes.
+const recordVersion = 1
+
+// defaultStopTimeout is how long Stop waits before SIGKILL when neither the
+// caller nor the container says.
+const defaultStopTimeout = 10 * time.Second
+
+// validName is what Docker accepts as a container name.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// record is container.json: what Create decided, never changed afterwards.
+type record struct {
+	Version     int             `json:"version"`
+	ID          ContainerID     `json:"id"`
+	Config      ContainerConfig `json:"config"`
+	ImageID     string          `json:"image_id"`
+	ImageConfig image.Config    `json:"image_config"` // the image's configuration at Create
+	StopSignal  string          `json:"stop_signal"`  // resolved: the config's, the image's, or SIGTERM
+	Created     time.Time       `json:"created"`
+}
+
+func (e *Engine) containersDir() string { return filepath.Join(e.opt.Root, "containers") }
+
+func (e *Engine) containerDir(id ContainerID) string {
+	return ctrstate.Dir(e.opt.Root, string(id))
+}
+
+func readRecord(dir string) (*record, error) {
+	var r record
+	p := filepath.Join(dir, ctrstate.RecordFile)
+	if err := readJSON(p, &r); err != nil {
+		return nil, err
+	}
+	if r.Version != recordVersion {
+		return nil, fmt.Errorf("%s: unknown version %d: %w", p, r.Version, errdefs.ErrDataLoss)
+	}
+	return &r, nil
+}
+
+// isID tells whether s looks like a container ID (64 lower-case hex digits).
+func isID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	return isLowerHex(s)
+}
+
+func isLowerHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func newID() ContainerID {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return ContainerID(hex.EncodeToString(b[:]))
+}
+
+type recordEntry struct {
+	dir string
+	rec *record
+}
+
+// allRecords reads every container's record. Directories without a record
+// (a removal that was interrupted) are passed over; a corrupt record is an
+// error naming its path.
+func (e *Engine) allRecords() ([]recordEntry, error) {
+	ents, err := os.ReadDir(e.containersDir())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("containers: %w", err)
+	}
+	var out []recordEntry
+	for _, ent := range ents {
+		if !ent.IsDir() || !isID(ent.Name()) {
+			continue
+		}
+		dir := filepath.Join(e.containersDir(), ent.Name())
+		rec, err := readRecord(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recordEntry{dir: dir, rec: rec})
+	}
+	return out, nil
+}
+
+// lookup finds the container ref names: its ID, its name or a unique prefix
+// of its ID. The record is nil for a directory whose removal was
+// interrupted (found by full ID only).
+func (e *Engine) lookup(ref string) (string, *record, error) {
+	if isID(ref) {
+		dir := e.containerDir(ContainerID(ref))
+		if _, err := os.Stat(dir); err == nil {
+			rec, err := readRecord(dir)
+			if errors.Is(err, fs.ErrNotExist) {
+				return dir, nil, nil
+			}
+			return dir, rec, err
+		}
+	}
+	all, err := e.allRecords()
+	if err != nil {
+		return "", nil, err
+	}
+	for _, ent := range all {
+		if ent.rec.Config.Name == ref {
+			return ent.dir, ent.rec, nil
+		}
+	}
+	var found []recordEntry
+	if isLowerHex(ref) {
+		for _, ent := range all {
+			if strings.HasPrefix(string(ent.rec.ID), ref) {
+				found = append(found, ent)
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", nil, fmt.Errorf("container %q: %w", ref, errdefs.ErrNotFound)
+	case 1:
+		return found[0].dir, found[0].rec, nil
+	}
+	return "", nil, fmt.Errorf("container %q: the prefix names %d containers: %w", ref, len(found), errdefs.ErrInvalidArgument)
+}
+
+// lockContainer finds the container ref names and takes its lock. The
+// record is read again once the lock is held.
+func (e *Engine) lockContainer(ctx context.Context, ref string) (dir string, rec *record, unlock func(), err error) {
+	dir, _, err = e.lookup(ref)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	unlock, err = lockDir(ctx, dir)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return "", nil, nil, fmt.Errorf("container %q: %w", ref, errdefs.ErrNotFound)
+		}
+		return "", nil, nil, err
+	}
+	rec, err = readRecord(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		unlock()
+		return "", nil, nil, err
+	}
+	return dir, rec, unlock, nil
+}
+
+// Create makes a container: its record and directory, not yet mounted or
+// started. An empty name becomes the ID's first 12 digits.
+// errdefs.ErrConflict if the name is taken; errdefs.ErrNotFound for an
+// unknown image; errdefs.ErrInvalidArgument for a configuration that cannot
+// run (no command, a relative mount target, …);
+// errdefs.ErrFailedPrecondition when the runtime binary is missing.
+func (e *Engine) Create(ctx context.Context, cfg ContainerConfig) (*Container, error) {
+	id := newID()
+	if cfg.Name == "" {
+		cfg.Name = string(id[:12])
+	}
+	c, err := e.create(ctx, id, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("container %q: %w", cfg.Name, err)
+	}
+	return c, nil
+}
+
+func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig) (_ *Container, retErr error) {
+	if !validName.MatchString(cfg.Name) {
+		return nil, fmt.Errorf("invalid name: want [a-zA-Z0-9][a-zA-Z0-9_.-]*: %w", errdefs.ErrInvalidArgument)
+	}
+	if _, err := e.runtimePath(); err != nil {
+		return nil, err
+	}
+	img, err := e.images.Resolve(ctx, cfg.Image)
+	if err != nil {
+		return nil, err
+	}
+	stop, err := stopSignal(cfg, img.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateConfig(id, cfg, img.Config); err != nil {
+		return nil, err
+	}
+	rec := &record{
+		Version:     recordVersion,
+		ID:          id,
+		Config:      cfg,
+		ImageID:     img.ID,
+		ImageConfig: img.Config,
+		StopSignal:  stop,
+		Created:     time.Now().UTC(),
+	}
+	rec.Config.Labels = maps.Clone(cfg.Labels)
+
+	unlock, err := flock.Lock(ctx, filepath.Join(e.containersDir(), "lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	all, err := e.allRecords()
+	if err != nil {
+		return nil, err
+	}
+	for _, ent := range all {
+		if ent.rec.Config.Name == cfg.Name {
+			return nil, fmt.Errorf("container name %q is already in use by container %s: %w", cfg.Name, ent.rec.ID, errdefs.ErrConflict)
+		}
+	}
+	e.sweepTemp()
+	tmp := filepath.Join(e.containersDir(), ".tmp-"+string(id))
+	defer func() {
+		if retErr != nil {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	// The overlay's root takes the upper directory's mode: it must let
+	// every user of the container through.
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"", 0o711}, {ctrstate.BundleDir, 0o711}, {ctrstate.RootfsDir, 0o755}, {"upper", 0o755}, {"work", 0o700}} {
+		if err := os.Mkdir(filepath.Join(tmp, d.name), d.mode); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(filepath.Join(tmp, d.name), d.mode); err != nil { // past the umask
+			return nil, err
+		}
+	}
+	if err := atomicfile.WriteJSON(filepath.Join(tmp, ctrstate.RecordFile), rec, 0o600); err != nil {
+		return nil, err
+	}
+	sf := stateFile{Version: ctrstate.StateVersion, State: State{Status: StatusCreated}}
+	if err := writeState(tmp, sf); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, e.containerDir(id)); err != nil {
+		return nil, err
+	}
+	e.log.DebugContext(ctx, "container created", "container", cfg.Name, "id", id)
+	return &Container{ID: id, Config: rec.Config, ImageID: rec.ImageID, Created: rec.Created, State: sf.State}, nil
+}
+
+// sweepTemp removes the temporary directories of Creates that died half-way.
+// Only called under the name lock, which every Create holds while its
+// temporary directory exists.
+func (e *Engine) sweepTemp() {
+	ents, _ := os.ReadDir(e.containersDir())
+	for _, ent := range ents {
+		if strings.HasPrefix(ent.Name(), ".tmp-") {
+			_ = os.RemoveAll(filepath.Join(e.containersDir(), ent.Name()))
+		}
+	}
+}
+
+// validateConfig checks at Create what OCISpec would refuse at Start, by
+// building the spec with placeholder inputs.
+func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error {
+	in := SpecInputs{ID: id, Rootfs: "/", InitPath: "/", VolumePaths: map[string]string{}}
+	for i, m := range cfg.Mounts {
+		if m.Type == "volume" {
+			if m.Source == "" {
+				return fmt.Errorf("mounts[%d]: volume without a name: %w", i, errdefs.ErrInvalidArgument)
+			}
+			in.VolumePaths[m.Source] = "/"
+		}
+	}
+	if _, err := OCISpec(cfg, img, in); err != nil {
+		return err
+	}
+	for i, h := range cfg.ExtraHosts {
+		if _, err := parseHostIP(h.IP); err != nil || len(h.Names) == 0 {
+			return fmt.Errorf("extra_hosts[%d]: %q is not an IP address with names: %w", i, h.IP, errdefs.ErrInvalidArgument)
+		}
+	}
+	if cfg.StopTimeout != nil && *cfg.StopTimeout < 0 {
+		return fmt.Errorf("stop_timeout: negative: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// stopSignal resolves the signal Stop sends: the container's, the image's,
+// else SIGTERM, as a name ("SIGTERM") or number that the runtime takes.
+func stopSignal(cfg ContainerConfig, img image.Config) (string, error) {
+	s := cmp.Or(cfg.StopSignal, img.StopSignal, "SIGTERM")
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return "", fmt.Errorf("stop_signal %q: no such signal: %w", s, errdefs.ErrInvalidArgument)
+		}
+		return s, nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if unix.SignalNum(name) == 0 {
+		return "", fmt.Errorf("stop_signal %q: no such signal: %w", s, errdefs.ErrInvalidArgument)
+	}
+	return name, nil
+}
+
+// Get returns the container named by ID, unique ID prefix or name.
+// errdefs.ErrNotFound if there is none; errdefs.ErrInvalidArgument for a
+// prefix of several IDs.
+func (e *Engine) Get(ctx context.Context, ref string) (*Container, error) {
+	dir, rec, err := e.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, fmt.Errorf("container %q: being removed: %w", ref, errdefs.ErrNotFound)
+	}
+	return e.container(dir, rec)
+}
+
+// container is the observed container of a record.
+func (e *Engine) container(dir string, rec *record) (*Container, error) {
+	st, err := e.observeDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("container %q: %w", rec.Config.Name, err)
+	}
+	c := &Container{ID: rec.ID, Config: rec.Config, ImageID: rec.ImageID, Created: rec.Created, State: st}
+	if st.Status == StatusRunning || st.Status == StatusPaused {
+		eps, err := readEndpoints(dir)
+		if err != nil {
+			return nil, fmt.Errorf("container %q: %w", rec.Config.Name, err)
+		}
+		for _, ep := range eps {
+			c.Networks = append(c.Networks, NetworkStatus{Network: ep.Network, Address: ep.Address, MAC: ep.MAC})
+		}
+	}
+	return c, nil
+}
+
+// List returns the containers whose labels include every pair in labels,
+// sorted by name. A corrupt record or state file is an error naming it.
+func (e *Engine) List(ctx context.Context, labels map[string]string) ([]*Container, error) {
+	all, err := e.allRecords()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, ent := range all {
+		if !hasLabels(ent.rec.Config.Labels, labels) {
+			continue
+		}
+		c, err := e.container(ent.dir, ent.rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Container) int { return strings.Compare(a.Config.Name, b.Config.Name) })
+	return out, nil
+}
+
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Remove deletes the container and everything it owns (mounts, sandbox,
+// runtime state, cgroup, directory). A running container is refused with
+// errdefs.ErrConflict unless force, which kills it first. Idempotent:
+// errdefs.ErrNotFound only when the container does not exist; a removal
+// that was interrupted is finished.
+func (e *Engine) Remove(ctx context.Context, id ContainerID, force bool) error {
+	dir, rec, unlock, err := e.lockContainer(ctx, string(id))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	name := string(id)
+	if rec != nil {
+		name = rec.Config.Name
+	}
+	if err := e.removeLocked(ctx, dir, rec, force); err != nil {
+		return fmt.Errorf("container %q: remove: %w", name, err)
+	}
+	return nil
+}
+
+func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, force bool) error {
+	id := ContainerID(filepath.Base(dir))
+	sf, err := readState(dir)
+	if err != nil && rec != nil {
+		return err
+	}
+	if rec != nil {
+		st := observe(sf, isPaused(dir), e.alive)
+		if st.Status == StatusRunning || st.Status == StatusPaused {
+			if !force {
+				return fmt.Errorf("the container is %s: stop it first or force the removal: %w", st.Status, errdefs.ErrConflict)
+			}
+			if err := e.stopLocked(ctx, dir, rec, sf, 0); err != nil {
+				return err
+			}
+		}
+	}
+	var networks bool
+	if rec != nil {
+		networks = len(rec.Config.Networks) > 0
+	} else {
+		networks = e.nets != nil // unknown: ask, RemoveSandbox is idempotent
+	}
+	if err := e.releaseRun(ctx, dir, id, networks, true); err != nil {
+		return err
+	}
+	if err := removeCgroups(id); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, ctrstate.RecordFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	// The record is gone: from here on the container no longer exists for
+	// Get and List, and a failure is finished by the next Remove of its ID.
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	e.log.DebugContext(ctx, "container removed", "id", id)
+	return nil
+}
+
+// removeCgroups removes the container's cgroup leaves the runtime left
+// behind (its parent, /berth, is shared and stays).
+func removeCgroups(id ContainerID) error {
+	leaves, _ := filepath.Glob("/sys/fs/cgroup/*" + ctrstate.CgroupsPath(string(id)))
+	if v2 := "/sys/fs/cgroup" + ctrstate.CgroupsPath(string(id)); !slices.Contains(leaves, v2) {
+		leaves = append(leaves, v2)
+	}
+	var errs []error
+	for _, p := range leaves {
+		if err := unix.Rmdir(p); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/internal/testimage"
+)
+
+// newUnprivEngine is an engine on a fresh root that never runs a container.
+func newUnprivEngine(t *testing.T, runtime string, withBusybox bool) *Engine {
+	t.Helper()
+	root := t.TempDir()
+	images, err := image.Open(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withBusybox {
+		var tar bytes.Buffer
+		if err := testimage.BusyboxRootfs(&tar); err != nil {
+			t.Skipf("no busybox image: %v", err)
+		}
+		if _, err := images.Import(t.Context(), &tar, "busybox:latest", image.ImportOptions{Created: testimage.MTime}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := New(Options{Root: root, RunDir: root + "/run", Runtime: runtime, Exe: "/nonexistent/berth"}, images, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestCreateUnknownImage(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", false)
+	_, err := e.Create(t.Context(), ContainerConfig{Name: "x", Image: "nosuch:1.0", Cmd: []string{"c"}})
+	if !errdefs.IsNotFound(err) || !strings.Contains(err.Error(), `"nosuch:1.0"`) {
+		t.Fatalf("err = %v, want NotFound naming the image", err)
+	}
+}
+
+func TestMissingRuntime(t *testing.T) {
+	e := newUnprivEngine(t, "no-such-runtime", true)
+	_, err := e.Create(t.Context(), ContainerConfig{Name: "x", Image: "busybox", Cmd: []string{"true"}})
+	if !errdefs.IsFailedPrecondition(err) || err.Error() != `container "x": runtime "no-such-runtime": not found in PATH` {
+		t.Fatalf("Create: %v, want FailedPrecondition: runtime not found in PATH", err)
+	}
+
+	// A container created while the runtime was there cannot start without it.
+	ok := newUnprivEngine(t, "/bin/true", true)
+	c, err := ok.Create(t.Context(), ContainerConfig{Name: "y", Image: "busybox", Cmd: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := *ok
+	bad.opt.Runtime = "no-such-runtime"
+	err = bad.Start(t.Context(), c.ID)
+	if !errdefs.IsFailedPrecondition(err) || err.Error() != `container "y": start: runtime "no-such-runtime": not found in PATH` {
+		t.Fatalf("Start: %v", err)
+	}
+}
+
+func TestCreateGetList(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", true)
+	ctx := t.Context()
+	a, err := e.Create(ctx, ContainerConfig{Name: "b-app", Image: "busybox", Cmd: []string{"true"}, Labels: map[string]string{"p": "one", "s": "app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Create(ctx, ContainerConfig{Name: "a-db", Image: "busybox", Cmd: []string{"true"}, Labels: map[string]string{"p": "one", "s": "db"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Create(ctx, ContainerConfig{Name: "b-app", Image: "busybox", Cmd: []string{"true"}}); !errdefs.IsConflict(err) {
+		t.Errorf("duplicate name: %v, want Conflict", err)
+	}
+	anon, err := e.Create(ctx, ContainerConfig{Image: "busybox", Cmd: []string{"true"}}) // a generated name
+	if err != nil || anon.Config.Name != string(anon.ID[:12]) {
+		t.Errorf("unnamed create: %+v, %v", anon, err)
+	}
+	for _, bad := range []ContainerConfig{
+		{Name: "bad name", Image: "busybox"},
+		{Name: "e", Image: "busybox", Env: []string{"NOEQUALS"}},
+		{Name: "s", Image: "busybox", StopSignal: "SIGNOPE"},
+		{Name: "h", Image: "busybox", ExtraHosts: []HostEntry{{IP: "not-an-ip", Names: []string{"x"}}}},
+		{Name: "m", Image: "busybox", Mounts: []Mount{{Type: "bind", Source: "rel", Target: "/x"}}},
+	} {
+		if _, err := e.Create(ctx, bad); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("Create(%+v): %v, want InvalidArgument", bad, err)
+		}
+	}
+	for _, ref := range []string{string(a.ID), string(a.ID[:10]), "b-app"} {
+		c, err := e.Get(ctx, ref)
+		if err != nil || c.ID != a.ID || c.State.Status != StatusCreated || c.ImageID == "" {
+			t.Errorf("Get(%q) = %+v, %v", ref, c, err)
+		}
+	}
+	if _, err := e.Get(ctx, "nope"); !errdefs.IsNotFound(err) {
+		t.Errorf("Get(nope): %v, want NotFound", err)
+	}
+	cs, err := e.List(ctx, map[string]string{"p": "one"})
+	if err != nil || len(cs) != 2 || cs[0].Config.Name != "a-db" || cs[1].Config.Name != "b-app" {
+		t.Errorf("List(p=one) = %d, %v", len(cs), err)
+	}
+	cs, err = e.List(ctx, map[string]string{"s": "db"})
+	if err != nil || len(cs) != 1 {
+		t.Errorf("List(s=db) = %d, %v", len(cs), err)
+	}
+	rec, err := readRecord(e.containerDir(a.ID))
+	if err != nil || rec.StopSignal != "SIGTERM" {
+		t.Errorf("record: %+v, %v", rec, err)
+	}
+}
+
+// TestRemoveFinishesInterruptedRemoval: a directory whose record is gone
+// (a Remove that died half-way) is invisible to Get and List, and removed
+// by Remove of its ID.
+func TestRemoveFinishesInterruptedRemoval(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", true)
+	ctx := t.Context()
+	c, err := e.Create(ctx, ContainerConfig{Name: "half", Image: "busybox", Cmd: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(e.containerDir(c.ID), "container.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Get(ctx, "half"); !errdefs.IsNotFound(err) {
+		t.Errorf("Get by name: %v, want NotFound", err)
+	}
+	if cs, err := e.List(ctx, nil); err != nil || len(cs) != 0 {
+		t.Errorf("List: %d, %v", len(cs), err)
+	}
+	if err := e.Remove(ctx, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.containerDir(c.ID)); !os.IsNotExist(err) {
+		t.Errorf("directory left: %v", err)
+	}
+	if err := e.Remove(ctx, c.ID, false); !errdefs.IsNotFound(err) {
+		t.Errorf("Remove again: %v, want NotFound", err)
+	}
+}
+
+// TestCorruptRecordIsReported: a corrupt record is an error naming its
+// path, not skipped.
+func TestCorruptRecordIsReported(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", true)
+	c, err := e.Create(t.Context(), ContainerConfig{Name: "bad", Image: "busybox", Cmd: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(e.containerDir(c.ID), "container.json")
+	if err := os.WriteFile(p, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.List(t.Context(), nil); !errdefs.IsDataLoss(err) || !strings.Contains(err.Error(), p) {
+		t.Errorf("List: %v, want DataLoss naming %s", err, p)
+	}
+}
+
+// TestCreateSameNameConcurrently: of several Creates racing for one name,
+// exactly one wins.
+func TestCreateSameNameConcurrently(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", true)
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := e.Create(t.Context(), ContainerConfig{Name: "racy", Image: "busybox", Cmd: []string{"true"}})
+			errs <- err
+		}()
+	}
+	won := 0
+	for range n {
+		err := <-errs
+		switch {
+		case err == nil:
+			won++
+		case !errdefs.IsConflict(err):
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d Creates won, want 1", won)
+	}
+}

@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/flock"
+)
+
+// hostsHeader is Docker's fixed part of /etc/hosts.
+const hostsHeader = "127.0.0.1\tlocalhost\n" +
+	"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+	"fe00::\tip6-localnet\n" +
+	"ff00::\tip6-mcastprefix\n" +
+	"ff02::1\tip6-allnodes\n" +
+	"ff02::2\tip6-allrouters\n"
+
+// hostsMember is a running container attached to networks, as the hosts
+// files of its peers see it.
+type hostsMember struct {
+	id       ContainerID
+	dir      string
+	name     string
+	hostname string
+	extra    []HostEntry
+	eps      []endpointRecord
+}
+
+// renderHosts is m's /etc/hosts: the fixed part, m's own addresses (with its
+// hostname, name and aliases), its extra hosts, and one line per address of
+// each peer on a network m shares (the peer's name and its aliases there).
+// Peers are in the order given; the result is deterministic.
+func renderHosts(m hostsMember, peers []hostsMember) []byte {
+	var b bytes.Buffer
+	b.WriteString(hostsHeader)
+	line := func(addr string, names []string) {
+		if addr == "" || len(names) == 0 {
+			return
+		}
+		b.WriteString(addr)
+		b.WriteByte('\t')
+		b.WriteString(strings.Join(names, " "))
+		b.WriteByte('\n')
+	}
+	nets := map[string]bool{}
+	for _, ep := range m.eps {
+		nets[ep.Network] = true
+		if ep.Address.IsValid() {
+			line(ep.Address.String(), dedupe(append([]string{m.hostname, m.name}, ep.Aliases...)))
+		}
+	}
+	for _, h := range m.extra {
+		line(h.IP, h.Names)
+	}
+	for _, p := range peers {
+		if p.id == m.id {
+			continue
+		}
+		for _, ep := range p.eps {
+			if nets[ep.Network] && ep.Address.IsValid() {
+				line(ep.Address.String(), dedupe(append([]string{p.name}, ep.Aliases...)))
+			}
+		}
+	}
+	return b.Bytes()
+}
+
+func dedupe(names []string) []string {
+	out := names[:0:0]
+	for _, n := range names {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// containerResolvConf is the host's resolv.conf without loopback
+// nameservers (unreachable from the container's network namespace); with
+// none left, Docker's defaults (8.8.8.8, 8.8.4.4) are used.
+func containerResolvConf(host []byte) []byte {
+	var b bytes.Buffer
+	servers := 0
+	for _, line := range strings.SplitAfter(string(host), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(strings.Split(f[1], "%")[0]); err == nil && a.IsLoopback() {
+				continue
+			}
+			servers++
+		}
+		if line != "" {
+			b.WriteString(line)
+			if !strings.HasSuffix(line, "\n") {
+				b.WriteByte('\n')
+			}
+		}
+	}
+	if servers == 0 {
+		b.WriteString("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
+	}
+	return b.Bytes()
+}
+
+// writeInPlace replaces the content of path without replacing the file:
+// the file is bind-mounted into a running container, which would keep
+// seeing the old inode after a rename. The new content is written over the
+// old and the file cut to its length, so a reader never sees it empty. A
+// file that already holds data is left alone.
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	old, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if bytes.Equal(old, data) {
+		return nil
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Truncate(int64(len(data))); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// lockHosts takes the hosts lock (see the package documentation).
+func (e *Engine) lockHosts(ctx context.Context) (func(), error) {
+	return flock.Lock(ctx, filepath.Join(e.containersDir(), "hosts.lock"))
+}
+
+// hostsMembers returns the running containers with network endpoints,
+// sorted by name.
+func (e *Engine) hostsMembers() ([]hostsMember, error) {
+	ents, err := e.allRecords()
+	if err != nil {
+		return nil, err
+	}
+	var out []hostsMember
+	for _, ent := range ents {
+		eps, err := readEndpoints(ent.dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(eps) == 0 {
+			continue
+		}
+		st, err := e.observeDir(ent.dir)
+		if err != nil {
+			return nil, err
+		}
+		if st.Status != StatusRunning && st.Status != StatusPaused {
+			continue
+		}
+		out = append(out, memberOf(ent.dir, ent.rec, eps))
+	}
+	return out, nil
+}
+
+func memberOf(dir string, rec *record, eps []endpointRecord) hostsMember {
+	return hostsMember{
+		id:       rec.ID,
+		dir:      dir,
+		name:     rec.Config.Name,
+		hostname: containerHostname(rec.Config, rec.ID),
+		extra:    rec.Config.ExtraHosts,
+		eps:      eps,
+	}
+}
+
+// writeOwnHosts writes the hosts file of the container about to start,
+// listing its running peers, under the hosts lock.
+func (e *Engine) writeOwnHosts(ctx context.Context, self hostsMember) error {
+	unlock, err := e.lockHosts(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var peers []hostsMember
+	if len(self.eps) > 0 {
+		if peers, err = e.hostsMembers(); err != nil {
+			return err
+		}
+	}
+	return writeInPlace(filepath.Join(self.dir, "hosts"), renderHosts(self, peers))
+}
+
+// syncHosts brings the hosts file of every running container with networks
+// up to date with who else runs on its networks. Level-based: it reads every
+// container and writes only the files whose content changes.
+func (e *Engine) syncHosts(ctx context.Context) error {
+	unlock, err := e.lockHosts(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	members, err := e.hostsMembers()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range members {
+		p := filepath.Join(m.dir, "hosts")
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
+		if err := writeInPlace(p, renderHosts(m, members)); err != nil {
+			errs = append(errs, fmt.Errorf("container %q: hosts: %w", m.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// endpointsFile is endpoints.json: the container's attachments for its
+// current run, written by Start after connecting and removed when the
+// run's resources are released.
+type endpointsFile struct {
+	Version   int              `json:"version"`
+	Endpoints []endpointRecord `json:"endpoints"`
+}
+
+type endpointRecord struct {
+	Network string     `json:"network"`
+	IfName  string     `json:"ifname"`
+	Address netip.Addr `json:"address"`
+	MAC     string     `json:"mac,omitempty"`
+	Aliases []string   `json:"aliases,omitempty"`
+}
+
+const endpointsVersion = 1
+
+func readEndpoints(dir string) ([]endpointRecord, error) {
+	var f endpointsFile
+	p := filepath.Join(dir, ctrstate.EndpointsFile)
+	if err := readJSON(p, &f); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if f.Version != endpointsVersion {
+		return nil, fmt.Errorf("%s: unknown version %d", p, f.Version)
+	}
+	return f.Endpoints, nil
+}

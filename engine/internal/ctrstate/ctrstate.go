@@ -1,0 +1,273 @@
+// Package ctrstate is what the engine and the shim share about a container's
+// directory: the names of its files, the runtime's command line, and the
+// state file the shim writes and the engine reads. It is deliberately tiny
+// (no encoding/json, no runtime-spec): the shim imports it and must stay
+// small.
+package ctrstate
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Files and directories inside <root>/containers/<id>/.
+const (
+	RecordFile    = "container.json" // the engine's record
+	StateFile     = "state.json"     // written by the shim (and by the engine while no shim runs)
+	LogFile       = "container.log"  // JSON lines, appended by the shim
+	ShimLogFile   = "shim.log"       // the shim's own errors
+	RuntimeLog    = "runc.log"       // the runtime's log (--log) while creating
+	InitPidFile   = "init.pid"       // --pid-file of runtime create
+	BundleDir     = "bundle"         // config.json and rootfs/
+	RootfsDir     = "bundle/rootfs"  // the overlay mount point
+	EndpointsFile = "endpoints.json" // network attachments of the current run
+	PausedFile    = "paused"         // present while the engine has paused the container
+)
+
+// InitPath is where a container started with Init finds the berth binary,
+// bind-mounted read-only, to run as its PID 1.
+const InitPath = "/.berth/init"
+
+// StateVersion is the version of the state file this code reads and writes.
+const StateVersion = 1
+
+// Statuses written to the state file; the engine's Status has the same words.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// State is the content of state.json. Its JSON keys match engine.State, plus
+// version and the shim's identity, which the engine uses to tell whether the
+// shim still lives (a PID alone may have been reused).
+type State struct {
+	Version    int
+	Status     string
+	Pid        int    // the container's init, as seen from the host
+	InitStart  uint64 // its start time, /proc/<pid>/stat field 22
+	ExitCode   int
+	OOMKilled  bool
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Error      string
+	ShimPid    int
+	ShimStart  uint64 // the shim's start time, /proc/<pid>/stat field 22
+}
+
+// Marshal encodes s as JSON, with the keys engine.State reads.
+func (s *State) Marshal() []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"version":`...)
+	b = strconv.AppendInt(b, int64(s.Version), 10)
+	b = append(b, `,"status":`...)
+	b = AppendJSONString(b, []byte(s.Status))
+	if s.Pid != 0 {
+		b = append(b, `,"pid":`...)
+		b = strconv.AppendInt(b, int64(s.Pid), 10)
+		b = append(b, `,"init_start":`...)
+		b = strconv.AppendUint(b, s.InitStart, 10)
+	}
+	b = append(b, `,"exit_code":`...)
+	b = strconv.AppendInt(b, int64(s.ExitCode), 10)
+	if s.OOMKilled {
+		b = append(b, `,"oom_killed":true`...)
+	}
+	if !s.StartedAt.IsZero() {
+		b = append(b, `,"started_at":"`...)
+		b = s.StartedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	if !s.FinishedAt.IsZero() {
+		b = append(b, `,"finished_at":"`...)
+		b = s.FinishedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	if s.Error != "" {
+		b = append(b, `,"error":`...)
+		b = AppendJSONString(b, []byte(s.Error))
+	}
+	if s.ShimPid != 0 {
+		b = append(b, `,"shim_pid":`...)
+		b = strconv.AppendInt(b, int64(s.ShimPid), 10)
+		b = append(b, `,"shim_start":`...)
+		b = strconv.AppendUint(b, s.ShimStart, 10)
+	}
+	return append(b, "}\n"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendJSONString appends s to b as a JSON string. Invalid UTF-8 becomes
+// U+FFFD, as encoding/json does.
+func AppendJSONString(b, s []byte) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// ProcStart returns the start time of process pid (clock ticks after boot,
+// field 22 of /proc/<pid>/stat) and whether it is a zombie. Together with the
+// PID it names a process for good: a PID can be reused, the pair cannot.
+func ProcStart(pid int) (start uint64, zombie bool, err error) {
+	if pid <= 0 {
+		return 0, false, os.ErrNotExist
+	}
+	var buf [512]byte
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := f.Read(buf[:])
+	_ = f.Close()
+	if err != nil {
+		return 0, false, err
+	}
+	b := buf[:n]
+	// The command name (field 2) is in parentheses and may hold anything;
+	// the fields after the last ')' are plain.
+	i := len(b) - 1
+	for i >= 0 && b[i] != ')' {
+		i--
+	}
+	if i < 0 {
+		return 0, false, errors.New("malformed /proc stat")
+	}
+	fields := splitFields(b[i+1:])
+	// fields[0] is field 3 (state); field 22 is fields[19].
+	if len(fields) < 20 {
+		return 0, false, errors.New("malformed /proc stat")
+	}
+	start, err = strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, false, err
+	}
+	st := fields[0]
+	return start, len(st) == 1 && (st[0] == 'Z' || st[0] == 'X'), nil
+}
+
+func splitFields(b []byte) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(b); {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\n') {
+			i++
+		}
+		j := i
+		for j < len(b) && b[j] != ' ' && b[j] != '\n' {
+			j++
+		}
+		if j > i {
+			out = append(out, b[i:j])
+		}
+		i = j
+	}
+	return out
+}
+
+// Alive reports whether the process pid that started at start (see
+// ProcStart) still runs. A zombie is not alive. start 0 skips the check of
+// the start time.
+func Alive(pid int, start uint64) bool {
+	s, zombie, err := ProcStart(pid)
+	if err != nil || zombie {
+		return false
+	}
+	return start == 0 || s == start
+}
+
+// LastErrorMessage returns the msg of the last error line of the runtime's
+// JSON log in b (runc --log-format json), on one line.
+func LastErrorMessage(b []byte) string {
+	var msg string
+	for len(b) > 0 {
+		line, rest, _ := bytes.Cut(b, []byte{'\n'})
+		b = rest
+		if !bytes.Contains(line, []byte(`"level":"error"`)) && !bytes.Contains(line, []byte(`"level":"fatal"`)) {
+			continue
+		}
+		if m, ok := jsonField(line, "msg"); ok {
+			msg = m
+		}
+	}
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// jsonField extracts the string value of key from a flat JSON object.
+func jsonField(line []byte, key string) (string, bool) {
+	i := bytes.Index(line, []byte(`"`+key+`":"`))
+	if i < 0 {
+		return "", false
+	}
+	start := i + len(key) + 4
+	j := start
+	for j < len(line) && line[j] != '"' {
+		if line[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	if j >= len(line) {
+		return "", false
+	}
+	v, err := strconv.Unquote(`"` + string(line[start:j]) + `"`)
+	if err != nil {
+		return string(line[start:j]), true
+	}
+	return v, true
+}
+
+// RuntimeArgs returns the global arguments of every runtime invocation for
+// the runtime state directory root, followed by args.
+func RuntimeArgs(root string, args ...string) []string {
+	return append([]string{"--root", root, "--log-format", "json"}, args...)
+}
+
+// RuntimeRoot is the runtime's state directory under the run directory.
+func RuntimeRoot(runDir string) string { return filepath.Join(runDir, "runc") }
+
+// Dir is the directory of container id under the state root.
+func Dir(root, id string) string { return filepath.Join(root, "containers", id) }
+
+// CgroupsPath is the container's cgroup, relative to each hierarchy's root.
+func CgroupsPath(id string) string { return "/berth/" + id }

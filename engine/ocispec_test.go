@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/engine/image"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+const testID = ContainerID("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+
+func baseInputs() SpecInputs {
+	dir := "/var/lib/berth/containers/" + string(testID)
+	return SpecInputs{
+		ID:             testID,
+		Rootfs:         dir + "/bundle/rootfs",
+		NetNS:          "/run/berth/netns/" + string(testID),
+		User:           ExecUser{Home: "/root"},
+		HostRlimits:    map[string]uint64{"RLIMIT_NOFILE": 1 << 30},
+		HostsPath:      dir + "/hosts",
+		ResolvConfPath: dir + "/resolv.conf",
+		HostnamePath:   dir + "/hostname",
+		InitPath:       "/usr/local/bin/berth",
+		VolumePaths:    map[string]string{"site": "/var/lib/berth/volumes/site/_data"},
+	}
+}
+
+var busyboxImage = image.Config{
+	Cmd: []string{"sh"},
+	Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+}
+
+func TestOCISpecGolden(t *testing.T) {
+	grace := 3 * time.Second
+	tests := []struct {
+		name string
+		cfg  ContainerConfig
+		img  image.Config
+		in   func(*SpecInputs)
+	}{
+		{
+			name: "minimal",
+			cfg:  ContainerConfig{Name: "min", Image: "busybox"},
+			img:  busyboxImage,
+			in:   func(in *SpecInputs) { in.NetNS = "" },
+		},
+		{
+			name: "entrypoint_drops_image_cmd",
+			cfg:  ContainerConfig{Name: "ep", Image: "x", Entrypoint: []string{"/bin/echo", "hi"}},
+			img:  image.Config{Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"nginx", "-g", "daemon off;"}},
+		},
+		{
+			name: "cmd_after_image_entrypoint",
+			cfg:  ContainerConfig{Name: "cmd", Image: "x", Cmd: []string{"redis-server", "--port", "7000"}},
+			img:  image.Config{Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"redis-server"}, WorkingDir: "/data", Env: []string{"REDIS_VERSION=7", "HOME=/data"}},
+		},
+		{
+			name: "env_workdir_hostname_user",
+			cfg: ContainerConfig{
+				Name: "app", Image: "x", Hostname: "web", WorkingDir: "/srv/app", User: "www-data",
+				Env: []string{"MODE=prod", "PATH=/app/bin:/usr/bin:/bin", "EMPTY="},
+			},
+			img: image.Config{Cmd: []string{"serve"}, Env: []string{"MODE=dev", "LANG=C.UTF-8"}},
+			in: func(in *SpecInputs) {
+				in.User = ExecUser{UID: 33, GID: 33, AdditionalGIDs: []uint32{4, 109}, Home: "/var/www"}
+			},
+		},
+		{
+			name: "init",
+			cfg:  ContainerConfig{Name: "init", Image: "busybox", Init: true, Cmd: []string{"httpd", "-f", "-p", "8080"}, StopTimeout: &grace},
+			img:  busyboxImage,
+		},
+		{
+			name: "mounts",
+			cfg: ContainerConfig{Name: "mounts", Image: "busybox", Mounts: []Mount{
+				{Type: "bind", Source: "/srv/data/", Target: "/data/sub", ReadOnly: true},
+				{Type: "volume", Source: "site", Target: "/www"},
+				{Type: "tmpfs", Target: "/run", Options: []string{"size=1m"}},
+				{Type: "bind", Source: "/srv/data", Target: "/data"},
+				{Type: "bind", Source: "/srv/hosts", Target: "/etc/hosts", ReadOnly: true},
+				{Type: "tmpfs", Target: "/dev/shm", Options: []string{"size=128m"}},
+			}},
+			img: busyboxImage,
+		},
+		{
+			name: "rlimit_clamped",
+			cfg:  ContainerConfig{Name: "rl", Image: "busybox"},
+			img:  busyboxImage,
+			in:   func(in *SpecInputs) { in.HostRlimits = map[string]uint64{"RLIMIT_NOFILE": 20000} },
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := baseInputs()
+			if tc.in != nil {
+				tc.in(&in)
+			}
+			spec, err := OCISpec(tc.cfg, tc.img, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(spec, "", "\t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join("testdata", tc.name+".json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./engine -update to write it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("config.json differs from %s (go test ./engine -update rewrites it):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+// TestOCISpecSemantics states the rules the golden files show, so a bad
+// -update cannot bless a regression unnoticed.
+func TestOCISpecSemantics(t *testing.T) {
+	t.Run("entrypoint set drops the image's cmd", func(t *testing.T) {
+		s, err := OCISpec(ContainerConfig{Entrypoint: []string{"a"}}, image.Config{Entrypoint: []string{"x"}, Cmd: []string{"y"}}, baseInputs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(s.Process.Args, []string{"a"}) {
+			t.Errorf("args %q, want [a]", s.Process.Args)
+		}
+	})
+	t.Run("cmd keeps the image's entrypoint", func(t *testing.T) {
+		s, err := OCISpec(ContainerConfig{Cmd: []string{"b"}}, image.Config{Entrypoint: []string{"x"}, Cmd: []string{"y"}}, baseInputs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(s.Process.Args, []string{"x", "b"}) {
+			t.Errorf("args %q, want [x b]", s.Process.Args)
+		}
+	})
+	t.Run("empty entrypoint resets the image's", func(t *testing.T) {
+		s, err := OCISpec(ContainerConfig{Entrypoint: []string{}, Cmd: []string{"c"}}, image.Config{Entrypoint: []string{"x"}}, baseInputs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(s.Process.Args, []string{"c"}) {
+			t.Errorf("args %q, want [c]", s.Process.Args)
+		}
+	})
+	t.Run("init wraps the command", func(t *testing.T) {
+		s, err := OCISpec(ContainerConfig{Init: true, Cmd: []string{"sleep", "9"}}, image.Config{}, baseInputs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(s.Process.Args, []string{"/.berth/init", "--", "sleep", "9"}) {
+			t.Errorf("args %q", s.Process.Args)
+		}
+		if !slices.ContainsFunc(s.Mounts, func(m specs.Mount) bool {
+			return m.Destination == "/.berth/init" && m.Source == "/usr/local/bin/berth" && slices.Contains(m.Options, "ro")
+		}) {
+			t.Errorf("no read-only mount of the berth binary at /.berth/init: %+v", s.Mounts)
+		}
+	})
+	t.Run("NOFILE is clamped to the host's hard limit", func(t *testing.T) {
+		in := baseInputs()
+		in.HostRlimits = map[string]uint64{"RLIMIT_NOFILE": 20000}
+		s, err := OCISpec(ContainerConfig{Cmd: []string{"c"}}, image.Config{}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.Process.Rlimits[0]; r.Hard != 20000 || r.Soft != 20000 {
+			t.Errorf("NOFILE %d/%d, want 20000/20000", r.Soft, r.Hard)
+		}
+	})
+	t.Run("terminal off, 14 capabilities, none ambient", func(t *testing.T) {
+		s, err := OCISpec(ContainerConfig{Cmd: []string{"c"}}, image.Config{}, baseInputs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s.Process.Capabilities
+		if s.Process.Terminal || len(c.Bounding) != 14 || len(c.Effective) != 14 || len(c.Permitted) != 14 || len(c.Ambient) != 0 {
+			t.Errorf("terminal %v, capabilities %+v", s.Process.Terminal, c)
+		}
+		if s.Linux.CgroupsPath != "/berth/"+string(testID) {
+			t.Errorf("cgroupsPath %q", s.Linux.CgroupsPath)
+		}
+	})
+}
+
+func TestOCISpecRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  ContainerConfig
+		img  image.Config
+	}{
+		{"no command", ContainerConfig{}, image.Config{}},
+		{"env without =", ContainerConfig{Cmd: []string{"c"}, Env: []string{"FOO"}}, image.Config{}},
+		{"relative workdir", ContainerConfig{Cmd: []string{"c"}, WorkingDir: "srv"}, image.Config{}},
+		{"relative mount target", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "tmpfs", Target: "tmp"}}}, image.Config{}},
+		{"mount on /", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "tmpfs", Target: "/"}}}, image.Config{}},
+		{"relative bind source", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "bind", Source: "data", Target: "/data"}}}, image.Config{}},
+		{"unknown mount type", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "nfs", Target: "/x"}}}, image.Config{}},
+		{"duplicate target", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "tmpfs", Target: "/x"}, {Type: "tmpfs", Target: "/x/"}}}, image.Config{}},
+		{"unknown volume", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "volume", Source: "nope", Target: "/x"}}}, image.Config{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := OCISpec(tc.cfg, tc.img, baseInputs())
+			if !errdefs.IsInvalidArgument(err) {
+				t.Fatalf("err = %v, want an InvalidArgument error", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/atomicfile"
+)
+
+// stateFile is state.json as the engine reads it: the State, plus what
+// identifies the shim and the init (a PID alone may have been reused).
+type stateFile struct {
+	Version int `json:"version"`
+	State
+	InitStart uint64 `json:"init_start,omitempty"`
+	ShimPid   int    `json:"shim_pid,omitempty"`
+	ShimStart uint64 `json:"shim_start,omitempty"`
+}
+
+// errLostExit is the Error of a container whose shim died before it could
+// record the exit.
+const errLostExit = "the shim exited without recording the container's exit status"
+
+// lostExitCode is the exit code reported when the real one was lost
+// (Docker's choice for containers it lost track of).
+const lostExitCode = 255
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: corrupt: %w (%w)", path, err, errdefs.ErrDataLoss)
+	}
+	return nil
+}
+
+// readState reads dir's state.json; a container without one is created.
+func readState(dir string) (stateFile, error) {
+	var sf stateFile
+	p := filepath.Join(dir, ctrstate.StateFile)
+	if err := readJSON(p, &sf); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return stateFile{Version: ctrstate.StateVersion, State: State{Status: StatusCreated}}, nil
+		}
+		return sf, err
+	}
+	if sf.Version != ctrstate.StateVersion {
+		return sf, fmt.Errorf("%s: unknown version %d: %w", p, sf.Version, errdefs.ErrDataLoss)
+	}
+	return sf, nil
+}
+
+// writeState writes dir's state.json, in the shim's format. Only while no
+// shim runs for the container (the container lock is held and the shim is
+// gone or was never started).
+func writeState(dir string, sf stateFile) error {
+	cs := ctrstate.State{
+		Version:    ctrstate.StateVersion,
+		Status:     string(sf.Status),
+		Pid:        sf.Pid,
+		InitStart:  sf.InitStart,
+		ExitCode:   sf.ExitCode,
+		OOMKilled:  sf.OOMKilled,
+		StartedAt:  sf.StartedAt,
+		FinishedAt: sf.FinishedAt,
+		Error:      sf.Error,
+		ShimPid:    sf.ShimPid,
+		ShimStart:  sf.ShimStart,
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, ctrstate.StateFile), cs.Marshal(), 0o644)
+}
+
+// observe returns the state to report from what was recorded, checked
+// against the processes that live now (see "Honest state" in the package
+// documentation). alive tells whether the process pid started at start
+// lives.
+func observe(sf stateFile, paused bool, alive func(pid int, start uint64) bool) State {
+	st := sf.State
+	if st.Status != StatusRunning {
+		return st
+	}
+	if sf.ShimPid != 0 && alive(sf.ShimPid, sf.ShimStart) {
+		if paused {
+			st.Status = StatusPaused
+		}
+		return st
+	}
+	if sf.Pid != 0 && alive(sf.Pid, sf.InitStart) {
+		// The container outlived its shim: it runs, unsupervised.
+		if paused {
+			st.Status = StatusPaused
+		}
+		st.Error = "the shim is gone: the container runs without log collection or exit tracking"
+		return st
+	}
+	st.Status = StatusExited
+	st.ExitCode = lostExitCode
+	st.Error = errLostExit
+	st.Pid = 0
+	return st
+}
+
+// shimFinished tells whether the shim recorded the end of the run itself
+// (and so already deleted the container from the runtime).
+func shimFinished(sf stateFile) bool {
+	return sf.Status == StatusExited && sf.ShimPid != 0 && !sf.FinishedAt.IsZero()
+}
+
+func (e *Engine) observeDir(dir string) (State, error) {
+	sf, err := readState(dir)
+	if err != nil {
+		return State{}, err
+	}
+	return observe(sf, isPaused(dir), e.alive), nil
+}
+
+func isPaused(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ctrstate.PausedFile))
+	return err == nil
+}

@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+)
+
+// fakeProcs is a process table: the processes alive, by PID and start time.
+type fakeProcs map[int]uint64
+
+func (f fakeProcs) alive(pid int, start uint64) bool {
+	s, ok := f[pid]
+	return ok && (start == 0 || s == start)
+}
+
+func TestObserve(t *testing.T) {
+	started := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	running := stateFile{
+		Version:   1,
+		State:     State{Status: StatusRunning, Pid: 200, StartedAt: started},
+		InitStart: 2000, ShimPid: 100, ShimStart: 1000,
+	}
+	exited := running
+	exited.State = State{Status: StatusExited, ExitCode: 3, StartedAt: started, FinishedAt: started.Add(time.Second)}
+	tests := []struct {
+		name     string
+		sf       stateFile
+		paused   bool
+		procs    fakeProcs
+		want     Status
+		wantCode int
+		wantErr  bool
+	}{
+		{name: "shim and init alive", sf: running, procs: fakeProcs{100: 1000, 200: 2000}, want: StatusRunning},
+		{name: "paused marker", sf: running, paused: true, procs: fakeProcs{100: 1000, 200: 2000}, want: StatusPaused},
+		{name: "shim SIGKILLed, init gone", sf: running, procs: fakeProcs{}, want: StatusExited, wantCode: 255, wantErr: true},
+		{name: "shim SIGKILLed, init runs on", sf: running, procs: fakeProcs{200: 2000}, want: StatusRunning, wantErr: true},
+		{name: "shim PID reused after reboot", sf: running, procs: fakeProcs{100: 7, 200: 8}, want: StatusExited, wantCode: 255, wantErr: true},
+		{name: "recorded exit stays", sf: exited, procs: fakeProcs{}, want: StatusExited, wantCode: 3},
+		{name: "created stays", sf: stateFile{Version: 1, State: State{Status: StatusCreated}}, procs: fakeProcs{}, want: StatusCreated},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := observe(tc.sf, tc.paused, tc.procs.alive)
+			if st.Status != tc.want || st.ExitCode != tc.wantCode || (st.Error != "") != tc.wantErr {
+				t.Errorf("got %s (exit %d, error %q), want %s (exit %d, error %v)", st.Status, st.ExitCode, st.Error, tc.want, tc.wantCode, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestStateFileRoundTrip: what the shim writes (ctrstate, no encoding/json)
+// is what the engine reads.
+func TestStateFileRoundTrip(t *testing.T) {
+	in := ctrstate.State{
+		Version: 1, Status: "exited", Pid: 42, InitStart: 4242, ExitCode: 137, OOMKilled: true,
+		StartedAt:  time.Date(2025, 5, 6, 7, 8, 9, 123456789, time.UTC),
+		FinishedAt: time.Date(2025, 5, 6, 7, 9, 0, 0, time.UTC),
+		Error:      "quote \" backslash \\ newline \n tab \t ctrl \x01 bad \xff é",
+		ShimPid:    7, ShimStart: 77,
+	}
+	var sf stateFile
+	if err := json.Unmarshal(in.Marshal(), &sf); err != nil {
+		t.Fatalf("%v\n%s", err, in.Marshal())
+	}
+	want := stateFile{
+		Version: 1,
+		State: State{Status: StatusExited, Pid: 42, ExitCode: 137, OOMKilled: true, StartedAt: in.StartedAt, FinishedAt: in.FinishedAt,
+			Error: "quote \" backslash \\ newline \n tab \t ctrl \x01 bad \ufffd é"},
+		InitStart: 4242, ShimPid: 7, ShimStart: 77,
+	}
+	if !sf.StartedAt.Equal(want.StartedAt) || !sf.FinishedAt.Equal(want.FinishedAt) {
+		t.Errorf("times %v %v", sf.StartedAt, sf.FinishedAt)
+	}
+	sf.StartedAt, sf.FinishedAt, want.StartedAt, want.FinishedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if sf != want {
+		t.Errorf("got %+v\nwant %+v", sf, want)
+	}
+}

@@ -1,0 +1,331 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+)
+
+// killWait bounds the wait for a container to go after SIGKILL.
+const killWait = 30 * time.Second
+
+// Stop sends the container's stop signal, waits up to timeout (negative:
+// the container's StopTimeout, else 10s), then sends SIGKILL, and returns
+// once the process is gone and the run's resources (rootfs mount, network
+// sandbox) are released. The container keeps its record, logs and exit
+// code. Stopping a container that is not running releases what its last
+// run left and is otherwise a no-op.
+func (e *Engine) Stop(ctx context.Context, id ContainerID, timeout time.Duration) error {
+	dir, rec, unlock, err := e.lockContainer(ctx, string(id))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if rec == nil {
+		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
+	}
+	sf, err := readState(dir)
+	if err != nil {
+		return fmt.Errorf("container %q: stop: %w", rec.Config.Name, err)
+	}
+	if timeout < 0 {
+		timeout = defaultStopTimeout
+		if rec.Config.StopTimeout != nil {
+			timeout = *rec.Config.StopTimeout
+		}
+	}
+	if err := e.stopLocked(ctx, dir, rec, sf, timeout); err != nil {
+		return fmt.Errorf("container %q: stop: %w", rec.Config.Name, err)
+	}
+	return nil
+}
+
+// stopLocked stops the container (timeout 0: SIGKILL at once) and releases
+// its run. The container lock is held.
+func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, sf stateFile, timeout time.Duration) error {
+	paused := isPaused(dir)
+	st := observe(sf, paused, e.alive)
+	if st.Status == StatusRunning || st.Status == StatusPaused {
+		rt, err := e.runtime()
+		if err != nil {
+			return err
+		}
+		procs := runProcs(sf)
+		gone := false
+		if timeout > 0 {
+			if err := ignoreGone(rt.kill(ctx, rec.ID, rec.StopSignal)); err != nil {
+				return err
+			}
+			if paused {
+				// A frozen process handles no signal: thaw it.
+				_ = rt.resume(ctx, rec.ID)
+			}
+			if gone, err = waitGone(ctx, procs, timeout); err != nil {
+				return err
+			}
+		}
+		if !gone {
+			if err := ignoreGone(rt.kill(ctx, rec.ID, "SIGKILL")); err != nil {
+				return err
+			}
+			if paused {
+				_ = rt.resume(ctx, rec.ID)
+			}
+			if gone, err = waitGone(ctx, procs, killWait); err != nil {
+				return err
+			}
+			if !gone {
+				return fmt.Errorf("still running %s after SIGKILL: %w", killWait, errdefs.ErrUnavailable)
+			}
+		}
+		if sf, err = readState(dir); err != nil {
+			return err
+		}
+	}
+	if sf.Status == StatusRunning {
+		// The shim died without recording the exit; record what is known.
+		sf.State = observe(sf, false, func(int, uint64) bool { return false })
+		sf.FinishedAt = time.Now().UTC()
+		if err := writeState(dir, sf); err != nil {
+			return err
+		}
+	}
+	return e.releaseRun(ctx, dir, rec.ID, len(rec.Config.Networks) > 0, !shimFinished(sf))
+}
+
+// proc is a process named for good: PID and start time.
+type proc struct {
+	pid   int
+	start uint64
+}
+
+// runProcs are the processes of a run: the shim and the container's init.
+// The run is over when both are gone (the shim exits right after recording
+// the exit; the init outlives a SIGKILLed shim).
+func runProcs(sf stateFile) []proc {
+	var ps []proc
+	if sf.ShimPid != 0 {
+		ps = append(ps, proc{sf.ShimPid, sf.ShimStart})
+	}
+	if sf.Pid != 0 {
+		ps = append(ps, proc{sf.Pid, sf.InitStart})
+	}
+	return ps
+}
+
+// waitGone waits until every process in procs has exited, at most d. It
+// watches them with pidfds (woken at once by an exit), falling back to
+// polling with a back-off from 1ms to 20ms.
+func waitGone(ctx context.Context, procs []proc, d time.Duration) (bool, error) {
+	deadline := time.Now().Add(d)
+	var fds []unix.PollFd
+	defer func() {
+		for _, p := range fds {
+			_ = unix.Close(int(p.Fd))
+		}
+	}()
+	var polled []proc
+	for _, p := range procs {
+		fd, err := unix.PidfdOpen(p.pid, 0)
+		if err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				continue
+			}
+			polled = append(polled, p) // no pidfds (old kernel): poll
+			continue
+		}
+		// The PID may have been reused before the pidfd was opened.
+		if !ctrstate.Alive(p.pid, p.start) {
+			_ = unix.Close(fd)
+			continue
+		}
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+	}
+	backoff := time.Millisecond
+	for {
+		polled = slices.DeleteFunc(polled, func(p proc) bool { return !ctrstate.Alive(p.pid, p.start) })
+		if len(fds) == 0 && len(polled) == 0 {
+			return true, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return false, context.Cause(ctx)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, nil
+		}
+		wait := min(left, 20*time.Millisecond)
+		if len(polled) > 0 {
+			wait = min(wait, backoff)
+			backoff = min(2*backoff, 20*time.Millisecond)
+		}
+		if len(fds) == 0 {
+			time.Sleep(wait)
+			continue
+		}
+		n, err := unix.Poll(fds, int(max(wait.Milliseconds(), 1)))
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return false, fmt.Errorf("poll: %w", err)
+		}
+		if n > 0 {
+			fds = slices.DeleteFunc(fds, func(p unix.PollFd) bool {
+				if p.Revents != 0 {
+					_ = unix.Close(int(p.Fd))
+					return true
+				}
+				return false
+			})
+		}
+	}
+}
+
+// releaseRun frees what a run of the container held once its process is
+// gone: the runtime's state (when the shim did not delete it), the rootfs
+// mount, the network sandbox, the endpoints record and pause marker; and
+// brings the peers' hosts files up to date. Idempotent.
+func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, networks, runtimeDelete bool) error {
+	var errs []error
+	if runtimeDelete {
+		if _, err := os.Stat(filepath.Join(ctrstate.RuntimeRoot(e.opt.RunDir), string(id))); err == nil {
+			rt, err := e.runtime()
+			if err == nil {
+				err = rt.delete(ctx, id, true)
+			}
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, unmount(filepath.Join(dir, ctrstate.RootfsDir)))
+	if networks && e.nets != nil {
+		errs = append(errs, e.nets.RemoveSandbox(ctx, string(id)))
+	}
+	_ = os.Remove(filepath.Join(dir, ctrstate.PausedFile))
+	err := os.Remove(filepath.Join(dir, ctrstate.EndpointsFile))
+	if err == nil {
+		errs = append(errs, e.syncHosts(ctx))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Kill sends signal (a name such as "SIGHUP" or "HUP", or a number) to the
+// container's init without waiting. errdefs.ErrFailedPrecondition if the
+// container is not running.
+func (e *Engine) Kill(ctx context.Context, id ContainerID, signal string) error {
+	dir, rec, err := e.lookup(string(id))
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
+	}
+	sig, err := stopSignal(ContainerConfig{StopSignal: signal}, rec.ImageConfig)
+	if err != nil {
+		return fmt.Errorf("container %q: kill: %w", rec.Config.Name, err)
+	}
+	st, err := e.observeDir(dir)
+	if err != nil {
+		return err
+	}
+	if st.Status != StatusRunning && st.Status != StatusPaused {
+		return fmt.Errorf("container %q: kill: not running: %w", rec.Config.Name, errdefs.ErrFailedPrecondition)
+	}
+	rt, err := e.runtime()
+	if err != nil {
+		return err
+	}
+	if err := rt.kill(ctx, rec.ID, sig); err != nil {
+		return fmt.Errorf("container %q: kill: %w", rec.Config.Name, err)
+	}
+	return nil
+}
+
+// Wait returns the container's state once it is not running (at once if
+// it is not), or ctx's error.
+func (e *Engine) Wait(ctx context.Context, id ContainerID) (State, error) {
+	dir, rec, err := e.lookup(string(id))
+	if err != nil {
+		return State{}, err
+	}
+	if rec == nil {
+		return State{}, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
+	}
+	for {
+		sf, err := readState(dir)
+		if err != nil {
+			return State{}, err
+		}
+		st := observe(sf, isPaused(dir), e.alive)
+		if st.Status != StatusRunning && st.Status != StatusPaused {
+			return st, nil
+		}
+		if _, err := waitGone(ctx, runProcs(sf), time.Hour); err != nil {
+			return State{}, err
+		}
+	}
+}
+
+// Pause freezes the container's processes. errdefs.ErrFailedPrecondition
+// if it is not running.
+func (e *Engine) Pause(ctx context.Context, id ContainerID) error {
+	return e.setPaused(ctx, id, true)
+}
+
+// Unpause thaws a paused container. errdefs.ErrFailedPrecondition if it is
+// not paused.
+func (e *Engine) Unpause(ctx context.Context, id ContainerID) error {
+	return e.setPaused(ctx, id, false)
+}
+
+func (e *Engine) setPaused(ctx context.Context, id ContainerID, pause bool) error {
+	dir, rec, unlock, err := e.lockContainer(ctx, string(id))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if rec == nil {
+		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
+	}
+	verb, want := "pause", StatusRunning
+	if !pause {
+		verb, want = "unpause", StatusPaused
+	}
+	st, err := e.observeDir(dir)
+	if err != nil {
+		return err
+	}
+	if st.Status != want {
+		return fmt.Errorf("container %q: %s: the container is %s: %w", rec.Config.Name, verb, st.Status, errdefs.ErrFailedPrecondition)
+	}
+	rt, err := e.runtime()
+	if err != nil {
+		return err
+	}
+	marker := filepath.Join(dir, ctrstate.PausedFile)
+	if pause {
+		if err := rt.pause(ctx, rec.ID); err != nil {
+			return fmt.Errorf("container %q: pause: %w", rec.Config.Name, err)
+		}
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			return fmt.Errorf("container %q: pause: %w", rec.Config.Name, err)
+		}
+		return nil
+	}
+	if err := rt.resume(ctx, rec.ID); err != nil {
+		return fmt.Errorf("container %q: unpause: %w", rec.Config.Name, err)
+	}
+	if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("container %q: unpause: %w", rec.Config.Name, err)
+	}
+	return nil
+}
