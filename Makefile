@@ -6,8 +6,6 @@ GO      ?= go
 BIN     := bin/berth
 ROOT    ?= /var/lib/berth
 PKGS    := runc iptables nftables busybox-static iproute2
-# Commands that tell a package is there (same order as PKGS).
-CMDS    := runc iptables nft busybox ip
 
 .PHONY: all build test unit e2e bench lint deps demo demo-down image clean
 
@@ -18,9 +16,8 @@ build:
 
 # Install with apt-get only what is missing.
 deps:
-	@missing=""; pkgs=($(PKGS)); cmds=($(CMDS)); \
-	for i in "$${!pkgs[@]}"; do \
-	  command -v "$${cmds[$$i]}" >/dev/null 2>&1 || [ -x "/bin/$${cmds[$$i]}" ] || missing="$$missing $${pkgs[$$i]}"; \
+	@missing=""; for p in $(PKGS); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

@@ -251,6 +251,24 @@ func (h *harness) checkNothingLeft() {
 			}
 		}
 	}
+	// Nothing in the state root may still name the project (the run
+	// directory's lock files aside).
+	_ = filepath.WalkDir(h.root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && path == filepath.Join(h.root, "run", "locks") {
+			return filepath.SkipDir
+		}
+		if strings.Contains(d.Name(), h.project) {
+			leaks = append(leaks, "state "+strings.TrimPrefix(path, h.root+"/"))
+		} else if !d.IsDir() && strings.HasSuffix(path, ".json") {
+			if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), h.project) {
+				leaks = append(leaks, "state "+strings.TrimPrefix(path, h.root+"/")+" mentions the project")
+			}
+		}
+		return nil
+	})
 	if netns, _ := os.ReadDir(filepath.Join(h.root, "run", "netns")); len(netns) > 0 {
 		for _, e := range netns {
 			leaks = append(leaks, "netns "+e.Name())

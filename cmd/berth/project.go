@@ -68,9 +68,10 @@ func (g *globalOptions) loadRunnable(ctx context.Context) (*spec.Project, error)
 	return p, nil
 }
 
-// lockProject takes the project's cross-process lock.
+// lockProject takes the project's cross-process lock. Locks live in the run
+// directory, so the state root keeps no trace of a project after down.
 func (a *app) lockProject(ctx context.Context, name string) (func(), error) {
-	unlock, err := flock.Lock(ctx, filepath.Join(a.root, "projects", name, "lock"))
+	unlock, err := flock.Lock(ctx, filepath.Join(a.runDir, "locks", "project-"+name+".lock"))
 	if err != nil {
 		return nil, fmt.Errorf("lock project %q: %w", name, err)
 	}

@@ -128,6 +128,7 @@ func envOr(key, def string) string {
 type app struct {
 	log     *slog.Logger
 	root    string
+	runDir  string
 	engine  *engine.Engine
 	images  *image.Store
 	nets    *netmgr.Manager
@@ -180,5 +181,5 @@ func (g *globalOptions) open() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{log: log, root: root, engine: eng, images: images, nets: nets, volumes: vols}, nil
+	return &app{log: log, root: root, runDir: runDir, engine: eng, images: images, nets: nets, volumes: vols}, nil
 }
