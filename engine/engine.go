@@ -102,6 +102,85 @@ type ContainerConfig struct {
 	ExtraHosts  []HostEntry       `json:"extra_hosts,omitempty"`
 	StopSignal  string            `json:"stop_signal,omitempty"`  // default: the image's, else SIGTERM
 	StopTimeout *time.Duration    `json:"stop_timeout,omitempty"` // default 10s
+
+	// Process and security (the containers issue).
+	Tty         bool              `json:"tty,omitempty"`
+	OpenStdin   bool              `json:"open_stdin,omitempty"`
+	ReadOnly    bool              `json:"read_only,omitempty"`
+	Privileged  bool              `json:"privileged,omitempty"`
+	Domainname  string            `json:"domainname,omitempty"`
+	GroupAdd    []string          `json:"group_add,omitempty"`
+	CapAdd      []string          `json:"cap_add,omitempty"`  // CAP_… names, or ALL
+	CapDrop     []string          `json:"cap_drop,omitempty"` // CAP_… names, or ALL
+	SecurityOpt []string          `json:"security_opt,omitempty"`
+	Sysctls     map[string]string `json:"sysctls,omitempty"`
+	Ulimits     map[string]Ulimit `json:"ulimits,omitempty"`  // by name: nofile, nproc, …
+	Devices     []string          `json:"devices,omitempty"`  // host:container:perm
+	ShmSize     int64             `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
+	Resources   Resources         `json:"resources,omitzero"`
+	OomScoreAdj int               `json:"oom_score_adj,omitempty"`
+	PidMode     string            `json:"pid_mode,omitempty"` // "", "host", "container:<id>"
+	IpcMode     string            `json:"ipc_mode,omitempty"` // "", "host", "shareable", "container:<id>"
+	Restart     RestartPolicy     `json:"restart,omitzero"`
+	Healthcheck *Healthcheck      `json:"healthcheck,omitempty"` // nil: the image's
+	Logging     LogConfig         `json:"logging,omitzero"`
+
+	// Networking (the networks issue).
+	NetworkMode string        `json:"network_mode,omitempty"` // "" (bridge networks), "host", "none", "container:<id>"
+	Ports       []PortBinding `json:"ports,omitempty"`
+	DNS         []string      `json:"dns,omitempty"`
+	DNSSearch   []string      `json:"dns_search,omitempty"`
+	DNSOptions  []string      `json:"dns_options,omitempty"`
+
+	// Data (the volumes issue).
+	VolumesFrom []string `json:"volumes_from,omitempty"` // container[:ro|:rw]
+}
+
+// Ulimit is one resource limit; values above the host's hard limit are clamped.
+type Ulimit struct {
+	Soft int64 `json:"soft"`
+	Hard int64 `json:"hard"`
+}
+
+// Resources are cgroup limits; zero means unlimited.
+type Resources struct {
+	MemLimit       int64   `json:"mem_limit,omitempty"` // bytes
+	MemReservation int64   `json:"mem_reservation,omitempty"`
+	MemSwapLimit   int64   `json:"memswap_limit,omitempty"` // -1: unlimited swap
+	CPUs           float64 `json:"cpus,omitempty"`
+	CPUShares      int64   `json:"cpu_shares,omitempty"`
+	PidsLimit      int64   `json:"pids_limit,omitempty"`
+}
+
+// RestartPolicy says when the shim restarts the container's process.
+type RestartPolicy struct {
+	Name       string `json:"name,omitempty"` // "", "no", "always", "on-failure", "unless-stopped"
+	MaxRetries int    `json:"max_retries,omitempty"`
+}
+
+// Healthcheck is how the shim probes the container. Test is Docker's form:
+// ["CMD", …], ["CMD-SHELL", "…"] or ["NONE"].
+type Healthcheck struct {
+	Test          []string      `json:"test,omitempty"`
+	Interval      time.Duration `json:"interval,omitempty"`
+	Timeout       time.Duration `json:"timeout,omitempty"`
+	StartPeriod   time.Duration `json:"start_period,omitempty"`
+	StartInterval time.Duration `json:"start_interval,omitempty"`
+	Retries       int           `json:"retries,omitempty"`
+}
+
+// LogConfig is the json-file log's rotation.
+type LogConfig struct {
+	MaxSize int64 `json:"max_size,omitempty"` // bytes per file; 0: no rotation
+	MaxFile int   `json:"max_file,omitempty"` // files kept, with the current one
+}
+
+// PortBinding publishes a container port on the host.
+type PortBinding struct {
+	HostIP        string `json:"host_ip,omitempty"`   // "": all addresses
+	HostPort      string `json:"host_port,omitempty"` // "", "8080" or "8080-8090"; "": ephemeral
+	ContainerPort int    `json:"container_port"`
+	Protocol      string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
 }
 
 // Mount is a filesystem mounted into the container.
@@ -111,6 +190,13 @@ type Mount struct {
 	Target   string   `json:"target"`
 	ReadOnly bool     `json:"read_only,omitempty"`
 	Options  []string `json:"options,omitempty"`
+
+	Subpath        string `json:"subpath,omitempty"`          // volume: mount this sub-directory
+	NoCopy         bool   `json:"nocopy,omitempty"`           // volume: do not seed from the image
+	Propagation    string `json:"propagation,omitempty"`      // bind: rprivate, shared, …
+	CreateHostPath bool   `json:"create_host_path,omitempty"` // bind: make a missing source
+	TmpfsSize      int64  `json:"tmpfs_size,omitempty"`       // bytes
+	TmpfsMode      uint32 `json:"tmpfs_mode,omitempty"`
 }
 
 // EndpointConfig attaches the container to a network by its full name.
@@ -118,6 +204,11 @@ type EndpointConfig struct {
 	Network string     `json:"network"`
 	Aliases []string   `json:"aliases,omitempty"` // names other containers on the network resolve to it
 	Address netip.Addr `json:"address,omitzero"`  // static address; zero: allocated
+
+	Address6   netip.Addr `json:"address6,omitzero"`
+	MacAddress string     `json:"mac_address,omitempty"`
+	Priority   int        `json:"priority,omitempty"`    // higher: attached first (eth0)
+	GwPriority int        `json:"gw_priority,omitempty"` // highest: the default route
 }
 
 // HostEntry is a line of /etc/hosts.

@@ -55,45 +55,12 @@ func ContainerConfig(p *spec.Project, s *spec.Service, n int) (engine.ContainerC
 		spec.LabelConfigFiles:     strings.Join(p.ComposeFiles, ","),
 		spec.LabelImage:           s.Image,
 	})
-	for i, m := range s.Mounts {
-		em := engine.Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-		switch m.Type {
-		case "volume":
-			if m.Source == "" {
-				return c, fmt.Errorf("service %q: volumes[%d]: anonymous volumes are not supported by berth yet: %w", s.Name, i, errdefs.ErrNotImplemented)
-			}
-			v, ok := projectVolume(p, m.Source)
-			if !ok {
-				return c, fmt.Errorf("service %q: volumes[%d]: volume %q is not declared in the project: %w", s.Name, i, m.Source, errdefs.ErrInvalidArgument)
-			}
-			em.Source = v.Name
-		case "bind", "tmpfs":
-		default:
-			return c, fmt.Errorf("service %q: volumes[%d]: mount type %q is not supported by berth yet: %w", s.Name, i, m.Type, errdefs.ErrNotImplemented)
+	for _, apply := range []func(*spec.Project, *spec.Service, *engine.ContainerConfig) error{
+		translateRuntime, translateNetwork, translateData,
+	} {
+		if err := apply(p, s, &c); err != nil {
+			return c, err
 		}
-		c.Mounts = append(c.Mounts, em)
-	}
-	for _, sn := range s.Networks {
-		nw, ok := projectNetwork(p, sn.Name)
-		if !ok {
-			return c, fmt.Errorf("service %q: network %q is not declared in the project: %w", s.Name, sn.Name, errdefs.ErrInvalidArgument)
-		}
-		ep := engine.EndpointConfig{Network: nw.Name, Aliases: append([]string{s.Name}, sn.Aliases...)}
-		if sn.IPv4Address != "" {
-			a, err := netip.ParseAddr(sn.IPv4Address)
-			if err != nil {
-				return c, fmt.Errorf("service %q: networks.%s.ipv4_address: %q is not an IP address: %w", s.Name, sn.Name, sn.IPv4Address, errdefs.ErrInvalidArgument)
-			}
-			ep.Address = a
-		}
-		c.Networks = append(c.Networks, ep)
-	}
-	for i, h := range s.ExtraHosts {
-		e, err := parseExtraHost(h)
-		if err != nil {
-			return c, fmt.Errorf("service %q: extra_hosts[%d]: %w", s.Name, i, err)
-		}
-		c.ExtraHosts = append(c.ExtraHosts, e)
 	}
 	return c, nil
 }
