@@ -239,6 +239,29 @@ type State struct {
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Error      string    `json:"error,omitempty"`
+	Health     *Health   `json:"health,omitempty"` // nil: no healthcheck
+}
+
+// Health statuses, with Docker's words.
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Health is what the shim's healthcheck last recorded.
+type Health struct {
+	Status        string         `json:"status"` // HealthStarting, HealthHealthy or HealthUnhealthy
+	FailingStreak int            `json:"failing_streak"`
+	Log           []HealthResult `json:"log,omitempty"` // the last results, oldest first
+}
+
+// HealthResult is one run of the healthcheck.
+type HealthResult struct {
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	ExitCode int       `json:"exit_code"`
+	Output   string    `json:"output"`
 }
 
 // Container is a container as observed.

@@ -44,7 +44,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.volumes[].target":        nil,
 	"services.*.volumes[].read_only":     nil,
 	"services.*.volumes[].volume.nocopy": nil,
-	"services.*.depends_on.*.condition":  oneOf(types.ServiceConditionStarted),
+	"services.*.depends_on.*.condition":  oneOf(types.ServiceConditionStarted, types.ServiceConditionHealthy, types.ServiceConditionCompletedSuccessfully),
 	"services.*.depends_on.*.required":   nil,
 	"services.*.depends_on.*.restart":    nil,
 	"services.*.scale":                   nil,
