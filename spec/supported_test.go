@@ -20,7 +20,6 @@ func TestCheckSupported(t *testing.T) {
 			`compose.yaml: networks.front.driver: "overlay" is not supported by berth yet (supported: "bridge")`,
 			`compose.yaml: networks.front.driver_opts: not supported by berth yet`,
 			`compose.yaml: secrets: not supported by berth yet`,
-			`compose.yaml: services.web.depends_on.db.condition: "service_healthy" is not supported by berth yet (supported: "service_started")`,
 			`compose.yaml: services.web.deploy.placement: not supported by berth yet`,
 			`compose.yaml: services.web.healthcheck: not supported by berth yet`,
 			`compose.yaml: services.web.networks.front.priority: not supported by berth yet`,
