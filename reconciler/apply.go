@@ -31,6 +31,9 @@ const (
 	StatusRunning    Status = "Running"
 	StatusError      Status = "Error"
 	StatusSkipped    Status = "Skipped"
+	StatusWaiting    Status = "Waiting"
+	StatusHealthy    Status = "Healthy"
+	StatusExited     Status = "Exited"
 )
 
 // Event is one progress report of Apply.
@@ -204,6 +207,19 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 			return err
 		}
 		emit(StatusRemoved)
+	case AwaitService:
+		emit(StatusWaiting)
+		if err := awaitService(ctx, d, a); err != nil {
+			return err
+		}
+		switch a.Condition {
+		case ConditionCompleted:
+			emit(StatusExited)
+		case ConditionHealthy:
+			emit(StatusHealthy)
+		default:
+			emit(StatusRunning)
+		}
 	case RemoveNetwork:
 		emit(StatusRemoving)
 		if err := d.Networks.Remove(ctx, a.Name); err != nil && !errdefs.IsNotFound(err) {

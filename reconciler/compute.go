@@ -42,6 +42,7 @@ type Options struct {
 	RemoveOrphans bool
 	RemoveVolumes bool           // down -v: the project's named volumes too
 	Force         bool           // ModeRemove: running containers too
+	Wait          bool           // up --wait: end with a wait for every service to be ready
 	Timeout       *time.Duration // stop timeout overriding the services'
 }
 
@@ -76,9 +77,23 @@ type builder struct {
 	opt      Options
 	plan     Plan
 	byTarget map[string]int // target → step ID of its last step
-	// started lists, per service, the IDs of the steps that bring its
-	// containers up; dependents wait for them.
+	// started lists, per selected service, the IDs of the steps that bring
+	// its containers up; dependents wait for them.
 	started map[string][]int
+	// awaits holds the AwaitService step per "service/condition".
+	awaits map[string]int
+}
+
+// await returns the step that waits for service to meet condition, adding
+// it after the service's start steps the first time.
+func (b *builder) await(service, condition string) int {
+	key := service + "/" + condition
+	if id, ok := b.awaits[key]; ok {
+		return id
+	}
+	id := b.add(AwaitService{Project: b.desired.Name, Service: service, Condition: condition}, b.started[service]...)
+	b.awaits[key] = id
+	return id
 }
 
 func (b *builder) add(a Action, after ...int) int {
@@ -243,9 +258,18 @@ func (b *builder) up() error {
 		b.add(CreateVolume{Name: v.Name, Labels: labels})
 	}
 	b.started = map[string][]int{}
+	b.awaits = map[string]int{}
 	for _, s := range services {
+		b.started[s.Name] = nil
 		if err := b.upService(s); err != nil {
 			return err
+		}
+	}
+	if b.opt.Wait && !b.opt.NoStart {
+		for _, s := range services {
+			if s.Scale > 0 {
+				b.await(s.Name, ConditionReady)
+			}
 		}
 	}
 	b.orphans()
@@ -269,7 +293,14 @@ func (b *builder) upService(s *spec.Service) error {
 		}
 	}
 	for _, d := range s.DependsOn {
-		after = append(after, b.started[d.Service]...)
+		switch d.Condition {
+		case ConditionHealthy, ConditionCompleted:
+			if _, selected := b.started[d.Service]; selected {
+				after = append(after, b.await(d.Service, d.Condition))
+			}
+		default:
+			after = append(after, b.started[d.Service]...)
+		}
 	}
 	hash := spec.ConfigHash(*s)
 	existing := map[int]ObservedContainer{}

@@ -27,6 +27,9 @@ type fake struct {
 	calls      []string
 	failOn     map[string]bool
 	nextID     int
+	// onStart sets the state a container reaches when started, by name
+	// (default: running, no health).
+	onStart map[string]engine.State
 }
 
 func newFake() *fake {
@@ -35,6 +38,7 @@ func newFake() *fake {
 		networks:   map[string]*netmgr.Network{},
 		volumes:    map[string]*volmgr.Volume{},
 		failOn:     map[string]bool{},
+		onStart:    map[string]engine.State{},
 	}
 }
 
@@ -85,7 +89,10 @@ func (f *fake) Start(_ context.Context, id engine.ContainerID) error {
 	if err := f.record("start", c.Config.Name); err != nil {
 		return err
 	}
-	c.State.Status = engine.StatusRunning
+	c.State = engine.State{Status: engine.StatusRunning}
+	if st, ok := f.onStart[c.Config.Name]; ok {
+		c.State = st
+	}
 	return nil
 }
 

@@ -68,6 +68,24 @@ type RemoveContainer struct {
 	Timeout time.Duration
 }
 
+// Conditions an AwaitService step waits for.
+const (
+	ConditionStarted   = "service_started"
+	ConditionHealthy   = "service_healthy"
+	ConditionCompleted = "service_completed_successfully"
+	// ConditionReady is what `up --wait` waits for: running, and healthy
+	// when the container has a healthcheck.
+	ConditionReady = "ready"
+)
+
+// AwaitService waits until every container of a service meets Condition,
+// and fails as soon as one cannot any more (unhealthy, exited non-zero).
+type AwaitService struct {
+	Project   string
+	Service   string
+	Condition string
+}
+
 // RemoveNetwork removes a network of the project.
 type RemoveNetwork struct{ Name string }
 
@@ -81,6 +99,7 @@ func (a RecreateContainer) Target() string { return "container/" + a.Config.Name
 func (a StartContainer) Target() string    { return "container/" + a.Name }
 func (a StopContainer) Target() string     { return "container/" + a.Name }
 func (a RemoveContainer) Target() string   { return "container/" + a.Name }
+func (a AwaitService) Target() string      { return "service/" + a.Service }
 func (a RemoveNetwork) Target() string     { return "network/" + a.Name }
 func (a RemoveVolume) Target() string      { return "volume/" + a.Name }
 
@@ -106,6 +125,9 @@ func (a StartContainer) String() string { return "start container " + a.Name }
 func (a StopContainer) String() string  { return "stop container " + a.Name }
 func (a RemoveContainer) String() string {
 	return fmt.Sprintf("stop and remove container %s (%s)", a.Name, a.Reason)
+}
+func (a AwaitService) String() string {
+	return fmt.Sprintf("wait for service %s: %s", a.Service, a.Condition)
 }
 func (a RemoveNetwork) String() string { return "remove network " + a.Name }
 func (a RemoveVolume) String() string  { return "remove volume " + a.Name }

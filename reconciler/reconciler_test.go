@@ -5,11 +5,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -271,4 +273,56 @@ func TestStopStartRemove(t *testing.T) {
 	if len(f.containers) != 1 {
 		t.Fatalf("%d containers left, want web only", len(f.containers))
 	}
+}
+
+func TestDependencyConditions(t *testing.T) {
+	healthy := engine.State{Status: engine.StatusRunning, Health: &engine.Health{Status: engine.HealthHealthy}}
+	unhealthy := engine.State{Status: engine.StatusRunning, Health: &engine.Health{Status: engine.HealthUnhealthy}}
+	tests := []struct {
+		name      string
+		condition string
+		web       engine.State
+		wantErr   string // empty: client starts
+	}{
+		{"healthy dependency", ConditionHealthy, healthy, ""},
+		{"unhealthy dependency", ConditionHealthy, unhealthy, "container p-web-1 is unhealthy"},
+		{"no healthcheck", ConditionHealthy, engine.State{Status: engine.StatusRunning}, "has no healthcheck configured"},
+		{"completed", ConditionCompleted, engine.State{Status: engine.StatusExited}, ""},
+		{"failed to complete", ConditionCompleted, engine.State{Status: engine.StatusExited, ExitCode: 2}, "didn't complete successfully: exit 2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.onStart["p-web-1"] = tc.web
+			p := project()
+			service(p, "client").DependsOn[0].Condition = tc.condition
+			plan, err := converge(t, f, p, Options{Mode: ModeUp})
+			if plan == nil {
+				t.Fatal(err)
+			}
+			if tc.name == "healthy dependency" {
+				golden(t, plan.String())
+			}
+			started := slices.Contains(f.calls, "start p-client-1")
+			if tc.wantErr == "" {
+				if err != nil || !started {
+					t.Fatalf("err = %v, client started = %v; want no error and client started", err, started)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || started {
+				t.Fatalf("err = %v, client started = %v; want %q and client not started", err, started, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestUpWaitFailsOnUnhealthy(t *testing.T) {
+	f := newFake()
+	f.onStart["p-web-1"] = engine.State{Status: engine.StatusRunning, Health: &engine.Health{Status: engine.HealthUnhealthy}}
+	plan, err := converge(t, f, project(), Options{Mode: ModeUp, Wait: true})
+	if err == nil || !strings.Contains(err.Error(), "is unhealthy") {
+		t.Fatalf("up --wait: err = %v, want unhealthy", err)
+	}
+	golden(t, plan.String())
 }
