@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
+
+	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/reconciler"
 )
@@ -67,4 +70,10 @@ func newSink(mode string, w io.Writer) (reconciler.EventSink, error) {
 		return quietSink{}, nil
 	}
 	return nil, fmt.Errorf("--progress %q: must be one of auto, tty, plain, json, quiet", mode)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -112,6 +112,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newCreateCommand(g),
 		newLsCommand(g),
 		newImagesCommand(g),
+		newRunCommand(g),
 	)
 	root.AddCommand(newLifecycleCommands(g)...)
 	return root

@@ -14,7 +14,10 @@ import (
 )
 
 type upOptions struct {
+	attachOptions
 	detach        bool
+	wait          bool
+	waitTimeout   int
 	dryRun        bool
 	forceRecreate bool
 	noRecreate    bool
@@ -44,12 +47,18 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers for services not defined in the Compose file")
 	f.IntVarP(&o.timeout, "timeout", "t", -1, "shutdown timeout in seconds when containers are replaced")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
+	f.BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy; implies detached mode")
+	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
+	o.attachOptions.bind(f)
 	return cmd
 }
 
 func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string) error {
-	if !o.detach {
-		return fmt.Errorf("up: attached mode is not supported by berth yet; use -d")
+	if o.wait {
+		o.detach = true
+	}
+	if err := o.attachOptions.check(o.detach); err != nil {
+		return err
 	}
 	if o.forceRecreate && o.noRecreate {
 		return fmt.Errorf("--force-recreate and --no-recreate are incompatible")
@@ -69,9 +78,21 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	opt := reconciler.Options{
 		Mode: reconciler.ModeUp, Services: services, NoDeps: o.noDeps,
 		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, NoStart: o.noStart,
-		RemoveOrphans: o.removeOrphans, Timeout: timeoutFlag(o.timeout),
+		RemoveOrphans: o.removeOrphans, Timeout: timeoutFlag(o.timeout), Wait: o.wait,
 	}
-	return converge(ctx, g, a, p, opt, o.dryRun, sink)
+	if o.wait && o.waitTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(o.waitTimeout)*time.Second,
+			fmt.Errorf("--wait-timeout of %ds expired", o.waitTimeout))
+		defer cancel()
+	}
+	if err := converge(ctx, g, a, p, opt, o.dryRun, sink); err != nil {
+		return err
+	}
+	if o.detach || o.dryRun {
+		return nil
+	}
+	return attach(ctx, g, a, p, o.attachOptions, services)
 }
 
 // converge runs observe → plan → apply for project p under its lock.
