@@ -154,7 +154,21 @@ type psEntry struct {
 
 func (h *harness) ps(file string, args ...string) []psEntry {
 	h.t.Helper()
-	out := h.mustBerth(append([]string{"-f", file, "ps", "--format", "json"}, args...)...)
+	return h.parsePs(h.mustBerth(append([]string{"-f", file, "ps", "--format", "json"}, args...)...))
+}
+
+// psByName lists the project's containers by its name alone, without a file.
+func (h *harness) psByName(args ...string) []psEntry {
+	h.t.Helper()
+	r := h.berthIn(h.t.TempDir(), append([]string{"-p", h.project, "ps", "--format", "json"}, args...)...)
+	if r.code != 0 {
+		h.t.Fatalf("ps -p %s: exit %d: %s", h.project, r.code, r.stderr)
+	}
+	return h.parsePs(r.stdout)
+}
+
+func (h *harness) parsePs(out string) []psEntry {
+	h.t.Helper()
 	var rows []psEntry
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {

@@ -75,6 +75,7 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	if err != nil {
 		return nil, l.loadError(err)
 	}
+	o.WithListeners(l.listen)
 	if len(o.ConfigPaths) == 0 {
 		return nil, fmt.Errorf("no configuration file provided: %w", errdefs.ErrNotFound)
 	}
@@ -108,12 +109,51 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	p.unsupported = unsupported
 	p.ComposeFiles = slices.Clone(cp.ComposeFiles)
 	p.EnvFiles = slices.Clone(l.envRead)
+	p.IncludedFiles = slices.Clone(l.included)
 	for _, f := range serviceEnvFiles {
 		if !slices.Contains(p.EnvFiles, f) {
 			p.EnvFiles = append(p.EnvFiles, f)
 		}
 	}
 	return p, nil
+}
+
+// listen records the files compose-go reads for include and extends, so
+// watch mode can watch them too. Relative paths are taken from the including
+// file's working directory, else the project's.
+func (l *loader) listen(event string, md map[string]any) {
+	base, _ := md["workingdir"].(string)
+	if base == "" {
+		base = l.cwd
+	}
+	add := func(f string) {
+		if f == "" {
+			return
+		}
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(base, f)
+		}
+		if !slices.Contains(l.included, f) {
+			l.included = append(l.included, f)
+		}
+	}
+	switch event {
+	case "include":
+		switch paths := md["path"].(type) {
+		case types.StringList:
+			for _, f := range paths {
+				add(f)
+			}
+		case []string:
+			for _, f := range paths {
+				add(f)
+			}
+		}
+	case "extends":
+		if f, ok := md["file"].(string); ok {
+			add(f)
+		}
+	}
 }
 
 // loader holds the state of one Load call.
@@ -124,6 +164,7 @@ type loader struct {
 	envFiles  []string          // explicit env files, absolute
 	configs   []string          // explicit Compose files, absolute or "-"
 	envRead   []string          // env files read so far, absolute, in order
+	included  []string          // files named by include and extends, absolute
 	sourceSet *sources          // Compose files parsed again to place errors, lazily
 
 	composeFiles []string // the Compose files compose-go loads, once known

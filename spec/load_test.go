@@ -524,3 +524,26 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestIncludedFilesAreRecorded(t *testing.T) {
+	for _, dir := range []string{"include", "extends"} {
+		t.Run(dir, func(t *testing.T) {
+			wd, err := filepath.Abs(filepath.Join("testdata", dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Load(t.Context(), LoadOptions{WorkingDir: wd})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.IncludedFiles) == 0 {
+				t.Fatalf("no included files recorded")
+			}
+			for _, f := range p.IncludedFiles {
+				if _, err := os.Stat(f); err != nil {
+					t.Errorf("included file %s: %v", f, err)
+				}
+			}
+		})
+	}
+}

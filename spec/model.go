@@ -14,6 +14,8 @@ type Project struct {
 	Name         string
 	WorkingDir   string   // absolute project directory
 	ComposeFiles []string // absolute paths of the files loaded, in order
+	// IncludedFiles are the files named by include and extends, absolute.
+	IncludedFiles []string
 	// EnvFiles holds the absolute paths of the env files read: the project's
 	// (.env, --env-file, COMPOSE_ENV_FILES) in the order read, then the
 	// services' env_file entries that exist, sorted. A change to any of them

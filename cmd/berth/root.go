@@ -113,6 +113,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newLsCommand(g),
 		newImagesCommand(g),
 		newRunCommand(g),
+		newWatchCommand(g),
 	)
 	root.AddCommand(newLifecycleCommands(g)...)
 	return root

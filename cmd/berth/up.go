@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -17,6 +18,7 @@ type upOptions struct {
 	attachOptions
 	detach        bool
 	wait          bool
+	watch         bool
 	waitTimeout   int
 	dryRun        bool
 	forceRecreate bool
@@ -49,6 +51,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 	f.BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy; implies detached mode")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
+	f.BoolVarP(&o.watch, "watch", "w", false, "watch the Compose and env files and converge on every change")
 	o.attachOptions.bind(f)
 	return cmd
 }
@@ -89,7 +92,21 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	if err := converge(ctx, g, a, p, opt, o.dryRun, sink); err != nil {
 		return err
 	}
-	if o.detach || o.dryRun {
+	if o.dryRun {
+		return nil
+	}
+	if o.watch {
+		opt.RemoveOrphans = true
+		werr := watchProject(ctx, g, a, p, opt, sink)
+		if o.detach {
+			return werr
+		}
+		// In the foreground, ending the watch stops the project, as up does.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		return errors.Join(werr, stopProject(stopCtx, g, a, p))
+	}
+	if o.detach {
 		return nil
 	}
 	return attach(ctx, g, a, p, o.attachOptions, services)

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/spec"
+)
+
+// watchDebounce is how long the files must be quiet before a reload.
+const watchDebounce = 300 * time.Millisecond
+
+type watchOptions struct {
+	noUp     bool
+	progress string
+}
+
+func newWatchCommand(g *globalOptions) *cobra.Command {
+	var o watchOptions
+	cmd := &cobra.Command{
+		Use:   "watch [SERVICE...]",
+		Short: "Keep the project converged while its Compose and env files change",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runWatch(cmd.Context(), g, o, args)
+		},
+	}
+	cmd.Flags().BoolVar(&o.noUp, "no-up", false, "do not converge before watching")
+	cmd.Flags().StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
+	return cmd
+}
+
+func runWatch(ctx context.Context, g *globalOptions, o watchOptions, services []string) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	sink, err := newSink(o.progress, g.stderr)
+	if err != nil {
+		return err
+	}
+	p, err := g.loadRunnable(ctx)
+	if err != nil {
+		return err
+	}
+	opt := reconciler.Options{Mode: reconciler.ModeUp, Services: services, RemoveOrphans: true}
+	if !o.noUp {
+		if err := converge(ctx, g, a, p, opt, false, sink); err != nil {
+			return err
+		}
+	}
+	return watchProject(ctx, g, a, p, opt, sink)
+}
+
+// watchProject reconverges the project each time its files change, until
+// ctx is done (then it returns nil: the user ended the watch). An invalid
+// edit is reported and what runs is left alone.
+func watchProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project, opt reconciler.Options, sink reconciler.EventSink) error {
+	current := p
+	fmt.Fprintf(g.stderr, "Watching %d files of project %s; Ctrl-C to stop watching\n", len(watchFiles(p)), p.Name)
+	err := reconciler.Watch(ctx, reconciler.WatchOptions{
+		Files:    func() []string { return watchFiles(current) },
+		Debounce: watchDebounce,
+		Converge: func(ctx context.Context) error {
+			next, err := g.loadRunnable(ctx)
+			if err != nil {
+				return err
+			}
+			if next.Name != current.Name {
+				return fmt.Errorf("the project's name changed from %q to %q; restart the watch", current.Name, next.Name)
+			}
+			current = next
+			fmt.Fprintln(g.stderr, "Change detected: converging")
+			return converge(ctx, g, a, next, opt, false, sink)
+		},
+		OnError: func(err error) { fmt.Fprintln(g.stderr, "WARN "+oneLine(err)+"; nothing was changed") },
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func watchFiles(p *spec.Project) []string {
+	files := append([]string(nil), p.ComposeFiles...)
+	files = append(files, p.IncludedFiles...)
+	return append(files, p.EnvFiles...)
+}

@@ -1,0 +1,96 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const watchBase = `services:
+  app:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo color=$$COLOR; sleep 3600"]
+    environment:
+      COLOR: %s
+  side:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "3600"]
+`
+
+// TestWatchAppliesEdits: berth watch recreates only the edited service,
+// reports an invalid edit without touching what runs, and removes a service
+// deleted from the file.
+func TestWatchAppliesEdits(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(strings.Replace(watchBase, "%s", "red", 1))
+	// By name: the file may be invalid when the test ends.
+	t.Cleanup(func() { h.berthIn(t.TempDir(), "-p", h.project, "down", "-v") })
+
+	var stderr bytes.Buffer
+	w := exec.Command(berthBin, "--root", h.root, "-f", file, "watch")
+	w.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
+	w.Stderr = &stderr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Wait() }()
+	t.Cleanup(func() {
+		_ = w.Process.Signal(syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = w.Process.Kill()
+			<-done
+		}
+	})
+	ids := func() map[string]string {
+		m := map[string]string{}
+		for _, r := range h.psByName() {
+			m[r.Service] = r.ID
+		}
+		return m
+	}
+	h.eventually("watch brings the project up", 15*time.Second, func() bool { return len(ids()) == 2 })
+	before := ids()
+
+	write(strings.Replace(watchBase, "%s", "blue", 1))
+	h.eventually("the edited service is recreated with the new value", 15*time.Second, func() bool {
+		return ids()["app"] != before["app"] && strings.Contains(h.mustBerth("-f", file, "logs", "app"), "color=blue")
+	})
+	if ids()["side"] != before["side"] {
+		t.Errorf("the unedited service was recreated")
+	}
+
+	after := ids()
+	write("services: [this is not valid\n")
+	h.eventually("the invalid edit is reported", 15*time.Second, func() bool {
+		return strings.Contains(stderr.String(), "nothing was changed")
+	})
+	if got := ids(); got["app"] != after["app"] || got["side"] != after["side"] {
+		t.Errorf("an invalid edit changed running containers: %v → %v", after, got)
+	}
+
+	write(strings.SplitN(strings.Replace(watchBase, "%s", "blue", 1), "  side:", 2)[0])
+	h.eventually("the deleted service is removed", 15*time.Second, func() bool {
+		_, ok := ids()["side"]
+		return !ok
+	})
+}
