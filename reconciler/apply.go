@@ -195,6 +195,16 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 			return err
 		}
 		emit(StatusStarted)
+	case RestartContainer:
+		emit(StatusStopping)
+		if err := d.Runtime.Stop(ctx, a.ID, a.Timeout); err != nil {
+			return err
+		}
+		emit(StatusStarting)
+		if err := d.Runtime.Start(ctx, a.ID); err != nil {
+			return err
+		}
+		emit(StatusStarted)
 	case StopContainer:
 		emit(StatusStopping)
 		if err := d.Runtime.Stop(ctx, a.ID, a.Timeout); err != nil {

@@ -82,6 +82,8 @@ type builder struct {
 	started map[string][]int
 	// awaits holds the AwaitService step per "service/condition".
 	awaits map[string]int
+	// replaced names the services whose containers this plan recreates.
+	replaced map[string]bool
 }
 
 // await returns the step that waits for service to meet condition, adding
@@ -259,6 +261,7 @@ func (b *builder) up() error {
 	}
 	b.started = map[string][]int{}
 	b.awaits = map[string]int{}
+	b.replaced = map[string]bool{}
 	for _, s := range services {
 		b.started[s.Name] = nil
 		if err := b.upService(s); err != nil {
@@ -327,10 +330,14 @@ func (b *builder) upService(s *spec.Service) error {
 			if b.opt.ForceRecreate {
 				reason = "forced"
 			}
+			b.replaced[s.Name] = true
 			id = b.add(RecreateContainer{Service: s.Name, Number: n, OldID: old.ID, Reason: reason,
 				Timeout: b.stopTimeout(s), Config: cfg, Start: !b.opt.NoStart}, after...)
 		case old.Status != engine.StatusRunning && !b.opt.NoStart:
 			id = b.add(StartContainer{Name: old.Name, ID: old.ID}, after...)
+		case b.restartsWith(s) != "" && !b.opt.NoStart:
+			id = b.add(RestartContainer{Name: old.Name, ID: old.ID, Timeout: b.stopTimeout(s),
+				Reason: "dependency " + b.restartsWith(s) + " was recreated"}, after...)
 		default:
 			b.plan.Unchanged = append(b.plan.Unchanged, "container/"+old.Name)
 			continue
@@ -344,6 +351,17 @@ func (b *builder) upService(s *spec.Service) error {
 		}
 	}
 	return nil
+}
+
+// restartsWith names a dependency of s declared with restart: true that this
+// plan recreates, or returns "".
+func (b *builder) restartsWith(s *spec.Service) string {
+	for _, d := range s.DependsOn {
+		if d.Restart && b.replaced[d.Service] {
+			return d.Service
+		}
+	}
+	return ""
 }
 
 // orphans handles containers of services the project no longer has.

@@ -53,6 +53,15 @@ type StartContainer struct {
 	ID   engine.ContainerID
 }
 
+// RestartContainer stops and starts a container, as a dependency declared
+// with restart: true was recreated.
+type RestartContainer struct {
+	Name    string
+	ID      engine.ContainerID
+	Reason  string
+	Timeout time.Duration
+}
+
 // StopContainer stops a running container and keeps it.
 type StopContainer struct {
 	Name    string
@@ -98,6 +107,7 @@ func (a CreateContainer) Target() string   { return "container/" + a.Config.Name
 func (a RecreateContainer) Target() string { return "container/" + a.Config.Name }
 func (a StartContainer) Target() string    { return "container/" + a.Name }
 func (a StopContainer) Target() string     { return "container/" + a.Name }
+func (a RestartContainer) Target() string  { return "container/" + a.Name }
 func (a RemoveContainer) Target() string   { return "container/" + a.Name }
 func (a AwaitService) Target() string      { return "service/" + a.Service }
 func (a RemoveNetwork) Target() string     { return "network/" + a.Name }
@@ -175,4 +185,8 @@ func joinInts(xs []int) string {
 		s[i] = fmt.Sprint(x)
 	}
 	return strings.Join(s, ",")
+}
+
+func (a RestartContainer) String() string {
+	return fmt.Sprintf("restart container %s (%s)", a.Name, a.Reason)
 }

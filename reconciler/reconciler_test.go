@@ -118,6 +118,10 @@ func TestPlans(t *testing.T) {
 		{name: "force recreate cascades order", before: true, opt: Options{Mode: ModeUp, ForceRecreate: true}},
 		{name: "one service with its dependency", opt: Options{Mode: ModeUp, Services: []string{"client"}}},
 		{name: "one service no deps", opt: Options{Mode: ModeUp, Services: []string{"client"}, NoDeps: true}},
+		{name: "dependency recreated restarts a restart-true dependent", before: true, opt: up, change: func(p *spec.Project) {
+			service(p, "web").Environment = []string{"V=2"}
+			service(p, "client").DependsOn[0].Restart = true
+		}},
 		{name: "down", before: true, opt: Options{Mode: ModeDown}},
 		{name: "down volumes", before: true, opt: Options{Mode: ModeDown, RemoveVolumes: true}},
 	}

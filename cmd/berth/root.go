@@ -114,8 +114,11 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newImagesCommand(g),
 		newRunCommand(g),
 		newWatchCommand(g),
+		newKillCommand(g),
+		newWaitCommand(g),
 	)
 	root.AddCommand(newLifecycleCommands(g)...)
+	root.AddCommand(newPauseCommands(g)...)
 	return root
 }
 

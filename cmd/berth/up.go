@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ type upOptions struct {
 	detach        bool
 	wait          bool
 	watch         bool
+	scale         []string
 	waitTimeout   int
 	dryRun        bool
 	forceRecreate bool
@@ -51,6 +54,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 	f.BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy; implies detached mode")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
+	f.StringArrayVar(&o.scale, "scale", nil, "scale SERVICE to NUM instances; overrides the scale setting in the Compose file")
 	f.BoolVarP(&o.watch, "watch", "w", false, "watch the Compose and env files and converge on every change")
 	o.attachOptions.bind(f)
 	return cmd
@@ -68,6 +72,9 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	}
 	p, err := g.loadRunnable(ctx)
 	if err != nil {
+		return err
+	}
+	if err := applyScale(p, o.scale); err != nil {
 		return err
 	}
 	a, err := g.open()
@@ -152,4 +159,21 @@ func timeoutFlag(seconds int) *time.Duration {
 	}
 	d := time.Duration(seconds) * time.Second
 	return &d
+}
+
+// applyScale sets the services' replica counts from --scale SERVICE=NUM.
+func applyScale(p *spec.Project, flags []string) error {
+	for _, f := range flags {
+		name, num, ok := strings.Cut(f, "=")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || n < 0 {
+			return fmt.Errorf("--scale %q: want SERVICE=NUM", f)
+		}
+		i := slices.IndexFunc(p.Services, func(s spec.Service) bool { return s.Name == name })
+		if i < 0 {
+			return fmt.Errorf("--scale %q: no such service: %s", f, name)
+		}
+		p.Services[i].Scale = n
+	}
+	return nil
 }
