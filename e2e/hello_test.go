@@ -125,3 +125,23 @@ func (h *harness) bridgeOf(network string) string {
 	}
 	return nets[0].Bridge
 }
+
+// TestConcurrentUpsSerialise: two up -d of one project at once both succeed
+// and make one set of containers; the project lock serialises them.
+func TestConcurrentUpsSerialise(t *testing.T) {
+	h := newHarness(t)
+	file := filepath.Join(repoRoot, "examples", "hello", "compose.yaml")
+	t.Cleanup(func() { h.mustBerth("-f", file, "down", "-v") })
+	results := make(chan result, 2)
+	for range 2 {
+		go func() { results <- h.berth("-f", file, "up", "-d") }()
+	}
+	for range 2 {
+		if r := <-results; r.code != 0 {
+			t.Errorf("a concurrent up failed: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	if rows := h.ps(file); len(rows) != 2 {
+		t.Fatalf("%d containers after two concurrent ups, want 2: %+v", len(rows), rows)
+	}
+}
