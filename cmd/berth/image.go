@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,14 +11,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/image"
 )
 
 func newImageCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage images"}
 	cmd.AddCommand(newImageImportCommand(g), newImageLsCommand(g), newImageRmCommand(g), newImageInspectCommand(g))
+	cmd.AddCommand(newImageRegistryCommands(g)...)
 	return cmd
 }
 
@@ -130,26 +134,63 @@ func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
 	return nil
 }
 
+type imageRmOptions struct{ force bool }
+
 func newImageRmCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "rm IMAGE...",
+	var o imageRmOptions
+	cmd := &cobra.Command{
+		Use:     "rm [OPTIONS] IMAGE...",
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more images",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			for _, ref := range args {
-				if err := a.images.Remove(cmd.Context(), ref); err != nil {
-					return err
-				}
-				fmt.Fprintln(g.stdout, "Untagged: "+ref)
-			}
-			return nil
+			return runImageRm(cmd.Context(), g, o, args)
 		},
 	}
+	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "accepted for compatibility; an image a container uses is never removed")
+	return cmd
+}
+
+// runImageRm removes images, refusing one a container uses: the container's
+// root filesystem is stacked on the image's layers.
+func runImageRm(ctx context.Context, g *globalOptions, o imageRmOptions, refs []string) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	ctrs, err := a.engine.List(ctx, nil)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ref := range refs {
+		img, err := a.images.Resolve(ctx, ref)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var users []*engine.Container
+		for _, c := range ctrs {
+			if c.ImageID == img.ID {
+				users = append(users, c)
+			}
+		}
+		// Another name may go (the image stays); the last name of an image a
+		// container uses may not, even with --force: the store would delete
+		// the layers under the container's root filesystem.
+		if len(users) > 0 && len(img.RepoTags) <= 1 {
+			c := users[0]
+			errs = append(errs, fmt.Errorf("image %q is in use by container %s (%s); remove the container first: %w",
+				ref, c.Config.Name, c.State.Status, errdefs.ErrConflict))
+			continue
+		}
+		if err := a.images.Remove(ctx, ref); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(g.stdout, "Untagged: "+ref)
+	}
+	return errors.Join(errs...)
 }
 
 func newImageInspectCommand(g *globalOptions) *cobra.Command {

@@ -72,8 +72,8 @@ func newSink(mode string, w io.Writer) (reconciler.EventSink, error) {
 	return nil, fmt.Errorf("--progress %q: must be one of auto, tty, plain, json, quiet", mode)
 }
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (a writer or reader) is a terminal.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -79,6 +79,35 @@ func (s *Store) importLayer(ctx context.Context, r io.Reader, name string, cfg v
 // commit places the pending blobs and layers, stores img's manifest and
 // config, and names it, all under the store lock.
 func (s *Store) commit(ctx context.Context, name string, img v1.Image, ps []*pending) (*Image, error) {
+	st, err := stageImage(img, ps)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		st.names = []string{name}
+	}
+	out, err := s.commitAll(ctx, []*staged{st})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// staged is an image ready to be committed: its manifest and config, read
+// and checked, the pending blobs and layers it brings, and the names to
+// give it.
+type staged struct {
+	names          []string // normalised; none for an image without a name
+	rawCfg, rawMan []byte
+	m              *v1.Manifest
+	cf             *v1.ConfigFile
+	desc           v1.Descriptor // its descriptor in index.json, without digest nor names
+	ps             []*pending
+}
+
+// stageImage reads img's manifest and config and checks the config against
+// its digest.
+func stageImage(img v1.Image, ps []*pending) (*staged, error) {
 	rawCfg, err := img.RawConfigFile()
 	if err != nil {
 		return nil, err
@@ -107,31 +136,49 @@ func (s *Store) commit(ctx context.Context, name string, img v1.Image, ps []*pen
 		Size:      int64(len(rawMan)),
 		Platform:  &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
 	}
+	return &staged{rawCfg: rawCfg, rawMan: rawMan, m: m, cf: cf, desc: desc, ps: ps}, nil
+}
 
+// commitAll places the pending blobs and layers of every staged image,
+// stores their manifests and configs and names them, all under one hold of
+// the store lock and with one write of index.json: either every image is in
+// the store afterwards, or (but for blobs, collected later) none is.
+func (s *Store) commitAll(ctx context.Context, sts []*staged) ([]*Image, error) {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	s.sweepLocked()
-	if desc.Digest, err = s.placeLocked(ps, rawCfg, rawMan); err != nil {
-		return nil, err
+	for _, st := range sts {
+		if st.desc.Digest, err = s.placeLocked(st.ps, st.rawCfg, st.rawMan); err != nil {
+			return nil, err
+		}
 	}
 	im, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
-	setName(im, name, desc)
+	for _, st := range sts {
+		if len(st.names) == 0 {
+			setName(im, "", st.desc)
+		}
+		for _, n := range st.names {
+			setName(im, n, st.desc)
+		}
+	}
 	if err := s.writeIndexLocked(im); err != nil {
 		return nil, err
 	}
-	var names []string
+	names := map[v1.Hash][]string{}
 	for _, e := range entries(im) {
-		if e.desc.Digest == desc.Digest {
-			names = e.names
-		}
+		names[e.desc.Digest] = e.names
 	}
-	return newImage(desc.Digest, names, m, cf), nil
+	out := make([]*Image, len(sts))
+	for i, st := range sts {
+		out[i] = newImage(st.desc.Digest, names[st.desc.Digest], st.m, st.cf)
+	}
+	return out, nil
 }
 
 func sumDigest(sum [32]byte) v1.Hash {

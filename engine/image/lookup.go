@@ -103,7 +103,7 @@ func (s *Store) lookupID(es []*entry, ref, prefix string) (*entry, string, error
 }
 
 // collectLocked deletes the blobs and unpacked layers no image of im uses
-// (mark and sweep). It runs under the store lock after index.json was
+// (mark and sweep), sparing the blobs live leases hold. It runs under the store lock after index.json was
 // written, so it also cleans what an interrupted run left. If an image of
 // im cannot be read, nothing is deleted: its content is unknown.
 func (s *Store) collectLocked(im *v1.IndexManifest) error {
@@ -126,6 +126,13 @@ func (s *Store) collectLocked(im *v1.IndexManifest) error {
 		for _, id := range chainIDs(cf.RootFS.DiffIDs) {
 			layers[trimAlgo(id)] = true
 		}
+	}
+	leased, err := s.leasedLocked()
+	if err != nil {
+		return fmt.Errorf("garbage collection skipped: %w", err)
+	}
+	for h := range leased {
+		blobs[h] = true // placed by a pull still running
 	}
 	var errs []error
 	ents, err := os.ReadDir(s.blobsDir())

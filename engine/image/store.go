@@ -12,6 +12,8 @@
 //	                                       one descriptor per name
 //	<root>/images/blobs/sha256/<hex>       manifests, configs, layer blobs
 //	<root>/images/ingest/.tmp-*            blobs being written
+//	<root>/images/leases/lease-*           blobs a running pull has placed
+//	                                       but not committed yet; see lease
 //	<root>/images/lock                     the store lock (flock)
 //	<root>/layers/<chain-id hex>/          one unpacked layer, an overlay lowerdir
 //	<root>/layers/.tmp-*                   layers being unpacked or removed
@@ -30,7 +32,11 @@
 // it. Import and Put write and unpack into scratch entries before taking the
 // lock, so a slow input does not hold it; each scratch entry is flocked by
 // its writer, and a sweep under the store lock removes those whose writer
-// died.
+// died. Pull renames each verified layer blob into blobs/ as soon as it is
+// downloaded, under the store lock, and records it in a lease (a flocked
+// file) that Remove and Prune honour until the pull has committed its
+// image; Load keeps everything in scratch space until it commits all its
+// images under one hold of the lock.
 //
 // Unpacked layers are not written to disk synchronously (as in Docker): a
 // crash of the machine can leave a layer directory with lost content. Blobs
@@ -65,6 +71,7 @@ import (
 	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"golang.org/x/sync/singleflight"
 )
 
 // Store is the image store rooted at a state root. Safe for concurrent use by
@@ -73,6 +80,11 @@ type Store struct {
 	root  string // state root; immutable
 	log   *slog.Logger
 	chown bool // keep file owners when unpacking; only root can
+
+	// downloads makes pulls running at once in this process fetch a blob
+	// once; keyed by the blob's hex digest. Other processes may download
+	// it too: whoever renames it into blobs/ first wins.
+	downloads singleflight.Group
 }
 
 // Config is the part of an image's configuration that decides how a container
