@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/image"
 )
 
 // Status is the state of one resource in a progress event, in Docker
@@ -34,6 +35,8 @@ const (
 	StatusWaiting    Status = "Waiting"
 	StatusHealthy    Status = "Healthy"
 	StatusExited     Status = "Exited"
+	StatusPulling    Status = "Pulling"
+	StatusPulled     Status = "Pulled"
 )
 
 // Event is one progress report of Apply.
@@ -146,6 +149,12 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 		}
 	}()
 	switch a := a.(type) {
+	case PullImage:
+		emit(StatusPulling)
+		if _, err := d.Images.Pull(ctx, a.Ref, image.PullOptions{}); err != nil {
+			return err
+		}
+		emit(StatusPulled)
 	case CreateNetwork:
 		emit(StatusCreating)
 		if _, err := d.Networks.Create(ctx, a.Config); err != nil && !errdefs.IsAlreadyExists(err) {

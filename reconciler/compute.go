@@ -43,6 +43,7 @@ type Options struct {
 	RemoveVolumes bool           // down -v: the project's named volumes too
 	Force         bool           // ModeRemove: running containers too
 	Wait          bool           // up --wait: end with a wait for every service to be ready
+	Pull          string         // up --pull: always, missing, never; "": each service's pull_policy
 	Timeout       *time.Duration // stop timeout overriding the services'
 }
 
@@ -231,6 +232,11 @@ func (b *builder) up() error {
 			}
 		}
 	}
+	// Images first: a reference that cannot be pulled leaves nothing made.
+	pulled, err := b.pulls(services)
+	if err != nil {
+		return err
+	}
 	for _, n := range b.desired.Networks {
 		if !usedNets[n.Key] {
 			continue
@@ -243,7 +249,7 @@ func (b *builder) up() error {
 		}
 		labels := b.projectLabels(n.Labels)
 		labels[spec.LabelNetwork] = n.Key
-		b.add(CreateNetwork{Config: netmgr.NetworkConfig{Name: n.Name, Labels: labels, Internal: n.Internal}})
+		b.add(CreateNetwork{Config: netmgr.NetworkConfig{Name: n.Name, Labels: labels, Internal: n.Internal}}, pulled...)
 	}
 	for _, v := range b.desired.Volumes {
 		if !usedVols[v.Key] {
@@ -257,7 +263,7 @@ func (b *builder) up() error {
 		}
 		labels := b.projectLabels(v.Labels)
 		labels[spec.LabelVolume] = v.Key
-		b.add(CreateVolume{Name: v.Name, Labels: labels})
+		b.add(CreateVolume{Name: v.Name, Labels: labels}, pulled...)
 	}
 	b.started = map[string][]int{}
 	b.awaits = map[string]int{}
@@ -279,8 +285,50 @@ func (b *builder) up() error {
 	return nil
 }
 
+// pulls adds a PullImage step per image the services need fetched: always
+// with policy always, when absent with policy missing (the default); an absent
+// image with policy never is an error.
+func (b *builder) pulls(services []*spec.Service) ([]int, error) {
+	users := map[string][]string{}
+	var refs []string
+	for _, s := range services {
+		policy := b.opt.Pull
+		if policy == "" {
+			policy = s.PullPolicy
+		}
+		present := b.observed.Images[s.Image]
+		switch policy {
+		case "", "missing", "if_not_present":
+			if present {
+				continue
+			}
+		case "always":
+		case "never":
+			if !present {
+				return nil, fmt.Errorf("service %q: image %q is not present and pull_policy is never: %w", s.Name, s.Image, errdefs.ErrNotFound)
+			}
+			continue
+		default:
+			return nil, fmt.Errorf("service %q: pull_policy %q is not supported by berth yet: %w", s.Name, policy, errdefs.ErrNotImplemented)
+		}
+		if _, known := users[s.Image]; !known {
+			refs = append(refs, s.Image)
+		}
+		users[s.Image] = append(users[s.Image], s.Name)
+	}
+	slices.Sort(refs)
+	var ids []int
+	for _, ref := range refs {
+		ids = append(ids, b.add(PullImage{Ref: ref, Services: users[ref]}))
+	}
+	return ids, nil
+}
+
 func (b *builder) upService(s *spec.Service) error {
 	var after []int
+	if id, ok := b.byTarget["image/"+s.Image]; ok {
+		after = append(after, id)
+	}
 	for _, n := range s.Networks {
 		if nw, ok := projectNetwork(b.desired, n.Name); ok {
 			if id, ok := b.byTarget["network/"+nw.Name]; ok {

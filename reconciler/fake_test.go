@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/volmgr"
 )
@@ -30,6 +31,8 @@ type fake struct {
 	// onStart sets the state a container reaches when started, by name
 	// (default: running, no health).
 	onStart map[string]engine.State
+	// images are the image references present; Pull adds one.
+	images map[string]bool
 }
 
 func newFake() *fake {
@@ -39,11 +42,35 @@ func newFake() *fake {
 		volumes:    map[string]*volmgr.Volume{},
 		failOn:     map[string]bool{},
 		onStart:    map[string]engine.State{},
+		images:     map[string]bool{"busybox": true},
 	}
 }
 
 func (f *fake) deps() Deps {
-	return Deps{Runtime: f, Networks: (*fakeNets)(f), Volumes: (*fakeVols)(f)}
+	return Deps{Runtime: f, Networks: (*fakeNets)(f), Volumes: (*fakeVols)(f), Images: (*fakeImages)(f)}
+}
+
+type fakeImages fake
+
+func (i *fakeImages) Resolve(_ context.Context, ref string) (*image.Image, error) {
+	f := (*fake)(i)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.images[ref] {
+		return nil, fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
+	}
+	return &image.Image{ID: "sha256:" + ref}, nil
+}
+
+func (i *fakeImages) Pull(_ context.Context, ref string, _ image.PullOptions) (*image.Image, error) {
+	f := (*fake)(i)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("pull", ref); err != nil {
+		return nil, err
+	}
+	f.images[ref] = true
+	return &image.Image{ID: "sha256:" + ref}, nil
 }
 
 func (f *fake) record(op, target string) error {

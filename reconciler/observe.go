@@ -21,6 +21,7 @@ type State struct {
 	Containers []ObservedContainer        // sorted by name
 	Networks   map[string]*netmgr.Network // by full name: the project's and those the file names
 	Volumes    map[string]*volmgr.Volume  // by full name: the project's and those the file names
+	Images     map[string]bool            // the desired services' image references: present or not
 }
 
 // ObservedContainer is a container carrying the project's label.
@@ -38,7 +39,7 @@ type ObservedContainer struct {
 // networks and volumes its file names (external ones among them) that carry
 // no project label. The caller holds the project lock.
 func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*State, error) {
-	st := &State{Project: name, Networks: map[string]*netmgr.Network{}, Volumes: map[string]*volmgr.Volume{}}
+	st := &State{Project: name, Networks: map[string]*netmgr.Network{}, Volumes: map[string]*volmgr.Volume{}, Images: map[string]bool{}}
 	byProject := map[string]string{spec.LabelProject: name}
 	ctrs, err := d.Runtime.List(ctx, byProject)
 	if err != nil {
@@ -88,6 +89,20 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 			return nil, err
 		}
 		st.Networks[n.Name] = got
+	}
+	for _, s := range desired.Services {
+		if _, seen := st.Images[s.Image]; seen || d.Images == nil {
+			continue
+		}
+		_, err := d.Images.Resolve(ctx, s.Image)
+		switch {
+		case err == nil:
+			st.Images[s.Image] = true
+		case errdefs.IsNotFound(err):
+			st.Images[s.Image] = false
+		default:
+			return nil, fmt.Errorf("service %q: %w", s.Name, err)
+		}
 	}
 	for _, v := range desired.Volumes {
 		if _, ok := st.Volumes[v.Name]; ok {

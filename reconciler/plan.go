@@ -27,6 +27,12 @@ type CreateVolume struct {
 	Labels map[string]string
 }
 
+// PullImage fetches an image from its registry.
+type PullImage struct {
+	Ref      string
+	Services []string // the services that use it
+}
+
 // CreateContainer makes a container and, when Start, starts it.
 type CreateContainer struct {
 	Service string
@@ -101,6 +107,7 @@ type RemoveNetwork struct{ Name string }
 // RemoveVolume removes a named volume of the project and its data.
 type RemoveVolume struct{ Name string }
 
+func (a PullImage) Target() string         { return "image/" + a.Ref }
 func (a CreateNetwork) Target() string     { return "network/" + a.Config.Name }
 func (a CreateVolume) Target() string      { return "volume/" + a.Name }
 func (a CreateContainer) Target() string   { return "container/" + a.Config.Name }
@@ -189,4 +196,8 @@ func joinInts(xs []int) string {
 
 func (a RestartContainer) String() string {
 	return fmt.Sprintf("restart container %s (%s)", a.Name, a.Reason)
+}
+
+func (a PullImage) String() string {
+	return fmt.Sprintf("pull image %s (for %s)", a.Ref, strings.Join(a.Services, ", "))
 }

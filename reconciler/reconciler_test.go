@@ -330,3 +330,40 @@ func TestUpWaitFailsOnUnhealthy(t *testing.T) {
 	}
 	golden(t, plan.String())
 }
+
+func TestPullPolicies(t *testing.T) {
+	tests := []struct {
+		name    string
+		present bool
+		policy  string // the services'
+		flag    string // up --pull
+		wantErr string
+	}{
+		{name: "missing image pulled", present: false},
+		{name: "present image not pulled", present: true},
+		{name: "always pulls", present: true, policy: "always"},
+		{name: "flag overrides policy", present: true, policy: "never", flag: "always"},
+		{name: "never and absent", present: false, policy: "never", wantErr: `image "busybox" is not present and pull_policy is never`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.images["busybox"] = tc.present
+			p := project()
+			for i := range p.Services {
+				p.Services[i].PullPolicy = tc.policy
+			}
+			plan, err := converge(t, f, p, Options{Mode: ModeUp, Pull: tc.flag})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, plan.String())
+		})
+	}
+}

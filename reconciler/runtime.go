@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/volmgr"
 )
@@ -38,9 +39,17 @@ type Volumes interface {
 	Remove(ctx context.Context, name string) error
 }
 
+// Images is the part of the image store the reconciler drives.
+// image.Store implements it.
+type Images interface {
+	Resolve(ctx context.Context, ref string) (*image.Image, error)
+	Pull(ctx context.Context, ref string, opt image.PullOptions) (*image.Image, error)
+}
+
 // Deps are what Observe and Apply work with.
 type Deps struct {
 	Runtime  Runtime
 	Networks Networks
 	Volumes  Volumes
+	Images   Images
 }

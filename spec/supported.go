@@ -55,7 +55,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.stop_grace_period":       nil,
 	"services.*.extra_hosts":             nil,
 	"services.*.profiles":                nil,
-	"services.*.pull_policy":             oneOf(types.PullPolicyMissing, types.PullPolicyNever),
+	"services.*.pull_policy":             oneOf(types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyNever),
 
 	"networks.*.name":     nil,
 	"networks.*.external": nil,

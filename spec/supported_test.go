@@ -24,7 +24,7 @@ func TestCheckSupported(t *testing.T) {
 			`compose.yaml: services.web.healthcheck: not supported by berth yet`,
 			`compose.yaml: services.web.networks.front.priority: not supported by berth yet`,
 			`compose.yaml: services.web.ports: not supported by berth yet`,
-			`compose.yaml: services.web.pull_policy: "always" is not supported by berth yet (supported: "missing", "never")`,
+			`compose.yaml: services.web.pull_policy: "build" is not supported by berth yet (supported: "always", "missing", "never")`,
 			`compose.yaml: services.web.restart: "always" is not supported by berth yet (supported: "no")`,
 			`compose.yaml: services.web.volumes[0].bind: not supported by berth yet`,
 			`compose.yaml: services.web.volumes[1]: anonymous volume is not supported by berth yet`,

@@ -32,6 +32,7 @@ var (
 	_ reconciler.Runtime  = (*engine.Engine)(nil)
 	_ reconciler.Networks = (*netmgr.Manager)(nil)
 	_ reconciler.Volumes  = (*volmgr.Store)(nil)
+	_ reconciler.Images   = (*image.Store)(nil)
 )
 
 // globalOptions are the flags every command has.
@@ -116,6 +117,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newWatchCommand(g),
 		newKillCommand(g),
 		newWaitCommand(g),
+		newPullCommand(g),
 	)
 	root.AddCommand(newLifecycleCommands(g)...)
 	root.AddCommand(newPauseCommands(g)...)
@@ -141,7 +143,7 @@ type app struct {
 }
 
 func (a *app) deps() reconciler.Deps {
-	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.volumes}
+	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.volumes, Images: a.images}
 }
 
 // open makes the engine and managers for the global options.

@@ -22,6 +22,7 @@ type upOptions struct {
 	wait          bool
 	watch         bool
 	scale         []string
+	pull          string
 	waitTimeout   int
 	dryRun        bool
 	forceRecreate bool
@@ -54,6 +55,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 	f.BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy; implies detached mode")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
+	f.StringVar(&o.pull, "pull", "", `pull image before running: "always", "missing", "never"`)
 	f.StringArrayVar(&o.scale, "scale", nil, "scale SERVICE to NUM instances; overrides the scale setting in the Compose file")
 	f.BoolVarP(&o.watch, "watch", "w", false, "watch the Compose and env files and converge on every change")
 	o.attachOptions.bind(f)
@@ -88,7 +90,7 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	opt := reconciler.Options{
 		Mode: reconciler.ModeUp, Services: services, NoDeps: o.noDeps,
 		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, NoStart: o.noStart,
-		RemoveOrphans: o.removeOrphans, Timeout: timeoutFlag(o.timeout), Wait: o.wait,
+		RemoveOrphans: o.removeOrphans, Timeout: timeoutFlag(o.timeout), Wait: o.wait, Pull: o.pull,
 	}
 	if o.wait && o.waitTimeout > 0 {
 		var cancel context.CancelFunc
