@@ -236,5 +236,5 @@ func stopProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project)
 	if err != nil {
 		return err
 	}
-	return reconciler.Apply(ctx, a.deps(), plan, parallelLimit(), &plainSink{w: g.stderr})
+	return reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), &plainSink{w: g.stderr})
 }

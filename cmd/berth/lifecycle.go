@@ -92,7 +92,7 @@ func runLifecycle(ctx context.Context, g *globalOptions, o lifecycleOptions, mod
 			fmt.Fprint(g.stdout, plan.String())
 			continue
 		}
-		if err := reconciler.Apply(ctx, a.deps(), plan, parallelLimit(), sink); err != nil {
+		if err := reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), sink); err != nil {
 			return err
 		}
 	}

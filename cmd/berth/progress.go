@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/term"
 
@@ -60,9 +61,93 @@ type quietSink struct{}
 
 func (quietSink) Event(reconciler.Event) {}
 
+// ttySink redraws one line per resource in place, as docker compose's
+// terminal progress does.
+type ttySink struct {
+	mu      sync.Mutex // guards the fields below
+	w       io.Writer
+	order   []string
+	state   map[string]reconciler.Event
+	started map[string]time.Time
+	drawn   int // lines on screen from the last draw
+}
+
+func (s *ttySink) Event(e reconciler.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.state[e.Target]; !ok {
+		s.order = append(s.order, e.Target)
+		s.started[e.Target] = time.Now()
+	}
+	s.state[e.Target] = e
+	s.drawLocked()
+}
+
+// drawLocked requires s.mu.
+func (s *ttySink) drawLocked() {
+	var b strings.Builder
+	if s.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", s.drawn)
+	}
+	done := 0
+	width := 0
+	for _, t := range s.order {
+		if finished(s.state[t].Status) {
+			done++
+		}
+		width = max(width, len(displayTarget(t)))
+	}
+	verb := "Running"
+	fmt.Fprintf(&b, "\x1b[2K[+] %s %d/%d\n", verb, done, len(s.order))
+	for _, t := range s.order {
+		e := s.state[t]
+		mark := "\x1b[34m⠿\x1b[0m"
+		switch {
+		case e.Err != nil:
+			mark = "\x1b[31m✘\x1b[0m"
+		case finished(e.Status):
+			mark = "\x1b[32m✔\x1b[0m"
+		}
+		line := fmt.Sprintf(" %s %-*s  %-10s %5.1fs", mark, width, displayTarget(t), e.Status, time.Since(s.started[t]).Seconds())
+		if e.Err != nil {
+			line += "  " + e.Err.Error()
+		}
+		fmt.Fprintf(&b, "\x1b[2K%s\n", line)
+	}
+	s.drawn = len(s.order) + 1
+	_, _ = io.WriteString(s.w, b.String())
+}
+
+// finished reports whether a status ends a resource's progress.
+func finished(st reconciler.Status) bool {
+	switch st {
+	case reconciler.StatusCreated, reconciler.StatusStarted, reconciler.StatusRunning, reconciler.StatusRemoved,
+		reconciler.StatusStopped, reconciler.StatusHealthy, reconciler.StatusExited, reconciler.StatusPulled,
+		reconciler.StatusRecreated, reconciler.StatusError, reconciler.StatusSkipped:
+		return true
+	}
+	return false
+}
+
+func displayTarget(t string) string {
+	kind, name, _ := strings.Cut(t, "/")
+	if kind == "" {
+		return name
+	}
+	return strings.ToUpper(kind[:1]) + kind[1:] + " " + name
+}
+
 func newSink(mode string, w io.Writer) (reconciler.EventSink, error) {
+	if mode == "" || mode == "auto" {
+		mode = "plain"
+		if isTerminal(w) {
+			mode = "tty"
+		}
+	}
 	switch mode {
-	case "", "auto", "tty", "plain":
+	case "tty":
+		return &ttySink{w: w, state: map[string]reconciler.Event{}, started: map[string]time.Time{}}, nil
+	case "plain":
 		return &plainSink{w: w}, nil
 	case "json":
 		return &jsonSink{enc: json.NewEncoder(w)}, nil

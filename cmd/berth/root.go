@@ -41,6 +41,7 @@ type globalOptions struct {
 	runDir   string
 	runtime  string
 	logLevel string
+	parallel int
 	project  projectFlags
 
 	stdout io.Writer
@@ -96,6 +97,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	pf.StringVar(&g.root, "root", envOr("BERTH_ROOT", defaultRoot), "state root directory (BERTH_ROOT)")
 	pf.StringVar(&g.runDir, "run-dir", os.Getenv("BERTH_RUN_DIR"), "run directory; default /run/berth, or <root>/run with --root (BERTH_RUN_DIR)")
 	pf.StringVar(&g.runtime, "runtime", envOr("BERTH_RUNTIME", "runc"), "OCI runtime binary")
+	pf.IntVar(&g.parallel, "parallel", -1, "control max parallelism, -1 for unlimited (COMPOSE_PARALLEL_LIMIT)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("BERTH_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
 	g.project.bind(root.Flags())
 
@@ -118,6 +120,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newKillCommand(g),
 		newWaitCommand(g),
 		newPullCommand(g),
+		newEventsCommand(g),
 	)
 	root.AddCommand(newLifecycleCommands(g)...)
 	root.AddCommand(newPauseCommands(g)...)

@@ -164,7 +164,7 @@ func startOneOff(ctx context.Context, g *globalOptions, a *app, p *spec.Project,
 		if err != nil {
 			return nil, err
 		}
-		if err := reconciler.Apply(ctx, a.deps(), plan, parallelLimit(), &plainSink{w: g.stderr}); err != nil {
+		if err := reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), &plainSink{w: g.stderr}); err != nil {
 			return nil, err
 		}
 	} else {
@@ -177,7 +177,7 @@ func startOneOff(ctx context.Context, g *globalOptions, a *app, p *spec.Project,
 		if err != nil {
 			return nil, err
 		}
-		if err := reconciler.Apply(ctx, a.deps(), onlyResources(plan), parallelLimit(), quietSink{}); err != nil {
+		if err := reconciler.Apply(ctx, a.deps(), onlyResources(plan), g.parallelLimit(), quietSink{}); err != nil {
 			return nil, err
 		}
 	}

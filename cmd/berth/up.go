@@ -143,11 +143,14 @@ func converge(ctx context.Context, g *globalOptions, a *app, p *spec.Project, op
 		fmt.Fprint(g.stdout, plan.String())
 		return nil
 	}
-	return reconciler.Apply(ctx, a.deps(), plan, parallelLimit(), sink)
+	return reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), sink)
 }
 
-// parallelLimit reads COMPOSE_PARALLEL_LIMIT; 0 means no limit.
-func parallelLimit() int {
+// parallelLimit is --parallel, else COMPOSE_PARALLEL_LIMIT; 0 means no limit.
+func (g *globalOptions) parallelLimit() int {
+	if g.parallel > 0 {
+		return g.parallel
+	}
 	n, err := strconv.Atoi(os.Getenv("COMPOSE_PARALLEL_LIMIT"))
 	if err != nil || n < 0 {
 		return 0

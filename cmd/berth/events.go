@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/spec"
+)
+
+// eventPoll is how often `events` looks at the containers: berth has no
+// daemon to push events, so they are observed changes of state.
+const eventPoll = 200 * time.Millisecond
+
+type eventsOptions struct{ json bool }
+
+func newEventsCommand(g *globalOptions) *cobra.Command {
+	var o eventsOptions
+	cmd := &cobra.Command{
+		Use:   "events [OPTIONS] [SERVICE...]",
+		Short: "Receive real time events from containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEvents(cmd.Context(), g, o, args)
+		},
+	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "output events as a stream of json objects")
+	return cmd
+}
+
+// containerEvent is one event, with docker compose's JSON keys.
+type containerEvent struct {
+	Time       time.Time         `json:"time"`
+	Type       string            `json:"type"`
+	Action     string            `json:"action"`
+	ID         string            `json:"id"`
+	Service    string            `json:"service"`
+	Attributes map[string]string `json:"attributes"`
+}
+
+func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services []string) error {
+	name, err := g.projectName(ctx)
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(g.stdout)
+	emit := func(ev containerEvent) error {
+		if o.json {
+			return enc.Encode(ev)
+		}
+		var attrs []string
+		for _, k := range slices.Sorted(maps.Keys(ev.Attributes)) {
+			attrs = append(attrs, k+"="+ev.Attributes[k])
+		}
+		_, err := fmt.Fprintf(g.stdout, "%s container %s %s (%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"), ev.Action, ev.ID, strings.Join(attrs, ", "))
+		return err
+	}
+	seen := map[engine.ContainerID]*engine.Container{}
+	first := true
+	for {
+		ctrs, err := a.engine.List(ctx, map[string]string{spec.LabelProject: name})
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		current := map[engine.ContainerID]bool{}
+		for _, c := range ctrs {
+			if len(services) > 0 && !slices.Contains(services, c.Config.Labels[spec.LabelService]) {
+				continue
+			}
+			current[c.ID] = true
+			prev := seen[c.ID]
+			seen[c.ID] = c
+			if first {
+				continue
+			}
+			for _, action := range transitions(prev, c) {
+				if err := emit(newContainerEvent(now, action, c)); err != nil {
+					return err
+				}
+			}
+		}
+		for id, c := range seen {
+			if !current[id] {
+				delete(seen, id)
+				if err := emit(newContainerEvent(now, "destroy", c)); err != nil {
+					return err
+				}
+			}
+		}
+		first = false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(eventPoll):
+		}
+	}
+}
+
+// transitions names the events between two observations of a container.
+func transitions(prev, cur *engine.Container) []string {
+	var out []string
+	if prev == nil {
+		out = append(out, "create")
+		if cur.State.Status == engine.StatusCreated {
+			return out
+		}
+		prev = &engine.Container{State: engine.State{Status: engine.StatusCreated}}
+	}
+	p, c := prev.State, cur.State
+	restarted := !c.StartedAt.IsZero() && !c.StartedAt.Equal(p.StartedAt)
+	if restarted && p.Status == engine.StatusRunning {
+		out = append(out, "die")
+	}
+	switch {
+	case c.Status == engine.StatusPaused && p.Status != engine.StatusPaused:
+		out = append(out, "pause")
+	case p.Status == engine.StatusPaused && c.Status == engine.StatusRunning:
+		out = append(out, "unpause")
+	case restarted && (c.Status == engine.StatusRunning || c.Status == engine.StatusExited):
+		out = append(out, "start")
+	}
+	if (c.Status == engine.StatusExited || c.Status == engine.StatusDead) && p.Status != c.Status {
+		out = append(out, "die")
+	}
+	ph, ch := "", ""
+	if p.Health != nil {
+		ph = p.Health.Status
+	}
+	if c.Health != nil {
+		ch = c.Health.Status
+	}
+	if ch != "" && ch != ph {
+		out = append(out, "health_status: "+ch)
+	}
+	return out
+}
+
+func newContainerEvent(t time.Time, action string, c *engine.Container) containerEvent {
+	attrs := map[string]string{"name": c.Config.Name, "image": c.Config.Image}
+	if action == "die" {
+		attrs["exitCode"] = fmt.Sprint(c.State.ExitCode)
+	}
+	return containerEvent{Time: t, Type: "container", Action: action, ID: string(c.ID),
+		Service: c.Config.Labels[spec.LabelService], Attributes: attrs}
+}
