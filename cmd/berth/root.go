@@ -120,6 +120,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newKillCommand(g),
 		newWaitCommand(g),
 		newPullCommand(g),
+		newPushCommand(g),
 		newEventsCommand(g),
 	)
 	root.AddCommand(newLifecycleCommands(g)...)
