@@ -40,11 +40,14 @@ type Options struct {
 	NoRecreate    bool
 	NoStart       bool
 	RemoveOrphans bool
-	RemoveVolumes bool           // down -v: the project's named volumes too
-	Force         bool           // ModeRemove: running containers too
-	Wait          bool           // up --wait: end with a wait for every service to be ready
-	Pull          string         // up --pull: always, missing, never; "": each service's pull_policy
-	Timeout       *time.Duration // stop timeout overriding the services'
+	RemoveVolumes bool   // down -v: the project's named volumes too
+	Force         bool   // ModeRemove: running containers too
+	Wait          bool   // up --wait: end with a wait for every service to be ready
+	Pull          string // up --pull: always, missing, never; "": each service's pull_policy
+	// AlwaysRecreateDeps recreates the dependencies of a service that is
+	// recreated, too (up --always-recreate-deps).
+	AlwaysRecreateDeps bool
+	Timeout            *time.Duration // stop timeout overriding the services'
 }
 
 // Compute returns the plan that takes the machine from observed to desired.
@@ -85,6 +88,40 @@ type builder struct {
 	awaits map[string]int
 	// replaced names the services whose containers this plan recreates.
 	replaced map[string]bool
+	// depsOfChanged maps, with AlwaysRecreateDeps, each dependency of a
+	// service whose configuration changed to that service.
+	depsOfChanged map[string]string
+}
+
+// markDepsOfChanged fills depsOfChanged: a service with a container whose
+// hash differs pulls in all it depends on, transitively.
+func (b *builder) markDepsOfChanged(services []*spec.Service) {
+	b.depsOfChanged = map[string]string{}
+	if !b.opt.AlwaysRecreateDeps {
+		return
+	}
+	byName := map[string]*spec.Service{}
+	for _, s := range services {
+		byName[s.Name] = s
+	}
+	var mark func(s *spec.Service, by string)
+	mark = func(s *spec.Service, by string) {
+		for _, d := range s.DependsOn {
+			if dep, ok := byName[d.Service]; ok && b.depsOfChanged[d.Service] == "" {
+				b.depsOfChanged[d.Service] = by
+				mark(dep, by)
+			}
+		}
+	}
+	for _, s := range services {
+		hash := spec.ConfigHash(*s)
+		for _, c := range b.observed.Containers {
+			if c.Service == s.Name && !c.OneOff && c.Hash != hash {
+				mark(s, s.Name)
+				break
+			}
+		}
+	}
 }
 
 // await returns the step that waits for service to meet condition, adding
@@ -268,6 +305,7 @@ func (b *builder) up() error {
 	b.started = map[string][]int{}
 	b.awaits = map[string]int{}
 	b.replaced = map[string]bool{}
+	b.markDepsOfChanged(services)
 	for _, s := range services {
 		b.started[s.Name] = nil
 		if err := b.upService(s); err != nil {
@@ -373,10 +411,13 @@ func (b *builder) upService(s *spec.Service) error {
 		switch {
 		case !ok:
 			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart}, after...)
-		case !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash):
+		case !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash || b.depsOfChanged[s.Name] != ""):
 			reason := "configuration changed"
-			if b.opt.ForceRecreate {
+			switch {
+			case b.opt.ForceRecreate:
 				reason = "forced"
+			case old.Hash == hash:
+				reason = "dependent " + b.depsOfChanged[s.Name] + " is recreated"
 			}
 			b.replaced[s.Name] = true
 			id = b.add(RecreateContainer{Service: s.Name, Number: n, OldID: old.ID, Reason: reason,

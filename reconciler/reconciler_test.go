@@ -122,6 +122,9 @@ func TestPlans(t *testing.T) {
 			service(p, "web").Environment = []string{"V=2"}
 			service(p, "client").DependsOn[0].Restart = true
 		}},
+		{name: "always recreate deps", before: true, opt: Options{Mode: ModeUp, AlwaysRecreateDeps: true}, change: func(p *spec.Project) {
+			service(p, "client").Environment = []string{"DEBUG=1"}
+		}},
 		{name: "down", before: true, opt: Options{Mode: ModeDown}},
 		{name: "down volumes", before: true, opt: Options{Mode: ModeDown, RemoveVolumes: true}},
 	}

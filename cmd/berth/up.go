@@ -18,20 +18,21 @@ import (
 
 type upOptions struct {
 	attachOptions
-	detach        bool
-	wait          bool
-	watch         bool
-	scale         []string
-	pull          string
-	waitTimeout   int
-	dryRun        bool
-	forceRecreate bool
-	noRecreate    bool
-	noStart       bool
-	noDeps        bool
-	removeOrphans bool
-	timeout       int
-	progress      string
+	detach             bool
+	wait               bool
+	watch              bool
+	scale              []string
+	pull               string
+	alwaysRecreateDeps bool
+	waitTimeout        int
+	dryRun             bool
+	forceRecreate      bool
+	noRecreate         bool
+	noStart            bool
+	noDeps             bool
+	removeOrphans      bool
+	timeout            int
+	progress           string
 }
 
 func newUpCommand(g *globalOptions) *cobra.Command {
@@ -55,6 +56,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 	f.BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy; implies detached mode")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
+	f.BoolVar(&o.alwaysRecreateDeps, "always-recreate-deps", false, "recreate dependent containers; incompatible with --no-recreate")
 	f.StringVar(&o.pull, "pull", "", `pull image before running: "always", "missing", "never"`)
 	f.StringArrayVar(&o.scale, "scale", nil, "scale SERVICE to NUM instances; overrides the scale setting in the Compose file")
 	f.BoolVarP(&o.watch, "watch", "w", false, "watch the Compose and env files and converge on every change")
@@ -68,6 +70,9 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	}
 	if err := o.attachOptions.check(o.detach); err != nil {
 		return err
+	}
+	if o.alwaysRecreateDeps && o.noRecreate {
+		return fmt.Errorf("--always-recreate-deps and --no-recreate are incompatible")
 	}
 	if o.forceRecreate && o.noRecreate {
 		return fmt.Errorf("--force-recreate and --no-recreate are incompatible")
@@ -91,6 +96,7 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 		Mode: reconciler.ModeUp, Services: services, NoDeps: o.noDeps,
 		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, NoStart: o.noStart,
 		RemoveOrphans: o.removeOrphans, Timeout: timeoutFlag(o.timeout), Wait: o.wait, Pull: o.pull,
+		AlwaysRecreateDeps: o.alwaysRecreateDeps,
 	}
 	if o.wait && o.waitTimeout > 0 {
 		var cancel context.CancelFunc
