@@ -223,18 +223,5 @@ func (o attachOptions) exitCode(ctx context.Context, a *app, p *spec.Project, ab
 
 // stopProject stops the project's running containers with a stop plan.
 func stopProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project) error {
-	unlock, err := a.lockProject(ctx, p.Name)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	observed, err := reconciler.Observe(ctx, a.deps(), p.Name, p)
-	if err != nil {
-		return err
-	}
-	plan, err := reconciler.Compute(p, observed, reconciler.Options{Mode: reconciler.ModeStop})
-	if err != nil {
-		return err
-	}
-	return reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), &plainSink{w: g.stderr})
+	return runPlan(ctx, g, a, p.Name, p, reconciler.Options{Mode: reconciler.ModeStop}, false, &plainSink{w: g.stderr})
 }

@@ -59,30 +59,11 @@ func runDown(ctx context.Context, g *globalOptions, o downOptions) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := a.lockProject(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	observed, err := reconciler.Observe(ctx, a.deps(), name, p)
-	if err != nil {
-		return err
-	}
-	plan, err := reconciler.Compute(p, observed, reconciler.Options{
+	err = runPlan(ctx, g, a, name, p, reconciler.Options{
 		Mode: reconciler.ModeDown, RemoveOrphans: o.removeOrphans || p == nil,
 		RemoveVolumes: o.volumes, Timeout: timeoutFlag(o.timeout),
-	})
-	if err != nil {
-		return err
-	}
-	for _, w := range plan.Warnings {
-		fmt.Fprintln(g.stderr, "WARN "+w)
-	}
-	if o.dryRun {
-		fmt.Fprint(g.stdout, plan.String())
-		return nil
-	}
-	if err := reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), sink); err != nil {
+	}, o.dryRun, sink)
+	if err != nil || o.dryRun {
 		return err
 	}
 	if o.rmi == "all" && p != nil {

@@ -72,27 +72,11 @@ func runLifecycle(ctx context.Context, g *globalOptions, o lifecycleOptions, mod
 	if err != nil {
 		return err
 	}
-	unlock, err := a.lockProject(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	for _, mode := range modes {
-		observed, err := reconciler.Observe(ctx, a.deps(), name, p)
-		if err != nil {
-			return err
-		}
-		plan, err := reconciler.Compute(p, observed, reconciler.Options{
+		err := runPlan(ctx, g, a, name, p, reconciler.Options{
 			Mode: mode, Services: services, Timeout: timeoutFlag(o.timeout), Force: o.stop,
-		})
+		}, o.dryRun, sink)
 		if err != nil {
-			return err
-		}
-		if o.dryRun {
-			fmt.Fprint(g.stdout, plan.String())
-			continue
-		}
-		if err := reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), sink); err != nil {
 			return err
 		}
 	}

@@ -129,12 +129,18 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 
 // converge runs observe → plan → apply for project p under its lock.
 func converge(ctx context.Context, g *globalOptions, a *app, p *spec.Project, opt reconciler.Options, dryRun bool, sink reconciler.EventSink) error {
-	unlock, err := a.lockProject(ctx, p.Name)
+	return runPlan(ctx, g, a, p.Name, p, opt, dryRun, sink)
+}
+
+// runPlan is observe → plan → apply for the project called name, under its
+// lock; p may be nil when the project is known by name only.
+func runPlan(ctx context.Context, g *globalOptions, a *app, name string, p *spec.Project, opt reconciler.Options, dryRun bool, sink reconciler.EventSink) error {
+	unlock, err := a.lockProject(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	observed, err := reconciler.Observe(ctx, a.deps(), p.Name, p)
+	observed, err := reconciler.Observe(ctx, a.deps(), name, p)
 	if err != nil {
 		return err
 	}
