@@ -40,6 +40,8 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) int {
+	// No container of a test may get a path to the outside: no NAT out.
+	os.Setenv("BERTH_NO_OUTBOUND", "1")
 	_, file, _, _ := runtime.Caller(0)
 	repoRoot = filepath.Dir(filepath.Dir(file))
 	dir, err := os.MkdirTemp("", "berth-e2e-bin-")
@@ -308,13 +310,21 @@ func (h *harness) forceClean(procs []proc, mounts []string, after machineState) 
 	for _, m := range mounts {
 		_ = exec.Command("umount", "-l", m).Run()
 	}
-	for _, l := range after.links {
-		if !slices.Contains(h.before.links, l) {
-			_ = exec.Command("ip", "link", "del", l).Run()
+	// Only what names this test's project: other runs on the machine (a
+	// developer's, another package's) must not lose their links and rules.
+	out, _ := exec.Command("ip", "-o", "link", "show").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.SplitN(line, ": ", 3)
+		if len(f) < 3 || !strings.Contains(line, h.project) {
+			continue
+		}
+		name, _, _ := strings.Cut(f[1], "@")
+		if slices.Contains(after.links, name) && !slices.Contains(h.before.links, name) {
+			_ = exec.Command("ip", "link", "del", name).Run()
 		}
 	}
 	for _, r := range after.rules {
-		if !slices.Contains(h.before.rules, r) {
+		if !slices.Contains(h.before.rules, r) && strings.Contains(r, h.project) {
 			// iptables-save quotes comments; let the shell split the rule.
 			_ = exec.Command("sh", "-c", "iptables -w "+strings.Replace(r, "-A", "-D", 1)).Run()
 		}

@@ -295,6 +295,7 @@ func (e *Engine) sweepTemp() {
 // building the spec with placeholder inputs.
 func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error {
 	in := SpecInputs{ID: id, Rootfs: "/", InitPath: "/", VolumePaths: map[string]string{}}
+	placeholderRuntimeInputs(cfg, &in)
 	for i, m := range cfg.Mounts {
 		if m.Type == "volume" {
 			if m.Source == "" {
@@ -364,7 +365,7 @@ func (e *Engine) container(dir string, rec *record) (*Container, error) {
 			return nil, fmt.Errorf("container %q: %w", rec.Config.Name, err)
 		}
 		for _, ep := range eps {
-			c.Networks = append(c.Networks, NetworkStatus{Network: ep.Network, Address: ep.Address, MAC: ep.MAC})
+			c.Networks = append(c.Networks, NetworkStatus{Network: ep.Network, Address: ep.Address, MAC: ep.MAC, Ports: ep.Ports})
 		}
 	}
 	return c, nil
@@ -430,7 +431,7 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	}
 	if rec != nil {
 		st := observe(sf, isPaused(dir), e.alive)
-		if st.Status == StatusRunning || st.Status == StatusPaused {
+		if active(st.Status) {
 			if !force {
 				return fmt.Errorf("the container is %s: stop it first or force the removal: %w", st.Status, errdefs.ErrConflict)
 			}
@@ -458,6 +459,13 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	// Get and List, and a failure is finished by the next Remove of its ID.
 	if err := os.RemoveAll(dir); err != nil {
 		return err
+	}
+	// Volumes mounted with driver options stay mounted while any container
+	// uses them; this one no longer does.
+	if rec != nil {
+		if err := e.ReleaseVolumes(ctx, rec.Config.Mounts); err != nil {
+			return err
+		}
 	}
 	e.log.DebugContext(ctx, "container removed", "id", id)
 	return nil

@@ -11,10 +11,15 @@
 //	<root>/containers/<id>/bundle/          config.json and rootfs/ (the overlay mount point, mounted while running)
 //	<root>/containers/<id>/upper, work      the overlay's upper and work directories (kept across restarts)
 //	<root>/containers/<id>/container.log    JSON lines {"time","stream","log"}, appended by the shim
+//	<root>/containers/<id>/container.log.N  rotated logs (logging max-size/max-file), .1 the newest
+//	<root>/containers/<id>/health.json      the healthcheck's status and last 5 results, written by the shim
+//	<root>/containers/<id>/stopping         written by Stop before it signals: the shim restarts nothing more
 //	<root>/containers/<id>/hosts, resolv.conf, hostname   bind-mounted at /etc/…
 //	<root>/containers/<id>/endpoints.json   network attachments while running
+//	<root>/containers/<id>/files/           the "file" mounts (configs, secrets), rewritten at every start
 //	<root>/containers/<id>/shim.log, runc.log   the shim's and the runtime's errors
 //	<run>/runc/                             the runtime's own state (--root)
+//	<run>/attach/<id[:24]>.sock             the shim's attach socket (stdin, terminal, raw output)
 //
 // A container directory appears complete (Create renames it into place) and
 // is taken apart by Remove after its record is deleted; a directory without
@@ -134,6 +139,9 @@ type ContainerConfig struct {
 
 	// Data (the volumes issue).
 	VolumesFrom []string `json:"volumes_from,omitempty"` // container[:ro|:rw]
+	// VolumeLabels label the anonymous volumes the engine makes for the
+	// image's VOLUMEs that no mount covers (see ImageVolumeName).
+	VolumeLabels map[string]string `json:"volume_labels,omitempty"`
 }
 
 // Ulimit is one resource limit; values above the host's hard limit are clamped.
@@ -185,7 +193,7 @@ type PortBinding struct {
 
 // Mount is a filesystem mounted into the container.
 type Mount struct {
-	Type     string   `json:"type"` // "bind" or "tmpfs"
+	Type     string   `json:"type"` // "bind", "volume", "tmpfs" or "file"
 	Source   string   `json:"source,omitempty"`
 	Target   string   `json:"target"`
 	ReadOnly bool     `json:"read_only,omitempty"`
@@ -197,6 +205,15 @@ type Mount struct {
 	CreateHostPath bool   `json:"create_host_path,omitempty"` // bind: make a missing source
 	TmpfsSize      int64  `json:"tmpfs_size,omitempty"`       // bytes
 	TmpfsMode      uint32 `json:"tmpfs_mode,omitempty"`
+
+	// Type "file" (configs and secrets): Content, or the host file Source
+	// when Content is nil, is written at start under the container's
+	// directory with FileUID, FileGID and FileMode (0: 0444) and
+	// bind-mounted read-only at Target.
+	Content  []byte `json:"content,omitempty"`
+	FileUID  int    `json:"file_uid,omitempty"`
+	FileGID  int    `json:"file_gid,omitempty"`
+	FileMode uint32 `json:"file_mode,omitempty"`
 }
 
 // EndpointConfig attaches the container to a network by its full name.
@@ -240,6 +257,9 @@ type State struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Error      string    `json:"error,omitempty"`
 	Health     *Health   `json:"health,omitempty"` // nil: no healthcheck
+	// RestartCount is how many times the restart policy restarted the
+	// container since it was last started.
+	RestartCount int `json:"restart_count,omitempty"`
 }
 
 // Health statuses, with Docker's words.
@@ -276,9 +296,10 @@ type Container struct {
 
 // NetworkStatus is the container's address on one network.
 type NetworkStatus struct {
-	Network string     `json:"network"`
-	Address netip.Addr `json:"address"`
-	MAC     string     `json:"mac,omitempty"`
+	Network string               `json:"network"`
+	Address netip.Addr           `json:"address"`
+	MAC     string               `json:"mac,omitempty"`
+	Ports   []netmgr.PortMapping `json:"ports,omitempty"` // published to Address, host ports settled (see Container.Publishers)
 }
 
 // LogLine is one line a container wrote.

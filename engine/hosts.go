@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/flock"
+	"github.com/berth-dev/berth/netmgr"
 )
 
 // hostsHeader is Docker's fixed part of /etc/hosts.
@@ -54,7 +55,7 @@ func renderHosts(m hostsMember, peers []hostsMember) []byte {
 	}
 	nets := map[string]bool{}
 	for _, ep := range m.eps {
-		nets[ep.Network] = true
+		nets[ep.Network] = !ep.DNS.IsValid() // peers on a network with a resolver are found through it
 		if ep.Address.IsValid() {
 			line(ep.Address.String(), dedupe(append([]string{m.hostname, m.name}, ep.Aliases...)))
 		}
@@ -235,11 +236,13 @@ type endpointsFile struct {
 }
 
 type endpointRecord struct {
-	Network string     `json:"network"`
-	IfName  string     `json:"ifname"`
-	Address netip.Addr `json:"address"`
-	MAC     string     `json:"mac,omitempty"`
-	Aliases []string   `json:"aliases,omitempty"`
+	Network string               `json:"network"`
+	IfName  string               `json:"ifname"`
+	Address netip.Addr           `json:"address"`
+	MAC     string               `json:"mac,omitempty"`
+	Aliases []string             `json:"aliases,omitempty"`
+	DNS     netip.Addr           `json:"dns,omitzero"` // the network's resolver; zero: none (peers go in /etc/hosts)
+	Ports   []netmgr.PortMapping `json:"ports,omitempty"`
 }
 
 const endpointsVersion = 1

@@ -36,7 +36,11 @@ func (e *Engine) Logs(ctx context.Context, id ContainerID, opt LogOptions, fn fu
 		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
 	lr := logReader{path: filepath.Join(dir, ctrstate.LogFile), opt: opt, fn: fn}
-	if !opt.Follow {
+	if rotated := rotatedLogs(lr.path); len(rotated) > 0 {
+		if err := lr.readHistory(rotated); err != nil || !opt.Follow {
+			return err
+		}
+	} else if !opt.Follow {
 		_, err := lr.readAvailable()
 		return err
 	}
@@ -48,10 +52,18 @@ func (e *Engine) Logs(ctx context.Context, id ContainerID, opt LogOptions, fn fu
 		if err != nil {
 			return err
 		}
-		over := st.Status != StatusRunning && st.Status != StatusPaused
+		over := !active(st.Status) // followed across restarts
 		n, err := lr.readAvailable()
-		if err != nil || over || lr.pastUntil {
+		if err != nil || lr.pastUntil {
 			return err
+		}
+		if rotated, err := lr.reopenIfRotated(); err != nil {
+			return err
+		} else if rotated {
+			continue
+		}
+		if over {
+			return nil
 		}
 		if !opt.Until.IsZero() && time.Now().After(opt.Until) {
 			return nil

@@ -34,6 +34,25 @@ type SpecInputs struct {
 	// VolumePaths are the host directories of the named volumes that
 	// "volume" mounts name.
 	VolumePaths map[string]string
+	// FilesDir is where Start writes the "file" mounts, one file per mount
+	// index; empty only when the spec is built to validate a config.
+	FilesDir string
+	// Devices are the host devices the container's Devices name, by host
+	// path.
+	Devices map[string]DeviceInfo
+	// PidNSPath and IpcNSPath are the namespaces joined by the pid and ipc
+	// modes "container:<id>" (/proc/<pid>/ns/…), IpcShmPath that
+	// container's /dev/shm.
+	PidNSPath, IpcNSPath, IpcShmPath string
+	// SeccompProfile is the content of the seccomp=<file> profile.
+	SeccompProfile []byte
+	// HostDevices are the host's device nodes under /dev, by path, which a
+	// privileged container gets.
+	HostDevices map[string]DeviceInfo
+	// HostCapabilities is the host's bounding set, what "all
+	// capabilities" (privileged, cap_add ALL) means; nil: every one
+	// known.
+	HostCapabilities []string
 }
 
 // ExecUser is the user a container's process runs as, resolved from the
@@ -138,7 +157,7 @@ func OCISpec(c ContainerConfig, img image.Config, in SpecInputs) (*specs.Spec, e
 		return nil, err
 	}
 	netns := specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: in.NetNS}
-	return &specs.Spec{
+	s := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
 			Terminal: false,
@@ -155,7 +174,7 @@ func OCISpec(c ContainerConfig, img image.Config, in SpecInputs) (*specs.Spec, e
 				Effective: slices.Clone(defaultCapabilities),
 				Permitted: slices.Clone(defaultCapabilities),
 			},
-			Rlimits: rlimits(in.HostRlimits),
+			// Rlimits, capabilities and the rest: applyRuntime.
 		},
 		Root:     &specs.Root{Path: in.Rootfs},
 		Hostname: hostname,
@@ -173,7 +192,14 @@ func OCISpec(c ContainerConfig, img image.Config, in SpecInputs) (*specs.Spec, e
 			MaskedPaths:   slices.Clone(maskedPaths),
 			ReadonlyPaths: slices.Clone(readonlyPaths),
 		},
-	}, nil
+	}
+	if err := setNetworkMode(s.Linux, c); err != nil {
+		return nil, err
+	}
+	if err := applyRuntime(s, c, in); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // processArgs merges entrypoint and command as Docker does: the
@@ -246,18 +272,6 @@ func workingDir(c ContainerConfig, img image.Config) (string, error) {
 	return path.Clean(cwd), nil
 }
 
-// rlimits is RLIMIT_NOFILE at 1048576, clamped to the host's hard limits.
-func rlimits(host map[string]uint64) []specs.POSIXRlimit {
-	rl := []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: defaultNofile, Soft: defaultNofile}}
-	for i := range rl {
-		if h, ok := host[rl[i].Type]; ok && h > 0 {
-			rl[i].Hard = min(rl[i].Hard, h)
-			rl[i].Soft = min(rl[i].Soft, h)
-		}
-	}
-	return rl
-}
-
 // specMounts is, in order: the default mounts (less those a configured
 // mount covers), the /etc files, the init, and the configured mounts,
 // parents before children.
@@ -322,17 +336,32 @@ func userMounts(c ContainerConfig, in SpecInputs) ([]specs.Mount, error) {
 					return nil, fmt.Errorf("mounts[%d]: volume %q: no path given: %w", i, m.Source, errdefs.ErrInvalidArgument)
 				}
 				src = p
+				sub, err := cleanSubpath(m.Subpath)
+				if err != nil {
+					return nil, fmt.Errorf("mounts[%d]: %w", i, err)
+				}
+				src = path.Join(src, sub)
 			}
 			if !path.IsAbs(src) {
 				return nil, fmt.Errorf("mounts[%d]: source %q: not an absolute path: %w", i, m.Source, errdefs.ErrInvalidArgument)
 			}
 			sm.Type, sm.Source = "bind", path.Clean(src)
 			sm.Options = append([]string{"rbind", rw}, m.Options...)
+			if m.Propagation != "" {
+				if !slices.Contains(propagations, m.Propagation) {
+					return nil, fmt.Errorf("mounts[%d]: propagation %q: want one of %s: %w", i, m.Propagation, strings.Join(propagations, ", "), errdefs.ErrInvalidArgument)
+				}
+				sm.Options = append(sm.Options, m.Propagation)
+			}
 		case "tmpfs":
 			sm.Type, sm.Source = "tmpfs", "tmpfs"
 			sm.Options = append([]string{"nosuid", "nodev", rw}, m.Options...)
+			sm.Options = append(sm.Options, tmpfsOptions(m)...)
+		case "file":
+			sm.Type, sm.Source = "bind", path.Join(in.FilesDir, fileMountName(i))
+			sm.Options = []string{"rbind", "ro", "nosuid", "nodev", "noexec"}
 		default:
-			return nil, fmt.Errorf("mounts[%d]: type %q: want bind, volume or tmpfs: %w", i, m.Type, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("mounts[%d]: type %q: want bind, volume, tmpfs or file: %w", i, m.Type, errdefs.ErrInvalidArgument)
 		}
 		out = append(out, sm)
 	}

@@ -75,6 +75,8 @@ func writeState(dir string, sf stateFile) error {
 		Error:      sf.Error,
 		ShimPid:    sf.ShimPid,
 		ShimStart:  sf.ShimStart,
+
+		RestartCount: sf.RestartCount,
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, ctrstate.StateFile), cs.Marshal(), 0o644)
 }
@@ -85,6 +87,15 @@ func writeState(dir string, sf stateFile) error {
 // lives.
 func observe(sf stateFile, paused bool, alive func(pid int, start uint64) bool) State {
 	st := sf.State
+	if st.Status == StatusRestarting {
+		if sf.ShimPid != 0 && alive(sf.ShimPid, sf.ShimStart) {
+			return st
+		}
+		// The shim died while waiting to restart: the last run's exit
+		// stands.
+		st.Status = StatusExited
+		return st
+	}
 	if st.Status != StatusRunning {
 		return st
 	}
@@ -120,7 +131,16 @@ func (e *Engine) observeDir(dir string) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	return observe(sf, isPaused(dir), e.alive), nil
+	st := observe(sf, isPaused(dir), e.alive)
+	if st.Status == StatusRunning || st.Status == StatusPaused {
+		// The health of the current run; a run that ended has none.
+		h, err := readHealth(dir)
+		if err != nil {
+			return State{}, err
+		}
+		st.Health = h
+	}
+	return st, nil
 }
 
 func isPaused(dir string) bool {

@@ -25,6 +25,8 @@ func TestObserve(t *testing.T) {
 	}
 	exited := running
 	exited.State = State{Status: StatusExited, ExitCode: 3, StartedAt: started, FinishedAt: started.Add(time.Second)}
+	restarting := running
+	restarting.State = State{Status: StatusRestarting, ExitCode: 3, StartedAt: started, FinishedAt: started.Add(time.Second), RestartCount: 2}
 	tests := []struct {
 		name     string
 		sf       stateFile
@@ -35,6 +37,8 @@ func TestObserve(t *testing.T) {
 		wantErr  bool
 	}{
 		{name: "shim and init alive", sf: running, procs: fakeProcs{100: 1000, 200: 2000}, want: StatusRunning},
+		{name: "restarting, shim alive", sf: restarting, procs: fakeProcs{100: 1000}, want: StatusRestarting, wantCode: 3},
+		{name: "restarting, shim gone: the last exit stands", sf: restarting, procs: fakeProcs{}, want: StatusExited, wantCode: 3},
 		{name: "paused marker", sf: running, paused: true, procs: fakeProcs{100: 1000, 200: 2000}, want: StatusPaused},
 		{name: "shim SIGKILLed, init gone", sf: running, procs: fakeProcs{}, want: StatusExited, wantCode: 255, wantErr: true},
 		{name: "shim SIGKILLed, init runs on", sf: running, procs: fakeProcs{200: 2000}, want: StatusRunning, wantErr: true},

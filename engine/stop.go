@@ -55,7 +55,12 @@ func (e *Engine) Stop(ctx context.Context, id ContainerID, timeout time.Duration
 func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, sf stateFile, timeout time.Duration) error {
 	paused := isPaused(dir)
 	st := observe(sf, paused, e.alive)
-	if st.Status == StatusRunning || st.Status == StatusPaused {
+	if active(st.Status) {
+		// Before any signal: the shim must not restart what is being
+		// stopped (restart.go).
+		if err := markStopping(dir); err != nil {
+			return err
+		}
 		rt, err := e.runtime()
 		if err != nil {
 			return err
@@ -209,6 +214,7 @@ func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, net
 		errs = append(errs, e.nets.RemoveSandbox(ctx, string(id)))
 	}
 	_ = os.Remove(filepath.Join(dir, ctrstate.PausedFile))
+	_ = os.Remove(ctrstate.AttachSocket(e.opt.RunDir, string(id))) // a killed shim's
 	err := os.Remove(filepath.Join(dir, ctrstate.EndpointsFile))
 	if err == nil {
 		errs = append(errs, e.syncHosts(ctx))
@@ -266,7 +272,7 @@ func (e *Engine) Wait(ctx context.Context, id ContainerID) (State, error) {
 			return State{}, err
 		}
 		st := observe(sf, isPaused(dir), e.alive)
-		if st.Status != StatusRunning && st.Status != StatusPaused {
+		if !active(st.Status) { // through the restarts of its policy
 			return st, nil
 		}
 		if _, err := waitGone(ctx, runProcs(sf), time.Hour); err != nil {

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,12 +40,19 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, Options{})
+}
+
+// newEnvWith is newEnv with options (Root and RunDir are filled in).
+func newEnvWith(t *testing.T, opt Options) *env {
+	t.Helper()
 	testutil.RequirePrivileged(t)
 	e := &env{t: t, root: t.TempDir(), run: t.TempDir(), prefix: "t" + randHex(t, 5)}
 	// Registered after the temp dirs, so it runs before they are removed, and
 	// before the Manager's teardown, so it runs after it.
 	t.Cleanup(e.assertClean)
-	m, err := New(Options{Root: e.root, RunDir: e.run})
+	opt.Root, opt.RunDir = e.root, e.run
+	m, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +105,10 @@ func (e *env) teardown() {
 // is left, and removes it.
 func (e *env) assertClean() {
 	t := e.t
+	for _, pid := range processesMentioning(e.root) {
+		t.Errorf("process %d left behind", pid)
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
 	for _, l := range e.links() {
 		t.Errorf("link %s (%s) left behind", l.Attrs().Name, l.Attrs().Alias)
 		_ = netlink.LinkDel(l)
@@ -116,6 +128,18 @@ func (e *env) assertClean() {
 		if strings.Contains(strings.Join(r, " "), "berth:"+e.prefix+"_") {
 			t.Errorf("rule %q left behind", r)
 			_ = exec.Command("iptables", append([]string{"-w", "-D", fwChain}, r...)...).Run()
+		}
+	}
+	for _, chain := range []string{natDNAT, natPost} {
+		rules, _, err := e.m.natRules(context.Background(), chain)
+		if err != nil {
+			t.Errorf("nat rules: %v", err)
+		}
+		for _, r := range rules {
+			if strings.Contains(strings.Join(r, " "), "berth:"+e.prefix+"_") {
+				t.Errorf("nat rule %q left behind", r)
+				_ = exec.Command("iptables", append([]string{"-w", "-t", "nat", "-D", chain}, r...)...).Run()
+			}
 		}
 	}
 	if rules, exists = e.berthRules(); exists && len(rules) == 0 {
@@ -313,4 +337,24 @@ func inScratchNetns(fn func() error) error {
 		errc <- fn()
 	}()
 	return <-errc
+}
+
+// processesMentioning lists the live processes (not zombies) other than
+// this one whose command line mentions s.
+func processesMentioning(s string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
+		if strings.Contains(string(b), s) {
+			if _, zombie, err := procStart(pid); err == nil && !zombie {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
 }

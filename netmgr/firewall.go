@@ -19,8 +19,11 @@ func ruleComment(name string) string { return "berth:" + name }
 // the network is accepted (bridged traffic crosses FORWARD when br_netfilter
 // is on, whatever FORWARD's policy); an Internal network drops everything
 // else from or to its bridge; replies to connections out of the bridge are
-// accepted.
-func networkRules(n *Network) [][]string {
+// accepted. Other networks accept connections to their published ports
+// (DNAT) and, when outbound, connections out of the bridge; when not
+// outbound, new connections out of the bridge are dropped (the bridge
+// forwards, for published ports reached from containers).
+func networkRules(n *Network, outbound bool) [][]string {
 	br := n.Bridge
 	c := []string{"-m", "comment", "--comment", ruleComment(n.Name)}
 	rule := func(parts ...[]string) []string {
@@ -39,8 +42,21 @@ func networkRules(n *Network) [][]string {
 			rule([]string{"!", "-i", br, "-o", br}, c, []string{"-j", "DROP"}),
 		)
 	}
+	if !n.Internal {
+		rules = append(rules,
+			rule([]string{"-o", br, "-m", "conntrack", "--ctstate", "DNAT"}, c, []string{"-j", "ACCEPT"}))
+	}
 	rules = append(rules,
 		rule([]string{"-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"}, c, []string{"-j", "ACCEPT"}))
+	switch {
+	case n.Internal:
+	case outbound:
+		rules = append(rules, rule([]string{"-i", br, "!", "-o", br}, c, []string{"-j", "ACCEPT"}))
+	default:
+		rules = append(rules,
+			rule([]string{"-i", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"}, c, []string{"-j", "ACCEPT"}),
+			rule([]string{"-i", br, "!", "-o", br}, c, []string{"-j", "DROP"}))
+	}
 	return rules
 }
 

@@ -37,8 +37,13 @@ func (m *Manager) addFirewall(ctx context.Context, n *Network) (retErr error) {
 	if err := m.ensureChainLocked(ctx); err != nil {
 		return fmt.Errorf("network %q: %w", n.Name, err)
 	}
-	for _, r := range networkRules(n) {
+	for _, r := range networkRules(n, m.opt.Outbound) {
 		if _, err := m.iptables(ctx, append([]string{"-A", fwChain}, r...)...); err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
+		}
+	}
+	if !n.Internal {
+		if err := m.addNATLocked(ctx, n); err != nil {
 			return fmt.Errorf("network %q: %w", n.Name, err)
 		}
 	}
@@ -60,6 +65,9 @@ func (m *Manager) removeFirewall(ctx context.Context, n *Network) error {
 // Rules are found by their comment and bridge, so the rules of a network of
 // the same name in another berth root are left alone.
 func (m *Manager) removeFirewallLocked(ctx context.Context, n *Network) error {
+	if err := m.removeNATLocked(ctx, n); err != nil {
+		return fmt.Errorf("network %q: %w", n.Name, err)
+	}
 	rules, exists, err := m.chainRules(ctx)
 	if err != nil {
 		return fmt.Errorf("network %q: %w", n.Name, err)

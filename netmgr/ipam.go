@@ -89,6 +89,20 @@ next:
 	return netip.Prefix{}, ErrSubnetExhausted
 }
 
+// pickAddrIn is pickAddr, allocating from ipRange (when valid) rather than
+// all of subnet; a wanted address may be anywhere in subnet.
+func pickAddrIn(subnet, ipRange netip.Prefix, gw netip.Addr, used map[netip.Addr]bool, want netip.Addr) (netip.Addr, error) {
+	if want.IsValid() || !ipRange.IsValid() {
+		return pickAddr(subnet, gw, used, want)
+	}
+	for a := ipRange.Masked().Addr(); ipRange.Contains(a); a = a.Next() {
+		if isHostAddr(subnet, a) && a != gw && !used[a] {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("ip_range %s: %w", ipRange, ErrAddressExhausted)
+}
+
 // pickAddr allocates an address in subnet that is neither the gateway nor in
 // used. want, when valid, is the only candidate: errdefs.ErrInvalidArgument if
 // it is not a host address of subnet, errdefs.ErrConflict if it is taken.

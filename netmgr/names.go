@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/containerd/errdefs"
 )
@@ -78,6 +79,12 @@ func isID(id string) bool {
 // and the first 10 hex characters, 15 bytes.
 func bridgeName(id string) string {
 	return bridgePrefix + id[:nameHexLen]
+}
+
+// validBridgeName reports whether name may be a berth bridge: "berth" and
+// at most 10 more of [a-zA-Z0-9_.-].
+func validBridgeName(name string) bool {
+	return strings.HasPrefix(name, bridgePrefix) && len(name) <= maxIfNameLen && validIdent(name, maxIfNameLen)
 }
 
 // vethName is the host side of sandbox's veth on the network with ID

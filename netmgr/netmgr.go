@@ -7,12 +7,23 @@
 // the network's subnet and its endpoints (the IPAM allocations). Sandboxes are
 // network namespaces bind-mounted at <RunDir>/netns/<id>.
 //
-// Host footprint: bridges berth<10 hex of the network ID> and host-side veths
+// Host footprint: bridges berth<10 hex of the network ID> (or a name given
+// with driver_opts, which must start with berth) and host-side veths
 // vb<10 hex of a hash of sandbox and network ID>, each with the alias
 // "berth:<network>[:<sandbox>]"; in the filter table the chain BERTH-FORWARD,
 // jumped to from the top of FORWARD, holding rules commented
-// "berth:<network>". Nothing else on the host is changed: no NAT, no
-// ip_forward, no default route.
+// "berth:<network>"; in the nat table the chains BERTH-DNAT (jumped to from
+// PREROUTING and OUTPUT for local destinations; published ports, commented
+// "berth:<network>/<sandbox>") and BERTH-POSTROUTING (from POSTROUTING;
+// masquerading of connections to published ports made from the host or
+// from the network's containers, and with Options.Outbound of the
+// network's outbound traffic). A bridge of a network that is not internal
+// forwards and routes 127.0.0.1 (its conf/forwarding and route_localnet,
+// gone with it); only Options.Outbound turns on the host's ip_forward.
+// Each network whose sandboxes connected with Options.Exe set has a DNS
+// resolver process (`berth resolver`, see ResolverMain) on its gateway,
+// port 53, stopped by Remove. Nothing else on the host is changed: no
+// default route.
 //
 // Lock order: project lock (taken by callers) → network lock
 // (<Root>/networks/lock, guards every record, the IPAM and the sandbox
@@ -29,6 +40,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -62,6 +74,23 @@ type Options struct {
 	// FirewallLock is the lock file guarding berth's iptables chain; empty:
 	// DefaultFirewallLock. Every Manager on a host must use the same file.
 	FirewallLock string
+	// Exe is the berth binary, run as each network's DNS resolver (`berth
+	// resolver`, hidden); empty: no resolver is started and Endpoint.DNS
+	// stays zero (names then resolve only through the callers' hosts
+	// files).
+	Exe string
+	// Upstreams are the servers (host:port) the resolvers forward names that
+	// are not berth's to; nil: the nameservers of ResolvConf.
+	Upstreams []string
+	// ResolvConf is the host's resolver configuration; empty:
+	// /etc/resolv.conf.
+	ResolvConf string
+	// Outbound gives containers on networks that are not Internal a way
+	// out: their traffic to other interfaces is masqueraded and IP
+	// forwarding is turned on for the host. Off, such traffic is dropped in
+	// berth's chain (published ports still work). The CLI turns it on
+	// unless BERTH_NO_OUTBOUND=1; tests keep it off.
+	Outbound bool
 }
 
 // Manager creates and removes networks and sandboxes. Safe for concurrent use
@@ -79,6 +108,14 @@ type NetworkConfig struct {
 	Internal bool              // no route out
 	Subnet   netip.Prefix      // zero: allocate from the pool
 	Gateway  netip.Addr        // zero: first address of Subnet
+	// IPRange is the part of Subnet that endpoints get addresses from
+	// (static addresses may be anywhere in Subnet); zero: all of it.
+	IPRange netip.Prefix
+	// MTU of the bridge and the veths; 0: the kernel's default (1500).
+	MTU int
+	// BridgeName is the bridge's name; empty: berth<10 hex of the ID>. It
+	// must start with "berth" and be at most 15 bytes.
+	BridgeName string
 }
 
 // recordVersion is the version of Network records this package writes and
@@ -94,10 +131,21 @@ type Network struct {
 	Subnet   netip.Prefix      `json:"subnet"`
 	Gateway  netip.Addr        `json:"gateway"`
 	Internal bool              `json:"internal,omitempty"`
+	IPRange  netip.Prefix      `json:"ip_range,omitzero"`
+	MTU      int               `json:"mtu,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Created  time.Time         `json:"created"`
 	// Endpoints by sandbox ID.
 	Endpoints map[string]Endpoint `json:"endpoints,omitempty"`
+	// Resolver is the network's DNS resolver process, once started.
+	Resolver *Process `json:"resolver,omitempty"`
+}
+
+// Process names a process for good: PID and start time (clock ticks after
+// boot, /proc/PID/stat field 22), so a reused PID is not mistaken for it.
+type Process struct {
+	Pid   int    `json:"pid"`
+	Start uint64 `json:"start"`
 }
 
 // Endpoint is a sandbox's attachment to a network.
@@ -107,6 +155,42 @@ type Endpoint struct {
 	HostVeth string     `json:"host_veth"` // vb…
 	Addr     netip.Addr `json:"addr"`
 	MAC      string     `json:"mac"`
+	// Names the network's resolver answers with Addr: container name,
+	// hostname, aliases. Several endpoints may share a name (replicas).
+	Names []string `json:"names,omitempty"`
+	// Upstreams (host:port) the resolver forwards this sandbox's other
+	// names to; empty: the resolver's own.
+	Upstreams []string `json:"upstreams,omitempty"`
+	// Search are the sandbox's search domains: the resolver also answers
+	// <name>.<domain> for its names, as resolvers try those first.
+	Search []string `json:"search,omitempty"`
+	// NoRoute: the endpoint gives the sandbox no default route.
+	NoRoute bool `json:"no_route,omitempty"`
+	// Ports published on the host to Addr, host ports settled.
+	Ports []PortMapping `json:"ports,omitempty"`
+	// DNS is the address of the network's resolver (its gateway), zero
+	// when the network has none. Not recorded: set by Connect.
+	DNS netip.Addr `json:"-"`
+}
+
+// ConnectOptions describe an attachment for ConnectWith.
+type ConnectOptions struct {
+	IfName    string     // inside the sandbox, e.g. eth0
+	Addr      netip.Addr // static address; zero: allocated
+	Names     []string   // names the resolver answers with the address
+	Upstreams []string   // see Endpoint.Upstreams
+	Search    []string   // see Endpoint.Search
+	// MAC of the interface; empty: 02:42 and the address's four bytes.
+	MAC string
+	// NoDefaultRoute: no default route through this network even if the
+	// sandbox has none yet (the caller gives it through another).
+	NoDefaultRoute bool
+	// Ports to publish on the host to the endpoint's address: DNAT rules
+	// in berth's nat chain, removed with the endpoint. A host port bound by
+	// any process of the host or published by berth is
+	// errdefs.ErrConflict ("ports[0]: 127.0.0.1:8080 is already in use");
+	// berth holds no socket on it afterwards.
+	Ports []PortMapping
 }
 
 // New returns a Manager. Root and RunDir must be absolute paths; Pool, when
@@ -125,6 +209,9 @@ func New(opt Options) (*Manager, error) {
 	opt.Pool = opt.Pool.Masked()
 	if opt.FirewallLock == "" {
 		opt.FirewallLock = DefaultFirewallLock
+	}
+	if opt.ResolvConf == "" {
+		opt.ResolvConf = "/etc/resolv.conf"
 	}
 	log := opt.Logger
 	if log == nil {
@@ -167,17 +254,37 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 	if err != nil {
 		return nil, err
 	}
+	if cfg.IPRange.IsValid() && (!cfg.IPRange.Addr().Is4() || cfg.IPRange.Bits() < subnet.Bits() || !subnet.Contains(cfg.IPRange.Addr())) {
+		return nil, fmt.Errorf("network %q: ip_range %s is not inside subnet %s: %w", cfg.Name, cfg.IPRange, subnet, errdefs.ErrInvalidArgument)
+	}
+	if cfg.MTU != 0 && (cfg.MTU < 68 || cfg.MTU > 65535) {
+		return nil, fmt.Errorf("network %q: mtu %d: want 68-65535: %w", cfg.Name, cfg.MTU, errdefs.ErrInvalidArgument)
+	}
 	id, err := newID()
 	if err != nil {
 		return nil, fmt.Errorf("network %q: %w", cfg.Name, err)
+	}
+	br := bridgeName(id)
+	if cfg.BridgeName != "" {
+		if !validBridgeName(cfg.BridgeName) {
+			return nil, fmt.Errorf("network %q: bridge name %q: want %s[a-zA-Z0-9_.-]*, at most %d bytes: %w", cfg.Name, cfg.BridgeName, bridgePrefix, maxIfNameLen, errdefs.ErrInvalidArgument)
+		}
+		for _, o := range nets {
+			if o.Bridge == cfg.BridgeName {
+				return nil, fmt.Errorf("network %q: bridge name %q is used by network %q: %w", cfg.Name, cfg.BridgeName, o.Name, errdefs.ErrConflict)
+			}
+		}
+		br = cfg.BridgeName
 	}
 	n := &Network{
 		Version:  recordVersion,
 		ID:       id,
 		Name:     cfg.Name,
-		Bridge:   bridgeName(id),
+		Bridge:   br,
 		Subnet:   subnet,
 		Gateway:  gw,
+		IPRange:  cfg.IPRange.Masked(),
+		MTU:      cfg.MTU,
 		Internal: cfg.Internal,
 		Labels:   maps.Clone(cfg.Labels),
 		Created:  time.Now().UTC(),
@@ -265,12 +372,16 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 		ids := slices.Sorted(maps.Keys(n.Endpoints))
 		return fmt.Errorf("network %q: sandboxes %q still connected: %w", name, ids, errdefs.ErrConflict)
 	}
+	if err := stopProcess(n.Resolver); err != nil {
+		return fmt.Errorf("network %q: resolver: %w", name, err)
+	}
 	if err := errors.Join(m.removeFirewall(ctx, n), deleteBridge(n)); err != nil {
 		return err
 	}
 	if err := m.deleteRecord(name); err != nil {
 		return err
 	}
+	_ = os.Remove(m.resolverLog(name)) // best effort: an operator's aid only
 	m.log.Debug("network removed", "network", name)
 	return nil
 }
@@ -304,7 +415,17 @@ func (m *Manager) CreateSandbox(ctx context.Context, id string) (string, error) 
 // the sandbox already has one. errdefs.ErrNotFound if the network or the
 // sandbox does not exist; errdefs.ErrAlreadyExists if the sandbox is already
 // connected to the network. On error nothing is left behind.
-func (m *Manager) Connect(ctx context.Context, network, id, ifname string, addr netip.Addr) (_ *Endpoint, retErr error) {
+func (m *Manager) Connect(ctx context.Context, network, id, ifname string, addr netip.Addr) (*Endpoint, error) {
+	return m.ConnectWith(ctx, network, id, ConnectOptions{IfName: ifname, Addr: addr})
+}
+
+// ConnectWith is Connect with the endpoint's names and upstreams for the
+// network's resolver. When Options.Exe is set it also makes sure the
+// network's resolver runs (starting it on the first connection, or again if
+// it died) and returns its address in Endpoint.DNS; a resolver that cannot
+// start fails the connection.
+func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt ConnectOptions) (_ *Endpoint, retErr error) {
+	ifname, addr := opt.IfName, opt.Addr
 	if err := validateName("network", network); err != nil {
 		return nil, err
 	}
@@ -338,16 +459,50 @@ func (m *Manager) Connect(ctx context.Context, network, id, ifname string, addr 
 	for _, ep := range n.Endpoints {
 		used[ep.Addr] = true
 	}
-	a, err := pickAddr(n.Subnet, n.Gateway, used, addr)
+	a, err := pickAddrIn(n.Subnet, n.IPRange, n.Gateway, used, addr)
 	if err != nil {
 		return nil, fmt.Errorf("network %q: sandbox %q: %w", network, id, err)
 	}
+	mac := macFor(a).String()
+	if opt.MAC != "" {
+		hw, err := net.ParseMAC(opt.MAC)
+		if err != nil || len(hw) != 6 || hw[0]&1 != 0 {
+			return nil, fmt.Errorf("network %q: sandbox %q: mac_address %q is not a unicast MAC-48 address: %w", network, id, opt.MAC, errdefs.ErrInvalidArgument)
+		}
+		mac = hw.String()
+		for _, o := range n.Endpoints {
+			if o.MAC == mac {
+				return nil, fmt.Errorf("network %q: sandbox %q: mac_address %s is used by sandbox %q: %w", network, id, mac, o.Sandbox, errdefs.ErrConflict)
+			}
+		}
+	}
+	var ports []PortMapping
+	if len(opt.Ports) > 0 {
+		if n.Internal {
+			return nil, fmt.Errorf("network %q: internal: ports cannot be published: %w", network, errdefs.ErrInvalidArgument)
+		}
+		if err := validatePorts(opt.Ports); err != nil {
+			return nil, err
+		}
+		nets, err := m.readAll()
+		if err != nil {
+			return nil, err
+		}
+		if ports, err = choosePorts(opt.Ports, nets); err != nil {
+			return nil, err
+		}
+	}
 	ep := Endpoint{
-		Sandbox:  id,
-		IfName:   ifname,
-		HostVeth: vethName(id, n.ID),
-		Addr:     a,
-		MAC:      macFor(a).String(),
+		Sandbox:   id,
+		IfName:    ifname,
+		HostVeth:  vethName(id, n.ID),
+		Addr:      a,
+		MAC:       mac,
+		Names:     dedupeNames(opt.Names),
+		Upstreams: slices.Clone(opt.Upstreams),
+		Search:    slices.Clone(opt.Search),
+		Ports:     ports,
+		NoRoute:   opt.NoDefaultRoute,
 	}
 	// Reserve the address in the record before plumbing, so a crash leaves
 	// an endpoint that RemoveSandbox cleans up.
@@ -366,6 +521,16 @@ func (m *Manager) Connect(ctx context.Context, network, id, ifname string, addr 
 	}()
 	if err := plumb(n, ep, nsPath); err != nil {
 		return nil, fmt.Errorf("network %q: sandbox %q: %w", network, id, err)
+	}
+	if m.opt.Exe != "" {
+		// The endpoint is recorded: a resolver started now answers for it.
+		if err := m.ensureResolverLocked(ctx, n); err != nil {
+			return nil, errors.Join(err, deleteLink(ep.HostVeth))
+		}
+		ep.DNS = n.Gateway
+	}
+	if err := m.publish(ctx, n, ep); err != nil {
+		return nil, errors.Join(fmt.Errorf("network %q: sandbox %q: publish: %w", network, id, err), deleteLink(ep.HostVeth))
 	}
 	m.log.Debug("sandbox connected", "network", network, "sandbox", id, "addr", a.String())
 	return &ep, nil
@@ -394,6 +559,12 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 		ep, ok := n.Endpoints[id]
 		if !ok {
 			continue
+		}
+		if len(ep.Ports) > 0 {
+			if err := m.unpublish(ctx, n, id); err != nil {
+				errs = append(errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, id, err))
+				continue
+			}
 		}
 		if err := deleteLink(ep.HostVeth); err != nil {
 			errs = append(errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, id, err))

@@ -90,6 +90,7 @@ func createBridge(n *Network) (retErr error) {
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{
 		Name:         n.Bridge,
 		HardwareAddr: macFor(n.Gateway), // fixed, so it does not change as ports come and go
+		MTU:          n.MTU,
 	}}
 	if err := netlink.LinkAdd(br); err != nil {
 		if errors.Is(err, unix.EEXIST) {
@@ -175,7 +176,7 @@ func plumb(n *Network, ep Endpoint, nsPath string) (retErr error) {
 	}
 
 	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: ep.HostVeth},
+		LinkAttrs:        netlink.LinkAttrs{Name: ep.HostVeth, MTU: n.MTU},
 		PeerName:         ep.IfName,
 		PeerHardwareAddr: mac,
 		PeerNamespace:    netlink.NsFd(int(ns)),
@@ -231,7 +232,7 @@ func configurePeer(h *netlink.Handle, n *Network, ep Endpoint) error {
 	if err := h.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("interface %q: set up: %w", ep.IfName, err)
 	}
-	if n.Internal {
+	if n.Internal || ep.NoRoute {
 		return nil
 	}
 	routes, err := h.RouteList(nil, netlink.FAMILY_V4)

@@ -42,7 +42,7 @@ func TestCreateAndRemoveNetwork(t *testing.T) {
 		t.Errorf("bridge addresses %v, want %s/24", addrs, n.Gateway)
 	}
 	var want []string
-	for _, r := range networkRules(n) {
+	for _, r := range networkRules(n, false) {
 		want = append(want, strings.Join(r, " "))
 	}
 	if got := e.networkRulesOnHost(n); !slices.Equal(got, want) {

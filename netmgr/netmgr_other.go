@@ -12,12 +12,17 @@ import (
 
 var errNotLinux = fmt.Errorf("netmgr: bridge networking needs Linux: %w", errdefs.ErrNotImplemented)
 
-func hostPrefixes() ([]netip.Prefix, error)                       { return nil, errNotLinux }
-func createBridge(*Network) error                                 { return errNotLinux }
-func deleteBridge(*Network) error                                 { return errNotLinux }
-func deleteLink(string) error                                     { return errNotLinux }
-func plumb(*Network, Endpoint, string) error                      { return errNotLinux }
-func createNetns(string) error                                    { return errNotLinux }
-func removeNetns(string) error                                    { return errNotLinux }
-func (m *Manager) addFirewall(context.Context, *Network) error    { return errNotLinux }
-func (m *Manager) removeFirewall(context.Context, *Network) error { return errNotLinux }
+func hostPrefixes() ([]netip.Prefix, error)                             { return nil, errNotLinux }
+func createBridge(*Network) error                                       { return errNotLinux }
+func deleteBridge(*Network) error                                       { return errNotLinux }
+func deleteLink(string) error                                           { return errNotLinux }
+func plumb(*Network, Endpoint, string) error                            { return errNotLinux }
+func createNetns(string) error                                          { return errNotLinux }
+func removeNetns(string) error                                          { return errNotLinux }
+func (m *Manager) addFirewall(context.Context, *Network) error          { return errNotLinux }
+func (m *Manager) removeFirewall(context.Context, *Network) error       { return errNotLinux }
+func (m *Manager) ensureResolverLocked(context.Context, *Network) error { return errNotLinux }
+func stopProcess(*Process) error                                        { return errNotLinux }
+func (m *Manager) publish(context.Context, *Network, Endpoint) error    { return errNotLinux }
+func (m *Manager) unpublish(context.Context, *Network, string) error    { return errNotLinux }
+func choosePorts([]PortMapping, []*Network) ([]PortMapping, error)      { return nil, errNotLinux }

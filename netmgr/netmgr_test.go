@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -273,7 +274,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != want.ID || got.Subnet != want.Subnet || got.Endpoints["c1"] != want.Endpoints["c1"] {
+	if got.ID != want.ID || got.Subnet != want.Subnet || !reflect.DeepEqual(got.Endpoints["c1"], want.Endpoints["c1"]) {
 		t.Errorf("read back %+v, want %+v", got, want)
 	}
 	if _, err := m.Get(t.Context(), "nope"); !errdefs.IsNotFound(err) {
@@ -386,9 +387,16 @@ func TestNetworkRules(t *testing.T) {
 			t.Errorf("rules:\n%s\nwant:\n%s", strings.Join(s, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	check(t, networkRules(n), want)
+	dnat := "-o berth0123456789 -m conntrack --ctstate DNAT -m comment --comment berth:web_default -j ACCEPT"
+	check(t, networkRules(n, false), []string{want[0], dnat, want[1],
+		"-i berth0123456789 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:web_default -j ACCEPT",
+		"-i berth0123456789 ! -o berth0123456789 -m comment --comment berth:web_default -j DROP",
+	})
+	check(t, networkRules(n, true), []string{want[0], dnat, want[1],
+		"-i berth0123456789 ! -o berth0123456789 -m comment --comment berth:web_default -j ACCEPT",
+	})
 	n.Internal = true
-	check(t, networkRules(n), []string{
+	check(t, networkRules(n, true), []string{
 		want[0],
 		"-i berth0123456789 ! -o berth0123456789 -m comment --comment berth:web_default -j DROP",
 		"! -i berth0123456789 -o berth0123456789 -m comment --comment berth:web_default -j DROP",
@@ -403,7 +411,7 @@ func TestSplitRuleAndOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(args, networkRules(n)[1]) {
+	if !slices.Equal(args, networkRules(n, false)[2]) {
 		t.Errorf("splitRule = %q", args)
 	}
 	if !isRuleOf(args, n) {
@@ -433,5 +441,29 @@ func TestSplitRuleAndOwnership(t *testing.T) {
 	}
 	if _, err := splitRule(`--comment "open`); err == nil {
 		t.Errorf("splitRule accepted unbalanced quotes")
+	}
+}
+
+func TestRuleMappingRoundTrip(t *testing.T) {
+	ports := []PortMapping{
+		{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
+		{HostPort: 5353, ContainerPort: 53, Protocol: "udp"},
+	}
+	for i, r := range dnatRules("p_default", "s1", netip.MustParseAddr("10.1.0.2"), ports) {
+		got, ok := ruleMapping(r)
+		want := ports[i]
+		want.ContainerPort = 0
+		if !ok || got != want {
+			t.Errorf("ruleMapping(%q) = %+v, %v; want %+v", r, got, ok, want)
+		}
+		if !overlaps(got, ports[i]) {
+			t.Errorf("%+v does not overlap itself", got)
+		}
+	}
+	if overlaps(ports[0], PortMapping{HostIP: netip.MustParseAddr("10.0.0.1"), HostPort: 8080, Protocol: "tcp"}) {
+		t.Error("different host addresses overlap")
+	}
+	if !overlaps(ports[0], PortMapping{HostPort: 8080, Protocol: "tcp"}) {
+		t.Error("an all-addresses binding does not overlap a 127.0.0.1 one")
 	}
 }

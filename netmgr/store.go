@@ -17,7 +17,10 @@ import (
 
 const recordExt = ".json"
 
-func (m *Manager) networksDir() string { return filepath.Join(m.opt.Root, "networks") }
+func (m *Manager) networksDir() string { return recordsDir(m.opt.Root) }
+
+// recordsDir is where the network records of root live.
+func recordsDir(root string) string { return filepath.Join(root, "networks") }
 
 func (m *Manager) recordPath(name string) string {
 	return filepath.Join(m.networksDir(), name+recordExt)
@@ -35,7 +38,13 @@ func (m *Manager) lock(ctx context.Context) (func(), error) {
 
 // readRecord reads the network's record. errdefs.ErrNotFound if there is none.
 func (m *Manager) readRecord(name string) (*Network, error) {
-	p := m.recordPath(name)
+	return readRecordIn(m.networksDir(), name)
+}
+
+// readRecordIn reads the record of network name in the records directory
+// dir. It takes no lock: records are replaced atomically.
+func readRecordIn(dir, name string) (*Network, error) {
+	p := filepath.Join(dir, name+recordExt)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -69,7 +78,7 @@ func decodeRecord(path, name string, b []byte) (*Network, error) {
 	switch {
 	case n.Name != name:
 		return nil, fmt.Errorf("network record %s: corrupt: holds network %q: %w", path, n.Name, errdefs.ErrDataLoss)
-	case !isID(n.ID) || n.Bridge != bridgeName(n.ID):
+	case !isID(n.ID) || !validBridgeName(n.Bridge):
 		return nil, fmt.Errorf("network record %s: corrupt: bad id %q or bridge %q: %w", path, n.ID, n.Bridge, errdefs.ErrDataLoss)
 	case !n.Subnet.IsValid() || !n.Subnet.Contains(n.Gateway):
 		return nil, fmt.Errorf("network record %s: corrupt: gateway %s not in subnet %s: %w", path, n.Gateway, n.Subnet, errdefs.ErrDataLoss)
@@ -85,7 +94,12 @@ func decodeRecord(path, name string, b []byte) (*Network, error) {
 // readAll reads every record, sorted by name. Any unreadable record fails the
 // whole read: skipping it would hand out its subnet and addresses again.
 func (m *Manager) readAll() ([]*Network, error) {
-	ents, err := os.ReadDir(m.networksDir())
+	return readAllIn(m.networksDir())
+}
+
+// readAllIn reads every record in the records directory dir, sorted by name.
+func readAllIn(dir string) ([]*Network, error) {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
@@ -98,7 +112,10 @@ func (m *Manager) readAll() ([]*Network, error) {
 		if !ok || strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
 			continue
 		}
-		n, err := m.readRecord(name)
+		n, err := readRecordIn(dir, name)
+		if errdefs.IsNotFound(err) {
+			continue // removed since the listing (a reader without the lock)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -163,12 +163,15 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 		emit(StatusCreated)
 	case CreateVolume:
 		emit(StatusCreating)
-		if _, err := d.Volumes.Create(ctx, a.Name, a.Labels); err != nil && !errdefs.IsAlreadyExists(err) {
+		if err := createVolume(ctx, d.Volumes, a); err != nil {
 			return err
 		}
 		emit(StatusCreated)
 	case CreateContainer:
 		emit(StatusCreating)
+		if err := checkHostPaths(a.Service, a.Config); err != nil {
+			return err
+		}
 		c, err := d.Runtime.Create(ctx, a.Config)
 		if err != nil {
 			return err
@@ -183,6 +186,9 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 		}
 	case RecreateContainer:
 		emit(StatusRecreating)
+		if err := checkHostPaths(a.Service, a.Config); err != nil {
+			return err // before the old container goes
+		}
 		if err := stopAndRemove(ctx, d, a.OldID, a.Timeout); err != nil {
 			return err
 		}

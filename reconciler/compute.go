@@ -10,8 +10,8 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/spec"
+	"github.com/berth-dev/berth/volmgr"
 )
 
 // Mode says what a plan converges to.
@@ -286,11 +286,18 @@ func (b *builder) up() error {
 		}
 		labels := b.projectLabels(n.Labels)
 		labels[spec.LabelNetwork] = n.Key
-		b.add(CreateNetwork{Config: netmgr.NetworkConfig{Name: n.Name, Labels: labels, Internal: n.Internal}}, pulled...)
+		cfg, err := NetworkConfig(n, labels)
+		if err != nil {
+			return err
+		}
+		b.add(CreateNetwork{Config: cfg}, pulled...)
 	}
 	for _, v := range b.desired.Volumes {
 		if !usedVols[v.Key] {
 			continue
+		}
+		if err := volmgr.ValidateName(v.Name); err != nil {
+			return fmt.Errorf("volumes.%s: %w", v.Key, err)
 		}
 		if _, ok := b.observed.Volumes[v.Name]; ok {
 			continue
@@ -300,7 +307,7 @@ func (b *builder) up() error {
 		}
 		labels := b.projectLabels(v.Labels)
 		labels[spec.LabelVolume] = v.Key
-		b.add(CreateVolume{Name: v.Name, Labels: labels}, pulled...)
+		b.add(CreateVolume{Name: v.Name, Labels: labels, Driver: v.Driver, DriverOpts: maps.Clone(v.DriverOpts)}, pulled...)
 	}
 	b.started = map[string][]int{}
 	b.awaits = map[string]int{}
@@ -407,10 +414,14 @@ func (b *builder) upService(s *spec.Service) error {
 			return err
 		}
 		old, ok := existing[n]
+		cafter := after
+		for _, cv := range anonymousVolumes(b.desired.Name, s, n, &cfg, b.observed.Volumes, ok) {
+			cafter = append(cafter, b.add(cv, after...))
+		}
 		var id int
 		switch {
 		case !ok:
-			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart}, after...)
+			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart}, cafter...)
 		case !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash || b.depsOfChanged[s.Name] != ""):
 			reason := "configuration changed"
 			switch {
@@ -421,7 +432,7 @@ func (b *builder) upService(s *spec.Service) error {
 			}
 			b.replaced[s.Name] = true
 			id = b.add(RecreateContainer{Service: s.Name, Number: n, OldID: old.ID, Reason: reason,
-				Timeout: b.stopTimeout(s), Config: cfg, Start: !b.opt.NoStart}, after...)
+				Timeout: b.stopTimeout(s), Config: cfg, Start: !b.opt.NoStart}, cafter...)
 		case old.Status != engine.StatusRunning && !b.opt.NoStart:
 			id = b.add(StartContainer{Name: old.Name, ID: old.ID}, after...)
 		case b.restartsWith(s) != "" && !b.opt.NoStart:

@@ -23,8 +23,10 @@ type CreateNetwork struct{ Config netmgr.NetworkConfig }
 
 // CreateVolume makes a named volume of the project.
 type CreateVolume struct {
-	Name   string
-	Labels map[string]string
+	Name       string
+	Labels     map[string]string
+	Driver     string            // "" or "local"
+	DriverOpts map[string]string // the local driver's type, o and device
 }
 
 // PullImage fetches an image from its registry.

@@ -24,49 +24,132 @@ import (
 // it, and check that hashInput covers it when a change to it needs a new
 // container.
 var supportedFields = map[string]valueCheck{
-	"services.*.image":                   nil,
-	"services.*.container_name":          nil,
-	"services.*.command":                 nil,
-	"services.*.entrypoint":              nil,
-	"services.*.environment":             nil,
-	"services.*.env_file":                nil, // merged into environment by Load
-	"services.*.label_file":              nil, // merged into labels by Load
-	"services.*.working_dir":             nil,
-	"services.*.user":                    nil,
-	"services.*.hostname":                nil,
-	"services.*.init":                    nil,
-	"services.*.labels":                  nil,
-	"services.*.networks.*.aliases":      nil,
-	"services.*.networks.*.ipv4_address": nil,
-	"services.*.volumes[]":               namedOrBindMount,
-	"services.*.volumes[].type":          oneOf(types.VolumeTypeVolume, types.VolumeTypeBind, types.VolumeTypeTmpfs),
-	"services.*.volumes[].source":        nil,
-	"services.*.volumes[].target":        nil,
-	"services.*.volumes[].read_only":     nil,
-	"services.*.volumes[].volume.nocopy": nil,
-	"services.*.depends_on.*.condition":  oneOf(types.ServiceConditionStarted, types.ServiceConditionHealthy, types.ServiceConditionCompletedSuccessfully),
-	"services.*.depends_on.*.required":   nil,
-	"services.*.depends_on.*.restart":    nil,
-	"services.*.scale":                   nil,
-	"services.*.deploy.replicas":         nil,
-	"services.*.deploy.mode":             oneOf("replicated"),
-	"services.*.restart":                 oneOf(types.RestartPolicyNo),
-	"services.*.stop_signal":             nil,
-	"services.*.stop_grace_period":       nil,
-	"services.*.extra_hosts":             nil,
-	"services.*.profiles":                nil,
-	"services.*.pull_policy":             oneOf(types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyNever),
+	"services.*.image":                           nil,
+	"services.*.container_name":                  nil,
+	"services.*.command":                         nil,
+	"services.*.entrypoint":                      nil,
+	"services.*.environment":                     nil,
+	"services.*.env_file":                        nil, // merged into environment by Load
+	"services.*.label_file":                      nil, // merged into labels by Load
+	"services.*.working_dir":                     nil,
+	"services.*.user":                            nil,
+	"services.*.hostname":                        nil,
+	"services.*.init":                            nil,
+	"services.*.labels":                          nil,
+	"services.*.networks.*.aliases":              nil,
+	"services.*.networks.*.ipv4_address":         nil,
+	"services.*.networks.*.mac_address":          nil,
+	"services.*.networks.*.priority":             nil,
+	"services.*.networks.*.gw_priority":          nil,
+	"services.*.network_mode":                    nil, // "bridge" is refused by the reconciler
+	"services.*.mac_address":                     nil,
+	"services.*.volumes[]":                       nil,
+	"services.*.volumes[].type":                  oneOf(types.VolumeTypeVolume, types.VolumeTypeBind, types.VolumeTypeTmpfs),
+	"services.*.volumes[].source":                nil,
+	"services.*.volumes[].target":                nil,
+	"services.*.volumes[].read_only":             nil,
+	"services.*.volumes[].volume.nocopy":         nil,
+	"services.*.volumes[].volume.subpath":        nil,
+	"services.*.volumes[].bind.propagation":      oneOf("private", "rprivate", "shared", "rshared", "slave", "rslave"),
+	"services.*.volumes[].bind.create_host_path": nil,
+	"services.*.volumes[].bind.selinux":          oneOf("z", "Z"), // accepted; no relabelling without SELinux
+	"services.*.volumes[].tmpfs.size":            nil,
+	"services.*.volumes[].tmpfs.mode":            nil,
+	"services.*.tmpfs":                           nil,
+	"services.*.volumes_from":                    nil,
+	"services.*.configs[].source":                nil,
+	"services.*.configs[].target":                nil,
+	"services.*.configs[].uid":                   nil,
+	"services.*.configs[].gid":                   nil,
+	"services.*.configs[].mode":                  nil,
+	"services.*.secrets[].source":                nil,
+	"services.*.secrets[].target":                nil,
+	"services.*.secrets[].uid":                   nil,
+	"services.*.secrets[].gid":                   nil,
+	"services.*.secrets[].mode":                  nil,
+	"services.*.depends_on.*.condition":          oneOf(types.ServiceConditionStarted, types.ServiceConditionHealthy, types.ServiceConditionCompletedSuccessfully),
+	"services.*.depends_on.*.required":           nil,
+	"services.*.depends_on.*.restart":            nil,
+	"services.*.scale":                           nil,
+	"services.*.deploy.replicas":                 nil,
+	"services.*.deploy.mode":                     oneOf("replicated"),
+	"services.*.restart":                         restartPolicy,
+	"services.*.stop_signal":                     nil,
+	"services.*.stop_grace_period":               nil,
+	"services.*.extra_hosts":                     nil,
+	"services.*.ports[].target":                  nil,
+	"services.*.ports[].published":               nil,
+	"services.*.ports[].host_ip":                 nil,
+	"services.*.ports[].protocol":                oneOf("tcp", "udp"),
+	"services.*.ports[].mode":                    oneOf("ingress", "host"),
+	"services.*.dns":                             nil,
+	"services.*.dns_search":                      nil,
+	"services.*.dns_opt":                         nil,
+	"services.*.profiles":                        nil,
+	"services.*.pull_policy":                     oneOf(types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyNever),
+
+	// Process, security and resources (engine.OCISpec).
+	"services.*.tty":                                  nil,
+	"services.*.stdin_open":                           nil,
+	"services.*.read_only":                            nil,
+	"services.*.privileged":                           nil,
+	"services.*.domainname":                           nil,
+	"services.*.group_add":                            nil,
+	"services.*.cap_add":                              nil,
+	"services.*.cap_drop":                             nil,
+	"services.*.security_opt":                         nil, // no-new-privileges, seccomp, apparmor=unconfined, label=disable; others fail at create
+	"services.*.sysctls":                              nil,
+	"services.*.ulimits":                              nil,
+	"services.*.devices":                              nil,
+	"services.*.shm_size":                             nil,
+	"services.*.mem_limit":                            nil,
+	"services.*.mem_reservation":                      nil,
+	"services.*.memswap_limit":                        nil,
+	"services.*.cpus":                                 nil,
+	"services.*.cpu_shares":                           nil,
+	"services.*.pids_limit":                           nil,
+	"services.*.deploy.resources.limits.memory":       nil,
+	"services.*.deploy.resources.limits.cpus":         nil,
+	"services.*.deploy.resources.limits.pids":         nil,
+	"services.*.deploy.resources.reservations.memory": nil,
+	"services.*.deploy.resources.reservations.cpus":   nil, // ignored outside Swarm, as by Docker Compose
+	"services.*.oom_score_adj":                        nil,
+	"services.*.pid":                                  nil,
+	"services.*.ipc":                                  nil,
+	"services.*.deploy.restart_policy.condition":      oneOf("none", "any", "on-failure"),
+	"services.*.deploy.restart_policy.max_attempts":   nil,
+	"services.*.healthcheck":                          nil, // run by the shim
+	"services.*.logging.driver":                       oneOf("json-file"),
+	"services.*.logging.options.max-size":             nil,
+	"services.*.logging.options.max-file":             nil,
 
 	"networks.*.name":     nil,
 	"networks.*.external": nil,
 	"networks.*.internal": nil,
 	"networks.*.driver":   oneOf("bridge"),
 	"networks.*.labels":   nil,
+	// driver_opts keys are checked where they are used (reconciler.NetworkConfig).
+	"networks.*.driver_opts":            nil,
+	"networks.*.ipam.config[].subnet":   nil,
+	"networks.*.ipam.config[].gateway":  nil,
+	"networks.*.ipam.config[].ip_range": nil,
 
 	"volumes.*.name":     nil,
 	"volumes.*.external": nil,
 	"volumes.*.driver":   oneOf("local"),
 	"volumes.*.labels":   nil,
+
+	"volumes.*.driver_opts.type":   nil,
+	"volumes.*.driver_opts.o":      nil,
+	"volumes.*.driver_opts.device": nil,
+
+	"configs.*.name":        nil,
+	"configs.*.file":        nil,
+	"configs.*.environment": nil,
+	"configs.*.content":     nil,
+	"secrets.*.name":        nil,
+	"secrets.*.file":        nil,
+	"secrets.*.environment": nil,
 }
 
 // issueNotSupported is the Issue of a FieldError for an attribute berth
@@ -91,13 +174,20 @@ func oneOf(allowed ...string) valueCheck {
 	}
 }
 
-// namedOrBindMount rejects anonymous volumes, which berth does not make yet.
-func namedOrBindMount(v any) string {
-	m, _ := v.(map[string]any)
-	if m["type"] == types.VolumeTypeVolume && m["source"] == nil {
-		return "anonymous volume is " + issueNotSupported
+// restartPolicy accepts the policies the shim applies: no, always,
+// unless-stopped, on-failure and on-failure:N.
+func restartPolicy(v any) string {
+	s, _ := v.(string)
+	name, n, hasN := strings.Cut(s, ":")
+	switch {
+	case !hasN && slices.Contains([]string{types.RestartPolicyNo, types.RestartPolicyAlways, types.RestartPolicyUnlessStopped, types.RestartPolicyOnFailure}, name):
+		return ""
+	case hasN && name == types.RestartPolicyOnFailure:
+		if i, err := strconv.Atoi(n); err == nil && i >= 0 {
+			return ""
+		}
 	}
-	return ""
+	return fmt.Sprintf("%s is not a restart policy berth runs (supported: no, always, on-failure[:N], unless-stopped)", describe(v))
 }
 
 func describe(v any) string {

@@ -18,18 +18,12 @@ func TestCheckSupported(t *testing.T) {
 		}
 		want := []string{
 			`compose.yaml: networks.front.driver: "overlay" is not supported by berth yet (supported: "bridge")`,
-			`compose.yaml: networks.front.driver_opts: not supported by berth yet`,
-			`compose.yaml: secrets: not supported by berth yet`,
+			`compose.yaml: secrets.ext.external: not supported by berth yet`,
 			`compose.yaml: services.web.deploy.placement: not supported by berth yet`,
-			`compose.yaml: services.web.healthcheck: not supported by berth yet`,
-			`compose.yaml: services.web.networks.front.priority: not supported by berth yet`,
-			`compose.yaml: services.web.ports: not supported by berth yet`,
 			`compose.yaml: services.web.pull_policy: "build" is not supported by berth yet (supported: "always", "missing", "never")`,
-			`compose.yaml: services.web.restart: "always" is not supported by berth yet (supported: "no")`,
-			`compose.yaml: services.web.volumes[0].bind: not supported by berth yet`,
-			`compose.yaml: services.web.volumes[1]: anonymous volume is not supported by berth yet`,
-			`compose.yaml: services.web.volumes[2].volume.subpath: not supported by berth yet`,
+			`compose.yaml: services.web.volumes[2].consistency: not supported by berth yet`,
 			`compose.yaml: volumes.data.driver: "nfs" is not supported by berth yet (supported: "local")`,
+			`compose.yaml: volumes.data.driver_opts.addr: not supported by berth yet`,
 		}
 		if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
 			t.Errorf("CheckSupported:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -53,19 +47,19 @@ func TestCheckSupported(t *testing.T) {
 	})
 	t.Run("the file that sets the attribute is named", func(t *testing.T) {
 		dir := copyCase(t, "discovery")
-		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    restart: unless-stopped\n    privileged: true\n")
+		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    userns_mode: host\n    cpuset: \"0\"\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		want := "compose.override.yaml: services.web.privileged: not supported by berth yet\n" +
-			`compose.override.yaml: services.web.restart: "unless-stopped" is not supported by berth yet (supported: "no")`
+		want := "compose.override.yaml: services.web.cpuset: not supported by berth yet\n" +
+			"compose.override.yaml: services.web.userns_mode: not supported by berth yet"
 		if err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want:\n%s", err, want)
 		}
 	})
 	t.Run("an included file is named", func(t *testing.T) {
 		dir := copyCase(t, "include")
-		writeFile(t, dir+"/sub/compose.yaml", "services:\n  db:\n    image: db\n    privileged: true\n")
+		writeFile(t, dir+"/sub/compose.yaml", "services:\n  db:\n    image: db\n    cpuset: \"0\"\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		if want := "sub/compose.yaml: services.db.privileged: not supported by berth yet"; err == nil || err.Error() != want {
+		if want := "sub/compose.yaml: services.db.cpuset: not supported by berth yet"; err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want %s", err, want)
 		}
 	})

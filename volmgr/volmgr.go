@@ -1,5 +1,9 @@
 // Package volmgr keeps named volumes: a directory per volume under
 // <root>/volumes/<name>/_data with its record in <root>/volumes/<name>/volume.json.
+// A volume with the local driver's options (type, o, device: a tmpfs, a
+// bind of a host directory) has that file system mounted on _data by Mount
+// and unmounted by Unmount and Remove, which never deletes through a mount.
+// Seed copies an image's content into a volume once, and never over data.
 // It knows nothing about services or containers; whether a volume is in use
 // is for its callers to decide.
 //
@@ -35,12 +39,29 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // Volume is a named volume, as recorded.
 type Volume struct {
-	Version    int               `json:"version"`
-	Name       string            `json:"name"`
-	Driver     string            `json:"driver"`
-	Labels     map[string]string `json:"labels,omitempty"`
-	Created    time.Time         `json:"created"`
-	Mountpoint string            `json:"mountpoint"` // derived from the root; not trusted from disk
+	Version int               `json:"version"`
+	Name    string            `json:"name"`
+	Driver  string            `json:"driver"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// Options are the local driver's options (Docker's driver_opts):
+	// "type", "o" and "device", mounted on the data directory while a
+	// container uses the volume. Empty: a plain directory.
+	Options map[string]string `json:"options,omitempty"`
+	// Seeded is set once the volume has held data (the image's content
+	// copied in, or anything a container wrote): it is never seeded again.
+	Seeded     bool      `json:"seeded,omitempty"`
+	Created    time.Time `json:"created"`
+	Mountpoint string    `json:"mountpoint"` // derived from the root; not trusted from disk
+}
+
+// LabelAnonymous marks an anonymous volume, as Docker does.
+const LabelAnonymous = "com.docker.volume.anonymous"
+
+// CreateOptions are what a volume is made with besides its name.
+type CreateOptions struct {
+	Labels map[string]string
+	Driver string            // "" or "local"
+	Opts   map[string]string // the local driver's options: type, o, device
 }
 
 // Store keeps the volumes under one state root. Safe for concurrent use by
@@ -77,10 +98,24 @@ func ValidateName(name string) error {
 
 // Create makes the volume with the labels given. errdefs.ErrAlreadyExists if
 // a volume of that name exists (its data is never touched).
-func (s *Store) Create(ctx context.Context, name string, labels map[string]string) (_ *Volume, retErr error) {
+func (s *Store) Create(ctx context.Context, name string, labels map[string]string) (*Volume, error) {
+	return s.CreateWithOptions(ctx, name, CreateOptions{Labels: labels})
+}
+
+// CreateWithOptions makes the volume as opt says. errdefs.ErrAlreadyExists
+// if a volume of that name exists (its data is never touched);
+// errdefs.ErrInvalidArgument for a bad name, driver or option.
+func (s *Store) CreateWithOptions(ctx context.Context, name string, opt CreateOptions) (_ *Volume, retErr error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
+	if opt.Driver != "" && opt.Driver != "local" {
+		return nil, fmt.Errorf("volume %q: driver %q: only local is supported: %w", name, opt.Driver, errdefs.ErrInvalidArgument)
+	}
+	if err := validateOptions(opt.Opts); err != nil {
+		return nil, fmt.Errorf("volume %q: %w", name, err)
+	}
+	labels := opt.Labels
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
@@ -98,7 +133,7 @@ func (s *Store) Create(ctx context.Context, name string, labels map[string]strin
 			retErr = errors.Join(retErr, os.RemoveAll(dir))
 		}
 	}()
-	v := &Volume{Version: recordVersion, Name: name, Driver: "local", Labels: maps.Clone(labels), Created: time.Now().UTC()}
+	v := &Volume{Version: recordVersion, Name: name, Driver: "local", Labels: maps.Clone(labels), Options: maps.Clone(opt.Opts), Created: time.Now().UTC()}
 	if err := atomicfile.WriteJSON(filepath.Join(dir, "volume.json"), v, 0o600); err != nil {
 		return nil, fmt.Errorf("volume %q: %w", name, err)
 	}
@@ -176,6 +211,14 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 		return err
 	}
 	dir := filepath.Join(s.dir, name)
+	// A driver_opts volume may still be mounted (on a host directory of
+	// the user's): never delete through a mount.
+	if err := unmountData(s.Path(name)); err != nil {
+		return fmt.Errorf("volume %q: %w", name, err)
+	}
+	if err := checkNoMountsUnder(dir); err != nil {
+		return fmt.Errorf("volume %q: %w", name, err)
+	}
 	// Remove the record first so a crash half-way leaves no volume that looks whole.
 	if err := os.Remove(filepath.Join(dir, "volume.json")); err != nil {
 		return fmt.Errorf("volume %q: %w", name, err)

@@ -22,6 +22,8 @@ func TestStatusText(t *testing.T) {
 		{"running", engine.State{Status: engine.StatusRunning, StartedAt: now.Add(-5 * time.Second)}, "Up 5 seconds"},
 		{"exited", engine.State{Status: engine.StatusExited, ExitCode: 3, FinishedAt: now.Add(-2 * time.Minute)}, "Exited (3) 2 minutes ago"},
 		{"created", engine.State{Status: engine.StatusCreated}, "Created"},
+		{"healthy", engine.State{Status: engine.StatusRunning, StartedAt: now.Add(-time.Minute), Health: &engine.Health{Status: "healthy"}}, "Up About a minute (healthy)"},
+		{"restarting", engine.State{Status: engine.StatusRestarting, ExitCode: 1, FinishedAt: now.Add(-3 * time.Second)}, "Restarting (1) 3 seconds ago"},
 		{"dead", engine.State{Status: engine.StatusDead}, "Dead"},
 	}
 	for _, tc := range tests {

@@ -19,6 +19,7 @@ func newContainerCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
 	cmd.AddCommand(newContainerLsCommand(g), newContainerRmCommand(g), newContainerStopCommand(g),
 		newContainerInspectCommand(g), newContainerLogsCommand(g))
+	cmd.AddCommand(newContainerOpsCommands(g)...)
 	return cmd
 }
 
@@ -69,8 +70,8 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
 	}
 	for _, c := range ctrs {
-		if !o.all && c.State.Status != engine.StatusRunning {
-			continue
+		if !o.all && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
+			continue // docker ps lists what has a run: running, paused, restarting
 		}
 		if !matchLabels(c.Config.Labels, labels) {
 			continue

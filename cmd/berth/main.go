@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/berth-dev/berth/engine/shim"
+	"github.com/berth-dev/berth/netmgr"
 )
 
 func main() {
@@ -18,6 +19,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "shim" { // hidden from help
 		os.Exit(shim.Main(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "resolver" { // hidden: a network's DNS resolver
+		os.Exit(netmgr.ResolverMain(os.Args[2:]))
 	}
 	os.Exit(run(context.Background(), os.Args[1:]))
 }

@@ -45,21 +45,21 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 
 // psEntry is one line of `ps --format json`, with docker compose's keys.
 type psEntry struct {
-	ID         string            `json:"ID"`
-	Name       string            `json:"Name"`
-	Image      string            `json:"Image"`
-	Command    string            `json:"Command"`
-	Project    string            `json:"Project"`
-	Service    string            `json:"Service"`
-	Created    int64             `json:"Created"`
-	State      string            `json:"State"`
-	Status     string            `json:"Status"`
-	Health     string            `json:"Health"`
-	ExitCode   int               `json:"ExitCode"`
-	Publishers []any             `json:"Publishers"`
-	Labels     map[string]string `json:"-"`
-	LabelsText string            `json:"Labels"`
-	Networks   string            `json:"Networks"`
+	ID         string             `json:"ID"`
+	Name       string             `json:"Name"`
+	Image      string             `json:"Image"`
+	Command    string             `json:"Command"`
+	Project    string             `json:"Project"`
+	Service    string             `json:"Service"`
+	Created    int64              `json:"Created"`
+	State      string             `json:"State"`
+	Status     string             `json:"Status"`
+	Health     string             `json:"Health"`
+	ExitCode   int                `json:"ExitCode"`
+	Publishers []engine.Publisher `json:"Publishers"`
+	Labels     map[string]string  `json:"-"`
+	LabelsText string             `json:"Labels"`
+	Networks   string             `json:"Networks"`
 }
 
 func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string) error {
@@ -101,7 +101,7 @@ func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string
 			ID: string(c.ID), Name: c.Config.Name, Image: image.FamiliarName(c.Config.Image),
 			Command: quoteCommand(c), Project: name, Service: l[spec.LabelService],
 			Created: c.Created.Unix(), State: st, Status: statusText(c.State, now),
-			ExitCode: c.State.ExitCode, Publishers: []any{}, Labels: l,
+			Health: healthOf(c.State), ExitCode: c.State.ExitCode, Publishers: publishers(c), Labels: l,
 			LabelsText: labelsText(l), Networks: strings.Join(nets, ","),
 		})
 	}
@@ -170,7 +170,13 @@ func labelsText(l map[string]string) string {
 func statusText(s engine.State, now time.Time) string {
 	switch s.Status {
 	case engine.StatusRunning:
-		return "Up " + humanDuration(now.Sub(s.StartedAt))
+		up := "Up " + humanDuration(now.Sub(s.StartedAt))
+		if s.Health != nil {
+			up += " (" + s.Health.Status + ")"
+		}
+		return up
+	case engine.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s", s.ExitCode, humanAgo(now.Sub(s.FinishedAt)))
 	case engine.StatusPaused:
 		return "Up " + humanDuration(now.Sub(s.StartedAt)) + " (Paused)"
 	case engine.StatusExited:
@@ -217,4 +223,19 @@ func humanDuration(d time.Duration) string {
 func (g *globalOptions) projectName(ctx context.Context) (string, error) {
 	_, name, err := g.projectOrName(ctx)
 	return name, err
+}
+
+func healthOf(s engine.State) string {
+	if s.Health == nil {
+		return ""
+	}
+	return s.Health.Status
+}
+
+// publishers is never nil: docker compose prints [] for none.
+func publishers(c *engine.Container) []engine.Publisher {
+	if p := c.Publishers(); p != nil {
+		return p
+	}
+	return []engine.Publisher{}
 }

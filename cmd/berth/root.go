@@ -32,6 +32,7 @@ var (
 	_ reconciler.Runtime  = (*engine.Engine)(nil)
 	_ reconciler.Networks = (*netmgr.Manager)(nil)
 	_ reconciler.Volumes  = (*volmgr.Store)(nil)
+	_ reconciler.Volumes  = (*engine.VolumeStore)(nil)
 	_ reconciler.Images   = (*image.Store)(nil)
 )
 
@@ -106,6 +107,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newUpCommand(g),
 		newDownCommand(g),
 		newPsCommand(g),
+		newPortCommand(g),
 		newLogsCommand(g),
 		newImageCommand(g),
 		newContainerCommand(g),
@@ -122,6 +124,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newPullCommand(g),
 		newPushCommand(g),
 		newEventsCommand(g),
+		newComposeExecCommand(g),
+		newComposeTopCommand(g),
 	)
 	root.AddCommand(newLifecycleCommands(g)...)
 	root.AddCommand(newPauseCommands(g)...)
@@ -147,7 +151,9 @@ type app struct {
 }
 
 func (a *app) deps() reconciler.Deps {
-	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.volumes, Images: a.images}
+	// The engine's volume store: down -v never removes a volume another
+	// container still mounts.
+	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.engine.Volumes(), Images: a.images}
 }
 
 // open makes the engine and managers for the global options.
@@ -180,7 +186,11 @@ func (g *globalOptions) open() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	nets, err := netmgr.New(netmgr.Options{Root: root, RunDir: runDir, Logger: log})
+	exe, _ := os.Executable() // "": no DNS resolver; names then resolve through hosts files only
+	// Containers reach the outside through NAT unless BERTH_NO_OUTBOUND=1
+	// (the tests set it: no container of theirs may get a path out).
+	nets, err := netmgr.New(netmgr.Options{Root: root, RunDir: runDir, Logger: log, Exe: exe,
+		Outbound: os.Getenv("BERTH_NO_OUTBOUND") != "1"})
 	if err != nil {
 		return nil, err
 	}

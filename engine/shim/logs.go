@@ -3,6 +3,7 @@ package shim
 import (
 	"bytes"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,23 +22,89 @@ const readBuf = 32 << 10
 // logWriter appends JSON lines to container.log. Each batch of lines (what
 // one read of a pipe gave) is one write, so lines of the two streams never
 // interleave.
+//
+// With a maximum size, a write that would take the file past it first
+// rotates: container.log becomes container.log.1, .1 becomes .2, and so on,
+// keeping maxFile files in all (Docker's json-file scheme).
 type logWriter struct {
-	mu sync.Mutex // guards f
-	f  *os.File
+	mu      sync.Mutex // guards f and size
+	f       *os.File
+	path    string
+	size    int64
+	maxSize int64 // 0: no rotation
+	maxFile int   // files kept, the current one included; at least 1
+	// tap, if set, gets each chunk of raw output (attach clients).
+	tap func(stream byte, b []byte)
 }
 
-func openLogWriter(path string) (*logWriter, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o640)
-	if err != nil {
+func openLogWriter(path string, maxSize int64, maxFile int) (*logWriter, error) {
+	w := &logWriter{path: path, maxSize: maxSize, maxFile: max(maxFile, 1)}
+	if err := w.open(); err != nil {
 		return nil, err
 	}
-	return &logWriter{f: f}, nil
+	return w, nil
+}
+
+func (w *logWriter) open() error {
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o640)
+	if err != nil {
+		return err
+	}
+	w.f, w.size = f, 0
+	if fi, err := f.Stat(); err == nil {
+		w.size = fi.Size()
+	}
+	return nil
 }
 
 func (w *logWriter) write(b []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, _ = w.f.Write(b)
+	for len(b) > 0 {
+		chunk := b
+		if room := w.maxSize - w.size; w.maxSize > 0 && int64(len(b)) > room {
+			// The whole entries that fit; then a new file.
+			i := bytes.LastIndexByte(b[:max(room, 0)], '\n')
+			switch {
+			case i >= 0:
+				chunk = b[:i+1]
+			case w.size > 0:
+				if err := w.rotate(); err != nil {
+					_, _ = os.Stderr.WriteString("log rotation: " + err.Error() + "\n")
+					w.maxSize = 0 // keep logging, unrotated
+				}
+				continue
+			default: // an entry longer than a file: alone in one
+				if j := bytes.IndexByte(b, '\n'); j >= 0 {
+					chunk = b[:j+1]
+				}
+			}
+		}
+		n, _ := w.f.Write(chunk)
+		w.size += int64(n)
+		b = b[len(chunk):]
+	}
+}
+
+// rotate shifts the files by one, dropping the oldest, and starts a new
+// current file. On error it keeps writing where it can.
+func (w *logWriter) rotate() error {
+	name := func(i int) string { return w.path + "." + strconv.Itoa(i) }
+	_ = w.f.Close()
+	var err error
+	if w.maxFile == 1 {
+		err = os.Remove(w.path)
+	} else {
+		_ = os.Remove(name(w.maxFile - 1))
+		for i := w.maxFile - 2; i >= 1; i-- {
+			_ = os.Rename(name(i), name(i+1))
+		}
+		err = os.Rename(w.path, name(1))
+	}
+	if oerr := w.open(); oerr != nil {
+		return oerr
+	}
+	return err
 }
 
 func (w *logWriter) close() error {
@@ -52,8 +119,15 @@ func (w *logWriter) copy(r *os.File, stream string, done chan<- struct{}) {
 	defer func() { done <- struct{}{} }()
 	lc := lineCutter{stream: stream, line: make([]byte, 0, maxLine), out: make([]byte, 0, 2*readBuf)}
 	buf := make([]byte, readBuf)
+	frame := byte(ctrstate.FrameStdout)
+	if stream == "stderr" {
+		frame = ctrstate.FrameStderr
+	}
 	for {
 		n, err := r.Read(buf)
+		if n > 0 && w.tap != nil {
+			w.tap(frame, buf[:n])
+		}
 		if n > 0 {
 			lc.feed(time.Now(), buf[:n])
 			if len(lc.out) > 0 {

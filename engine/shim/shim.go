@@ -22,6 +22,18 @@
 // for a signal — and finish time) and exits. state.json saying exited
 // therefore means the log is complete and the runtime holds nothing more.
 //
+// With a restart policy (--restart always|unless-stopped|on-failure[:N]) the
+// shim restarts the container after it exits, with a back-off of 100ms
+// doubling to a minute (reset by a run of 10s), state.json saying
+// restarting in between and counting the restarts, unless the engine wrote
+// the stopping marker (Stop does before it signals). With --health-test
+// it runs the healthcheck through the runtime's exec while the container
+// runs, recording health.json. With --tty it takes the container's
+// terminal from the runtime's console socket; with --stdin it keeps the
+// container's stdin; attach clients reach both, and the raw output, on
+// the abstract socket ctrstate.AttachSocket. Logs rotate with
+// --log-max-size and --log-max-file.
+//
 // The shim's own errors go to its standard error, which the engine opens on
 // shim.log in the container directory (so a crash is recorded too). It keeps
 // its memory small: one goroutine per stream, fixed buffers, no JSON
@@ -54,16 +66,26 @@ const readyFD = 3
 const drainTimeout = 2 * time.Second
 
 type options struct {
-	root, runDir, runtime, id string
-	debug                     bool
+	root, runDir, runtime, id    string
+	restartArg                   string
+	debug                        bool
+	tty                          bool   // the container has a terminal: take it through a console socket
+	stdin                        bool   // keep the container's stdin open for attach clients
+	restart                      policy // what to do when the container exits
+	health                       healthConfig
+	logMaxSize                   int64 // bytes; 0: no rotation
+	logMaxFile                   int
+	logMaxSizeArg, logMaxFileArg string
 }
 
 func parseArgs(args []string) (options, error) {
 	var o options
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a == "--debug" {
-			o.debug = true
+		if a == "--debug" || a == "--tty" || a == "--stdin" {
+			o.debug = o.debug || a == "--debug"
+			o.tty = o.tty || a == "--tty"
+			o.stdin = o.stdin || a == "--stdin"
 			continue
 		}
 		name, val, hasVal := strings.Cut(a, "=")
@@ -77,6 +99,17 @@ func parseArgs(args []string) (options, error) {
 			dst = &o.runtime
 		case "--id":
 			dst = &o.id
+		case "--restart":
+			dst = &o.restartArg
+		case "--log-max-size":
+			dst = &o.logMaxSizeArg
+		case "--log-max-file":
+			dst = &o.logMaxFileArg
+		case "--health-test":
+			o.health.test = append(o.health.test, "")
+			dst = &o.health.test[len(o.health.test)-1]
+		case "--health-interval", "--health-timeout", "--health-start-period", "--health-start-interval", "--health-retries":
+			dst = o.health.field(name)
 		default:
 			return o, errors.New("unknown argument " + strconv.Quote(a))
 		}
@@ -94,6 +127,24 @@ func parseArgs(args []string) (options, error) {
 		return o, errors.New("usage: berth shim --root DIR --run-dir DIR --runtime PATH --id ID")
 	case strings.ContainsAny(o.id, "/.") || len(o.id) > 128:
 		return o, errors.New("bad container ID " + strconv.Quote(o.id))
+	}
+	p, err := parsePolicy(o.restartArg)
+	if err != nil {
+		return o, err
+	}
+	o.restart = p
+	if err := o.health.parse(); err != nil {
+		return o, err
+	}
+	if o.logMaxSizeArg != "" {
+		if o.logMaxSize, err = strconv.ParseInt(o.logMaxSizeArg, 10, 64); err != nil || o.logMaxSize < 0 {
+			return o, errors.New("bad --log-max-size " + strconv.Quote(o.logMaxSizeArg))
+		}
+	}
+	if o.logMaxFileArg != "" {
+		if o.logMaxFile, err = strconv.Atoi(o.logMaxFileArg); err != nil || o.logMaxFile < 1 {
+			return o, errors.New("bad --log-max-file " + strconv.Quote(o.logMaxFileArg))
+		}
 	}
 	return o, nil
 }
@@ -121,15 +172,18 @@ func Main(args []string) int {
 	// shim lives as long as its container.
 	debug.FreeOSMemory()
 	s := &shim{opt: o, dir: ctrstate.Dir(o.root, o.id), ready: ready}
+	if err := s.listenAttach(); err != nil {
+		s.logf(err.Error() + "; the container cannot be attached to")
+	}
 	st, err := s.start()
 	if err != nil {
 		s.logf("start: " + err.Error())
 		s.notReady(err.Error())
 		return 1
 	}
-	s.supervise(st)
-	// Restart policies and healthchecks belong here: supervise returns once
-	// the container's init has exited and its state is recorded.
+	s.run(st)
+	s.attach.close()
+	_ = s.logWriter.close()
 	return 0
 }
 
@@ -141,7 +195,11 @@ type shim struct {
 	copiers   chan struct{} // one value per finished output copier
 	outR      *os.File
 	errR      *os.File
+	ttyR      *os.File // the terminal's master side, with --tty
 	logWriter *logWriter
+	children  children      // processes whose exit reap hands over
+	attach    *attachServer // nil when its socket could not be made
+	restarts  int           // restarts so far, recorded by start
 }
 
 func (s *shim) path(name string) string { return filepath.Join(s.dir, name) }
@@ -157,11 +215,14 @@ func (s *shim) start() (ctrstate.State, error) {
 		return ctrstate.State{}, err
 	}
 	defer devnull.Close()
-	lw, err := openLogWriter(s.path(ctrstate.LogFile))
-	if err != nil {
-		return ctrstate.State{}, err
+	if s.logWriter == nil { // kept across restarts
+		lw, err := openLogWriter(s.path(ctrstate.LogFile), s.opt.logMaxSize, s.opt.logMaxFile)
+		if err != nil {
+			return ctrstate.State{}, err
+		}
+		s.logWriter = lw
 	}
-	s.logWriter = lw
+	lw := s.logWriter
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return ctrstate.State{}, err
@@ -175,10 +236,48 @@ func (s *shim) start() (ctrstate.State, error) {
 	_ = os.Remove(s.path(ctrstate.InitPidFile))
 	runtimeLog := s.path(ctrstate.RuntimeLog)
 	logOffset := fileSize(runtimeLog)
-	create := s.runtime("--log", runtimeLog, "create", "--bundle", s.path(ctrstate.BundleDir),
-		"--pid-file", s.path(ctrstate.InitPidFile), s.opt.id)
+	createArgs := []string{"--log", runtimeLog, "create", "--bundle", s.path(ctrstate.BundleDir),
+		"--pid-file", s.path(ctrstate.InitPidFile)}
+	var console *consoleSocket
+	if s.opt.tty {
+		if console, err = listenConsole(s.opt.id); err != nil {
+			_ = outW.Close()
+			_ = errW.Close()
+			_ = outR.Close()
+			_ = errR.Close()
+			return ctrstate.State{}, err
+		}
+		createArgs = append(createArgs, "--console-socket", console.path)
+	}
+	create := s.runtime(append(createArgs, s.opt.id)...)
 	create.Stdin, create.Stdout, create.Stderr = devnull, outW, errW
+	var stdinW *os.File
+	if s.opt.stdin && !s.opt.tty {
+		inR, inW, perr := os.Pipe()
+		if perr != nil {
+			_ = outW.Close()
+			_ = errW.Close()
+			_ = outR.Close()
+			_ = errR.Close()
+			return ctrstate.State{}, perr
+		}
+		create.Stdin, stdinW = inR, inW
+		defer inR.Close() // the container holds its own copy
+	}
 	err = create.Run()
+	if err != nil && stdinW != nil {
+		_ = stdinW.Close()
+		stdinW = nil
+	}
+	if console != nil {
+		if err == nil {
+			if s.ttyR, err = console.receive(); err != nil {
+				s.forceDelete()
+				err = errors.New("terminal: " + err.Error())
+			}
+		}
+		console.close()
+	}
 	// The container holds its own copies now; ours must go so that EOF
 	// comes when the container's processes are gone.
 	_ = outW.Close()
@@ -195,9 +294,16 @@ func (s *shim) start() (ctrstate.State, error) {
 	}
 	initStart, _, _ := ctrstate.ProcStart(pid)
 
-	s.copiers = make(chan struct{}, 2)
+	s.attach.setStreams(stdinW, s.ttyR)
+	if s.attach != nil {
+		lw.tap = s.attach.output
+	}
+	s.copiers = make(chan struct{}, 3)
 	go lw.copy(outR, "stdout", s.copiers)
 	go lw.copy(errR, "stderr", s.copiers)
+	if s.ttyR != nil {
+		go lw.copy(s.ttyR, "stdout", s.copiers)
+	}
 
 	logOffset = fileSize(runtimeLog)
 	startCmd := s.runtime("--log", runtimeLog, "start", s.opt.id)
@@ -217,6 +323,12 @@ func (s *shim) start() (ctrstate.State, error) {
 		StartedAt: time.Now().UTC(),
 		ShimPid:   os.Getpid(),
 		ShimStart: shimStart,
+
+		RestartCount: s.restarts,
+	}
+	if len(s.opt.health.test) > 0 {
+		// Before readiness: a started container has a health from the start.
+		s.writeHealth(&healthState{status: "starting"})
 	}
 	if err := s.writeState(&st); err != nil {
 		// Without a state file the engine cannot see the container: give up.
@@ -233,10 +345,15 @@ func (s *shim) start() (ctrstate.State, error) {
 	return st, nil
 }
 
-// supervise waits for the container's init to exit, then records it.
-func (s *shim) supervise(st ctrstate.State) {
+// supervise waits for the container's init to exit, then records it:
+// exited, or restarting when restart says the run is followed by another
+// (so that exited is only ever written once the shim is done).
+func (s *shim) supervise(st *ctrstate.State, restart func(code int) bool) {
+	stopHealth := s.startHealth()
 	code := s.reap(st.Pid)
+	stopHealth()
 	s.drain()
+	s.attach.endRun()
 	st.OOMKilled = oomKilled(s.opt.id)
 	del := s.runtime("delete", s.opt.id)
 	if out, err := del.CombinedOutput(); err != nil {
@@ -245,10 +362,13 @@ func (s *shim) supervise(st ctrstate.State) {
 	st.Status = ctrstate.StatusExited
 	st.ExitCode = code
 	st.FinishedAt = time.Now().UTC()
-	if err := s.writeState(&st); err != nil {
+	if restart != nil && restart(code) {
+		st.Status = ctrstate.StatusRestarting
+		st.Pid, st.InitStart = 0, 0
+	}
+	if err := s.writeState(st); err != nil {
 		s.logf(err.Error())
 	}
-	_ = s.logWriter.close()
 }
 
 // reap waits for children until pid exits and returns its exit code (128+n
@@ -270,6 +390,8 @@ func (s *shim) reap(pid int) int {
 			return 255
 		case wpid == pid:
 			return exitCode(ws)
+		default:
+			s.children.deliver(wpid, ws) // a healthcheck's runtime exec, or an orphan
 		}
 	}
 }
@@ -287,23 +409,35 @@ func (s *shim) drain() {
 	if s.copiers == nil {
 		return
 	}
+	streams := 2
+	if s.ttyR != nil {
+		streams = 3
+	}
+	closeAll := func() {
+		_ = s.outR.Close()
+		_ = s.errR.Close()
+		if s.ttyR != nil {
+			_ = s.ttyR.Close()
+			s.ttyR = nil
+		}
+	}
 	deadline := time.NewTimer(drainTimeout)
 	defer deadline.Stop()
-	for n := 0; n < 2; n++ {
+	for n := 0; n < streams; n++ {
 		select {
 		case <-s.copiers:
 		case <-deadline.C:
 			s.logf("output still open " + drainTimeout.String() + " after the container exited; closing it")
-			_ = s.outR.Close()
-			_ = s.errR.Close()
-			for ; n < 2; n++ {
+			closeAll()
+			for ; n < streams; n++ {
 				<-s.copiers
 			}
+			s.copiers = nil
 			return
 		}
 	}
-	_ = s.outR.Close()
-	_ = s.errR.Close()
+	closeAll()
+	s.copiers = nil
 }
 
 func (s *shim) kill(pid int) {

@@ -3,6 +3,8 @@ package shim
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +77,17 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o != (options{root: "/r", runDir: "/d", runtime: "/usr/sbin/runc", id: "abc", debug: true}) {
+	if o.root != "/r" || o.runDir != "/d" || o.runtime != "/usr/sbin/runc" || o.id != "abc" || !o.debug || o.tty || o.restart != (policy{}) || o.health.test != nil {
+		t.Errorf("%+v", o)
+	}
+	o, err = parseArgs([]string{"--root", "/r", "--run-dir=/d", "--runtime", "runc", "--id", "abc", "--tty", "--restart", "on-failure:2",
+		"--health-test", "CMD-SHELL", "--health-test", "exit 1", "--health-interval", "2s", "--health-retries", "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := o.health
+	if !o.tty || o.restart != (policy{name: "on-failure", maxRetries: 2}) || !slices.Equal(h.test, []string{"/bin/sh", "-c", "exit 1"}) ||
+		h.interval != 2*time.Second || h.timeout != defaultHealthTimeout || h.startInterval != defaultHealthStartInterval || h.retries != 5 {
 		t.Errorf("%+v", o)
 	}
 	for _, bad := range [][]string{
@@ -83,6 +95,9 @@ func TestParseArgs(t *testing.T) {
 		{"--root", "/r", "--run-dir", "/d", "--runtime", "runc", "--id", "../x"},
 		{"--bogus"},
 		{"--root"},
+		{"--root", "/r", "--run-dir", "/d", "--runtime", "runc", "--id", "x", "--restart", "sometimes"},
+		{"--root", "/r", "--run-dir", "/d", "--runtime", "runc", "--id", "x", "--health-test", "RUN", "--health-test", "x"},
+		{"--root", "/r", "--run-dir", "/d", "--runtime", "runc", "--id", "x", "--health-interval", "soon"},
 	} {
 		if _, err := parseArgs(bad); err == nil {
 			t.Errorf("parseArgs(%q) accepted", bad)
@@ -97,5 +112,67 @@ func TestExitCode(t *testing.T) {
 	}
 	if got := exitCode(9); got != 137 {
 		t.Errorf("SIGKILL: %d", got)
+	}
+}
+
+func TestRestartPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		p            policy
+		code, count  int
+		wantRestarts bool
+	}{
+		{policy{}, 1, 0, false},
+		{policy{name: "always"}, 0, 100, true},
+		{policy{name: "unless-stopped"}, 0, 0, true},
+		{policy{name: "on-failure"}, 0, 0, false},
+		{policy{name: "on-failure"}, 1, 50, true},
+		{policy{name: "on-failure", maxRetries: 2}, 1, 1, true},
+		{policy{name: "on-failure", maxRetries: 2}, 1, 2, false},
+	} {
+		if got := tc.p.restarts(tc.code, tc.count); got != tc.wantRestarts {
+			t.Errorf("%+v.restarts(%d, %d) = %v", tc.p, tc.code, tc.count, got)
+		}
+	}
+	d := time.Duration(0)
+	var got []time.Duration
+	for range 12 {
+		d = nextDelay(d, time.Second)
+		got = append(got, d)
+	}
+	if got[0] != 100*time.Millisecond || got[1] != 200*time.Millisecond || got[11] != time.Minute {
+		t.Errorf("back-off %v", got)
+	}
+	if nextDelay(time.Minute, 10*time.Second) != 100*time.Millisecond {
+		t.Error("a run of 10s does not reset the back-off")
+	}
+}
+
+func TestLogRotation(t *testing.T) {
+	dir := t.TempDir()
+	p := dir + "/container.log"
+	w, err := openLogWriter(p, 100, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(strings.Repeat("x", 29) + "\n") // 30 bytes
+	for range 4 {
+		w.write(bytes.Repeat(line, 3)) // 90 bytes a batch: split at lines
+	}
+	w.write([]byte(strings.Repeat("y", 250) + "\n")) // longer than a file
+	_ = w.close()
+	sizes := map[string]int64{}
+	for _, f := range []string{p, p + ".1", p + ".2", p + ".3"} {
+		if fi, err := os.Stat(f); err == nil {
+			sizes[f[len(dir):]] = fi.Size()
+		}
+	}
+	want := map[string]int64{"/container.log": 251, "/container.log.1": 90, "/container.log.2": 90}
+	if len(sizes) != len(want) {
+		t.Fatalf("files %v, want %v", sizes, want)
+	}
+	for k, v := range want {
+		if sizes[k] != v {
+			t.Errorf("files %v, want %v", sizes, want)
+		}
 	}
 }

@@ -28,6 +28,30 @@ const (
 	RootfsDir     = "bundle/rootfs"  // the overlay mount point
 	EndpointsFile = "endpoints.json" // network attachments of the current run
 	PausedFile    = "paused"         // present while the engine has paused the container
+	HealthFile    = "health.json"    // the healthcheck's status and last results, written by the shim
+	StoppingFile  = "stopping"       // written by the engine before it stops the container: the shim must not restart it
+)
+
+// AttachSocket is the unix socket on which the shim of container id serves
+// attach clients, in a directory of the run directory only root enters
+// (not an abstract socket: a container sharing the host's network
+// namespace could reach one). The ID is shortened to keep the path within
+// the 108 bytes a socket address holds.
+func AttachSocket(runDir, id string) string {
+	if len(id) > 24 {
+		id = id[:24]
+	}
+	return filepath.Join(runDir, "attach", id+".sock")
+}
+
+// Frame types on the attach socket: one type byte, a 4-byte big-endian
+// length, the payload.
+const (
+	FrameStdout     = 1 // shim → client: output
+	FrameStderr     = 2
+	FrameStdin      = 3 // client → shim: input
+	FrameCloseStdin = 4 // client → shim: no more input
+	FrameResize     = 5 // client → shim: rows and columns, 2 bytes each
 )
 
 // InitPath is where a container started with Init finds the berth binary,
@@ -41,7 +65,10 @@ const StateVersion = 1
 const (
 	StatusCreated = "created"
 	StatusRunning = "running"
-	StatusExited  = "exited"
+	// StatusRestarting: the shim waits to restart the container (its
+	// restart policy); Pid is 0, ExitCode and FinishedAt are the last run's.
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
 )
 
 // State is the content of state.json. Its JSON keys match engine.State, plus
@@ -59,6 +86,9 @@ type State struct {
 	Error      string
 	ShimPid    int
 	ShimStart  uint64 // the shim's start time, /proc/<pid>/stat field 22
+	// RestartCount is how many times the shim restarted the container
+	// since the engine started it.
+	RestartCount int
 }
 
 // Marshal encodes s as JSON, with the keys engine.State reads.
@@ -92,6 +122,10 @@ func (s *State) Marshal() []byte {
 	if s.Error != "" {
 		b = append(b, `,"error":`...)
 		b = AppendJSONString(b, []byte(s.Error))
+	}
+	if s.RestartCount != 0 {
+		b = append(b, `,"restart_count":`...)
+		b = strconv.AppendInt(b, int64(s.RestartCount), 10)
 	}
 	if s.ShimPid != 0 {
 		b = append(b, `,"shim_pid":`...)

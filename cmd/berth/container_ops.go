@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+)
+
+// newContainerOpsCommands are the single-container operations beyond ls,
+// rm, stop, inspect and logs.
+func newContainerOpsCommands(g *globalOptions) []*cobra.Command {
+	return []*cobra.Command{
+		newContainerCreateCommand(g), newContainerRunCommand(g), newContainerStartCommand(g),
+		newContainerRestartCommand(g), newContainerKillCommand(g),
+		newContainerPauseCommand(g, true), newContainerPauseCommand(g, false),
+		newContainerWaitCommand(g), newContainerTopCommand(g), newContainerExecCommand(g),
+	}
+}
+
+// containerCreateOptions are the flags of create and run.
+type containerCreateOptions struct {
+	name        string
+	env         []string
+	volumes     []string
+	network     string
+	tty         bool
+	interactive bool
+	user        string
+	workdir     string
+	restart     string
+	labels      []string
+}
+
+func (o *containerCreateOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.SetInterspersed(false) // flags after IMAGE belong to the command
+	f.StringVar(&o.name, "name", "", "assign a name to the container")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a directory or mount a named volume (SRC:DST[:ro])")
+	f.StringVar(&o.network, "network", "", "connect the container to a network")
+	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a terminal")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
+	f.StringVarP(&o.user, "user", "u", "", "user name or UID[:GID]")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVar(&o.restart, "restart", "", "restart policy: no, always, on-failure[:N], unless-stopped")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label (KEY=VALUE)")
+}
+
+// config is the engine's configuration of image and command args.
+func (o *containerCreateOptions) config(args []string) (engine.ContainerConfig, error) {
+	c := engine.ContainerConfig{
+		Name: o.name, Image: args[0], Env: o.env, User: o.user, WorkingDir: o.workdir,
+		Tty: o.tty, OpenStdin: o.interactive, Labels: map[string]string{},
+	}
+	if len(args) > 1 {
+		c.Cmd = args[1:]
+	}
+	for _, l := range o.labels {
+		k, v, _ := strings.Cut(l, "=")
+		c.Labels[k] = v
+	}
+	for _, v := range o.volumes {
+		m, err := parseVolumeFlag(v)
+		if err != nil {
+			return c, err
+		}
+		c.Mounts = append(c.Mounts, m)
+	}
+	if o.network != "" {
+		c.Networks = []engine.EndpointConfig{{Network: o.network}}
+	}
+	if o.restart != "" {
+		name, n, hasN := strings.Cut(o.restart, ":")
+		c.Restart.Name = name
+		if hasN {
+			if _, err := fmt.Sscanf(n, "%d", &c.Restart.MaxRetries); err != nil {
+				return c, fmt.Errorf("--restart %q: %w", o.restart, errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	return c, nil
+}
+
+// parseVolumeFlag reads -v SRC:DST[:ro|rw]: an absolute or ./relative SRC
+// is a bind mount, any other a named volume.
+func parseVolumeFlag(v string) (engine.Mount, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return engine.Mount{}, fmt.Errorf("-v %q: want SRC:DST[:ro]: %w", v, errdefs.ErrInvalidArgument)
+	}
+	m := engine.Mount{Type: "volume", Source: parts[0], Target: parts[1]}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			m.ReadOnly = true
+		case "rw":
+		default:
+			return m, fmt.Errorf("-v %q: mode %q: want ro or rw: %w", v, parts[2], errdefs.ErrInvalidArgument)
+		}
+	}
+	if strings.HasPrefix(m.Source, "/") || strings.HasPrefix(m.Source, ".") {
+		abs, err := filepath.Abs(m.Source)
+		if err != nil {
+			return m, err
+		}
+		m.Type, m.Source = "bind", abs
+	}
+	return m, nil
+}
+
+func newContainerCreateCommand(g *globalOptions) *cobra.Command {
+	var o containerCreateOptions
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := o.config(args)
+			if err != nil {
+				return err
+			}
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			c, err := a.engine.Create(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, c.ID)
+			return nil
+		},
+	}
+	o.bind(cmd)
+	return cmd
+}
+
+func newContainerStartCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start CONTAINER...",
+		Short: "Start one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
+				return a.engine.Start(cmd.Context(), c.ID)
+			})
+		},
+	}
+}
+
+func newContainerRestartCommand(g *globalOptions) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "restart [OPTIONS] CONTAINER...",
+		Short: "Restart one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
+				d := time.Duration(-1)
+				if timeout >= 0 {
+					d = time.Duration(timeout) * time.Second
+				}
+				if err := a.engine.Stop(cmd.Context(), c.ID, d); err != nil {
+					return err
+				}
+				return a.engine.Start(cmd.Context(), c.ID)
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", -1, "seconds to wait before killing the container")
+	return cmd
+}
+
+func newContainerKillCommand(g *globalOptions) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER...",
+		Short: "Send a signal to one or more running containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
+				return a.engine.Kill(cmd.Context(), c.ID, signal)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send")
+	return cmd
+}
+
+func newContainerPauseCommand(g *globalOptions, pause bool) *cobra.Command {
+	use, short := "pause", "Pause all processes within one or more containers"
+	if !pause {
+		use, short = "unpause", "Unpause all processes within one or more containers"
+	}
+	return &cobra.Command{
+		Use:   use + " CONTAINER...",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
+				if pause {
+					return a.engine.Pause(cmd.Context(), c.ID)
+				}
+				return a.engine.Unpause(cmd.Context(), c.ID)
+			})
+		},
+	}
+}
+
+func newContainerWaitCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "wait CONTAINER...",
+		Short: "Block until one or more containers stop, then print their exit codes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			for _, ref := range args {
+				c, err := a.engine.Get(cmd.Context(), ref)
+				if err != nil {
+					return err
+				}
+				st, err := a.engine.Wait(cmd.Context(), c.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, st.ExitCode)
+			}
+			return nil
+		},
+	}
+}
+
+func newContainerTopCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top CONTAINER",
+		Short: "Display the running processes of a container",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			c, err := a.engine.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printTop(cmd.Context(), g, a, c)
+		},
+	}
+}
+
+// printTop prints the container's processes as a table.
+func printTop(ctx context.Context, g *globalOptions, a *app, c *engine.Container) error {
+	procs, err := a.engine.Top(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "PID\tPPID\tUID\tCMD")
+	for _, p := range procs {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\n", p.PID, p.PPID, p.UID, p.Cmd)
+	}
+	return tw.Flush()
+}
+
+// newComposeTopCommand is `berth top [SERVICE...]`.
+func newComposeTopCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top [SERVICE...]",
+		Short: "Display the running processes",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, ctrs, err := projectContainers(cmd.Context(), g, args)
+			if err != nil {
+				return err
+			}
+			for _, c := range ctrs {
+				if c.State.Status != engine.StatusRunning {
+					continue
+				}
+				fmt.Fprintln(g.stdout, c.Config.Name)
+				if err := printTop(cmd.Context(), g, a, c); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/berth-dev/berth/engine"
+)
+
+type containerRunOptions struct {
+	containerCreateOptions
+	rm     bool
+	detach bool
+}
+
+func newContainerRunCommand(g *globalOptions) *cobra.Command {
+	var o containerRunOptions
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a container",
+		Long: "Create and run a container. In the foreground its output is shown until it exits, " +
+			"and berth exits with its exit code.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runContainerRun(cmd.Context(), g, o, args)
+		},
+	}
+	o.bind(cmd)
+	cmd.Flags().BoolVar(&o.rm, "rm", false, "remove the container when it exits")
+	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	return cmd
+}
+
+func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOptions, args []string) (retErr error) {
+	if o.tty && !o.detach && (!term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stdout.Fd()))) {
+		return fmt.Errorf("container run -t: the input device is not a TTY: %w", errdefs.ErrInvalidArgument)
+	}
+	if o.rm && o.detach {
+		return fmt.Errorf("--rm and -d together: not supported yet: %w", errdefs.ErrNotImplemented)
+	}
+	cfg, err := o.config(args)
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	c, err := a.engine.Create(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	cleanup := context.WithoutCancel(ctx)
+	if o.rm {
+		defer func() {
+			if err := a.engine.Remove(cleanup, c.ID, true); err != nil && retErr == nil {
+				retErr = err
+			}
+		}()
+	}
+	if err := a.engine.Start(ctx, c.ID); err != nil {
+		return err
+	}
+	if o.detach {
+		fmt.Fprintln(g.stdout, c.ID)
+		return nil
+	}
+	if o.interactive || o.tty {
+		err = attachTerminal(ctx, a, c.ID, g, o.interactive, o.tty)
+	} else {
+		err = a.engine.Logs(ctx, c.ID, engine.LogOptions{Tail: -1, Follow: true}, func(l engine.LogLine) error {
+			w := g.stdout
+			if l.Stream == "stderr" {
+				w = g.stderr
+			}
+			_, err := fmt.Fprintln(w, l.Text)
+			return err
+		})
+	}
+	if ctx.Err() != nil {
+		// Interrupted: the container goes with the command, as with
+		// docker run in the foreground.
+		stopCtx, cancel := context.WithTimeout(cleanup, time.Minute)
+		defer cancel()
+		if err := a.engine.Stop(stopCtx, c.ID, -1); err != nil {
+			return err
+		}
+		return exitError{code: 130}
+	}
+	if err != nil {
+		return err
+	}
+	st, err := a.engine.Wait(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if st.ExitCode != 0 {
+		return exitError{code: st.ExitCode}
+	}
+	return nil
+}
+
+// attachTerminal attaches the caller's stdin (with -i) and output to the
+// running container until it exits for good; with a terminal (-t), the
+// caller's terminal is put in raw mode and its size follows.
+func attachTerminal(ctx context.Context, a *app, id engine.ContainerID, g *globalOptions, stdin, tty bool) error {
+	aio := engine.AttachIO{Stdout: g.stdout, Stderr: g.stderr, CloseStdin: !tty}
+	if stdin {
+		aio.Stdin = os.Stdin
+	}
+	if tty {
+		fd := int(os.Stdin.Fd())
+		old, err := term.MakeRaw(fd)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = term.Restore(fd, old) }()
+		aio.Stdout, aio.Stderr = os.Stdout, os.Stdout
+		resize := make(chan engine.Winsize, 1)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		defer signal.Stop(winch)
+		sendSize := func() {
+			if w, h, err := term.GetSize(fd); err == nil {
+				select {
+				case resize <- engine.Winsize{Rows: uint16(h), Cols: uint16(w)}:
+				default:
+				}
+			}
+		}
+		sendSize()
+		go func() {
+			for range winch {
+				sendSize()
+			}
+		}()
+		aio.Resize = resize
+	}
+	return a.engine.Attach(ctx, id, aio)
+}

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/netmgr"
+)
+
+// Publisher is a published port of a container, with the keys of docker
+// compose's `ps --format json`.
+type Publisher struct {
+	URL           string `json:"URL"` // host address: 0.0.0.0 for all
+	TargetPort    int    `json:"TargetPort"`
+	PublishedPort int    `json:"PublishedPort"`
+	Protocol      string `json:"Protocol"`
+}
+
+// Publishers lists the container's published ports while it runs, sorted
+// by target port, protocol and host address.
+func (c *Container) Publishers() []Publisher {
+	var out []Publisher
+	for _, ns := range c.Networks {
+		for _, p := range ns.Ports {
+			ip := "0.0.0.0"
+			if p.HostIP.IsValid() {
+				ip = p.HostIP.String()
+			}
+			out = append(out, Publisher{URL: ip, TargetPort: int(p.ContainerPort), PublishedPort: int(p.HostPort), Protocol: p.Protocol})
+		}
+	}
+	slices.SortFunc(out, func(a, b Publisher) int {
+		if a.TargetPort != b.TargetPort {
+			return a.TargetPort - b.TargetPort
+		}
+		if a.Protocol != b.Protocol {
+			return strings.Compare(a.Protocol, b.Protocol)
+		}
+		return strings.Compare(a.URL, b.URL)
+	})
+	return out
+}
+
+// portMappings converts the container's port bindings for the network
+// manager. errdefs.ErrInvalidArgument names the binding.
+func portMappings(ports []PortBinding) ([]netmgr.PortMapping, error) {
+	var out []netmgr.PortMapping
+	for i, b := range ports {
+		m := netmgr.PortMapping{Protocol: b.Protocol}
+		if m.Protocol == "" {
+			m.Protocol = "tcp"
+		}
+		if b.ContainerPort <= 0 || b.ContainerPort > 65535 {
+			return nil, fmt.Errorf("ports[%d]: container port %d: %w", i, b.ContainerPort, errdefs.ErrInvalidArgument)
+		}
+		m.ContainerPort = uint16(b.ContainerPort)
+		if b.HostIP != "" {
+			a, err := netip.ParseAddr(b.HostIP)
+			if err != nil {
+				return nil, fmt.Errorf("ports[%d]: host_ip %q is not an IP address: %w", i, b.HostIP, errdefs.ErrInvalidArgument)
+			}
+			m.HostIP = a
+		}
+		if b.HostPort != "" {
+			lo, hi, isRange := strings.Cut(b.HostPort, "-")
+			p, err := parsePort(lo)
+			if err != nil {
+				return nil, fmt.Errorf("ports[%d]: published port %q: %w", i, b.HostPort, err)
+			}
+			m.HostPort = p
+			if isRange {
+				end, err := parsePort(hi)
+				if err != nil || end < p {
+					return nil, fmt.Errorf("ports[%d]: published port %q: not a port range: %w", i, b.HostPort, errdefs.ErrInvalidArgument)
+				}
+				if end > p {
+					m.HostPortEnd = end
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func parsePort(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not a port: %w", s, errdefs.ErrInvalidArgument)
+	}
+	return uint16(n), nil
+}
+
+// attachOrder is the order networks are attached in (eth0, eth1, …):
+// higher Priority first, else as configured.
+func attachOrder(nets []EndpointConfig) []EndpointConfig {
+	out := slices.Clone(nets)
+	slices.SortStableFunc(out, func(a, b EndpointConfig) int { return b.Priority - a.Priority })
+	return out
+}
+
+// gatewayNetwork is the network that gives the container its default
+// route: the highest GwPriority, else the first attached.
+func gatewayNetwork(nets []EndpointConfig) string {
+	var best *EndpointConfig
+	for _, nc := range attachOrder(nets) {
+		if best == nil || nc.GwPriority > best.GwPriority {
+			best = &nc
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.Network
+}
+
+// setNetworkMode applies the network mode to the spec: "host" leaves the
+// network namespace out (the container uses the host's); "container:<ref>"
+// joins the other container's (SpecInputs.NetNS, found by Start); "",
+// "bridge" and "none" get a namespace of their own (with the networks'
+// interfaces, or loopback only). A mode with networks is refused.
+func setNetworkMode(l *specs.Linux, c ContainerConfig) error {
+	switch {
+	case c.NetworkMode == "" || c.NetworkMode == "bridge":
+		return nil
+	case c.NetworkMode == "none", c.NetworkMode == "host", strings.HasPrefix(c.NetworkMode, "container:") && len(c.NetworkMode) > len("container:"):
+	default:
+		return fmt.Errorf("network_mode %q: want host, none, bridge or container:<name>: %w", c.NetworkMode, errdefs.ErrInvalidArgument)
+	}
+	if len(c.Networks) > 0 || len(c.Ports) > 0 {
+		return fmt.Errorf("network_mode %q: the container cannot also join networks or publish ports: %w", c.NetworkMode, errdefs.ErrInvalidArgument)
+	}
+	if c.NetworkMode == "host" {
+		l.Namespaces = slices.DeleteFunc(l.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace })
+	}
+	return nil
+}
+
+// sharedNetns is the network namespace a "container:<ref>" container
+// joins (the one of the other container's init, which must run), and the
+// other container's endpoints, whose resolvers it uses too.
+func (e *Engine) sharedNetns(c ContainerConfig) (string, []endpointRecord, bool, error) {
+	ref, ok := strings.CutPrefix(c.NetworkMode, "container:")
+	if !ok {
+		return "", nil, false, nil
+	}
+	pid, err := e.runningPid(ref)
+	if err != nil {
+		return "", nil, true, fmt.Errorf("network_mode %q: %w", c.NetworkMode, err)
+	}
+	var eps []endpointRecord
+	if dir, _, err := e.lookup(ref); err == nil {
+		if eps, err = readEndpoints(dir); err != nil {
+			return "", nil, true, fmt.Errorf("network_mode %q: %w", c.NetworkMode, err)
+		}
+	}
+	// Only for resolv.conf: the ports and names stay the other container's.
+	for i := range eps {
+		eps[i].Ports, eps[i].Aliases = nil, nil
+	}
+	return fmt.Sprintf("/proc/%d/ns/net", pid), eps, true, nil
+}

@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/atomicfile"
+)
+
+// active tells whether a container in status s has a run to stop: running,
+// paused, or between two runs of its restart policy.
+func active(s Status) bool {
+	return s == StatusRunning || s == StatusPaused || s == StatusRestarting
+}
+
+// markStopping writes the stopping marker, which the shim reads before
+// every restart and after every start: a container being stopped is not
+// restarted, and one the shim had just restarted is killed by it. Start
+// removes the marker.
+func markStopping(dir string) error {
+	return atomicfile.WriteFile(filepath.Join(dir, ctrstate.StoppingFile), nil, 0o644)
+}
+
+// clearStopping removes the stopping marker and the last run's health
+// before a start.
+func clearStopping(dir string) error {
+	var errs []error
+	for _, f := range []string{ctrstate.StoppingFile, ctrstate.HealthFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// shimArgs are the shim's options from the container's record: its
+// terminal, restart policy and healthcheck.
+func shimArgs(rec *record) []string {
+	var args []string
+	if rec.Config.Tty {
+		args = append(args, "--tty")
+	}
+	if rec.Config.OpenStdin {
+		args = append(args, "--stdin")
+	}
+	switch p := rec.Config.Restart; p.Name {
+	case "always", "unless-stopped":
+		args = append(args, "--restart", p.Name)
+	case "on-failure":
+		args = append(args, "--restart", "on-failure:"+strconv.Itoa(p.MaxRetries))
+	}
+	if l := rec.Config.Logging; l.MaxSize > 0 {
+		args = append(args, "--log-max-size", strconv.FormatInt(l.MaxSize, 10), "--log-max-file", strconv.Itoa(max(l.MaxFile, 1)))
+	}
+	args = append(args, healthArgs(effectiveHealthcheck(rec.Config.Healthcheck, rec.ImageConfig.Healthcheck))...)
+	return args
+}

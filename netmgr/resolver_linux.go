@@ -1,0 +1,162 @@
+package netmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// resolverReadyTimeout bounds the wait for a new resolver to listen.
+const resolverReadyTimeout = 10 * time.Second
+
+// resolverStopTimeout bounds the wait for a resolver to exit after SIGTERM
+// (and again after SIGKILL).
+const resolverStopTimeout = 3 * time.Second
+
+// resolverReady is what a resolver writes on its readiness pipe once it
+// listens.
+const resolverReady = "ready"
+
+// ensureResolverLocked starts the resolver of network n unless the one its
+// record names still runs, and records it. The network lock must be held.
+func (m *Manager) ensureResolverLocked(ctx context.Context, n *Network) (retErr error) {
+	if n.Resolver != nil && processAlive(*n.Resolver) {
+		return nil
+	}
+	ups := m.opt.Upstreams
+	if ups == nil {
+		var err error
+		if ups, err = hostUpstreams(m.opt.ResolvConf); err != nil {
+			return fmt.Errorf("network %q: resolver: upstreams: %w", n.Name, err)
+		}
+	}
+	args := []string{"resolver", "--root", m.opt.Root, "--network", n.Name}
+	for _, u := range ups {
+		args = append(args, "--upstream", u)
+	}
+	logPath := m.resolverLog(n.Name)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		return fmt.Errorf("network %q: resolver: %w", n.Name, err)
+	}
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("network %q: resolver: %w", n.Name, err)
+	}
+	defer logf.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("network %q: resolver: %w", n.Name, err)
+	}
+	defer r.Close()
+	cmd := exec.Command(m.opt.Exe, args...)
+	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	m.log.Debug("exec resolver", "network", n.Name, "cmd", m.opt.Exe+" "+strings.Join(args, " "))
+	err = cmd.Start()
+	_ = w.Close()
+	if err != nil {
+		return fmt.Errorf("network %q: resolver: %w", n.Name, err)
+	}
+	// Reaped here while this process runs; by init once it is gone.
+	go func() { _ = cmd.Wait() }()
+	proc := Process{Pid: cmd.Process.Pid}
+	defer func() {
+		if retErr != nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+	msg := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(r, 4096))
+		msg <- string(b)
+	}()
+	timer := time.NewTimer(resolverReadyTimeout)
+	defer timer.Stop()
+	select {
+	case s := <-msg:
+		switch s {
+		case resolverReady:
+		case "":
+			return fmt.Errorf("network %q: resolver exited at start (see %s)", n.Name, logPath)
+		default:
+			return fmt.Errorf("network %q: resolver: %s", n.Name, strings.TrimSpace(s))
+		}
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-timer.C:
+		return fmt.Errorf("network %q: resolver not ready after %s (see %s)", n.Name, resolverReadyTimeout, logPath)
+	}
+	start, _, err := procStart(proc.Pid)
+	if err != nil {
+		return fmt.Errorf("network %q: resolver: %w", n.Name, err)
+	}
+	proc.Start = start
+	n.Resolver = &proc
+	if err := m.writeRecord(n); err != nil {
+		n.Resolver = nil
+		return err
+	}
+	m.log.Debug("resolver started", "network", n.Name, "pid", proc.Pid)
+	return nil
+}
+
+// stopProcess ends p (SIGTERM, then SIGKILL) and waits until it is gone. A
+// nil or finished process counts as stopped.
+func stopProcess(p *Process) error {
+	if p == nil || !processAlive(*p) {
+		return nil
+	}
+	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
+		if err := unix.Kill(p.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill %d: %w", p.Pid, err)
+		}
+		deadline := time.Now().Add(resolverStopTimeout)
+		for time.Now().Before(deadline) {
+			if !processAlive(*p) {
+				return nil
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return fmt.Errorf("process %d still running after SIGKILL", p.Pid)
+}
+
+// processAlive reports whether p runs (a zombie does not).
+func processAlive(p Process) bool {
+	start, zombie, err := procStart(p.Pid)
+	return err == nil && !zombie && start == p.Start
+}
+
+// procStart reads the start time of process pid and whether it is a zombie.
+func procStart(pid int) (start uint64, zombie bool, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, false, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return start, f[0] == "Z" || f[0] == "X", nil
+}

@@ -1,0 +1,75 @@
+package reconciler
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/spec"
+)
+
+func TestTranslateNetwork(t *testing.T) {
+	p := &spec.Project{
+		Name:     "p",
+		Networks: []spec.Network{{Key: "front", Name: "p_front"}, {Key: "back", Name: "p_back"}},
+		Services: []spec.Service{{Name: "db"}},
+	}
+	s := &spec.Service{
+		Name: "web",
+		Networks: []spec.ServiceNetwork{
+			{Name: "back", Aliases: []string{"api"}, GwPriority: 2},
+			{Name: "front", Priority: 5, IPv4Address: "10.1.0.9"},
+		},
+		MacAddress: "02:00:00:00:00:01",
+		Ports:      []spec.Port{{Target: 80, Published: "8080", HostIP: "127.0.0.1"}, {Target: 53, Protocol: "udp"}},
+		DNS:        []string{"192.0.2.1"}, DNSSearch: []string{"example.test"}, DNSOpt: []string{"ndots:2"},
+	}
+	var c engine.ContainerConfig
+	if err := translateNetwork(p, s, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Networks) != 2 || c.Networks[1].Network != "p_front" || c.Networks[1].Priority != 5 ||
+		c.Networks[1].MacAddress != "02:00:00:00:00:01" || c.Networks[1].Address != netip.MustParseAddr("10.1.0.9") ||
+		c.Networks[0].GwPriority != 2 || c.Networks[0].Aliases[1] != "api" {
+		t.Errorf("networks %+v", c.Networks)
+	}
+	if len(c.Ports) != 2 || c.Ports[0] != (engine.PortBinding{HostIP: "127.0.0.1", HostPort: "8080", ContainerPort: 80, Protocol: "tcp"}) ||
+		c.Ports[1] != (engine.PortBinding{ContainerPort: 53, Protocol: "udp"}) {
+		t.Errorf("ports %+v", c.Ports)
+	}
+	if c.DNS[0] != "192.0.2.1" || c.DNSSearch[0] != "example.test" || c.DNSOptions[0] != "ndots:2" {
+		t.Errorf("dns %q %q %q", c.DNS, c.DNSSearch, c.DNSOptions)
+	}
+
+	for _, tc := range []struct{ mode, want string }{
+		{"host", "host"}, {"none", "none"}, {"service:db", "container:p-db-1"}, {"container:x", "container:x"},
+	} {
+		var c engine.ContainerConfig
+		if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: tc.mode}, &c); err != nil || c.NetworkMode != tc.want {
+			t.Errorf("network_mode %q: %q, %v; want %q", tc.mode, c.NetworkMode, err, tc.want)
+		}
+	}
+	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "bridge"}, &engine.ContainerConfig{}); !errdefs.IsNotImplemented(err) {
+		t.Errorf("network_mode bridge: %v", err)
+	}
+	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "none", Ports: []spec.Port{{Target: 80}}}, &engine.ContainerConfig{}); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("network_mode none with ports: %v", err)
+	}
+}
+
+func TestNetworkConfig(t *testing.T) {
+	cfg, err := NetworkConfig(spec.Network{
+		Key: "front", Name: "p_front",
+		Subnets:    []spec.IPAMConfig{{Subnet: "10.9.0.0/16", Gateway: "10.9.0.254", IPRange: "10.9.1.0/24"}},
+		DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400", "com.docker.network.bridge.name": "berthfront"},
+	}, nil)
+	if err != nil || cfg.Subnet.String() != "10.9.0.0/16" || cfg.Gateway.String() != "10.9.0.254" || cfg.IPRange.String() != "10.9.1.0/24" ||
+		cfg.MTU != 1400 || cfg.BridgeName != "berthfront" {
+		t.Errorf("NetworkConfig = %+v, %v", cfg, err)
+	}
+	if _, err := NetworkConfig(spec.Network{Key: "x", DriverOpts: map[string]string{"com.docker.network.bridge.enable_icc": "false"}}, nil); !errdefs.IsNotImplemented(err) {
+		t.Errorf("unknown driver_opts: %v", err)
+	}
+}
