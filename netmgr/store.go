@@ -142,5 +142,10 @@ func (m *Manager) deleteRecord(name string) error {
 	if err := os.Remove(m.recordPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("network %q: %w", name, err)
 	}
+	// A berth killed while writing the record left its temporary file;
+	// the network lock is held, so no writer is live.
+	if err := atomicfile.RemoveTemps(m.recordPath(name)); err != nil {
+		return fmt.Errorf("network %q: %w", name, err)
+	}
 	return nil
 }

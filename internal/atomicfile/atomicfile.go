@@ -6,6 +6,7 @@ package atomicfile
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,4 +63,21 @@ func WriteJSON(path string, v any, perm os.FileMode) error {
 		return fmt.Errorf("write %s: encode: %w", path, err)
 	}
 	return WriteFile(path, append(b, '\n'), perm)
+}
+
+// RemoveTemps removes the temporary files WriteFile left beside path when
+// its process died mid-write. Only call it while holding whatever lock
+// serialises the writers of path: a live writer's temporary file would go too.
+func RemoveTemps(path string) error {
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp*"))
+	if err != nil {
+		return fmt.Errorf("remove temporary files of %s: %w", path, err)
+	}
+	var errs []error
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

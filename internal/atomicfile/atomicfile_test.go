@@ -39,3 +39,24 @@ func TestWriteFileMissingDirFails(t *testing.T) {
 		t.Fatal("write into a missing directory succeeded")
 	}
 }
+
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "n.json")
+	for _, name := range []string{".n.json.tmp123", ".n.json.tmp9", ".other.json.tmp1", "n.json"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveTemps(p); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if len(left) != 2 || left[0] != ".other.json.tmp1" || left[1] != "n.json" {
+		t.Fatalf("left %v, want the other record's temp file and the record", left)
+	}
+}
