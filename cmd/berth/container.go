@@ -179,7 +179,7 @@ func newContainerInspectCommand(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out = append(out, c)
+				out = append(out, c.Redacted())
 			}
 			return writeJSONIndent(g.stdout, out)
 		},
