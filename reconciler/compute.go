@@ -47,7 +47,10 @@ type Options struct {
 	// AlwaysRecreateDeps recreates the dependencies of a service that is
 	// recreated, too (up --always-recreate-deps).
 	AlwaysRecreateDeps bool
-	Timeout            *time.Duration // stop timeout overriding the services'
+	// RenewAnonVolumes gives recreated containers new anonymous volumes
+	// instead of their predecessors' (up -V).
+	RenewAnonVolumes bool
+	Timeout          *time.Duration // stop timeout overriding the services'
 }
 
 // Compute returns the plan that takes the machine from observed to desired.
@@ -414,15 +417,21 @@ func (b *builder) upService(s *spec.Service) error {
 			return err
 		}
 		old, ok := existing[n]
+		recreate := ok && !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash || b.depsOfChanged[s.Name] != "")
 		cafter := after
-		for _, cv := range anonymousVolumes(b.desired.Name, s, n, &cfg, b.observed.Volumes, ok) {
-			cafter = append(cafter, b.add(cv, after...))
+		if !ok || recreate {
+			// A replacement keeps the old container's anonymous volumes
+			// unless -V asks for new ones.
+			reuse := ok && !b.opt.RenewAnonVolumes
+			for _, cv := range anonymousVolumes(b.desired.Name, s, n, &cfg, b.observed.Volumes, reuse) {
+				cafter = append(cafter, b.add(cv, after...))
+			}
 		}
 		var id int
 		switch {
 		case !ok:
 			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart}, cafter...)
-		case !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash || b.depsOfChanged[s.Name] != ""):
+		case recreate:
 			reason := "configuration changed"
 			switch {
 			case b.opt.ForceRecreate:

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -367,6 +368,39 @@ func TestPullPolicies(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden(t, plan.String())
+		})
+	}
+}
+
+// TestAnonymousVolumesAcrossRecreate: a recreated container keeps its
+// anonymous volume; with RenewAnonVolumes (up -V) it gets a new one.
+func TestAnonymousVolumesAcrossRecreate(t *testing.T) {
+	withAnon := func() *spec.Project {
+		p := project()
+		w := service(p, "web")
+		w.Mounts = append(w.Mounts, spec.Mount{Type: "volume", Target: "/cache"})
+		return p
+	}
+	for _, renew := range []bool{false, true} {
+		t.Run(fmt.Sprintf("renew=%v", renew), func(t *testing.T) {
+			f := newFake()
+			if _, err := converge(t, f, withAnon(), Options{Mode: ModeUp}); err != nil {
+				t.Fatal(err)
+			}
+			vols := len(f.volumes)
+			p := withAnon()
+			service(p, "web").Environment = []string{"V=2"}
+			plan, err := converge(t, f, p, Options{Mode: ModeUp, RenewAnonVolumes: renew})
+			if err != nil {
+				t.Fatal(err)
+			}
+			created := strings.Count(plan.String(), "create volume")
+			if want := map[bool]int{false: 0, true: 1}[renew]; created != want {
+				t.Fatalf("plan creates %d volumes, want %d:\n%s", created, want, plan)
+			}
+			if renew && len(f.volumes) != vols+1 || !renew && len(f.volumes) != vols {
+				t.Fatalf("%d volumes after, %d before", len(f.volumes), vols)
+			}
 		})
 	}
 }

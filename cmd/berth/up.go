@@ -24,6 +24,7 @@ type upOptions struct {
 	scale              []string
 	pull               string
 	alwaysRecreateDeps bool
+	renewAnonVolumes   bool
 	waitTimeout        int
 	dryRun             bool
 	forceRecreate      bool
@@ -57,6 +58,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy; implies detached mode")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
 	f.BoolVar(&o.alwaysRecreateDeps, "always-recreate-deps", false, "recreate dependent containers; incompatible with --no-recreate")
+	f.BoolVarP(&o.renewAnonVolumes, "renew-anon-volumes", "V", false, "recreate anonymous volumes instead of retrieving data from the previous containers")
 	f.StringVar(&o.pull, "pull", "", `pull image before running: "always", "missing", "never"`)
 	f.StringArrayVar(&o.scale, "scale", nil, "scale SERVICE to NUM instances; overrides the scale setting in the Compose file")
 	f.BoolVarP(&o.watch, "watch", "w", false, "watch the Compose and env files and converge on every change")
@@ -96,7 +98,7 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 		Mode: reconciler.ModeUp, Services: services, NoDeps: o.noDeps,
 		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, NoStart: o.noStart,
 		RemoveOrphans: o.removeOrphans, Timeout: timeoutFlag(o.timeout), Wait: o.wait, Pull: o.pull,
-		AlwaysRecreateDeps: o.alwaysRecreateDeps,
+		AlwaysRecreateDeps: o.alwaysRecreateDeps, RenewAnonVolumes: o.renewAnonVolumes,
 	}
 	if o.wait && o.waitTimeout > 0 {
 		var cancel context.CancelFunc
