@@ -147,7 +147,7 @@ func newImageRmCommand(g *globalOptions) *cobra.Command {
 			return runImageRm(cmd.Context(), g, o, args)
 		},
 	}
-	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "accepted for compatibility; an image a container uses is never removed")
+	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "untag an image a container uses (its content stays while the container does)")
 	return cmd
 }
 
@@ -175,13 +175,21 @@ func runImageRm(ctx context.Context, g *globalOptions, o imageRmOptions, refs []
 				users = append(users, c)
 			}
 		}
-		// Another name may go (the image stays); the last name of an image a
-		// container uses may not, even with --force: the store would delete
-		// the layers under the container's root filesystem.
+		// Another name may go (the image stays). The last name of an image a
+		// container uses goes only with --force, and then the image stays,
+		// nameless, under the container's root filesystem, as Docker does.
 		if len(users) > 0 && len(img.RepoTags) <= 1 {
 			c := users[0]
-			errs = append(errs, fmt.Errorf("image %q is in use by container %s (%s); remove the container first: %w",
-				ref, c.Config.Name, c.State.Status, errdefs.ErrConflict))
+			if !o.force {
+				errs = append(errs, fmt.Errorf("image %q is in use by container %s (%s); remove the container first or use --force: %w",
+					ref, c.Config.Name, c.State.Status, errdefs.ErrConflict))
+				continue
+			}
+			if err := a.images.Untag(ctx, ref); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			fmt.Fprintln(g.stdout, "Untagged: "+ref)
 			continue
 		}
 		if err := a.images.Remove(ctx, ref); err != nil {
