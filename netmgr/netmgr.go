@@ -545,6 +545,20 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 	if err := validateName("sandbox", id); err != nil {
 		return err
 	}
+	// The sandbox's own links and namespace are its alone: they go before
+	// the network lock is taken, so removals of many containers overlap
+	// (deleting a veth waits for the kernel). Endpoints with published
+	// ports keep the old order: their rules must go before the veth.
+	pre, err := m.readAll()
+	if err != nil {
+		return err
+	}
+	gone := map[string]bool{}
+	for _, n := range pre {
+		if ep, ok := n.Endpoints[id]; ok && len(ep.Ports) == 0 && deleteLink(ep.HostVeth) == nil {
+			gone[n.Name] = true
+		}
+	}
 	unlock, err := m.lock(ctx)
 	if err != nil {
 		return err
@@ -566,9 +580,11 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 				continue
 			}
 		}
-		if err := deleteLink(ep.HostVeth); err != nil {
-			errs = append(errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, id, err))
-			continue
+		if !gone[n.Name] {
+			if err := deleteLink(ep.HostVeth); err != nil {
+				errs = append(errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, id, err))
+				continue
+			}
 		}
 		delete(n.Endpoints, id)
 		if err := m.writeRecord(n); err != nil {

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 
 	"github.com/berth-dev/berth/engine/shim"
 	"github.com/berth-dev/berth/netmgr"
@@ -23,5 +24,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "resolver" { // hidden: a network's DNS resolver
 		os.Exit(netmgr.ResolverMain(os.Args[2:]))
 	}
+	// A CLI run is short and its live heap small: collecting less often
+	// takes ~6 ms off a no-op `up` of 20 services. The shim and the resolver
+	// above keep the default, as they live long.
+	debug.SetGCPercent(400)
 	os.Exit(run(context.Background(), os.Args[1:]))
 }
