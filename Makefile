@@ -33,8 +33,13 @@ unit:
 e2e: build
 	$(GO) test -count=1 -tags e2e -timeout 15m ./e2e/
 
+# Figures: the packages' micro-benchmarks, image pull beside skopeo, and
+# Compose projects beside Docker Compose and podman-compose (bench/RESULTS.md;
+# about 15 minutes, most of it podman-compose).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+	BERTH=$(BIN) bash hack/bench-pull.sh
+	bash hack/bench-compose.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,391 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
+)
+
+// Environment variables the benchmarks read.
+const (
+	envEnable    = "BERTH_BENCH"            // "1" runs BenchmarkCompose
+	envBerth     = "BERTH_BENCH_BERTH"      // the berth binary; default ../bin/berth
+	envBerthSkip = "BERTH_BENCH_BERTH_SKIP" // a reason not to run berth (set by the script when the build failed)
+	envDir       = "BERTH_BENCH_DIR"        // working directory; default a new one under $TMPDIR
+	envResults   = "BERTH_BENCH_RESULTS"    // the Markdown file to write, if set
+)
+
+// The phases of one cycle, in order, as they appear in metric names.
+const (
+	phaseColdUp   = "cold-up"
+	phaseNoopUp   = "noop-up"
+	phaseChangeUp = "change-one-up"
+	phaseDown     = "down-v"
+)
+
+// sizes are the numbers of services of the projects measured.
+var sizes = []int{1, 5, 20}
+
+// phaseSpec is one timed step of a cycle.
+type phaseSpec struct {
+	name string
+	rev  int      // BENCH_REV of service s1 in the file the step runs on
+	args []string // the Compose command
+	up   bool     // afterwards every service runs; otherwise nothing of the project is left
+}
+
+// cycle is what one benchmark iteration does to a project.
+var cycle = []phaseSpec{
+	{name: phaseColdUp, rev: 0, args: []string{"up", "-d"}, up: true},
+	{name: phaseNoopUp, rev: 0, args: []string{"up", "-d"}, up: true},
+	{name: phaseChangeUp, rev: 1, args: []string{"up", "-d"}, up: true},
+	{name: phaseDown, rev: 1, args: []string{"down", "-v"}, up: false},
+}
+
+// cmdTimeout bounds one command. podman-compose 1.0.3 sleeps a second after
+// each podman command, so its no-op up of 20 services takes about a minute.
+const cmdTimeout = 10 * time.Minute
+
+// errUnavailable marks a tool that is not installed or cannot start here:
+// its benchmarks are skipped, with the reason, rather than failed.
+var errUnavailable = errors.New("unavailable")
+
+// BenchmarkCompose times, for each tool and project size, full cycles of
+// cold `up -d`, no-op `up -d`, `up -d` after changing s1, and `down -v`.
+// Each phase is reported as a metric in seconds ("s/cold-up", …); every
+// sample also goes to RESULTS.md (BERTH_BENCH_RESULTS), as medians.
+func BenchmarkCompose(b *testing.B) {
+	if os.Getenv(envEnable) != "1" {
+		b.Skipf("set %s=1 to run (as root; see bench/README.md)", envEnable)
+	}
+	testutil.RequirePrivileged(b)
+	work := workDir(b)
+	rootfs := filepath.Join(work, "busybox-rootfs.tar")
+	buildRootfs(b, rootfs)
+
+	res := newResults()
+	setups := []struct {
+		name  string
+		title string
+		setup func(b *testing.B, work, rootfs string) (*tool, error)
+	}{
+		{"berth", "berth", setupBerth},
+		{"docker", "Docker Compose", setupDocker},
+		{"podman", "podman-compose", setupPodman},
+	}
+	for _, s := range setups {
+		res.declare(s.name, s.title)
+		b.Run(s.name, func(b *testing.B) {
+			before := snapshotHost()
+			b.Cleanup(func() {
+				if extra := attributable(s.name, snapshotHost().newSince(before)); len(extra) > 0 {
+					b.Logf("%s: on the host after teardown, not there before (may be another user's): %s",
+						s.name, strings.Join(extra, "; "))
+					res.leftover(s.name, extra)
+				}
+			})
+			t, err := s.setup(b, filepath.Join(work, s.name), rootfs)
+			if errors.Is(err, errUnavailable) {
+				res.skip(s.name, err.Error())
+				b.Skipf("%s skipped: %v", s.name, err)
+			}
+			if err != nil {
+				res.fail(s.name, err.Error())
+				b.Fatalf("%s: set-up: %v", s.name, err)
+			}
+			res.describe(s.name, t.version, t.notes)
+			for _, n := range sizes {
+				b.Run(fmt.Sprintf("%dsvc", n), func(b *testing.B) { runCycles(b, t, n, res) })
+			}
+		})
+	}
+	if path := os.Getenv(envResults); path != "" {
+		if err := res.writeMarkdown(path, time.Now()); err != nil {
+			b.Fatalf("results: %v", err)
+		}
+		b.Logf("wrote %s", path)
+	}
+}
+
+// runCycles runs b.N cycles of a project of n services with t.
+func runCycles(b *testing.B, t *tool, n int, res *results) {
+	ctx := b.Context()
+	dir := b.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	project := fmt.Sprintf("bbench%dn%d", os.Getpid(), n)
+	b.Cleanup(func() {
+		// After a failure part of the project may still be up.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmdTimeout)
+		defer cancel()
+		if err := t.purge(cctx, file, project); err != nil {
+			b.Errorf("%s: clean up project %s: %v", t.name, project, err)
+		}
+	})
+
+	sums := make(map[string]time.Duration)
+	for i := 0; i < b.N; i++ {
+		rev := -1
+		for _, ph := range cycle {
+			if ph.rev != rev {
+				rev = ph.rev
+				if err := os.WriteFile(file, composeYAML(n, rev), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+			d, _, err := t.run(ctx, t.argv(file, project, ph.args...)...)
+			if err == nil {
+				err = t.check(ctx, file, project, n, ph.up)
+			}
+			if err != nil {
+				msg := fmt.Sprintf("%dsvc %s: %v", n, ph.name, err)
+				res.fail(t.name, msg)
+				b.Fatalf("%s: %s", t.name, msg)
+			}
+			sums[ph.name] += d
+			res.add(t.name, n, ph.name, d)
+		}
+	}
+	for _, ph := range cycle {
+		b.ReportMetric(sums[ph.name].Seconds()/float64(b.N), "s/"+ph.name)
+	}
+	b.ReportMetric(0, "ns/op") // the whole cycle's time says nothing: the phases do
+}
+
+// composeYAML is the project of n busybox services s1…sN, each with its own
+// named volume at /data, all on one internal network (no tool sets up a way
+// out). rev is the value of s1's BENCH_REV; changing it changes s1 alone.
+func composeYAML(n, rev int) []byte {
+	var s strings.Builder
+	s.WriteString("services:\n")
+	for i := 1; i <= n; i++ {
+		r := 0
+		if i == 1 {
+			r = rev
+		}
+		fmt.Fprintf(&s, "  s%d:\n", i)
+		s.WriteString("    image: busybox:latest\n")
+		s.WriteString("    command: [\"sleep\", \"3600\"]\n")
+		// busybox sleep as PID 1 ignores SIGTERM; behind an init every tool
+		// stops it at once instead of after the grace period.
+		s.WriteString("    init: true\n")
+		fmt.Fprintf(&s, "    environment:\n      BENCH_REV: \"%d\"\n", r)
+		fmt.Fprintf(&s, "    volumes:\n      - v%d:/data\n", i)
+		s.WriteString("    networks:\n      - net\n")
+	}
+	s.WriteString("networks:\n  net:\n    internal: true\n")
+	s.WriteString("volumes:\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&s, "  v%d:\n", i)
+	}
+	return []byte(s.String())
+}
+
+// tool is one Compose implementation, set up for this run.
+type tool struct {
+	name    string   // the sub-benchmark's name: berth, docker, podman
+	version string   // what RESULTS.md says was measured
+	notes   []string // how its behaviour differs from the others', for RESULTS.md
+	work    string   // its working directory
+	env     []string // added to the environment of every command
+
+	// argv is the Compose command args on file and project.
+	argv func(file, project string, args ...string) []string
+	// containers lists the project's containers, running or not.
+	containers func(ctx context.Context, file, project string) ([]container, error)
+	// leftovers lists what of the project is still there after down -v
+	// and afterDown: containers, volumes, networks.
+	leftovers func(ctx context.Context, file, project string) ([]string, error)
+	// afterDown, if set, removes (untimed) what the tool's down -v leaves
+	// by design, so that the next cold up starts from nothing.
+	afterDown func(ctx context.Context, project string) error
+}
+
+// container is one line of a tool's ps.
+type container struct {
+	Name    string
+	Service string
+	State   string
+}
+
+// check verifies the state a phase must leave: with up, one running
+// container for each of the n services; without, nothing of the project.
+func (t *tool) check(ctx context.Context, file, project string, n int, up bool) error {
+	if !up {
+		if t.afterDown != nil {
+			if err := t.afterDown(ctx, project); err != nil {
+				return fmt.Errorf("after down: %w", err)
+			}
+		}
+		left, err := t.leftovers(ctx, file, project)
+		if err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("left after down -v: %s", strings.Join(left, ", "))
+		}
+		return nil
+	}
+	cs, err := t.containers(ctx, file, project)
+	if err != nil {
+		return err
+	}
+	running := make(map[string]bool)
+	var bad []string
+	for _, c := range cs {
+		if c.State == "running" {
+			running[c.Service] = true
+		} else {
+			bad = append(bad, fmt.Sprintf("%s is %s", c.Name, c.State))
+		}
+	}
+	for i := 1; i <= n; i++ {
+		if s := fmt.Sprintf("s%d", i); !running[s] {
+			bad = append(bad, "no running container for "+s)
+		}
+	}
+	if len(bad) > 0 || len(cs) != n {
+		return fmt.Errorf("after up, %d containers: %s", len(cs), strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// purge takes the project down if anything of it is left, best effort
+// with the tool's own down -v.
+func (t *tool) purge(ctx context.Context, file, project string) error {
+	if _, err := os.Stat(file); err != nil {
+		return nil // no cycle started
+	}
+	left, err := t.leftovers(ctx, file, project)
+	if err == nil && len(left) == 0 {
+		return nil
+	}
+	_, _, err = t.run(ctx, t.argv(file, project, "down", "-v")...)
+	if t.afterDown != nil {
+		err = errors.Join(err, t.afterDown(ctx, project))
+	}
+	return err
+}
+
+// run runs argv with the tool's environment and returns how long it took,
+// from start to exit. Output goes to a file, not a pipe: a daemon that
+// inherited it cannot hold the command's return back.
+func (t *tool) run(ctx context.Context, argv ...string) (time.Duration, []byte, error) {
+	return runCmd(ctx, t.work, t.env, argv...)
+}
+
+func runCmd(ctx context.Context, work string, env []string, argv ...string) (time.Duration, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	f, err := os.CreateTemp(work, "out-")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	start := time.Now()
+	err = cmd.Run()
+	d := time.Since(start)
+	out, rerr := os.ReadFile(f.Name())
+	if err != nil {
+		return d, out, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, tail(out, 2000))
+	}
+	return d, out, rerr
+}
+
+// output runs argv and returns its output, trimmed.
+func output(ctx context.Context, work string, env []string, argv ...string) (string, error) {
+	_, out, err := runCmd(ctx, work, env, argv...)
+	return strings.TrimSpace(string(out)), err
+}
+
+// tail is the end of out, at most n bytes.
+func tail(out []byte, n int) string {
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// jsonLines decodes one JSON object per line (docker compose's and berth's
+// ps --format json) or one JSON array (podman's).
+func jsonLines[T any](out string) ([]T, error) {
+	out = strings.TrimSpace(out)
+	if out == "" {
+		return nil, nil
+	}
+	if strings.HasPrefix(out, "[") {
+		var v []T
+		err := json.Unmarshal([]byte(out), &v)
+		return v, err
+	}
+	var v []T
+	for line := range strings.Lines(out) {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		var x T
+		if err := json.Unmarshal([]byte(line), &x); err != nil {
+			return nil, fmt.Errorf("%q: %w", line, err)
+		}
+		v = append(v, x)
+	}
+	return v, nil
+}
+
+// nonEmptyLines are the lines of out with something on them, trimmed.
+func nonEmptyLines(out string) []string {
+	var v []string
+	for line := range strings.Lines(out) {
+		if line = strings.TrimSpace(line); line != "" {
+			v = append(v, line)
+		}
+	}
+	return slices.Clip(v)
+}
+
+// workDir is BERTH_BENCH_DIR or a new directory that goes at the end.
+func workDir(b *testing.B) string {
+	if d := os.Getenv(envDir); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	d, err := os.MkdirTemp("", "berth-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := unmountUnder(d); err != nil {
+			b.Errorf("unmount %s: %v", d, err)
+		}
+		if err := os.RemoveAll(d); err != nil {
+			b.Errorf("remove %s: %v", d, err)
+		}
+	})
+	return d
+}
+
+// buildRootfs makes the busybox rootfs tarball every tool imports as busybox:latest.
+func buildRootfs(b *testing.B, out string) {
+	script, err := filepath.Abs(filepath.Join("..", "hack", "busybox-rootfs.sh"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if o, err := exec.CommandContext(b.Context(), "sh", script, out).CombinedOutput(); err != nil {
+		b.Fatalf("busybox rootfs: %v\n%s", err, o)
+	}
+}

@@ -1,0 +1,266 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/atomicfile"
+)
+
+// results gathers every sample of a run and what RESULTS.md says about
+// each tool. The benchmarks run one at a time, so it needs no lock.
+type results struct {
+	order    []string          // tool names, in column order
+	titles   map[string]string // column headers
+	versions map[string]string
+	notes    map[string][]string
+	skipped  map[string]string
+	failed   map[string][]string
+	left     map[string][]string
+	samples  map[sampleKey][]time.Duration
+}
+
+type sampleKey struct {
+	tool  string
+	n     int
+	phase string
+}
+
+func newResults() *results {
+	return &results{
+		titles:   make(map[string]string),
+		versions: make(map[string]string),
+		notes:    make(map[string][]string),
+		skipped:  make(map[string]string),
+		failed:   make(map[string][]string),
+		left:     make(map[string][]string),
+		samples:  make(map[sampleKey][]time.Duration),
+	}
+}
+
+func (r *results) declare(tool, title string) {
+	if !slices.Contains(r.order, tool) {
+		r.order = append(r.order, tool)
+	}
+	r.titles[tool] = title
+}
+
+func (r *results) describe(tool, version string, notes []string) {
+	r.versions[tool] = version
+	r.notes[tool] = notes
+}
+
+func (r *results) skip(tool, reason string)         { r.skipped[tool] = reason }
+func (r *results) fail(tool, msg string)            { r.failed[tool] = append(r.failed[tool], msg) }
+func (r *results) leftover(tool string, v []string) { r.left[tool] = v }
+
+func (r *results) add(tool string, n int, phase string, d time.Duration) {
+	k := sampleKey{tool, n, phase}
+	r.samples[k] = append(r.samples[k], d)
+}
+
+// median is the median of v, or false if v is empty.
+func median(v []time.Duration) (time.Duration, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2], true
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2, true
+}
+
+// phaseTitles name the phases in RESULTS.md.
+var phaseTitles = map[string]string{
+	phaseColdUp:   "cold `up -d`",
+	phaseNoopUp:   "no-op `up -d`",
+	phaseChangeUp: "`up -d`, one service changed",
+	phaseDown:     "`down -v`",
+}
+
+// goal is one of the project's targets for berth.
+type goal struct {
+	phase    string
+	n        int
+	minRatio float64       // fastest peer ÷ berth at least this, if set
+	under    time.Duration // berth's median below this, if set
+}
+
+var goals = []goal{
+	{phase: phaseColdUp, n: 20, minRatio: 3},
+	{phase: phaseDown, n: 20, minRatio: 3},
+	{phase: phaseNoopUp, n: 20, under: 50 * time.Millisecond},
+}
+
+// fastestPeer is the peer with the lowest median for (n, phase).
+func (r *results) fastestPeer(n int, phase string) (string, time.Duration, bool) {
+	best, bestD, found := "", time.Duration(0), false
+	for _, tool := range r.order {
+		if tool == "berth" {
+			continue
+		}
+		if d, ok := median(r.samples[sampleKey{tool, n, phase}]); ok && (!found || d < bestD) {
+			best, bestD, found = tool, d, true
+		}
+	}
+	return best, bestD, found
+}
+
+// cycles is how many samples each cell's median is taken over (the
+// smallest count, if they differ).
+func (r *results) cycles() int {
+	c := 0
+	for _, v := range r.samples {
+		if c == 0 || len(v) < c {
+			c = len(v)
+		}
+	}
+	return c
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// markdown renders the results as of now.
+func (r *results) markdown(now time.Time) []byte {
+	var w bytes.Buffer
+	fmt.Fprintf(&w, "# berth beside its peers: Compose projects\n\n")
+	fmt.Fprintf(&w, "Written by `hack/bench-compose.sh` (`BenchmarkCompose` in `bench/`) on %s, "+
+		"on %s, %d CPUs. Each cell is the median, in seconds, of %d cycles (`-benchtime 3x` runs each "+
+		"benchmark once, then 3 times; every cycle counts) of: cold `up -d` until every service runs, "+
+		"no-op `up -d`, `up -d` after changing one environment variable of `s1`, `down -v`. Projects: "+
+		"N busybox services `sleep 3600` with `init: true`, a named volume each, one `internal` network; "+
+		"the same image in every tool.\n\n",
+		now.UTC().Format("2006-01-02 15:04 UTC"), kernel(), runtime.NumCPU(), r.cycles())
+
+	w.WriteString("| tool | version |\n| --- | --- |\n")
+	for _, tool := range r.order {
+		v := r.versions[tool]
+		switch {
+		case r.skipped[tool] != "":
+			v = "not run: " + oneLine(r.skipped[tool])
+		case v == "" && len(r.failed[tool]) > 0:
+			v = "set-up failed"
+		case v == "":
+			v = "not run (left out by -bench)"
+		}
+		fmt.Fprintf(&w, "| %s | %s |\n", r.titles[tool], v)
+	}
+	w.WriteString("\n")
+
+	w.WriteString("| phase | services |")
+	for _, tool := range r.order {
+		fmt.Fprintf(&w, " %s (s) |", r.titles[tool])
+	}
+	w.WriteString(" fastest peer ÷ berth |\n| --- | --: |")
+	for range r.order {
+		w.WriteString(" --: |")
+	}
+	w.WriteString(" --: |\n")
+	for _, ph := range cycle {
+		for _, n := range sizes {
+			fmt.Fprintf(&w, "| %s | %d |", phaseTitles[ph.name], n)
+			for _, tool := range r.order {
+				cell := "—"
+				if d, ok := median(r.samples[sampleKey{tool, n, ph.name}]); ok {
+					cell = seconds(d)
+				}
+				fmt.Fprintf(&w, " %s |", cell)
+			}
+			fmt.Fprintf(&w, " %s |\n", r.ratioCell(n, ph.name))
+		}
+	}
+
+	w.WriteString("\nGoals for berth: cold `up -d` and `down -v` at least 3x faster than the fastest peer; " +
+		"no-op `up -d` of 20 services under 50 ms.\n\n")
+	for _, g := range goals {
+		fmt.Fprintf(&w, "- %s, %d services: %s\n", phaseTitles[g.phase], g.n, r.goalStatus(g))
+	}
+
+	var notes []string
+	for _, tool := range r.order {
+		for _, f := range r.failed[tool] {
+			notes = append(notes, fmt.Sprintf("%s failed: %s", r.titles[tool], fence(f)))
+		}
+		for _, n := range r.notes[tool] {
+			notes = append(notes, n)
+		}
+		if len(r.left[tool]) > 0 {
+			notes = append(notes, fmt.Sprintf("after %s's teardown the host had, new (possibly another user's): %s",
+				r.titles[tool], strings.Join(r.left[tool], "; ")))
+		}
+	}
+	if len(notes) > 0 {
+		w.WriteString("\nNotes:\n\n")
+		for _, n := range notes {
+			fmt.Fprintf(&w, "- %s\n", n)
+		}
+	}
+	return w.Bytes()
+}
+
+// ratioCell is "4.2x (Docker Compose)": the fastest peer's median over berth's.
+func (r *results) ratioCell(n int, phase string) string {
+	peer, pd, ok := r.fastestPeer(n, phase)
+	bd, bok := median(r.samples[sampleKey{"berth", n, phase}])
+	if !ok || !bok || bd <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1fx (%s)", pd.Seconds()/bd.Seconds(), r.titles[peer])
+}
+
+func (r *results) goalStatus(g goal) string {
+	bd, ok := median(r.samples[sampleKey{"berth", g.n, g.phase}])
+	if !ok {
+		return "not measured"
+	}
+	if g.under > 0 {
+		if bd < g.under {
+			return fmt.Sprintf("%s s, met", seconds(bd))
+		}
+		return fmt.Sprintf("%s s, **not met**", seconds(bd))
+	}
+	_, pd, pok := r.fastestPeer(g.n, g.phase)
+	if !pok || bd <= 0 {
+		return fmt.Sprintf("%s s, no peer measured", seconds(bd))
+	}
+	ratio := pd.Seconds() / bd.Seconds()
+	if ratio >= g.minRatio {
+		return fmt.Sprintf("%.1fx, met", ratio)
+	}
+	return fmt.Sprintf("%.1fx, **not met**", ratio)
+}
+
+// writeMarkdown writes the results to path, atomically.
+func (r *results) writeMarkdown(path string, now time.Time) error {
+	return atomicfile.WriteFile(path, r.markdown(now), 0o644)
+}
+
+// kernel is "Linux 6.1.0" or "Linux".
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "Linux"
+	}
+	return "Linux " + strings.TrimSpace(string(b))
+}
+
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// fence puts a multi-line message in a code block under its list item.
+func fence(s string) string {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "\n") {
+		return "`" + strings.ReplaceAll(s, "`", "'") + "`"
+	}
+	return "\n\n  ```\n  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n  ```\n"
+}

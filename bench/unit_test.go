@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestComposeYAML(t *testing.T) {
+	type service struct {
+		Image       string
+		Command     []string
+		Init        bool
+		Environment map[string]string
+		Volumes     []string
+		Networks    []string
+	}
+	type project struct {
+		Services map[string]service
+		Networks map[string]struct{ Internal bool }
+		Volumes  map[string]any
+	}
+	for _, tc := range []struct {
+		name string
+		n    int
+		rev  int
+	}{
+		{name: "one service", n: 1, rev: 0},
+		{name: "twenty services changed", n: 20, rev: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p project
+			if err := yaml.Unmarshal(composeYAML(tc.n, tc.rev), &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Services) != tc.n || len(p.Volumes) != tc.n {
+				t.Fatalf("%d services, %d volumes; want %d each", len(p.Services), len(p.Volumes), tc.n)
+			}
+			if !p.Networks["net"].Internal || len(p.Networks) != 1 {
+				t.Fatalf("networks = %+v, want one internal network", p.Networks)
+			}
+			for name, s := range p.Services {
+				wantRev := "0"
+				if name == "s1" {
+					wantRev = strconv.Itoa(tc.rev)
+				}
+				if s.Image != "busybox:latest" || !s.Init || !slices.Equal(s.Command, []string{"sleep", "3600"}) ||
+					s.Environment["BENCH_REV"] != wantRev || len(s.Volumes) != 1 ||
+					!strings.HasSuffix(s.Volumes[0], ":/data") || !slices.Equal(s.Networks, []string{"net"}) {
+					t.Errorf("service %s = %+v", name, s)
+				}
+			}
+		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name string
+		in   []time.Duration
+		want time.Duration
+		ok   bool
+	}{
+		{name: "empty", in: nil, ok: false},
+		{name: "odd", in: []time.Duration{30 * ms, 10 * ms, 20 * ms}, want: 20 * ms, ok: true},
+		{name: "even", in: []time.Duration{40 * ms, 10 * ms, 20 * ms, 30 * ms}, want: 25 * ms, ok: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := median(tc.in)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("median(%v) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestMarkdownRatiosAndGoals(t *testing.T) {
+	r := newResults()
+	r.declare("berth", "berth")
+	r.declare("docker", "Docker Compose")
+	r.declare("podman", "podman-compose")
+	r.skip("podman", "podman not installed")
+	for _, n := range sizes {
+		for _, ph := range cycle {
+			r.add("berth", n, ph.name, 40*time.Millisecond)
+			r.add("docker", n, ph.name, 400*time.Millisecond)
+			r.add("docker", n, ph.name, 100*time.Millisecond)
+		}
+	}
+	md := string(r.markdown(time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)))
+	for _, want := range []string{
+		"| cold `up -d` | 20 | 0.040 | 0.250 | — | 6.2x (Docker Compose) |",
+		"| podman-compose | not run: podman not installed |",
+		"- no-op `up -d`, 20 services: 0.040 s, met",
+		"- cold `up -d`, 20 services: 6.2x, met",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestSplitRule(t *testing.T) {
+	got, err := splitRule(`FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"FORWARD", "-m", "comment", "--comment", "CNI firewall plugin rules", "-j", "CNI-FORWARD"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("splitRule = %q, want %q", got, want)
+	}
+}
+
+func TestUnescapeMountinfo(t *testing.T) {
+	if got := unescapeMountinfo(`/tmp/a\040b/c`); got != "/tmp/a b/c" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestAttributable(t *testing.T) {
+	ours := fmt.Sprintf("berth:bbench%dn5_net", os.Getpid())
+	items := []string{
+		"iptables-save nat: chain POSTROUTING",
+		"iptables-save nat: chain BERTH-POSTROUTING",
+		`iptables-save nat: -A BERTH-POSTROUTING -s 10.1.0.0/24 -m comment --comment "berth:other_default" -j MASQUERADE`,
+		`iptables-save filter: -A BERTH-FORWARD -i berth1 -m comment --comment "` + ours + `" -j ACCEPT`,
+		"link vb1234",
+		"iptables-save filter: chain CNI-FORWARD",
+		"link br-0123",
+	}
+	for _, tc := range []struct {
+		tool string
+		want []string
+	}{
+		{tool: "docker", want: []string{"iptables-save filter: chain CNI-FORWARD", "link br-0123"}},
+		{tool: "berth", want: []string{
+			"iptables-save nat: chain BERTH-POSTROUTING", items[3], "link vb1234",
+			"iptables-save filter: chain CNI-FORWARD", "link br-0123",
+		}},
+	} {
+		t.Run(tc.tool, func(t *testing.T) {
+			if got := attributable(tc.tool, items); !slices.Equal(got, tc.want) {
+				t.Fatalf("attributable(%s) =\n%q\nwant\n%q", tc.tool, got, tc.want)
+			}
+		})
+	}
+}

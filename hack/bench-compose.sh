@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench-compose.sh — berth beside Docker Compose and podman-compose on the same
+# Compose projects (1, 5, 20 busybox services), written to bench/RESULTS.md.
+#
+# Installs the missing peers with apt-get (a package that is not installable
+# is left out and the bench runs without it), builds bin/berth, and runs
+#   BERTH_BENCH=1 go test -run '^$' -bench BenchmarkCompose -benchtime 3x ./bench/
+# Needs root. Leaves no daemon, container, mount, link or firewall rule behind.
+#
+# Environment: BENCH_ARGS  extra `go test` arguments (e.g. -bench 'BenchmarkCompose/docker')
+#              BENCHTIME   default 3x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+GO=${GO:-go}
+
+[ "$(id -u)" = 0 ] || { echo "bench-compose.sh: needs root" >&2; exit 1; }
+
+# package:command that tells it is there. catatonit is the init podman binds
+# in for `init: true`; runc, busybox-static and iptables are berth's own deps.
+want="runc:runc busybox-static:/bin/busybox iptables:iptables
+docker.io:dockerd docker-compose:docker-compose podman:podman podman-compose:podman-compose
+catatonit:/usr/bin/catatonit"
+missing=()
+for pc in $want; do
+  pkg=${pc%%:*} cmd=${pc#*:}
+  if [ "${cmd#/}" != "$cmd" ]; then [ -x "$cmd" ] && continue
+  else command -v "$cmd" >/dev/null 2>&1 && continue; fi
+  missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: missing: ${missing[*]}"
+  apt-get update -qq
+  installable=() unavailable=()
+  for pkg in "${missing[@]}"; do
+    cand=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -n "$cand" ] && [ "$cand" != "(none)" ]; then installable+=("$pkg"); else unavailable+=("$pkg"); fi
+  done
+  [ ${#unavailable[@]} -eq 0 ] || echo "bench: not installable here, the bench runs without: ${unavailable[*]}"
+  if [ ${#installable[@]} -gt 0 ]; then
+    echo "bench: installing: ${installable[*]}"
+    # docker.io's maintainer script must not start a system dockerd (with its
+    # NAT rules): policy-rc.d answers "not allowed" while the install runs.
+    made_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+      made_policy=1
+    fi
+    rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${installable[@]}" >/dev/null || rc=$?
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+    [ "$rc" = 0 ] || echo "bench: apt-get install failed ($rc); the bench runs with what is there" >&2
+  fi
+fi
+
+# berth is its own init in containers (`init: true`): it must be static.
+berth_skip=
+if ! build_out=$(CGO_ENABLED=0 $GO build -trimpath -o bin/berth ./cmd/berth 2>&1); then
+  berth_skip="go build ./cmd/berth failed: $(echo "$build_out" | head -3 | tr '\n' ' ')"
+  echo "bench: $berth_skip" >&2
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
+# Normally the benchmarks tear everything down themselves; this is for an
+# interrupted run: stop our dockerd (by the PID it wrote, if the process is
+# still the one started on this directory), then unmount and remove.
+cleanup() {
+  set +e +o pipefail
+  local pidf=$work/docker/dockerd.pid pid
+  if [ -f "$pidf" ]; then
+    pid=$(cat "$pidf")
+    if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$work/"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    fi
+  fi
+  local p=$work/podman
+  if [ -f "$p/containers.conf" ]; then
+    local pod=(podman --root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp")
+    export CONTAINERS_CONF=$p/containers.conf
+    "${pod[@]}" rm --all --force --time 0 >/dev/null 2>&1 || true
+    for n in $("${pod[@]}" network ls --filter label=io.podman.compose.project --format '{{.Name}}' 2>/dev/null); do
+      "${pod[@]}" network rm --force "$n" >/dev/null 2>&1 || true
+      rm -rf "/var/lib/cni/networks/$n"
+    done
+  fi
+  local r=$work/berth/root
+  if [ -d "$r" ] && [ -x bin/berth ]; then
+    local ids
+    ids=$(bin/berth --root "$r" container ls -a -q 2>/dev/null || true)
+    [ -z "$ids" ] || bin/berth --root "$r" container rm -f $ids >/dev/null 2>&1 || true
+    for n in $(bin/berth --root "$r" network ls 2>/dev/null | awk 'NR > 1 {print $2}'); do
+      bin/berth --root "$r" network rm "$n" >/dev/null 2>&1 || true
+    done
+  fi
+  grep -F " $work/" /proc/self/mountinfo | awk '{print length($5), $5}' | sort -rn | cut -d' ' -f2- |
+    while read -r m; do umount -l "$m" 2>/dev/null; done
+  # What the peers made outside $work (/var/lib/cni, /run/netns, the CNI
+  # firewall chains…), as their set-ups recorded it.
+  if compgen -G "$work/*.host.json" >/dev/null &&
+    ! BERTH_BENCH_CLEANUP="$work" $GO test -count=1 -run '^TestInterruptedBenchCleanup$' ./bench/; then
+    echo "bench: host clean-up after the interrupted run failed; $work/*.host.json says what is left" >&2
+    return
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "bench: working in $work; results to bench/RESULTS.md"
+start=$(date +%s)
+touch "$work/.start"
+rc=0
+BERTH_BENCH=1 BERTH_BENCH_DIR="$work" BERTH_BENCH_RESULTS="$PWD/bench/RESULTS.md" \
+  BERTH_BENCH_BERTH="$PWD/bin/berth" BERTH_BENCH_BERTH_SKIP="$berth_skip" \
+  $GO test -count=1 -run '^$' -bench BenchmarkCompose -benchtime "${BENCHTIME:-3x}" -timeout 90m \
+  ${BENCH_ARGS:-} ./bench/ || rc=$?
+echo "bench: took $(( $(date +%s) - start )) s"
+if [ bench/RESULTS.md -nt "$work/.start" ]; then cat bench/RESULTS.md
+else echo "bench: bench/RESULTS.md not written by this run" >&2; fi
+exit "$rc"
