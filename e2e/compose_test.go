@@ -36,7 +36,7 @@ func TestRunRemovesItself(t *testing.T) {
 	h := newHarness(t)
 	file := testdata(t)
 	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
-	r := h.berth("-f", file, "run", "--rm", "tool", "sh", "-c", "echo from run; exit 5")
+	r := h.berth("-f", file, "run", "--rm", "tool", "sh", "-c", "echo from run > /scratch/f; cat /scratch/f; exit 5")
 	if r.code != 5 {
 		t.Fatalf("run: exit %d, want 5\nstderr:\n%s", r.code, r.stderr)
 	}
@@ -45,6 +45,9 @@ func TestRunRemovesItself(t *testing.T) {
 	}
 	if rows := h.ps(file, "-a"); len(rows) != 0 {
 		t.Errorf("run --rm left containers: %+v", rows)
+	}
+	if out := h.mustBerth("volume", "ls", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("run --rm left volumes:\n%s", out)
 	}
 	h.mustBerth("-f", file, "down", "-v")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -14,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/spec"
+	"github.com/berth-dev/berth/volmgr"
 )
 
 type runOptions struct {
@@ -84,6 +86,12 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		runErr = errors.Join(runErr, a.engine.Remove(rmCtx, c.ID, true))
+		// Its anonymous volumes go with it, as with docker compose run --rm.
+		for _, m := range c.Config.Mounts {
+			if m.Type == "volume" && strings.HasPrefix(m.Source, oneOffVolumePrefix) {
+				runErr = errors.Join(runErr, a.volumes.Remove(rmCtx, m.Source))
+			}
+		}
 	}
 	if runErr != nil {
 		return runErr
@@ -181,6 +189,9 @@ func startOneOff(ctx context.Context, g *globalOptions, a *app, p *spec.Project,
 			return nil, err
 		}
 	}
+	if err := nameAnonymousVolumes(ctx, a, p, s, &cfg); err != nil {
+		return nil, err
+	}
 	c, err := a.engine.Create(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -193,13 +204,19 @@ func startOneOff(ctx context.Context, g *globalOptions, a *app, p *spec.Project,
 	return c, nil
 }
 
-// onlyResources keeps the network and volume steps of a plan.
+// onlyResources keeps the network and named volume steps of a plan.
 func onlyResources(plan *reconciler.Plan) *reconciler.Plan {
 	out := &reconciler.Plan{}
 	for _, st := range plan.Steps {
-		switch st.Action.(type) {
-		case reconciler.CreateNetwork, reconciler.CreateVolume:
-			out.Steps = append(out.Steps, reconciler.Step{ID: st.ID, Action: st.Action})
+		switch a := st.Action.(type) {
+		case reconciler.CreateNetwork:
+			out.Steps = append(out.Steps, reconciler.Step{ID: st.ID, Action: a})
+		case reconciler.CreateVolume:
+			// Named volumes only: the service container's anonymous ones
+			// are not the one-off container's.
+			if _, anon := a.Labels[volmgr.LabelAnonymous]; !anon {
+				out.Steps = append(out.Steps, reconciler.Step{ID: st.ID, Action: a})
+			}
 		}
 	}
 	return out
@@ -236,4 +253,29 @@ func followToExit(ctx context.Context, g *globalOptions, a *app, c *engine.Conta
 		return 1, err
 	}
 	return st.ExitCode, <-logDone
+}
+
+// oneOffVolumePrefix starts the names of a one-off container's anonymous
+// volumes.
+const oneOffVolumePrefix = "berth-run-"
+
+// nameAnonymousVolumes gives each anonymous volume of a one-off container a
+// new volume of its own, as docker compose run does.
+func nameAnonymousVolumes(ctx context.Context, a *app, p *spec.Project, s *spec.Service, cfg *engine.ContainerConfig) error {
+	for i := range cfg.Mounts {
+		m := &cfg.Mounts[i]
+		if m.Type != "volume" || m.Source != "" {
+			continue
+		}
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		v, err := a.volumes.Create(ctx, oneOffVolumePrefix+hex.EncodeToString(b[:]), map[string]string{
+			spec.LabelProject: p.Name, spec.LabelService: s.Name, volmgr.LabelAnonymous: "",
+		})
+		if err != nil {
+			return err
+		}
+		m.Source = v.Name
+	}
+	return nil
 }
