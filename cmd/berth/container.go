@@ -169,19 +169,13 @@ func newContainerInspectCommand(g *globalOptions) *cobra.Command {
 		Short: "Display detailed information on one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			var out []*engine.Container
-			for _, ref := range args {
-				c, err := a.engine.Get(cmd.Context(), ref)
+			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*engine.Container, error) {
+				v, err := a.engine.Get(ctx, ref)
 				if err != nil {
-					return err
+					return nil, err
 				}
-				out = append(out, c.Redacted())
-			}
-			return writeJSONIndent(g.stdout, out)
+				return v.Redacted(), nil
+			})
 		},
 	}
 }
@@ -197,11 +191,7 @@ func newContainerLogsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			c, err := a.engine.Get(cmd.Context(), args[0])
+			a, c, err := g.container(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -226,4 +216,17 @@ func newContainerLogsCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.since, "since", "", "show logs since timestamp or relative (42m)")
 	f.StringVar(&o.until, "until", "", "show logs before a timestamp or relative (42m)")
 	return cmd
+}
+
+// container opens the engine and finds the container named by ref.
+func (g *globalOptions) container(ctx context.Context, ref string) (*app, *engine.Container, error) {
+	a, err := g.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := a.engine.Get(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, c, nil
 }

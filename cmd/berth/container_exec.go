@@ -27,11 +27,7 @@ func newContainerExecCommand(g *globalOptions) *cobra.Command {
 		Short: "Execute a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			c, err := a.engine.Get(cmd.Context(), args[0])
+			a, c, err := g.container(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -247,11 +247,7 @@ func newContainerTopCommand(g *globalOptions) *cobra.Command {
 		Short: "Display the running processes of a container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			c, err := a.engine.Get(cmd.Context(), args[0])
+			a, c, err := g.container(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -207,21 +207,29 @@ func newImageInspectCommand(g *globalOptions) *cobra.Command {
 		Short: "Display detailed information on one or more images",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			var out []*image.Image
-			for _, ref := range args {
-				img, err := a.images.Resolve(cmd.Context(), ref)
-				if err != nil {
-					return err
-				}
-				out = append(out, img)
-			}
-			return writeJSONIndent(g.stdout, out)
+			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*image.Image, error) {
+				return a.images.Resolve(ctx, ref)
+			})
 		},
 	}
+}
+
+// inspectEach finds every ref with get and prints them as one indented JSON
+// array, as docker's inspect commands do; the first ref not found fails.
+func inspectEach[T any](ctx context.Context, g *globalOptions, refs []string, get func(context.Context, *app, string) (T, error)) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	out := make([]T, 0, len(refs))
+	for _, ref := range refs {
+		v, err := get(ctx, a, ref)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
+	return writeJSONIndent(g.stdout, out)
 }
 
 func writeJSONIndent(w io.Writer, v any) error {

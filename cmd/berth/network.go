@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 
@@ -57,19 +58,9 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 		Short: "Display detailed information on one or more networks",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			var out []*netmgr.Network
-			for _, n := range args {
-				nw, err := a.nets.Get(cmd.Context(), n)
-				if err != nil {
-					return err
-				}
-				out = append(out, nw)
-			}
-			return writeJSONIndent(g.stdout, out)
+			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*netmgr.Network, error) {
+				return a.nets.Get(ctx, ref)
+			})
 		},
 	}
 	cmd.AddCommand(ls, rm, inspect)

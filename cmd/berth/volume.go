@@ -251,19 +251,9 @@ func newVolumeInspectCommand(g *globalOptions) *cobra.Command {
 			if format != "" && format != "json" {
 				return fmt.Errorf("--format %q: only json is supported: %w", format, errdefs.ErrInvalidArgument)
 			}
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			var out []*volmgr.Volume
-			for _, n := range args {
-				v, err := a.volumes.Get(cmd.Context(), n)
-				if err != nil {
-					return err
-				}
-				out = append(out, v)
-			}
-			return writeJSONIndent(g.stdout, out)
+			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*volmgr.Volume, error) {
+				return a.volumes.Get(ctx, ref)
+			})
 		},
 	}
 	inspect.Flags().StringVarP(&format, "format", "f", "json", "format: json")
