@@ -306,6 +306,25 @@ func (h *harness) forceClean(procs []proc, mounts []string, after machineState) 
 	for _, p := range procs {
 		_ = syscallKill(p.pid)
 	}
+	// A container's processes do not name the root: end those in the
+	// cgroups of this root's containers, and remove the cgroups.
+	ids, _ := os.ReadDir(filepath.Join(h.root, "containers"))
+	for _, id := range ids {
+		if !id.IsDir() {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids/berth", id.Name(), "cgroup.procs"))
+		for _, f := range strings.Fields(string(b)) {
+			var pid int
+			if _, err := fmt.Sscan(f, &pid); err == nil {
+				_ = syscallKill(pid)
+			}
+		}
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*/berth", id.Name()))
+		for _, d := range dirs {
+			_ = os.Remove(d)
+		}
+	}
 	slices.Reverse(mounts)
 	for _, m := range mounts {
 		_ = exec.Command("umount", "-l", m).Run()
