@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,4 +38,26 @@ func TestKilledUpConverges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLostBridgeIsRepaired: a network whose bridge vanished (a crash
+// between record and bridge, or a reboot) is made whole again by the next
+// start of a container on it.
+func TestLostBridgeIsRepaired(t *testing.T) {
+	h := newHarness(t)
+	file := filepath.Join(repoRoot, "examples", "hello", "compose.yaml")
+	h.mustBerth("-f", file, "up", "-d")
+	t.Cleanup(func() { h.mustBerth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "stop")
+	bridge := h.bridgeOf(h.project + "_default")
+	if out, err := exec.Command("ip", "link", "del", bridge).CombinedOutput(); err != nil {
+		t.Fatalf("delete bridge %s: %v: %s", bridge, err, out)
+	}
+	h.mustBerth("-f", file, "start")
+	if err := exec.Command("ip", "link", "show", "dev", bridge).Run(); err != nil {
+		t.Fatalf("bridge %s was not made again: %v", bridge, err)
+	}
+	h.eventually("client reaches web over the repaired bridge", 20*time.Second, func() bool {
+		return strings.Contains(h.mustBerth("-f", file, "logs", "--tail", "3", "client"), "Hello from berth")
+	})
 }

@@ -314,6 +314,28 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 	return n, nil
 }
 
+// repairLocked finishes a network whose creation was cut short (berth
+// killed after writing the record, or the bridge gone after a reboot): the
+// bridge and its rules are made again from the record. The network lock is
+// held.
+func (m *Manager) repairLocked(ctx context.Context, n *Network) error {
+	ok, err := bridgeExists(n)
+	if err != nil || ok {
+		return err
+	}
+	m.log.Warn("network half made: repairing", "network", n.Name, "bridge", n.Bridge)
+	if err := m.removeFirewall(ctx, n); err != nil {
+		return fmt.Errorf("network %q: repair: %w", n.Name, err)
+	}
+	if err := createBridge(n); err != nil {
+		return fmt.Errorf("network %q: repair: %w", n.Name, err)
+	}
+	if err := m.addFirewall(ctx, n); err != nil {
+		return fmt.Errorf("network %q: repair: %w", n.Name, err)
+	}
+	return nil
+}
+
 // Get returns the network's record. errdefs.ErrNotFound if there is none.
 func (m *Manager) Get(ctx context.Context, name string) (*Network, error) {
 	if err := validateName("network", name); err != nil {
@@ -447,6 +469,9 @@ func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt Conne
 	}
 	if _, ok := n.Endpoints[id]; ok {
 		return nil, fmt.Errorf("network %q: sandbox %q: already connected: %w", network, id, errdefs.ErrAlreadyExists)
+	}
+	if err := m.repairLocked(ctx, n); err != nil {
+		return nil, err
 	}
 	nsPath := m.sandboxPath(id)
 	if _, err := os.Stat(nsPath); err != nil {

@@ -130,6 +130,18 @@ func deleteBridge(n *Network) error {
 }
 
 // deleteLink deletes the host link name; a missing link counts as deleted.
+// bridgeExists reports whether the network's bridge is on the host.
+func bridgeExists(n *Network) (bool, error) {
+	_, err := netlink.LinkByName(n.Bridge)
+	if err == nil {
+		return true, nil
+	}
+	if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
+		return false, nil
+	}
+	return false, fmt.Errorf("bridge %s: %w", n.Bridge, err)
+}
+
 func deleteLink(name string) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {

@@ -15,6 +15,7 @@ var errNotLinux = fmt.Errorf("netmgr: bridge networking needs Linux: %w", errdef
 func hostPrefixes() ([]netip.Prefix, error)                             { return nil, errNotLinux }
 func createBridge(*Network) error                                       { return errNotLinux }
 func deleteBridge(*Network) error                                       { return errNotLinux }
+func bridgeExists(*Network) (bool, error)                               { return false, errNotLinux }
 func deleteLink(string) error                                           { return errNotLinux }
 func plumb(*Network, Endpoint, string) error                            { return errNotLinux }
 func createNetns(string) error                                          { return errNotLinux }
