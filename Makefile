@@ -31,7 +31,7 @@ unit:
 	$(GO) test -count=1 ./...
 
 e2e: build
-	$(GO) test -count=1 -tags e2e -timeout 15m ./e2e/
+	GO=$(GO) bash hack/e2e.sh
 
 # Figures: the packages' micro-benchmarks, image pull beside skopeo, and
 # Compose projects beside Docker Compose and podman-compose (bench/RESULTS.md;
