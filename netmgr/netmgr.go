@@ -324,6 +324,9 @@ func (m *Manager) repairLocked(ctx context.Context, n *Network) error {
 		return err
 	}
 	m.log.Warn("network half made: repairing", "network", n.Name, "bridge", n.Bridge)
+	if err := deleteBridge(n); err != nil {
+		return fmt.Errorf("network %q: repair: %w", n.Name, err)
+	}
 	if err := m.removeFirewall(ctx, n); err != nil {
 		return fmt.Errorf("network %q: repair: %w", n.Name, err)
 	}

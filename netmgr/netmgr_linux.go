@@ -129,19 +129,30 @@ func deleteBridge(n *Network) error {
 	return nil
 }
 
-// deleteLink deletes the host link name; a missing link counts as deleted.
-// bridgeExists reports whether the network's bridge is on the host.
+// bridgeExists reports whether the network's bridge is on the host whole:
+// the link with its gateway address. A bridge cut short by a killed berth
+// (link made, address not yet) counts as missing.
 func bridgeExists(n *Network) (bool, error) {
-	_, err := netlink.LinkByName(n.Bridge)
-	if err == nil {
-		return true, nil
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
+			return false, nil
+		}
+		return false, fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
-	if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
-		return false, nil
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return false, fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
-	return false, fmt.Errorf("bridge %s: %w", n.Bridge, err)
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok && ip == n.Gateway {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
+// deleteLink deletes the host link name; a missing link counts as deleted.
 func deleteLink(name string) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
