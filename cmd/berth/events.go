@@ -45,11 +45,7 @@ type containerEvent struct {
 }
 
 func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services []string) error {
-	name, err := g.projectName(ctx)
-	if err != nil {
-		return err
-	}
-	a, err := g.open()
+	a, name, err := g.openProject(ctx)
 	if err != nil {
 		return err
 	}

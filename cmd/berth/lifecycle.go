@@ -201,11 +201,7 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 		Use:   "images [SERVICE...]",
 		Short: "List images used by the created containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := g.projectName(cmd.Context())
-			if err != nil {
-				return err
-			}
-			a, err := g.open()
+			a, name, err := g.openProject(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -49,11 +49,7 @@ func runLogs(ctx context.Context, g *globalOptions, o logsOptions, services []st
 	if err != nil {
 		return err
 	}
-	name, err := g.projectName(ctx)
-	if err != nil {
-		return err
-	}
-	a, err := g.open()
+	a, name, err := g.openProject(ctx)
 	if err != nil {
 		return err
 	}

@@ -41,11 +41,7 @@ func runPort(ctx context.Context, g *globalOptions, o portOptions, service, priv
 	if o.protocol != "tcp" && o.protocol != "udp" {
 		return fmt.Errorf("--protocol %q: must be tcp or udp: %w", o.protocol, errdefs.ErrInvalidArgument)
 	}
-	name, err := g.projectName(ctx)
-	if err != nil {
-		return err
-	}
-	a, err := g.open()
+	a, name, err := g.openProject(ctx)
 	if err != nil {
 		return err
 	}

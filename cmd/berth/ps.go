@@ -63,11 +63,7 @@ type psEntry struct {
 }
 
 func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string) error {
-	name, err := g.projectName(ctx)
-	if err != nil {
-		return err
-	}
-	a, err := g.open()
+	a, name, err := g.openProject(ctx)
 	if err != nil {
 		return err
 	}

@@ -15,11 +15,7 @@ import (
 // projectContainers lists the project's service containers (not one-offs),
 // restricted to services when given.
 func projectContainers(ctx context.Context, g *globalOptions, services []string) (*app, []*engine.Container, error) {
-	name, err := g.projectName(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := g.open()
+	a, name, err := g.openProject(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -34,6 +30,20 @@ func projectContainers(ctx context.Context, g *globalOptions, services []string)
 		}
 	}
 	return a, out, nil
+}
+
+// openProject names the project (from its file, or -p alone) and opens the
+// engine: what every command on a project's existing containers starts with.
+func (g *globalOptions) openProject(ctx context.Context) (*app, string, error) {
+	name, err := g.projectName(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	a, err := g.open()
+	if err != nil {
+		return nil, "", err
+	}
+	return a, name, nil
 }
 
 type killOptions struct {
