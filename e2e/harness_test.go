@@ -64,7 +64,7 @@ func setup(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "busybox rootfs: %v\n%s", err, out)
 		return 1
 	}
-	return m.Run()
+	return testutil.MainLocked(m.Run, true)
 }
 
 // harness is one test's berth: its own state root and project name.

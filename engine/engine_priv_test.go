@@ -39,7 +39,7 @@ var testExe struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testutil.MainLocked(m.Run, false)
 	if testExe.dir != "" {
 		_ = os.RemoveAll(testExe.dir)
 	}

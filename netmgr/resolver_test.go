@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -15,7 +17,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "resolver" {
 		os.Exit(ResolverMain(os.Args[2:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(testutil.MainLocked(m.Run, false))
 }
 
 func testZone() *zone {
