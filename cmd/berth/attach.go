@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -102,14 +101,7 @@ func attach(ctx context.Context, g *globalOptions, a *app, p *spec.Project, o at
 			}
 			logs.Go(func() error {
 				return a.engine.Logs(logCtx, c.ID, engine.LogOptions{Follow: true, Tail: -1}, func(l engine.LogLine) error {
-					var b strings.Builder
-					b.WriteString(prefix)
-					if o.timestamps {
-						b.WriteString(l.Time.Format(time.RFC3339Nano) + " ")
-					}
-					b.WriteString(l.Text)
-					b.WriteByte('\n')
-					return out.write(b.String())
+					return out.write(formatLogLine(prefix, o.timestamps, l))
 				})
 			})
 		}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +107,36 @@ func TestEventTransitions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := strings.Join(transitions(tc.prev, tc.cur), " "); got != tc.want {
 				t.Fatalf("transitions = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		err     error
+		code    int
+		printed bool
+	}{
+		{"success", t.Context(), nil, 0, false},
+		{"container's code", t.Context(), exitError{code: 3}, 3, false},
+		{"error", t.Context(), errors.New("boom"), 1, true},
+		{"interrupted", cancelled, fmt.Errorf("pull: %w", context.Canceled), 130, false},
+		{"failed while interrupted", cancelled, errors.New("stop: boom"), 130, true},
+		{"container's code while interrupted", cancelled, exitError{code: 130}, 130, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var errb bytes.Buffer
+			if got := exitCode(tt.ctx, tt.err, &errb); got != tt.code {
+				t.Errorf("exit code %d, want %d", got, tt.code)
+			}
+			if printed := errb.Len() > 0; printed != tt.printed {
+				t.Errorf("printed %q, want printed=%v", errb.String(), tt.printed)
 			}
 		})
 	}

@@ -76,15 +76,7 @@ func runLogs(ctx context.Context, g *globalOptions, o logsOptions, services []st
 		}
 		eg.Go(func() error {
 			return a.engine.Logs(ctx, c.ID, opt, func(l engine.LogLine) error {
-				var b strings.Builder
-				b.WriteString(prefix)
-				if o.timestamps {
-					b.WriteString(l.Time.Format(time.RFC3339Nano))
-					b.WriteByte(' ')
-				}
-				b.WriteString(l.Text)
-				b.WriteByte('\n')
-				return out.write(b.String())
+				return out.write(formatLogLine(prefix, o.timestamps, l))
 			})
 		})
 	}

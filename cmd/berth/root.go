@@ -61,14 +61,27 @@ func run(ctx context.Context, args []string) int {
 	g := &globalOptions{stdout: os.Stdout, stderr: os.Stderr}
 	cmd := newRootCommand(g)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	return exitCode(ctx, cmd.ExecuteContext(ctx), g.stderr)
+}
+
+// exitCode is the process's exit code for what a command returned, as
+// docker compose's: 0; a container's or service's own code; 130 when
+// interrupted (Ctrl-C, SIGTERM); else 1 with the error on one line.
+func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
 	if ee, ok := errors.AsType[exitError](err); ok {
 		return ee.code
 	}
-	fmt.Fprintln(g.stderr, oneLine(err))
+	if ctx.Err() != nil {
+		// The cancellation itself is no news to the user.
+		if !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, oneLine(err))
+		}
+		return 130
+	}
+	fmt.Fprintln(stderr, oneLine(err))
 	return 1
 }
 
@@ -188,9 +201,16 @@ func (g *globalOptions) open() (*app, error) {
 	}
 	exe, _ := os.Executable() // "": no DNS resolver; names then resolve through hosts files only
 	// Containers reach the outside through NAT unless BERTH_NO_OUTBOUND=1
-	// (the tests set it: no container of theirs may get a path out).
+	// (the tests set it: no container of theirs may get a path out); then
+	// the networks' resolvers forward no name to the host's nameservers
+	// either (non-nil, empty Upstreams), as those may be off the machine.
+	noOutbound := os.Getenv("BERTH_NO_OUTBOUND") == "1"
+	var upstreams []string
+	if noOutbound {
+		upstreams = []string{}
+	}
 	nets, err := netmgr.New(netmgr.Options{Root: root, RunDir: runDir, Logger: log, Exe: exe,
-		Outbound: os.Getenv("BERTH_NO_OUTBOUND") != "1"})
+		Outbound: !noOutbound, Upstreams: upstreams})
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
@@ -19,16 +23,23 @@ import (
 )
 
 type runOptions struct {
-	detach     bool
-	rm         bool
-	noDeps     bool
-	name       string
-	entrypoint string
-	env        []string
-	user       string
-	workdir    string
-	noTTY      bool
-	labels     []string
+	detach       bool
+	rm           bool
+	noDeps       bool
+	name         string
+	entrypoint   string
+	env          []string
+	user         string
+	workdir      string
+	noTTY        bool
+	interactive  bool
+	labels       []string
+	servicePorts bool
+	publish      []string
+	volumes      []string
+	useAliases   bool
+	capAdd       []string
+	capDrop      []string
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -52,7 +63,14 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f.StringVarP(&o.user, "user", "u", "", "run as specified username or uid")
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
 	f.BoolVarP(&o.noTTY, "no-TTY", "T", false, "disable pseudo-TTY allocation")
+	f.BoolVarP(&o.interactive, "interactive", "i", true, "keep STDIN open even if not attached")
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "add or override a label")
+	f.BoolVarP(&o.servicePorts, "service-ports", "P", false, "run command with all the service's ports enabled and mapped to the host")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container's port(s) to the host")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a volume")
+	f.BoolVar(&o.useAliases, "use-aliases", false, "use the service's network aliases in the network(s) the container connects to")
+	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add Linux capabilities")
+	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop Linux capabilities")
 	return cmd
 }
 
@@ -73,6 +91,10 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 	if err != nil {
 		return err
 	}
+	// As docker compose run: a terminal when the caller has one (not with
+	// -T), and stdin kept open and attached (-i, the default).
+	cfg.Tty = !o.detach && !o.noTTY && isTerminal(os.Stdin) && isTerminal(g.stdout)
+	cfg.OpenStdin = !o.detach && o.interactive
 	c, err := startOneOff(ctx, g, a, p, &s, o, cfg)
 	if err != nil {
 		return err
@@ -81,7 +103,16 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 		fmt.Fprintln(g.stdout, c.Config.Name)
 		return nil
 	}
-	code, runErr := followToExit(ctx, g, a, c)
+	var code int
+	var runErr error
+	if cfg.Tty {
+		code, runErr = attachToExit(ctx, g, a, c, o.interactive)
+	} else {
+		if cfg.OpenStdin {
+			go feedStdin(ctx, a, c.ID)
+		}
+		code, runErr = followToExit(ctx, g, a, c)
+	}
 	if o.rm {
 		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
@@ -139,6 +170,44 @@ func oneOffConfig(p *spec.Project, s *spec.Service, o runOptions, command []stri
 	}
 	// One-off containers restart never, as with docker compose run.
 	cfg.Restart = engine.RestartPolicy{}
+	cfg.CapAdd = append(cfg.CapAdd, o.capAdd...)
+	cfg.CapDrop = append(cfg.CapDrop, o.capDrop...)
+	// The service's ports are the service's: a one-off publishes them only
+	// with --service-ports, and -p's own.
+	if !o.servicePorts {
+		cfg.Ports = nil
+	}
+	for _, v := range o.publish {
+		ports, err := types.ParsePortConfig(v)
+		if err != nil {
+			return cfg, fmt.Errorf("--publish %q: %v: %w", v, err, errdefs.ErrInvalidArgument)
+		}
+		for _, pt := range ports {
+			cfg.Ports = append(cfg.Ports, engine.PortBinding{HostIP: pt.HostIP, HostPort: pt.Published, ContainerPort: int(pt.Target), Protocol: pt.Protocol})
+		}
+	}
+	if len(cfg.Ports) > 0 && cfg.NetworkMode != "" {
+		return cfg, fmt.Errorf("service %q: network_mode %q: ports cannot be published: %w", s.Name, cfg.NetworkMode, errdefs.ErrInvalidArgument)
+	}
+	// Nor does it answer to the service's name, unless --use-aliases.
+	if !o.useAliases {
+		for i := range cfg.Networks {
+			cfg.Networks[i].Aliases = nil
+		}
+	}
+	for _, v := range o.volumes {
+		m, err := parseVolumeFlag(v)
+		if err != nil {
+			return cfg, err
+		}
+		if m.Type == "volume" {
+			// A volume of the project is named by its key, as in the file.
+			if i := slices.IndexFunc(p.Volumes, func(v spec.Volume) bool { return v.Key == m.Source }); i >= 0 {
+				m.Source = p.Volumes[i].Name
+			}
+		}
+		cfg.Mounts = append(slices.DeleteFunc(cfg.Mounts, func(x engine.Mount) bool { return x.Target == m.Target }), m)
+	}
 	return cfg, nil
 }
 
@@ -253,6 +322,33 @@ func followToExit(ctx context.Context, g *globalOptions, a *app, c *engine.Conta
 		return 1, err
 	}
 	return st.ExitCode, <-logDone
+}
+
+// attachToExit attaches the caller's terminal to the container until it
+// exits and returns its exit code. Ctrl-C goes to the container through the
+// terminal, as with docker compose run; a signal to berth stops it.
+func attachToExit(ctx context.Context, g *globalOptions, a *app, c *engine.Container, stdin bool) (int, error) {
+	err := attachTerminal(ctx, a, c.ID, g, stdin, true)
+	if ctx.Err() != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return 130, a.engine.Stop(stopCtx, c.ID, -1)
+	}
+	if err != nil && !errdefs.IsFailedPrecondition(err) { // not running any more: its code follows
+		return 1, err
+	}
+	st, err := a.engine.Wait(ctx, c.ID)
+	if err != nil {
+		return 1, err
+	}
+	return st.ExitCode, nil
+}
+
+// feedStdin copies the caller's stdin to the container's until it ends,
+// then closes the container's (which sees EOF), as docker compose run -i
+// does without a terminal. A container that has already exited needs none.
+func feedStdin(ctx context.Context, a *app, id engine.ContainerID) {
+	_ = a.engine.Attach(ctx, id, engine.AttachIO{Stdin: os.Stdin, Stdout: io.Discard, Stderr: io.Discard, CloseStdin: true})
 }
 
 // oneOffVolumePrefix starts the names of a one-off container's anonymous

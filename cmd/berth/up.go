@@ -114,14 +114,21 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	}
 	if o.watch {
 		opt.RemoveOrphans = true
-		werr := watchProject(ctx, g, a, p, opt, sink)
 		if o.detach {
-			return werr
+			return watchProject(ctx, g, a, p, opt, sink, nil)
 		}
-		// In the foreground, ending the watch stops the project, as up does.
+		// In the foreground the services' logs stream while the watch
+		// goes on, following the containers each converge makes.
+		logs := newLiveLogs(g, a, p.Name, o.attachOptions)
+		logs.start()
+		werr := watchProject(ctx, g, a, p, opt, sink, logs.changed)
+		// Ending the watch stops the project, as up does; the logs end
+		// with the containers.
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		return errors.Join(werr, stopProject(stopCtx, g, a, p))
+		err := errors.Join(werr, stopProject(stopCtx, g, a, p))
+		logs.stop(2 * time.Second)
+		return err
 	}
 	if o.detach {
 		return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -53,13 +52,15 @@ func runWatch(ctx context.Context, g *globalOptions, o watchOptions, services []
 			return err
 		}
 	}
-	return watchProject(ctx, g, a, p, opt, sink)
+	return watchProject(ctx, g, a, p, opt, sink, nil)
 }
 
 // watchProject reconverges the project each time its files change, until
-// ctx is done (then it returns nil: the user ended the watch). An invalid
-// edit is reported and what runs is left alone.
-func watchProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project, opt reconciler.Options, sink reconciler.EventSink) error {
+// ctx is done (then it returns ctx's error: the user ended the watch, and
+// berth exits 130 as docker compose does). An invalid
+// edit is reported and what runs is left alone. converged, if not nil, is
+// called after each converge that changed something.
+func watchProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project, opt reconciler.Options, sink reconciler.EventSink, converged func()) error {
 	current := p
 	fmt.Fprintf(g.stderr, "Watching %d files of project %s; Ctrl-C to stop watching\n", len(watchFiles(p)), p.Name)
 	err := reconciler.Watch(ctx, reconciler.WatchOptions{
@@ -75,13 +76,14 @@ func watchProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project
 			}
 			current = next
 			fmt.Fprintln(g.stderr, "Change detected: converging")
-			return converge(ctx, g, a, next, opt, false, sink)
+			err = converge(ctx, g, a, next, opt, false, sink)
+			if converged != nil {
+				converged() // even after a failed step: some may have been made
+			}
+			return err
 		},
 		OnError: func(err error) { fmt.Fprintln(g.stderr, "WARN "+oneLine(err)+"; nothing was changed") },
 	})
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
 	return err
 }
 

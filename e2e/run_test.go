@@ -1,0 +1,180 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// freePort is a TCP port on 127.0.0.1 nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// httpGet fetches / from 127.0.0.1:port, "" when nothing answers.
+func httpGet(port int) string {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// TestRunOneOffOptions: a one-off of a service publishes the service's ports
+// only with --service-ports, publishes -p's, answers to the service's name
+// only with --use-aliases, and gets the caller's stdin (-i, the default).
+func TestRunOneOffOptions(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	webPort, pPort := freePort(t), freePort(t)
+	t.Setenv("WEB_PORT", fmt.Sprint(webPort))
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+
+	// Plain: no port, no alias.
+	plain := strings.TrimSpace(h.mustBerth("-f", file, "run", "-d", "web"))
+	time.Sleep(300 * time.Millisecond)
+	if got := httpGet(webPort); got != "" {
+		t.Errorf("a one-off without --service-ports serves the service's port: %q", got)
+	}
+	if r := h.berth("-f", file, "run", "--rm", "tool", "nslookup", "web"); r.code == 0 {
+		t.Errorf("a one-off without --use-aliases answers to the service's name:\n%s", r.stdout)
+	}
+	h.mustBerth("container", "rm", "-f", plain)
+
+	h.mustBerth("-f", file, "run", "-d", "--service-ports", "--use-aliases", "web")
+	h.eventually("--service-ports publishes the service's port", 10*time.Second, func() bool {
+		return strings.Contains(httpGet(webPort), "served")
+	})
+	if r := h.berth("-f", file, "run", "--rm", "tool", "nslookup", "web"); r.code != 0 {
+		t.Errorf("a one-off with --use-aliases does not answer to the service's name: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	h.mustBerth("-f", file, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:8080", pPort), "web")
+	h.eventually("-p publishes its port", 10*time.Second, func() bool {
+		return strings.Contains(httpGet(pPort), "served")
+	})
+
+	// Stdin reaches the command, which sees EOF when it ends.
+	// Bounded: without stdin's EOF the command would wait for ever.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, berthBin, "--root", h.root, "-f", file, "run", "--rm", "-T", "tool", "sh", "-c", "tr a-z A-Z; echo done")
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) } // berth stops and removes the container
+	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
+	cmd.Stdin = strings.NewReader("piped in\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run with stdin: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "PIPED IN") || !strings.Contains(string(out), "done") {
+		t.Errorf("run's output %q: want stdin upper-cased, then done", out)
+	}
+
+	h.mustBerth("-f", file, "down", "-v")
+	if rows := h.ps(file, "-a"); len(rows) != 0 {
+		t.Errorf("down left one-off containers: %+v", rows)
+	}
+}
+
+// TestUpWatchStreamsLogs: `up --watch` in the foreground streams the
+// services' logs, those of a container an edit recreates included, and
+// Ctrl-C stops the project with exit code 130.
+func TestUpWatchStreamsLogs(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	write := func(color string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(strings.Replace(watchBase, "%s", color, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("red")
+	t.Cleanup(func() { h.berthIn(t.TempDir(), "-p", h.project, "down", "-v") })
+
+	up := exec.Command(berthBin, "--root", h.root, "-f", file, "up", "--watch")
+	up.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
+	var stderr bytes.Buffer
+	up.Stderr = &stderr
+	stdout, err := up.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var lines []string
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { <-copied; done <- up.Wait() }()
+	t.Cleanup(func() {
+		if up.ProcessState == nil {
+			_ = up.Process.Kill()
+			<-done
+		}
+	})
+	shown := func(want string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, l := range lines {
+				if strings.HasPrefix(l, "app-1") && strings.HasSuffix(l, want) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	h.eventually("up --watch shows app's first log line", 20*time.Second, shown("| color=red"))
+	write("blue")
+	h.eventually("the recreated container's log line follows", 20*time.Second, shown("| color=blue"))
+
+	_ = up.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 130 {
+			t.Errorf("up --watch after Ctrl-C: %v, want exit code 130\nstderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("up --watch did not end after Ctrl-C\nstderr:\n%s", stderr.String())
+	}
+	for _, r := range h.ps(file, "-a") {
+		if r.State == "running" {
+			t.Errorf("after Ctrl-C %s is still running", r.Name)
+		}
+	}
+}
