@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // freePort is a TCP port on 127.0.0.1 nothing listens on now.
@@ -176,5 +178,37 @@ func TestUpWatchStreamsLogs(t *testing.T) {
 		if r.State == "running" {
 			t.Errorf("after Ctrl-C %s is still running", r.Name)
 		}
+	}
+}
+
+// TestRunAttachesTerminal: `run` from a terminal gives the container one
+// (the caller's keystrokes reach it, raw) and returns its exit code.
+func TestRunAttachesTerminal(t *testing.T) {
+	h := newHarness(t)
+	file := filepath.Join(repoRoot, "e2e", "testdata", "TestRunOneOffOptions", "compose.yaml")
+	t.Setenv("WEB_PORT", fmt.Sprint(freePort(t)))
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, berthBin, "--root", h.root, "-f", file, "run", "--rm", "tool",
+		"sh", "-c", "tty; read line; echo got:$line; exit 3")
+	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
+	term, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	var out bytes.Buffer
+	read := make(chan struct{})
+	go func() { _, _ = io.Copy(&out, term); close(read) }()
+	time.Sleep(500 * time.Millisecond) // the shell reads after tty prints
+	_, _ = term.Write([]byte("typed\r"))
+	err = cmd.Wait()
+	<-read
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("run in a terminal: %v, want exit code 3\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "got:typed") {
+		t.Errorf("run's terminal output %q: want the container's tty and the typed line", out.String())
 	}
 }
