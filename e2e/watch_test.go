@@ -94,3 +94,40 @@ func TestWatchAppliesEdits(t *testing.T) {
 		return !ok
 	})
 }
+
+// TestConfigFileEditRecreates: a config's file is copied into the container
+// when it starts, so `up` recreates the service when the file's content
+// changed, and only then.
+func TestConfigFileEditRecreates(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	conf := filepath.Join(dir, "app.conf")
+	compose := "services:\n  app:\n    image: busybox:latest\n    init: true\n    command: [sleep, \"3600\"]\n    configs: [app]\nconfigs:\n  app: {file: ./app.conf}\n"
+	for name, body := range map[string]string{file: compose, conf: "v1\n"} {
+		if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	id := func() string { return h.ps(file)[0].ID }
+	first := id()
+	if got := h.mustBerth("-f", file, "exec", "-T", "app", "cat", "/app"); got != "v1\n" {
+		t.Fatalf("/app = %q, want v1", got)
+	}
+	h.mustBerth("-f", file, "up", "-d")
+	if id() != first {
+		t.Fatal("up with the config file unchanged recreated the service")
+	}
+	if err := os.WriteFile(conf, []byte("v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustBerth("-f", file, "up", "-d")
+	if id() == first {
+		t.Fatal("up after the config file changed kept the old container")
+	}
+	if got := h.mustBerth("-f", file, "exec", "-T", "app", "cat", "/app"); got != "v2\n" {
+		t.Errorf("/app = %q after the edit, want v2", got)
+	}
+}

@@ -1,7 +1,10 @@
 package spec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
+	"os"
 	"slices"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -57,7 +60,36 @@ func convertProject(cp *types.Project) *Project {
 	for _, key := range slices.Sorted(maps.Keys(cp.Secrets)) {
 		p.Secrets = append(p.Secrets, fileObject(key, types.FileObjectConfig(cp.Secrets[key])))
 	}
+	for i := range p.Services {
+		digestFileRefs(p.Services[i].Configs, p.Configs)
+		digestFileRefs(p.Services[i].Secrets, p.Secrets)
+	}
 	return p
+}
+
+// digestFileRefs sets each reference's Digest from the object it names:
+// the hash of its inline or environment content, or of its file's bytes
+// now. berth copies a config or secret into the container when it starts,
+// so a change of content must change the service's hash (and recreate its
+// containers) for the container to see it. An external object, or a file
+// that cannot be read (reported when the container starts), has none.
+func digestFileRefs(refs []FileRef, objs []FileObject) {
+	for i := range refs {
+		j := slices.IndexFunc(objs, func(o FileObject) bool { return o.Key == refs[i].Source })
+		if j < 0 || objs[j].External {
+			continue
+		}
+		content := []byte(objs[j].Content)
+		if objs[j].File != "" {
+			b, err := os.ReadFile(objs[j].File)
+			if err != nil {
+				continue
+			}
+			content = b
+		}
+		sum := sha256.Sum256(content)
+		refs[i].Digest = hex.EncodeToString(sum[:])
+	}
 }
 
 // fileObject converts a project config or secret. compose-go has already

@@ -1,6 +1,9 @@
 package spec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -281,19 +284,23 @@ func TestLoadServiceFields(t *testing.T) {
 		{
 			name: "service secrets, targets resolved", file: "files.yaml",
 			get: func(p *Project, _ string) any { return service(t, p, "web").Secrets },
-			wantVal: []FileRef{
-				{Source: "token", Target: "/run/secrets/token"},
-				{Source: "env_token", Target: "/run/secrets/api-token", UID: "1000", GID: "1000", Mode: mode(0o440)},
-				{Source: "ext", Target: "/etc/ext"},
+			want: func(dir string) any {
+				return []FileRef{
+					{Source: "token", Target: "/run/secrets/token", Digest: fileDigest(t, filepath.Join(dir, "token.txt"))},
+					{Source: "env_token", Target: "/run/secrets/api-token", UID: "1000", GID: "1000", Mode: mode(0o440), Digest: digest("s3cr3t")},
+					{Source: "ext", Target: "/etc/ext"}, // external: no digest
+				}
 			},
 		},
 		{
 			name: "service configs, targets resolved", file: "files.yaml",
 			get: func(p *Project, _ string) any { return service(t, p, "web").Configs },
-			wantVal: []FileRef{
-				{Source: "app", Target: "/app"},
-				{Source: "inline", Target: "/etc/inline.conf", Mode: mode(0o444)},
-				{Source: "from_env", Target: "/env.conf"},
+			want: func(dir string) any {
+				return []FileRef{
+					{Source: "app", Target: "/app", Digest: fileDigest(t, filepath.Join(dir, "app.conf"))},
+					{Source: "inline", Target: "/etc/inline.conf", Mode: mode(0o444), Digest: digest("port=80\n")},
+					{Source: "from_env", Target: "/env.conf", Digest: digest("x=1")},
+				}
 			},
 		},
 		{
@@ -366,4 +373,18 @@ func TestNewFieldsStayUnsupported(t *testing.T) {
 			}
 		})
 	}
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func fileDigest(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest(string(b))
 }

@@ -134,6 +134,7 @@ type hashFileRef struct {
 	UID    string  `json:"uid"`
 	GID    string  `json:"gid"`
 	Mode   *uint32 `json:"mode"`
+	Digest string  `json:"digest,omitempty"` // omitted when unknown, as before digests were hashed
 }
 
 // ConfigHash returns the hash of the parts of s whose change requires its

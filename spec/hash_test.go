@@ -186,6 +186,9 @@ func TestConfigHashFromFiles(t *testing.T) {
 		{name: "healthcheck interval", a: "    healthcheck: {interval: 10s}\n", b: "    healthcheck: {interval: 20s}\n"},
 		{name: "tmpfs option", a: "    tmpfs: [\"/run:size=64m\"]\n", b: "    tmpfs: [\"/run:size=65m\"]\n"},
 		{name: "cap_drop", a: "    cap_drop: [NET_RAW]\n", b: "    cap_drop: [ALL]\n"},
+		{name: "inline config content",
+			a: "    configs: [c]\nconfigs: {c: {content: \"a=1\"}}\n",
+			b: "    configs: [c]\nconfigs: {c: {content: \"a=2\"}}\n"},
 	}
 	hash := func(t *testing.T, body string) string {
 		t.Helper()
@@ -199,5 +202,22 @@ func TestConfigHashFromFiles(t *testing.T) {
 				t.Errorf("same hash = %v, want %v for\n%s---\n%s", same, tc.same, tc.a, tc.b)
 			}
 		})
+	}
+}
+
+// TestConfigHashFollowsFileContent: berth copies a config or secret into a
+// container when it starts, so a new content of its file is a new hash.
+func TestConfigHashFollowsFileContent(t *testing.T) {
+	hash := func(content string) string {
+		dir := t.TempDir()
+		writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    secrets: [s]\nsecrets: {s: {file: ./s.txt}}\n")
+		writeFile(t, dir+"/s.txt", content)
+		return ConfigHash(service(t, mustLoad(t, LoadOptions{WorkingDir: dir}), "web"))
+	}
+	if hash("one") == hash("two") {
+		t.Error("a secret's new file content leaves the service's hash as it was")
+	}
+	if hash("one") != hash("one") {
+		t.Error("the same content in another directory hashes differently")
 	}
 }

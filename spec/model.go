@@ -181,6 +181,10 @@ type FileRef struct {
 	UID    string  // empty when not set
 	GID    string  // empty when not set
 	Mode   *uint32 // permission bits; nil when not set
+	// Digest is the SHA-256 of the referenced object's content when the
+	// project was loaded (hex; empty for an external object or a file that
+	// could not be read). It is part of the service's config hash.
+	Digest string
 }
 
 // FileObject is one of the project's configs or secrets.

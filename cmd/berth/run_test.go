@@ -99,4 +99,3 @@ func TestOneOffConfigBadPublish(t *testing.T) {
 		t.Fatalf("error %v: want one naming --publish and the value", err)
 	}
 }
-

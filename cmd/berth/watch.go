@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,8 +88,17 @@ func watchProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project
 	return err
 }
 
+// watchFiles are the files whose edit can change the project: its Compose
+// files, their include/extends files, env files, and the files of its
+// configs and secrets (their content is part of the services' hashes).
 func watchFiles(p *spec.Project) []string {
 	files := append([]string(nil), p.ComposeFiles...)
 	files = append(files, p.IncludedFiles...)
-	return append(files, p.EnvFiles...)
+	files = append(files, p.EnvFiles...)
+	for _, o := range slices.Concat(p.Configs, p.Secrets) {
+		if o.File != "" && !o.External {
+			files = append(files, o.File)
+		}
+	}
+	return files
 }
