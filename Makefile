@@ -4,6 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
 GO      ?= go
 BIN     := bin/berth
+SHIM    := $(dir $(BIN))berth-shim
 ROOT    ?= /var/lib/berth
 PKGS    := runc iptables nftables busybox-static iproute2
 
@@ -11,8 +12,17 @@ PKGS    := runc iptables nftables busybox-static iproute2
 
 all: build
 
+# The shim and container init are a small program of their own
+# (cmd/berth-shim), embedded into berth (internal/shimbin): still one file
+# to install, and a shim of under 3 MiB RSS instead of berth's ~13. The
+# overlay puts the built shim where the embed looks for it without writing
+# into the source tree; -X passes its digest.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(SHIM) ./cmd/berth-shim
+	printf '{"Replace":{"%s":"%s"}}\n' "$(CURDIR)/internal/shimbin/berth-shim" "$(abspath $(SHIM))" > $(SHIM).overlay.json
+	CGO_ENABLED=0 $(GO) build -trimpath -tags shimembed -overlay $(SHIM).overlay.json \
+	  -ldflags="-X github.com/berth-dev/berth/internal/shimbin.sum=$$(sha256sum $(SHIM) | cut -c1-64)" \
+	  -o $(BIN) ./cmd/berth
 
 # Install with apt-get only what is missing.
 deps:

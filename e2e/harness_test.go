@@ -51,8 +51,8 @@ func setup(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	berthBin = filepath.Join(dir, "berth")
-	build := exec.Command("go", "build", "-trimpath", "-o", berthBin, "./cmd/berth")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// As `make build` builds it: with the small shim embedded.
+	build := exec.Command("make", "--no-print-directory", "build", "BIN="+berthBin)
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build berth: %v\n%s", err, out)
@@ -188,9 +188,15 @@ func (h *harness) parsePs(out string) []psEntry {
 // machineState is what the leak check compares.
 type machineState struct {
 	links   []string // berth* and vb* links
-	rules   []string // firewall rules mentioning berth
+	rules   []string // firewall rules and chains mentioning berth, IPv4 and IPv6
 	cgroups []string // cgroups under any hierarchy's berth/
+	netns   []string // named namespaces (`ip netns`, /run/netns)
+	sysctls []string // host-wide settings berth may turn on, as path=value
 }
+
+// hostSysctls are the host-wide settings no test may leave changed: tests
+// run without outbound NAT, so nothing turns on IP forwarding.
+var hostSysctls = []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"}
 
 func snapshot(t *testing.T) machineState {
 	t.Helper()
@@ -209,11 +215,33 @@ func snapshot(t *testing.T) machineState {
 			s.links = append(s.links, name)
 		}
 	}
-	if out, err := exec.Command("iptables-save").Output(); err == nil {
+	// Each as "<tool> -t <table> <line>": rules, and chains (":BERTH-DNAT
+	// - [0:0]") that could be left empty.
+	for _, tool := range []string{"iptables", "ip6tables"} {
+		out, err := exec.Command(tool + "-save").Output()
+		if err != nil {
+			continue
+		}
+		table := ""
 		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(strings.ToLower(line), "berth") && strings.HasPrefix(line, "-A") {
-				s.rules = append(s.rules, line)
+			if t, ok := strings.CutPrefix(line, "*"); ok {
+				table = t
 			}
+			if strings.Contains(strings.ToLower(line), "berth") && (strings.HasPrefix(line, "-A") || strings.HasPrefix(line, ":")) {
+				s.rules = append(s.rules, tool+" -t "+table+" "+line)
+			}
+		}
+	}
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if f := strings.Fields(line); len(f) > 0 {
+				s.netns = append(s.netns, f[0])
+			}
+		}
+	}
+	for _, p := range hostSysctls {
+		if b, err := os.ReadFile(p); err == nil {
+			s.sysctls = append(s.sysctls, p+"="+strings.TrimSpace(string(b)))
 		}
 	}
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/berth/*")
@@ -224,6 +252,7 @@ func snapshot(t *testing.T) machineState {
 	}
 	slices.Sort(s.links)
 	slices.Sort(s.rules)
+	slices.Sort(s.netns)
 	return s
 }
 
@@ -256,6 +285,16 @@ func (h *harness) checkNothingLeft() {
 	for _, c := range after.cgroups {
 		if !slices.Contains(h.before.cgroups, c) {
 			leaks = append(leaks, "cgroup "+c)
+		}
+	}
+	for _, n := range after.netns {
+		if !slices.Contains(h.before.netns, n) {
+			leaks = append(leaks, "named netns "+n)
+		}
+	}
+	for _, v := range after.sysctls {
+		if !slices.Contains(h.before.sysctls, v) {
+			leaks = append(leaks, "sysctl "+v)
 		}
 	}
 	// Records of containers, networks and volumes.
@@ -345,7 +384,7 @@ func (h *harness) forceClean(procs []proc, mounts []string, after machineState) 
 	for _, r := range after.rules {
 		if !slices.Contains(h.before.rules, r) && strings.Contains(r, h.project) {
 			// iptables-save quotes comments; let the shell split the rule.
-			_ = exec.Command("sh", "-c", "iptables -w "+strings.Replace(r, "-A", "-D", 1)).Run()
+			_ = exec.Command("sh", "-c", strings.Replace(r, " -A ", " -w -D ", 1)).Run()
 		}
 	}
 	_ = exec.Command("runc", "--root", filepath.Join(h.root, "run", "runc"), "list").Run()

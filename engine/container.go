@@ -231,6 +231,15 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	}
 	rec.Config.Labels = maps.Clone(cfg.Labels)
 
+	if usesDefaultNetwork(cfg) {
+		// The network exists from before the record is written; a Create
+		// that fails leaves no network behind (defaultnet.go).
+		done, err := e.holdDefaultNetwork(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { retErr = errors.Join(retErr, done(retErr != nil)) }()
+	}
 	unlock, err := flock.Lock(ctx, filepath.Join(e.containersDir(), "lock"))
 	if err != nil {
 		return nil, err
@@ -315,6 +324,9 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 	if cfg.StopTimeout != nil && *cfg.StopTimeout < 0 {
 		return fmt.Errorf("stop_timeout: negative: %w", errdefs.ErrInvalidArgument)
 	}
+	if cfg.AutoRemove && cfg.Restart.Name != "" && cfg.Restart.Name != "no" {
+		return fmt.Errorf("auto_remove with restart %q: a container removed when it exits cannot be restarted: %w", cfg.Restart.Name, errdefs.ErrInvalidArgument)
+	}
 	return nil
 }
 
@@ -365,7 +377,7 @@ func (e *Engine) container(dir string, rec *record) (*Container, error) {
 			return nil, fmt.Errorf("container %q: %w", rec.Config.Name, err)
 		}
 		for _, ep := range eps {
-			c.Networks = append(c.Networks, NetworkStatus{Network: ep.Network, Address: ep.Address, MAC: ep.MAC, Ports: ep.Ports})
+			c.Networks = append(c.Networks, NetworkStatus{Network: ep.Network, Address: ep.Address, Address6: ep.Address6, MAC: ep.MAC, Ports: ep.Ports})
 		}
 	}
 	return c, nil
@@ -462,10 +474,17 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	}
 	// Volumes mounted with driver options stay mounted while any container
 	// uses them; this one no longer does.
+	var errs []error
 	if rec != nil {
-		if err := e.ReleaseVolumes(ctx, rec.Config.Mounts); err != nil {
-			return err
-		}
+		errs = append(errs, e.ReleaseVolumes(ctx, rec.Config.Mounts))
+	}
+	// The default network goes with the last container naming it (unknown
+	// for an interrupted removal: look).
+	if rec == nil || usesDefaultNetwork(rec.Config) {
+		errs = append(errs, e.releaseDefaultNetwork(ctx))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	e.log.DebugContext(ctx, "container removed", "id", id)
 	return nil

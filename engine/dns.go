@@ -27,7 +27,7 @@ func connectOptions(rec *record, nc EndpointConfig, ifname string, hostConf []by
 		}
 	}
 	return netmgr.ConnectOptions{
-		IfName: ifname, Addr: nc.Address, Names: names, Upstreams: ups, Search: searchDomains(hostConf, rec.Config),
+		IfName: ifname, Addr: nc.Address, Addr6: nc.Address6, Names: names, Upstreams: ups, Search: searchDomains(hostConf, rec.Config),
 		MAC: nc.MacAddress, NoDefaultRoute: nc.Network != gatewayNetwork(rec.Config.Networks),
 	}
 }

@@ -31,9 +31,12 @@
 // new directory one step. Start, Stop, Remove, Pause and Unpause take the
 // container's lock (flock on its directory) and re-read its state after
 // taking it. The hosts lock, <root>/containers/hosts.lock, serialises the
-// rewriting of hosts files. Order: container lock, then hosts lock; the name
-// lock is never held with another. The image store and network manager take
-// their own locks inside these.
+// rewriting of hosts files. The default network's lock,
+// <root>/containers/defaultnet.lock, makes the default network's existence
+// follow the records that name it (defaultnet.go). Order: container lock,
+// then hosts lock or default network lock; the name lock is only ever
+// held inside the default network's lock (Create). The image store and
+// network manager take their own locks inside these.
 //
 // # Honest state
 //
@@ -66,8 +69,12 @@ type Options struct {
 	Root    string // state root, e.g. /var/lib/berth
 	RunDir  string // run directory, e.g. /run/berth
 	Runtime string // OCI runtime binary, a name looked up in PATH or a path; default "runc"
-	Exe     string // berth binary started as the shim and mounted as the init; default os.Executable
+	Exe     string // the berth binary (the shim runs it to auto-remove a container); default os.Executable
 	Logger  *slog.Logger
+	// Shim is the binary started as each container's shim (`Shim shim …`)
+	// and bind-mounted as its init: berth's small embedded shim program
+	// (cmd/berth-shim, see internal/shimbin), or berth itself; default Exe.
+	Shim string
 }
 
 // Engine runs containers. Safe for concurrent use by several goroutines and
@@ -78,6 +85,9 @@ type Engine struct {
 	images *image.Store
 	nets   *netmgr.Manager
 	vols   *volmgr.Store
+	// defNets makes and removes the default network (defaultnet.go):
+	// nets, or a fake in tests; nil without a network manager.
+	defNets networkStore
 
 	// alive tells whether the process pid started at start (0: any) lives;
 	// a seam for tests of the state logic.
@@ -127,8 +137,13 @@ type ContainerConfig struct {
 	PidMode     string            `json:"pid_mode,omitempty"` // "", "host", "container:<id>"
 	IpcMode     string            `json:"ipc_mode,omitempty"` // "", "host", "shareable", "container:<id>"
 	Restart     RestartPolicy     `json:"restart,omitzero"`
-	Healthcheck *Healthcheck      `json:"healthcheck,omitempty"` // nil: the image's
-	Logging     LogConfig         `json:"logging,omitzero"`
+	// AutoRemove: the container is removed once it has exited for good
+	// (docker run --rm -d): by its shim, which runs `berth container rm`
+	// when it is done, else by the next SweepAutoRemove. Not with a
+	// restart policy.
+	AutoRemove  bool         `json:"auto_remove,omitempty"`
+	Healthcheck *Healthcheck `json:"healthcheck,omitempty"` // nil: the image's
+	Logging     LogConfig    `json:"logging,omitzero"`
 
 	// Networking (the networks issue).
 	NetworkMode string        `json:"network_mode,omitempty"` // "" (bridge networks), "host", "none", "container:<id>"
@@ -296,10 +311,12 @@ type Container struct {
 
 // NetworkStatus is the container's address on one network.
 type NetworkStatus struct {
-	Network string               `json:"network"`
-	Address netip.Addr           `json:"address"`
-	MAC     string               `json:"mac,omitempty"`
-	Ports   []netmgr.PortMapping `json:"ports,omitempty"` // published to Address, host ports settled (see Container.Publishers)
+	Network string     `json:"network"`
+	Address netip.Addr `json:"address"`
+	// Address6 is the IPv6 address on a network with IPv6; zero otherwise.
+	Address6 netip.Addr           `json:"address6,omitzero"`
+	MAC      string               `json:"mac,omitempty"`
+	Ports    []netmgr.PortMapping `json:"ports,omitempty"` // published to Address, host ports settled (see Container.Publishers)
 }
 
 // LogLine is one line a container wrote.
@@ -343,6 +360,9 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 		}
 		opt.Exe = exe
 	}
+	if opt.Shim == "" {
+		opt.Shim = opt.Exe
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -355,7 +375,7 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	return &Engine{
+	e := &Engine{
 		opt:            opt,
 		log:            opt.Logger,
 		images:         images,
@@ -363,7 +383,11 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 		vols:           vols,
 		alive:          ctrstate.Alive,
 		hostResolvConf: "/etc/resolv.conf",
-	}, nil
+	}
+	if nets != nil {
+		e.defNets = nets
+	}
+	return e, nil
 }
 
 // Images returns the engine's image store.

@@ -29,12 +29,15 @@ import (
 )
 
 // The berth binary as the engine's tests need it: the shim and the init,
-// built once (statically: it runs inside busybox containers as their init),
-// or the binary BERTH_TEST_EXE names.
+// cmd/berth-shim built once as `make build` builds it (statically: it runs
+// inside busybox containers as their init), or the binary BERTH_TEST_EXE
+// names. When that is a berth carrying the shim (`make build`), shim is
+// that shim, installed in dir: what berth runs.
 var testExe struct {
 	once sync.Once
 	dir  string
-	path string
+	path string // Options.Exe
+	shim string // Options.Shim
 	err  error
 }
 
@@ -46,30 +49,45 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func shimBinary(t *testing.T) string {
-	t.Helper()
-	testExe.once.Do(func() {
-		if p := os.Getenv("BERTH_TEST_EXE"); p != "" { // e.g. a real berth binary
-			testExe.path = p
-			return
-		}
-		testExe.dir, testExe.err = os.MkdirTemp("", "berth-engine-test-")
-		if testExe.err != nil {
-			return
-		}
-		testExe.path = filepath.Join(testExe.dir, "berth")
-		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command("go", "build", "-o", testExe.path, "./shim/internal/testshim")
-		cmd.Dir = filepath.Dir(file)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			testExe.err = fmt.Errorf("build the test shim: %v\n%s", err, out)
-		}
-	})
+// shimBinary is Options.Shim for the engine's tests; see testExe.
+func shimBinary(tb testing.TB) string {
+	tb.Helper()
+	testExe.once.Do(buildTestExe)
 	if testExe.err != nil {
-		t.Fatal(testExe.err)
+		tb.Fatal(testExe.err)
 	}
+	return testExe.shim
+}
+
+// exeBinary is Options.Exe for the engine's tests; see testExe.
+func exeBinary(tb testing.TB) string {
+	shimBinary(tb)
 	return testExe.path
+}
+
+func buildTestExe() {
+	testExe.dir, testExe.err = os.MkdirTemp("", "berth-engine-test-")
+	if testExe.err != nil {
+		return
+	}
+	if p := os.Getenv("BERTH_TEST_EXE"); p != "" { // e.g. a real berth binary
+		testExe.path, testExe.shim = p, p
+		// `berth shim-install DIR` prints the path of the shim it carries;
+		// a shim-only binary or a berth without one fails.
+		if out, err := exec.Command(p, "shim-install", testExe.dir).Output(); err == nil {
+			testExe.shim = strings.TrimSpace(string(out))
+		}
+		return
+	}
+	testExe.path = filepath.Join(testExe.dir, "berth-shim")
+	testExe.shim = testExe.path
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", testExe.path, "../cmd/berth-shim")
+	cmd.Dir = filepath.Dir(file)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		testExe.err = fmt.Errorf("build the shim: %v\n%s", err, out)
+	}
 }
 
 // testLogger writes the engine's log, at debug level (runtime command
@@ -94,7 +112,7 @@ func newPrivEngine(t *testing.T) *Engine {
 func newPrivEngineWith(t *testing.T, withNets bool) *Engine {
 	t.Helper()
 	testutil.RequirePrivileged(t)
-	exe := shimBinary(t)
+	shim := shimBinary(t)
 	root := t.TempDir()
 	runDir := filepath.Join(root, "run")
 	images, err := image.Open(root, nil)
@@ -115,7 +133,7 @@ func newPrivEngineWith(t *testing.T, withNets bool) *Engine {
 			t.Fatal(err)
 		}
 	}
-	e, err := New(Options{Root: root, RunDir: runDir, Exe: exe, Logger: log}, images, nets)
+	e, err := New(Options{Root: root, RunDir: runDir, Exe: exeBinary(t), Shim: shim, Logger: log}, images, nets)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,9 @@ func renderHosts(m hostsMember, peers []hostsMember) []byte {
 		if ep.Address.IsValid() {
 			line(ep.Address.String(), dedupe(append([]string{m.hostname, m.name}, ep.Aliases...)))
 		}
+		if ep.Address6.IsValid() {
+			line(ep.Address6.String(), dedupe(append([]string{m.hostname, m.name}, ep.Aliases...)))
+		}
 	}
 	for _, h := range m.extra {
 		line(h.IP, h.Names)
@@ -236,13 +239,15 @@ type endpointsFile struct {
 }
 
 type endpointRecord struct {
-	Network string               `json:"network"`
-	IfName  string               `json:"ifname"`
-	Address netip.Addr           `json:"address"`
-	MAC     string               `json:"mac,omitempty"`
-	Aliases []string             `json:"aliases,omitempty"`
-	DNS     netip.Addr           `json:"dns,omitzero"` // the network's resolver; zero: none (peers go in /etc/hosts)
-	Ports   []netmgr.PortMapping `json:"ports,omitempty"`
+	Network string     `json:"network"`
+	IfName  string     `json:"ifname"`
+	Address netip.Addr `json:"address"`
+	// Address6 is the IPv6 address on a network with IPv6; zero otherwise.
+	Address6 netip.Addr           `json:"address6,omitzero"`
+	MAC      string               `json:"mac,omitempty"`
+	Aliases  []string             `json:"aliases,omitempty"`
+	DNS      netip.Addr           `json:"dns,omitzero"` // the network's resolver; zero: none (peers go in /etc/hosts)
+	Ports    []netmgr.PortMapping `json:"ports,omitempty"`
 }
 
 const endpointsVersion = 1

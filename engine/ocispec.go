@@ -150,7 +150,7 @@ func OCISpec(c ContainerConfig, img image.Config, in SpecInputs) (*specs.Spec, e
 		if in.InitPath == "" {
 			return nil, fmt.Errorf("init: no berth binary to mount: %w", errdefs.ErrInvalidArgument)
 		}
-		args = append([]string{ctrstate.InitPath, "--"}, args...)
+		args = append([]string{ctrstate.InitPath, ctrstate.InitReadyArg, "--"}, args...)
 	}
 	mounts, err := specMounts(c, in)
 	if err != nil {

@@ -216,7 +216,7 @@ func TestOCISpecSemantics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(s.Process.Args, []string{"/.berth/init", "--", "sleep", "9"}) {
+		if !slices.Equal(s.Process.Args, []string{"/.berth/init", "--ready-fd=3", "--", "sleep", "9"}) {
 			t.Errorf("args %q", s.Process.Args)
 		}
 		if !slices.ContainsFunc(s.Mounts, func(m specs.Mount) bool {

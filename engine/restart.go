@@ -41,11 +41,17 @@ func clearStopping(dir string) error {
 // terminal, restart policy and healthcheck.
 func shimArgs(rec *record) []string {
 	var args []string
+	if rec.Config.Init {
+		args = append(args, "--init") // wait for the init's readiness (ctrstate.InitReadyArg)
+	}
 	if rec.Config.Tty {
 		args = append(args, "--tty")
 	}
 	if rec.Config.OpenStdin {
 		args = append(args, "--stdin")
+	}
+	if rec.Config.AutoRemove {
+		args = append(args, "--auto-remove")
 	}
 	switch p := rec.Config.Restart; p.Name {
 	case "always", "unless-stopped":

@@ -63,7 +63,7 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		return err
 	}
 	if rec.Config.Init {
-		if err := checkStatic(e.opt.Exe); err != nil {
+		if err := checkStatic(e.opt.Shim); err != nil {
 			return err
 		}
 	}
@@ -95,6 +95,11 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		}
 	}()
 
+	if usesDefaultNetwork(rec.Config) {
+		if err := e.ensureDefaultNetwork(ctx); err != nil {
+			return err
+		}
+	}
 	netns, eps, err := e.connect(ctx, dir, rec)
 	if err != nil {
 		return err
@@ -167,7 +172,7 @@ func (e *Engine) connect(ctx context.Context, dir string, rec *record) (netns st
 		if err != nil {
 			return "", nil, fmt.Errorf("network %q: %w", nc.Network, err)
 		}
-		eps = append(eps, endpointRecord{Network: nc.Network, IfName: ifname, Address: ep.Addr, MAC: ep.MAC, Aliases: nc.Aliases, DNS: ep.DNS, Ports: ep.Ports})
+		eps = append(eps, endpointRecord{Network: nc.Network, IfName: ifname, Address: ep.Addr, Address6: ep.Addr6, MAC: ep.MAC, Aliases: nc.Aliases, DNS: ep.DNS, Ports: ep.Ports})
 	}
 	f := endpointsFile{Version: endpointsVersion, Endpoints: eps}
 	if err := atomicfile.WriteJSON(filepath.Join(dir, ctrstate.EndpointsFile), f, 0o644); err != nil {
@@ -188,7 +193,7 @@ func (e *Engine) specInputs(ctx context.Context, dir string, rec *record, netns 
 		HostsPath:      filepath.Join(dir, "hosts"),
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"),
 		HostnamePath:   filepath.Join(dir, "hostname"),
-		InitPath:       e.opt.Exe,
+		InitPath:       e.opt.Shim,
 		VolumePaths:    map[string]string{},
 	}
 	var rl unix.Rlimit
@@ -258,6 +263,11 @@ func (e *Engine) startShim(ctx context.Context, dir string, id ContainerID, rtPa
 	}
 	defer r.Close()
 	args := []string{"shim", "--root", e.opt.Root, "--run-dir", e.opt.RunDir, "--runtime", rtPath, "--id", string(id)}
+	if e.opt.Shim != e.opt.Exe {
+		// The shim is not berth: it needs berth's path for what only berth
+		// does (auto-removal).
+		args = append(args, "--berth", e.opt.Exe)
+	}
 	args = append(args, extra...)
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		args = append(args, "--debug")
@@ -268,7 +278,7 @@ func (e *Engine) startShim(ctx context.Context, dir string, id ContainerID, rtPa
 		return err
 	}
 	defer shimLog.Close()
-	cmd := exec.Command(e.opt.Exe, args...)
+	cmd := exec.Command(e.opt.Shim, args...)
 	cmd.Dir = "/"
 	// One P from the start: the shim mostly waits, and each P keeps its
 	// own caches (about 200 KiB of the shim's RSS, measured).
@@ -276,7 +286,7 @@ func (e *Engine) startShim(ctx context.Context, dir string, id ContainerID, rtPa
 	cmd.Stderr = shimLog
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	e.log.DebugContext(ctx, "exec shim", "cmd", e.opt.Exe+" "+strings.Join(args, " "))
+	e.log.DebugContext(ctx, "exec shim", "cmd", e.opt.Shim+" "+strings.Join(args, " "))
 	err = cmd.Start()
 	_ = w.Close()
 	if err != nil {

@@ -123,31 +123,50 @@ func (e *env) assertClean() {
 		return
 	}
 	defer unlock()
-	rules, exists := e.berthRules()
-	for _, r := range rules {
-		if strings.Contains(strings.Join(r, " "), "berth:"+e.prefix+"_") {
-			t.Errorf("rule %q left behind", r)
-			_ = exec.Command("iptables", append([]string{"-w", "-D", fwChain}, r...)...).Run()
-		}
-	}
-	for _, chain := range []string{natDNAT, natPost} {
-		rules, _, err := e.m.natRules(context.Background(), chain)
-		if err != nil {
-			t.Errorf("nat rules: %v", err)
-		}
+	for _, f := range []family{ipv4, ipv6} {
+		bin := f.String()
+		rules, _ := e.berthRulesOf(f)
 		for _, r := range rules {
 			if strings.Contains(strings.Join(r, " "), "berth:"+e.prefix+"_") {
-				t.Errorf("nat rule %q left behind", r)
-				_ = exec.Command("iptables", append([]string{"-w", "-t", "nat", "-D", chain}, r...)...).Run()
+				t.Errorf("%s rule %q left behind", bin, r)
+				_ = exec.Command(bin, append([]string{"-w", "-D", fwChain}, r...)...).Run()
 			}
 		}
+		for _, chain := range []string{natDNAT, natPost} {
+			rules, _, err := e.m.natRules(context.Background(), f, chain)
+			if err != nil {
+				t.Errorf("nat rules: %v", err)
+			}
+			for _, r := range rules {
+				if strings.Contains(strings.Join(r, " "), "berth:"+e.prefix+"_") {
+					t.Errorf("%s nat rule %q left behind", bin, r)
+					_ = exec.Command(bin, append([]string{"-w", "-t", "nat", "-D", chain}, r...)...).Run()
+				}
+			}
+		}
+		if rules, exists := e.berthRulesOf(f); exists && len(rules) == 0 {
+			t.Errorf("empty %s chain %s left behind", bin, fwChain)
+			_ = exec.Command(bin, "-w", "-D", fwParent, "-j", fwChain).Run()
+			_ = exec.Command(bin, "-w", "-X", fwChain).Run()
+		}
 	}
-	if rules, exists = e.berthRules(); exists && len(rules) == 0 {
-		t.Errorf("empty chain %s left behind", fwChain)
-		_ = exec.Command("iptables", "-w", "-D", fwParent, "-j", fwChain).Run()
-		_ = exec.Command("iptables", "-w", "-X", fwChain).Run()
+	for _, p := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+		if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "0" && !forwardingWasOn[p] {
+			t.Errorf("%s left at %s", p, strings.TrimSpace(string(b)))
+		}
 	}
 }
+
+// forwardingWasOn records which forwarding switches were on before the
+// tests ran (then a test cannot be blamed for them).
+var forwardingWasOn = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+		b, err := os.ReadFile(p)
+		m[p] = err == nil && strings.TrimSpace(string(b)) != "0"
+	}
+	return m
+}()
 
 // links lists the host links whose alias says they belong to this test.
 func (e *env) links() []netlink.Link {
@@ -168,9 +187,15 @@ func (e *env) links() []netlink.Link {
 // berthRules lists the rules in berth's chain on the host.
 func (e *env) berthRules() (rules [][]string, exists bool) {
 	e.t.Helper()
-	out, err := exec.Command("iptables", "-w", "-S").Output()
+	return e.berthRulesOf(ipv4)
+}
+
+// berthRulesOf lists the rules in berth's chain of family f on the host.
+func (e *env) berthRulesOf(f family) (rules [][]string, exists bool) {
+	e.t.Helper()
+	out, err := exec.Command(f.String(), "-w", "-S").Output()
 	if err != nil {
-		e.t.Fatalf("iptables -S: %v", err)
+		e.t.Fatalf("%s -S: %v", f, err)
 	}
 	for _, l := range lines(string(out)) {
 		if l == "-N "+fwChain {

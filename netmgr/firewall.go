@@ -2,6 +2,8 @@ package netmgr
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -21,8 +23,9 @@ func ruleComment(name string) string { return "berth:" + name }
 // else from or to its bridge; replies to connections out of the bridge are
 // accepted. Other networks accept connections to their published ports
 // (DNAT) and, when outbound, connections out of the bridge; when not
-// outbound, new connections out of the bridge are dropped (the bridge
-// forwards, for published ports reached from containers).
+// outbound, new connections out of the bridge are dropped except those to
+// published ports (the bridge forwards, for published ports reached from
+// containers, on this network or another).
 func networkRules(n *Network, outbound bool) [][]string {
 	br := n.Bridge
 	c := []string{"-m", "comment", "--comment", ruleComment(n.Name)}
@@ -53,9 +56,11 @@ func networkRules(n *Network, outbound bool) [][]string {
 	case outbound:
 		rules = append(rules, rule([]string{"-i", br, "!", "-o", br}, c, []string{"-j", "ACCEPT"}))
 	default:
+		// Connections to published ports (DNAT) pass: they may go to
+		// another network's bridge, whose rules may come after these.
 		rules = append(rules,
 			rule([]string{"-i", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"}, c, []string{"-j", "ACCEPT"}),
-			rule([]string{"-i", br, "!", "-o", br}, c, []string{"-j", "DROP"}))
+			rule([]string{"-i", br, "!", "-o", br, "-m", "conntrack", "!", "--ctstate", "DNAT"}, c, []string{"-j", "DROP"}))
 	}
 	return rules
 }
@@ -109,4 +114,58 @@ func splitRule(s string) ([]string, error) {
 		args = append(args, cur.String())
 	}
 	return args, nil
+}
+
+// family is an IP version: which of iptables and ip6tables a rule goes to.
+type family int
+
+const (
+	ipv4 family = iota
+	ipv6
+)
+
+func (f family) String() string {
+	if f == ipv6 {
+		return "ip6tables"
+	}
+	return "iptables"
+}
+
+// families are the IP versions of network n: IPv4, and IPv6 if it has an
+// IPv6 subnet.
+func families(n *Network) []family {
+	if n.Subnet6.IsValid() {
+		return []family{ipv4, ipv6}
+	}
+	return []family{ipv4}
+}
+
+// subnetOf is network n's subnet of family f (zero if it has none).
+func subnetOf(n *Network, f family) netip.Prefix {
+	if f == ipv6 {
+		return n.Subnet6
+	}
+	return n.Subnet
+}
+
+// addrOf is endpoint ep's address of family f (zero if it has none).
+func addrOf(ep Endpoint, f family) netip.Addr {
+	if f == ipv6 {
+		return ep.Addr6
+	}
+	return ep.Addr
+}
+
+// dnatInto reports whether the DNAT rule sends to an address in subnet.
+func dnatInto(rule []string, subnet netip.Prefix) bool {
+	i := slices.Index(rule, "--to-destination")
+	if i < 0 || i+1 >= len(rule) {
+		return false
+	}
+	to := rule[i+1]
+	if ap, err := netip.ParseAddrPort(to); err == nil {
+		return subnet.Contains(ap.Addr())
+	}
+	a, err := netip.ParseAddr(strings.Trim(to, "[]"))
+	return err == nil && subnet.Contains(a)
 }

@@ -18,9 +18,10 @@ import (
 // context that is not cancelled with the caller's.
 const undoTimeout = 30 * time.Second
 
-// addFirewall adds the network's rules to berth's chain, creating the chain
-// and its jump rule first if needed. On error nothing of the network's is
-// left behind (and the chain is removed if it is empty).
+// addFirewall adds the network's rules to berth's chain (in ip6tables too
+// for a network with IPv6), creating the chain and its jump rule first if
+// needed. On error nothing of the network's is left behind (and the chain
+// is removed if it is empty).
 func (m *Manager) addFirewall(ctx context.Context, n *Network) (retErr error) {
 	unlock, err := flock.Lock(ctx, m.opt.FirewallLock)
 	if err != nil {
@@ -34,17 +35,19 @@ func (m *Manager) addFirewall(ctx context.Context, n *Network) (retErr error) {
 			retErr = errors.Join(retErr, m.removeFirewallLocked(cctx, n))
 		}
 	}()
-	if err := m.ensureChainLocked(ctx); err != nil {
-		return fmt.Errorf("network %q: %w", n.Name, err)
-	}
-	for _, r := range networkRules(n, m.opt.Outbound) {
-		if _, err := m.iptables(ctx, append([]string{"-A", fwChain}, r...)...); err != nil {
+	for _, f := range families(n) {
+		if err := m.ensureChainLocked(ctx, f); err != nil {
 			return fmt.Errorf("network %q: %w", n.Name, err)
 		}
-	}
-	if !n.Internal {
-		if err := m.addNATLocked(ctx, n); err != nil {
-			return fmt.Errorf("network %q: %w", n.Name, err)
+		for _, r := range networkRules(n, m.opt.Outbound) {
+			if _, err := m.xtables(ctx, f, append([]string{"-A", fwChain}, r...)...); err != nil {
+				return fmt.Errorf("network %q: %w", n.Name, err)
+			}
+		}
+		if !n.Internal {
+			if err := m.addNATLocked(ctx, f, n); err != nil {
+				return fmt.Errorf("network %q: %w", n.Name, err)
+			}
 		}
 	}
 	return fail("firewall")
@@ -65,76 +68,85 @@ func (m *Manager) removeFirewall(ctx context.Context, n *Network) error {
 // Rules are found by their comment and bridge, so the rules of a network of
 // the same name in another berth root are left alone.
 func (m *Manager) removeFirewallLocked(ctx context.Context, n *Network) error {
-	if err := m.removeNATLocked(ctx, n); err != nil {
-		return fmt.Errorf("network %q: %w", n.Name, err)
+	for _, f := range families(n) {
+		if err := m.removeNATLocked(ctx, f, n); err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
+		}
+		if err := m.deleteChainRulesLocked(ctx, f, func(r []string) bool { return isRuleOf(r, n) }); err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
+		}
 	}
-	rules, exists, err := m.chainRules(ctx)
+	return nil
+}
+
+// deleteChainRulesLocked deletes the rules of berth's filter chain of
+// family f for which match holds, and the chain with its jump rule once it
+// is empty. The firewall lock must be held.
+func (m *Manager) deleteChainRulesLocked(ctx context.Context, f family, match func([]string) bool) error {
+	rules, exists, err := m.chainRules(ctx, f)
 	if err != nil {
-		return fmt.Errorf("network %q: %w", n.Name, err)
+		return err
 	}
 	if !exists {
 		return nil // the jump rule cannot exist without the chain
 	}
 	left := 0
 	for _, r := range rules {
-		if !isRuleOf(r, n) {
+		if !match(r) {
 			left++
 			continue
 		}
-		if _, err := m.iptables(ctx, append([]string{"-D", fwChain}, r...)...); err != nil {
-			return fmt.Errorf("network %q: %w", n.Name, err)
+		if _, err := m.xtables(ctx, f, append([]string{"-D", fwChain}, r...)...); err != nil {
+			return err
 		}
 	}
 	if left > 0 {
 		return nil
 	}
-	if err := m.dropChainLocked(ctx); err != nil {
-		return fmt.Errorf("network %q: %w", n.Name, err)
-	}
-	return nil
+	return m.dropChainLocked(ctx, f)
 }
 
 // ensureChainLocked creates berth's chain and the jump rule to it at the top
 // of FORWARD, each unless it exists. The firewall lock must be held.
-func (m *Manager) ensureChainLocked(ctx context.Context) error {
-	out, err := m.iptables(ctx, "-S")
+func (m *Manager) ensureChainLocked(ctx context.Context, f family) error {
+	out, err := m.xtables(ctx, f, "-S")
 	if err != nil {
 		return err
 	}
 	if !slices.Contains(lines(out), "-N "+fwChain) {
-		if _, err := m.iptables(ctx, "-N", fwChain); err != nil {
+		if _, err := m.xtables(ctx, f, "-N", fwChain); err != nil {
 			return err
 		}
 	}
-	has, err := m.hasJump(ctx)
+	has, err := m.hasJump(ctx, f)
 	if err != nil || has {
 		return err
 	}
-	_, err = m.iptables(ctx, "-I", fwParent, "1", "-j", fwChain)
+	_, err = m.xtables(ctx, f, "-I", fwParent, "1", "-j", fwChain)
 	return err
 }
 
 // dropChainLocked removes the jump rule (every copy) and the chain. The
 // firewall lock must be held.
-func (m *Manager) dropChainLocked(ctx context.Context) error {
+func (m *Manager) dropChainLocked(ctx context.Context, f family) error {
 	for {
-		has, err := m.hasJump(ctx)
+		has, err := m.hasJump(ctx, f)
 		if err != nil {
 			return err
 		}
 		if !has {
 			break
 		}
-		if _, err := m.iptables(ctx, "-D", fwParent, "-j", fwChain); err != nil {
+		if _, err := m.xtables(ctx, f, "-D", fwParent, "-j", fwChain); err != nil {
 			return err
 		}
 	}
-	_, err := m.iptables(ctx, "-X", fwChain)
+	_, err := m.xtables(ctx, f, "-X", fwChain)
 	return err
 }
 
-func (m *Manager) hasJump(ctx context.Context) (bool, error) {
-	out, err := m.iptables(ctx, "-S", fwParent)
+func (m *Manager) hasJump(ctx context.Context, f family) (bool, error) {
+	out, err := m.xtables(ctx, f, "-S", fwParent)
 	if err != nil {
 		return false, err
 	}
@@ -145,8 +157,8 @@ func (m *Manager) hasJump(ctx context.Context) (bool, error) {
 // "-A BERTH-FORWARD", and whether the chain exists. It reads the whole filter
 // table, since listing a missing chain is an error that cannot be told apart
 // from others.
-func (m *Manager) chainRules(ctx context.Context) (rules [][]string, exists bool, err error) {
-	out, err := m.iptables(ctx, "-S")
+func (m *Manager) chainRules(ctx context.Context, f family) (rules [][]string, exists bool, err error) {
+	out, err := m.xtables(ctx, f, "-S")
 	if err != nil {
 		return nil, false, err
 	}
@@ -161,7 +173,7 @@ func (m *Manager) chainRules(ctx context.Context) (rules [][]string, exists bool
 		}
 		args, err := splitRule(rest)
 		if err != nil {
-			return nil, false, fmt.Errorf("iptables -S: %w", err)
+			return nil, false, fmt.Errorf("%s -S: %w", f, err)
 		}
 		rules = append(rules, args)
 	}
@@ -171,16 +183,22 @@ func (m *Manager) chainRules(ctx context.Context) (rules [][]string, exists bool
 // iptables runs the iptables binary on the filter table, waiting for the
 // xtables lock, and returns its standard output.
 func (m *Manager) iptables(ctx context.Context, args ...string) (string, error) {
+	return m.xtables(ctx, ipv4, args...)
+}
+
+// xtables runs iptables or ip6tables (by family) as iptables does.
+func (m *Manager) xtables(ctx context.Context, f family, args ...string) (string, error) {
+	bin := f.String()
 	args = append([]string{"-w"}, args...)
-	m.log.Debug("iptables", "args", args)
-	cmd := exec.CommandContext(ctx, "iptables", args...)
+	m.log.Debug(bin, "args", args)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return "", fmt.Errorf("iptables: %w: %w", err, errdefs.ErrUnavailable)
+			return "", fmt.Errorf("%s: %w: %w", bin, err, errdefs.ErrUnavailable)
 		}
-		return "", fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("%s %s: %w: %s", bin, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
 }

@@ -118,3 +118,25 @@ func linkAlias(network, sandbox string) string {
 	}
 	return a
 }
+
+// bridgeAlias is the alias of a network's bridge: "berth:<network>@<root>",
+// naming the state root whose record the bridge belongs to, so that prune
+// can prove a bridge orphaned. Truncated to what the kernel keeps.
+func bridgeAlias(network, root string) string {
+	return linkAlias(network+"@"+root, "")
+}
+
+// parseBridgeAlias reads an alias bridgeAlias made. ok is false for any
+// other alias and for one the kernel may have truncated (a root cut short
+// proves nothing).
+func parseBridgeAlias(alias string) (network, root string, ok bool) {
+	rest, found := strings.CutPrefix(alias, "berth:")
+	if !found || len(alias) >= maxAliasLen {
+		return "", "", false
+	}
+	network, root, found = strings.Cut(rest, "@")
+	if !found || validateName("network", network) != nil || !strings.HasPrefix(root, "/") {
+		return "", "", false
+	}
+	return network, root, true
+}

@@ -31,14 +31,14 @@ var natChains = []natChain{
 	{natPost, [][]string{{"POSTROUTING", "-j", natPost}}},
 }
 
-func (m *Manager) nat(ctx context.Context, args ...string) (string, error) {
-	return m.iptables(ctx, append([]string{"-t", "nat"}, args...)...)
+func (m *Manager) nat(ctx context.Context, f family, args ...string) (string, error) {
+	return m.xtables(ctx, f, append([]string{"-t", "nat"}, args...)...)
 }
 
-// natRules lists the rules of chain in the nat table (arguments after
-// "-A <chain>") and whether it exists.
-func (m *Manager) natRules(ctx context.Context, chain string) (rules [][]string, exists bool, err error) {
-	out, err := m.nat(ctx, "-S")
+// natRules lists the rules of chain in the nat table of family f
+// (arguments after "-A <chain>") and whether it exists.
+func (m *Manager) natRules(ctx context.Context, f family, chain string) (rules [][]string, exists bool, err error) {
+	out, err := m.nat(ctx, f, "-S")
 	if err != nil {
 		return nil, false, err
 	}
@@ -53,7 +53,7 @@ func (m *Manager) natRules(ctx context.Context, chain string) (rules [][]string,
 		}
 		args, err := splitRule(rest)
 		if err != nil {
-			return nil, false, fmt.Errorf("iptables -t nat -S: %w", err)
+			return nil, false, fmt.Errorf("%s -t nat -S: %w", f, err)
 		}
 		rules = append(rules, args)
 	}
@@ -62,26 +62,26 @@ func (m *Manager) natRules(ctx context.Context, chain string) (rules [][]string,
 
 // ensureNATChainsLocked creates berth's nat chains and their jump rules,
 // each unless it exists. The firewall lock must be held.
-func (m *Manager) ensureNATChainsLocked(ctx context.Context) error {
+func (m *Manager) ensureNATChainsLocked(ctx context.Context, f family) error {
 	for _, c := range natChains {
-		_, exists, err := m.natRules(ctx, c.name)
+		_, exists, err := m.natRules(ctx, f, c.name)
 		if err != nil {
 			return err
 		}
 		if !exists {
-			if _, err := m.nat(ctx, "-N", c.name); err != nil {
+			if _, err := m.nat(ctx, f, "-N", c.name); err != nil {
 				return err
 			}
 		}
 		for _, j := range c.jumps {
-			rules, _, err := m.natRules(ctx, j[0])
+			rules, _, err := m.natRules(ctx, f, j[0])
 			if err != nil {
 				return err
 			}
 			if slices.ContainsFunc(rules, func(r []string) bool { return slices.Equal(r, j[1:]) }) {
 				continue
 			}
-			if _, err := m.nat(ctx, append([]string{"-I", j[0], "1"}, j[1:]...)...); err != nil {
+			if _, err := m.nat(ctx, f, append([]string{"-I", j[0], "1"}, j[1:]...)...); err != nil {
 				return err
 			}
 		}
@@ -91,9 +91,9 @@ func (m *Manager) ensureNATChainsLocked(ctx context.Context) error {
 
 // dropEmptyNATChainsLocked removes each of berth's nat chains that holds no
 // rule, with its jump rules. The firewall lock must be held.
-func (m *Manager) dropEmptyNATChainsLocked(ctx context.Context) error {
+func (m *Manager) dropEmptyNATChainsLocked(ctx context.Context, f family) error {
 	for _, c := range natChains {
-		rules, exists, err := m.natRules(ctx, c.name)
+		rules, exists, err := m.natRules(ctx, f, c.name)
 		if err != nil {
 			return err
 		}
@@ -102,41 +102,55 @@ func (m *Manager) dropEmptyNATChainsLocked(ctx context.Context) error {
 		}
 		for _, j := range c.jumps {
 			for {
-				rules, _, err := m.natRules(ctx, j[0])
+				rules, _, err := m.natRules(ctx, f, j[0])
 				if err != nil {
 					return err
 				}
 				if !slices.ContainsFunc(rules, func(r []string) bool { return slices.Equal(r, j[1:]) }) {
 					break
 				}
-				if _, err := m.nat(ctx, append([]string{"-D", j[0]}, j[1:]...)...); err != nil {
+				if _, err := m.nat(ctx, f, append([]string{"-D", j[0]}, j[1:]...)...); err != nil {
 					return err
 				}
 			}
 		}
-		if _, err := m.nat(ctx, "-X", c.name); err != nil {
+		if _, err := m.nat(ctx, f, "-X", c.name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// addNATLocked adds network n's masquerade rules and lets its bridge
-// forward and route 127.0.0.1 (for published ports reached at localhost);
-// with Options.Outbound also its outbound masquerade and the host's IP
-// forwarding. The firewall lock must be held.
-func (m *Manager) addNATLocked(ctx context.Context, n *Network) error {
-	if err := m.ensureNATChainsLocked(ctx); err != nil {
+// addNATLocked adds network n's masquerade rules of family f and lets its
+// bridge forward and (IPv4) route 127.0.0.1 (for published ports reached
+// at localhost); with Options.Outbound also its outbound masquerade and the
+// host's IP forwarding. IPv6 forwarding is host-wide but for the bridge's
+// force_forwarding (kernels from 6.17), set where the kernel has it and
+// gone with the bridge. The firewall lock must be held.
+func (m *Manager) addNATLocked(ctx context.Context, f family, n *Network) error {
+	if err := m.ensureNATChainsLocked(ctx, f); err != nil {
 		return err
 	}
-	rules := natPostRules(n)
+	rules := natPostRules(n, f)
 	if m.opt.Outbound {
-		rules = append(rules, []string{"-s", n.Subnet.String(), "!", "-o", n.Bridge, "-m", "comment", "--comment", ruleComment(n.Name), "-j", "MASQUERADE"})
+		rules = append(rules, []string{"-s", subnetOf(n, f).String(), "!", "-o", n.Bridge, "-m", "comment", "--comment", ruleComment(n.Name), "-j", "MASQUERADE"})
 	}
 	for _, r := range rules {
-		if _, err := m.nat(ctx, append([]string{"-A", natPost}, r...)...); err != nil {
+		if _, err := m.nat(ctx, f, append([]string{"-A", natPost}, r...)...); err != nil {
 			return err
 		}
+	}
+	if f == ipv6 {
+		ff := filepath.Join("/proc/sys/net/ipv6/conf", n.Bridge, "force_forwarding")
+		if _, err := os.Stat(ff); err == nil {
+			if err := writeSysctl(ff, "1"); err != nil {
+				return err
+			}
+		}
+		if m.opt.Outbound {
+			return writeSysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+		}
+		return nil
 	}
 	for _, k := range []string{"forwarding", "route_localnet"} {
 		if err := writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", n.Bridge, k), "1"); err != nil {
@@ -151,26 +165,30 @@ func (m *Manager) addNATLocked(ctx context.Context, n *Network) error {
 	return nil
 }
 
-// removeNATLocked removes network n's nat rules (its masquerade rules and
-// any DNAT rule of its endpoints), and berth's nat chains once empty. The
-// firewall lock must be held.
-func (m *Manager) removeNATLocked(ctx context.Context, n *Network) error {
+// removeNATLocked removes network n's nat rules of family f (its
+// masquerade rules and any DNAT rule of its endpoints), and berth's nat
+// chains once empty. The firewall lock must be held.
+func (m *Manager) removeNATLocked(ctx context.Context, f family, n *Network) error {
 	// Also sweeps the masquerade rules of bridges that are gone (a network
 	// whose clean-up was cut short): a bridge exists before its rules are
 	// added and after they are removed.
-	if err := m.deleteNATRulesLocked(ctx, natPost, func(r []string) bool { return isRuleOf(r, n) || orphanRule(r) }); err != nil {
+	if err := m.deleteNATRulesLocked(ctx, f, natPost, func(r []string) bool { return isRuleOf(r, n) || orphanRule(r) }); err != nil {
 		return err
 	}
 	prefix := portComment(n.Name, "")
-	if err := m.deleteNATRulesLocked(ctx, natDNAT, func(r []string) bool { return hasCommentPrefix(r, prefix) }); err != nil {
+	// The network's DNAT rules: its comment, to one of its addresses (a
+	// network of the same name in another root has other addresses).
+	if err := m.deleteNATRulesLocked(ctx, f, natDNAT, func(r []string) bool {
+		return hasCommentPrefix(r, prefix) && dnatInto(r, subnetOf(n, f))
+	}); err != nil {
 		return err
 	}
-	return m.dropEmptyNATChainsLocked(ctx)
+	return m.dropEmptyNATChainsLocked(ctx, f)
 }
 
 // deleteNATRulesLocked deletes the rules of chain for which match holds.
-func (m *Manager) deleteNATRulesLocked(ctx context.Context, chain string, match func([]string) bool) error {
-	rules, exists, err := m.natRules(ctx, chain)
+func (m *Manager) deleteNATRulesLocked(ctx context.Context, f family, chain string, match func([]string) bool) error {
+	rules, exists, err := m.natRules(ctx, f, chain)
 	if err != nil || !exists {
 		return err
 	}
@@ -178,7 +196,7 @@ func (m *Manager) deleteNATRulesLocked(ctx context.Context, chain string, match 
 		if !match(r) {
 			continue
 		}
-		if _, err := m.nat(ctx, append([]string{"-D", chain}, r...)...); err != nil {
+		if _, err := m.nat(ctx, f, append([]string{"-D", chain}, r...)...); err != nil {
 			return err
 		}
 	}
@@ -206,7 +224,8 @@ func hasCommentPrefix(rule []string, prefix string) bool {
 	return false
 }
 
-// publishLocked adds the DNAT rules of endpoint ep of network n. On error
+// publish adds the DNAT rules of endpoint ep of network n, in ip6tables
+// too for ports published on IPv6 (see PortMapping.onFamily). On error
 // none is left. The network lock must be held; it takes the firewall lock.
 func (m *Manager) publish(ctx context.Context, n *Network, ep Endpoint) (retErr error) {
 	if len(ep.Ports) == 0 {
@@ -224,25 +243,35 @@ func (m *Manager) publish(ctx context.Context, n *Network, ep Endpoint) (retErr 
 			retErr = errors.Join(retErr, m.unpublishLocked(cctx, n, ep.Sandbox))
 		}
 	}()
-	if err := m.ensureNATChainsLocked(ctx); err != nil {
-		return err
-	}
-	// Other berth roots on the host publish through the same chain: their
-	// ports are in its rules, not in this root's records.
-	existing, _, err := m.natRules(ctx, natDNAT)
-	if err != nil {
-		return err
-	}
-	for i, p := range ep.Ports {
-		for _, r := range existing {
-			if o, ok := ruleMapping(r); ok && overlaps(o, p) {
-				return fmt.Errorf("ports[%d]: %s is already in use: %w", i, p.hostAddrPort(p.HostPort), errdefs.ErrConflict)
+	has6 := ep.Addr6.IsValid()
+	for _, f := range families(n) {
+		rules := dnatRules(f, n.Name, ep.Sandbox, addrOf(ep, f), ep.Ports, has6)
+		if len(rules) == 0 {
+			continue
+		}
+		if err := m.ensureNATChainsLocked(ctx, f); err != nil {
+			return err
+		}
+		// Other berth roots on the host publish through the same chain:
+		// their ports are in its rules, not in this root's records.
+		existing, _, err := m.natRules(ctx, f, natDNAT)
+		if err != nil {
+			return err
+		}
+		for i, p := range ep.Ports {
+			if !p.onFamily(f, has6) {
+				continue
+			}
+			for _, r := range existing {
+				if o, ok := ruleMapping(r, f); ok && overlaps(o, p) {
+					return fmt.Errorf("ports[%d]: %s is already in use: %w", i, p.hostAddrPort(p.HostPort), errdefs.ErrConflict)
+				}
 			}
 		}
-	}
-	for _, r := range dnatRules(n.Name, ep.Sandbox, ep.Addr, ep.Ports) {
-		if _, err := m.nat(ctx, append([]string{"-A", natDNAT}, r...)...); err != nil {
-			return err
+		for _, r := range rules {
+			if _, err := m.nat(ctx, f, append([]string{"-A", natDNAT}, r...)...); err != nil {
+				return err
+			}
 		}
 	}
 	return fail("publish")
@@ -260,47 +289,73 @@ func (m *Manager) unpublish(ctx context.Context, n *Network, sandbox string) err
 
 func (m *Manager) unpublishLocked(ctx context.Context, n *Network, sandbox string) error {
 	c := portComment(n.Name, sandbox)
-	if err := m.deleteNATRulesLocked(ctx, natDNAT, func(r []string) bool {
-		i := slices.Index(r, "--comment")
-		return i >= 0 && i+1 < len(r) && r[i+1] == c
-	}); err != nil {
-		return err
+	for _, f := range families(n) {
+		if err := m.deleteNATRulesLocked(ctx, f, natDNAT, func(r []string) bool {
+			i := slices.Index(r, "--comment")
+			return i >= 0 && i+1 < len(r) && r[i+1] == c && dnatInto(r, subnetOf(n, f))
+		}); err != nil {
+			return err
+		}
+		if err := m.dropEmptyNATChainsLocked(ctx, f); err != nil {
+			return err
+		}
 	}
-	return m.dropEmptyNATChainsLocked(ctx)
+	return nil
 }
 
-// portFree tries to bind the host port of p: a process of the host holding
-// it makes errdefs.ErrConflict. The socket is closed at once.
-func portFree(p PortMapping, port uint16) error {
-	addr := p.hostAddrPort(port)
-	var err error
-	if p.Protocol == "udp" {
-		var c net.PacketConn
-		if c, err = net.ListenPacket("udp4", addr); err == nil {
-			return c.Close()
+// listenNet is the network name for net.Listen of proto on family f.
+func listenNet(proto string, f family) string {
+	if f == ipv6 {
+		return proto + "6"
+	}
+	return proto + "4"
+}
+
+// portFree tries to bind the host port of p on each address family it is
+// published on: a process of the host holding it makes errdefs.ErrConflict.
+// The sockets are closed at once.
+func portFree(p PortMapping, port uint16, has6 bool) error {
+	for _, f := range []family{ipv4, ipv6} {
+		if !p.onFamily(f, has6) {
+			continue
 		}
-	} else {
-		var l net.Listener
-		if l, err = net.Listen("tcp4", addr); err == nil {
-			return l.Close()
+		addr := netip.AddrPortFrom(p.hostIPOn(f), port).String()
+		var err error
+		if p.Protocol == "udp" {
+			var c net.PacketConn
+			if c, err = net.ListenPacket(listenNet("udp", f), addr); err == nil {
+				err = c.Close()
+			}
+		} else {
+			var l net.Listener
+			if l, err = net.Listen(listenNet("tcp", f), addr); err == nil {
+				err = l.Close()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s is already in use: %w", addr, errdefs.ErrConflict)
 		}
 	}
-	return fmt.Errorf("%s is already in use: %w", addr, errdefs.ErrConflict)
+	return nil
 }
 
 // ephemeralPort asks the kernel for a free port of the protocol at the
-// host address.
+// host address (on IPv4 unless the address is IPv6).
 func ephemeralPort(p PortMapping) (uint16, error) {
-	addr := netip.AddrPortFrom(p.hostIP(), 0).String()
+	f := ipv4
+	if p.HostIP.IsValid() && !p.HostIP.Unmap().Is4() {
+		f = ipv6
+	}
+	addr := netip.AddrPortFrom(p.hostIPOn(f), 0).String()
 	if p.Protocol == "udp" {
-		c, err := net.ListenPacket("udp4", addr)
+		c, err := net.ListenPacket(listenNet("udp", f), addr)
 		if err != nil {
 			return 0, err
 		}
 		defer c.Close()
 		return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
 	}
-	l, err := net.Listen("tcp4", addr)
+	l, err := net.Listen(listenNet("tcp", f), addr)
 	if err != nil {
 		return 0, err
 	}
@@ -308,10 +363,11 @@ func ephemeralPort(p PortMapping) (uint16, error) {
 	return uint16(l.Addr().(*net.TCPAddr).Port), nil
 }
 
-// choosePorts settles the host ports of req: a given port must be free
-// (neither published by berth, in nets, nor bound by a process); a range
-// gives its first free port; none gives an ephemeral one.
-func choosePorts(req []PortMapping, nets []*Network) ([]PortMapping, error) {
+// choosePorts settles the host ports of req for an endpoint (with an IPv6
+// address when has6): a given port must be free (neither published by
+// berth, in nets, nor bound by a process); a range gives its first free
+// port; none gives an ephemeral one.
+func choosePorts(req []PortMapping, nets []*Network, has6 bool) ([]PortMapping, error) {
 	var taken []PortMapping
 	for _, n := range nets {
 		for _, ep := range n.Endpoints {
@@ -331,7 +387,7 @@ func choosePorts(req []PortMapping, nets []*Network) ([]PortMapping, error) {
 				if p.HostPort, err = ephemeralPort(p); err != nil {
 					return nil, fmt.Errorf("ports[%d]: %w", i, err)
 				}
-				if !usedByBerth(p) {
+				if !usedByBerth(p) && portFree(p, p.HostPort, has6) == nil {
 					break
 				}
 			}
@@ -340,7 +396,7 @@ func choosePorts(req []PortMapping, nets []*Network) ([]PortMapping, error) {
 			for port := int(p.HostPort); port <= int(p.HostPortEnd); port++ {
 				c := p
 				c.HostPort = uint16(port)
-				if !usedByBerth(c) && portFree(c, c.HostPort) == nil {
+				if !usedByBerth(c) && portFree(c, c.HostPort, has6) == nil {
 					p.HostPort, found = c.HostPort, true
 					break
 				}
@@ -352,7 +408,7 @@ func choosePorts(req []PortMapping, nets []*Network) ([]PortMapping, error) {
 			if usedByBerth(p) {
 				return nil, fmt.Errorf("ports[%d]: %s is already in use: %w", i, p.hostAddrPort(p.HostPort), errdefs.ErrConflict)
 			}
-			if err := portFree(p, p.HostPort); err != nil {
+			if err := portFree(p, p.HostPort, has6); err != nil {
 				return nil, fmt.Errorf("ports[%d]: %w", i, err)
 			}
 		}

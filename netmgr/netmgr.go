@@ -9,8 +9,9 @@
 //
 // Host footprint: bridges berth<10 hex of the network ID> (or a name given
 // with driver_opts, which must start with berth) and host-side veths
-// vb<10 hex of a hash of sandbox and network ID>, each with the alias
-// "berth:<network>[:<sandbox>]"; in the filter table the chain BERTH-FORWARD,
+// vb<10 hex of a hash of sandbox and network ID>, with the aliases
+// "berth:<network>@<root>" (bridge; prune reads the root from it) and
+// "berth:<network>:<sandbox>" (veth); in the filter table the chain BERTH-FORWARD,
 // jumped to from the top of FORWARD, holding rules commented
 // "berth:<network>"; in the nat table the chains BERTH-DNAT (jumped to from
 // PREROUTING and OUTPUT for local destinations; published ports, commented
@@ -20,6 +21,10 @@
 // network's outbound traffic). A bridge of a network that is not internal
 // forwards and routes 127.0.0.1 (its conf/forwarding and route_localnet,
 // gone with it); only Options.Outbound turns on the host's ip_forward.
+// A network with IPv6 (NetworkConfig.EnableIPv6) has the same chains and
+// rules in ip6tables, its IPv6 gateway on the bridge (no DAD) and, where
+// the kernel has it, the bridge's force_forwarding; only Options.Outbound
+// turns on net.ipv6.conf.all.forwarding.
 // Each network whose sandboxes connected with Options.Exe set has a DNS
 // resolver process (`berth resolver`, see ResolverMain) on its gateway,
 // port 53, stopped by Remove. Nothing else on the host is changed: no
@@ -27,8 +32,10 @@
 //
 // Lock order: project lock (taken by callers) → network lock
 // (<Root>/networks/lock, guards every record, the IPAM and the sandbox
-// files) → firewall lock (Options.FirewallLock, host-wide, guards berth's
-// iptables chain and its jump rule). Every exported method takes the locks it
+// files) → subnet lock (Options.SubnetLock, host-wide, held by Create from
+// the choice of the subnets until the bridge carries them, so that roots
+// never pick the same one) → firewall lock (Options.FirewallLock,
+// host-wide, guards berth's iptables chains and their jump rules). Every exported method takes the locks it
 // needs and re-reads the records after taking them, so several berth
 // processes may use the same Root at once. No method holds a lock when it
 // returns.
@@ -45,14 +52,28 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/internal/flock"
 )
 
 // DefaultPool is the address pool networks get their /24 subnets from when
 // Options.Pool is zero.
 var DefaultPool = netip.MustParsePrefix("10.213.0.0/16")
+
+// DefaultPool6 is the IPv6 pool networks with EnableIPv6 get their /64
+// subnets from when Options.Pool6 is zero: a unique local prefix.
+var DefaultPool6 = netip.MustParsePrefix("fd00:bee7::/48")
+
+// DefaultSubnetLock is the host-wide lock file that serialises the choice of
+// a new network's subnets and the making of its bridge when
+// Options.SubnetLock is empty. It is host-wide rather than per Root because
+// the host's routes and addresses, which the choice avoids, are: two roots
+// choosing at once would otherwise pick the same free subnet.
+const DefaultSubnetLock = "/run/berth-subnet.lock"
 
 // DefaultFirewallLock is the host-wide lock file that serialises changes to
 // berth's iptables chain when Options.FirewallLock is empty. It is host-wide
@@ -70,10 +91,17 @@ type Options struct {
 	Root   string       // state root; records live in Root/networks
 	RunDir string       // run directory; namespaces live in RunDir/netns
 	Pool   netip.Prefix // default address pool, split into /24s; zero: 10.213.0.0/16
+	// Pool6 is the IPv6 pool of networks with EnableIPv6 and no Subnet6,
+	// split into /64s; zero: DefaultPool6.
+	Pool6  netip.Prefix
 	Logger *slog.Logger // nil: discard
 	// FirewallLock is the lock file guarding berth's iptables chain; empty:
 	// DefaultFirewallLock. Every Manager on a host must use the same file.
 	FirewallLock string
+	// SubnetLock is the lock file guarding the choice of subnets and the
+	// making of bridges; empty: DefaultSubnetLock. Every Manager on a host
+	// must use the same file.
+	SubnetLock string
 	// Exe is the berth binary, run as each network's DNS resolver (`berth
 	// resolver`, hidden); empty: no resolver is started and Endpoint.DNS
 	// stays zero (names then resolve only through the callers' hosts
@@ -116,6 +144,13 @@ type NetworkConfig struct {
 	// BridgeName is the bridge's name; empty: berth<10 hex of the ID>. It
 	// must start with "berth" and be at most 15 bytes.
 	BridgeName string
+	// EnableIPv6 gives the network an IPv6 subnet besides its IPv4 one:
+	// Subnet6, else a /64 of Options.Pool6. Without it the *6 fields must
+	// be zero.
+	EnableIPv6 bool
+	Subnet6    netip.Prefix // zero: allocate from Options.Pool6
+	Gateway6   netip.Addr   // zero: first address of Subnet6
+	IPRange6   netip.Prefix // part of Subnet6 endpoints get addresses from; zero: all of it
 }
 
 // recordVersion is the version of Network records this package writes and
@@ -124,14 +159,19 @@ const recordVersion = 1
 
 // Network is a created network, as recorded.
 type Network struct {
-	Version  int               `json:"version"`
-	ID       string            `json:"id"`
-	Name     string            `json:"name"`
-	Bridge   string            `json:"bridge"` // berth…, at most 15 bytes
-	Subnet   netip.Prefix      `json:"subnet"`
-	Gateway  netip.Addr        `json:"gateway"`
-	Internal bool              `json:"internal,omitempty"`
-	IPRange  netip.Prefix      `json:"ip_range,omitzero"`
+	Version  int          `json:"version"`
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Bridge   string       `json:"bridge"` // berth…, at most 15 bytes
+	Subnet   netip.Prefix `json:"subnet"`
+	Gateway  netip.Addr   `json:"gateway"`
+	Internal bool         `json:"internal,omitempty"`
+	IPRange  netip.Prefix `json:"ip_range,omitzero"`
+	// Subnet6, Gateway6 and IPRange6 are the IPv6 side of a network made
+	// with EnableIPv6; zero otherwise.
+	Subnet6  netip.Prefix      `json:"subnet6,omitzero"`
+	Gateway6 netip.Addr        `json:"gateway6,omitzero"`
+	IPRange6 netip.Prefix      `json:"ip_range6,omitzero"`
 	MTU      int               `json:"mtu,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Created  time.Time         `json:"created"`
@@ -154,6 +194,7 @@ type Endpoint struct {
 	IfName   string     `json:"ifname"`    // inside the sandbox, e.g. eth0
 	HostVeth string     `json:"host_veth"` // vb…
 	Addr     netip.Addr `json:"addr"`
+	Addr6    netip.Addr `json:"addr6,omitzero"` // on networks with IPv6
 	MAC      string     `json:"mac"`
 	// Names the network's resolver answers with Addr: container name,
 	// hostname, aliases. Several endpoints may share a name (replicas).
@@ -177,6 +218,7 @@ type Endpoint struct {
 type ConnectOptions struct {
 	IfName    string     // inside the sandbox, e.g. eth0
 	Addr      netip.Addr // static address; zero: allocated
+	Addr6     netip.Addr // static IPv6 address (networks with IPv6); zero: allocated
 	Names     []string   // names the resolver answers with the address
 	Upstreams []string   // see Endpoint.Upstreams
 	Search    []string   // see Endpoint.Search
@@ -194,8 +236,8 @@ type ConnectOptions struct {
 }
 
 // New returns a Manager. Root and RunDir must be absolute paths; Pool, when
-// set, must be an IPv4 prefix of at most /30. errdefs.ErrInvalidArgument
-// otherwise.
+// set, must be an IPv4 prefix of at most /30, Pool6 an IPv6 prefix of at
+// most /64. errdefs.ErrInvalidArgument otherwise.
 func New(opt Options) (*Manager, error) {
 	if !filepath.IsAbs(opt.Root) || !filepath.IsAbs(opt.RunDir) {
 		return nil, fmt.Errorf("netmgr: root %q and run dir %q must be absolute: %w", opt.Root, opt.RunDir, errdefs.ErrInvalidArgument)
@@ -207,6 +249,16 @@ func New(opt Options) (*Manager, error) {
 		return nil, fmt.Errorf("netmgr: pool %s: must be an IPv4 prefix of at most /30: %w", opt.Pool, errdefs.ErrInvalidArgument)
 	}
 	opt.Pool = opt.Pool.Masked()
+	if !opt.Pool6.IsValid() {
+		opt.Pool6 = DefaultPool6
+	}
+	if !opt.Pool6.Addr().Is6() || opt.Pool6.Addr().Is4In6() || opt.Pool6.Bits() > subnetBits6 {
+		return nil, fmt.Errorf("netmgr: pool6 %s: must be an IPv6 prefix of at most /%d: %w", opt.Pool6, subnetBits6, errdefs.ErrInvalidArgument)
+	}
+	opt.Pool6 = opt.Pool6.Masked()
+	if opt.SubnetLock == "" {
+		opt.SubnetLock = DefaultSubnetLock
+	}
 	if opt.FirewallLock == "" {
 		opt.FirewallLock = DefaultFirewallLock
 	}
@@ -224,9 +276,13 @@ func New(opt Options) (*Manager, error) {
 // up) and firewall rules. A subnet from the pool is the first /24 used neither
 // by another berth network nor by a host route or address. A given Subnet
 // that overlaps either is errdefs.ErrConflict; an exhausted pool is
-// ErrSubnetExhausted. errdefs.ErrAlreadyExists if a network of that name
-// exists; errdefs.ErrInvalidArgument for a bad name, subnet or gateway. On
-// error nothing is left behind.
+// ErrSubnetExhausted. With EnableIPv6 the same goes for the IPv6 subnet (a
+// /64 of Options.Pool6), whose gateway the bridge gets too, and whose
+// rules go in ip6tables. errdefs.ErrAlreadyExists if a network of that name
+// exists; errdefs.ErrInvalidArgument for a bad name, subnet or gateway. The
+// choice of the subnets and the making of the bridge happen under the
+// host-wide subnet lock, so that berth processes of other roots never pick
+// the same subnet. On error nothing is left behind.
 func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, retErr error) {
 	if err := validateName("network", cfg.Name); err != nil {
 		return nil, err
@@ -246,6 +302,14 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 			return nil, fmt.Errorf("network %q: %w", cfg.Name, errdefs.ErrAlreadyExists)
 		}
 	}
+	// Held until the bridge carries its addresses, which is when other
+	// roots see the subnets as the host's.
+	unlockSubnets, err := flock.Lock(ctx, m.opt.SubnetLock)
+	if err != nil {
+		return nil, fmt.Errorf("network %q: subnet lock: %w", cfg.Name, err)
+	}
+	releaseSubnets := sync.OnceFunc(unlockSubnets)
+	defer releaseSubnets()
 	host, err := hostPrefixes()
 	if err != nil {
 		return nil, fmt.Errorf("network %q: %w", cfg.Name, err)
@@ -254,8 +318,20 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 	if err != nil {
 		return nil, err
 	}
-	if cfg.IPRange.IsValid() && (!cfg.IPRange.Addr().Is4() || cfg.IPRange.Bits() < subnet.Bits() || !subnet.Contains(cfg.IPRange.Addr())) {
-		return nil, fmt.Errorf("network %q: ip_range %s is not inside subnet %s: %w", cfg.Name, cfg.IPRange, subnet, errdefs.ErrInvalidArgument)
+	if err := checkIPRange(cfg.Name, "ip_range", cfg.IPRange, subnet); err != nil {
+		return nil, err
+	}
+	subnet6, gw6, err := planSubnet6(cfg, m.opt.Pool6, nets, host)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIPRange(cfg.Name, "ip_range6", cfg.IPRange6, subnet6); err != nil {
+		return nil, err
+	}
+	if subnet6.IsValid() {
+		if err := ipv6Available(); err != nil {
+			return nil, fmt.Errorf("network %q: enable_ipv6: %w", cfg.Name, err)
+		}
 	}
 	if cfg.MTU != 0 && (cfg.MTU < 68 || cfg.MTU > 65535) {
 		return nil, fmt.Errorf("network %q: mtu %d: want 68-65535: %w", cfg.Name, cfg.MTU, errdefs.ErrInvalidArgument)
@@ -284,6 +360,9 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 		Subnet:   subnet,
 		Gateway:  gw,
 		IPRange:  cfg.IPRange.Masked(),
+		Subnet6:  subnet6,
+		Gateway6: gw6,
+		IPRange6: cfg.IPRange6.Masked(),
 		MTU:      cfg.MTU,
 		Internal: cfg.Internal,
 		Labels:   maps.Clone(cfg.Labels),
@@ -299,7 +378,7 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 			retErr = errors.Join(retErr, m.deleteRecord(n.Name))
 		}
 	}()
-	if err := createBridge(n); err != nil {
+	if err := createBridge(n, m.opt.Root); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -307,6 +386,7 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 			retErr = errors.Join(retErr, deleteBridge(n))
 		}
 	}()
+	releaseSubnets()
 	if err := m.addFirewall(ctx, n); err != nil {
 		return nil, err
 	}
@@ -316,12 +396,16 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 
 // repairLocked finishes a network whose creation was cut short (berth
 // killed after writing the record, or the bridge gone after a reboot): the
-// bridge and its rules are made again from the record. The network lock is
-// held.
+// bridge and its rules are made again from the record; a whole bridge
+// whose rules were cut short gets the missing ones (repairFirewall). The
+// network lock is held.
 func (m *Manager) repairLocked(ctx context.Context, n *Network) error {
 	ok, err := bridgeExists(n)
-	if err != nil || ok {
+	if err != nil {
 		return err
+	}
+	if ok {
+		return m.repairFirewall(ctx, n)
 	}
 	m.log.Warn("network half made: repairing", "network", n.Name, "bridge", n.Bridge)
 	if err := deleteBridge(n); err != nil {
@@ -330,7 +414,7 @@ func (m *Manager) repairLocked(ctx context.Context, n *Network) error {
 	if err := m.removeFirewall(ctx, n); err != nil {
 		return fmt.Errorf("network %q: repair: %w", n.Name, err)
 	}
-	if err := createBridge(n); err != nil {
+	if err := createBridge(n, m.opt.Root); err != nil {
 		return fmt.Errorf("network %q: repair: %w", n.Name, err)
 	}
 	if err := m.addFirewall(ctx, n); err != nil {
@@ -393,11 +477,18 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	return m.removeLocked(ctx, n)
+}
+
+// removeLocked is Remove of the recorded network n; the network lock must
+// be held.
+func (m *Manager) removeLocked(ctx context.Context, n *Network) error {
+	name := n.Name
 	if len(n.Endpoints) > 0 {
 		ids := slices.Sorted(maps.Keys(n.Endpoints))
 		return fmt.Errorf("network %q: sandboxes %q still connected: %w", name, ids, errdefs.ErrConflict)
 	}
-	if err := stopProcess(n.Resolver); err != nil {
+	if err := m.stopResolvers(name, n.Resolver); err != nil {
 		return fmt.Errorf("network %q: resolver: %w", name, err)
 	}
 	if err := errors.Join(m.removeFirewall(ctx, n), deleteBridge(n)); err != nil {
@@ -483,13 +574,25 @@ func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt Conne
 		}
 		return nil, fmt.Errorf("sandbox %q: %w", id, err)
 	}
-	used := make(map[netip.Addr]bool, len(n.Endpoints))
+	used := make(map[netip.Addr]bool, 2*len(n.Endpoints))
 	for _, ep := range n.Endpoints {
 		used[ep.Addr] = true
+		if ep.Addr6.IsValid() {
+			used[ep.Addr6] = true
+		}
 	}
 	a, err := pickAddrIn(n.Subnet, n.IPRange, n.Gateway, used, addr)
 	if err != nil {
 		return nil, fmt.Errorf("network %q: sandbox %q: %w", network, id, err)
+	}
+	var a6 netip.Addr
+	switch {
+	case n.Subnet6.IsValid():
+		if a6, err = pickAddrIn(n.Subnet6, n.IPRange6, n.Gateway6, used, opt.Addr6); err != nil {
+			return nil, fmt.Errorf("network %q: sandbox %q: ipv6: %w", network, id, err)
+		}
+	case opt.Addr6.IsValid():
+		return nil, fmt.Errorf("network %q: sandbox %q: ipv6 address %s: the network has no IPv6 (enable_ipv6): %w", network, id, opt.Addr6, errdefs.ErrInvalidArgument)
 	}
 	mac := macFor(a).String()
 	if opt.MAC != "" {
@@ -509,14 +612,14 @@ func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt Conne
 		if n.Internal {
 			return nil, fmt.Errorf("network %q: internal: ports cannot be published: %w", network, errdefs.ErrInvalidArgument)
 		}
-		if err := validatePorts(opt.Ports); err != nil {
+		if err := validatePorts(opt.Ports, n.Subnet6.IsValid()); err != nil {
 			return nil, err
 		}
 		nets, err := m.readAll()
 		if err != nil {
 			return nil, err
 		}
-		if ports, err = choosePorts(opt.Ports, nets); err != nil {
+		if ports, err = choosePorts(opt.Ports, nets, n.Subnet6.IsValid()); err != nil {
 			return nil, err
 		}
 	}
@@ -525,6 +628,7 @@ func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt Conne
 		IfName:    ifname,
 		HostVeth:  vethName(id, n.ID),
 		Addr:      a,
+		Addr6:     a6,
 		MAC:       mac,
 		Names:     dedupeNames(opt.Names),
 		Upstreams: slices.Clone(opt.Upstreams),
@@ -560,7 +664,7 @@ func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt Conne
 	if err := m.publish(ctx, n, ep); err != nil {
 		return nil, errors.Join(fmt.Errorf("network %q: sandbox %q: publish: %w", network, id, err), deleteLink(ep.HostVeth))
 	}
-	m.log.Debug("sandbox connected", "network", network, "sandbox", id, "addr", a.String())
+	m.log.Debug("sandbox connected", "network", network, "sandbox", id, "addr", a.String(), "addr6", a6.String())
 	return &ep, nil
 }
 

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/vishvananda/netlink"
@@ -27,14 +31,14 @@ func fail(step string) error {
 // concurrent change.
 const dumpRetries = 5
 
-// hostPrefixes lists the IPv4 prefixes in use on the host: the destinations
+// hostPrefixes lists the IPv4 and IPv6 prefixes in use on the host: the destinations
 // of the routes in every routing table (default routes excluded, since they
 // overlap everything) and the prefixes of every address.
 func hostPrefixes() ([]netip.Prefix, error) {
 	var routes []netlink.Route
 	var err error
 	for range dumpRetries {
-		routes, err = netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+		routes, err = netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			break
 		}
@@ -44,7 +48,7 @@ func hostPrefixes() ([]netip.Prefix, error) {
 	}
 	var addrs []netlink.Addr
 	for range dumpRetries {
-		addrs, err = netlink.AddrList(nil, netlink.FAMILY_V4)
+		addrs, err = netlink.AddrList(nil, netlink.FAMILY_ALL)
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			break
 		}
@@ -84,9 +88,41 @@ func ipNet(a netip.Addr, bits int) *net.IPNet {
 	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(bits, a.BitLen())}
 }
 
-// createBridge makes the network's bridge with the gateway address and sets
-// it up. On error nothing is left behind.
-func createBridge(n *Network) (retErr error) {
+// ipv6Available is errdefs.ErrFailedPrecondition when the host has no IPv6
+// (booted with ipv6.disable=1).
+func ipv6Available() error {
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+		return fmt.Errorf("the host has no IPv6 (/proc/sys/net/ipv6: %w): %w", err, errdefs.ErrFailedPrecondition)
+	}
+	return nil
+}
+
+// enableIPv6On clears disable_ipv6 of the link name in the network
+// namespace the calling thread is in, if it is set (it is copied from
+// conf/default when the link is made).
+func enableIPv6On(name string) error {
+	p := filepath.Join("/proc/sys/net/ipv6/conf", name, "disable_ipv6")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("sysctl %s: %w", p, err)
+	}
+	if strings.TrimSpace(string(b)) == "0" {
+		return nil
+	}
+	return writeSysctl(p, "0")
+}
+
+// v6Addr is an IPv6 address for netlink, without duplicate address
+// detection: berth hands out the addresses, and a tentative address could
+// not be bound (by the resolver) or used as a source for a second or so.
+func v6Addr(a netip.Addr, bits int) *netlink.Addr {
+	return &netlink.Addr{IPNet: ipNet(a, bits), Flags: unix.IFA_F_NODAD}
+}
+
+// createBridge makes the network's bridge with the gateway addresses and
+// sets it up. Its alias (bridgeAlias) names root, so that prune can tell
+// a bridge whose root is gone. On error nothing is left behind.
+func createBridge(n *Network, root string) (retErr error) {
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{
 		Name:         n.Bridge,
 		HardwareAddr: macFor(n.Gateway), // fixed, so it does not change as ports come and go
@@ -108,11 +144,19 @@ func createBridge(n *Network) (retErr error) {
 		return fmt.Errorf("network %q: bridge %s: %w", n.Name, n.Bridge, err)
 	}
 	// The kernel ignores an alias given at creation.
-	if err := netlink.LinkSetAlias(link, linkAlias(n.Name, "")); err != nil {
+	if err := netlink.LinkSetAlias(link, bridgeAlias(n.Name, root)); err != nil {
 		return fmt.Errorf("network %q: bridge %s: set alias: %w", n.Name, n.Bridge, err)
 	}
 	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(n.Gateway, n.Subnet.Bits())}); err != nil {
 		return fmt.Errorf("network %q: bridge %s: add gateway %s: %w", n.Name, n.Bridge, n.Gateway, err)
+	}
+	if n.Gateway6.IsValid() {
+		if err := enableIPv6On(n.Bridge); err != nil {
+			return fmt.Errorf("network %q: bridge %s: %w", n.Name, n.Bridge, err)
+		}
+		if err := netlink.AddrAdd(link, v6Addr(n.Gateway6, n.Subnet6.Bits())); err != nil {
+			return fmt.Errorf("network %q: bridge %s: add gateway %s: %w", n.Name, n.Bridge, n.Gateway6, err)
+		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("network %q: bridge %s: set up: %w", n.Name, n.Bridge, err)
@@ -130,8 +174,8 @@ func deleteBridge(n *Network) error {
 }
 
 // bridgeExists reports whether the network's bridge is on the host whole:
-// the link with its gateway address. A bridge cut short by a killed berth
-// (link made, address not yet) counts as missing.
+// the link with its gateway addresses. A bridge cut short by a killed berth
+// (link made, addresses not yet) counts as missing.
 func bridgeExists(n *Network) (bool, error) {
 	link, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
@@ -140,16 +184,17 @@ func bridgeExists(n *Network) (bool, error) {
 		}
 		return false, fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
 	if err != nil {
 		return false, fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
+	has4, has6 := false, !n.Gateway6.IsValid()
 	for _, a := range addrs {
-		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok && ip == n.Gateway {
-			return true, nil
-		}
+		ip, ok := netip.AddrFromSlice(a.IP)
+		has4 = has4 || ok && ip.Unmap() == n.Gateway
+		has6 = has6 || ok && ip == n.Gateway6
 	}
-	return false, nil
+	return has4 && has6, nil
 }
 
 // deleteLink deletes the host link name; a missing link counts as deleted.
@@ -226,7 +271,7 @@ func plumb(n *Network, ep Endpoint, nsPath string) (retErr error) {
 		return err
 	}
 
-	if err := configurePeer(h, n, ep); err != nil {
+	if err := configurePeer(h, n, ep, nsPath); err != nil {
 		return err
 	}
 	if err := netlink.LinkSetMaster(host, br); err != nil {
@@ -241,10 +286,11 @@ func plumb(n *Network, ep Endpoint, nsPath string) (retErr error) {
 	return fail("plumbed")
 }
 
-// configurePeer gives the sandbox side of the veth its address, sets it up and
-// adds the default route via the gateway (networks that are not Internal, and
-// only if the sandbox has no default route yet: the first network wins).
-func configurePeer(h *netlink.Handle, n *Network, ep Endpoint) error {
+// configurePeer gives the sandbox side of the veth its addresses, sets it up
+// and adds the default routes via the gateways (networks that are not
+// Internal, and per address family only if the sandbox has no default route
+// of it yet: the first network wins).
+func configurePeer(h *netlink.Handle, n *Network, ep Endpoint, nsPath string) error {
 	peer, err := h.LinkByName(ep.IfName)
 	if err != nil {
 		return fmt.Errorf("interface %q in the sandbox: %w", ep.IfName, err)
@@ -252,13 +298,35 @@ func configurePeer(h *netlink.Handle, n *Network, ep Endpoint) error {
 	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(ep.Addr, n.Subnet.Bits())}); err != nil {
 		return fmt.Errorf("interface %q: add address %s: %w", ep.IfName, ep.Addr, err)
 	}
+	if ep.Addr6.IsValid() {
+		if err := inNetnsPath(nsPath, func() error { return enableIPv6On(ep.IfName) }); err != nil {
+			return fmt.Errorf("interface %q: %w", ep.IfName, err)
+		}
+		if err := h.AddrAdd(peer, v6Addr(ep.Addr6, n.Subnet6.Bits())); err != nil {
+			return fmt.Errorf("interface %q: add address %s: %w", ep.IfName, ep.Addr6, err)
+		}
+	}
 	if err := h.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("interface %q: set up: %w", ep.IfName, err)
 	}
 	if n.Internal || ep.NoRoute {
 		return nil
 	}
-	routes, err := h.RouteList(nil, netlink.FAMILY_V4)
+	if err := addDefaultRoute(h, peer, netlink.FAMILY_V4, n.Gateway); err != nil {
+		return fmt.Errorf("interface %q: %w", ep.IfName, err)
+	}
+	if ep.Addr6.IsValid() {
+		if err := addDefaultRoute(h, peer, netlink.FAMILY_V6, n.Gateway6); err != nil {
+			return fmt.Errorf("interface %q: %w", ep.IfName, err)
+		}
+	}
+	return nil
+}
+
+// addDefaultRoute adds a default route of family via gw on link, unless the
+// sandbox has one of that family already.
+func addDefaultRoute(h *netlink.Handle, link netlink.Link, family int, gw netip.Addr) error {
+	routes, err := h.RouteList(nil, family)
 	if err != nil {
 		return fmt.Errorf("sandbox routes: %w", err)
 	}
@@ -267,10 +335,48 @@ func configurePeer(h *netlink.Handle, n *Network, ep Endpoint) error {
 			return nil
 		}
 	}
-	if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: net.IP(n.Gateway.AsSlice())}); err != nil {
-		return fmt.Errorf("interface %q: default route via %s: %w", ep.IfName, n.Gateway, err)
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(gw.AsSlice())}); err != nil {
+		return fmt.Errorf("default route via %s: %w", gw, err)
 	}
 	return nil
+}
+
+// inNetnsPath runs fn on a locked OS thread inside the namespace at path
+// (for what only the namespace's own /proc/sys shows). If the thread
+// cannot return to its namespace it stays locked and dies with its
+// goroutine.
+func inNetnsPath(path string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("current namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		target, err := openNetns(path)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter namespace %s: %w", path, err)
+			return
+		}
+		fnErr := fn()
+		if err := netns.Set(orig); err != nil {
+			errc <- errors.Join(fnErr, fmt.Errorf("restore namespace: %w", err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- fnErr
+	}()
+	return <-errc
 }
 
 func isZeroMask(m net.IPMask) bool {

@@ -31,7 +31,7 @@ func TestCreateAndRemoveNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if link.Type() != "bridge" || link.Attrs().Flags&net.FlagUp == 0 || link.Attrs().Alias != "berth:"+n.Name {
+	if link.Type() != "bridge" || link.Attrs().Flags&net.FlagUp == 0 || link.Attrs().Alias != bridgeAlias(n.Name, e.root) {
 		t.Errorf("bridge %s: type %s flags %v alias %q", n.Bridge, link.Type(), link.Attrs().Flags, link.Attrs().Alias)
 	}
 	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)

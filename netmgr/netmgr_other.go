@@ -12,18 +12,24 @@ import (
 
 var errNotLinux = fmt.Errorf("netmgr: bridge networking needs Linux: %w", errdefs.ErrNotImplemented)
 
-func hostPrefixes() ([]netip.Prefix, error)                             { return nil, errNotLinux }
-func createBridge(*Network) error                                       { return errNotLinux }
-func deleteBridge(*Network) error                                       { return errNotLinux }
-func bridgeExists(*Network) (bool, error)                               { return false, errNotLinux }
-func deleteLink(string) error                                           { return errNotLinux }
-func plumb(*Network, Endpoint, string) error                            { return errNotLinux }
-func createNetns(string) error                                          { return errNotLinux }
-func removeNetns(string) error                                          { return errNotLinux }
-func (m *Manager) addFirewall(context.Context, *Network) error          { return errNotLinux }
-func (m *Manager) removeFirewall(context.Context, *Network) error       { return errNotLinux }
-func (m *Manager) ensureResolverLocked(context.Context, *Network) error { return errNotLinux }
-func stopProcess(*Process) error                                        { return errNotLinux }
-func (m *Manager) publish(context.Context, *Network, Endpoint) error    { return errNotLinux }
-func (m *Manager) unpublish(context.Context, *Network, string) error    { return errNotLinux }
-func choosePorts([]PortMapping, []*Network) ([]PortMapping, error)      { return nil, errNotLinux }
+func hostPrefixes() ([]netip.Prefix, error)                              { return nil, errNotLinux }
+func createBridge(*Network, string) error                                { return errNotLinux }
+func ipv6Available() error                                               { return errNotLinux }
+func deleteBridge(*Network) error                                        { return errNotLinux }
+func bridgeExists(*Network) (bool, error)                                { return false, errNotLinux }
+func deleteLink(string) error                                            { return errNotLinux }
+func plumb(*Network, Endpoint, string) error                             { return errNotLinux }
+func createNetns(string) error                                           { return errNotLinux }
+func removeNetns(string) error                                           { return errNotLinux }
+func (m *Manager) addFirewall(context.Context, *Network) error           { return errNotLinux }
+func (m *Manager) removeFirewall(context.Context, *Network) error        { return errNotLinux }
+func (m *Manager) ensureResolverLocked(context.Context, *Network) error  { return errNotLinux }
+func stopProcess(*Process) error                                         { return errNotLinux }
+func (m *Manager) stopResolvers(string, *Process) error                  { return errNotLinux }
+func (m *Manager) repairFirewall(context.Context, *Network) error        { return errNotLinux }
+func (m *Manager) publish(context.Context, *Network, Endpoint) error     { return errNotLinux }
+func (m *Manager) unpublish(context.Context, *Network, string) error     { return errNotLinux }
+func choosePorts([]PortMapping, []*Network, bool) ([]PortMapping, error) { return nil, errNotLinux }
+
+// Prune needs Linux.
+func (m *Manager) Prune(context.Context, PruneOptions) (*PruneReport, error) { return nil, errNotLinux }

@@ -390,7 +390,7 @@ func TestNetworkRules(t *testing.T) {
 	dnat := "-o berth0123456789 -m conntrack --ctstate DNAT -m comment --comment berth:web_default -j ACCEPT"
 	check(t, networkRules(n, false), []string{want[0], dnat, want[1],
 		"-i berth0123456789 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:web_default -j ACCEPT",
-		"-i berth0123456789 ! -o berth0123456789 -m comment --comment berth:web_default -j DROP",
+		"-i berth0123456789 ! -o berth0123456789 -m conntrack ! --ctstate DNAT -m comment --comment berth:web_default -j DROP",
 	})
 	check(t, networkRules(n, true), []string{want[0], dnat, want[1],
 		"-i berth0123456789 ! -o berth0123456789 -m comment --comment berth:web_default -j ACCEPT",
@@ -449,10 +449,11 @@ func TestRuleMappingRoundTrip(t *testing.T) {
 		{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
 		{HostPort: 5353, ContainerPort: 53, Protocol: "udp"},
 	}
-	for i, r := range dnatRules("p_default", "s1", netip.MustParseAddr("10.1.0.2"), ports) {
-		got, ok := ruleMapping(r)
+	for i, r := range dnatRules(ipv4, "p_default", "s1", netip.MustParseAddr("10.1.0.2"), ports, false) {
+		got, ok := ruleMapping(r, ipv4)
 		want := ports[i]
 		want.ContainerPort = 0
+		want.HostIP = want.hostIPOn(ipv4)
 		if !ok || got != want {
 			t.Errorf("ruleMapping(%q) = %+v, %v; want %+v", r, got, ok, want)
 		}

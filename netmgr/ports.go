@@ -15,7 +15,12 @@ const (
 	natDNATMatch = "-m addrtype --dst-type LOCAL"
 )
 
-// PortMapping publishes a port of a sandbox on the host.
+// PortMapping publishes a port of a sandbox on the host. A mapping with no
+// HostIP is published on every IPv4 address of the host and, when the
+// endpoint has an IPv6 address, on every IPv6 address but ::1 (IPv6 has no
+// route_localnet: reaching a container from ::1 needs a userland proxy,
+// which berth does not have); an IPv4 HostIP (0.0.0.0 included) on IPv4
+// only, an IPv6 one (:: included, ::1 refused) on IPv6 only.
 type PortMapping struct {
 	HostIP        netip.Addr `json:"host_ip,omitzero"`       // zero: every address of the host
 	HostPort      uint16     `json:"host_port"`              // 0 in a request: one chosen from the ephemeral range
@@ -40,16 +45,45 @@ func (p PortMapping) hostAddrPort(port uint16) string {
 	return netip.AddrPortFrom(p.hostIP(), port).String()
 }
 
-// validatePorts checks a request: protocol, ports, IPv4 host address.
-func validatePorts(ports []PortMapping) error {
+// hostIPOn is the host address of p on family f: HostIP, or the
+// unspecified address of f.
+func (p PortMapping) hostIPOn(f family) netip.Addr {
+	if p.HostIP.IsValid() {
+		return p.HostIP.Unmap()
+	}
+	if f == ipv6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
+}
+
+// onFamily reports whether p is published on family f for an endpoint
+// that has an IPv6 address when has6.
+func (p PortMapping) onFamily(f family, has6 bool) bool {
+	switch {
+	case !p.HostIP.IsValid():
+		return f == ipv4 || has6
+	case p.HostIP.Unmap().Is4():
+		return f == ipv4
+	default:
+		return f == ipv6
+	}
+}
+
+// validatePorts checks a request for an endpoint on a network with IPv6
+// when has6: protocol, ports, host address.
+func validatePorts(ports []PortMapping, has6 bool) error {
 	for i, p := range ports {
+		h := p.HostIP.Unmap()
 		switch {
 		case p.Protocol != "tcp" && p.Protocol != "udp":
 			return fmt.Errorf("ports[%d]: protocol %q: want tcp or udp: %w", i, p.Protocol, errdefs.ErrInvalidArgument)
 		case p.ContainerPort == 0:
 			return fmt.Errorf("ports[%d]: no container port: %w", i, errdefs.ErrInvalidArgument)
-		case p.HostIP.IsValid() && !p.HostIP.Unmap().Is4():
-			return fmt.Errorf("ports[%d]: host address %s: only IPv4 is supported: %w", i, p.HostIP, errdefs.ErrNotImplemented)
+		case h.IsValid() && h.Is6() && h.IsLoopback():
+			return fmt.Errorf("ports[%d]: host address %s: IPv6 loopback cannot be published to (berth has no userland proxy; use 127.0.0.1): %w", i, p.HostIP, errdefs.ErrNotImplemented)
+		case h.IsValid() && h.Is6() && !has6:
+			return fmt.Errorf("ports[%d]: host address %s: the network has no IPv6 (enable_ipv6): %w", i, p.HostIP, errdefs.ErrInvalidArgument)
 		case p.HostPortEnd != 0 && (p.HostPort == 0 || p.HostPortEnd < p.HostPort):
 			return fmt.Errorf("ports[%d]: bad host port range %d-%d: %w", i, p.HostPort, p.HostPortEnd, errdefs.ErrInvalidArgument)
 		}
@@ -57,25 +91,35 @@ func validatePorts(ports []PortMapping) error {
 	return nil
 }
 
-// overlaps reports whether two bindings claim the same host port.
+// overlaps reports whether two bindings claim the same host port: same
+// protocol and port, on a common address family (no HostIP counts as
+// both), with an unspecified or the same host address.
 func overlaps(a, b PortMapping) bool {
 	if a.Protocol != b.Protocol || a.HostPort != b.HostPort {
 		return false
 	}
-	return !a.HostIP.IsValid() || !b.HostIP.IsValid() || a.HostIP.IsUnspecified() || b.HostIP.IsUnspecified() || a.HostIP == b.HostIP
+	ah, bh := a.HostIP.Unmap(), b.HostIP.Unmap()
+	if ah.IsValid() && bh.IsValid() && ah.Is4() != bh.Is4() {
+		return false
+	}
+	return !ah.IsValid() || !bh.IsValid() || ah.IsUnspecified() || bh.IsUnspecified() || ah == bh
 }
 
 // portComment tags the rules of sandbox's ports on network.
 func portComment(network, sandbox string) string { return "berth:" + network + "/" + sandbox }
 
-// dnatRules are the rules (after "-A BERTH-DNAT") publishing ports of the
-// endpoint at addr.
-func dnatRules(network, sandbox string, addr netip.Addr, ports []PortMapping) [][]string {
+// dnatRules are the rules of family f (after "-A BERTH-DNAT") publishing
+// ports of the endpoint at addr (its address of family f; has6: it has an
+// IPv6 one).
+func dnatRules(f family, network, sandbox string, addr netip.Addr, ports []PortMapping, has6 bool) [][]string {
 	var out [][]string
 	for _, p := range ports {
+		if !p.onFamily(f, has6) {
+			continue
+		}
 		var r []string
-		if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
-			r = append(r, "-d", p.HostIP.String()+"/32")
+		if h := p.HostIP.Unmap(); h.IsValid() && !h.IsUnspecified() {
+			r = append(r, "-d", netip.PrefixFrom(h, h.BitLen()).String())
 		}
 		r = append(r, "-p", p.Protocol, "-m", p.Protocol, "--dport", strconv.Itoa(int(p.HostPort)),
 			"-m", "comment", "--comment", portComment(network, sandbox),
@@ -91,20 +135,21 @@ func dnatRules(network, sandbox string, addr netip.Addr, ports []PortMapping) []
 // (through the host's address, hairpin included) are masqueraded, so that
 // the replies come back through the host and its conntrack. Outside clients
 // keep their addresses.
-func natPostRules(n *Network) [][]string {
+func natPostRules(n *Network, f family) [][]string {
 	c := []string{"-m", "comment", "--comment", ruleComment(n.Name)}
 	dnat := []string{"-m", "conntrack", "--ctstate", "DNAT"}
 	var out [][]string
 	r := append([]string{"-o", n.Bridge, "-m", "addrtype", "--src-type", "LOCAL"}, dnat...)
 	out = append(out, append(append(r, c...), "-j", "MASQUERADE"))
-	r = append([]string{"-s", n.Subnet.String(), "-o", n.Bridge}, dnat...)
+	r = append([]string{"-s", subnetOf(n, f).String(), "-o", n.Bridge}, dnat...)
 	out = append(out, append(append(r, c...), "-j", "MASQUERADE"))
 	return out
 }
 
-// ruleMapping reads the host side of a DNAT rule of berth's chain (as
-// dnatRules writes it and iptables -S lists it).
-func ruleMapping(rule []string) (PortMapping, bool) {
+// ruleMapping reads the host side of a DNAT rule of berth's chain of
+// family f (as dnatRules writes it and iptables -S lists it). A rule for
+// every address has the unspecified address of f.
+func ruleMapping(rule []string, f family) (PortMapping, bool) {
 	var p PortMapping
 	for i := 0; i+1 < len(rule); i++ {
 		switch rule[i] {
@@ -123,6 +168,9 @@ func ruleMapping(rule []string) (PortMapping, bool) {
 			}
 			p.HostPort = uint16(n)
 		}
+	}
+	if !p.HostIP.IsValid() {
+		p.HostIP = p.hostIPOn(f)
 	}
 	return p, p.Protocol != "" && p.HostPort != 0
 }

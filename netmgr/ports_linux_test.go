@@ -153,7 +153,7 @@ func TestPublishedPorts(t *testing.T) {
 	if _, ok := rec.Endpoints[e.prefix+"dup"]; ok {
 		t.Error("a failed publication left its endpoint")
 	}
-	rules, _, _ := e.m.natRules(ctx, natDNAT)
+	rules, _, _ := e.m.natRules(ctx, ipv4, natDNAT)
 	if got := countComment(rules, portComment(n.Name, "")); got != 3 {
 		t.Errorf("%d DNAT rules of the network, want srv's 3", got)
 	}
@@ -162,7 +162,7 @@ func TestPublishedPorts(t *testing.T) {
 	if err := e.m.RemoveSandbox(ctx, srv.Sandbox); err != nil {
 		t.Fatal(err)
 	}
-	rules, _, _ = e.m.natRules(ctx, natDNAT)
+	rules, _, _ = e.m.natRules(ctx, ipv4, natDNAT)
 	if got := countComment(rules, portComment(n.Name, "")); got != 0 {
 		t.Errorf("%d DNAT rules left after the sandbox's removal", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,9 +24,11 @@ import (
 // The resolver is berth's DNS server for a network: the berth binary
 // re-executed as `berth resolver --root R --network N [--upstream A:P]…`
 // (hidden), detached into its own session, listening on the network's
-// gateway, port 53, UDP and TCP. It answers A queries (and empty AAAA)
-// for the names of the endpoints (Endpoint.Names) of every network the
-// querying sandbox is attached to, and forwards other names to the querying
+// gateway, port 53, UDP and TCP (and on its IPv6 gateway, for a network
+// with IPv6). It answers A and AAAA queries (AAAA empty for an endpoint
+// without an IPv6 address) and PTR queries for the names of the endpoints
+// (Endpoint.Names) of every network the querying sandbox is attached to,
+// and forwards other names to the querying
 // endpoint's own upstreams (Endpoint.Upstreams) or else to its --upstream
 // servers. It holds no lock: it reads the records, which are replaced
 // atomically, again whenever the records directory changes (its mtime), so
@@ -60,7 +63,7 @@ func (z *zone) sandboxAt(network string, a netip.Addr) (Endpoint, bool) {
 		return Endpoint{}, false
 	}
 	for _, ep := range n.Endpoints {
-		if ep.Addr == a {
+		if ep.Addr == a || ep.Addr6.IsValid() && ep.Addr6 == a {
 			return ep, true
 		}
 	}
@@ -95,8 +98,8 @@ func (z *zone) sortedNets() []*Network {
 	return out
 }
 
-// lookup returns the addresses of name (lower case, no trailing dot) on
-// nets, sorted and without duplicates.
+// lookup returns the addresses (IPv4 and IPv6) of name (lower case, no
+// trailing dot) on nets, sorted and without duplicates.
 func lookup(nets []*Network, name string) []netip.Addr {
 	var out []netip.Addr
 	for _, n := range nets {
@@ -104,6 +107,9 @@ func lookup(nets []*Network, name string) []netip.Addr {
 			for _, nm := range ep.Names {
 				if strings.EqualFold(nm, name) {
 					out = append(out, ep.Addr)
+					if ep.Addr6.IsValid() {
+						out = append(out, ep.Addr6)
+					}
 					break
 				}
 			}
@@ -118,7 +124,7 @@ func reverse(nets []*Network, a netip.Addr) []string {
 	var out []string
 	for _, n := range nets {
 		for _, ep := range n.Endpoints {
-			if ep.Addr == a && len(ep.Names) > 0 {
+			if (ep.Addr == a || ep.Addr6.IsValid() && ep.Addr6 == a) && len(ep.Names) > 0 {
 				out = append(out, ep.Names[0])
 			}
 		}
@@ -174,11 +180,17 @@ func (z *zone) answer(network string, src netip.Addr, req *dns.Msg) (resp *dns.M
 		return resp, true, upstreams
 	}
 	resp.Authoritative = true
-	if q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY {
-		for _, a := range addrs {
+	for _, a := range addrs {
+		switch {
+		case a.Is4() && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY):
 			resp.Answer = append(resp.Answer, &dns.A{
 				Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: resolverTTL},
 				A:   net.IP(a.AsSlice()),
+			})
+		case a.Is6() && (q.Qtype == dns.TypeAAAA || q.Qtype == dns.TypeANY):
+			resp.Answer = append(resp.Answer, &dns.AAAA{
+				Hdr:  dns.RR_Header{Name: q.Name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: resolverTTL},
+				AAAA: net.IP(a.AsSlice()),
 			})
 		}
 	}
@@ -186,8 +198,28 @@ func (z *zone) answer(network string, src netip.Addr, req *dns.Msg) (resp *dns.M
 	return resp, false, nil
 }
 
-// ptrAddr parses d.c.b.a.in-addr.arpa.
+// ptrAddr parses d.c.b.a.in-addr.arpa and the 32 nibbles of an
+// ip6.arpa name.
 func ptrAddr(name string) (netip.Addr, bool) {
+	if rest, ok := strings.CutSuffix(name, ".ip6.arpa"); ok {
+		nib := strings.Split(rest, ".")
+		if len(nib) != 32 {
+			return netip.Addr{}, false
+		}
+		var b [16]byte
+		for i, s := range nib {
+			if len(s) != 1 {
+				return netip.Addr{}, false
+			}
+			v, err := strconv.ParseUint(s, 16, 8)
+			if err != nil {
+				return netip.Addr{}, false
+			}
+			pos := 31 - i // nibbles come least significant first
+			b[pos/2] |= byte(v) << (4 * (1 - pos%2))
+		}
+		return netip.AddrFrom16(b), true
+	}
 	rest, ok := strings.CutSuffix(name, ".in-addr.arpa")
 	if !ok {
 		return netip.Addr{}, false
@@ -347,21 +379,44 @@ func serveResolver(ctx context.Context, root, network string, upstreams []string
 		return nil, err
 	}
 	r := &resolver{root: root, network: network, upstreams: upstreams}
-	addr := netip.AddrPortFrom(n.Gateway, 53).String()
-	pc, err := net.ListenPacket("udp4", addr)
-	if err != nil {
-		return nil, fmt.Errorf("network %q: resolver: %w", network, err)
+	gws := []netip.Addr{n.Gateway}
+	if n.Gateway6.IsValid() {
+		gws = append(gws, n.Gateway6)
 	}
-	ln, err := net.Listen("tcp4", addr)
-	if err != nil {
-		_ = pc.Close()
-		return nil, fmt.Errorf("network %q: resolver: %w", network, err)
+	var servers []*dns.Server
+	closeAll := func() {
+		for _, s := range servers {
+			if s.PacketConn != nil {
+				_ = s.PacketConn.Close()
+			}
+			if s.Listener != nil {
+				_ = s.Listener.Close()
+			}
+		}
 	}
-	udp := &dns.Server{PacketConn: pc, Handler: r}
-	tcp := &dns.Server{Listener: ln, Handler: r}
-	errc := make(chan error, 2)
-	go func() { errc <- udp.ActivateAndServe() }()
-	go func() { errc <- tcp.ActivateAndServe() }()
+	for _, gw := range gws {
+		udpNet, tcpNet := "udp4", "tcp4"
+		if gw.Is6() {
+			udpNet, tcpNet = "udp6", "tcp6"
+		}
+		addr := netip.AddrPortFrom(gw, 53).String()
+		pc, err := net.ListenPacket(udpNet, addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("network %q: resolver: %w", network, err)
+		}
+		servers = append(servers, &dns.Server{PacketConn: pc, Handler: r})
+		ln, err := net.Listen(tcpNet, addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("network %q: resolver: %w", network, err)
+		}
+		servers = append(servers, &dns.Server{Listener: ln, Handler: r})
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.ActivateAndServe() }()
+	}
 	done := make(chan error, 1)
 	go func() {
 		t := time.NewTicker(resolverPoll)
@@ -382,8 +437,9 @@ func serveResolver(ctx context.Context, root, network string, upstreams []string
 				}
 			}
 		}
-		_ = udp.Shutdown()
-		_ = tcp.Shutdown()
+		for _, s := range servers {
+			_ = s.Shutdown()
+		}
 		done <- res
 	}()
 	return done, nil

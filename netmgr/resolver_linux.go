@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,11 @@ const resolverReady = "ready"
 func (m *Manager) ensureResolverLocked(ctx context.Context, n *Network) (retErr error) {
 	if n.Resolver != nil && processAlive(*n.Resolver) {
 		return nil
+	}
+	// One started by a berth killed before it recorded it holds the
+	// gateway's port 53.
+	if err := m.stopResolvers(n.Name, nil); err != nil {
+		return fmt.Errorf("network %q: resolver: %w", n.Name, err)
 	}
 	ups := m.opt.Upstreams
 	if ups == nil {
@@ -110,6 +116,39 @@ func (m *Manager) ensureResolverLocked(ctx context.Context, n *Network) (retErr 
 	}
 	m.log.Debug("resolver started", "network", n.Name, "pid", proc.Pid)
 	return nil
+}
+
+// stopResolvers stops recorded, the resolver a network's record names,
+// and every other resolver process of network in this root: one whose start
+// was not recorded because berth was killed in between. The network lock
+// must be held.
+func (m *Manager) stopResolvers(network string, recorded *Process) error {
+	errs := []error{stopProcess(recorded)}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	want := []string{"resolver", "--root", m.opt.Root, "--network", network}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue // gone
+		}
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if len(args) < 1+len(want) || !slices.Equal(args[1:1+len(want)], want) {
+			continue
+		}
+		start, zombie, err := procStart(pid)
+		if err != nil || zombie {
+			continue
+		}
+		errs = append(errs, stopProcess(&Process{Pid: pid, Start: start}))
+	}
+	return errors.Join(errs...)
 }
 
 // stopProcess ends p (SIGTERM, then SIGKILL) and waits until it is gone. A

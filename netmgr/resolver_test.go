@@ -17,6 +17,11 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "resolver" {
 		os.Exit(ResolverMain(os.Args[2:]))
 	}
+	// TestSubnetRaceBetweenProcesses starts this test binary as a berth
+	// process of another root.
+	if os.Getenv(raceChildEnv) != "" {
+		os.Exit(raceChildMain())
+	}
 	os.Exit(testutil.MainLocked(m.Run, false))
 }
 

@@ -31,6 +31,16 @@ func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 			}
 			ep.Address = a
 		}
+		if sn.IPv6Address != "" {
+			a, err := netip.ParseAddr(sn.IPv6Address)
+			if err != nil || a.Is4() || a.Is4In6() {
+				return fmt.Errorf("service %q: networks.%s.ipv6_address: %q is not an IPv6 address: %w", s.Name, sn.Name, sn.IPv6Address, errdefs.ErrInvalidArgument)
+			}
+			if !nw.EnableIPv6 {
+				return fmt.Errorf("service %q: networks.%s.ipv6_address: network %q has no enable_ipv6: %w", s.Name, sn.Name, sn.Name, errdefs.ErrInvalidArgument)
+			}
+			ep.Address6 = a
+		}
 		c.Networks = append(c.Networks, ep)
 	}
 	if s.MacAddress != "" && len(c.Networks) > 0 {
@@ -96,32 +106,43 @@ func translateNetworkMode(p *spec.Project, s *spec.Service, c *engine.ContainerC
 }
 
 // NetworkConfig is the network manager's configuration of a project
-// network: its ipam.config (one IPv4 subnet, gateway, ip_range) and
-// driver_opts (com.docker.network.driver.mtu,
-// com.docker.network.bridge.name).
+// network: enable_ipv6, its ipam.config (at most one IPv4 and, with
+// enable_ipv6, one IPv6 subnet, each with gateway and ip_range; an IPv6
+// network without an IPv6 subnet gets one from berth's IPv6 pool, as
+// Docker's does from its default pools) and driver_opts
+// (com.docker.network.driver.mtu, com.docker.network.bridge.name).
 func NetworkConfig(n spec.Network, labels map[string]string) (netmgr.NetworkConfig, error) {
-	cfg := netmgr.NetworkConfig{Name: n.Name, Labels: labels, Internal: n.Internal}
-	if n.EnableIPv6 {
-		return cfg, fmt.Errorf("networks.%s.enable_ipv6: IPv6 is not supported yet: %w", n.Key, errdefs.ErrNotImplemented)
-	}
-	if len(n.Subnets) > 1 {
-		return cfg, fmt.Errorf("networks.%s.ipam.config: one subnet is supported, not %d: %w", n.Key, len(n.Subnets), errdefs.ErrNotImplemented)
-	}
-	for _, sub := range n.Subnets {
+	cfg := netmgr.NetworkConfig{Name: n.Name, Labels: labels, Internal: n.Internal, EnableIPv6: n.EnableIPv6}
+	var seen4, seen6 bool
+	for i, sub := range n.Subnets {
+		field := fmt.Sprintf("networks.%s.ipam.config[%d]", n.Key, i)
 		pfx, err := netip.ParsePrefix(sub.Subnet)
-		if err != nil || !pfx.Addr().Is4() {
-			return cfg, fmt.Errorf("networks.%s.ipam.config[0].subnet: %q is not an IPv4 CIDR: %w", n.Key, sub.Subnet, errdefs.ErrInvalidArgument)
+		if err != nil || pfx.Addr().Is4In6() {
+			return cfg, fmt.Errorf("%s.subnet: %q is not a CIDR: %w", field, sub.Subnet, errdefs.ErrInvalidArgument)
 		}
-		cfg.Subnet = pfx
+		is6 := pfx.Addr().Is6()
+		switch {
+		case is6 && !n.EnableIPv6:
+			return cfg, fmt.Errorf("%s.subnet: %s is an IPv6 subnet; it needs enable_ipv6: true: %w", field, pfx, errdefs.ErrInvalidArgument)
+		case is6 && seen6, !is6 && seen4:
+			return cfg, fmt.Errorf("%s.subnet: %s: one IPv4 and one IPv6 subnet are supported: %w", field, pfx, errdefs.ErrNotImplemented)
+		}
+		var gw netip.Addr
 		if sub.Gateway != "" {
-			if cfg.Gateway, err = netip.ParseAddr(sub.Gateway); err != nil {
-				return cfg, fmt.Errorf("networks.%s.ipam.config[0].gateway: %q is not an IP address: %w", n.Key, sub.Gateway, errdefs.ErrInvalidArgument)
+			if gw, err = netip.ParseAddr(sub.Gateway); err != nil || gw.Is6() != is6 {
+				return cfg, fmt.Errorf("%s.gateway: %q is not an address of subnet %s's family: %w", field, sub.Gateway, pfx, errdefs.ErrInvalidArgument)
 			}
 		}
+		var r netip.Prefix
 		if sub.IPRange != "" {
-			if cfg.IPRange, err = netip.ParsePrefix(sub.IPRange); err != nil {
-				return cfg, fmt.Errorf("networks.%s.ipam.config[0].ip_range: %q is not a CIDR: %w", n.Key, sub.IPRange, errdefs.ErrInvalidArgument)
+			if r, err = netip.ParsePrefix(sub.IPRange); err != nil || r.Addr().Is6() != is6 {
+				return cfg, fmt.Errorf("%s.ip_range: %q is not a CIDR of subnet %s's family: %w", field, sub.IPRange, pfx, errdefs.ErrInvalidArgument)
 			}
+		}
+		if is6 {
+			cfg.Subnet6, cfg.Gateway6, cfg.IPRange6, seen6 = pfx, gw, r, true
+		} else {
+			cfg.Subnet, cfg.Gateway, cfg.IPRange, seen4 = pfx, gw, r, true
 		}
 	}
 	for k, v := range n.DriverOpts {

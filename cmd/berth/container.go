@@ -18,7 +18,8 @@ import (
 func newContainerCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
 	cmd.AddCommand(newContainerLsCommand(g), newContainerRmCommand(g), newContainerStopCommand(g),
-		newContainerInspectCommand(g), newContainerLogsCommand(g))
+		newContainerInspectCommand(g), newContainerLogsCommand(g), newContainerPortCommand(g),
+		newContainerPruneCommand(g))
 	cmd.AddCommand(newContainerOpsCommands(g)...)
 	return cmd
 }
@@ -47,19 +48,15 @@ func newContainerLsCommand(g *globalOptions) *cobra.Command {
 }
 
 func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions) error {
-	labels := map[string]string{}
-	for _, f := range o.filters {
-		kv, ok := strings.CutPrefix(f, "label=")
-		if !ok {
-			return fmt.Errorf("--filter %q: only label filters are supported: %w", f, errdefs.ErrInvalidArgument)
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		labels[k] = v
+	labels, err := labelFilters(o.filters)
+	if err != nil {
+		return err
 	}
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
+	sweepAutoRemove(ctx, g, a)
 	ctrs, err := a.engine.List(ctx, nil)
 	if err != nil {
 		return err
@@ -84,6 +81,20 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 			quoteCommand(c), humanAgo(now.Sub(c.Created)), statusText(c.State, now), c.Config.Name)
 	}
 	return tw.Flush()
+}
+
+// labelFilters reads --filter label=KEY[=VALUE] values.
+func labelFilters(filters []string) (map[string]string, error) {
+	labels := map[string]string{}
+	for _, f := range filters {
+		kv, ok := strings.CutPrefix(f, "label=")
+		if !ok || kv == "" {
+			return nil, fmt.Errorf("--filter %q: only label filters are supported: %w", f, errdefs.ErrInvalidArgument)
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		labels[k] = v
+	}
+	return labels, nil
 }
 
 // matchLabels: a filter "KEY" (empty value) matches any value of KEY.

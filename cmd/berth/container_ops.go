@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/volmgr"
 )
 
 // newContainerOpsCommands are the single-container operations beyond ls,
@@ -37,6 +39,9 @@ type containerCreateOptions struct {
 	workdir     string
 	restart     string
 	labels      []string
+	publish     []string
+	init        bool
+	rm          bool // create: the container is removed once it exits (run sets it itself)
 }
 
 func (o *containerCreateOptions) bind(cmd *cobra.Command) {
@@ -52,13 +57,15 @@ func (o *containerCreateOptions) bind(cmd *cobra.Command) {
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVar(&o.restart, "restart", "", "restart policy: no, always, on-failure[:N], unless-stopped")
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label (KEY=VALUE)")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container's port(s) to the host: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")
+	f.BoolVar(&o.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
 }
 
 // config is the engine's configuration of image and command args.
 func (o *containerCreateOptions) config(args []string) (engine.ContainerConfig, error) {
 	c := engine.ContainerConfig{
 		Name: o.name, Image: args[0], Env: o.env, User: o.user, WorkingDir: o.workdir,
-		Tty: o.tty, OpenStdin: o.interactive, Labels: map[string]string{},
+		Tty: o.tty, OpenStdin: o.interactive, Labels: map[string]string{}, Init: o.init,
 	}
 	if len(args) > 1 {
 		c.Cmd = args[1:]
@@ -74,8 +81,27 @@ func (o *containerCreateOptions) config(args []string) (engine.ContainerConfig, 
 		}
 		c.Mounts = append(c.Mounts, m)
 	}
-	if o.network != "" {
-		c.Networks = []engine.EndpointConfig{{Network: o.network}}
+	switch n := o.network; {
+	case n == "" || n == "bridge" || n == "default":
+		// Docker's default bridge, made on demand by the engine.
+		c.Networks = []engine.EndpointConfig{{Network: engine.DefaultNetwork}}
+	case n == "none" || n == "host" || strings.HasPrefix(n, "container:"):
+		c.NetworkMode = n
+	default:
+		c.Networks = []engine.EndpointConfig{{Network: n}}
+	}
+	ports, err := parsePublishes(o.publish)
+	if err != nil {
+		return c, err
+	}
+	switch {
+	case len(ports) == 0:
+	case c.NetworkMode == "host":
+		// As docker: the container uses the host's ports themselves.
+	case c.NetworkMode != "":
+		return c, fmt.Errorf("-p %q: --network %s: the container has no network to publish from: %w", o.publish[0], o.network, errdefs.ErrInvalidArgument)
+	default:
+		c.Ports = ports
 	}
 	if o.restart != "" {
 		name, n, hasN := strings.Cut(o.restart, ":")
@@ -86,7 +112,46 @@ func (o *containerCreateOptions) config(args []string) (engine.ContainerConfig, 
 			}
 		}
 	}
+	if o.rm && c.Restart.Name != "" && c.Restart.Name != "no" {
+		return c, fmt.Errorf("--rm and --restart %q: conflicting options: %w", o.restart, errdefs.ErrInvalidArgument)
+	}
+	c.AutoRemove = o.rm
 	return c, nil
+}
+
+// createContainer creates the container cfg describes, having first
+// removed what auto-removal left (engine.SweepAutoRemove), and then the
+// named volumes it mounts that do not exist yet, as docker does (kept
+// when the container goes). A warning goes to stderr when -p is ignored
+// (--network host, as docker does). On error nothing new is left.
+func (o *containerCreateOptions) createContainer(ctx context.Context, g *globalOptions, a *app, cfg engine.ContainerConfig) (*engine.Container, error) {
+	if cfg.NetworkMode == "host" && len(o.publish) > 0 {
+		fmt.Fprintln(g.stderr, "WARNING: Published ports are discarded when using host network mode")
+	}
+	sweepAutoRemove(ctx, g, a)
+	c, err := a.engine.Create(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range cfg.Mounts {
+		if m.Type != "volume" {
+			continue
+		}
+		if _, err := a.engine.Volumes().Create(ctx, m.Source, nil); err != nil && !errdefs.IsAlreadyExists(err) {
+			err = fmt.Errorf("-v %q: %w", o.volumes[i], err)
+			return nil, errors.Join(err, a.engine.Remove(context.WithoutCancel(ctx), c.ID, true))
+		}
+	}
+	return c, nil
+}
+
+// sweepAutoRemove removes the --rm containers whose run is over but whose
+// shim could not remove them; a failure is only a warning, the command
+// itself goes on.
+func sweepAutoRemove(ctx context.Context, g *globalOptions, a *app) {
+	if _, err := a.engine.SweepAutoRemove(ctx); err != nil {
+		fmt.Fprintln(g.stderr, "WARNING: removing exited --rm containers: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 }
 
 // parseVolumeFlag reads -v SRC:DST[:ro|rw]: an absolute or ./relative SRC
@@ -112,6 +177,10 @@ func parseVolumeFlag(v string) (engine.Mount, error) {
 			return m, err
 		}
 		m.Type, m.Source = "bind", abs
+		return m, nil
+	}
+	if err := volmgr.ValidateName(m.Source); err != nil {
+		return m, fmt.Errorf("-v %q: %w", v, err)
 	}
 	return m, nil
 }
@@ -131,7 +200,7 @@ func newContainerCreateCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.engine.Create(cmd.Context(), cfg)
+			c, err := o.createContainer(cmd.Context(), g, a, cfg)
 			if err != nil {
 				return err
 			}
@@ -140,6 +209,7 @@ func newContainerCreateCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	o.bind(cmd)
+	cmd.Flags().BoolVar(&o.rm, "rm", false, "remove the container when it exits")
 	return cmd
 }
 

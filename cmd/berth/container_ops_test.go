@@ -28,7 +28,7 @@ func TestContainerCreateOptions(t *testing.T) {
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config\n%+v\nwant\n%+v", c, want)
 	}
-	for _, bad := range []string{"/srv", ":/x", "/a:/b:rx", "a:b:c:d"} {
+	for _, bad := range []string{"/srv", ":/x", "/a:/b:rx", "a:b:c:d", "bad name:/x", "a/b:/x"} {
 		if _, err := parseVolumeFlag(bad); !errdefs.IsInvalidArgument(err) {
 			t.Errorf("-v %q: %v", bad, err)
 		}

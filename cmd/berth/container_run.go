@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,7 +18,6 @@ import (
 
 type containerRunOptions struct {
 	containerCreateOptions
-	rm     bool
 	detach bool
 }
 
@@ -27,7 +27,9 @@ func newContainerRunCommand(g *globalOptions) *cobra.Command {
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a container",
 		Long: "Create and run a container. In the foreground its output is shown until it exits, " +
-			"and berth exits with its exit code.",
+			"and berth exits with its exit code. Without --network it joins the default network, bridge, " +
+			"made on demand and removed with its last container. With --rm -d the container's shim " +
+			"removes it once it exits.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runContainerRun(cmd.Context(), g, o, args)
@@ -43,30 +45,35 @@ func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOption
 	if o.tty && !o.detach && (!term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stdout.Fd()))) {
 		return fmt.Errorf("container run -t: the input device is not a TTY: %w", errdefs.ErrInvalidArgument)
 	}
-	if o.rm && o.detach {
-		return fmt.Errorf("--rm and -d together: not supported yet: %w", errdefs.ErrNotImplemented)
-	}
 	cfg, err := o.config(args)
 	if err != nil {
 		return err
 	}
+	// In the foreground, this command removes the container itself once
+	// it has its exit code; detached, the shim does (engine AutoRemove).
+	cfg.AutoRemove = o.rm && o.detach
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
-	c, err := a.engine.Create(ctx, cfg)
+	c, err := o.createContainer(ctx, g, a, cfg)
 	if err != nil {
 		return err
 	}
 	cleanup := context.WithoutCancel(ctx)
-	if o.rm {
+	if o.rm && !o.detach {
 		defer func() {
-			if err := a.engine.Remove(cleanup, c.ID, true); err != nil && retErr == nil {
+			if err := a.engine.Remove(cleanup, c.ID, true); err != nil && !errdefs.IsNotFound(err) && retErr == nil {
 				retErr = err
 			}
 		}()
 	}
 	if err := a.engine.Start(ctx, c.ID); err != nil {
+		// Nothing is left of a run that could not start (a port taken, a
+		// command not found): the error says why.
+		if !o.rm || o.detach {
+			err = errors.Join(err, a.engine.Remove(cleanup, c.ID, true))
+		}
 		return err
 	}
 	if o.detach {

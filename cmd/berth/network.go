@@ -64,5 +64,7 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(ls, rm, inspect)
+	cmd.AddCommand(newNetworkCreateCommand(g))
+	cmd.AddCommand(newNetworkPruneCommand(g))
 	return cmd
 }

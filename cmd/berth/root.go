@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/internal/shimbin"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/volmgr"
@@ -218,7 +219,12 @@ func (g *globalOptions) open() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(engine.Options{Root: root, RunDir: runDir, Runtime: g.runtime, Logger: log}, images, nets)
+	// The shim and init berth carries ("": none; berth itself is both).
+	shimExe, err := shimbin.Install(filepath.Join(root, "bin"))
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(engine.Options{Root: root, RunDir: runDir, Runtime: g.runtime, Logger: log, Shim: shimExe}, images, nets)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,8 @@
 package shim
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,10 +23,10 @@ const replayMax = 64 << 10
 // served. Frames are ctrstate's: one type byte, a 4-byte big-endian
 // length, the payload.
 type attachServer struct {
-	l *net.UnixListener
+	l *unixListener
 
 	mu      sync.Mutex
-	clients map[*net.UnixConn]bool
+	clients map[*os.File]bool
 	replay  []byte   // the latest output, at most replayMax, as frames
 	stdin   *os.File // the container's stdin pipe (without a terminal); nil when closed
 	tty     *os.File // the terminal's master side (with one)
@@ -40,12 +38,11 @@ func (s *shim) listenAttach() error {
 		return errors.New("attach socket: " + err.Error())
 	}
 	_ = os.Remove(path) // left by a shim that was killed
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	l, err := listenUnix(path)
 	if err != nil {
 		return errors.New("attach socket: " + err.Error())
 	}
-	l.SetUnlinkOnClose(true)
-	s.attach = &attachServer{l: l, clients: map[*net.UnixConn]bool{}}
+	s.attach = &attachServer{l: l, clients: map[*os.File]bool{}}
 	go s.attach.serve()
 	return nil
 }
@@ -63,7 +60,7 @@ func (a *attachServer) setStreams(stdin, tty *os.File) {
 
 func (a *attachServer) serve() {
 	for {
-		c, err := a.l.AcceptUnix()
+		c, err := a.l.accept()
 		if err != nil {
 			return
 		}
@@ -86,21 +83,14 @@ func (a *attachServer) serve() {
 	}
 }
 
-func sameUser(c *net.UnixConn) bool {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var cred *unix.Ucred
-	_ = raw.Control(func(fd uintptr) {
-		cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	})
+func sameUser(c *os.File) bool {
+	cred, err := peerCred(c)
 	return err == nil && cred != nil && (cred.Uid == 0 || int(cred.Uid) == os.Getuid())
 }
 
 // read takes a client's frames: stdin data, a terminal size, the end of
 // its stdin.
-func (a *attachServer) read(c *net.UnixConn) {
+func (a *attachServer) read(c *os.File) {
 	defer func() {
 		a.mu.Lock()
 		delete(a.clients, c)
@@ -113,7 +103,7 @@ func (a *attachServer) read(c *net.UnixConn) {
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {
 			return
 		}
-		n := binary.BigEndian.Uint32(hdr[1:])
+		n := be32(hdr[1:])
 		if n > uint32(len(buf)) {
 			return
 		}
@@ -136,7 +126,7 @@ func (a *attachServer) read(c *net.UnixConn) {
 			}
 		case ctrstate.FrameResize:
 			if a.tty != nil && n == 4 {
-				ws := &unix.Winsize{Row: binary.BigEndian.Uint16(buf[:2]), Col: binary.BigEndian.Uint16(buf[2:4])}
+				ws := &unix.Winsize{Row: be16(buf[:2]), Col: be16(buf[2:4])}
 				_ = unix.IoctlSetWinsize(int(a.tty.Fd()), unix.TIOCSWINSZ, ws)
 			}
 		}
@@ -153,7 +143,7 @@ func (a *attachServer) output(stream byte, b []byte) {
 	}
 	frame := make([]byte, 5+len(b))
 	frame[0] = stream
-	binary.BigEndian.PutUint32(frame[1:], uint32(len(b)))
+	putBE32(frame[1:], uint32(len(b)))
 	copy(frame[5:], b)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -174,7 +164,7 @@ func (a *attachServer) close() {
 	if a == nil {
 		return
 	}
-	_ = a.l.Close()
+	_ = a.l.close()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for c := range a.clients {

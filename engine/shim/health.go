@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
-	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
 // Healthcheck defaults and limits, Docker's.
@@ -311,7 +310,7 @@ func (s *shim) writeHealth(hs *healthState) {
 		b = append(b, '}')
 	}
 	b = append(b, "]}\n"...)
-	if err := atomicfile.WriteFile(s.path(ctrstate.HealthFile), b, 0o644); err != nil {
+	if err := writeFileAtomic(s.path(ctrstate.HealthFile), b, 0o644); err != nil {
 		s.logf("health: " + err.Error())
 	}
 }

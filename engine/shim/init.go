@@ -4,9 +4,10 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -31,12 +32,28 @@ func MaybeInit() {
 	}
 }
 
-// InitMain is the container's PID 1: args are "--" and the command. It starts
-// the command, forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
-// SIGWINCH and SIGCONT to it, reaps every zombie the container makes, and
-// returns the command's exit code (128+n if signal n killed it; 127 when the
-// command is not found, 126 when it cannot be run).
+// InitMain is the container's PID 1: args are ctrstate.InitReadyArg
+// (optional), "--" and the command. It starts the command, forwards
+// SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH and SIGCONT
+// to it, reaps every zombie the container makes, and returns the command's
+// exit code (128+n if signal n killed it; 127 when the command is not
+// found, 126 when it cannot be run).
+//
+// Once it forwards signals, and before it starts the command, it writes a
+// byte to its readiness descriptor and closes it (see
+// ctrstate.InitReadyArg): the shim waits for that before it reports the
+// container running, so no stop signal can come before this process
+// handles it.
 func InitMain(args []string) int {
+	readyFD := -1
+	if len(args) > 0 && strings.HasPrefix(args[0], "--ready-fd=") {
+		n, err := strconv.Atoi(strings.TrimPrefix(args[0], "--ready-fd="))
+		if err != nil || n < 3 {
+			initError("bad " + args[0])
+			return 2
+		}
+		readyFD, args = n, args[1:]
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
@@ -46,7 +63,12 @@ func InitMain(args []string) int {
 	}
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, append([]os.Signal{unix.SIGCHLD}, forwarded...)...)
-	path, err := exec.LookPath(args[0])
+	if readyFD >= 0 {
+		// Not inherited by the command either way: closed here.
+		_, _ = unix.Write(readyFD, []byte{'r'})
+		_ = unix.Close(readyFD)
+	}
+	path, err := lookPath(args[0])
 	if err != nil {
 		initError(err.Error())
 		if errors.Is(err, fs.ErrPermission) {

@@ -16,8 +16,13 @@ import (
 // this size, as Docker's json-file driver does.
 const maxLine = 16 << 10
 
-// readBuf is the size of one read from a container's output pipe.
-const readBuf = 32 << 10
+// readBuf is the largest read from a container's output pipe. Reads start
+// at readBufMin and double while they fill the buffer: a quiet container's
+// shim holds little (its memory is zeroed, so touched, when allocated).
+const (
+	readBuf    = 32 << 10
+	readBufMin = 4 << 10
+)
 
 // logWriter appends JSON lines to container.log. Each batch of lines (what
 // one read of a pipe gave) is one write, so lines of the two streams never
@@ -114,11 +119,12 @@ func (w *logWriter) close() error {
 }
 
 // copy reads r until EOF or error, writing its lines as log entries of
-// stream, and then sends on done. Buffers are allocated once per stream.
+// stream, and then sends on done. Buffers grow with the output, up to
+// readBuf and maxLine, and are kept.
 func (w *logWriter) copy(r *os.File, stream string, done chan<- struct{}) {
 	defer func() { done <- struct{}{} }()
-	lc := lineCutter{stream: stream, line: make([]byte, 0, maxLine), out: make([]byte, 0, 2*readBuf)}
-	buf := make([]byte, readBuf)
+	lc := lineCutter{stream: stream}
+	buf := make([]byte, readBufMin)
 	frame := byte(ctrstate.FrameStdout)
 	if stream == "stderr" {
 		frame = ctrstate.FrameStderr
@@ -141,6 +147,9 @@ func (w *logWriter) copy(r *os.File, stream string, done chan<- struct{}) {
 				w.write(lc.out)
 			}
 			return
+		}
+		if n == len(buf) && len(buf) < readBuf {
+			buf = make([]byte, 2*len(buf))
 		}
 	}
 }

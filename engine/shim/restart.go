@@ -2,7 +2,6 @@ package shim
 
 import (
 	"errors"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -151,7 +150,7 @@ func (s *shim) sleepUnlessStopping(d time.Duration) bool {
 // namespace: no file to clean up, no path length limit.
 type consoleSocket struct {
 	path string
-	l    *net.UnixListener
+	l    *unixListener
 }
 
 func listenConsole(id string) (*consoleSocket, error) {
@@ -159,7 +158,7 @@ func listenConsole(id string) (*consoleSocket, error) {
 		id = id[:32]
 	}
 	path := "@berth-console-" + id + "-" + strconv.Itoa(os.Getpid())
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	l, err := listenUnix(path)
 	if err != nil {
 		return nil, errors.New("console socket: " + err.Error())
 	}
@@ -169,24 +168,19 @@ func listenConsole(id string) (*consoleSocket, error) {
 // receive takes the terminal the runtime sent; runc create has returned,
 // so the connection is already queued.
 func (c *consoleSocket) receive() (*os.File, error) {
-	_ = c.l.SetDeadline(time.Now().Add(10 * time.Second))
-	conn, err := c.l.AcceptUnix()
+	deadline := time.Now().Add(10 * time.Second)
+	_ = c.l.f.SetDeadline(deadline)
+	conn, err := c.l.accept()
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	buf := make([]byte, 256)
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	_ = conn.SetDeadline(deadline)
+	fds, err := recvFds(conn)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) == 0 {
-		return nil, errors.New("no terminal received")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) == 0 {
+	if len(fds) == 0 {
 		return nil, errors.New("no terminal received")
 	}
 	for _, fd := range fds[1:] {
@@ -196,4 +190,4 @@ func (c *consoleSocket) receive() (*os.File, error) {
 	return os.NewFile(uintptr(fds[0]), "console"), nil
 }
 
-func (c *consoleSocket) close() { _ = c.l.Close() }
+func (c *consoleSocket) close() { _ = c.l.close() }

@@ -32,7 +32,9 @@
 // terminal from the runtime's console socket; with --stdin it keeps the
 // container's stdin; attach clients reach both, and the raw output, on
 // the abstract socket ctrstate.AttachSocket. Logs rotate with
-// --log-max-size and --log-max-file.
+// --log-max-size and --log-max-file. With --auto-remove, once the
+// container has exited for good, the shim starts `berth container rm ID`
+// (detached) before it exits.
 //
 // The shim's own errors go to its standard error, which the engine opens on
 // shim.log in the container directory (so a crash is recorded too). It keeps
@@ -44,7 +46,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -54,7 +55,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
-	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
 // readyFD is the file descriptor of the readiness pipe (ExtraFiles[0]).
@@ -65,12 +65,19 @@ const readyFD = 3
 // container may still hold them).
 const drainTimeout = 2 * time.Second
 
+// initReadyTimeout bounds the wait for a just-started init to report that
+// it forwards signals: milliseconds, unless the machine is badly loaded.
+const initReadyTimeout = 10 * time.Second
+
 type options struct {
 	root, runDir, runtime, id    string
+	berth                        string // the berth binary, for auto-removal; "": this one
 	restartArg                   string
 	debug                        bool
 	tty                          bool   // the container has a terminal: take it through a console socket
+	init                         bool   // the container's process is the init (ctrstate.InitReadyArg): wait until it is ready
 	stdin                        bool   // keep the container's stdin open for attach clients
+	autoRemove                   bool   // remove the container once it has exited for good (autoremove.go)
 	restart                      policy // what to do when the container exits
 	health                       healthConfig
 	logMaxSize                   int64 // bytes; 0: no rotation
@@ -82,10 +89,12 @@ func parseArgs(args []string) (options, error) {
 	var o options
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a == "--debug" || a == "--tty" || a == "--stdin" {
+		if a == "--debug" || a == "--tty" || a == "--stdin" || a == "--auto-remove" || a == "--init" {
 			o.debug = o.debug || a == "--debug"
+			o.init = o.init || a == "--init"
 			o.tty = o.tty || a == "--tty"
 			o.stdin = o.stdin || a == "--stdin"
+			o.autoRemove = o.autoRemove || a == "--auto-remove"
 			continue
 		}
 		name, val, hasVal := strings.Cut(a, "=")
@@ -97,6 +106,8 @@ func parseArgs(args []string) (options, error) {
 			dst = &o.runDir
 		case "--runtime":
 			dst = &o.runtime
+		case "--berth":
+			dst = &o.berth
 		case "--id":
 			dst = &o.id
 		case "--restart":
@@ -167,10 +178,6 @@ func Main(args []string) int {
 		}
 		return 2
 	}
-	// The berth binary's package initialisers (the CLI's, the image
-	// store's…) ran before Main and left garbage: hand it back now, the
-	// shim lives as long as its container.
-	debug.FreeOSMemory()
 	s := &shim{opt: o, dir: ctrstate.Dir(o.root, o.id), ready: ready}
 	if err := s.listenAttach(); err != nil {
 		s.logf(err.Error() + "; the container cannot be attached to")
@@ -181,9 +188,17 @@ func Main(args []string) int {
 		s.notReady(err.Error())
 		return 1
 	}
+	// Starting left garbage (the runtime's command lines, its output):
+	// hand it back now, the shim lives as long as its container. When
+	// berth itself is the shim, this also returns what its package
+	// initialisers (the CLI's, the image store's…) allocated.
+	debug.FreeOSMemory()
 	s.run(st)
 	s.attach.close()
 	_ = s.logWriter.close()
+	if o.autoRemove {
+		s.startRemoval()
+	}
 	return 0
 }
 
@@ -249,8 +264,25 @@ func (s *shim) start() (ctrstate.State, error) {
 		}
 		createArgs = append(createArgs, "--console-socket", console.path)
 	}
+	files := []*os.File{devnull, outW, errW}
+	// The init's readiness pipe (ctrstate.InitReadyArg): its descriptor 3.
+	var initReady, initReadyW *os.File
+	if s.opt.init {
+		if initReady, initReadyW, err = os.Pipe(); err != nil {
+			_ = outW.Close()
+			_ = errW.Close()
+			_ = outR.Close()
+			_ = errR.Close()
+			if console != nil {
+				console.close()
+			}
+			return ctrstate.State{}, err
+		}
+		defer initReady.Close()
+		createArgs = append(createArgs, "--preserve-fds", "1")
+		files = append(files, initReadyW)
+	}
 	create := s.runtime(append(createArgs, s.opt.id)...)
-	create.Stdin, create.Stdout, create.Stderr = devnull, outW, errW
 	var stdinW *os.File
 	if s.opt.stdin && !s.opt.tty {
 		inR, inW, perr := os.Pipe()
@@ -261,10 +293,13 @@ func (s *shim) start() (ctrstate.State, error) {
 			_ = errR.Close()
 			return ctrstate.State{}, perr
 		}
-		create.Stdin, stdinW = inR, inW
+		files[0], stdinW = inR, inW
 		defer inR.Close() // the container holds its own copy
 	}
-	err = create.Run()
+	err = runCmd(create, files)
+	if initReadyW != nil {
+		_ = initReadyW.Close() // the container holds its own copy
+	}
 	if err != nil && stdinW != nil {
 		_ = stdinW.Close()
 		stdinW = nil
@@ -307,11 +342,13 @@ func (s *shim) start() (ctrstate.State, error) {
 
 	logOffset = fileSize(runtimeLog)
 	startCmd := s.runtime("--log", runtimeLog, "start", s.opt.id)
-	startCmd.Stdin, startCmd.Stdout, startCmd.Stderr = devnull, devnull, devnull
-	if err := startCmd.Run(); err != nil {
+	if err := runCmd(startCmd, []*os.File{devnull, devnull, devnull}); err != nil {
 		s.forceDelete()
 		s.drain()
 		return ctrstate.State{}, runtimeError(runtimeLog, logOffset, "start", err)
+	}
+	if initReady != nil {
+		s.awaitInit(initReady)
 	}
 
 	shimStart, _, _ := ctrstate.ProcStart(os.Getpid())
@@ -355,8 +392,7 @@ func (s *shim) supervise(st *ctrstate.State, restart func(code int) bool) {
 	s.drain()
 	s.attach.endRun()
 	st.OOMKilled = oomKilled(s.opt.id)
-	del := s.runtime("delete", s.opt.id)
-	if out, err := del.CombinedOutput(); err != nil {
+	if out, err := combinedOutput(s.runtime("delete", s.opt.id)); err != nil {
 		s.logf("runtime delete: " + err.Error() + ": " + ctrstate.LastErrorMessage(out))
 	}
 	st.Status = ctrstate.StatusExited
@@ -446,21 +482,33 @@ func (s *shim) kill(pid int) {
 
 // forceDelete removes the container from the runtime, killing it if needed.
 func (s *shim) forceDelete() {
-	if out, err := s.runtime("delete", "--force", s.opt.id).CombinedOutput(); err != nil {
+	if out, err := combinedOutput(s.runtime("delete", "--force", s.opt.id)); err != nil {
 		s.logf("runtime delete --force: " + err.Error() + ": " + ctrstate.LastErrorMessage(out))
 	}
 }
 
-func (s *shim) runtime(args ...string) *exec.Cmd {
-	argv := ctrstate.RuntimeArgs(ctrstate.RuntimeRoot(s.opt.runDir), args...)
+// runtime is the command line of the runtime with args (its --root first).
+func (s *shim) runtime(args ...string) []string {
+	argv := append([]string{s.opt.runtime}, ctrstate.RuntimeArgs(ctrstate.RuntimeRoot(s.opt.runDir), args...)...)
 	if s.opt.debug {
-		s.logf("exec " + s.opt.runtime + " " + strings.Join(argv, " "))
+		s.logf("exec " + strings.Join(argv, " "))
 	}
-	return exec.Command(s.opt.runtime, argv...)
+	return argv
+}
+
+// awaitInit waits until the container's init reports on ready that it
+// forwards signals (see InitMain), or closes it without a word (it died:
+// reap will see its exit), at most initReadyTimeout.
+func (s *shim) awaitInit(ready *os.File) {
+	_ = ready.SetReadDeadline(time.Now().Add(initReadyTimeout))
+	var b [1]byte
+	if _, err := ready.Read(b[:]); errors.Is(err, os.ErrDeadlineExceeded) {
+		s.logf("the container's init is not ready after " + initReadyTimeout.String() + "; reporting it running anyway")
+	}
 }
 
 func (s *shim) writeState(st *ctrstate.State) error {
-	return atomicfile.WriteFile(s.path(ctrstate.StateFile), st.Marshal(), 0o644)
+	return writeFileAtomic(s.path(ctrstate.StateFile), st.Marshal(), 0o644)
 }
 
 // notReady reports msg on the readiness pipe.

@@ -58,6 +58,14 @@ const (
 // bind-mounted read-only, to run as its PID 1.
 const InitPath = "/.berth/init"
 
+// InitReadyArg is the init's first argument: its descriptor 3 (the shim
+// passes it through the runtime's --preserve-fds) is a pipe on which the
+// init reports, by writing one byte and closing it, that it forwards
+// signals. Until then a signal could kill it (a Go program that has not
+// yet called signal.Notify exits 2 on SIGTERM), so the shim reports the
+// container running only after that byte.
+const InitReadyArg = "--ready-fd=3"
+
 // StateVersion is the version of the state file this code reads and writes.
 const StateVersion = 1
 

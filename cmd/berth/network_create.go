@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
+)
+
+type networkCreateOptions struct {
+	driver   string
+	subnet   string
+	gateway  string
+	ipRange  string
+	internal bool
+	labels   []string
+}
+
+// newNetworkCreateCommand is `berth network create NAME`: a bridge network
+// for `berth container run --network NAME`, as docker's.
+func newNetworkCreateCommand(g *globalOptions) *cobra.Command {
+	var o networkCreateOptions
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] NETWORK",
+		Short: "Create a network",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := o.config(args[0])
+			if err != nil {
+				return err
+			}
+			a, err := g.open()
+			if err != nil {
+				return err
+			}
+			n, err := a.nets.Create(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, n.ID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.driver, "driver", "d", "bridge", "driver to manage the network (only bridge)")
+	f.StringVar(&o.subnet, "subnet", "", "subnet in CIDR format; default: one from the pool")
+	f.StringVar(&o.gateway, "gateway", "", "gateway of the subnet; default: its first address")
+	f.StringVar(&o.ipRange, "ip-range", "", "allocate container addresses from this part of the subnet")
+	f.BoolVar(&o.internal, "internal", false, "restrict external access to the network")
+	f.StringArrayVar(&o.labels, "label", nil, "set a label on the network (KEY=VALUE)")
+	return cmd
+}
+
+func (o *networkCreateOptions) config(name string) (netmgr.NetworkConfig, error) {
+	cfg := netmgr.NetworkConfig{Name: name, Internal: o.internal}
+	switch name {
+	case engine.DefaultNetwork, "host", "none", "default":
+		return cfg, fmt.Errorf("network %q: a pre-defined network's name: %w", name, errdefs.ErrConflict)
+	}
+	if o.driver != "bridge" {
+		return cfg, fmt.Errorf("--driver %q: only bridge is supported: %w", o.driver, errdefs.ErrInvalidArgument)
+	}
+	var err error
+	if o.subnet != "" {
+		if cfg.Subnet, err = netip.ParsePrefix(o.subnet); err != nil {
+			return cfg, fmt.Errorf("--subnet %q: not a CIDR subnet: %w", o.subnet, errdefs.ErrInvalidArgument)
+		}
+	}
+	if o.gateway != "" {
+		if cfg.Gateway, err = netip.ParseAddr(o.gateway); err != nil {
+			return cfg, fmt.Errorf("--gateway %q: not an IP address: %w", o.gateway, errdefs.ErrInvalidArgument)
+		}
+	}
+	if o.ipRange != "" {
+		if cfg.IPRange, err = netip.ParsePrefix(o.ipRange); err != nil {
+			return cfg, fmt.Errorf("--ip-range %q: not a CIDR range: %w", o.ipRange, errdefs.ErrInvalidArgument)
+		}
+	}
+	for _, l := range o.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return cfg, fmt.Errorf("--label %q: want KEY=VALUE: %w", l, errdefs.ErrInvalidArgument)
+		}
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
+	}
+	return cfg, nil
+}
