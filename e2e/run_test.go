@@ -212,3 +212,36 @@ func TestRunAttachesTerminal(t *testing.T) {
 		t.Errorf("run's terminal output %q: want the container's tty and the typed line", out.String())
 	}
 }
+
+// TestNetworkModeBridge: `network_mode: bridge` joins the engine's default
+// network (Docker's default bridge), publishes ports there, and the
+// network goes with the project's last container.
+func TestNetworkModeBridge(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	port := freePort(t)
+	compose := fmt.Sprintf(`services:
+  web:
+    image: busybox:latest
+    init: true
+    network_mode: bridge
+    ports: ["127.0.0.1:%d:8080"]
+    command: ["sh", "-c", "mkdir -p /www && echo bridged > /www/index.html && exec httpd -f -p 8080 -h /www"]
+`, port)
+	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	h.eventually("the service on the default bridge serves its published port", 10*time.Second, func() bool {
+		return strings.Contains(httpGet(port), "bridged")
+	})
+	if out := h.mustBerth("network", "ls"); !strings.Contains(out, "bridge") {
+		t.Errorf("network ls lacks the default bridge:\n%s", out)
+	}
+	h.mustBerth("-f", file, "down", "-v")
+	if out := h.mustBerth("network", "ls"); len(strings.Split(strings.TrimSpace(out), "\n")) != 1 {
+		t.Errorf("down left networks:\n%s", out)
+	}
+}

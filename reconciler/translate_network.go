@@ -83,13 +83,17 @@ func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 
 // translateNetworkMode sets network_mode: host, none, or the namespace of
 // another container ("service:NAME" naming the service's first container).
-// Docker's default bridge ("bridge") does not exist in berth.
+// "bridge" joins the engine's default network, as Docker's default bridge.
 func translateNetworkMode(p *spec.Project, s *spec.Service, c *engine.ContainerConfig) error {
 	switch mode := s.NetworkMode; {
 	case mode == "":
 		return nil
 	case mode == "bridge":
-		return fmt.Errorf("service %q: network_mode %q: berth has no default bridge; use the project's networks: %w", s.Name, mode, errdefs.ErrNotImplemented)
+		// Docker's default bridge: the engine's, shared with `berth
+		// container run`, made and removed with the containers on it. As
+		// on Docker's, the service's name is no alias there.
+		c.NetworkMode, c.Networks = "", []engine.EndpointConfig{{Network: engine.DefaultNetwork}}
+		return nil
 	case mode == "host" || mode == "none" || strings.HasPrefix(mode, "container:") || strings.HasPrefix(mode, "service:"):
 		m, err := namespaceMode(p, s, "network_mode", mode)
 		if err != nil {

@@ -51,8 +51,10 @@ func TestTranslateNetwork(t *testing.T) {
 			t.Errorf("network_mode %q: %q, %v; want %q", tc.mode, c.NetworkMode, err, tc.want)
 		}
 	}
-	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "bridge"}, &engine.ContainerConfig{}); !errdefs.IsNotImplemented(err) {
-		t.Errorf("network_mode bridge: %v", err)
+	bridged := &engine.ContainerConfig{}
+	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "bridge", Ports: []spec.Port{{Target: 80, Published: "8080"}}}, bridged); err != nil ||
+		bridged.NetworkMode != "" || len(bridged.Networks) != 1 || bridged.Networks[0].Network != engine.DefaultNetwork || len(bridged.Ports) != 1 {
+		t.Errorf("network_mode bridge: %v: %+v", err, bridged)
 	}
 	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "none", Ports: []spec.Port{{Target: 80}}}, &engine.ContainerConfig{}); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("network_mode none with ports: %v", err)
