@@ -65,6 +65,20 @@ func networkRules(n *Network, outbound bool) [][]string {
 	return rules
 }
 
+// addRuleArgs is the iptables command that adds rule r of network n to
+// berth's chain: appended, except an internal network's DROP rules, which
+// go to the top. Another network's ACCEPT rules (a published port's DNAT,
+// outbound traffic) come before later ones, and once the host forwards
+// (another network's outbound NAT turned ip_forward on, which turns on
+// forwarding on every bridge, the internal one's too) only the order keeps
+// an internal network's containers from reaching them.
+func addRuleArgs(n *Network, r []string) []string {
+	if n.Internal && len(r) > 0 && r[len(r)-1] == "DROP" {
+		return append([]string{"-I", fwChain, "1"}, r...)
+	}
+	return append([]string{"-A", fwChain}, r...)
+}
+
 // isRuleOf reports whether the rule (as listed by iptables -S, split) belongs
 // to network n: it carries n's comment and names n's bridge.
 func isRuleOf(rule []string, n *Network) bool {

@@ -40,7 +40,7 @@ func (m *Manager) addFirewall(ctx context.Context, n *Network) (retErr error) {
 			return fmt.Errorf("network %q: %w", n.Name, err)
 		}
 		for _, r := range networkRules(n, m.opt.Outbound) {
-			if _, err := m.xtables(ctx, f, append([]string{"-A", fwChain}, r...)...); err != nil {
+			if _, err := m.xtables(ctx, f, addRuleArgs(n, r)...); err != nil {
 				return fmt.Errorf("network %q: %w", n.Name, err)
 			}
 		}

@@ -271,7 +271,9 @@ func TestIPv6InternalNetwork(t *testing.T) {
 	e := newEnv(t)
 	n := e.create(NetworkConfig{Name: e.name("int6"), Internal: true, EnableIPv6: true, Subnet6: netip.MustParsePrefix("fd00:bee7:ffff:1::/64")})
 	got := e.ip6Rules(n)
-	if len(got) != 4 || !strings.Contains(got[1], "! -o "+n.Bridge) || !strings.Contains(got[2], "! -i "+n.Bridge) {
+	// The DROPs first (inserted at the top of berth's chain), then the rest.
+	if len(got) != 4 || !strings.Contains(got[0], "! -i "+n.Bridge) || !strings.Contains(got[1], "! -o "+n.Bridge) ||
+		!strings.HasSuffix(got[0], "DROP") || !strings.HasSuffix(got[1], "DROP") {
 		t.Errorf("internal ip6tables rules: %q", got)
 	}
 	p := e.sandbox("c1")

@@ -87,7 +87,9 @@ func TestInternalNetworkRules(t *testing.T) {
 	e := newEnv(t)
 	n := e.create(NetworkConfig{Name: e.name("int"), Internal: true})
 	got := e.networkRulesOnHost(n)
-	if len(got) != 4 || !strings.Contains(got[1], "! -o "+n.Bridge) || !strings.Contains(got[2], "! -i "+n.Bridge) {
+	// The DROPs first (inserted at the top of berth's chain), then the rest.
+	if len(got) != 4 || !strings.Contains(got[0], "! -i "+n.Bridge) || !strings.Contains(got[1], "! -o "+n.Bridge) ||
+		!strings.HasSuffix(got[0], "DROP") || !strings.HasSuffix(got[1], "DROP") {
 		t.Errorf("internal rules: %q", got)
 	}
 	p := e.sandbox("c1")

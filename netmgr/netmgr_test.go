@@ -468,3 +468,22 @@ func TestRuleMappingRoundTrip(t *testing.T) {
 		t.Error("an all-addresses binding does not overlap a 127.0.0.1 one")
 	}
 }
+
+// TestInternalDropRulesGoFirst: an internal network's DROP rules are
+// inserted at the top of berth's chain, ahead of any network's ACCEPT.
+func TestInternalDropRulesGoFirst(t *testing.T) {
+	internal := &Network{Name: "p_in", Bridge: "berthin", Internal: true}
+	for _, r := range networkRules(internal, true) {
+		args := addRuleArgs(internal, r)
+		drop := r[len(r)-1] == "DROP"
+		if drop != (args[0] == "-I" && args[2] == "1") || !slices.Equal(args[len(args)-len(r):], r) {
+			t.Errorf("internal rule %q added as %q", r, args)
+		}
+	}
+	open := &Network{Name: "p_out", Bridge: "berthout"}
+	for _, r := range networkRules(open, false) {
+		if args := addRuleArgs(open, r); args[0] != "-A" {
+			t.Errorf("rule %q of a network that is not internal added as %q", r, args)
+		}
+	}
+}

@@ -45,7 +45,7 @@ func (m *Manager) repairFirewall(ctx context.Context, n *Network) error {
 				exists = true
 			}
 			m.log.Warn("network firewall half made: repairing", "network", n.Name, "rule", strings.Join(r, " "))
-			if _, err := m.xtables(ctx, f, append([]string{"-A", fwChain}, r...)...); err != nil {
+			if _, err := m.xtables(ctx, f, addRuleArgs(n, r)...); err != nil {
 				return fmt.Errorf("network %q: %w", n.Name, err)
 			}
 		}

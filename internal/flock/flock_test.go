@@ -26,3 +26,51 @@ func TestLockExcludesSecondHolder(t *testing.T) {
 	}
 	unlock2()
 }
+
+// TestLockHandsOverAtOnce: a waiter gets the lock as soon as it is
+// released, with no polling delay, and an abandoned wait does not keep it.
+func TestLockHandsOverAtOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	unlock, err := Lock(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An abandoned waiter: it must give the lock back when it gets it.
+	ctx, cancel := context.WithCancel(t.Context())
+	abandoned := make(chan error, 1)
+	go func() { _, err := Lock(ctx, p); abandoned <- err }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if err := <-abandoned; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned wait: %v, want canceled", err)
+	}
+	got := make(chan time.Time, 1)
+	go func() {
+		u, err := Lock(t.Context(), p)
+		if err != nil {
+			t.Error(err)
+			close(got)
+			return
+		}
+		got <- time.Now()
+		u()
+	}()
+	time.Sleep(200 * time.Millisecond) // the waiter is blocked by now
+	released := time.Now()
+	unlock()
+	at, ok := <-got
+	if !ok {
+		return
+	}
+	if wait := at.Sub(released); wait > 20*time.Millisecond {
+		t.Errorf("the waiter got the lock %v after its release, want at once", wait)
+	}
+	// And nobody holds it now.
+	ctx2, cancel2 := context.WithTimeout(t.Context(), time.Second)
+	defer cancel2()
+	u, err := Lock(ctx2, p)
+	if err != nil {
+		t.Fatalf("lock after all released: %v", err)
+	}
+	u()
+}
