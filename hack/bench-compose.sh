@@ -53,10 +53,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# berth is its own init in containers (`init: true`): it must be static.
+# As berth ships: built by make, static, with its small shim (and init)
+# embedded.
 berth_skip=
-if ! build_out=$(CGO_ENABLED=0 $GO build -trimpath -o bin/berth ./cmd/berth 2>&1); then
-  berth_skip="go build ./cmd/berth failed: $(echo "$build_out" | head -3 | tr '\n' ' ')"
+if ! build_out=$(make --no-print-directory build GO="$GO" 2>&1); then
+  berth_skip="make build failed: $(echo "$build_out" | head -3 | tr '\n' ' ')"
   echo "bench: $berth_skip" >&2
 fi
 

@@ -32,7 +32,7 @@ trap cleanup EXIT
 
 "$GO" build -o "$work/benchregistry" ./hack/benchregistry
 if [ -z "${BERTH:-}" ]; then
-  CGO_ENABLED=0 "$GO" build -o "$work/berth" ./cmd/berth
+  make --no-print-directory build GO="$GO" BIN="$work/berth" >/dev/null
   BERTH=$work/berth
 fi
 if ! "$BERTH" image pull --help >/dev/null 2>&1; then
