@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,29 +20,8 @@ import (
 	"github.com/creack/pty"
 )
 
-// freePort is a TCP port on 127.0.0.1 nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // httpGet fetches / from 127.0.0.1:port, "" when nothing answers.
-func httpGet(port int) string {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-	fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
-	b, _ := io.ReadAll(c)
-	return string(b)
-}
+func httpGet(port string) string { return ctrHTTPGet("127.0.0.1:" + port) }
 
 // TestRunOneOffOptions: a one-off of a service publishes the service's ports
 // only with --service-ports, publishes -p's, answers to the service's name
@@ -51,8 +29,8 @@ func httpGet(port int) string {
 func TestRunOneOffOptions(t *testing.T) {
 	h := newHarness(t)
 	file := testdata(t)
-	webPort, pPort := freePort(t), freePort(t)
-	t.Setenv("WEB_PORT", fmt.Sprint(webPort))
+	webPort, pPort := unusedPort(t, "tcp"), unusedPort(t, "tcp")
+	t.Setenv("WEB_PORT", webPort)
 	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
 
 	// Plain: no port, no alias.
@@ -74,7 +52,7 @@ func TestRunOneOffOptions(t *testing.T) {
 		t.Errorf("a one-off with --use-aliases does not answer to the service's name: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	h.mustBerth("-f", file, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:8080", pPort), "web")
+	h.mustBerth("-f", file, "run", "-d", "-p", "127.0.0.1:"+pPort+":8080", "web")
 	h.eventually("-p publishes its port", 10*time.Second, func() bool {
 		return strings.Contains(httpGet(pPort), "served")
 	})
@@ -186,7 +164,7 @@ func TestUpWatchStreamsLogs(t *testing.T) {
 func TestRunAttachesTerminal(t *testing.T) {
 	h := newHarness(t)
 	file := filepath.Join(repoRoot, "e2e", "testdata", "TestRunOneOffOptions", "compose.yaml")
-	t.Setenv("WEB_PORT", fmt.Sprint(freePort(t)))
+	t.Setenv("WEB_PORT", unusedPort(t, "tcp"))
 	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -220,13 +198,13 @@ func TestNetworkModeBridge(t *testing.T) {
 	h := newHarness(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "compose.yaml")
-	port := freePort(t)
+	port := unusedPort(t, "tcp")
 	compose := fmt.Sprintf(`services:
   web:
     image: busybox:latest
     init: true
     network_mode: bridge
-    ports: ["127.0.0.1:%d:8080"]
+    ports: ["127.0.0.1:%s:8080"]
     command: ["sh", "-c", "mkdir -p /www && echo bridged > /www/index.html && exec httpd -f -p 8080 -h /www"]
 `, port)
 	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {

@@ -94,10 +94,11 @@ func attach(ctx context.Context, g *globalOptions, a *app, p *spec.Project, o at
 		if o.shows(svc) {
 			prefix := ""
 			if !o.noLogPrefix {
-				prefix = fmt.Sprintf("%-*s | ", width, logPrefix(p.Name, c))
+				sgr := ""
 				if colour {
-					prefix = "\x1b[" + palette[i%len(palette)] + "m" + prefix + "\x1b[0m"
+					sgr = palette[i%len(palette)]
 				}
+				prefix = linePrefix(p.Name, c, width, sgr)
 			}
 			logs.Go(func() error {
 				return a.engine.Logs(logCtx, c.ID, engine.LogOptions{Follow: true, Tail: -1}, func(l engine.LogLine) error {

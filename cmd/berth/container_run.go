@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
@@ -80,37 +79,17 @@ func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOption
 		fmt.Fprintln(g.stdout, c.ID)
 		return nil
 	}
+	var code int
 	if o.interactive || o.tty {
-		err = attachTerminal(ctx, a, c.ID, g, o.interactive, o.tty)
+		code, err = attachToExit(ctx, g, a, c, o.interactive, o.tty)
 	} else {
-		err = a.engine.Logs(ctx, c.ID, engine.LogOptions{Tail: -1, Follow: true}, func(l engine.LogLine) error {
-			w := g.stdout
-			if l.Stream == "stderr" {
-				w = g.stderr
-			}
-			_, err := fmt.Fprintln(w, l.Text)
-			return err
-		})
-	}
-	if ctx.Err() != nil {
-		// Interrupted: the container goes with the command, as with
-		// docker run in the foreground.
-		stopCtx, cancel := context.WithTimeout(cleanup, time.Minute)
-		defer cancel()
-		if err := a.engine.Stop(stopCtx, c.ID, -1); err != nil {
-			return err
-		}
-		return exitError{code: 130}
+		code, err = followToExit(ctx, g, a, c)
 	}
 	if err != nil {
 		return err
 	}
-	st, err := a.engine.Wait(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	if st.ExitCode != 0 {
-		return exitError{code: st.ExitCode}
+	if code != 0 {
+		return exitError{code: code}
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func runLogs(ctx context.Context, g *globalOptions, o logsOptions, services []st
 	for _, c := range selected {
 		prefix := ""
 		if !o.noPrefix {
-			prefix = fmt.Sprintf("%-*s | ", width, logPrefix(name, c))
+			prefix = linePrefix(name, c, width, "")
 		}
 		eg.Go(func() error {
 			return a.engine.Logs(ctx, c.ID, opt, func(l engine.LogLine) error {
@@ -87,6 +87,16 @@ func runLogs(ctx context.Context, g *globalOptions, o logsOptions, services []st
 // name without the project prefix ("web-1").
 func logPrefix(project string, c *engine.Container) string {
 	return strings.TrimPrefix(c.Config.Name, project+"-")
+}
+
+// linePrefix is logPrefix padded to width with its separator ("web-1 | "),
+// in the terminal colour given (an SGR code from palette; "" for none).
+func linePrefix(project string, c *engine.Container, width int, colour string) string {
+	p := fmt.Sprintf("%-*s | ", width, logPrefix(project, c))
+	if colour != "" {
+		p = "\x1b[" + colour + "m" + p + "\x1b[0m"
+	}
+	return p
 }
 
 func (o logsOptions) engineOptions(now time.Time) (engine.LogOptions, error) {

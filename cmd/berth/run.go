@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
@@ -106,7 +105,7 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 	var code int
 	var runErr error
 	if cfg.Tty {
-		code, runErr = attachToExit(ctx, g, a, c, o.interactive)
+		code, runErr = attachToExit(ctx, g, a, c, o.interactive, true)
 	} else {
 		if cfg.OpenStdin {
 			go feedStdin(ctx, a, c.ID)
@@ -177,15 +176,11 @@ func oneOffConfig(p *spec.Project, s *spec.Service, o runOptions, command []stri
 	if !o.servicePorts {
 		cfg.Ports = nil
 	}
-	for _, v := range o.publish {
-		ports, err := types.ParsePortConfig(v)
-		if err != nil {
-			return cfg, fmt.Errorf("--publish %q: %v: %w", v, err, errdefs.ErrInvalidArgument)
-		}
-		for _, pt := range ports {
-			cfg.Ports = append(cfg.Ports, engine.PortBinding{HostIP: pt.HostIP, HostPort: pt.Published, ContainerPort: int(pt.Target), Protocol: pt.Protocol})
-		}
+	published, err := parsePublishes(o.publish)
+	if err != nil {
+		return cfg, err
 	}
+	cfg.Ports = append(cfg.Ports, published...)
 	if len(cfg.Ports) > 0 && cfg.NetworkMode != "" {
 		return cfg, fmt.Errorf("service %q: network_mode %q: ports cannot be published: %w", s.Name, cfg.NetworkMode, errdefs.ErrInvalidArgument)
 	}
@@ -324,11 +319,12 @@ func followToExit(ctx context.Context, g *globalOptions, a *app, c *engine.Conta
 	return st.ExitCode, <-logDone
 }
 
-// attachToExit attaches the caller's terminal to the container until it
-// exits and returns its exit code. Ctrl-C goes to the container through the
-// terminal, as with docker compose run; a signal to berth stops it.
-func attachToExit(ctx context.Context, g *globalOptions, a *app, c *engine.Container, stdin bool) (int, error) {
-	err := attachTerminal(ctx, a, c.ID, g, stdin, true)
+// attachToExit attaches the caller (its stdin, its terminal with tty) to
+// the container until it exits and returns its exit code. With a terminal,
+// Ctrl-C goes to the container through it, as with docker compose run; a
+// signal to berth stops the container.
+func attachToExit(ctx context.Context, g *globalOptions, a *app, c *engine.Container, stdin, tty bool) (int, error) {
+	err := attachTerminal(ctx, a, c.ID, g, stdin, tty)
 	if ctx.Err() != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()

@@ -95,7 +95,7 @@ func TestOneOffConfigBadPublish(t *testing.T) {
 	p := loadRunTestProject(t)
 	s, _ := p.Service("web")
 	_, err := oneOffConfig(p, &s, runOptions{publish: []string{"80:80:80:80"}}, nil)
-	if err == nil || !strings.Contains(oneLine(err), `--publish "80:80:80:80"`) {
-		t.Fatalf("error %v: want one naming --publish and the value", err)
+	if err == nil || !strings.Contains(oneLine(err), `-p "80:80:80:80"`) {
+		t.Fatalf("error %v: want one naming -p and the value", err)
 	}
 }

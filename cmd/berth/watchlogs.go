@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -159,11 +158,11 @@ func (l *liveLogs) prefix(c *engine.Container, f *followedLogs) string {
 	if l.o.noLogPrefix {
 		return ""
 	}
-	p := fmt.Sprintf("%-*s | ", l.width, logPrefix(l.project, c))
+	sgr := ""
 	if l.colour {
-		p = "\x1b[" + f.colour + "m" + p + "\x1b[0m"
+		sgr = f.colour
 	}
-	return p
+	return linePrefix(l.project, c, l.width, sgr)
 }
 
 // formatLogLine is one log line as the Compose verbs print it: the prefix,
