@@ -6,19 +6,24 @@ GO      ?= go
 BIN     := bin/berth
 SHIM    := $(dir $(BIN))berth-shim
 ROOT    ?= /var/lib/berth
-PKGS    := runc iptables nftables busybox-static iproute2
+PKGS    := runc iptables nftables busybox-static iproute2 gcc musl-tools
+# The shim: C, static (it runs inside containers as their init), against
+# musl: 90 KB instead of glibc's 870, and its resident memory with it.
+SHIM_CC     ?= $(shell command -v musl-gcc || echo cc)
+SHIM_CFLAGS := -static -Os -s -std=gnu11 -Wall -Wextra -Werror
 
 .PHONY: all build test unit e2e bench lint deps demo demo-down image clean
 
 all: build
 
-# The shim and container init are a small program of their own
+# The shim and container init are a small C program of their own
 # (cmd/berth-shim), embedded into berth (internal/shimbin): still one file
-# to install, and a shim of under 3 MiB RSS instead of berth's ~13. The
-# overlay puts the built shim where the embed looks for it without writing
-# into the source tree; -X passes its digest.
+# to install, and a shim of well under 1 MiB RSS. The overlay puts the
+# built shim where the embed looks for it without writing into the source
+# tree; -X passes its digest.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(SHIM) ./cmd/berth-shim
+	@mkdir -p $(dir $(SHIM))
+	$(SHIM_CC) $(SHIM_CFLAGS) -o $(SHIM) cmd/berth-shim/*.c
 	printf '{"Replace":{"%s":"%s"}}\n' "$(CURDIR)/internal/shimbin/berth-shim" "$(abspath $(SHIM))" > $(SHIM).overlay.json
 	CGO_ENABLED=0 $(GO) build -trimpath -tags shimembed -overlay $(SHIM).overlay.json \
 	  -ldflags="-X github.com/berth-dev/berth/internal/shimbin.sum=$$(sha256sum $(SHIM) | cut -c1-64)" \

@@ -72,8 +72,9 @@ type Options struct {
 	Exe     string // the berth binary (the shim runs it to auto-remove a container); default os.Executable
 	Logger  *slog.Logger
 	// Shim is the binary started as each container's shim (`Shim shim …`)
-	// and bind-mounted as its init: berth's small embedded shim program
-	// (cmd/berth-shim, see internal/shimbin), or berth itself; default Exe.
+	// and bind-mounted as its init: berth's small shim program
+	// (cmd/berth-shim, a static C program that internal/shimbin carries).
+	// Without one the engine can do everything but start a container.
 	Shim string
 }
 
@@ -359,9 +360,6 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 			return nil, fmt.Errorf("engine: find the berth binary: %w", err)
 		}
 		opt.Exe = exe
-	}
-	if opt.Shim == "" {
-		opt.Shim = opt.Exe
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)

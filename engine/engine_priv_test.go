@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,15 +78,11 @@ func buildTestExe() {
 		}
 		return
 	}
-	testExe.path = filepath.Join(testExe.dir, "berth-shim")
-	testExe.shim = testExe.path
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", testExe.path, "../cmd/berth-shim")
-	cmd.Dir = filepath.Dir(file)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		testExe.err = fmt.Errorf("build the shim: %v\n%s", err, out)
-	}
+	// Exe is only what auto-removal runs; the tests that need it use a
+	// real berth (BERTH_TEST_EXE).
+	testExe.shim = filepath.Join(testExe.dir, "berth-shim")
+	testExe.path = testExe.shim
+	testExe.err = testutil.BuildShim(testExe.shim)
 }
 
 // testLogger writes the engine's log, at debug level (runtime command

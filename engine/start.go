@@ -62,6 +62,9 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if err != nil {
 		return err
 	}
+	if e.opt.Shim == "" {
+		return withClass(errors.New("this berth carries no shim and cannot start containers: build it with `make build`"), errdefs.ErrFailedPrecondition)
+	}
 	if rec.Config.Init {
 		if err := checkStatic(e.opt.Shim); err != nil {
 			return err
@@ -237,7 +240,7 @@ func userSpec(rec *record) string {
 
 func parseHostIP(s string) (netip.Addr, error) { return netip.ParseAddr(s) }
 
-// checkStatic refuses a berth binary that needs a dynamic loader: mounted
+// checkStatic refuses a shim binary that needs a dynamic loader: mounted
 // into a container as its init, it would find no libc there.
 func checkStatic(exe string) error {
 	f, err := elf.Open(exe)
@@ -247,7 +250,7 @@ func checkStatic(exe string) error {
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return withClass(fmt.Errorf("init: %s is dynamically linked and cannot run inside the container (build it with CGO_ENABLED=0)", exe), errdefs.ErrFailedPrecondition)
+			return withClass(fmt.Errorf("init: %s is dynamically linked and cannot run inside the container (build it with `make build`, which links it statically)", exe), errdefs.ErrFailedPrecondition)
 		}
 	}
 	return nil
@@ -262,12 +265,8 @@ func (e *Engine) startShim(ctx context.Context, dir string, id ContainerID, rtPa
 		return err
 	}
 	defer r.Close()
-	args := []string{"shim", "--root", e.opt.Root, "--run-dir", e.opt.RunDir, "--runtime", rtPath, "--id", string(id)}
-	if e.opt.Shim != e.opt.Exe {
-		// The shim is not berth: it needs berth's path for what only berth
-		// does (auto-removal).
-		args = append(args, "--berth", e.opt.Exe)
-	}
+	// --berth: for what only berth does (auto-removal).
+	args := []string{"shim", "--root", e.opt.Root, "--run-dir", e.opt.RunDir, "--runtime", rtPath, "--id", string(id), "--berth", e.opt.Exe}
 	args = append(args, extra...)
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		args = append(args, "--debug")
@@ -280,9 +279,6 @@ func (e *Engine) startShim(ctx context.Context, dir string, id ContainerID, rtPa
 	defer shimLog.Close()
 	cmd := exec.Command(e.opt.Shim, args...)
 	cmd.Dir = "/"
-	// One P from the start: the shim mostly waits, and each P keeps its
-	// own caches (about 200 KiB of the shim's RSS, measured).
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = shimLog
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

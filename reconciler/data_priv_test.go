@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -26,13 +24,9 @@ import (
 func realDeps(t *testing.T) (Deps, *volmgr.Store, *engine.Engine) {
 	t.Helper()
 	testutil.RequirePrivileged(t)
-	exe := filepath.Join(t.TempDir(), "berth")
-	_, file, _, _ := runtime.Caller(0)
-	build := exec.Command("go", "build", "-o", exe, "./engine/shim/internal/testshim")
-	build.Dir = filepath.Dir(filepath.Dir(file))
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the test shim: %v\n%s", err, out)
+	shim := filepath.Join(t.TempDir(), "berth-shim")
+	if err := testutil.BuildShim(shim); err != nil {
+		t.Fatal(err)
 	}
 	root := t.TempDir()
 	runDir := filepath.Join(root, "run")
@@ -55,7 +49,7 @@ func realDeps(t *testing.T) (Deps, *volmgr.Store, *engine.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{Root: root, RunDir: runDir, Exe: exe}, images, nets)
+	eng, err := engine.New(engine.Options{Root: root, RunDir: runDir, Shim: shim}, images, nets)
 	if err != nil {
 		t.Fatal(err)
 	}

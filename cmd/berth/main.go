@@ -1,10 +1,9 @@
 // Command berth is a daemonless, declarative app runner: the Compose verbs
 // (up, down, ps, logs, config, …) at the top and the engine's own commands
 // under image, container, volume and network. The per-container shim and
-// the containers' init are a small program of their own, cmd/berth-shim,
-// which `make build` embeds (see internal/shimbin); built without it, berth
-// is that shim itself (`berth shim`, hidden) and, bind-mounted into a
-// container, its init process.
+// the containers' init are a small C program of their own, cmd/berth-shim,
+// which `make build` compiles and embeds (see internal/shimbin); a berth
+// built without it does everything but start containers.
 package main
 
 import (
@@ -12,17 +11,10 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/berth-dev/berth/engine/shim"
 	"github.com/berth-dev/berth/netmgr"
 )
 
 func main() {
-	if shim.IsInit() {
-		os.Exit(shim.InitMain(os.Args[1:]))
-	}
-	if len(os.Args) > 1 && os.Args[1] == "shim" { // hidden from help
-		os.Exit(shim.Main(os.Args[2:]))
-	}
 	if len(os.Args) == 3 && os.Args[1] == "shim-install" { // hidden: the embedded shim, for benchmarks
 		os.Exit(installShim(os.Args[2]))
 	}
@@ -30,8 +22,8 @@ func main() {
 		os.Exit(netmgr.ResolverMain(os.Args[2:]))
 	}
 	// A CLI run is short and its live heap small: collecting less often
-	// takes ~6 ms off a no-op `up` of 20 services. The shim and the resolver
-	// above keep the default, as they live long.
+	// takes ~6 ms off a no-op `up` of 20 services. The resolver above keeps
+	// the default, as it lives long.
 	debug.SetGCPercent(400)
 	os.Exit(run(context.Background(), os.Args[1:]))
 }

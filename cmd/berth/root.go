@@ -219,7 +219,7 @@ func (g *globalOptions) open() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The shim and init berth carries ("": none; berth itself is both).
+	// The shim and init berth carries ("": none, and no container can start).
 	shimExe, err := shimbin.Install(filepath.Join(root, "bin"))
 	if err != nil {
 		return nil, err

@@ -1,8 +1,9 @@
 // Package ctrstate is what the engine and the shim share about a container's
 // directory: the names of its files, the runtime's command line, and the
-// state file the shim writes and the engine reads. It is deliberately tiny
-// (no encoding/json, no runtime-spec): the shim imports it and must stay
-// small.
+// state file the shim writes and the engine reads. The shim is a C program
+// (cmd/berth-shim) with its own copy of these names and formats: a change
+// here is a change there (cmd/berth-shim/shim.h), and engine/shimtest
+// checks the two agree.
 package ctrstate
 
 import (
@@ -61,8 +62,8 @@ const InitPath = "/.berth/init"
 // InitReadyArg is the init's first argument: its descriptor 3 (the shim
 // passes it through the runtime's --preserve-fds) is a pipe on which the
 // init reports, by writing one byte and closing it, that it forwards
-// signals. Until then a signal could kill it (a Go program that has not
-// yet called signal.Notify exits 2 on SIGTERM), so the shim reports the
+// signals. Until then a signal could kill it (as PID 1 it would ignore
+// SIGTERM, or die of it before it blocks it), so the shim reports the
 // container running only after that byte.
 const InitReadyArg = "--ready-fd=3"
 
