@@ -55,6 +55,7 @@ bench: deps build
 	# BERTH_TEST_EXE: the engine's shim benchmark measures the real berth binary.
 	BERTH_TEST_EXE=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 3x ./...
 	BERTH=$(BIN) bash hack/bench-pull.sh
+	BERTH=$(BIN) bash hack/bench-shim.sh
 	bash hack/bench-compose.sh
 
 lint:

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -396,6 +397,33 @@ func TestContainerRunRemove(t *testing.T) {
 		t.Errorf("container ls -a after the shim was killed = %v; want bg swept", got)
 	}
 	h.ctrNothingLeft("after the sweep")
+
+	// A foreground run --rm killed before it could remove its container:
+	// the shim leaves the container to it (no removal while it reads the
+	// exit code), and the next container command sweeps it once both the
+	// run and the container are gone.
+	fg := exec.Command(berthBin, "--root", h.root, "container", "run", "--rm", "--name", "fg", "busybox", "sh", "-c", "sleep 1; exit 3")
+	if err := fg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("fg runs", 10*time.Second, func() bool {
+		return h.ctrInspectID("fg") != "" && h.ctrInspect("fg").State.Status == "running"
+	})
+	if in := h.ctrInspect("fg"); !in.Config.AutoRemove {
+		t.Errorf("run --rm: inspect auto_remove false")
+	}
+	if got := h.ctrNames("-a"); !slices.Contains(got, "fg") {
+		t.Errorf("container ls -a while the run --rm lives = %v; want fg kept for it", got)
+	}
+	_ = fg.Process.Kill()
+	_ = fg.Wait()
+	h.eventually("fg exits without its run", 10*time.Second, func() bool {
+		return h.ctrInspect("fg").State.Status == "exited"
+	})
+	if got := h.ctrNames("-a"); len(got) != 0 {
+		t.Errorf("container ls -a after run --rm was killed = %v; want fg swept", got)
+	}
+	h.ctrNothingLeft("after the sweep of a killed run --rm")
 }
 
 // TestContainerRunNetworking: the default network with DNS by container

@@ -324,6 +324,9 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 	if cfg.StopTimeout != nil && *cfg.StopTimeout < 0 {
 		return fmt.Errorf("stop_timeout: negative: %w", errdefs.ErrInvalidArgument)
 	}
+	if cfg.AutoRemoveOwner != nil && !cfg.AutoRemove {
+		return fmt.Errorf("auto_remove_owner without auto_remove: %w", errdefs.ErrInvalidArgument)
+	}
 	if cfg.AutoRemove && cfg.Restart.Name != "" && cfg.Restart.Name != "no" {
 		return fmt.Errorf("auto_remove with restart %q: a container removed when it exits cannot be restarted: %w", cfg.Restart.Name, errdefs.ErrInvalidArgument)
 	}

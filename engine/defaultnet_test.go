@@ -239,15 +239,25 @@ func TestRemoveIfUnused(t *testing.T) {
 }
 
 // TestSweepAutoRemove: an exited AutoRemove container is removed (and the
-// default network with it); a created one, a running one and an exited
-// one without AutoRemove stay.
+// default network with it), as is one whose owner is gone; a created one,
+// one whose owner still lives (it removes the container itself) and an
+// exited one without AutoRemove stay.
 func TestSweepAutoRemove(t *testing.T) {
 	e, f := newDefaultNetEngine(t)
 	ctx := t.Context()
-	mk := func(name string, auto bool, status Status) *Container {
+	self, err := Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This process's PID with another start time: a process that is gone.
+	gonePid := &ProcRef{Pid: self.Pid, Start: self.Start + 1}
+	mk := func(name string, auto bool, status Status, owner ...*ProcRef) *Container {
 		t.Helper()
 		cfg := onDefault(name)
 		cfg.AutoRemove = auto
+		if len(owner) > 0 {
+			cfg.AutoRemoveOwner = owner[0]
+		}
 		c, err := e.Create(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -261,14 +271,19 @@ func TestSweepAutoRemove(t *testing.T) {
 		return c
 	}
 	gone := mk("gone", true, StatusExited)
+	orphaned := mk("orphaned", true, StatusExited, gonePid)
 	mk("created", true, StatusCreated)
 	mk("kept", false, StatusExited)
+	mk("owned", true, StatusExited, self)
 	removed, err := e.SweepAutoRemove(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(removed, []ContainerID{gone.ID}) {
-		t.Errorf("removed %v, want only %s", removed, gone.ID)
+	slices.Sort(removed)
+	want := []ContainerID{gone.ID, orphaned.ID}
+	slices.Sort(want)
+	if !slices.Equal(removed, want) {
+		t.Errorf("removed %v, want %v", removed, want)
 	}
 	var names []string
 	cs, err := e.List(ctx, nil)
@@ -278,8 +293,9 @@ func TestSweepAutoRemove(t *testing.T) {
 	for _, c := range cs {
 		names = append(names, c.Config.Name)
 	}
-	if !slices.Equal(names, []string{"created", "kept"}) {
-		t.Errorf("left %v, want [created kept]", names)
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"created", "kept", "owned"}) {
+		t.Errorf("left %v, want [created kept owned]", names)
 	}
 	for _, c := range cs {
 		if err := e.Remove(ctx, c.ID, false); err != nil {
@@ -303,8 +319,17 @@ func TestAutoRemoveConfig(t *testing.T) {
 	if args := shimArgs(&record{Config: cfg}); !slices.Contains(args, "--auto-remove") {
 		t.Errorf("shim args %q lack --auto-remove", args)
 	}
+	owned := cfg
+	owned.AutoRemoveOwner = &ProcRef{Pid: 1, Start: 1}
+	if args := shimArgs(&record{Config: owned}); slices.Contains(args, "--auto-remove") {
+		t.Errorf("shim args %q have --auto-remove, yet the owner removes the container", args)
+	}
 	cfg.AutoRemove = false
 	if args := shimArgs(&record{Config: cfg}); slices.Contains(args, "--auto-remove") {
 		t.Errorf("shim args %q have --auto-remove", args)
+	}
+	cfg.AutoRemoveOwner = owned.AutoRemoveOwner
+	if _, err := e.Create(t.Context(), cfg); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("AutoRemoveOwner without AutoRemove: %v, want InvalidArgument", err)
 	}
 }

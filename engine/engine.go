@@ -139,12 +139,18 @@ type ContainerConfig struct {
 	IpcMode     string            `json:"ipc_mode,omitempty"` // "", "host", "shareable", "container:<id>"
 	Restart     RestartPolicy     `json:"restart,omitzero"`
 	// AutoRemove: the container is removed once it has exited for good
-	// (docker run --rm -d): by its shim, which runs `berth container rm`
+	// (docker run --rm): by its shim, which runs `berth container rm`
 	// when it is done, else by the next SweepAutoRemove. Not with a
 	// restart policy.
-	AutoRemove  bool         `json:"auto_remove,omitempty"`
-	Healthcheck *Healthcheck `json:"healthcheck,omitempty"` // nil: the image's
-	Logging     LogConfig    `json:"logging,omitzero"`
+	AutoRemove bool `json:"auto_remove,omitempty"`
+	// AutoRemoveOwner, with AutoRemove, is the process that removes the
+	// container itself once it has read its exit code (a foreground
+	// `container run --rm`): the shim leaves the container to it, and
+	// SweepAutoRemove removes the container only once that process is
+	// gone (it was killed before it could).
+	AutoRemoveOwner *ProcRef     `json:"auto_remove_owner,omitempty"`
+	Healthcheck     *Healthcheck `json:"healthcheck,omitempty"` // nil: the image's
+	Logging         LogConfig    `json:"logging,omitzero"`
 
 	// Networking (the networks issue).
 	NetworkMode string        `json:"network_mode,omitempty"` // "" (bridge networks), "host", "none", "container:<id>"

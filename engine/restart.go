@@ -50,7 +50,7 @@ func shimArgs(rec *record) []string {
 	if rec.Config.OpenStdin {
 		args = append(args, "--stdin")
 	}
-	if rec.Config.AutoRemove {
+	if rec.Config.AutoRemove && rec.Config.AutoRemoveOwner == nil {
 		args = append(args, "--auto-remove")
 	}
 	switch p := rec.Config.Restart; p.Name {

@@ -48,9 +48,15 @@ func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOption
 	if err != nil {
 		return err
 	}
-	// In the foreground, this command removes the container itself once
-	// it has its exit code; detached, the shim does (engine AutoRemove).
-	cfg.AutoRemove = o.rm && o.detach
+	// Detached, the shim removes the container when it exits (engine
+	// AutoRemove). In the foreground this command does, once it has its
+	// exit code; killed before it could, the next sweep does.
+	cfg.AutoRemove = o.rm
+	if o.rm && !o.detach {
+		if cfg.AutoRemoveOwner, err = engine.Self(); err != nil {
+			return err
+		}
+	}
 	a, err := g.open()
 	if err != nil {
 		return err
