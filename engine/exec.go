@@ -9,12 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 )
@@ -70,36 +73,41 @@ func (e *Engine) Exec(ctx context.Context, id ContainerID, cfg ExecConfig, stdio
 	}
 	defer os.Remove(logFile.Name())
 	defer logFile.Close()
-	args := []string{"--log", logFile.Name(), "exec"}
-	if cfg.Tty {
-		args = append(args, "--tty")
-	}
-	for i, kv := range cfg.Env {
+	env := slices.Clone(cfg.Env)
+	for i, kv := range env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return -1, fmt.Errorf("exec: env[%d]: %q is not KEY=VALUE: %w", i, kv, errdefs.ErrInvalidArgument)
 		}
-		args = append(args, "--env", kv)
 	}
-	if cfg.WorkingDir != "" {
-		if !filepath.IsAbs(cfg.WorkingDir) {
-			return -1, fmt.Errorf("exec: working directory %q: not absolute: %w", cfg.WorkingDir, errdefs.ErrInvalidArgument)
-		}
-		args = append(args, "--cwd", cfg.WorkingDir)
+	if cfg.WorkingDir != "" && !filepath.IsAbs(cfg.WorkingDir) {
+		return -1, fmt.Errorf("exec: working directory %q: not absolute: %w", cfg.WorkingDir, errdefs.ErrInvalidArgument)
 	}
+	var user *execUser
 	if cfg.User != "" {
 		u, err := resolveUserInRootfs(filepath.Join(dir, ctrstate.RootfsDir), cfg.User)
 		if err != nil {
 			return -1, fmt.Errorf("exec: user %q: %w", cfg.User, err)
 		}
-		args = append(args, "--user", fmt.Sprintf("%d:%d", u.UID, u.GID))
-		for _, g := range u.AdditionalGIDs {
-			args = append(args, "--additional-gids", strconv.FormatUint(uint64(g), 10))
-		}
-		if !hasEnv(cfg.Env, "HOME") {
-			args = append(args, "--env", "HOME="+u.Home)
+		user = &execUser{uid: u.UID, gid: u.GID, gids: u.AdditionalGIDs}
+		if !hasEnv(env, "HOME") {
+			env = append(env, "HOME="+u.Home)
 		}
 	}
-	args = append(append(args, string(rec.ID)), cfg.Cmd...)
+	args := []string{"--log", logFile.Name(), "exec"}
+	if size, ok := terminalSize(cfg.Tty, stdio.Stdin); ok {
+		// The whole process, with the terminal's size: the runtime sizes
+		// the new terminal before the process starts (with --tty alone it
+		// does so just after, and a process that looks at once sees 0x0).
+		path, err := writeExecProcess(dir, cfg, env, user, size)
+		if err != nil {
+			return -1, fmt.Errorf("exec: %w", err)
+		}
+		defer os.Remove(path)
+		args = append(args, "--process", path, string(rec.ID))
+	} else {
+		args = append(args, execFlags(cfg, env, user)...)
+		args = append(append(args, string(rec.ID)), cfg.Cmd...)
+	}
 	argv := ctrstate.RuntimeArgs(ctrstate.RuntimeRoot(e.opt.RunDir), args...)
 	e.log.DebugContext(ctx, "exec runtime", "cmd", rtPath+" "+strings.Join(argv, " "))
 	cmd := exec.CommandContext(ctx, rtPath, argv...)
@@ -132,6 +140,91 @@ func (e *Engine) Exec(ctx context.Context, id ContainerID, cfg ExecConfig, stdio
 		return code, fmt.Errorf("exec: %s", msg)
 	}
 	return code, nil
+}
+
+// execUser is the user an exec runs as, resolved in the container.
+type execUser struct {
+	uid, gid uint32
+	gids     []uint32
+}
+
+// execFlags are the runtime's exec flags for cfg, on top of the
+// container's own process.
+func execFlags(cfg ExecConfig, env []string, user *execUser) []string {
+	var args []string
+	if cfg.Tty {
+		args = append(args, "--tty")
+	}
+	for _, kv := range env {
+		args = append(args, "--env", kv)
+	}
+	if cfg.WorkingDir != "" {
+		args = append(args, "--cwd", cfg.WorkingDir)
+	}
+	if user != nil {
+		args = append(args, "--user", fmt.Sprintf("%d:%d", user.uid, user.gid))
+		for _, g := range user.gids {
+			args = append(args, "--additional-gids", strconv.FormatUint(uint64(g), 10))
+		}
+	}
+	return args
+}
+
+// terminalSize is the size of the caller's terminal an exec with a
+// terminal relays (its stdin), if it has one.
+func terminalSize(tty bool, stdin io.Reader) (unix.Winsize, bool) {
+	f, ok := stdin.(*os.File)
+	if !tty || !ok {
+		return unix.Winsize{}, false
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Row == 0 || ws.Col == 0 {
+		return unix.Winsize{}, false
+	}
+	return *ws, true
+}
+
+// writeExecProcess writes the process of an exec as the runtime's
+// --process takes it: the container's own process (its capabilities,
+// limits, environment…) with cfg's command, environment on top, working
+// directory and user, a terminal of the given size. It returns the file's
+// path, in the container directory.
+func writeExecProcess(dir string, cfg ExecConfig, env []string, user *execUser, size unix.Winsize) (string, error) {
+	var spec specs.Spec
+	if err := readJSON(filepath.Join(dir, ctrstate.BundleDir, "config.json"), &spec); err != nil {
+		return "", err
+	}
+	if spec.Process == nil {
+		return "", fmt.Errorf("%s: no process: %w", filepath.Join(dir, ctrstate.BundleDir, "config.json"), errdefs.ErrDataLoss)
+	}
+	p := *spec.Process
+	p.Args = cfg.Cmd
+	p.Env = append(slices.Clone(p.Env), env...)
+	p.Terminal = true
+	p.ConsoleSize = &specs.Box{Height: uint(size.Row), Width: uint(size.Col)}
+	if cfg.WorkingDir != "" {
+		p.Cwd = cfg.WorkingDir
+	}
+	if user != nil {
+		p.User = specs.User{UID: user.uid, GID: user.gid, AdditionalGids: user.gids}
+	}
+	b, err := json.Marshal(&p)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, ".exec-*.json")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 func hasEnv(env []string, key string) bool {

@@ -274,7 +274,11 @@ func TestPrivHealthcheck(t *testing.T) {
 
 func TestPrivLogRotation(t *testing.T) {
 	e := newPrivEngine(t)
-	cfg := busybox("rotate", "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done; sleep 0.3; echo after-restart-check; exit 1")
+	// Ten lines at a time: a follower keeps up with the rotations. (The
+	// shim writes what one read gives at once, so a burst larger than all
+	// the files together rotates away before any reader can see it, as
+	// with Docker's json-file.)
+	cfg := busybox("rotate", "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); [ $((i % 10)) = 0 ] && sleep 0.01; done; sleep 0.3; echo after-restart-check; exit 1")
 	cfg.Logging = LogConfig{MaxSize: 4096, MaxFile: 3}
 	cfg.Restart = RestartPolicy{Name: "on-failure", MaxRetries: 1}
 	id := mustCreate(t, e, cfg)

@@ -181,17 +181,15 @@ static struct {
 
 static char *path_of(const char *name) { return str_cat(dir, "/", name, NULL); }
 
+/* logmsg logs its arguments, up to a NULL, concatenated. */
 static void logmsg(const char *first, ...)
 {
-	struct buf b = {0};
 	va_list ap;
 	va_start(ap, first);
-	for (const char *s = first; s; s = va_arg(ap, const char *))
-		buf_puts(&b, s);
+	char *s = str_vcat(first, ap);
 	va_end(ap);
-	buf_putc(&b, 0);
-	logf_shim(b.p);
-	buf_free(&b);
+	logf_shim(s);
+	free(s);
 }
 
 static char *quote(const char *s)
@@ -342,15 +340,12 @@ static char *parse_args(int argc, char **argv)
 			dst = &O.start_iv_arg;
 		else if (!strcmp(name, "--health-retries"))
 			dst = &O.retries_arg;
-		else
-			return str_cat("unknown argument ", quote(a), NULL);
-		if (eq)
-			*dst = eq + 1;
-		else {
-			if (i + 1 >= argc)
-				return str_cat(name, " needs a value", NULL);
-			*dst = argv[++i];
+		if (!dst || (!eq && i + 1 >= argc)) {
+			char *msg = dst ? str_cat(name, " needs a value", NULL) : str_cat("unknown argument ", quote(a), NULL);
+			free(name);
+			return msg;
 		}
+		*dst = eq ? eq + 1 : argv[++i];
 		free(name);
 	}
 	O.test[O.ntest] = NULL;

@@ -16,6 +16,7 @@
 #ifndef BERTH_SHIM_H
 #define BERTH_SHIM_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -60,11 +61,12 @@ void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *str_cat(const char *first, ...); /* NULL-terminated list of strings, concatenated */
+char *str_vcat(const char *first, va_list ap);
 char *str_int(long long v);
 int64_t mono_ns(void);
 void real_now(struct timespec *t);
 void logf_shim(const char *msg); /* a line to stderr (shim.log), with the time */
-void die_oom(void);
+__attribute__((noreturn)) void die_oom(void);
 int parse_duration(const char *s, int64_t *ns); /* Go's time.ParseDuration; 0 ok, -1 bad */
 void format_duration(struct buf *b, int64_t ns); /* Go's Duration.String */
 int parse_int(const char *s, long long *v);     /* whole string, decimal */

@@ -49,16 +49,22 @@ char *xstrdup(const char *s)
 	return p;
 }
 
-char *str_cat(const char *first, ...)
+char *str_vcat(const char *first, va_list ap)
 {
 	struct buf b = {0};
-	va_list ap;
-	va_start(ap, first);
 	for (const char *s = first; s; s = va_arg(ap, const char *))
 		buf_puts(&b, s);
-	va_end(ap);
 	buf_putc(&b, 0);
 	return b.p;
+}
+
+char *str_cat(const char *first, ...)
+{
+	va_list ap;
+	va_start(ap, first);
+	char *s = str_vcat(first, ap);
+	va_end(ap);
+	return s;
 }
 
 char *str_int(long long v)
@@ -780,11 +786,10 @@ pid_t spawn(char *const argv[], const int *fds, int nfds, int setsid_, char **er
 	return pid;
 }
 
-int run_wait(char *const argv[], const int *fds, int nfds, char **err)
+/* wait_success waits for child pid: 0 when it exits 0, else -1 with *err
+ * saying how it ended. */
+static int wait_success(pid_t pid, char **err)
 {
-	pid_t pid = spawn(argv, fds, nfds, 0, err);
-	if (pid < 0)
-		return -1;
 	int status;
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
@@ -801,6 +806,12 @@ int run_wait(char *const argv[], const int *fds, int nfds, char **err)
 		*err = xstrdup(exit_text(status, t, sizeof t));
 	}
 	return -1;
+}
+
+int run_wait(char *const argv[], const int *fds, int nfds, char **err)
+{
+	pid_t pid = spawn(argv, fds, nfds, 0, err);
+	return pid < 0 ? -1 : wait_success(pid, err);
 }
 
 int run_output(char *const argv[], struct buf *out, char **err)
@@ -830,17 +841,7 @@ int run_output(char *const argv[], struct buf *out, char **err)
 			buf_put(out, tmp, (size_t)r);
 	}
 	close(p[0]);
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (err) {
-		char t[96];
-		*err = xstrdup(exit_text(status, t, sizeof t));
-	}
-	return -1;
+	return wait_success(pid, err);
 }
 
 int listen_unix(const char *name)
