@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,6 +134,10 @@ int init_main(int argc, char **argv)
 		close(ready);
 	}
 
+	/* Not PID 1 (a container sharing the host's PID namespace): orphans
+	 * would go past this process; as a subreaper it still reaps them. */
+	if (getpid() != 1)
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	int code = 127;
 	char *path = look_path(argv[i], &code);
 	if (!path)

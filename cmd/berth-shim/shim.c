@@ -1321,10 +1321,15 @@ static int start(struct state *st, char **errp)
 	cargs[nc++] = "--pid-file";
 	cargs[nc++] = pid_file;
 	if (O.tty) {
-		char short_id[33], pid[16];
+		/* A path in a directory only root enters, not an abstract name: a
+		 * container on the host's network could connect to that first. */
+		char short_id[25];
 		snprintf(short_id, sizeof short_id, "%s", O.id);
-		snprintf(pid, sizeof pid, "%d", (int)getpid());
-		console_name = str_cat("@berth-console-", short_id, "-", pid, NULL);
+		char *adir = str_cat(O.run_dir, "/attach", NULL);
+		console_name = str_cat(adir, "/", short_id, ".console", NULL);
+		if (mkdir_all(adir, 0700) == 0)
+			unlink(console_name);
+		free(adir);
 		console = listen_unix(console_name);
 		if (console < 0) {
 			err = str_cat("console socket: ", strerror(errno), NULL);
@@ -1477,8 +1482,10 @@ out:
 	close_pair(&errp_[0], &errp_[1]);
 	close_pair(&in[0], &in[1]);
 	close_pair(&ir[0], &ir[1]);
-	if (console >= 0)
+	if (console >= 0) {
 		close(console);
+		unlink(console_name);
+	}
 	if (term >= 0)
 		close(term);
 	free(console_name);
