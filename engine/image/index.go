@@ -60,6 +60,25 @@ func (s *Store) lock(ctx context.Context) (func(), error) {
 	return unlock, nil
 }
 
+// editRef runs edit on the index with the image ref names (see lookup),
+// holding the store's lock; edit writes what it changes.
+func (s *Store) editRef(ctx context.Context, ref string, edit func(im *v1.IndexManifest, e *entry, exact string) error) error {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	im, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	e, exact, err := s.lookup(im, ref)
+	if err != nil {
+		return err
+	}
+	return edit(im, e, exact)
+}
+
 // readIndex reads index.json; a store nothing was written to yet has an
 // empty one.
 func (s *Store) readIndex() (*v1.IndexManifest, error) {

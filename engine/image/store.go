@@ -324,32 +324,21 @@ func firstName(img *Image) string {
 // sure no container uses the image. errdefs.ErrNotFound if ref names no
 // image.
 func (s *Store) Remove(ctx context.Context, ref string) error {
-	unlock, err := s.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	im, err := s.readIndex()
-	if err != nil {
-		return err
-	}
-	e, exact, err := s.lookup(im, ref)
-	if err != nil {
-		return err
-	}
-	im.Manifests = slices.DeleteFunc(im.Manifests, func(d v1.Descriptor) bool {
-		if exact != "" {
-			return descName(d) == exact
+	return s.editRef(ctx, ref, func(im *v1.IndexManifest, e *entry, exact string) error {
+		im.Manifests = slices.DeleteFunc(im.Manifests, func(d v1.Descriptor) bool {
+			if exact != "" {
+				return descName(d) == exact
+			}
+			return d.Digest == e.desc.Digest
+		})
+		if err := s.writeIndexLocked(im); err != nil {
+			return err
 		}
-		return d.Digest == e.desc.Digest
+		if err := s.collectLocked(im); err != nil {
+			return fmt.Errorf("image %q removed, but not all its content: %w", ref, err)
+		}
+		return nil
 	})
-	if err := s.writeIndexLocked(im); err != nil {
-		return err
-	}
-	if err := s.collectLocked(im); err != nil {
-		return fmt.Errorf("image %q removed, but not all its content: %w", ref, err)
-	}
-	return nil
 }
 
 // Tag gives the image src the name ref, taking it from any image that had
@@ -359,21 +348,10 @@ func (s *Store) Tag(ctx context.Context, src, ref string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := s.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	im, err := s.readIndex()
-	if err != nil {
-		return err
-	}
-	e, _, err := s.lookup(im, src)
-	if err != nil {
-		return err
-	}
-	setName(im, name, e.desc)
-	return s.writeIndexLocked(im)
+	return s.editRef(ctx, src, func(im *v1.IndexManifest, e *entry, _ string) error {
+		setName(im, name, e.desc)
+		return s.writeIndexLocked(im)
+	})
 }
 
 // V1Image returns img as a go-containerregistry image reading the store's
