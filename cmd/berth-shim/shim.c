@@ -143,7 +143,6 @@ static struct options O;
 static char *dir;    /* the container directory */
 static int ready_fd = -1; /* readiness pipe; -1 once closed */
 static int sig_fd = -1;   /* SIGCHLD */
-static int restarts;
 
 /* logs */
 static int log_fd = -1;
@@ -707,34 +706,42 @@ static void flush_input(void)
 	}
 }
 
+/* socket_path is <run-dir>/attach/<id, at most 24 bytes><suffix>, in a
+ * directory only root enters (made here), with what a killed shim left
+ * there removed; NULL if the directory cannot be made. The ID is shortened
+ * to keep the path within the 108 bytes a socket address holds. */
+static char *socket_path(const char *suffix)
+{
+	char short_id[25];
+	snprintf(short_id, sizeof short_id, "%s", O.id);
+	char *adir = str_cat(O.run_dir, "/attach", NULL);
+	char *path = str_cat(adir, "/", short_id, suffix, NULL);
+	int ok = mkdir_all(adir, 0700) == 0;
+	if (!ok) {
+		logmsg("mkdir ", adir, ": ", strerror(errno), NULL);
+		free(path);
+		path = NULL;
+	} else
+		unlink(path);
+	free(adir);
+	return path;
+}
+
+static char *attach_path;
+
 static void listen_attach(void)
 {
-	const char *id = O.id;
-	char short_id[25];
-	snprintf(short_id, sizeof short_id, "%s", id);
-	char *adir = str_cat(O.run_dir, "/attach", NULL);
-	char *path = str_cat(adir, "/", short_id, ".sock", NULL);
-	if (mkdir_all(adir, 0700) < 0) {
-		logmsg("attach socket: mkdir ", adir, ": ", strerror(errno), "; the container cannot be attached to", NULL);
-		goto out;
-	}
-	unlink(path); /* left by a shim that was killed */
-	listen_fd = listen_unix(path);
+	attach_path = socket_path(".sock");
+	if (attach_path && (listen_fd = listen_unix(attach_path)) < 0)
+		logmsg("attach socket: ", attach_path, ": ", strerror(errno), NULL);
 	if (listen_fd < 0)
-		logmsg("attach socket: ", path, ": ", strerror(errno), "; the container cannot be attached to", NULL);
-out:
-	free(adir);
-	free(path);
+		logf_shim("the container cannot be attached to");
 }
 
 static void close_attach(void)
 {
 	if (listen_fd >= 0) {
-		char short_id[25];
-		snprintf(short_id, sizeof short_id, "%s", O.id);
-		char *path = str_cat(O.run_dir, "/attach/", short_id, ".sock", NULL);
-		unlink(path);
-		free(path);
+		unlink(attach_path);
 		close(listen_fd);
 		listen_fd = -1;
 	}
@@ -998,16 +1005,23 @@ static int64_t health_delay(void)
 	return O.interval;
 }
 
+/* health_reset starts a run's health over: starting, no results. */
+static void health_reset(void)
+{
+	for (int i = 0; i < H.nlog; i++)
+		buf_free(&H.log[i].output);
+	H.nlog = 0;
+	H.status_name = "starting";
+	H.failing_streak = 0;
+	write_health();
+}
+
+/* health_begin starts probing the run that start began (and reset). */
 static void health_begin(void)
 {
 	if (!O.ntest)
 		return;
-	for (int i = 0; i < H.nlog; i++)
-		buf_free(&H.log[i].output);
-	H.nlog = 0;
 	H.active = 1;
-	H.status_name = "starting"; /* health.json says so already (start) */
-	H.failing_streak = 0;
 	H.started = mono_ns();
 	H.next = H.started + health_delay();
 	H.pid = -1;
@@ -1292,7 +1306,7 @@ static void close_pair(int *a, int *b)
 
 /* start creates and starts the container, records it running and reports
  * readiness. On error nothing of the container remains in the runtime. */
-static int start(struct state *st, char **errp)
+static int start(struct state *st, int restart_count, char **errp)
 {
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int out[2] = {-1, -1}, errp_[2] = {-1, -1}, in[2] = {-1, -1}, ir[2] = {-1, -1};
@@ -1323,15 +1337,8 @@ static int start(struct state *st, char **errp)
 	if (O.tty) {
 		/* A path in a directory only root enters, not an abstract name: a
 		 * container on the host's network could connect to that first. */
-		char short_id[25];
-		snprintf(short_id, sizeof short_id, "%s", O.id);
-		char *adir = str_cat(O.run_dir, "/attach", NULL);
-		console_name = str_cat(adir, "/", short_id, ".console", NULL);
-		if (mkdir_all(adir, 0700) == 0)
-			unlink(console_name);
-		free(adir);
-		console = listen_unix(console_name);
-		if (console < 0) {
+		console_name = socket_path(".console");
+		if (!console_name || (console = listen_unix(console_name)) < 0) {
 			err = str_cat("console socket: ", strerror(errno), NULL);
 			goto out;
 		}
@@ -1448,17 +1455,11 @@ static int start(struct state *st, char **errp)
 	    .init_start = init_start,
 	    .started = now,
 	    .shim_pid = getpid(),
-	    .restart_count = restarts,
+	    .restart_count = restart_count,
 	};
 	proc_start(getpid(), &st->shim_start, NULL);
-	if (O.ntest) { /* before readiness: a started container has a health from the start */
-		for (int i = 0; i < H.nlog; i++)
-			buf_free(&H.log[i].output);
-		H.nlog = 0;
-		H.status_name = "starting";
-		H.failing_streak = 0;
-		write_health();
-	}
+	if (O.ntest) /* before readiness: a started container has a health from the start */
+		health_reset();
 	if (write_state(st, &err) < 0) {
 		/* Without a state file the engine cannot see the container: give up. */
 		kill(pid, SIGKILL);
@@ -1626,10 +1627,9 @@ static void run(struct state st)
 				return;
 			}
 			st.restart_count++;
-			restarts = st.restart_count;
 			struct state next;
 			char *err = NULL;
-			if (start(&next, &err) == 0) {
+			if (start(&next, st.restart_count, &err) == 0) {
 				free(st.error);
 				st = next;
 				break;
@@ -1715,7 +1715,7 @@ int shim_main(int argc, char **argv)
 	}
 	listen_attach();
 	struct state st;
-	if (start(&st, &err) < 0) {
+	if (start(&st, 0, &err) < 0) {
 		logmsg("start: ", err, NULL);
 		not_ready(err);
 		close_attach();
