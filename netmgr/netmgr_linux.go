@@ -218,15 +218,11 @@ func deleteLink(name string) error {
 // namespace, and whose host side is enslaved to the bridge with hairpin mode
 // on. On error nothing is left behind.
 func plumb(n *Network, ep Endpoint, nsPath string) (retErr error) {
-	ns, err := openNetns(nsPath)
+	ns, h, err := netlinkAt(nsPath)
 	if err != nil {
 		return err
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netlink handle in %s: %w", nsPath, err)
-	}
 	defer h.Close()
 	if _, err := h.LinkByName(ep.IfName); err == nil {
 		return fmt.Errorf("interface %q already exists in the sandbox: %w", ep.IfName, errdefs.ErrConflict)
@@ -385,6 +381,21 @@ func isZeroMask(m net.IPMask) bool {
 }
 
 // openNetns opens the namespace bind-mounted at path, checking that it is one.
+// netlinkAt opens the namespace mounted at path (see openNetns) and a
+// netlink handle inside it; the caller closes both.
+func netlinkAt(path string) (netns.NsHandle, *netlink.Handle, error) {
+	ns, err := openNetns(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return 0, nil, fmt.Errorf("namespace %s: netlink handle: %w", path, err)
+	}
+	return ns, h, nil
+}
+
 func openNetns(path string) (netns.NsHandle, error) {
 	ns, err := netns.GetFromPath(path)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -43,15 +42,11 @@ func createNetns(path string) (retErr error) {
 			return err
 		}
 	}
-	ns, err := openNetns(path)
+	ns, h, err := netlinkAt(path)
 	if err != nil {
 		return err
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("namespace %s: netlink handle: %w", path, err)
-	}
 	defer h.Close()
 	lo, err := h.LinkByName("lo")
 	if err != nil {
