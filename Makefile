@@ -12,7 +12,7 @@ PKGS    := runc iptables nftables busybox-static iproute2 gcc musl-tools
 SHIM_CC     ?= $(shell command -v musl-gcc || echo cc)
 SHIM_CFLAGS := -static -Os -s -std=gnu11 -Wall -Wextra -Werror
 
-.PHONY: all build test unit e2e bench lint deps demo demo-down image clean
+.PHONY: all build test unit tidy e2e bench lint deps demo demo-down image clean
 
 all: build
 
@@ -42,8 +42,12 @@ deps:
 # Unit tests (privileged package tests run too: this needs root), then e2e.
 test: deps unit e2e
 
-unit:
+unit: tidy
 	$(GO) test -count=1 ./...
+
+# go.mod and go.sum are what `go mod tidy` makes of them; CI fails otherwise.
+tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod is not tidy: run go mod tidy"; exit 1; }
 
 e2e: build
 	GO=$(GO) bash hack/e2e.sh
