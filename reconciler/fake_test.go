@@ -73,6 +73,20 @@ func (i *fakeImages) Pull(_ context.Context, ref string, _ image.PullOptions) (*
 	return &image.Image{ID: "sha256:" + ref}, nil
 }
 
+func (i *fakeImages) Remove(_ context.Context, ref string) error {
+	f := (*fake)(i)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("remove-image", ref); err != nil {
+		return err
+	}
+	if !f.images[ref] {
+		return fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
+	}
+	delete(f.images, ref)
+	return nil
+}
+
 func (f *fake) record(op, target string) error {
 	f.calls = append(f.calls, op+" "+target)
 	if f.failOn[op+":"+target] {

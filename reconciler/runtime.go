@@ -44,6 +44,7 @@ type Volumes interface {
 type Images interface {
 	Resolve(ctx context.Context, ref string) (*image.Image, error)
 	Pull(ctx context.Context, ref string, opt image.PullOptions) (*image.Image, error)
+	Remove(ctx context.Context, ref string) error
 }
 
 // Deps are what Observe and Apply work with.
