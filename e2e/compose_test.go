@@ -66,3 +66,19 @@ func TestCompletedDependencyOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestDownRemovesImages(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	if r := h.berth("-f", file, "down", "--rmi", "all"); r.code != 0 {
+		t.Fatalf("down --rmi all: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h.berth("image", "inspect", "busybox:latest"); r.code == 0 {
+		t.Errorf("down --rmi all kept busybox:latest")
+	}
+	if r := h.berth("-f", file, "down", "--rmi", "some"); r.code == 0 || !strings.Contains(r.stderr, `--rmi "some"`) {
+		t.Errorf("down --rmi some: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -34,9 +34,9 @@ func Self() (*ProcRef, error) {
 // killed), the removal failed, or the process that owned the removal
 // (AutoRemoveOwner) is gone. A container created and never started stays,
 // as does one that runs again. It returns the IDs it removed; the
-// errors of the removals it tried are joined. The CLI calls it from the
-// container commands, so that what a shim could not finish is finished
-// lazily.
+// errors of the removals it tried are joined. List and Create finish such
+// removals themselves (as a daemon would have done them), so no caller
+// sees these containers or trips over their names.
 func (e *Engine) SweepAutoRemove(ctx context.Context) ([]ContainerID, error) {
 	all, err := e.allRecords()
 	if err != nil {
@@ -45,31 +45,56 @@ func (e *Engine) SweepAutoRemove(ctx context.Context) ([]ContainerID, error) {
 	var removed []ContainerID
 	var errs []error
 	for _, ent := range all {
-		if !ent.rec.Config.AutoRemove {
-			continue
-		}
-		if o := ent.rec.Config.AutoRemoveOwner; o != nil && ctrstate.Alive(o.Pid, o.Start) {
-			continue // its owner removes it
-		}
-		st, err := e.observeDir(ent.dir)
+		gone, err := e.finishAutoRemove(ctx, ent)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		if !runOver(st) {
-			continue
-		}
-		err = e.Remove(ctx, ent.rec.ID, false)
-		switch {
-		case err == nil:
+		if gone {
 			removed = append(removed, ent.rec.ID)
-		case errdefs.IsNotFound(err), errdefs.IsConflict(err):
-			// Removed meanwhile (by its shim's removal), or started again.
-		default:
-			errs = append(errs, err)
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// finishAutoRemove removes the container of ent when it is an AutoRemove
+// container whose run is over and whose removal nobody else will do, and
+// reports whether it is gone.
+func (e *Engine) finishAutoRemove(ctx context.Context, ent recordEntry) (bool, error) {
+	if !ent.rec.Config.AutoRemove {
+		return false, nil
+	}
+	if o := ent.rec.Config.AutoRemoveOwner; o != nil && ctrstate.Alive(o.Pid, o.Start) {
+		return false, nil // its owner removes it
+	}
+	st, err := e.observeDir(ent.dir)
+	if err != nil {
+		return false, err
+	}
+	if !runOver(st) {
+		return false, nil
+	}
+	err = e.Remove(ctx, ent.rec.ID, false)
+	switch {
+	case err == nil, errdefs.IsNotFound(err):
+		return true, nil // removed now, or meanwhile by its shim
+	case errdefs.IsConflict(err):
+		return false, nil // started again
+	}
+	return false, err
+}
+
+// finishAutoRemoveNamed finishes the removal of the AutoRemove container
+// called name, if its run is over, so that its name can be used again. A
+// failure is only logged: the name check that follows reports the
+// conflict.
+func (e *Engine) finishAutoRemoveNamed(ctx context.Context, name string) {
+	dir, rec, err := e.lookup(name)
+	if err != nil || rec == nil || rec.Config.Name != name {
+		return
+	}
+	if _, err := e.finishAutoRemove(ctx, recordEntry{dir: dir, rec: rec}); err != nil {
+		e.log.WarnContext(ctx, "removing an exited auto-remove container", "container", name, "err", err)
+	}
 }
 
 // runOver tells whether a container with this state has run and ended:

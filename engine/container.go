@@ -195,11 +195,47 @@ func (e *Engine) Create(ctx context.Context, cfg ContainerConfig) (*Container, e
 	if cfg.Name == "" {
 		cfg.Name = string(id[:12])
 	}
-	c, err := e.create(ctx, id, cfg)
+	e.finishAutoRemoveNamed(ctx, cfg.Name)
+	made, err := e.createVolumes(ctx, cfg.Mounts)
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", cfg.Name, err)
 	}
+	c, err := e.create(ctx, id, cfg)
+	if err != nil {
+		err = fmt.Errorf("container %q: %w", cfg.Name, err)
+		for _, v := range made {
+			err = errors.Join(err, e.vols.Remove(context.WithoutCancel(ctx), v))
+		}
+		return nil, err
+	}
 	return c, nil
+}
+
+// createVolumes makes the named volumes among mounts that do not exist
+// yet, as dockerd does (they stay when the container goes), and returns
+// the names of those it made.
+func (e *Engine) createVolumes(ctx context.Context, mounts []Mount) (made []string, retErr error) {
+	defer func() {
+		if retErr != nil {
+			for _, v := range made {
+				retErr = errors.Join(retErr, e.vols.Remove(context.WithoutCancel(ctx), v))
+			}
+			made = nil
+		}
+	}()
+	for _, m := range mounts {
+		if m.Type != "volume" || m.Source == "" {
+			continue
+		}
+		_, err := e.vols.Create(ctx, m.Source, nil)
+		switch {
+		case err == nil:
+			made = append(made, m.Source)
+		case !errdefs.IsAlreadyExists(err):
+			return made, fmt.Errorf("volume %q: %w", m.Source, err)
+		}
+	}
+	return made, nil
 }
 
 func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig) (_ *Container, retErr error) {
@@ -396,6 +432,13 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]*Contain
 	var out []*Container
 	for _, ent := range all {
 		if !hasLabels(ent.rec.Config.Labels, labels) {
+			continue
+		}
+		gone, err := e.finishAutoRemove(ctx, ent)
+		if err != nil {
+			e.log.WarnContext(ctx, "removing an exited auto-remove container", "container", ent.rec.Config.Name, "err", err)
+		}
+		if gone {
 			continue
 		}
 		c, err := e.container(ent.dir, ent.rec)

@@ -14,6 +14,19 @@ import (
 	"github.com/berth-dev/berth/volmgr"
 )
 
+// Volume is a named volume, as the engine's volume store returns it.
+type Volume = volmgr.Volume
+
+// VolumeOptions are the options of a new named volume.
+type VolumeOptions = volmgr.CreateOptions
+
+// LabelAnonymousVolume marks an anonymous volume, as Docker does.
+const LabelAnonymousVolume = volmgr.LabelAnonymous
+
+// ValidateVolumeName checks a volume name as Docker does
+// (errdefs.ErrInvalidArgument).
+func ValidateVolumeName(name string) error { return volmgr.ValidateName(name) }
+
 // VolumeStore is the engine's volume store: volmgr.Store, with a Remove
 // that refuses a volume any container (running or not) mounts.
 type VolumeStore struct {

@@ -257,6 +257,12 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 			return err
 		}
 		emit(StatusRemoved)
+	case RemoveImage:
+		emit(StatusRemoving)
+		if err := d.Images.Remove(ctx, a.Ref); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+		emit(StatusRemoved)
 	default:
 		return fmt.Errorf("%s: unknown action %T: %w", target, a, errdefs.ErrNotImplemented)
 	}

@@ -24,6 +24,7 @@ const (
 	ModeStart              // the project's existing containers running
 	ModeStop               // the project's containers stopped, kept
 	ModeRemove             // the project's stopped containers removed (running ones too with Force)
+	ModeRun                // a one-off container of a service (Options.OneOff) made and started
 )
 
 // DefaultStopTimeout is how long a container gets to stop before SIGKILL when
@@ -40,10 +41,20 @@ type Options struct {
 	NoRecreate    bool
 	NoStart       bool
 	RemoveOrphans bool
-	RemoveVolumes bool   // down -v: the project's named volumes too
-	Force         bool   // ModeRemove: running containers too
-	Wait          bool   // up --wait: end with a wait for every service to be ready
-	Pull          string // up --pull: always, missing, never; "": each service's pull_policy
+	RemoveVolumes bool // down -v: the project's named volumes too
+	Force         bool // ModeRemove: running containers too
+	// Containers selects, in ModeStart, ModeStop and ModeRemove, the
+	// containers by name instead of by service (run --rm's removal).
+	Containers []string
+	// RemoveImages is down --rmi: "all" the services' images, "local"
+	// those of services with no image of their own (built ones); "":
+	// none. An image another project's container uses is kept, with a
+	// warning.
+	RemoveImages string
+	// OneOff is ModeRun's container.
+	OneOff *OneOff
+	Wait   bool   // up --wait: end with a wait for every service to be ready
+	Pull   string // up --pull: always, missing, never; "": each service's pull_policy
 	// AlwaysRecreateDeps recreates the dependencies of a service that is
 	// recreated, too (up --always-recreate-deps).
 	AlwaysRecreateDeps bool
@@ -69,6 +80,11 @@ func Compute(desired *spec.Project, observed *State, opt Options) (*Plan, error)
 		err = b.down()
 	case ModeStart, ModeStop, ModeRemove:
 		err = b.lifecycle()
+	case ModeRun:
+		if desired == nil || opt.OneOff == nil {
+			return nil, fmt.Errorf("run needs a project and a container: %w", errdefs.ErrInvalidArgument)
+		}
+		err = b.run()
 	default:
 		err = fmt.Errorf("unknown plan mode %d: %w", opt.Mode, errdefs.ErrInvalidArgument)
 	}
@@ -261,7 +277,39 @@ func (b *builder) up() error {
 	if err != nil {
 		return err
 	}
+	// Images first: a reference that cannot be pulled leaves nothing made.
+	pulled, err := b.pulls(services)
+	if err != nil {
+		return err
+	}
+	if err := b.resources(services, nil, pulled); err != nil {
+		return err
+	}
+	b.startServices(services)
+	for _, s := range services {
+		if err := b.upService(s); err != nil {
+			return err
+		}
+	}
+	if b.opt.Wait && !b.opt.NoStart {
+		for _, s := range services {
+			if s.Scale > 0 {
+				b.await(s.Name, ConditionReady)
+			}
+		}
+	}
+	b.orphans()
+	return nil
+}
+
+// resources adds the steps that make the networks and named volumes the
+// services use (and the volumes named by key in extraVolumes), after the
+// pulls.
+func (b *builder) resources(services []*spec.Service, extraVolumes []string, pulled []int) error {
 	usedNets, usedVols := map[string]bool{}, map[string]bool{}
+	for _, k := range extraVolumes {
+		usedVols[k] = true
+	}
 	for _, s := range services {
 		for _, n := range s.Networks {
 			usedNets[n.Name] = true
@@ -271,11 +319,6 @@ func (b *builder) up() error {
 				usedVols[m.Source] = true
 			}
 		}
-	}
-	// Images first: a reference that cannot be pulled leaves nothing made.
-	pulled, err := b.pulls(services)
-	if err != nil {
-		return err
 	}
 	for _, n := range b.desired.Networks {
 		if !usedNets[n.Key] {
@@ -312,25 +355,18 @@ func (b *builder) up() error {
 		labels[spec.LabelVolume] = v.Key
 		b.add(CreateVolume{Name: v.Name, Labels: labels, Driver: v.Driver, DriverOpts: maps.Clone(v.DriverOpts)}, pulled...)
 	}
+	return nil
+}
+
+// startServices readies the builder to add the steps of services.
+func (b *builder) startServices(services []*spec.Service) {
 	b.started = map[string][]int{}
 	b.awaits = map[string]int{}
 	b.replaced = map[string]bool{}
 	b.markDepsOfChanged(services)
 	for _, s := range services {
 		b.started[s.Name] = nil
-		if err := b.upService(s); err != nil {
-			return err
-		}
 	}
-	if b.opt.Wait && !b.opt.NoStart {
-		for _, s := range services {
-			if s.Scale > 0 {
-				b.await(s.Name, ConditionReady)
-			}
-		}
-	}
-	b.orphans()
-	return nil
 }
 
 // pulls adds a PullImage step per image the services need fetched: always
@@ -372,7 +408,10 @@ func (b *builder) pulls(services []*spec.Service) ([]int, error) {
 	return ids, nil
 }
 
-func (b *builder) upService(s *spec.Service) error {
+// serviceAfter lists the steps a container of s waits for: its image's
+// pull, its networks and volumes, and its dependencies as their conditions
+// say.
+func (b *builder) serviceAfter(s *spec.Service) []int {
 	var after []int
 	if id, ok := b.byTarget["image/"+s.Image]; ok {
 		after = append(after, id)
@@ -401,6 +440,11 @@ func (b *builder) upService(s *spec.Service) error {
 			after = append(after, b.started[d.Service]...)
 		}
 	}
+	return after
+}
+
+func (b *builder) upService(s *spec.Service) error {
+	after := b.serviceAfter(s)
 	hash := spec.ConfigHash(*s)
 	existing := map[int]ObservedContainer{}
 	for _, c := range b.observed.Containers {
@@ -591,6 +635,43 @@ func (b *builder) down() error {
 			}
 			b.add(RemoveVolume{Name: name}, all...)
 		}
+	}
+	return b.removeImages(all)
+}
+
+// removeImages adds, for down --rmi, a RemoveImage step per image of the
+// project's services that is present and that no other project's
+// container uses, after the containers' removal (all).
+func (b *builder) removeImages(all []int) error {
+	switch b.opt.RemoveImages {
+	case "":
+		return nil
+	case "all", "local":
+	default:
+		return fmt.Errorf(`--rmi %q: must be "local" or "all": %w`, b.opt.RemoveImages, errdefs.ErrInvalidArgument)
+	}
+	if b.desired == nil {
+		return nil
+	}
+	var refs []string
+	for _, s := range b.desired.Services {
+		if b.opt.RemoveImages == "local" && s.Image != "" {
+			continue // an image of its own: not this project's to remove
+		}
+		refs = append(refs, spec.ImageOrDefault(s.Image, b.desired.Name, s.Name))
+	}
+	slices.Sort(refs)
+	for _, ref := range slices.Compact(refs) {
+		id, ok := b.observed.ImageIDs[ref]
+		if !ok {
+			continue
+		}
+		if users := b.observed.ImageUsers[id]; len(users) > 0 {
+			b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf(
+				"image %s is still used by container %s; kept", ref, strings.Join(users, ", ")))
+			continue
+		}
+		b.add(RemoveImage{Ref: ref}, all...)
 	}
 	return nil
 }

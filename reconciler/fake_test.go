@@ -108,7 +108,7 @@ func (f *fake) Create(_ context.Context, c engine.ContainerConfig) (*engine.Cont
 	}
 	f.nextID++
 	id := engine.ContainerID(fmt.Sprintf("id%d", f.nextID))
-	f.containers[id] = &engine.Container{ID: id, Config: c, State: engine.State{Status: engine.StatusCreated}}
+	f.containers[id] = &engine.Container{ID: id, Config: c, ImageID: "sha256:" + c.Image, State: engine.State{Status: engine.StatusCreated}}
 	return f.containers[id], nil
 }
 

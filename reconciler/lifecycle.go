@@ -1,11 +1,13 @@
 package reconciler
 
 import (
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/spec"
+	"github.com/berth-dev/berth/volmgr"
 )
 
 // lifecycle plans start, stop and rm of the project's existing containers:
@@ -38,8 +40,10 @@ func (b *builder) lifecycle() error {
 		return rank[y.Service] - rank[x.Service]
 	})
 	stepsOf := map[string][]int{}
+	removed := map[string]int{} // container name → its removal step
 	for _, c := range ctrs {
-		if len(b.opt.Services) > 0 && !slices.Contains(b.opt.Services, c.Service) {
+		if len(b.opt.Services) > 0 && !slices.Contains(b.opt.Services, c.Service) ||
+			len(b.opt.Containers) > 0 && !slices.Contains(b.opt.Containers, c.Name) {
 			continue
 		}
 		// Wait for the steps of the services this one must follow: its
@@ -69,9 +73,43 @@ func (b *builder) lifecycle() error {
 			}
 			a = RemoveContainer{Name: c.Name, ID: c.ID, Reason: "rm", Timeout: b.stopTimeoutOf(c.Service)}
 		}
-		stepsOf[c.Service] = append(stepsOf[c.Service], b.add(a, after...))
+		id := b.add(a, after...)
+		stepsOf[c.Service] = append(stepsOf[c.Service], id)
+		if _, rm := a.(RemoveContainer); rm {
+			removed[c.Name] = id
+		}
+	}
+	if b.opt.RemoveVolumes {
+		b.removeAnonymousVolumes(removed)
 	}
 	return nil
+}
+
+// removeAnonymousVolumes adds, for rm -v and run --rm, the removal of the
+// anonymous volumes the removed containers (name → step) mount, once no
+// container that stays mounts them.
+func (b *builder) removeAnonymousVolumes(removed map[string]int) {
+	after := map[string][]int{}
+	kept := map[string]bool{}
+	for _, c := range b.observed.Containers {
+		id, gone := removed[c.Name]
+		for _, v := range c.Volumes {
+			if !gone {
+				kept[v] = true
+				continue
+			}
+			after[v] = append(after[v], id)
+		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(after)) {
+		vol := b.observed.Volumes[v]
+		if kept[v] || vol == nil {
+			continue
+		}
+		if _, anon := vol.Labels[volmgr.LabelAnonymous]; anon {
+			b.add(RemoveVolume{Name: v}, after[v]...)
+		}
+	}
 }
 
 // stopTimeoutOf is the stop timeout of a service by name, for containers

@@ -22,6 +22,11 @@ type State struct {
 	Networks   map[string]*netmgr.Network // by full name: the project's and those the file names
 	Volumes    map[string]*volmgr.Volume  // by full name: the project's and those the file names
 	Images     map[string]bool            // the desired services' image references: present or not
+	// ImageIDs and ImageUsers are observed for down --rmi only: the ID of
+	// each present image of the project's services, by reference, and per
+	// image ID the containers of other projects (or of none) that use it.
+	ImageIDs   map[string]string
+	ImageUsers map[string][]string
 }
 
 // ObservedContainer is a container carrying the project's label.
@@ -33,6 +38,7 @@ type ObservedContainer struct {
 	OneOff  bool
 	Hash    string
 	Status  engine.Status
+	Volumes []string // the named volumes it mounts
 }
 
 // Observe reads the state of project name. desired, when not nil, adds the
@@ -56,6 +62,7 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 			OneOff:  l[spec.LabelOneOff] == spec.LabelTrue,
 			Hash:    l[spec.LabelConfigHash],
 			Status:  c.State.Status,
+			Volumes: mountedVolumes(c.Config.Mounts),
 		})
 	}
 	slices.SortFunc(st.Containers, func(a, b ObservedContainer) int { return strings.Compare(a.Name, b.Name) })
@@ -118,4 +125,53 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 		st.Volumes[v.Name] = got
 	}
 	return st, nil
+}
+
+// mountedVolumes names the volumes among mounts.
+func mountedVolumes(mounts []engine.Mount) []string {
+	var out []string
+	for _, m := range mounts {
+		if m.Type == "volume" && m.Source != "" {
+			out = append(out, m.Source)
+		}
+	}
+	return out
+}
+
+// observeImageUsers fills st.ImageIDs and st.ImageUsers for down --rmi:
+// what the project's images are and which containers outside the project
+// use them.
+func observeImageUsers(ctx context.Context, d Deps, st *State, desired *spec.Project) error {
+	st.ImageIDs, st.ImageUsers = map[string]string{}, map[string][]string{}
+	if desired == nil {
+		return nil
+	}
+	for _, s := range desired.Services {
+		ref := spec.ImageOrDefault(s.Image, desired.Name, s.Name)
+		if _, seen := st.ImageIDs[ref]; seen {
+			continue
+		}
+		img, err := d.Images.Resolve(ctx, ref)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("service %q: %w", s.Name, err)
+		}
+		st.ImageIDs[ref] = img.ID
+	}
+	all, err := d.Runtime.List(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range all {
+		if c.Config.Labels[spec.LabelProject] == st.Project {
+			continue // this plan removes them first
+		}
+		st.ImageUsers[c.ImageID] = append(st.ImageUsers[c.ImageID], c.Config.Name)
+	}
+	for _, u := range st.ImageUsers {
+		slices.Sort(u)
+	}
+	return nil
 }

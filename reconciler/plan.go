@@ -109,6 +109,9 @@ type RemoveNetwork struct{ Name string }
 // RemoveVolume removes a named volume of the project and its data.
 type RemoveVolume struct{ Name string }
 
+// RemoveImage removes an image reference (down --rmi).
+type RemoveImage struct{ Ref string }
+
 func (a PullImage) Target() string         { return "image/" + a.Ref }
 func (a CreateNetwork) Target() string     { return "network/" + a.Config.Name }
 func (a CreateVolume) Target() string      { return "volume/" + a.Name }
@@ -121,6 +124,7 @@ func (a RemoveContainer) Target() string   { return "container/" + a.Name }
 func (a AwaitService) Target() string      { return "service/" + a.Service }
 func (a RemoveNetwork) Target() string     { return "network/" + a.Name }
 func (a RemoveVolume) Target() string      { return "volume/" + a.Name }
+func (a RemoveImage) Target() string       { return "image/" + a.Ref }
 
 func (a CreateNetwork) String() string {
 	s := "create network " + a.Config.Name
@@ -150,6 +154,7 @@ func (a AwaitService) String() string {
 }
 func (a RemoveNetwork) String() string { return "remove network " + a.Name }
 func (a RemoveVolume) String() string  { return "remove volume " + a.Name }
+func (a RemoveImage) String() string   { return "remove image " + a.Ref }
 
 // Step is one action of a plan and the steps it waits for.
 type Step struct {

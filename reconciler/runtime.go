@@ -53,4 +53,9 @@ type Deps struct {
 	Networks Networks
 	Volumes  Volumes
 	Images   Images
+	// LockProject takes the cross-process lock of the project called
+	// name, waiting until it is free or ctx is done; Converge holds it
+	// from Observe to the end of Apply. nil: no lock (tests in one
+	// process).
+	LockProject func(ctx context.Context, name string) (unlock func(), err error)
 }

@@ -117,18 +117,20 @@ func (p *Project) Images() []string {
 		for _, name := range slices.Sorted(maps.Keys(services)) {
 			s, _ := services[name].(map[string]any)
 			img, _ := s["image"].(string)
-			out = append(out, imageOrDefault(img, p.Name, name))
+			out = append(out, ImageOrDefault(img, p.Name, name))
 		}
 		return out
 	}
 	out := make([]string, 0, len(p.Services))
 	for _, s := range p.Services {
-		out = append(out, imageOrDefault(s.Image, p.Name, s.Name))
+		out = append(out, ImageOrDefault(s.Image, p.Name, s.Name))
 	}
 	return out
 }
 
-func imageOrDefault(image, project, service string) string {
+// ImageOrDefault is a service's image reference: its image, or the name a
+// build of it gets (PROJECT-SERVICE) when it has none.
+func ImageOrDefault(image, project, service string) string {
 	if image != "" {
 		return image
 	}

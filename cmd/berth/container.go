@@ -56,7 +56,6 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 	if err != nil {
 		return err
 	}
-	sweepAutoRemove(ctx, g, a)
 	ctrs, err := a.engine.List(ctx, nil)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/volmgr"
 )
 
 // newContainerOpsCommands are the single-container operations beyond ls,
@@ -119,39 +117,15 @@ func (o *containerCreateOptions) config(args []string) (engine.ContainerConfig, 
 	return c, nil
 }
 
-// createContainer creates the container cfg describes, having first
-// removed what auto-removal left (engine.SweepAutoRemove), and then the
-// named volumes it mounts that do not exist yet, as docker does (kept
-// when the container goes). A warning goes to stderr when -p is ignored
-// (--network host, as docker does). On error nothing new is left.
+// createContainer creates the container cfg describes (the engine makes
+// the named volumes it mounts that do not exist yet, as docker does). A
+// warning goes to stderr when -p is ignored (--network host, as docker
+// does).
 func (o *containerCreateOptions) createContainer(ctx context.Context, g *globalOptions, a *app, cfg engine.ContainerConfig) (*engine.Container, error) {
 	if cfg.NetworkMode == "host" && len(o.publish) > 0 {
 		fmt.Fprintln(g.stderr, "WARNING: Published ports are discarded when using host network mode")
 	}
-	sweepAutoRemove(ctx, g, a)
-	c, err := a.engine.Create(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	for i, m := range cfg.Mounts {
-		if m.Type != "volume" {
-			continue
-		}
-		if _, err := a.engine.Volumes().Create(ctx, m.Source, nil); err != nil && !errdefs.IsAlreadyExists(err) {
-			err = fmt.Errorf("-v %q: %w", o.volumes[i], err)
-			return nil, errors.Join(err, a.engine.Remove(context.WithoutCancel(ctx), c.ID, true))
-		}
-	}
-	return c, nil
-}
-
-// sweepAutoRemove removes the --rm containers whose run is over but whose
-// shim could not remove them; a failure is only a warning, the command
-// itself goes on.
-func sweepAutoRemove(ctx context.Context, g *globalOptions, a *app) {
-	if _, err := a.engine.SweepAutoRemove(ctx); err != nil {
-		fmt.Fprintln(g.stderr, "WARNING: removing exited --rm containers: "+strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
+	return a.engine.Create(ctx, cfg)
 }
 
 // parseVolumeFlag reads -v SRC:DST[:ro|rw]: an absolute or ./relative SRC
@@ -179,7 +153,7 @@ func parseVolumeFlag(v string) (engine.Mount, error) {
 		m.Type, m.Source = "bind", abs
 		return m, nil
 	}
-	if err := volmgr.ValidateName(m.Source); err != nil {
+	if err := engine.ValidateVolumeName(m.Source); err != nil {
 		return m, fmt.Errorf("-v %q: %w", v, err)
 	}
 	return m, nil

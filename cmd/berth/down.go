@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 
-	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/reconciler"
-	"github.com/berth-dev/berth/spec"
 )
 
 type downOptions struct {
@@ -59,45 +54,8 @@ func runDown(ctx context.Context, g *globalOptions, o downOptions) error {
 	if err != nil {
 		return err
 	}
-	err = runPlan(ctx, g, a, name, p, reconciler.Options{
+	return runPlan(ctx, g, a, name, p, reconciler.Options{
 		Mode: reconciler.ModeDown, RemoveOrphans: o.removeOrphans || p == nil,
-		RemoveVolumes: o.volumes, Timeout: timeoutFlag(o.timeout),
+		RemoveVolumes: o.volumes, Timeout: timeoutFlag(o.timeout), RemoveImages: o.rmi,
 	}, o.dryRun, sink)
-	if err != nil || o.dryRun {
-		return err
-	}
-	if o.rmi == "all" && p != nil {
-		return removeServiceImages(ctx, g, a, p)
-	}
-	return nil // --rmi local: berth builds no images yet, so none is local
-}
-
-// removeServiceImages removes the images of the project's services that no
-// container uses any more.
-func removeServiceImages(ctx context.Context, g *globalOptions, a *app, p *spec.Project) error {
-	ctrs, err := a.engine.List(ctx, nil)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, ref := range p.Images() {
-		img, err := a.images.Resolve(ctx, ref)
-		if errdefs.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if slices.ContainsFunc(ctrs, func(c *engine.Container) bool { return c.ImageID == img.ID }) {
-			fmt.Fprintf(g.stderr, "WARN image %s is still used by other containers; kept\n", ref)
-			continue
-		}
-		if err := a.images.Remove(ctx, ref); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintf(g.stderr, " Image %s  Removed\n", ref)
-	}
-	return errors.Join(errs...)
 }

@@ -23,6 +23,7 @@ type lifecycleOptions struct {
 	timeout  int
 	force    bool
 	stop     bool
+	volumes  bool
 	dryRun   bool
 	progress string
 }
@@ -55,6 +56,7 @@ func newLifecycleCommands(g *globalOptions) []*cobra.Command {
 			func(cmd *cobra.Command, o *lifecycleOptions) {
 				cmd.Flags().BoolVarP(&o.force, "force", "f", false, "don't ask to confirm removal")
 				cmd.Flags().BoolVarP(&o.stop, "stop", "s", false, "stop the containers, if required, before removing")
+				cmd.Flags().BoolVarP(&o.volumes, "volumes", "v", false, "remove any anonymous volumes attached to containers")
 			}),
 	}
 }
@@ -75,6 +77,7 @@ func runLifecycle(ctx context.Context, g *globalOptions, o lifecycleOptions, mod
 	for _, mode := range modes {
 		err := runPlan(ctx, g, a, name, p, reconciler.Options{
 			Mode: mode, Services: services, Timeout: timeoutFlag(o.timeout), Force: o.stop,
+			RemoveVolumes: o.volumes,
 		}, o.dryRun, sink)
 		if err != nil {
 			return err

@@ -20,7 +20,6 @@ import (
 	"github.com/berth-dev/berth/internal/shimbin"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/reconciler"
-	"github.com/berth-dev/berth/volmgr"
 )
 
 const (
@@ -32,7 +31,6 @@ const (
 var (
 	_ reconciler.Runtime  = (*engine.Engine)(nil)
 	_ reconciler.Networks = (*netmgr.Manager)(nil)
-	_ reconciler.Volumes  = (*volmgr.Store)(nil)
 	_ reconciler.Volumes  = (*engine.VolumeStore)(nil)
 	_ reconciler.Images   = (*image.Store)(nil)
 )
@@ -155,19 +153,19 @@ func envOr(key, def string) string {
 
 // app is the engine and managers of one state root.
 type app struct {
-	log     *slog.Logger
-	root    string
-	runDir  string
-	engine  *engine.Engine
-	images  *image.Store
-	nets    *netmgr.Manager
-	volumes *volmgr.Store
+	log    *slog.Logger
+	root   string
+	runDir string
+	engine *engine.Engine
+	images *image.Store
+	nets   *netmgr.Manager
 }
 
 func (a *app) deps() reconciler.Deps {
 	// The engine's volume store: down -v never removes a volume another
 	// container still mounts.
-	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.engine.Volumes(), Images: a.images}
+	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.engine.Volumes(), Images: a.images,
+		LockProject: a.lockProject}
 }
 
 // open makes the engine and managers for the global options.
@@ -215,10 +213,6 @@ func (g *globalOptions) open() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	vols, err := volmgr.Open(root, log)
-	if err != nil {
-		return nil, err
-	}
 	// The shim and init berth carries ("": none, and no container can start).
 	shimExe, err := shimbin.Install(filepath.Join(root, "bin"))
 	if err != nil {
@@ -228,5 +222,5 @@ func (g *globalOptions) open() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{log: log, root: root, runDir: runDir, engine: eng, images: images, nets: nets, volumes: vols}, nil
+	return &app{log: log, root: root, runDir: runDir, engine: eng, images: images, nets: nets}, nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/spec"
-	"github.com/berth-dev/berth/volmgr"
 )
 
 type runOptions struct {
@@ -73,7 +72,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func runRun(ctx context.Context, g *globalOptions, o runOptions, service string, command []string) error {
+func runRun(ctx context.Context, g *globalOptions, o runOptions, service string, command []string) (retErr error) {
 	p, err := g.loadRunnable(ctx)
 	if err != nil {
 		return err
@@ -94,7 +93,25 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 	// -T), and stdin kept open and attached (-i, the default).
 	cfg.Tty = !o.detach && !o.noTTY && isTerminal(os.Stdin) && isTerminal(g.stdout)
 	cfg.OpenStdin = !o.detach && o.interactive
-	c, err := startOneOff(ctx, g, a, p, &s, o, cfg)
+	// Detached, the shim removes the container once it exits; in the
+	// foreground this command does, with its anonymous volumes, and the
+	// next sweep when this command is killed first.
+	cfg.AutoRemove = o.rm
+	if o.rm && !o.detach {
+		if cfg.AutoRemoveOwner, err = engine.Self(); err != nil {
+			return err
+		}
+	}
+	// Progress of the dependencies, not of the one-off itself.
+	sink := oneOffSink{name: cfg.Name, next: &plainSink{w: g.stderr}}
+	err = runPlan(ctx, g, a, p.Name, p, reconciler.Options{
+		Mode: reconciler.ModeRun, NoDeps: o.noDeps, OneOff: &reconciler.OneOff{Service: s.Name, Config: cfg},
+	}, false, sink)
+	if err != nil {
+		// Nothing is left of a one-off that could not start.
+		return errors.Join(err, removeOneOff(ctx, g, a, p, cfg.Name))
+	}
+	c, err := a.engine.Get(ctx, cfg.Name)
 	if err != nil {
 		return err
 	}
@@ -102,29 +119,20 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 		fmt.Fprintln(g.stdout, c.Config.Name)
 		return nil
 	}
+	if o.rm {
+		defer func() { retErr = errors.Join(retErr, removeOneOff(ctx, g, a, p, cfg.Name)) }()
+	}
 	var code int
-	var runErr error
 	if cfg.Tty {
-		code, runErr = attachToExit(ctx, g, a, c, o.interactive, true)
+		code, err = attachToExit(ctx, g, a, c, o.interactive, true)
 	} else {
 		if cfg.OpenStdin {
 			go feedStdin(ctx, a, c.ID)
 		}
-		code, runErr = followToExit(ctx, g, a, c)
+		code, err = followToExit(ctx, g, a, c)
 	}
-	if o.rm {
-		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		runErr = errors.Join(runErr, a.engine.Remove(rmCtx, c.ID, true))
-		// Its anonymous volumes go with it, as with docker compose run --rm.
-		for _, m := range c.Config.Mounts {
-			if m.Type == "volume" && strings.HasPrefix(m.Source, oneOffVolumePrefix) {
-				runErr = errors.Join(runErr, a.volumes.Remove(rmCtx, m.Source))
-			}
-		}
-	}
-	if runErr != nil {
-		return runErr
+	if err != nil {
+		return err
 	}
 	if code != 0 {
 		return exitError{code: code}
@@ -132,23 +140,46 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 	return nil
 }
 
+// removeOneOff removes the one-off container called name and its
+// anonymous volumes, as docker compose run --rm does, even after Ctrl-C.
+func removeOneOff(ctx context.Context, g *globalOptions, a *app, p *spec.Project, name string) error {
+	rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	return runPlan(rmCtx, g, a, p.Name, p, reconciler.Options{
+		Mode: reconciler.ModeRemove, Containers: []string{name}, Force: true, RemoveVolumes: true,
+	}, false, quietSink{})
+}
+
+// oneOffSink passes on the events of a run's plan but those of the one-off
+// container and its anonymous volumes.
+type oneOffSink struct {
+	name string
+	next reconciler.EventSink
+}
+
+func (s oneOffSink) Event(e reconciler.Event) {
+	if e.Target == "container/"+s.name || strings.HasPrefix(e.Target, "volume/"+reconciler.OneOffVolumePrefix) {
+		return
+	}
+	s.next.Event(e)
+}
+
 // oneOffConfig is the service's container config turned into a one-off
-// container's, as docker compose run makes it.
+// container's with the command line's changes, as docker compose run makes
+// it.
 func oneOffConfig(p *spec.Project, s *spec.Service, o runOptions, command []string) (engine.ContainerConfig, error) {
-	cfg, err := reconciler.ContainerConfig(p, s, 1)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := fmt.Sprintf("%s-%s-run-%s", p.Name, s.Name, hex.EncodeToString(b[:]))
+	if o.name != "" {
+		name = o.name
+	}
+	cfg, err := reconciler.OneOffConfig(p, s, name, o.servicePorts, o.useAliases)
 	if err != nil {
 		return cfg, err
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	cfg.Name = fmt.Sprintf("%s-%s-run-%s", p.Name, s.Name, hex.EncodeToString(b[:]))
-	if o.name != "" {
-		cfg.Name = o.name
-	}
-	cfg.Labels[spec.LabelOneOff] = spec.LabelTrue
-	delete(cfg.Labels, spec.LabelContainerNumber)
 	for _, l := range o.labels {
-		k, v, _ := cutKV(l)
+		k, v, _ := strings.Cut(l, "=")
 		cfg.Labels[k] = v
 	}
 	if len(command) > 0 {
@@ -167,15 +198,8 @@ func oneOffConfig(p *spec.Project, s *spec.Service, o runOptions, command []stri
 	if o.workdir != "" {
 		cfg.WorkingDir = o.workdir
 	}
-	// One-off containers restart never, as with docker compose run.
-	cfg.Restart = engine.RestartPolicy{}
 	cfg.CapAdd = append(cfg.CapAdd, o.capAdd...)
 	cfg.CapDrop = append(cfg.CapDrop, o.capDrop...)
-	// The service's ports are the service's: a one-off publishes them only
-	// with --service-ports, and -p's own.
-	if !o.servicePorts {
-		cfg.Ports = nil
-	}
 	published, err := parsePublishes(o.publish)
 	if err != nil {
 		return cfg, err
@@ -183,12 +207,6 @@ func oneOffConfig(p *spec.Project, s *spec.Service, o runOptions, command []stri
 	cfg.Ports = append(cfg.Ports, published...)
 	if len(cfg.Ports) > 0 && cfg.NetworkMode != "" {
 		return cfg, fmt.Errorf("service %q: network_mode %q: ports cannot be published: %w", s.Name, cfg.NetworkMode, errdefs.ErrInvalidArgument)
-	}
-	// Nor does it answer to the service's name, unless --use-aliases.
-	if !o.useAliases {
-		for i := range cfg.Networks {
-			cfg.Networks[i].Aliases = nil
-		}
 	}
 	for _, v := range o.volumes {
 		m, err := parseVolumeFlag(v)
@@ -204,86 +222,6 @@ func oneOffConfig(p *spec.Project, s *spec.Service, o runOptions, command []stri
 		cfg.Mounts = append(slices.DeleteFunc(cfg.Mounts, func(x engine.Mount) bool { return x.Target == m.Target }), m)
 	}
 	return cfg, nil
-}
-
-func cutKV(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '=' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
-// startOneOff brings up the service's dependencies (unless --no-deps) and
-// creates and starts the one-off container, under the project lock.
-func startOneOff(ctx context.Context, g *globalOptions, a *app, p *spec.Project, s *spec.Service, o runOptions, cfg engine.ContainerConfig) (*engine.Container, error) {
-	unlock, err := a.lockProject(ctx, p.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	var deps []string
-	for _, d := range s.DependsOn {
-		deps = append(deps, d.Service)
-	}
-	if len(deps) > 0 && !o.noDeps {
-		observed, err := reconciler.Observe(ctx, a.deps(), p.Name, p)
-		if err != nil {
-			return nil, err
-		}
-		plan, err := reconciler.Compute(p, observed, reconciler.Options{Mode: reconciler.ModeUp, Services: deps})
-		if err != nil {
-			return nil, err
-		}
-		if err := reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), &plainSink{w: g.stderr}); err != nil {
-			return nil, err
-		}
-	} else {
-		// The networks and volumes the service uses still have to exist.
-		observed, err := reconciler.Observe(ctx, a.deps(), p.Name, p)
-		if err != nil {
-			return nil, err
-		}
-		plan, err := reconciler.Compute(p, observed, reconciler.Options{Mode: reconciler.ModeUp, Services: []string{s.Name}, NoDeps: true, NoStart: true})
-		if err != nil {
-			return nil, err
-		}
-		if err := reconciler.Apply(ctx, a.deps(), onlyResources(plan), g.parallelLimit(), quietSink{}); err != nil {
-			return nil, err
-		}
-	}
-	if err := nameAnonymousVolumes(ctx, a, p, s, &cfg); err != nil {
-		return nil, err
-	}
-	c, err := a.engine.Create(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.engine.Start(ctx, c.ID); err != nil {
-		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		return nil, errors.Join(err, a.engine.Remove(rmCtx, c.ID, true))
-	}
-	return c, nil
-}
-
-// onlyResources keeps the network and named volume steps of a plan.
-func onlyResources(plan *reconciler.Plan) *reconciler.Plan {
-	out := &reconciler.Plan{}
-	for _, st := range plan.Steps {
-		switch a := st.Action.(type) {
-		case reconciler.CreateNetwork:
-			out.Steps = append(out.Steps, reconciler.Step{ID: st.ID, Action: a})
-		case reconciler.CreateVolume:
-			// Named volumes only: the service container's anonymous ones
-			// are not the one-off container's.
-			if _, anon := a.Labels[volmgr.LabelAnonymous]; !anon {
-				out.Steps = append(out.Steps, reconciler.Step{ID: st.ID, Action: a})
-			}
-		}
-	}
-	return out
 }
 
 // followToExit streams the container's output to stdout and stderr until it
@@ -345,29 +283,4 @@ func attachToExit(ctx context.Context, g *globalOptions, a *app, c *engine.Conta
 // does without a terminal. A container that has already exited needs none.
 func feedStdin(ctx context.Context, a *app, id engine.ContainerID) {
 	_ = a.engine.Attach(ctx, id, engine.AttachIO{Stdin: os.Stdin, Stdout: io.Discard, Stderr: io.Discard, CloseStdin: true})
-}
-
-// oneOffVolumePrefix starts the names of a one-off container's anonymous
-// volumes.
-const oneOffVolumePrefix = "berth-run-"
-
-// nameAnonymousVolumes gives each anonymous volume of a one-off container a
-// new volume of its own, as docker compose run does.
-func nameAnonymousVolumes(ctx context.Context, a *app, p *spec.Project, s *spec.Service, cfg *engine.ContainerConfig) error {
-	for i := range cfg.Mounts {
-		m := &cfg.Mounts[i]
-		if m.Type != "volume" || m.Source != "" {
-			continue
-		}
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		v, err := a.volumes.Create(ctx, oneOffVolumePrefix+hex.EncodeToString(b[:]), map[string]string{
-			spec.LabelProject: p.Name, spec.LabelService: s.Name, volmgr.LabelAnonymous: "",
-		})
-		if err != nil {
-			return err
-		}
-		m.Source = v.Name
-	}
-	return nil
 }

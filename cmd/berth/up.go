@@ -141,30 +141,23 @@ func converge(ctx context.Context, g *globalOptions, a *app, p *spec.Project, op
 	return runPlan(ctx, g, a, p.Name, p, opt, dryRun, sink)
 }
 
-// runPlan is observe → plan → apply for the project called name, under its
-// lock; p may be nil when the project is known by name only.
+// runPlan converges the project called name through the reconciler for
+// opt (it takes the project lock); p may be nil when the project is known
+// by name only. The plan's warnings go to stderr; with dryRun the plan goes
+// to stdout and nothing changes.
 func runPlan(ctx context.Context, g *globalOptions, a *app, name string, p *spec.Project, opt reconciler.Options, dryRun bool, sink reconciler.EventSink) error {
-	unlock, err := a.lockProject(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	observed, err := reconciler.Observe(ctx, a.deps(), name, p)
-	if err != nil {
-		return err
-	}
-	plan, err := reconciler.Compute(p, observed, opt)
-	if err != nil {
-		return err
-	}
-	for _, w := range plan.Warnings {
-		fmt.Fprintln(g.stderr, "WARN "+w)
-	}
-	if dryRun {
-		fmt.Fprint(g.stdout, plan.String())
-		return nil
-	}
-	return reconciler.Apply(ctx, a.deps(), plan, g.parallelLimit(), sink)
+	_, err := reconciler.Converge(ctx, a.deps(), name, p, opt, reconciler.ApplyOptions{
+		Parallel: g.parallelLimit(), Sink: sink, DryRun: dryRun,
+		OnPlan: func(plan *reconciler.Plan) {
+			for _, w := range plan.Warnings {
+				fmt.Fprintln(g.stderr, "WARN "+w)
+			}
+			if dryRun {
+				fmt.Fprint(g.stdout, plan.String())
+			}
+		},
+	})
+	return err
 }
 
 // parallelLimit is --parallel, else COMPOSE_PARALLEL_LIMIT; 0 means no limit.

@@ -15,7 +15,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/volmgr"
+	"github.com/berth-dev/berth/engine"
 )
 
 func newVolumeCommand(g *globalOptions) *cobra.Command {
@@ -87,7 +87,7 @@ func runVolumeLs(ctx context.Context, g *globalOptions, o volumeLsOptions) error
 	if err != nil {
 		return err
 	}
-	vols, err := a.volumes.List(ctx, nil)
+	vols, err := a.engine.Volumes().List(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func runVolumeLs(ctx context.Context, g *globalOptions, o volumeLsOptions) error
 			return err
 		}
 	}
-	var out []*volmgr.Volume
+	var out []*engine.Volume
 	for _, v := range vols {
 		if !matchLabels(v.Labels, f.labels) {
 			continue
@@ -181,16 +181,16 @@ func runVolumeCreate(ctx context.Context, g *globalOptions, name string, o volum
 		var b [32]byte
 		_, _ = rand.Read(b[:])
 		name = hex.EncodeToString(b[:])
-		labels[volmgr.LabelAnonymous] = ""
+		labels[engine.LabelAnonymousVolume] = ""
 	}
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
-	v, err := a.volumes.CreateWithOptions(ctx, name, volmgr.CreateOptions{Labels: labels, Driver: o.driver, Opts: opts})
+	v, err := a.engine.Volumes().CreateWithOptions(ctx, name, engine.VolumeOptions{Labels: labels, Driver: o.driver, Opts: opts})
 	if errdefs.IsAlreadyExists(err) && len(labels) == 0 && len(opts) == 0 {
 		// As Docker: creating an existing volume again is not an error.
-		v, err = a.volumes.Get(ctx, name)
+		v, err = a.engine.Volumes().Get(ctx, name)
 	}
 	if err != nil {
 		return err
@@ -251,8 +251,8 @@ func newVolumeInspectCommand(g *globalOptions) *cobra.Command {
 			if format != "" && format != "json" {
 				return fmt.Errorf("--format %q: only json is supported: %w", format, errdefs.ErrInvalidArgument)
 			}
-			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*volmgr.Volume, error) {
-				return a.volumes.Get(ctx, ref)
+			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*engine.Volume, error) {
+				return a.engine.Volumes().Get(ctx, ref)
 			})
 		},
 	}
@@ -309,14 +309,14 @@ func runVolumePrune(ctx context.Context, g *globalOptions, o volumePruneOptions)
 	if err != nil {
 		return err
 	}
-	vols, err := a.volumes.List(ctx, nil)
+	vols, err := a.engine.Volumes().List(ctx, nil)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	fmt.Fprintln(g.stdout, "Deleted Volumes:")
 	for _, v := range vols {
-		_, anonymous := v.Labels[volmgr.LabelAnonymous]
+		_, anonymous := v.Labels[engine.LabelAnonymousVolume]
 		if len(users[v.Name]) > 0 || (!o.all && !anonymous) || !matchLabels(v.Labels, f.labels) {
 			continue
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/internal/testimage"
-	"github.com/berth-dev/berth/volmgr"
 )
 
 // berthIn runs the CLI in-process on the state root given.
@@ -50,7 +49,7 @@ func TestVolumeCommands(t *testing.T) {
 	}
 
 	out := mustRun("volume", "ls", "--format", "json", "--filter", "label=team=a")
-	var v volmgr.Volume
+	var v engine.Volume
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Name != "used" {
 		t.Fatalf("ls --filter label=team=a: %q (%v)", out, err)
 	}
@@ -58,7 +57,7 @@ func TestVolumeCommands(t *testing.T) {
 		t.Fatalf("ls -q --filter label=team: %q", out)
 	}
 	out = mustRun("volume", "inspect", "used")
-	var got []volmgr.Volume
+	var got []engine.Volume
 	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].Labels["team"] != "a" {
 		t.Fatalf("inspect: %q (%v)", out, err)
 	}

@@ -1,0 +1,68 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/berth-dev/berth/spec"
+)
+
+// ApplyOptions say how Converge applies its plan.
+type ApplyOptions struct {
+	// Parallel bounds the steps run at once; 0: no bound.
+	Parallel int
+	// Sink receives Apply's progress events; nil: none.
+	Sink EventSink
+	// DryRun computes the plan and applies nothing.
+	DryRun bool
+	// OnPlan, when set, sees the plan once it is computed, before anything
+	// is applied (warnings, --dry-run output). It runs under the project
+	// lock.
+	OnPlan func(*Plan)
+}
+
+// Converge is every lifecycle of a project: up, create, down (with --rmi),
+// start, stop, restart, rm, and run's one-off container and its removal.
+// It takes the project's lock (Deps.LockProject), observes the project
+// once, computes the plan for opt and applies it, and releases the lock;
+// the lock is not held while a caller later attaches to or follows what the
+// plan started. desired may be nil when the project is known by name only
+// (down, stop, rm). It returns the plan it computed, also on a failed
+// apply.
+func Converge(ctx context.Context, d Deps, name string, desired *spec.Project, opt Options, ao ApplyOptions) (*Plan, error) {
+	if d.LockProject != nil {
+		unlock, err := d.LockProject(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("lock project %q: %w", name, err)
+		}
+		defer unlock()
+	}
+	observed, err := Observe(ctx, d, name, desired)
+	if err != nil {
+		return nil, err
+	}
+	if opt.RemoveImages != "" {
+		if err := observeImageUsers(ctx, d, observed, desired); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := Compute(desired, observed, opt)
+	if err != nil {
+		return nil, err
+	}
+	if ao.OnPlan != nil {
+		ao.OnPlan(plan)
+	}
+	if ao.DryRun {
+		return plan, nil
+	}
+	sink := ao.Sink
+	if sink == nil {
+		sink = discardSink{}
+	}
+	return plan, Apply(ctx, d, plan, ao.Parallel, sink)
+}
+
+type discardSink struct{}
+
+func (discardSink) Event(Event) {}
