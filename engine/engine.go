@@ -135,9 +135,17 @@ type ContainerConfig struct {
 	ShmSize     int64             `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
 	Resources   Resources         `json:"resources,omitzero"`
 	OomScoreAdj int               `json:"oom_score_adj,omitempty"`
-	PidMode     string            `json:"pid_mode,omitempty"` // "", "host", "container:<id>"
-	IpcMode     string            `json:"ipc_mode,omitempty"` // "", "host", "shareable", "container:<id>"
-	Restart     RestartPolicy     `json:"restart,omitzero"`
+	// CgroupParent is the cgroup the container's goes under, relative to
+	// each hierarchy's root; "": berth's own (/berth).
+	CgroupParent string `json:"cgroup_parent,omitempty"`
+	// CgroupnsMode is "" or "host" (the host's cgroup namespace, Docker's
+	// default on cgroups v1), or "private".
+	CgroupnsMode string            `json:"cgroupns_mode,omitempty"`
+	UTSMode      string            `json:"uts_mode,omitempty"`    // "" (private) or "host"
+	Annotations  map[string]string `json:"annotations,omitempty"` // OCI annotations
+	PidMode      string            `json:"pid_mode,omitempty"`    // "", "host", "container:<id>"
+	IpcMode      string            `json:"ipc_mode,omitempty"`    // "", "host", "shareable", "container:<id>"
+	Restart      RestartPolicy     `json:"restart,omitzero"`
 	// AutoRemove: the container is removed once it has exited for good
 	// (docker run --rm): by its shim, which runs `berth container rm`
 	// when it is done, else by the next SweepAutoRemove. Not with a
@@ -180,6 +188,13 @@ type Resources struct {
 	CPUs           float64 `json:"cpus,omitempty"`
 	CPUShares      int64   `json:"cpu_shares,omitempty"`
 	PidsLimit      int64   `json:"pids_limit,omitempty"`
+	CpusetCpus     string  `json:"cpuset_cpus,omitempty"` // "0-2,4"
+	CPUQuota       int64   `json:"cpu_quota,omitempty"`   // µs per CPUPeriod; with CPUs set, CPUs wins
+	CPUPeriod      int64   `json:"cpu_period,omitempty"`  // µs
+	CPURTRuntime   int64   `json:"cpu_rt_runtime,omitempty"`
+	CPURTPeriod    int64   `json:"cpu_rt_period,omitempty"`
+	MemSwappiness  int64   `json:"mem_swappiness,omitempty"` // 1-100; 0: the kernel's
+	OomKillDisable bool    `json:"oom_kill_disable,omitempty"`
 }
 
 // RestartPolicy says when the shim restarts the container's process.

@@ -76,6 +76,21 @@ func convertService(name string, s types.ServiceConfig) Service {
 		DNSOpt:      cloneList(s.DNSOpts),
 
 		Logging: logging(s.Logging),
+
+		CgroupParent:   s.CgroupParent,
+		Cgroup:         s.Cgroup,
+		Cpuset:         s.CPUSet,
+		CPUQuota:       s.CPUQuota,
+		CPUPeriod:      s.CPUPeriod,
+		CPURTRuntime:   s.CPURTRuntime,
+		CPURTPeriod:    s.CPURTPeriod,
+		MemSwappiness:  int64(s.MemSwappiness),
+		OomKillDisable: s.OomKillDisable,
+		Uts:            s.Uts,
+		UsernsMode:     s.UserNSMode,
+		Annotations:    cloneLabels(types.Labels(s.Annotations)),
+		NoAttach:       s.Attach != nil && !*s.Attach,
+		Links:          cloneList(s.Links),
 	}
 	if s.StopGracePeriod != nil {
 		d := time.Duration(*s.StopGracePeriod)
