@@ -163,9 +163,12 @@ type ContainerConfig struct {
 	// Networking (the networks issue).
 	NetworkMode string        `json:"network_mode,omitempty"` // "" (bridge networks), "host", "none", "container:<id>"
 	Ports       []PortBinding `json:"ports,omitempty"`
-	DNS         []string      `json:"dns,omitempty"`
-	DNSSearch   []string      `json:"dns_search,omitempty"`
-	DNSOptions  []string      `json:"dns_options,omitempty"`
+	// ExposedPorts are the ports the container says it listens on, as
+	// Docker's "80/tcp", beside the image's; published nowhere.
+	ExposedPorts []string `json:"exposed_ports,omitempty"`
+	DNS          []string `json:"dns,omitempty"`
+	DNSSearch    []string `json:"dns_search,omitempty"`
+	DNSOptions   []string `json:"dns_options,omitempty"`
 
 	// Data (the volumes issue).
 	VolumesFrom []string `json:"volumes_from,omitempty"` // container[:ro|:rw]

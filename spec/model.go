@@ -80,7 +80,7 @@ type Service struct {
 
 	Healthcheck *Healthcheck // nil: the image's
 	Ports       []Port       // in file order, one entry per container port
-	Expose      []string     // as written: "3000", "8000-8010/udp"; in file order
+	Expose      []string     // "3000/tcp", one per port ("8000-8010/udp" is expanded), sorted
 
 	Tty        bool
 	StdinOpen  bool

@@ -83,6 +83,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.ports[].host_ip":                 nil,
 	"services.*.ports[].protocol":                oneOf("tcp", "udp"),
 	"services.*.ports[].mode":                    oneOf("ingress", "host"),
+	"services.*.expose":                          nil, // recorded on the container, published nowhere
 	"services.*.dns":                             nil,
 	"services.*.dns_search":                      nil,
 	"services.*.dns_opt":                         nil,
