@@ -102,3 +102,17 @@ func TestPlatformIsHost(t *testing.T) {
 		t.Error("aarch64 is arm64")
 	}
 }
+
+func TestNamingAServiceEnablesIt(t *testing.T) {
+	p := mustLoad(t, LoadOptions{WorkingDir: copyCase(t, "profiles"), Services: []string{"tools"}})
+	var names []string
+	for _, s := range p.Services {
+		names = append(names, s.Name)
+	}
+	if !slices.Equal(names, []string{"tools", "web"}) {
+		t.Errorf("enabled services %v, want tools and web (debug's profile stays off)", names)
+	}
+	if !slices.Contains(p.DisabledServices, "debug") {
+		t.Errorf("disabled %v", p.DisabledServices)
+	}
+}
