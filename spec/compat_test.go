@@ -116,3 +116,19 @@ func TestNamingAServiceEnablesIt(t *testing.T) {
 		t.Errorf("disabled %v", p.DisabledServices)
 	}
 }
+
+func TestBuildSSHLoads(t *testing.T) {
+	for _, ssh := range []string{`["default"]`, `["mykey=/tmp/x"]`, `{default: ""}`, `{mykey: /tmp/x}`} {
+		t.Run(ssh, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    build:\n      context: .\n      ssh: "+ssh+"\n")
+			p, err := Load(t.Context(), LoadOptions{WorkingDir: dir})
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if err := p.CheckSupported(); err != nil && strings.Contains(err.Error(), "json") {
+				t.Errorf("CheckSupported: %v", err)
+			}
+		})
+	}
+}

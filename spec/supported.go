@@ -310,7 +310,7 @@ func (p *Project) CheckSupported() error {
 // empty bind), so only values a user wrote count.
 func (l *loader) unsupported(cp *types.Project) ([]FieldError, error) {
 	root := map[string]any{
-		"services": cp.Services,
+		"services": marshallableServices(cp.Services),
 		"networks": cp.Networks,
 		"volumes":  cp.Volumes,
 		"secrets":  cp.Secrets,
@@ -408,4 +408,27 @@ func pruneEmpty(v any) (any, bool) {
 		return out, len(out) == 0
 	}
 	return v, false
+}
+
+// marshallableServices returns services with what compose-go cannot
+// marshal to JSON replaced by an equivalent it can: an SSH key with a path
+// (build.ssh: ["id=path"]) marshals to invalid JSON, so keys become
+// id-only entries named "id=path", which the support check reads the same.
+func marshallableServices(in types.Services) types.Services {
+	out := make(types.Services, len(in))
+	for name, s := range in {
+		if s.Build != nil && len(s.Build.SSH) > 0 {
+			b := *s.Build
+			b.SSH = make(types.SSHConfig, len(s.Build.SSH))
+			for i, k := range s.Build.SSH {
+				b.SSH[i] = types.SSHKey{ID: k.ID}
+				if k.Path != "" {
+					b.SSH[i].ID = k.ID + "=" + k.Path
+				}
+			}
+			s.Build = &b
+		}
+		out[name] = s
+	}
+	return out
 }
