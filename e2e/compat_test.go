@@ -55,3 +55,18 @@ func TestComposeCompatFields(t *testing.T) {
 		t.Errorf("web's /proc/self/cgroup shows the host's paths: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestIPv6Network: a network with enable_ipv6 and a static IPv6 address.
+func TestIPv6Network(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	if r := h.berth("-f", file, "exec", "-T", "web", "ip", "-6", "addr", "show", "eth0"); r.code != 0 || !strings.Contains(r.stdout, "fd00:b7::5/64") {
+		t.Errorf("web's IPv6 address: exit %d\n%s", r.code, r.stdout)
+	}
+	h.eventually("client pings web by name over IPv6", 15*time.Second, func() bool {
+		r := h.berth("-f", file, "exec", "-T", "client", "ping6", "-c1", "-W2", "web")
+		return r.code == 0 && strings.Contains(r.stdout, "fd00:b7::5")
+	})
+}

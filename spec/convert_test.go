@@ -348,10 +348,6 @@ func TestNewFieldsStayUnsupported(t *testing.T) {
 		file string
 		want []string // paths reported
 	}{
-		{file: "networks.yaml", want: []string{
-			"networks.front.attachable", "networks.front.enable_ipv6",
-			"services.web.networks.front.ipv6_address",
-		}},
 		{file: "files.yaml", want: []string{"secrets.ext.external"}},
 	}
 	for _, tc := range tests {

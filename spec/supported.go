@@ -39,6 +39,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.labels":                          nil,
 	"services.*.networks.*.aliases":              nil,
 	"services.*.networks.*.ipv4_address":         nil,
+	"services.*.networks.*.ipv6_address":         nil,
 	"services.*.networks.*.mac_address":          nil,
 	"services.*.networks.*.priority":             nil,
 	"services.*.networks.*.gw_priority":          nil,
@@ -114,7 +115,6 @@ var supportedFields = map[string]valueCheck{
 	"services.*.deploy.resources.limits.cpus":         nil,
 	"services.*.deploy.resources.limits.pids":         nil,
 	"services.*.deploy.resources.reservations.memory": nil,
-	"services.*.deploy.resources.reservations.cpus":   nil, // ignored outside Swarm, as by Docker Compose
 	"services.*.oom_score_adj":                        nil,
 	"services.*.pid":                                  nil,
 	"services.*.ipc":                                  nil,
@@ -137,23 +137,15 @@ var supportedFields = map[string]valueCheck{
 	"services.*.attach":                               nil,
 	"services.*.links":                                nil, // aliases of the linked service (Load)
 	"services.*.platform":                             hostPlatform,
-	"services.*.storage_opt":                          refuse("per-container storage options need a storage driver with quotas; berth's overlay layers have none"),
-	"services.*.isolation":                            refuse("isolation is a Windows container setting"),
+	"services.*.logging.options.max-size":             nil,
+	"services.*.logging.options.max-file":             nil,
 
-	// Accepted and ignored outside Swarm, as by Docker Compose.
-	"services.*.deploy.placement":         nil,
-	"services.*.deploy.update_config":     nil,
-	"services.*.deploy.rollback_config":   nil,
-	"services.*.deploy.endpoint_mode":     nil,
-	"services.*.deploy.labels":            nil,
-	"services.*.logging.options.max-size": nil,
-	"services.*.logging.options.max-file": nil,
-
-	"networks.*.name":     nil,
-	"networks.*.external": nil,
-	"networks.*.internal": nil,
-	"networks.*.driver":   oneOf("bridge"),
-	"networks.*.labels":   nil,
+	"networks.*.name":        nil,
+	"networks.*.external":    nil,
+	"networks.*.internal":    nil,
+	"networks.*.enable_ipv6": nil,
+	"networks.*.driver":      oneOf("bridge"),
+	"networks.*.labels":      nil,
 	// driver_opts keys are checked where they are used (reconciler.NetworkConfig).
 	"networks.*.driver_opts":            nil,
 	"networks.*.ipam.config[].subnet":   nil,
@@ -169,6 +161,9 @@ var supportedFields = map[string]valueCheck{
 	"volumes.*.driver_opts.o":      nil,
 	"volumes.*.driver_opts.device": nil,
 
+	// Resolved while loading (compose-go), as Docker Compose does.
+	"services.*.extends": nil,
+
 	"configs.*.name":        nil,
 	"configs.*.file":        nil,
 	"configs.*.environment": nil,
@@ -176,6 +171,41 @@ var supportedFields = map[string]valueCheck{
 	"secrets.*.name":        nil,
 	"secrets.*.file":        nil,
 	"secrets.*.environment": nil,
+}
+
+// ignoredFields are accepted and ignored, exactly where Docker Compose
+// ignores them outside Swarm, with the reason.
+var ignoredFields = map[string]string{
+	"services.*.deploy.placement":                   "placement across Swarm nodes",
+	"services.*.deploy.update_config":               "Swarm rolling updates",
+	"services.*.deploy.rollback_config":             "Swarm rollbacks",
+	"services.*.deploy.endpoint_mode":               "Swarm service endpoints",
+	"services.*.deploy.labels":                      "labels of the Swarm service, not of its containers",
+	"services.*.deploy.resources.reservations.cpus": "a Swarm scheduling hint",
+	"networks.*.attachable":                         "for Swarm overlay networks; a bridge network takes any container",
+}
+
+// refusedFields cannot apply on one Linux host: any value is refused, with
+// the reason.
+var refusedFields = map[string]string{
+	"services.*.storage_opt":     "per-container storage options need a storage driver with quotas; berth's overlay layers have none",
+	"services.*.isolation":       "isolation is a Windows container setting",
+	"services.*.cpu_count":       "a Windows container setting",
+	"services.*.cpu_percent":     "a Windows container setting",
+	"services.*.credential_spec": "a Windows container setting",
+}
+
+// allFields is the table CheckSupported walks: what berth runs, what it
+// ignores and what it refuses.
+func allFields() map[string]valueCheck {
+	out := maps.Clone(supportedFields)
+	for k := range ignoredFields {
+		out[k] = nil
+	}
+	for k, why := range refusedFields {
+		out[k] = refuse(why)
+	}
+	return out
 }
 
 // issueNotSupported is the Issue of a FieldError for an attribute berth
@@ -265,7 +295,7 @@ type fieldRule struct {
 	children map[string]*fieldRule // by key, "*" or "[]"; none: anything below is accepted
 }
 
-var supportedTree = compileRules(supportedFields)
+var supportedTree = compileRules(allFields())
 
 func compileRules(table map[string]valueCheck) *fieldRule {
 	root := &fieldRule{}
