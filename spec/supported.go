@@ -163,6 +163,8 @@ var supportedFields = map[string]valueCheck{
 
 	// Resolved while loading (compose-go), as Docker Compose does.
 	"services.*.extends": nil,
+	"include":            nil,
+	"name":               nil,
 
 	"configs.*.name":        nil,
 	"configs.*.file":        nil,
@@ -183,6 +185,10 @@ var ignoredFields = map[string]string{
 	"services.*.deploy.labels":                      "labels of the Swarm service, not of its containers",
 	"services.*.deploy.resources.reservations.cpus": "a Swarm scheduling hint",
 	"networks.*.attachable":                         "for Swarm overlay networks; a bridge network takes any container",
+	"services.*.deploy.restart_policy.delay":        "Swarm's restart delay; the engine backs off as Docker's does",
+	"services.*.deploy.restart_policy.window":       "Swarm's restart window",
+	"services.*.volumes[].consistency":              "Docker Desktop for Mac only",
+	"version":                                       "obsolete: Docker Compose warns and ignores it, as berth does",
 }
 
 // refusedFields cannot apply on one Linux host: any value is refused, with
@@ -193,6 +199,12 @@ var refusedFields = map[string]string{
 	"services.*.cpu_count":       "a Windows container setting",
 	"services.*.cpu_percent":     "a Windows container setting",
 	"services.*.credential_spec": "a Windows container setting",
+	"configs.*.external":         "external configs live in a Swarm cluster",
+	"secrets.*.external":         "external secrets live in a Swarm cluster",
+	"configs.*.template_driver":  "template drivers are Swarm's",
+	"secrets.*.template_driver":  "template drivers are Swarm's",
+	"secrets.*.driver":           "secret drivers are Swarm's",
+	"secrets.*.driver_opts":      "secret drivers are Swarm's",
 }
 
 // allFields is the table CheckSupported walks: what berth runs, what it
