@@ -132,3 +132,19 @@ func TestBuildSSHLoads(t *testing.T) {
 		})
 	}
 }
+
+func TestEnvFileRaw(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/raw.env", "# a comment\nA=$HOME\nB=\"quoted\" # kept\n\nC=x=y\n")
+	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    env_file:\n      - path: raw.env\n        format: raw\n")
+	p := mustLoad(t, LoadOptions{WorkingDir: dir, Environ: []string{"HOME=/root"}})
+	web, _ := p.Service("web")
+	want := []string{"A=$HOME", `B="quoted" # kept`, "C=x=y"}
+	if !slices.Equal(web.Environment, want) {
+		t.Errorf("environment %q, want %q", web.Environment, want)
+	}
+	writeFile(t, dir+"/raw.env", "NOEQUALS\n")
+	if _, err := Load(t.Context(), LoadOptions{WorkingDir: dir}); err == nil || !strings.Contains(err.Error(), "raw.env:1: want KEY=VALUE") {
+		t.Errorf("bad raw file: %v", err)
+	}
+}
