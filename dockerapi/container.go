@@ -86,7 +86,7 @@ func ContainerSummary(c *engine.Container, o Objects, now time.Time) container.S
 		Names:   []string{"/" + c.Config.Name},
 		Image:   image.FamiliarName(c.Config.Image),
 		ImageID: c.ImageID,
-		Command: strings.Join(c.Args(), " "),
+		Command: summaryCommand(c.Args()),
 		Created: c.Created.Unix(),
 		Ports:   portSummaries(c),
 		Labels:  labels(c),
@@ -103,6 +103,19 @@ func ContainerSummary(c *engine.Container, o Objects, now time.Time) container.S
 		s.Health = &container.HealthSummary{Status: container.HealthStatus(h.Status), FailingStreak: h.FailingStreak}
 	}
 	return s
+}
+
+// summaryCommand is the command line `docker ps` shows: the arguments
+// holding a space in single quotes.
+func summaryCommand(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if i > 0 && strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }
 
 // Status is Docker's human status of a container at now: "Up 3 seconds

@@ -170,7 +170,7 @@ func TestStoppedContainer(t *testing.T) {
 		t.Errorf("a stopped container has no ports or addresses: %+v", got.NetworkSettings)
 	}
 	s := ContainerSummary(c, objects(), started.Add(time.Minute+2*time.Hour))
-	if s.Status != "Exited (137) 2 hours ago" || len(s.Ports) != 0 || s.Command != "/docker-entrypoint.sh nginx -g daemon off;" {
+	if s.Status != "Exited (137) 2 hours ago" || len(s.Ports) != 0 || s.Command != "/docker-entrypoint.sh nginx -g 'daemon off;'" {
 		t.Errorf("Summary Status %q Ports %v Command %q", s.Status, s.Ports, s.Command)
 	}
 }
@@ -187,6 +187,7 @@ func TestStatus(t *testing.T) {
 		{"paused", engine.State{Status: engine.StatusPaused, StartedAt: started}, "Up About a minute (Paused)"},
 		{"exited", engine.State{Status: engine.StatusExited, ExitCode: 1, FinishedAt: started}, "Exited (1) About a minute ago"},
 		{"created", engine.State{Status: engine.StatusCreated}, "Created"},
+		{"dead", engine.State{Status: engine.StatusDead}, "Dead"},
 		{"restarting", engine.State{Status: engine.StatusRestarting, ExitCode: 2, FinishedAt: now.Add(-3 * time.Second)}, "Restarting (2) 3 seconds ago"},
 	}
 	for _, tc := range tests {
