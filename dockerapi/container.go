@@ -288,6 +288,9 @@ func hostConfig(c *engine.Container) *container.HostConfig {
 		IpcMode:        container.IpcMode(cfg.IpcMode),
 		OomScoreAdj:    cfg.OomScoreAdj,
 		PidMode:        container.PidMode(cfg.PidMode),
+		UTSMode:        container.UTSMode(cfg.UTSMode),
+		CgroupnsMode:   container.CgroupnsMode(cfg.CgroupnsMode),
+		Annotations:    maps.Clone(cfg.Annotations),
 		Privileged:     cfg.Privileged,
 		ReadonlyRootfs: cfg.ReadOnly,
 		SecurityOpt:    slices.Clone(cfg.SecurityOpt),
@@ -334,11 +337,23 @@ func hostConfig(c *engine.Container) *container.HostConfig {
 func resources(cfg engine.ContainerConfig) container.Resources {
 	r := cfg.Resources
 	out := container.Resources{
-		Memory:            r.MemLimit,
-		MemoryReservation: r.MemReservation,
-		MemorySwap:        r.MemSwapLimit,
-		NanoCPUs:          int64(r.CPUs * 1e9),
-		CPUShares:         r.CPUShares,
+		Memory:             r.MemLimit,
+		MemoryReservation:  r.MemReservation,
+		MemorySwap:         r.MemSwapLimit,
+		NanoCPUs:           int64(r.CPUs * 1e9),
+		CPUShares:          r.CPUShares,
+		CgroupParent:       cfg.CgroupParent,
+		CpusetCpus:         r.CpusetCpus,
+		CPUQuota:           r.CPUQuota,
+		CPUPeriod:          r.CPUPeriod,
+		CPURealtimeRuntime: r.CPURTRuntime,
+		CPURealtimePeriod:  r.CPURTPeriod,
+	}
+	if r.MemSwappiness != 0 {
+		out.MemorySwappiness = &r.MemSwappiness
+	}
+	if r.OomKillDisable {
+		out.OomKillDisable = &r.OomKillDisable
 	}
 	if r.PidsLimit != 0 {
 		out.PidsLimit = &r.PidsLimit
@@ -421,10 +436,11 @@ func portBindings(ports []engine.PortBinding) network.PortMap {
 	return out
 }
 
-// exposedPorts: the image's EXPOSE and the container's published ports.
+// exposedPorts: the image's EXPOSE, the container's expose and its
+// published ports.
 func exposedPorts(c *engine.Container) network.PortSet {
 	out := network.PortSet{}
-	for _, e := range c.ImageConfig.ExposedPorts {
+	for _, e := range append(slices.Clone(c.ImageConfig.ExposedPorts), c.Config.ExposedPorts...) {
 		if p, err := network.ParsePort(e); err == nil {
 			out[p] = struct{}{}
 		}
