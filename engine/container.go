@@ -321,7 +321,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 		return nil, err
 	}
 	e.log.DebugContext(ctx, "container created", "container", cfg.Name, "id", id)
-	return &Container{ID: id, Config: rec.Config, ImageID: rec.ImageID, Created: rec.Created, State: sf.State}, nil
+	return newContainer(e.containerDir(id), rec, sf.State), nil
 }
 
 // sweepTemp removes the temporary directories of Creates that died half-way.
@@ -409,7 +409,7 @@ func (e *Engine) container(dir string, rec *record) (*Container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", rec.Config.Name, err)
 	}
-	c := &Container{ID: rec.ID, Config: rec.Config, ImageID: rec.ImageID, Created: rec.Created, State: st}
+	c := newContainer(dir, rec, st)
 	if st.Status == StatusRunning || st.Status == StatusPaused {
 		eps, err := readEndpoints(dir)
 		if err != nil {
@@ -420,6 +420,39 @@ func (e *Engine) container(dir string, rec *record) (*Container, error) {
 		}
 	}
 	return c, nil
+}
+
+func newContainer(dir string, rec *record, st State) *Container {
+	return &Container{ID: rec.ID, Config: rec.Config, ImageID: rec.ImageID, Created: rec.Created, State: st,
+		ImageConfig: rec.ImageConfig, StopSignal: rec.StopSignal, dir: dir}
+}
+
+// Args is the container's process as Docker reports it (inspect's Path and
+// Args, the command `ps` shows): the container's entrypoint and command,
+// else its image's.
+func (c *Container) Args() []string {
+	args, _ := processArgs(c.Config, c.ImageConfig) // an error only for no command at all: then none
+	return args
+}
+
+// LogPath is the container's log file (JSON lines), HostsPath and
+// ResolvConfPath the files mounted at /etc/hosts and /etc/resolv.conf.
+func (c *Container) LogPath() string { return c.path(ctrstate.LogFile) }
+
+// HostsPath: see LogPath.
+func (c *Container) HostsPath() string { return c.path("hosts") }
+
+// ResolvConfPath: see LogPath.
+func (c *Container) ResolvConfPath() string { return c.path("resolv.conf") }
+
+// HostnamePath: see LogPath.
+func (c *Container) HostnamePath() string { return c.path("hostname") }
+
+func (c *Container) path(name string) string {
+	if c.dir == "" {
+		return ""
+	}
+	return filepath.Join(c.dir, name)
 }
 
 // List returns the containers whose labels include every pair in labels,

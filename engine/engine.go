@@ -332,6 +332,13 @@ type Container struct {
 	Created  time.Time       `json:"created"`
 	State    State           `json:"state"`
 	Networks []NetworkStatus `json:"network_status,omitempty"` // while running
+	// ImageConfig is the image's configuration when the container was
+	// created: what an unset Entrypoint, Cmd, Env… fall back to.
+	ImageConfig image.Config `json:"image_config"`
+	// StopSignal is the signal that stops it: the configuration's, the
+	// image's, or SIGTERM.
+	StopSignal string `json:"stop_signal"`
+	dir        string // the container's state directory
 }
 
 // NetworkStatus is the container's address on one network.

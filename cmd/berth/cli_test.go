@@ -17,29 +17,6 @@ import (
 	"github.com/berth-dev/berth/spec"
 )
 
-func TestStatusText(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name  string
-		state engine.State
-		want  string
-	}{
-		{"running", engine.State{Status: engine.StatusRunning, StartedAt: now.Add(-5 * time.Second)}, "Up 5 seconds"},
-		{"exited", engine.State{Status: engine.StatusExited, ExitCode: 3, FinishedAt: now.Add(-2 * time.Minute)}, "Exited (3) 2 minutes ago"},
-		{"created", engine.State{Status: engine.StatusCreated}, "Created"},
-		{"healthy", engine.State{Status: engine.StatusRunning, StartedAt: now.Add(-time.Minute), Health: &engine.Health{Status: "healthy"}}, "Up About a minute (healthy)"},
-		{"restarting", engine.State{Status: engine.StatusRestarting, ExitCode: 1, FinishedAt: now.Add(-3 * time.Second)}, "Restarting (1) 3 seconds ago"},
-		{"dead", engine.State{Status: engine.StatusDead}, "Dead"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := statusText(tc.state, now); got != tc.want {
-				t.Fatalf("statusText = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestParseTimeFlag(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	got, err := parseTimeFlag("--since", "42m", now)

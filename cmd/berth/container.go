@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/dockerapi"
 	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/engine/image"
 )
 
 func newContainerCommand(g *globalOptions) *cobra.Command {
@@ -28,6 +27,8 @@ type containerLsOptions struct {
 	all     bool
 	quiet   bool
 	filters []string
+	format  string
+	noTrunc bool
 }
 
 func newContainerLsCommand(g *globalOptions) *cobra.Command {
@@ -44,6 +45,8 @@ func newContainerLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all containers (default shows just running)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only display container IDs")
 	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, `filter output: "label=KEY" or "label=KEY=VALUE"`)
+	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
+	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	return cmd
 }
 
@@ -61,10 +64,7 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		return err
 	}
 	now := time.Now()
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-	if !o.quiet {
-		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
-	}
+	var rows []containerRow
 	for _, c := range ctrs {
 		if !o.all && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
 			continue // docker ps lists what has a run: running, paused, restarting
@@ -72,14 +72,15 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		if !matchLabels(c.Config.Labels, labels) {
 			continue
 		}
-		if o.quiet {
-			fmt.Fprintln(tw, shortID(string(c.ID)))
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(string(c.ID)), image.FamiliarName(c.Config.Image),
-			quoteCommand(c), humanAgo(now.Sub(c.Created)), statusText(c.State, now), c.Config.Name)
+		rows = append(rows, containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: !o.noTrunc, now: now})
 	}
-	return tw.Flush()
+	if o.quiet {
+		for _, r := range rows {
+			fmt.Fprintln(g.stdout, r.ID())
+		}
+		return nil
+	}
+	return writeList(g.stdout, listing{format: o.format, defaultTable: containerTable, header: containerHeader}, rows)
 }
 
 // labelFilters reads --filter label=KEY[=VALUE] values.
@@ -171,23 +172,6 @@ func eachContainer(ctx context.Context, g *globalOptions, refs []string, fn func
 		fmt.Fprintln(g.stdout, ref)
 	}
 	return errors.Join(errs...)
-}
-
-func newContainerInspectCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "inspect CONTAINER...",
-		Short: "Display detailed information on one or more containers",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*engine.Container, error) {
-				v, err := a.engine.Get(ctx, ref)
-				if err != nil {
-					return nil, err
-				}
-				return v.Redacted(), nil
-			})
-		},
-	}
 }
 
 func newContainerLogsCommand(g *globalOptions) *cobra.Command {

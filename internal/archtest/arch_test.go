@@ -51,6 +51,7 @@ var forbidden = map[string][]string{
 	"engine":     {"spec", "reconciler", "cmd"},
 	"netmgr":     {"spec", "reconciler", "engine", "volmgr", "cmd"},
 	"volmgr":     {"spec", "reconciler", "engine", "netmgr", "cmd"},
+	"dockerapi":  {"spec", "reconciler", "cmd"},
 	"internal":   {"spec", "reconciler", "engine", "netmgr", "volmgr", "cmd"},
 }
 
