@@ -108,6 +108,9 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 		if _, ok := st.Volumes[v.Name]; ok {
 			continue
 		}
+		if volmgr.ValidateName(v.Name) != nil {
+			continue // no store holds it: Compute reports it with its field
+		}
 		got, err := d.Volumes.Get(ctx, v.Name)
 		if errdefs.IsNotFound(err) {
 			continue
