@@ -23,7 +23,6 @@ import (
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/atomicfile"
-	"github.com/berth-dev/berth/internal/flock"
 )
 
 // recordVersion is the version of container.json this code reads and writes.
@@ -276,7 +275,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 		}
 		defer func() { retErr = errors.Join(retErr, done(retErr != nil)) }()
 	}
-	unlock, err := flock.Lock(ctx, filepath.Join(e.containersDir(), "lock"))
+	unlock, err := e.lockNames(ctx)
 	if err != nil {
 		return nil, err
 	}

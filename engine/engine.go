@@ -419,9 +419,6 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 	return e, nil
 }
 
-// Images returns the engine's image store.
-func (e *Engine) Images() *image.Store { return e.images }
-
 // classified is an error that keeps its own message and also matches an
 // errdefs class with errors.Is.
 type classified struct {

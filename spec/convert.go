@@ -21,7 +21,7 @@ func convertProject(cp *types.Project) *Project {
 		config:     cp,
 	}
 	for _, name := range slices.Sorted(maps.Keys(cp.Services)) {
-		p.Services = append(p.Services, convertService(name, cp.Services[name]))
+		p.Services = append(p.Services, convertService(cp.Name, name, cp.Services[name]))
 	}
 	foldLinks(p.Services)
 	p.DisabledServices = slices.Sorted(maps.Keys(cp.DisabledServices))

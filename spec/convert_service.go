@@ -19,7 +19,7 @@ const (
 	configsDir = "/"
 )
 
-func convertService(name string, s types.ServiceConfig) Service {
+func convertService(project, name string, s types.ServiceConfig) Service {
 	out := Service{
 		Name:          name,
 		Image:         s.Image,
@@ -91,6 +91,24 @@ func convertService(name string, s types.ServiceConfig) Service {
 		Annotations:    cloneLabels(types.Labels(s.Annotations)),
 		NoAttach:       s.Attach != nil && !*s.Attach,
 		Links:          cloneList(s.Links),
+	}
+	if b := s.Build; b != nil {
+		out.Build = &Build{
+			Context: b.Context, Dockerfile: b.Dockerfile, DockerfileInline: b.DockerfileInline,
+			Target: b.Target, Labels: cloneLabels(b.Labels), Tags: cloneList(b.Tags),
+			NoCache: b.NoCache, Pull: b.Pull, Network: b.Network,
+		}
+		for k, v := range b.Args {
+			if v != nil {
+				if out.Build.Args == nil {
+					out.Build.Args = map[string]string{}
+				}
+				out.Build.Args[k] = *v
+			}
+		}
+		if out.Image == "" {
+			out.Image = ImageOrDefault("", project, name)
+		}
 	}
 	if s.StopGracePeriod != nil {
 		d := time.Duration(*s.StopGracePeriod)

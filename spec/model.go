@@ -125,6 +125,11 @@ type Service struct {
 
 	Logging *Logging // nil: the engine's default
 
+	// Build is how the service's image is built; nil: it is pulled. With
+	// a build and no image: attribute, Image is PROJECT-SERVICE, the name
+	// Docker Compose gives the built image.
+	Build *Build
+
 	// Cgroups and namespaces beyond the basics.
 	CgroupParent   string            // cgroup the container's goes under; empty: berth's
 	Cgroup         string            // cgroup namespace: "host", "private"; empty: the engine's default (host on cgroups v1)
@@ -148,6 +153,20 @@ type Service struct {
 
 	Configs []FileRef // in file order
 	Secrets []FileRef // in file order
+}
+
+// Build is a service's build: section, paths resolved.
+type Build struct {
+	Context          string            // the build context directory, absolute
+	Dockerfile       string            // relative to Context, or absolute; "" with DockerfileInline
+	DockerfileInline string            // the Dockerfile's text, when given inline
+	Args             map[string]string // a key written without a value takes the environment's, else is left out
+	Target           string
+	Labels           map[string]string
+	Tags             []string // more names for the image, in file order
+	NoCache          bool
+	Pull             bool
+	Network          string // "", "default", "none" or "host"
 }
 
 // Healthcheck is a service's healthcheck. A zero duration or Retries is

@@ -189,7 +189,7 @@ type app struct {
 func (a *app) deps() reconciler.Deps {
 	// The engine's volume store: down -v never removes a volume another
 	// container still mounts.
-	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.engine.Volumes(), Images: a.images,
+	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.engine.Volumes(), Images: a.engine.Images(),
 		LockProject: a.lockProject}
 }
 

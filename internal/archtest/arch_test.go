@@ -67,6 +67,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 			if !ok {
 				continue
 			}
+			if impRel == "reconciler/reconcilertest" {
+				t.Errorf("%s imports %s: the fake and its suites are for tests only", rel, impRel)
+			}
 			impTop, _, _ := strings.Cut(impRel, "/")
 			for _, bad := range forbidden[top] {
 				if impTop == bad {
