@@ -536,7 +536,11 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	if err := e.releaseRun(ctx, dir, id, networks, true); err != nil {
 		return err
 	}
-	if err := removeCgroups(id); err != nil {
+	var cfg ContainerConfig
+	if rec != nil {
+		cfg = rec.Config
+	}
+	if err := removeCgroups(cfg, id); err != nil {
 		return err
 	}
 	if err := os.Remove(filepath.Join(dir, ctrstate.RecordFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -567,9 +571,9 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 
 // removeCgroups removes the container's cgroup leaves the runtime left
 // behind (its parent, /berth, is shared and stays).
-func removeCgroups(id ContainerID) error {
-	leaves, _ := filepath.Glob("/sys/fs/cgroup/*" + ctrstate.CgroupsPath(string(id)))
-	if v2 := "/sys/fs/cgroup" + ctrstate.CgroupsPath(string(id)); !slices.Contains(leaves, v2) {
+func removeCgroups(c ContainerConfig, id ContainerID) error {
+	leaves, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupsPath(c, id))
+	if v2 := "/sys/fs/cgroup" + cgroupsPath(c, id); !slices.Contains(leaves, v2) {
 		leaves = append(leaves, v2)
 	}
 	var errs []error

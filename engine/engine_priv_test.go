@@ -152,7 +152,7 @@ func forceCleanup(t *testing.T, e *Engine) {
 	ents, _ := os.ReadDir(e.containersDir())
 	for _, ent := range ents {
 		if isID(ent.Name()) {
-			_ = removeCgroups(ContainerID(ent.Name()))
+			_ = removeCgroups(ContainerConfig{}, ContainerID(ent.Name()))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,6 +83,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.ports[].host_ip":                 nil,
 	"services.*.ports[].protocol":                oneOf("tcp", "udp"),
 	"services.*.ports[].mode":                    oneOf("ingress", "host"),
+	"services.*.expose":                          nil, // recorded on the container, published nowhere
 	"services.*.dns":                             nil,
 	"services.*.dns_search":                      nil,
 	"services.*.dns_opt":                         nil,
@@ -119,9 +121,33 @@ var supportedFields = map[string]valueCheck{
 	"services.*.deploy.restart_policy.condition":      oneOf("none", "any", "on-failure"),
 	"services.*.deploy.restart_policy.max_attempts":   nil,
 	"services.*.healthcheck":                          nil, // run by the shim
-	"services.*.logging.driver":                       oneOf("json-file"),
-	"services.*.logging.options.max-size":             nil,
-	"services.*.logging.options.max-file":             nil,
+	"services.*.logging.driver":                       oneOf("json-file", "local"),
+	"services.*.cgroup_parent":                        nil,
+	"services.*.cgroup":                               oneOf("host", "private"),
+	"services.*.cpuset":                               nil,
+	"services.*.cpu_quota":                            nil,
+	"services.*.cpu_period":                           nil,
+	"services.*.cpu_rt_runtime":                       nil, // needs a kernel with real-time group scheduling; runc says so
+	"services.*.cpu_rt_period":                        nil,
+	"services.*.mem_swappiness":                       nil,
+	"services.*.oom_kill_disable":                     nil,
+	"services.*.uts":                                  oneOf("host"),
+	"services.*.userns_mode":                          oneOf("host"),
+	"services.*.annotations":                          nil,
+	"services.*.attach":                               nil,
+	"services.*.links":                                nil, // aliases of the linked service (Load)
+	"services.*.platform":                             hostPlatform,
+	"services.*.storage_opt":                          refuse("per-container storage options need a storage driver with quotas; berth's overlay layers have none"),
+	"services.*.isolation":                            refuse("isolation is a Windows container setting"),
+
+	// Accepted and ignored outside Swarm, as by Docker Compose.
+	"services.*.deploy.placement":         nil,
+	"services.*.deploy.update_config":     nil,
+	"services.*.deploy.rollback_config":   nil,
+	"services.*.deploy.endpoint_mode":     nil,
+	"services.*.deploy.labels":            nil,
+	"services.*.logging.options.max-size": nil,
+	"services.*.logging.options.max-file": nil,
 
 	"networks.*.name":     nil,
 	"networks.*.external": nil,
@@ -172,6 +198,38 @@ func oneOf(allowed ...string) valueCheck {
 		}
 		return fmt.Sprintf("%s is %s (supported: %s)", describe(v), issueNotSupported, strings.Join(quoted, ", "))
 	}
+}
+
+// refuse rejects any value of an attribute that cannot apply on one Linux
+// host, saying why.
+func refuse(reason string) valueCheck {
+	return func(any) string { return "not supported: " + reason }
+}
+
+// hostPlatform accepts a platform this host runs: linux and its own
+// architecture, in any spelling Docker accepts (amd64 or x86_64, arm64 or
+// aarch64, a variant after it).
+func hostPlatform(v any) string {
+	s, _ := v.(string)
+	if platformIsHost(s, runtime.GOARCH) {
+		return ""
+	}
+	return fmt.Sprintf("%s is not this host's platform (linux/%s): berth runs no emulation", describe(v), runtime.GOARCH)
+}
+
+func platformIsHost(p, goarch string) bool {
+	parts := strings.Split(strings.ToLower(p), "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] != "linux" {
+		return false
+	}
+	arch := parts[1]
+	switch arch {
+	case "x86_64", "x86-64":
+		arch = "amd64"
+	case "aarch64":
+		arch = "arm64"
+	}
+	return arch == goarch
 }
 
 // restartPolicy accepts the policies the shim applies: no, always,
@@ -252,7 +310,7 @@ func (p *Project) CheckSupported() error {
 // empty bind), so only values a user wrote count.
 func (l *loader) unsupported(cp *types.Project) ([]FieldError, error) {
 	root := map[string]any{
-		"services": cp.Services,
+		"services": marshallableServices(cp.Services),
 		"networks": cp.Networks,
 		"volumes":  cp.Volumes,
 		"secrets":  cp.Secrets,
@@ -350,4 +408,27 @@ func pruneEmpty(v any) (any, bool) {
 		return out, len(out) == 0
 	}
 	return v, false
+}
+
+// marshallableServices returns services with what compose-go cannot
+// marshal to JSON replaced by an equivalent it can: an SSH key with a path
+// (build.ssh: ["id=path"]) marshals to invalid JSON, so keys become
+// id-only entries named "id=path", which the support check reads the same.
+func marshallableServices(in types.Services) types.Services {
+	out := make(types.Services, len(in))
+	for name, s := range in {
+		if s.Build != nil && len(s.Build.SSH) > 0 {
+			b := *s.Build
+			b.SSH = make(types.SSHConfig, len(s.Build.SSH))
+			for i, k := range s.Build.SSH {
+				b.SSH[i] = types.SSHKey{ID: k.ID}
+				if k.Path != "" {
+					b.SSH[i].ID = k.ID + "=" + k.Path
+				}
+			}
+			s.Build = &b
+		}
+		out[name] = s
+	}
+	return out
 }

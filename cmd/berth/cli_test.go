@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/spec"
 )
 
 func TestStatusText(t *testing.T) {
@@ -139,5 +142,27 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("printed %q, want printed=%v", errb.String(), tt.printed)
 			}
 		})
+	}
+}
+
+func TestComposeGoWarningsAreOneLine(t *testing.T) {
+	b, err := warningFormatter{}.Format(&logrus.Entry{Level: logrus.WarnLevel, Message: "the attribute `version` is obsolete\nsecond"})
+	if err != nil || string(b) != "WARN the attribute `version` is obsolete; second\n" {
+		t.Errorf("Format = %q, %v", b, err)
+	}
+}
+
+func TestSeveralRefusalsOnePerLine(t *testing.T) {
+	err := errors.Join(
+		spec.FieldError{File: "compose.yaml", Path: "services.web.runtime", Issue: "not supported by berth yet"},
+		spec.FieldError{File: "compose.yaml", Path: "services.web.storage_opt", Issue: "not supported"},
+	)
+	var errb bytes.Buffer
+	if code := exitCode(t.Context(), err, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "Error: compose.yaml: services.web.runtime:") || !strings.HasPrefix(lines[1], "Error: compose.yaml: services.web.storage_opt:") {
+		t.Errorf("printed %q", errb.String())
 	}
 }

@@ -73,7 +73,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 }
 
 func runRun(ctx context.Context, g *globalOptions, o runOptions, service string, command []string) (retErr error) {
-	p, err := g.loadRunnable(ctx)
+	p, err := g.loadRunnable(ctx, service)
 	if err != nil {
 		return err
 	}
