@@ -149,6 +149,11 @@ type run struct {
 // failed, errdefs.ErrNotFound for a missing Dockerfile, context, source
 // or base image. A failed build names nothing: every tag keeps its image.
 func (b *Builder) Build(ctx context.Context, opt Options) (*Result, error) {
+	for _, t := range opt.Tags {
+		if _, err := image.Normalize(t); err != nil {
+			return nil, fmt.Errorf("tag %q: %w", t, err)
+		}
+	}
 	data, name, path, err := readDockerfile(opt)
 	if err != nil {
 		return nil, err
