@@ -244,7 +244,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	if _, err := e.runtimePath(); err != nil {
 		return nil, err
 	}
-	img, err := e.images.Resolve(ctx, cfg.Image)
+	img, err := e.createImage(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -321,6 +321,35 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	}
 	e.log.DebugContext(ctx, "container created", "container", cfg.Name, "id", id)
 	return newContainer(e.containerDir(id), rec, sf.State), nil
+}
+
+// createImage resolves the image a new container is made from; a container
+// on RootfsLayers without an image has an empty one.
+func (e *Engine) createImage(ctx context.Context, cfg ContainerConfig) (*image.Image, error) {
+	if cfg.Image == "" && len(cfg.RootfsLayers) > 0 {
+		for _, l := range cfg.RootfsLayers {
+			if !filepath.IsAbs(l) {
+				return nil, fmt.Errorf("rootfs layer %q: not an absolute path: %w", l, errdefs.ErrInvalidArgument)
+			}
+		}
+		return &image.Image{}, nil
+	}
+	return e.images.Resolve(ctx, cfg.Image)
+}
+
+// UpperDir returns the directory that holds the changes a container made
+// to its root filesystem (the overlay's upper directory): valid until the
+// container is removed, and stable only while it is not running.
+// errdefs.ErrNotFound for an unknown container.
+func (e *Engine) UpperDir(ctx context.Context, id ContainerID) (string, error) {
+	dir, rec, err := e.lookup(string(id))
+	if err != nil {
+		return "", err
+	}
+	if rec == nil {
+		return "", fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
+	}
+	return filepath.Join(dir, "upper"), nil
 }
 
 // sweepTemp removes the temporary directories of Creates that died half-way.

@@ -175,6 +175,14 @@ type ContainerConfig struct {
 	// VolumeLabels label the anonymous volumes the engine makes for the
 	// image's VOLUMEs that no mount covers (see ImageVolumeName).
 	VolumeLabels map[string]string `json:"volume_labels,omitempty"`
+
+	// RootfsLayers, when set, are the directories (overlay lower layers,
+	// lowest first) under the container's root filesystem in place of
+	// the image's layers: a builder's RUN step stacks the layers it made
+	// itself. Image may then be empty (no image configuration applies),
+	// and the overlay is mounted with redirect_dir=off and metacopy=off, so
+	// its upper directory (see UpperDir) holds every change in full.
+	RootfsLayers []string `json:"rootfs_layers,omitempty"`
 }
 
 // Ulimit is one resource limit; values above the host's hard limit are clamped.

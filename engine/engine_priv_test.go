@@ -603,7 +603,7 @@ func TestPrivOverlayNewMountAPI(t *testing.T) {
 		}
 	}
 	top := []string{layers[2], layers[1], layers[0]}
-	if err := mountOverlayFS(top, upper, work, target); err != nil {
+	if err := mountOverlayFS(top, upper, work, target, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
