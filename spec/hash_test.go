@@ -221,3 +221,37 @@ func TestConfigHashFollowsFileContent(t *testing.T) {
 		t.Error("the same content in another directory hashes differently")
 	}
 }
+
+// TestConfigHashOfPortsPinned pins the hash of services that publish ports
+// in every spelling berth accepts: the model of a port may change, but a
+// service whose file did not change must keep its hash (and its containers)
+// across an upgrade.
+func TestConfigHashOfPortsPinned(t *testing.T) {
+	p, _ := loadFields(t, "ports.yaml")
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", `services:
+  v6:
+    image: web
+    ports: ["[fd00::1]:8080:80/udp", "[::]::81", "0.0.0.0:82:82"]
+  span:
+    image: web
+    ports:
+      - {target: 80, published: "8080-8080"}
+      - {target: 81, published: 9000, protocol: UDP, host_ip: 127.0.0.1}
+`)
+	q := mustLoad(t, LoadOptions{WorkingDir: dir})
+	for _, tc := range []struct {
+		p    *Project
+		name string
+		want string
+	}{
+		{p, "short", "e4a9d39b98e4f9ac32d97492a163d1214ece6753b38a135108076ca12c99d72a"},
+		{p, "long", "53283d5750b0b3cc9aba24f81b3cfe94c2e9129b364e11145a5b496265c94546"},
+		{q, "v6", "8a3388bb630dfc64df45c40c272debff95ae7d5f25c604f1d82d037fee7582d6"},
+		{q, "span", "9343a306cb820f187f098bd477128792f706ef89c892eb64d9ff28a4835abd4b"},
+	} {
+		if got := ConfigHash(service(t, tc.p, tc.name)); got != tc.want {
+			t.Errorf("ConfigHash(%s) = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
