@@ -1,16 +1,12 @@
 package engine
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/berth-dev/berth/netmgr"
-	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 // Publisher is a published port of a container, with the keys of docker
@@ -45,21 +41,6 @@ func (c *Container) Publishers() []Publisher {
 		return strings.Compare(a.URL, b.URL)
 	})
 	return out
-}
-
-// portMappings converts the container's port bindings for the network
-// manager; an empty protocol is tcp. errdefs.ErrInvalidArgument names the
-// binding.
-func portMappings(ports []PortBinding) ([]netmgr.PortMapping, error) {
-	var out []netmgr.PortMapping
-	for i, b := range ports {
-		m, err := portmap.Parse(b.HostIP, b.HostPort, b.ContainerPort, cmp.Or(b.Protocol, string(portmap.TCP)))
-		if err != nil {
-			return nil, fmt.Errorf("ports[%d]: %w", i, err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
 }
 
 // attachOrder is the order networks are attached in (eth0, eth1, …):

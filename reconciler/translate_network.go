@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/netmgr/portmap"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -59,14 +60,11 @@ func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 		return err
 	}
 	for i, pt := range s.Ports {
-		proto := pt.Protocol
-		if proto == "" {
-			proto = "tcp"
+		m, err := portmap.Parse(pt.HostIP, pt.Published, pt.Target, pt.Protocol)
+		if err != nil {
+			return fmt.Errorf("service %q: ports[%d]: %w", s.Name, i, err)
 		}
-		if proto != "tcp" && proto != "udp" {
-			return fmt.Errorf("service %q: ports[%d]: protocol %q is not supported (tcp, udp): %w", s.Name, i, pt.Protocol, errdefs.ErrNotImplemented)
-		}
-		c.Ports = append(c.Ports, engine.PortBinding{HostIP: pt.HostIP, HostPort: pt.Published, ContainerPort: pt.Target, Protocol: proto})
+		c.Ports = append(c.Ports, m)
 	}
 	c.DNS = append([]string(nil), s.DNS...)
 	c.DNSSearch = append([]string(nil), s.DNSSearch...)

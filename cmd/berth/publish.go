@@ -9,7 +9,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
 
-	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 // parsePublish reads one -p/--publish value, docker's
@@ -26,7 +27,7 @@ import (
 // (default) or udp. The bindings come sorted by container port. A value
 // that is none of these is errdefs.ErrInvalidArgument naming it
 // (`-p "80:80:80": invalid IP address: 80`).
-func parsePublish(spec string) ([]engine.PortBinding, error) {
+func parsePublish(spec string) ([]netmgr.PortMapping, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("-p %q: %s: %w", spec, fmt.Sprintf(format, args...), errdefs.ErrInvalidArgument)
 	}
@@ -37,32 +38,26 @@ func parsePublish(spec string) ([]engine.PortBinding, error) {
 	if err != nil {
 		return nil, bad("%s", err)
 	}
-	out := make([]engine.PortBinding, 0, len(ports))
+	out := make([]netmgr.PortMapping, 0, len(ports))
 	for _, p := range ports {
-		if p.Protocol != "tcp" && p.Protocol != "udp" {
-			return nil, bad("protocol %q: want tcp or udp", p.Protocol)
+		m, err := portmap.Parse(p.HostIP, p.Published, int(p.Target), p.Protocol)
+		if err != nil {
+			return nil, fmt.Errorf("-p %q: %w", spec, err)
 		}
-		if p.Target == 0 || p.Target > 65535 {
-			return nil, bad("container port %d: want 1-65535", p.Target)
-		}
-		b := engine.PortBinding{HostIP: p.HostIP, HostPort: p.Published, ContainerPort: int(p.Target), Protocol: p.Protocol}
-		if b.HostPort == "0" {
-			b.HostPort = "" // docker's way of asking for an ephemeral port
-		}
-		out = append(out, b)
+		out = append(out, m)
 	}
 	if len(out) == 0 {
 		return nil, bad("no port: want [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")
 	}
-	slices.SortStableFunc(out, func(a, b engine.PortBinding) int {
-		return cmp.Or(cmp.Compare(a.ContainerPort, b.ContainerPort), strings.Compare(a.Protocol, b.Protocol))
+	slices.SortStableFunc(out, func(a, b netmgr.PortMapping) int {
+		return cmp.Or(cmp.Compare(a.ContainerPort, b.ContainerPort), strings.Compare(string(a.Protocol), string(b.Protocol)))
 	})
 	return out, nil
 }
 
 // parsePublishes reads every -p value, in order.
-func parsePublishes(specs []string) ([]engine.PortBinding, error) {
-	var out []engine.PortBinding
+func parsePublishes(specs []string) ([]netmgr.PortMapping, error) {
+	var out []netmgr.PortMapping
 	for _, s := range specs {
 		ps, err := parsePublish(s)
 		if err != nil {
