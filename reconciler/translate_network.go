@@ -10,7 +10,6 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/netmgr"
-	"github.com/berth-dev/berth/netmgr/portmap"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -59,12 +58,8 @@ func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 	if err := translateNetworkMode(p, s, c); err != nil {
 		return err
 	}
-	for i, pt := range s.Ports {
-		m, err := portmap.Parse(pt.HostIP, pt.Published, pt.Target, pt.Protocol)
-		if err != nil {
-			return fmt.Errorf("service %q: ports[%d]: %w", s.Name, i, err)
-		}
-		c.Ports = append(c.Ports, m)
+	for _, pt := range s.Ports {
+		c.Ports = append(c.Ports, pt.Mapping) // parsed by spec; as it is
 	}
 	c.DNS = append([]string(nil), s.DNS...)
 	c.DNSSearch = append([]string(nil), s.DNSSearch...)

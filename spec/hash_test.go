@@ -1,10 +1,13 @@
 package spec
 
 import (
+	"net/netip"
 	"regexp"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 func baseService() Service {
@@ -22,8 +25,8 @@ func baseService() Service {
 		StopGracePeriod: &grace,
 		Healthcheck:     &Healthcheck{Test: []string{"CMD", "true"}, Interval: 30 * time.Second},
 		Ports: []Port{
-			{Target: 80, Published: "8080", Protocol: "tcp", Mode: "ingress"},
-			{Target: 443, Published: "8443", Protocol: "tcp", Mode: "ingress"},
+			{Mapping: portmap.Mapping{HostPort: 8080, ContainerPort: 80, Protocol: portmap.TCP}, Mode: "ingress"},
+			{Mapping: portmap.Mapping{HostPort: 8443, ContainerPort: 443, Protocol: portmap.TCP}, Mode: "ingress"},
 		},
 		Expose:      []string{"3000", "4000"},
 		CapAdd:      []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"},
@@ -101,8 +104,10 @@ func TestConfigHash(t *testing.T) {
 		}},
 		{name: "healthcheck interval", change: func(s *Service) { s.Healthcheck.Interval = time.Minute }},
 		{name: "healthcheck removed", change: func(s *Service) { s.Healthcheck = nil }},
-		{name: "published port", change: func(s *Service) { s.Ports[0].Published = "8081" }},
-		{name: "port host IP", change: func(s *Service) { s.Ports[0].HostIP = "127.0.0.1" }},
+		{name: "published port", change: func(s *Service) { s.Ports[0].HostPort = 8081 }},
+		{name: "published port range", change: func(s *Service) { s.Ports[0].HostPortEnd = 8090 }},
+		{name: "port host IP", change: func(s *Service) { s.Ports[0].HostIP = netip.MustParseAddr("127.0.0.1") }},
+		{name: "port protocol", change: func(s *Service) { s.Ports[0].Protocol = portmap.UDP }},
 		{name: "capability added", change: func(s *Service) { s.CapAdd = append(s.CapAdd, "CAP_SYS_ADMIN") }},
 		{name: "ulimit", change: func(s *Service) { s.Ulimits = map[string]Ulimit{"nofile": {Soft: 1024, Hard: 4096}} }},
 		{name: "memory limit", change: func(s *Service) { s.MemLimit = 256 << 20 }},
