@@ -423,15 +423,11 @@ func portKey(port uint16, proto string) network.Port {
 }
 
 // portBindings are the container's requested port bindings.
-func portBindings(ports []engine.PortBinding) network.PortMap {
+func portBindings(ports []netmgr.PortMapping) network.PortMap {
 	out := network.PortMap{}
 	for _, b := range ports {
-		k := portKey(uint16(b.ContainerPort), b.Protocol)
-		pb := network.PortBinding{HostPort: b.HostPort}
-		if a, err := netip.ParseAddr(b.HostIP); err == nil {
-			pb.HostIP = a
-		}
-		out[k] = append(out[k], pb)
+		k := portKey(b.ContainerPort, string(b.Protocol))
+		out[k] = append(out[k], network.PortBinding{HostIP: b.HostIP, HostPort: b.HostPorts()})
 	}
 	return out
 }
@@ -465,7 +461,7 @@ func portMap(c *engine.Container) network.PortMap {
 		out[p] = nil
 	}
 	for _, m := range published(c) {
-		k := portKey(m.ContainerPort, m.Protocol)
+		k := portKey(m.ContainerPort, string(m.Protocol))
 		ip := m.HostIP
 		if !ip.IsValid() {
 			ip = netip.IPv4Unspecified()
@@ -484,7 +480,7 @@ func portSummaries(c *engine.Container) []container.PortSummary {
 		if !ip.IsValid() {
 			ip = netip.IPv4Unspecified()
 		}
-		out = append(out, container.PortSummary{IP: ip, PrivatePort: m.ContainerPort, PublicPort: m.HostPort, Type: cmp.Or(m.Protocol, "tcp")})
+		out = append(out, container.PortSummary{IP: ip, PrivatePort: m.ContainerPort, PublicPort: m.HostPort, Type: cmp.Or(string(m.Protocol), "tcp")})
 	}
 	slices.SortFunc(out, func(a, b container.PortSummary) int {
 		if a.PrivatePort != b.PrivatePort {

@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/internal/testutil"
 	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -42,7 +43,7 @@ func webContainer() *engine.Container {
 				{Type: "bind", Source: "/srv/conf", Target: "/etc/nginx/conf.d", ReadOnly: true},
 			},
 			Networks:  []engine.EndpointConfig{{Network: "demo_default", Aliases: []string{"web"}}},
-			Ports:     []engine.PortBinding{{HostIP: "127.0.0.1", HostPort: "18080", ContainerPort: 80, Protocol: "tcp"}},
+			Ports:     []netmgr.PortMapping{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 18080, ContainerPort: 80, Protocol: portmap.TCP}},
 			Restart:   engine.RestartPolicy{Name: "unless-stopped"},
 			Resources: engine.Resources{MemLimit: 64 << 20, CPUs: 0.5},
 		},

@@ -25,8 +25,9 @@ import (
 	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
-// recordVersion is the version of container.json this code reads and writes.
-const recordVersion = 1
+// recordVersion is the version of container.json this code writes. It
+// reads version 1 too (recordV1).
+const recordVersion = 2
 
 // defaultStopTimeout is how long Stop waits before SIGKILL when neither the
 // caller nor the container says.
@@ -44,6 +45,10 @@ type record struct {
 	ImageConfig image.Config    `json:"image_config"` // the image's configuration at Create
 	StopSignal  string          `json:"stop_signal"`  // resolved: the config's, the image's, or SIGTERM
 	Created     time.Time       `json:"created"`
+
+	// portsErr, not recorded, is why a version 1 record's ports cannot be
+	// published; Start returns it. See recordV1.
+	portsErr error
 }
 
 func (e *Engine) containersDir() string { return filepath.Join(e.opt.Root, "containers") }
@@ -52,16 +57,34 @@ func (e *Engine) containerDir(id ContainerID) string {
 	return ctrstate.Dir(e.opt.Root, string(id))
 }
 
+// readRecord reads dir's container.json, of this version or of version 1.
 func readRecord(dir string) (*record, error) {
-	var r record
 	p := filepath.Join(dir, ctrstate.RecordFile)
-	if err := readJSON(p, &r); err != nil {
+	b, err := os.ReadFile(p)
+	if err != nil {
 		return nil, err
 	}
-	if r.Version != recordVersion {
-		return nil, fmt.Errorf("%s: unknown version %d: %w", p, r.Version, errdefs.ErrDataLoss)
+	var head struct {
+		Version int `json:"version"`
 	}
-	return &r, nil
+	if err := decodeJSON(p, b, &head); err != nil {
+		return nil, err
+	}
+	switch head.Version {
+	case recordVersion:
+		var r record
+		if err := decodeJSON(p, b, &r); err != nil {
+			return nil, err
+		}
+		return &r, nil
+	case 1:
+		var r recordV1
+		if err := decodeJSON(p, b, &r); err != nil {
+			return nil, err
+		}
+		return r.upgrade(), nil
+	}
+	return nil, fmt.Errorf("%s: unknown version %d: %w", p, head.Version, errdefs.ErrDataLoss)
 }
 
 // isID tells whether s looks like a container ID (64 lower-case hex digits).

@@ -50,17 +50,13 @@ func searchDomains(host []byte, c ContainerConfig) []string {
 // connectOptions is connectOptions with the host's resolver configuration
 // read, and the container's published ports when publish (its first
 // network: ports are published to its address there).
-func (e *Engine) connectOptions(rec *record, nc EndpointConfig, ifname string, publish bool) (netmgr.ConnectOptions, error) {
+func (e *Engine) connectOptions(rec *record, nc EndpointConfig, ifname string, publish bool) netmgr.ConnectOptions {
 	host, _ := os.ReadFile(e.hostResolvConf) // none: no search domains
 	opt := connectOptions(rec, nc, ifname, host)
 	if publish {
-		ports, err := portMappings(rec.Config.Ports)
-		if err != nil {
-			return opt, err
-		}
-		opt.Ports = ports
+		opt.Ports = rec.Config.Ports
 	}
-	return opt, nil
+	return opt
 }
 
 // resolvConfFor is the container's /etc/resolv.conf. On networks with a

@@ -161,8 +161,8 @@ type ContainerConfig struct {
 	Logging         LogConfig    `json:"logging,omitzero"`
 
 	// Networking (the networks issue).
-	NetworkMode string        `json:"network_mode,omitempty"` // "" (bridge networks), "host", "none", "container:<id>"
-	Ports       []PortBinding `json:"ports,omitempty"`
+	NetworkMode string               `json:"network_mode,omitempty"` // "" (bridge networks), "host", "none", "container:<id>"
+	Ports       []netmgr.PortMapping `json:"ports,omitempty"`        // published on the first network; typed by the caller (see recordV1 for old records)
 	// ExposedPorts are the ports the container says it listens on, as
 	// Docker's "80/tcp", beside the image's; published nowhere.
 	ExposedPorts []string `json:"exposed_ports,omitempty"`
@@ -229,14 +229,6 @@ type Healthcheck struct {
 type LogConfig struct {
 	MaxSize int64 `json:"max_size,omitempty"` // bytes per file; 0: no rotation
 	MaxFile int   `json:"max_file,omitempty"` // files kept, with the current one
-}
-
-// PortBinding publishes a container port on the host.
-type PortBinding struct {
-	HostIP        string `json:"host_ip,omitempty"`   // "": all addresses
-	HostPort      string `json:"host_port,omitempty"` // "", "8080" or "8080-8090"; "": ephemeral
-	ContainerPort int    `json:"container_port"`
-	Protocol      string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
 }
 
 // Mount is a filesystem mounted into the container.

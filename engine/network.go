@@ -2,15 +2,11 @@ package engine
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/berth-dev/berth/netmgr"
 )
 
 // Publisher is a published port of a container, with the keys of docker
@@ -32,7 +28,7 @@ func (c *Container) Publishers() []Publisher {
 			if p.HostIP.IsValid() {
 				ip = p.HostIP.String()
 			}
-			out = append(out, Publisher{URL: ip, TargetPort: int(p.ContainerPort), PublishedPort: int(p.HostPort), Protocol: p.Protocol})
+			out = append(out, Publisher{URL: ip, TargetPort: int(p.ContainerPort), PublishedPort: int(p.HostPort), Protocol: string(p.Protocol)})
 		}
 	}
 	slices.SortFunc(out, func(a, b Publisher) int {
@@ -45,56 +41,6 @@ func (c *Container) Publishers() []Publisher {
 		return strings.Compare(a.URL, b.URL)
 	})
 	return out
-}
-
-// portMappings converts the container's port bindings for the network
-// manager. errdefs.ErrInvalidArgument names the binding.
-func portMappings(ports []PortBinding) ([]netmgr.PortMapping, error) {
-	var out []netmgr.PortMapping
-	for i, b := range ports {
-		m := netmgr.PortMapping{Protocol: b.Protocol}
-		if m.Protocol == "" {
-			m.Protocol = "tcp"
-		}
-		if b.ContainerPort <= 0 || b.ContainerPort > 65535 {
-			return nil, fmt.Errorf("ports[%d]: container port %d: %w", i, b.ContainerPort, errdefs.ErrInvalidArgument)
-		}
-		m.ContainerPort = uint16(b.ContainerPort)
-		if b.HostIP != "" {
-			a, err := netip.ParseAddr(b.HostIP)
-			if err != nil {
-				return nil, fmt.Errorf("ports[%d]: host_ip %q is not an IP address: %w", i, b.HostIP, errdefs.ErrInvalidArgument)
-			}
-			m.HostIP = a
-		}
-		if b.HostPort != "" {
-			lo, hi, isRange := strings.Cut(b.HostPort, "-")
-			p, err := parsePort(lo)
-			if err != nil {
-				return nil, fmt.Errorf("ports[%d]: published port %q: %w", i, b.HostPort, err)
-			}
-			m.HostPort = p
-			if isRange {
-				end, err := parsePort(hi)
-				if err != nil || end < p {
-					return nil, fmt.Errorf("ports[%d]: published port %q: not a port range: %w", i, b.HostPort, errdefs.ErrInvalidArgument)
-				}
-				if end > p {
-					m.HostPortEnd = end
-				}
-			}
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-func parsePort(s string) (uint16, error) {
-	n, err := strconv.ParseUint(s, 10, 16)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q is not a port: %w", s, errdefs.ErrInvalidArgument)
-	}
-	return uint16(n), nil
 }
 
 // attachOrder is the order networks are attached in (eth0, eth1, …):

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	cryptorand "crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 // berthBinary builds the networks' DNS resolver as the network tests need
@@ -195,10 +197,8 @@ func TestPrivDNSBetweenContainers(t *testing.T) {
 func TestPrivPublishedPort(t *testing.T) {
 	e, network := newDNSEngine(t)
 	ctx := t.Context()
-	web := busybox("p-web-1", "sh", "-c", "echo hello > /tmp/index.html; exec httpd -f -p 8080 -h /tmp")
-	web.Init = true
-	web.Networks = []EndpointConfig{{Network: network}}
-	web.Ports = []PortBinding{{HostIP: "127.0.0.1", ContainerPort: 8080}}
+	web := httpd("p-web-1", network, "hello")
+	web.Ports = []netmgr.PortMapping{{HostIP: netip.MustParseAddr("127.0.0.1"), ContainerPort: 8080, Protocol: portmap.TCP}}
 	id := mustCreate(t, e, web)
 	if err := e.Start(ctx, id); err != nil {
 		t.Fatal(err)
@@ -212,13 +212,7 @@ func TestPrivPublishedPort(t *testing.T) {
 		t.Fatalf("publishers %+v", pubs)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", pubs[0].PublishedPort)
-	var body string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if body, err = httpGet(addr); err == nil {
-			break
-		}
-	}
-	if err != nil || !strings.Contains(body, "hello") {
+	if body, err := httpGetSoon(addr); err != nil || !strings.Contains(body, "hello") {
 		t.Errorf("GET http://%s/: %q, %v", addr, body, err)
 	}
 
@@ -231,7 +225,7 @@ func TestPrivPublishedPort(t *testing.T) {
 	held := ln.Addr().(*net.TCPAddr).Port
 	other := busybox("p-web-2", "sleep", "60")
 	other.Networks = []EndpointConfig{{Network: network}}
-	other.Ports = []PortBinding{{HostIP: "127.0.0.1", HostPort: fmt.Sprint(held), ContainerPort: 80}}
+	other.Ports = []netmgr.PortMapping{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: uint16(held), ContainerPort: 80, Protocol: portmap.TCP}}
 	otherID := mustCreate(t, e, other)
 	err = e.Start(ctx, otherID)
 	if want := fmt.Sprintf("ports[0]: 127.0.0.1:%d is already in use", held); err == nil || !strings.Contains(err.Error(), want) {
@@ -249,6 +243,24 @@ func TestPrivPublishedPort(t *testing.T) {
 	if _, err := httpGet(addr); err == nil {
 		t.Error("the port still answers after the container's removal")
 	}
+}
+
+// httpd is a container on network serving body on port 8080.
+func httpd(name, network, body string) ContainerConfig {
+	c := busybox(name, "sh", "-c", "echo "+body+" > /tmp/index.html; exec httpd -f -p 8080 -h /tmp")
+	c.Init = true
+	c.Networks = []EndpointConfig{{Network: network}}
+	return c
+}
+
+// httpGetSoon is httpGet retried for up to 5s, while the server starts.
+func httpGetSoon(addr string) (body string, err error) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if body, err = httpGet(addr); err == nil {
+			break
+		}
+	}
+	return body, err
 }
 
 func httpGet(addr string) (string, error) {
@@ -322,4 +334,67 @@ func TestPrivNetworkModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertNothingLeft(t, e, webID)
+}
+
+// TestPrivVersion1RecordStarts: a container created by the berth before
+// ports were typed (its record of version 1 holds them as text) is listed,
+// inspected, started with its ports published, and removed.
+func TestPrivVersion1RecordStarts(t *testing.T) {
+	e, network := newDNSEngine(t)
+	ctx := t.Context()
+	id := mustCreate(t, e, httpd("p-old-1", network, "old"))
+
+	// Rewrite its record as version 1 wrote it, with a free port range.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	p := filepath.Join(e.containerDir(id), "container.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["version"] = 1
+	rec["config"].(map[string]any)["ports"] = []map[string]any{
+		{"host_ip": "127.0.0.1", "host_port": fmt.Sprintf("%d-%d", free, free+1), "container_port": 8080, "protocol": "tcp"},
+	}
+	if b, err = json.Marshal(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if cs, err := e.List(ctx, nil); err != nil || len(cs) != 1 {
+		t.Fatalf("list: %d containers, %v", len(cs), err)
+	}
+	c, err := e.Get(ctx, string(id))
+	if err != nil || len(c.Config.Ports) != 1 || c.Config.Ports[0].HostPort != uint16(free) || c.Config.Ports[0].HostPortEnd != uint16(free+1) {
+		t.Fatalf("inspect: %+v, %v", c, err)
+	}
+	if err := e.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = e.Get(ctx, string(id)); err != nil {
+		t.Fatal(err)
+	}
+	pubs := c.Publishers()
+	if len(pubs) != 1 || pubs[0].URL != "127.0.0.1" || pubs[0].TargetPort != 8080 || pubs[0].Protocol != "tcp" ||
+		(pubs[0].PublishedPort != free && pubs[0].PublishedPort != free+1) {
+		t.Fatalf("publishers %+v, want 127.0.0.1:%d-%d->8080/tcp", pubs, free, free+1)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", pubs[0].PublishedPort)
+	if body, err := httpGetSoon(addr); err != nil || !strings.Contains(body, "old") {
+		t.Errorf("GET http://%s/: %q, %v", addr, body, err)
+	}
+	if err := e.Remove(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, e, id)
 }

@@ -49,6 +49,9 @@ func (e *Engine) Start(ctx context.Context, id ContainerID) error {
 }
 
 func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retErr error) {
+	if rec.portsErr != nil {
+		return rec.portsErr
+	}
 	sf, err := readState(dir)
 	if err != nil {
 		return err
@@ -185,11 +188,7 @@ func (e *Engine) connect(ctx context.Context, dir string, rec *record) (netns st
 	}()
 	for i, nc := range attachOrder(rec.Config.Networks) {
 		ifname := fmt.Sprintf("eth%d", i)
-		opt, err := e.connectOptions(rec, nc, ifname, i == 0)
-		if err != nil {
-			return "", nil, err
-		}
-		ep, err := e.nets.ConnectWith(ctx, nc.Network, id, opt)
+		ep, err := e.nets.ConnectWith(ctx, nc.Network, id, e.connectOptions(rec, nc, ifname, i == 0))
 		if err != nil {
 			return "", nil, fmt.Errorf("network %q: %w", nc.Network, err)
 		}

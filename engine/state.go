@@ -37,6 +37,11 @@ func readJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeJSON(path, b, v)
+}
+
+// decodeJSON decodes b, the content of the file at path, into v.
+func decodeJSON(path string, b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%s: corrupt: %w (%w)", path, err, errdefs.ErrDataLoss)
 	}

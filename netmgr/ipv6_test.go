@@ -306,10 +306,10 @@ func TestPortFamilies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := tc.m.onFamily(ipv4, tc.has6); got != tc.want4 {
+			if got := onFamily(tc.m, ipv4, tc.has6); got != tc.want4 {
 				t.Errorf("on IPv4: %v, want %v", got, tc.want4)
 			}
-			if got := tc.m.onFamily(ipv6, tc.has6); got != tc.want6 {
+			if got := onFamily(tc.m, ipv6, tc.has6); got != tc.want6 {
 				t.Errorf("on IPv6: %v, want %v", got, tc.want6)
 			}
 			r6 := dnatRules(ipv6, "p_default", "s1", ip("fd00:bee7::2"), []PortMapping{tc.m}, tc.has6)

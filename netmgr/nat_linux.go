@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/internal/flock"
+	"github.com/berth-dev/berth/netmgr/portmap"
 	"github.com/containerd/errdefs"
 	"github.com/vishvananda/netlink"
 )
@@ -225,7 +226,7 @@ func hasCommentPrefix(rule []string, prefix string) bool {
 }
 
 // publish adds the DNAT rules of endpoint ep of network n, in ip6tables
-// too for ports published on IPv6 (see PortMapping.onFamily). On error
+// too for ports published on IPv6 (see onFamily). On error
 // none is left. The network lock must be held; it takes the firewall lock.
 func (m *Manager) publish(ctx context.Context, n *Network, ep Endpoint) (retErr error) {
 	if len(ep.Ports) == 0 {
@@ -259,12 +260,12 @@ func (m *Manager) publish(ctx context.Context, n *Network, ep Endpoint) (retErr 
 			return err
 		}
 		for i, p := range ep.Ports {
-			if !p.onFamily(f, has6) {
+			if !onFamily(p, f, has6) {
 				continue
 			}
 			for _, r := range existing {
 				if o, ok := ruleMapping(r, f); ok && overlaps(o, p) {
-					return fmt.Errorf("ports[%d]: %s is already in use: %w", i, p.hostAddrPort(p.HostPort), errdefs.ErrConflict)
+					return fmt.Errorf("ports[%d]: %s is already in use: %w", i, hostAddrPort(p, p.HostPort), errdefs.ErrConflict)
 				}
 			}
 		}
@@ -316,12 +317,12 @@ func listenNet(proto string, f family) string {
 // The sockets are closed at once.
 func portFree(p PortMapping, port uint16, has6 bool) error {
 	for _, f := range []family{ipv4, ipv6} {
-		if !p.onFamily(f, has6) {
+		if !onFamily(p, f, has6) {
 			continue
 		}
-		addr := netip.AddrPortFrom(p.hostIPOn(f), port).String()
+		addr := netip.AddrPortFrom(hostIPOn(p, f), port).String()
 		var err error
-		if p.Protocol == "udp" {
+		if p.Protocol == portmap.UDP {
 			var c net.PacketConn
 			if c, err = net.ListenPacket(listenNet("udp", f), addr); err == nil {
 				err = c.Close()
@@ -346,8 +347,8 @@ func ephemeralPort(p PortMapping) (uint16, error) {
 	if p.HostIP.IsValid() && !p.HostIP.Unmap().Is4() {
 		f = ipv6
 	}
-	addr := netip.AddrPortFrom(p.hostIPOn(f), 0).String()
-	if p.Protocol == "udp" {
+	addr := netip.AddrPortFrom(hostIPOn(p, f), 0).String()
+	if p.Protocol == portmap.UDP {
 		c, err := net.ListenPacket(listenNet("udp", f), addr)
 		if err != nil {
 			return 0, err
@@ -402,11 +403,11 @@ func choosePorts(req []PortMapping, nets []*Network, has6 bool) ([]PortMapping, 
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("ports[%d]: no free port in %s: %w", i, p.hostAddrPort(p.HostPort)+fmt.Sprintf("-%d", p.HostPortEnd), errdefs.ErrConflict)
+				return nil, fmt.Errorf("ports[%d]: no free port in %s: %w", i, hostAddrPort(p, p.HostPort)+fmt.Sprintf("-%d", p.HostPortEnd), errdefs.ErrConflict)
 			}
 		default:
 			if usedByBerth(p) {
-				return nil, fmt.Errorf("ports[%d]: %s is already in use: %w", i, p.hostAddrPort(p.HostPort), errdefs.ErrConflict)
+				return nil, fmt.Errorf("ports[%d]: %s is already in use: %w", i, hostAddrPort(p, p.HostPort), errdefs.ErrConflict)
 			}
 			if err := portFree(p, p.HostPort, has6); err != nil {
 				return nil, fmt.Errorf("ports[%d]: %w", i, err)

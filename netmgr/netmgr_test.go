@@ -490,7 +490,7 @@ func TestRuleMappingRoundTrip(t *testing.T) {
 		got, ok := ruleMapping(r, ipv4)
 		want := ports[i]
 		want.ContainerPort = 0
-		want.HostIP = want.hostIPOn(ipv4)
+		want.HostIP = hostIPOn(want, ipv4)
 		if !ok || got != want {
 			t.Errorf("ruleMapping(%q) = %+v, %v; want %+v", r, got, ok, want)
 		}

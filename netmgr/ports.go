@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 // berth's chains in the nat table and the built-in chains that jump to them.
@@ -15,39 +17,29 @@ const (
 	natDNATMatch = "-m addrtype --dst-type LOCAL"
 )
 
-// PortMapping publishes a port of a sandbox on the host. A mapping with no
+// PortMapping publishes a port of a sandbox on the host; it is
+// portmap.Mapping, parsed where the port entered berth. A mapping with no
 // HostIP is published on every IPv4 address of the host and, when the
 // endpoint has an IPv6 address, on every IPv6 address but ::1 (IPv6 has no
 // route_localnet: reaching a container from ::1 needs a userland proxy,
 // which berth does not have); an IPv4 HostIP (0.0.0.0 included) on IPv4
-// only, an IPv6 one (:: included, ::1 refused) on IPv6 only.
-type PortMapping struct {
-	HostIP        netip.Addr `json:"host_ip,omitzero"`       // zero: every address of the host
-	HostPort      uint16     `json:"host_port"`              // 0 in a request: one chosen from the ephemeral range
-	HostPortEnd   uint16     `json:"host_port_end,omitzero"` // request only: choose a free port in HostPort..HostPortEnd
-	ContainerPort uint16     `json:"container_port"`
-	Protocol      string     `json:"protocol"` // "tcp" or "udp"
-}
+// only, an IPv6 one (:: included, ::1 refused) on IPv6 only. In a request
+// HostPort 0 asks for an ephemeral port and HostPortEnd for a free one of a
+// range; an endpoint's mappings have their host ports settled.
+type PortMapping = portmap.Mapping
 
-// String is the binding as Docker prints it: 0.0.0.0:8080->80/tcp.
-func (p PortMapping) String() string {
-	return fmt.Sprintf("%s->%d/%s", p.hostAddrPort(p.HostPort), p.ContainerPort, p.Protocol)
-}
-
-func (p PortMapping) hostIP() netip.Addr {
-	if p.HostIP.IsValid() {
-		return p.HostIP
+// hostAddrPort is port on the host address of p, 0.0.0.0 for every address.
+func hostAddrPort(p PortMapping, port uint16) string {
+	ip := p.HostIP
+	if !ip.IsValid() {
+		ip = netip.IPv4Unspecified()
 	}
-	return netip.IPv4Unspecified()
-}
-
-func (p PortMapping) hostAddrPort(port uint16) string {
-	return netip.AddrPortFrom(p.hostIP(), port).String()
+	return netip.AddrPortFrom(ip, port).String()
 }
 
 // hostIPOn is the host address of p on family f: HostIP, or the
 // unspecified address of f.
-func (p PortMapping) hostIPOn(f family) netip.Addr {
+func hostIPOn(p PortMapping, f family) netip.Addr {
 	if p.HostIP.IsValid() {
 		return p.HostIP.Unmap()
 	}
@@ -59,7 +51,7 @@ func (p PortMapping) hostIPOn(f family) netip.Addr {
 
 // onFamily reports whether p is published on family f for an endpoint
 // that has an IPv6 address when has6.
-func (p PortMapping) onFamily(f family, has6 bool) bool {
+func onFamily(p PortMapping, f family, has6 bool) bool {
 	switch {
 	case !p.HostIP.IsValid():
 		return f == ipv4 || has6
@@ -71,12 +63,14 @@ func (p PortMapping) onFamily(f family, has6 bool) bool {
 }
 
 // validatePorts checks a request for an endpoint on a network with IPv6
-// when has6: protocol, ports, host address.
+// when has6: a mapping as portmap makes it (protocol, ports), and a host
+// address the network can publish on. It changes nothing: defaults are
+// applied where the mapping was parsed.
 func validatePorts(ports []PortMapping, has6 bool) error {
 	for i, p := range ports {
 		h := p.HostIP.Unmap()
 		switch {
-		case p.Protocol != "tcp" && p.Protocol != "udp":
+		case p.Protocol != portmap.TCP && p.Protocol != portmap.UDP:
 			return fmt.Errorf("ports[%d]: protocol %q: want tcp or udp: %w", i, p.Protocol, errdefs.ErrInvalidArgument)
 		case p.ContainerPort == 0:
 			return fmt.Errorf("ports[%d]: no container port: %w", i, errdefs.ErrInvalidArgument)
@@ -114,14 +108,14 @@ func portComment(network, sandbox string) string { return "berth:" + network + "
 func dnatRules(f family, network, sandbox string, addr netip.Addr, ports []PortMapping, has6 bool) [][]string {
 	var out [][]string
 	for _, p := range ports {
-		if !p.onFamily(f, has6) {
+		if !onFamily(p, f, has6) {
 			continue
 		}
 		var r []string
 		if h := p.HostIP.Unmap(); h.IsValid() && !h.IsUnspecified() {
 			r = append(r, "-d", netip.PrefixFrom(h, h.BitLen()).String())
 		}
-		r = append(r, "-p", p.Protocol, "-m", p.Protocol, "--dport", strconv.Itoa(int(p.HostPort)),
+		r = append(r, "-p", string(p.Protocol), "-m", string(p.Protocol), "--dport", strconv.Itoa(int(p.HostPort)),
 			"-m", "comment", "--comment", portComment(network, sandbox),
 			"-j", "DNAT", "--to-destination", netip.AddrPortFrom(addr, p.ContainerPort).String())
 		out = append(out, r)
@@ -154,7 +148,7 @@ func ruleMapping(rule []string, f family) (PortMapping, bool) {
 	for i := 0; i+1 < len(rule); i++ {
 		switch rule[i] {
 		case "-p":
-			p.Protocol = rule[i+1]
+			p.Protocol = portmap.Protocol(rule[i+1])
 		case "-d":
 			if pfx, err := netip.ParsePrefix(rule[i+1]); err == nil {
 				p.HostIP = pfx.Addr()
@@ -170,7 +164,7 @@ func ruleMapping(rule []string, f family) (PortMapping, bool) {
 		}
 	}
 	if !p.HostIP.IsValid() {
-		p.HostIP = p.hostIPOn(f)
+		p.HostIP = hostIPOn(p, f)
 	}
 	return p, p.Protocol != "" && p.HostPort != 0
 }

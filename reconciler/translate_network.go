@@ -60,15 +60,8 @@ func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 	if err := translateNetworkMode(p, s, c); err != nil {
 		return err
 	}
-	for i, pt := range s.Ports {
-		proto := pt.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
-		if proto != "tcp" && proto != "udp" {
-			return fmt.Errorf("service %q: ports[%d]: protocol %q is not supported (tcp, udp): %w", s.Name, i, pt.Protocol, errdefs.ErrNotImplemented)
-		}
-		c.Ports = append(c.Ports, engine.PortBinding{HostIP: pt.HostIP, HostPort: pt.Published, ContainerPort: pt.Target, Protocol: proto})
+	for _, pt := range s.Ports {
+		c.Ports = append(c.Ports, pt.Mapping) // parsed by spec; as it is
 	}
 	c.DNS = append([]string(nil), s.DNS...)
 	c.DNSSearch = append([]string(nil), s.DNSSearch...)

@@ -7,6 +7,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr/portmap"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -23,8 +24,11 @@ func TestTranslateNetwork(t *testing.T) {
 			{Name: "front", Priority: 5, IPv4Address: "10.1.0.9"},
 		},
 		MacAddress: "02:00:00:00:00:01",
-		Ports:      []spec.Port{{Target: 80, Published: "8080", HostIP: "127.0.0.1"}, {Target: 53, Protocol: "udp"}},
-		DNS:        []string{"192.0.2.1"}, DNSSearch: []string{"example.test"}, DNSOpt: []string{"ndots:2"},
+		Ports: []spec.Port{
+			{Mapping: portmap.Mapping{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, ContainerPort: 80, Protocol: portmap.TCP}, Mode: "host"},
+			{Mapping: portmap.Mapping{HostPort: 5300, HostPortEnd: 5310, ContainerPort: 53, Protocol: portmap.UDP}},
+		},
+		DNS: []string{"192.0.2.1"}, DNSSearch: []string{"example.test"}, DNSOpt: []string{"ndots:2"},
 	}
 	var c engine.ContainerConfig
 	if err := translateNetwork(p, s, &c); err != nil {
@@ -35,8 +39,8 @@ func TestTranslateNetwork(t *testing.T) {
 		c.Networks[0].GwPriority != 2 || c.Networks[0].Aliases[1] != "api" {
 		t.Errorf("networks %+v", c.Networks)
 	}
-	if len(c.Ports) != 2 || c.Ports[0] != (engine.PortBinding{HostIP: "127.0.0.1", HostPort: "8080", ContainerPort: 80, Protocol: "tcp"}) ||
-		c.Ports[1] != (engine.PortBinding{ContainerPort: 53, Protocol: "udp"}) {
+	// spec's mappings, as they are.
+	if len(c.Ports) != 2 || c.Ports[0] != s.Ports[0].Mapping || c.Ports[1] != s.Ports[1].Mapping {
 		t.Errorf("ports %+v", c.Ports)
 	}
 	if c.DNS[0] != "192.0.2.1" || c.DNSSearch[0] != "example.test" || c.DNSOptions[0] != "ndots:2" {
@@ -52,11 +56,11 @@ func TestTranslateNetwork(t *testing.T) {
 		}
 	}
 	bridged := &engine.ContainerConfig{}
-	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "bridge", Ports: []spec.Port{{Target: 80, Published: "8080"}}}, bridged); err != nil ||
+	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "bridge", Ports: []spec.Port{{Mapping: portmap.Mapping{HostPort: 8080, ContainerPort: 80, Protocol: portmap.TCP}}}}, bridged); err != nil ||
 		bridged.NetworkMode != "" || len(bridged.Networks) != 1 || bridged.Networks[0].Network != engine.DefaultNetwork || len(bridged.Ports) != 1 {
 		t.Errorf("network_mode bridge: %v: %+v", err, bridged)
 	}
-	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "none", Ports: []spec.Port{{Target: 80}}}, &engine.ContainerConfig{}); !errdefs.IsInvalidArgument(err) {
+	if err := translateNetwork(p, &spec.Service{Name: "w", NetworkMode: "none", Ports: []spec.Port{{Mapping: portmap.Mapping{ContainerPort: 80, Protocol: portmap.TCP}}}}, &engine.ContainerConfig{}); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("network_mode none with ports: %v", err)
 	}
 }

@@ -13,15 +13,19 @@ import (
 
 // convertProject turns compose-go's project into berth's model. It reads
 // only the enabled services and the networks, volumes, configs and secrets
-// left in cp, which by then are those the enabled services use.
-func convertProject(cp *types.Project) *Project {
+// left in cp, which by then are those the enabled services use. The
+// FieldErrors, without File, are every value berth cannot run.
+func convertProject(cp *types.Project) (*Project, []FieldError) {
 	p := &Project{
 		Name:       cp.Name,
 		WorkingDir: cp.WorkingDir,
 		config:     cp,
 	}
+	var errs []FieldError
 	for _, name := range slices.Sorted(maps.Keys(cp.Services)) {
-		p.Services = append(p.Services, convertService(cp.Name, name, cp.Services[name]))
+		s, serr := convertService(cp.Name, name, cp.Services[name])
+		p.Services = append(p.Services, s)
+		errs = append(errs, serr...)
 	}
 	foldLinks(p.Services)
 	p.DisabledServices = slices.Sorted(maps.Keys(cp.DisabledServices))
@@ -66,7 +70,7 @@ func convertProject(cp *types.Project) *Project {
 		digestFileRefs(p.Services[i].Configs, p.Configs)
 		digestFileRefs(p.Services[i].Secrets, p.Secrets)
 	}
-	return p
+	return p, errs
 }
 
 // digestFileRefs sets each reference's Digest from the object it names:

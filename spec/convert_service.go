@@ -19,7 +19,9 @@ const (
 	configsDir = "/"
 )
 
-func convertService(project, name string, s types.ServiceConfig) Service {
+// convertService converts an enabled service; the FieldErrors (without
+// File) are the values of its fields berth cannot run.
+func convertService(project, name string, s types.ServiceConfig) (Service, []FieldError) {
 	out := Service{
 		Name:          name,
 		Image:         s.Image,
@@ -41,7 +43,6 @@ func convertService(project, name string, s types.ServiceConfig) Service {
 		PullPolicy:    s.PullPolicy,
 
 		Healthcheck: healthcheck(s.HealthCheck),
-		Ports:       ports(s.Ports),
 		Expose:      exposed(s.Expose),
 
 		Tty:        s.Tty,
@@ -130,7 +131,9 @@ func convertService(project, name string, s types.ServiceConfig) Service {
 	for _, c := range s.Secrets {
 		out.Secrets = append(out.Secrets, fileRef(types.FileReferenceConfig(c), secretsDir))
 	}
-	return out
+	var errs []FieldError
+	out.Ports, errs = ports(name, s.Ports)
+	return out, errs
 }
 
 // serviceNetworks converts the networks a service joins, sorted by name.
@@ -272,23 +275,6 @@ func duration(d *types.Duration) time.Duration {
 		return 0
 	}
 	return time.Duration(*d)
-}
-
-// ports converts the ports compose-go has already normalised: the short
-// syntax parsed, ranges of container ports expanded, protocol and mode
-// defaulted.
-func ports(in []types.ServicePortConfig) []Port {
-	var out []Port
-	for _, p := range in {
-		out = append(out, Port{
-			Target:    int(p.Target),
-			Published: p.Published,
-			HostIP:    p.HostIP,
-			Protocol:  cmp.Or(strings.ToLower(p.Protocol), "tcp"),
-			Mode:      cmp.Or(p.Mode, "ingress"),
-		})
-	}
-	return out
 }
 
 // normalizeCaps writes capabilities the way the engine compares them: upper

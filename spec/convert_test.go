@@ -3,6 +3,7 @@ package spec
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 // loadFields loads testdata/fields/<file> as the only Compose file, with an
@@ -51,6 +54,8 @@ const (
 
 func mode(m uint32) *uint32 { return &m }
 
+var localhost = netip.MustParseAddr("127.0.0.1")
+
 func TestLoadServiceFields(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -64,22 +69,22 @@ func TestLoadServiceFields(t *testing.T) {
 			name: "ports, short syntax with ranges expanded", file: "ports.yaml",
 			get: func(p *Project, _ string) any { return service(t, p, "short").Ports },
 			wantVal: []Port{
-				{Target: 80, Published: "8080", Protocol: "tcp", Mode: "ingress"},
-				{Target: 443, Published: "8443", HostIP: "127.0.0.1", Protocol: "udp", Mode: "ingress"},
-				{Target: 90, Published: "9000", Protocol: "tcp", Mode: "ingress"},
-				{Target: 91, Published: "9001", Protocol: "tcp", Mode: "ingress"},
-				{Target: 70, Published: "7000-7010", Protocol: "tcp", Mode: "ingress"},
-				{Target: 3000, Protocol: "tcp", Mode: "ingress"},
-				{Target: 81, HostIP: "127.0.0.1", Protocol: "tcp", Mode: "ingress"},
+				{Mapping: portmap.Mapping{HostPort: 8080, ContainerPort: 80, Protocol: portmap.TCP}, Mode: "ingress"},
+				{Mapping: portmap.Mapping{HostIP: localhost, HostPort: 8443, ContainerPort: 443, Protocol: portmap.UDP}, Mode: "ingress"},
+				{Mapping: portmap.Mapping{HostPort: 9000, ContainerPort: 90, Protocol: portmap.TCP}, Mode: "ingress"},
+				{Mapping: portmap.Mapping{HostPort: 9001, ContainerPort: 91, Protocol: portmap.TCP}, Mode: "ingress"},
+				{Mapping: portmap.Mapping{HostPort: 7000, HostPortEnd: 7010, ContainerPort: 70, Protocol: portmap.TCP}, Mode: "ingress"},
+				{Mapping: portmap.Mapping{ContainerPort: 3000, Protocol: portmap.TCP}, Mode: "ingress"},
+				{Mapping: portmap.Mapping{HostIP: localhost, ContainerPort: 81, Protocol: portmap.TCP}, Mode: "ingress"},
 			},
 		},
 		{
 			name: "ports, long syntax", file: "ports.yaml",
 			get: func(p *Project, _ string) any { return service(t, p, "long").Ports },
 			wantVal: []Port{
-				{Target: 82, Published: "8082", HostIP: "10.0.0.1", Protocol: "udp", Mode: "host"},
-				{Target: 83, Published: "8083-8085", Protocol: "tcp", Mode: "ingress"},
-				{Target: 84, Protocol: "tcp", Mode: "ingress"},
+				{Mapping: portmap.Mapping{HostIP: netip.MustParseAddr("10.0.0.1"), HostPort: 8082, ContainerPort: 82, Protocol: portmap.UDP}, Mode: "host"},
+				{Mapping: portmap.Mapping{HostPort: 8083, HostPortEnd: 8085, ContainerPort: 83, Protocol: portmap.TCP}, Mode: "ingress"},
+				{Mapping: portmap.Mapping{ContainerPort: 84, Protocol: portmap.TCP}, Mode: "ingress"},
 			},
 		},
 		{

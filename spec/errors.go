@@ -172,6 +172,17 @@ func (l *loader) primaryFile() string {
 	return "compose"
 }
 
+// fileSetting names, as display does, the file that sets the field at path
+// of the loaded project (the last one: an override wins), else the first
+// Compose file.
+func (l *loader) fileSetting(path string) string {
+	file := l.sources().find(path, true)
+	if file == "" {
+		file = l.primaryFile()
+	}
+	return l.display(file)
+}
+
 // display names file as the user sees it: relative to the working
 // directory when inside it or in one of its parents, else absolute.
 func (l *loader) display(file string) string {

@@ -257,11 +257,22 @@ func hashNetworks(nets []ServiceNetwork) []hashNetwork {
 }
 
 // hashPorts projects published ports, sorted: their order in the file
-// does not matter.
+// does not matter. Each is hashed as Compose writes it (published
+// "8000-8010", host_ip "127.0.0.1"), so that the hash does not depend on
+// how berth models a port.
 func hashPorts(ports []Port) []hashPort {
 	var out []hashPort
 	for _, p := range ports {
-		out = append(out, hashPort(p))
+		hp := hashPort{
+			Target:    int(p.ContainerPort),
+			Published: p.HostPorts(),
+			Protocol:  string(p.Protocol),
+			Mode:      p.Mode,
+		}
+		if p.HostIP.IsValid() {
+			hp.HostIP = p.HostIP.String()
+		}
+		out = append(out, hp)
 	}
 	slices.SortFunc(out, func(a, b hashPort) int {
 		return cmp.Or(cmp.Compare(a.Target, b.Target), strings.Compare(a.Protocol, b.Protocol),

@@ -1,10 +1,13 @@
 package spec
 
 import (
+	"net/netip"
 	"regexp"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 func baseService() Service {
@@ -22,8 +25,8 @@ func baseService() Service {
 		StopGracePeriod: &grace,
 		Healthcheck:     &Healthcheck{Test: []string{"CMD", "true"}, Interval: 30 * time.Second},
 		Ports: []Port{
-			{Target: 80, Published: "8080", Protocol: "tcp", Mode: "ingress"},
-			{Target: 443, Published: "8443", Protocol: "tcp", Mode: "ingress"},
+			{Mapping: portmap.Mapping{HostPort: 8080, ContainerPort: 80, Protocol: portmap.TCP}, Mode: "ingress"},
+			{Mapping: portmap.Mapping{HostPort: 8443, ContainerPort: 443, Protocol: portmap.TCP}, Mode: "ingress"},
 		},
 		Expose:      []string{"3000", "4000"},
 		CapAdd:      []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"},
@@ -101,8 +104,10 @@ func TestConfigHash(t *testing.T) {
 		}},
 		{name: "healthcheck interval", change: func(s *Service) { s.Healthcheck.Interval = time.Minute }},
 		{name: "healthcheck removed", change: func(s *Service) { s.Healthcheck = nil }},
-		{name: "published port", change: func(s *Service) { s.Ports[0].Published = "8081" }},
-		{name: "port host IP", change: func(s *Service) { s.Ports[0].HostIP = "127.0.0.1" }},
+		{name: "published port", change: func(s *Service) { s.Ports[0].HostPort = 8081 }},
+		{name: "published port range", change: func(s *Service) { s.Ports[0].HostPortEnd = 8090 }},
+		{name: "port host IP", change: func(s *Service) { s.Ports[0].HostIP = netip.MustParseAddr("127.0.0.1") }},
+		{name: "port protocol", change: func(s *Service) { s.Ports[0].Protocol = portmap.UDP }},
 		{name: "capability added", change: func(s *Service) { s.CapAdd = append(s.CapAdd, "CAP_SYS_ADMIN") }},
 		{name: "ulimit", change: func(s *Service) { s.Ulimits = map[string]Ulimit{"nofile": {Soft: 1024, Hard: 4096}} }},
 		{name: "memory limit", change: func(s *Service) { s.MemLimit = 256 << 20 }},
@@ -219,5 +224,39 @@ func TestConfigHashFollowsFileContent(t *testing.T) {
 	}
 	if hash("one") != hash("one") {
 		t.Error("the same content in another directory hashes differently")
+	}
+}
+
+// TestConfigHashOfPortsPinned pins the hash of services that publish ports
+// in every spelling berth accepts: the model of a port may change, but a
+// service whose file did not change must keep its hash (and its containers)
+// across an upgrade.
+func TestConfigHashOfPortsPinned(t *testing.T) {
+	p, _ := loadFields(t, "ports.yaml")
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", `services:
+  v6:
+    image: web
+    ports: ["[fd00::1]:8080:80/udp", "[::]::81", "0.0.0.0:82:82"]
+  span:
+    image: web
+    ports:
+      - {target: 80, published: "8080-8080"}
+      - {target: 81, published: 9000, protocol: UDP, host_ip: 127.0.0.1}
+`)
+	q := mustLoad(t, LoadOptions{WorkingDir: dir})
+	for _, tc := range []struct {
+		p    *Project
+		name string
+		want string
+	}{
+		{p, "short", "e4a9d39b98e4f9ac32d97492a163d1214ece6753b38a135108076ca12c99d72a"},
+		{p, "long", "53283d5750b0b3cc9aba24f81b3cfe94c2e9129b364e11145a5b496265c94546"},
+		{q, "v6", "8a3388bb630dfc64df45c40c272debff95ae7d5f25c604f1d82d037fee7582d6"},
+		{q, "span", "9343a306cb820f187f098bd477128792f706ef89c892eb64d9ff28a4835abd4b"},
+	} {
+		if got := ConfigHash(service(t, tc.p, tc.name)); got != tc.want {
+			t.Errorf("ConfigHash(%s) = %s, want %s", tc.name, got, tc.want)
+		}
 	}
 }

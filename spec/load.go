@@ -68,7 +68,8 @@ type LoadOptions struct {
 // does and converts it to berth's model. Only the file system is read.
 //
 // A malformed project gives a FieldError, one line naming the file and
-// when possible the field, that wraps errdefs.ErrInvalidArgument; a missing
+// when possible the field, that wraps errdefs.ErrInvalidArgument (malformed
+// ports give one each, joined with errors.Join); a missing
 // file wraps errdefs.ErrNotFound. Load does not reject fields berth does not
 // run yet: call CheckSupported before acting on the project.
 func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
@@ -115,7 +116,15 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	}
 	cp = cp.WithoutUnnecessaryResources()
 
-	p := convertProject(cp)
+	p, bad := convertProject(cp)
+	if len(bad) > 0 {
+		errs := make([]error, len(bad))
+		for i, fe := range bad {
+			fe.File = l.fileSetting(fe.Path)
+			errs[i] = fe
+		}
+		return nil, errors.Join(errs...)
+	}
 	p.unsupported = unsupported
 	p.ComposeFiles = slices.Clone(cp.ComposeFiles)
 	p.EnvFiles = slices.Clone(l.envRead)
@@ -423,12 +432,8 @@ func (l *loader) checkEnvFiles(cp *types.Project) error {
 			if len(files) > 1 {
 				path += "[" + strconv.Itoa(i) + "]"
 			}
-			file := l.sources().find(path, true)
-			if file == "" {
-				file = l.primaryFile()
-			}
 			return FieldError{
-				File:  l.display(file),
+				File:  l.fileSetting(path),
 				Path:  path,
 				Issue: l.display(f.Path) + ": no such file or directory",
 				Err:   errdefs.ErrInvalidArgument,

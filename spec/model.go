@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 // Project is a loaded Compose project in berth's own terms. Services,
@@ -187,14 +189,15 @@ type Healthcheck struct {
 	Disable bool
 }
 
-// Port publishes one container port. Compose's short syntax and ranges are
-// expanded, one Port per container port ("8000-8001:80-81" gives two).
+// Port publishes one container port: the mapping netmgr publishes, parsed
+// when the project is loaded (the protocol tcp when not written), and
+// Compose's mode. Compose's short syntax and ranges are expanded, one Port
+// per container port ("8000-8001:80-81" gives two); a host range with one
+// container port ("8000-8010:80") is one Port that chooses a free host port
+// of the range.
 type Port struct {
-	Target    int    // container port
-	Published string // host port "8080", a host range "8000-8010" to pick from, or "" for an ephemeral port
-	HostIP    string // empty: all addresses
-	Protocol  string // "tcp", "udp" or "sctp"; "tcp" when not written
-	Mode      string // "ingress" (the default) or "host"
+	portmap.Mapping
+	Mode string // "ingress" (the default) or "host"
 }
 
 // Ulimit is one resource limit. A single value in the file sets both.

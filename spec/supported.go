@@ -82,7 +82,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.ports[].target":                  nil,
 	"services.*.ports[].published":               nil,
 	"services.*.ports[].host_ip":                 nil,
-	"services.*.ports[].protocol":                oneOf("tcp", "udp"),
+	"services.*.ports[].protocol":                oneOf("tcp", "udp"), // Load leaves other protocols' ports out of the model (ports.go)
 	"services.*.ports[].mode":                    oneOf("ingress", "host"),
 	"services.*.expose":                          nil, // recorded on the container, published nowhere
 	"services.*.dns":                             nil,
@@ -372,11 +372,7 @@ func (l *loader) unsupported(cp *types.Project) ([]FieldError, error) {
 
 	var out []FieldError
 	walkSupported(tree, supportedTree, "", func(path, issue string) {
-		file := l.sources().find(path, true)
-		if file == "" {
-			file = l.primaryFile()
-		}
-		out = append(out, FieldError{File: l.display(file), Path: path, Issue: issue, Err: errdefs.ErrNotImplemented})
+		out = append(out, FieldError{File: l.fileSetting(path), Path: path, Issue: issue, Err: errdefs.ErrNotImplemented})
 	})
 	slices.SortFunc(out, func(a, b FieldError) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.File, b.File))

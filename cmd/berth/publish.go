@@ -1,74 +1,24 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
-	"strings"
 
-	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/containerd/errdefs"
-
-	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/spec"
 )
 
-// parsePublish reads one -p/--publish value, docker's
-// [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]:
-//
-//	8080                 container port 8080 on an ephemeral host port, every address
-//	127.0.0.1::80        port 80 on an ephemeral port of 127.0.0.1
-//	8080:80/udp          host port 8080 to container port 80, udp
-//	8000-8001:80-81      two bindings, port for port
-//	8000-8010:80         one binding, to a free host port of the range
-//	[::1]:8080:80        an IPv6 host address, in brackets
-//
-// A host port of 0 is an ephemeral one, as with docker; the protocol is tcp
-// (default) or udp. The bindings come sorted by container port. A value
-// that is none of these is errdefs.ErrInvalidArgument naming it
+// parsePublishes reads every -p/--publish value, in order, each as
+// spec.ParsePublish does (docker's [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]).
+// A bad value is errdefs.ErrInvalidArgument naming it
 // (`-p "80:80:80": invalid IP address: 80`).
-func parsePublish(spec string) ([]engine.PortBinding, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("-p %q: %s: %w", spec, fmt.Sprintf(format, args...), errdefs.ErrInvalidArgument)
-	}
-	if strings.TrimSpace(spec) == "" {
-		return nil, bad("empty: want [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")
-	}
-	ports, err := types.ParsePortConfig(spec)
-	if err != nil {
-		return nil, bad("%s", err)
-	}
-	out := make([]engine.PortBinding, 0, len(ports))
-	for _, p := range ports {
-		if p.Protocol != "tcp" && p.Protocol != "udp" {
-			return nil, bad("protocol %q: want tcp or udp", p.Protocol)
-		}
-		if p.Target == 0 || p.Target > 65535 {
-			return nil, bad("container port %d: want 1-65535", p.Target)
-		}
-		b := engine.PortBinding{HostIP: p.HostIP, HostPort: p.Published, ContainerPort: int(p.Target), Protocol: p.Protocol}
-		if b.HostPort == "0" {
-			b.HostPort = "" // docker's way of asking for an ephemeral port
-		}
-		out = append(out, b)
-	}
-	if len(out) == 0 {
-		return nil, bad("no port: want [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")
-	}
-	slices.SortStableFunc(out, func(a, b engine.PortBinding) int {
-		return cmp.Or(cmp.Compare(a.ContainerPort, b.ContainerPort), strings.Compare(a.Protocol, b.Protocol))
-	})
-	return out, nil
-}
-
-// parsePublishes reads every -p value, in order.
-func parsePublishes(specs []string) ([]engine.PortBinding, error) {
-	var out []engine.PortBinding
-	for _, s := range specs {
-		ps, err := parsePublish(s)
+func parsePublishes(values []string) ([]netmgr.PortMapping, error) {
+	var out []netmgr.PortMapping
+	for _, v := range values {
+		ms, err := spec.ParsePublish(v)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("-p %q: %w", v, err)
 		}
-		out = append(out, ps...)
+		out = append(out, ms...)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -8,33 +9,35 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
 )
 
 func TestParsePublish(t *testing.T) {
-	type pb = engine.PortBinding
+	type pb = netmgr.PortMapping
+	lo, v6 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")
 	for _, tc := range []struct {
 		spec string
 		want []pb
 	}{
 		{"8080", []pb{{ContainerPort: 8080, Protocol: "tcp"}}},
-		{"80:8080", []pb{{HostPort: "80", ContainerPort: 8080, Protocol: "tcp"}}},
+		{"80:8080", []pb{{HostPort: 80, ContainerPort: 8080, Protocol: "tcp"}}},
 		{"0:80", []pb{{ContainerPort: 80, Protocol: "tcp"}}},
-		{"127.0.0.1::80", []pb{{HostIP: "127.0.0.1", ContainerPort: 80, Protocol: "tcp"}}},
-		{"127.0.0.1:8080:80/udp", []pb{{HostIP: "127.0.0.1", HostPort: "8080", ContainerPort: 80, Protocol: "udp"}}},
+		{"127.0.0.1::80", []pb{{HostIP: lo, ContainerPort: 80, Protocol: "tcp"}}},
+		{"127.0.0.1:8080:80/udp", []pb{{HostIP: lo, HostPort: 8080, ContainerPort: 80, Protocol: "udp"}}},
 		{"53/UDP", []pb{{ContainerPort: 53, Protocol: "udp"}}},
-		{"[::1]:8080:80", []pb{{HostIP: "::1", HostPort: "8080", ContainerPort: 80, Protocol: "tcp"}}},
-		{"8000-8010:80", []pb{{HostPort: "8000-8010", ContainerPort: 80, Protocol: "tcp"}}},
-		{"8000-8001:80-81", []pb{{HostPort: "8000", ContainerPort: 80, Protocol: "tcp"}, {HostPort: "8001", ContainerPort: 81, Protocol: "tcp"}}},
+		{"[::1]:8080:80", []pb{{HostIP: v6, HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}},
+		{"8000-8010:80", []pb{{HostPort: 8000, HostPortEnd: 8010, ContainerPort: 80, Protocol: "tcp"}}},
+		{"8000-8001:80-81", []pb{{HostPort: 8000, ContainerPort: 80, Protocol: "tcp"}, {HostPort: 8001, ContainerPort: 81, Protocol: "tcp"}}},
 		// Sorted by number, not as text.
 		{"98-100", []pb{{ContainerPort: 98, Protocol: "tcp"}, {ContainerPort: 99, Protocol: "tcp"}, {ContainerPort: 100, Protocol: "tcp"}}},
 	} {
-		got, err := parsePublish(tc.spec)
+		got, err := parsePublishes([]string{tc.spec})
 		if err != nil {
-			t.Errorf("parsePublish(%q): %v", tc.spec, err)
+			t.Errorf("-p %q: %v", tc.spec, err)
 			continue
 		}
 		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("parsePublish(%q)\n got %+v\nwant %+v", tc.spec, got, tc.want)
+			t.Errorf("-p %q\n got %+v\nwant %+v", tc.spec, got, tc.want)
 		}
 	}
 	for _, tc := range []struct{ spec, msg string }{
@@ -48,9 +51,9 @@ func TestParsePublish(t *testing.T) {
 		{"127.0.0.1:80", `-p "127.0.0.1:80"`},
 		{"80:", `-p "80:"`},
 	} {
-		_, err := parsePublish(tc.spec)
+		_, err := parsePublishes([]string{tc.spec})
 		if !errdefs.IsInvalidArgument(err) || !strings.HasPrefix(err.Error(), tc.msg) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("parsePublish(%q) = %v, want one line InvalidArgument starting %q", tc.spec, err, tc.msg)
+			t.Errorf("-p %q: %v, want one line InvalidArgument starting %q", tc.spec, err, tc.msg)
 		}
 	}
 }
@@ -64,14 +67,14 @@ func TestContainerNetworkOptions(t *testing.T) {
 		publish  []string
 		networks []engine.EndpointConfig
 		mode     string
-		ports    []engine.PortBinding
+		ports    []netmgr.PortMapping
 		err      string
 	}{
 		{network: "", publish: []string{"127.0.0.1::80"}, networks: []engine.EndpointConfig{{Network: engine.DefaultNetwork}},
-			ports: []engine.PortBinding{{HostIP: "127.0.0.1", ContainerPort: 80, Protocol: "tcp"}}},
+			ports: []netmgr.PortMapping{{HostIP: netip.MustParseAddr("127.0.0.1"), ContainerPort: 80, Protocol: "tcp"}}},
 		{network: "bridge", networks: []engine.EndpointConfig{{Network: engine.DefaultNetwork}}},
 		{network: "front", publish: []string{"8080:80", "53/udp"}, networks: []engine.EndpointConfig{{Network: "front"}},
-			ports: []engine.PortBinding{{HostPort: "8080", ContainerPort: 80, Protocol: "tcp"}, {ContainerPort: 53, Protocol: "udp"}}},
+			ports: []netmgr.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}, {ContainerPort: 53, Protocol: "udp"}}},
 		{network: "none", mode: "none"},
 		{network: "host", publish: []string{"80"}, mode: "host"},
 		{network: "container:web", mode: "container:web"},

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -47,18 +48,18 @@ func TestOneOffConfig(t *testing.T) {
 	tests := []struct {
 		name    string
 		o       runOptions
-		ports   []engine.PortBinding
+		ports   []netmgr.PortMapping
 		aliases []string
 		mounts  []string // source:target
 	}{
 		{name: "defaults", o: runOptions{}, mounts: []string{"p_data:/data"}},
 		{name: "service ports", o: runOptions{servicePorts: true},
-			ports:  []engine.PortBinding{{HostPort: "8080", ContainerPort: 80, Protocol: "tcp"}},
+			ports:  []netmgr.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}},
 			mounts: []string{"p_data:/data"}},
 		{name: "publish", o: runOptions{publish: []string{"127.0.0.1:9000-9001:90-91/udp"}},
-			ports: []engine.PortBinding{
-				{HostIP: "127.0.0.1", HostPort: "9000", ContainerPort: 90, Protocol: "udp"},
-				{HostIP: "127.0.0.1", HostPort: "9001", ContainerPort: 91, Protocol: "udp"},
+			ports: []netmgr.PortMapping{
+				{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 9000, ContainerPort: 90, Protocol: "udp"},
+				{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 9001, ContainerPort: 91, Protocol: "udp"},
 			},
 			mounts: []string{"p_data:/data"}},
 		{name: "aliases", o: runOptions{useAliases: true}, aliases: []string{"web", "www"}, mounts: []string{"p_data:/data"}},
