@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -16,16 +17,21 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 		Short: "Show the berth version information",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			v := version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-						v = "dev-" + s.Value[:12]
-					}
-				}
-			}
-			fmt.Fprintf(g.stdout, "berth version %s\n", v)
-			return nil
+			return printVersion(g.stdout)
 		},
 	}
+}
+
+// printVersion is `berth version` and `berth -v`.
+func printVersion(w io.Writer) error {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v = "dev-" + s.Value[:12]
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "berth version %s\n", v)
+	return err
 }
