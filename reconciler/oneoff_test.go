@@ -192,3 +192,18 @@ func (f *fake) byName(name string) *engine.Container {
 	}
 	return nil
 }
+
+func TestOneOffRemovesOrphans(t *testing.T) {
+	f := newFake()
+	f.onStart["p-web-1"] = engine.State{Status: engine.StatusRunning}
+	withOld := project()
+	old := *service(withOld, "web")
+	old.Name = "old"
+	withOld.Services = append(withOld.Services, old)
+	convergePlan(t, f, withOld, Options{Mode: ModeUp, Services: []string{"old"}})
+	p := project()
+	plan := convergePlan(t, f, p, Options{Mode: ModeRun, NoDeps: true, RemoveOrphans: true, OneOff: oneOff(t, p)})
+	if !strings.Contains(plan, "p-old-1") || f.byName("p-old-1") != nil {
+		t.Errorf("run --remove-orphans left the orphan:\n%s", plan)
+	}
+}
