@@ -14,6 +14,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/engine"
 )
@@ -51,8 +52,14 @@ type containerCreateOptions struct {
 }
 
 func (o *containerCreateOptions) bind(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.SetInterspersed(false) // flags after IMAGE belong to the command
+	cmd.Flags().SetInterspersed(false) // flags after IMAGE belong to the command
+	o.bindFlags(cmd.Flags())
+}
+
+func (o *containerCreateOptions) bindFlags(f *pflag.FlagSet) {
+	// -h is --hostname, as with docker: --help has no shorthand here
+	// (cobra adds its own -h/--help only when there is no help flag).
+	f.Bool("help", false, "print usage")
 	f.StringVar(&o.name, "name", "", "assign a name to the container")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a directory or mount a named volume (SRC:DST[:ro])")

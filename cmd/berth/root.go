@@ -168,7 +168,9 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newEventsCommand(g),
 		newComposeExecCommand(g),
 		newComposeTopCommand(g),
+		newScaleCommand(g),
 	)
+	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)
 	root.AddCommand(newPauseCommands(g)...)
 	return root

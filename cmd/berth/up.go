@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/reconciler"
@@ -191,11 +192,11 @@ func applyScale(p *spec.Project, flags []string) error {
 		name, num, ok := strings.Cut(f, "=")
 		n, err := strconv.Atoi(num)
 		if !ok || err != nil || n < 0 {
-			return fmt.Errorf("--scale %q: want SERVICE=NUM", f)
+			return fmt.Errorf("--scale %q: want SERVICE=NUM: %w", f, errdefs.ErrInvalidArgument)
 		}
 		i := slices.IndexFunc(p.Services, func(s spec.Service) bool { return s.Name == name })
 		if i < 0 {
-			return fmt.Errorf("--scale %q: no such service: %s", f, name)
+			return fmt.Errorf("--scale %q: no such service: %s: %w", f, name, errdefs.ErrNotFound)
 		}
 		p.Services[i].Scale = n
 	}
