@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -22,48 +23,102 @@ import (
 	"github.com/creack/pty"
 )
 
-// ctrInspect is what these tests read of `berth container inspect`.
+// ctrInspect is what these tests read of `berth container inspect`
+// (Docker's document, see dockerInspect), in the shape they use.
 type ctrInspect struct {
-	ID     string `json:"id"`
+	ID     string
 	Config struct {
-		Name   string            `json:"name"`
-		Labels map[string]string `json:"labels"`
+		Name   string
+		Labels map[string]string
 		Mounts []struct {
-			Type, Source, Target string
-		} `json:"mounts"`
-		Networks []struct {
-			Network string `json:"network"`
-		} `json:"networks"`
-		AutoRemove bool `json:"auto_remove"`
-	} `json:"config"`
+			Type, Source, Target string // Source: a volume's name
+		}
+		AutoRemove bool
+	}
 	State struct {
-		Status   string `json:"status"`
-		ExitCode int    `json:"exit_code"`
-	} `json:"state"`
-	Networks []struct {
-		Network string     `json:"network"`
-		Address netip.Addr `json:"address"`
-		Ports   []struct {
-			HostIP        string `json:"host_ip"`
-			HostPort      int    `json:"host_port"`
-			ContainerPort int    `json:"container_port"`
-		} `json:"ports"`
-	} `json:"network_status"`
+		Status   string
+		ExitCode int
+		Pid      int
+	}
+	// Networks are the networks the container has an address on, while
+	// it runs; the published ports are on the first.
+	Networks []ctrNetwork
+}
+
+type ctrNetwork struct {
+	Network string
+	Address netip.Addr
+	Ports   []struct {
+		HostIP                  string
+		HostPort, ContainerPort int
+	}
+}
+
+// dockerInspect is the part of Docker's container document ctrInspect reads.
+type dockerInspect struct {
+	ID         string `json:"Id"`
+	Name       string
+	Config     struct{ Labels map[string]string }
+	HostConfig struct{ AutoRemove bool }
+	State      struct {
+		Status   string
+		ExitCode int
+		Pid      int
+	}
+	Mounts []struct {
+		Type, Name, Source, Destination string
+	}
+	NetworkSettings struct {
+		Networks map[string]struct{ IPAddress string }
+		Ports    map[string][]struct{ HostIp, HostPort string }
+	}
+}
+
+func (d dockerInspect) ctrInspect() ctrInspect {
+	var in ctrInspect
+	in.ID, in.Config.Name, in.Config.Labels = d.ID, strings.TrimPrefix(d.Name, "/"), d.Config.Labels
+	in.Config.AutoRemove, in.State.Status, in.State.ExitCode, in.State.Pid = d.HostConfig.AutoRemove, d.State.Status, d.State.ExitCode, d.State.Pid
+	for _, m := range d.Mounts {
+		src := m.Source
+		if m.Type == "volume" {
+			src = m.Name
+		}
+		in.Config.Mounts = append(in.Config.Mounts, struct{ Type, Source, Target string }{m.Type, src, m.Destination})
+	}
+	for _, name := range slices.Sorted(maps.Keys(d.NetworkSettings.Networks)) {
+		if a, err := netip.ParseAddr(d.NetworkSettings.Networks[name].IPAddress); err == nil {
+			in.Networks = append(in.Networks, ctrNetwork{Network: name, Address: a})
+		}
+	}
+	for port, bindings := range d.NetworkSettings.Ports {
+		num, _, _ := strings.Cut(port, "/")
+		cp, _ := strconv.Atoi(num)
+		for _, b := range bindings {
+			hp, _ := strconv.Atoi(b.HostPort)
+			if len(in.Networks) > 0 {
+				in.Networks[0].Ports = append(in.Networks[0].Ports, struct {
+					HostIP                  string
+					HostPort, ContainerPort int
+				}{b.HostIp, hp, cp})
+			}
+		}
+	}
+	return in
 }
 
 func (h *harness) ctrInspect(ref string) ctrInspect {
 	h.t.Helper()
-	var out []ctrInspect
+	var out []dockerInspect
 	if err := json.Unmarshal([]byte(h.mustBerth("container", "inspect", ref)), &out); err != nil || len(out) != 1 {
 		h.t.Fatalf("container inspect %s: %v (%d entries)", ref, err, len(out))
 	}
-	return out[0]
+	return out[0].ctrInspect()
 }
 
 // ctrInspectID is the ID of the container ref names, "" if there is none.
 func (h *harness) ctrInspectID(ref string) string {
 	h.t.Helper()
-	var out []ctrInspect
+	var out []dockerInspect
 	r := h.berth("container", "inspect", ref)
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || len(out) != 1 {
 		return ""
@@ -184,13 +239,15 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Fatalf("network ls = %v, want the default network, bridge", nets)
 	}
 	var netInfo []struct {
-		Subnet netip.Prefix `json:"subnet"`
-		Bridge string       `json:"bridge"`
+		IPAM struct {
+			Config []struct{ Subnet netip.Prefix }
+		}
+		Options map[string]string
 	}
-	if err := json.Unmarshal([]byte(h.mustBerth("network", "inspect", "bridge")), &netInfo); err != nil || len(netInfo) != 1 {
+	if err := json.Unmarshal([]byte(h.mustBerth("network", "inspect", "bridge")), &netInfo); err != nil || len(netInfo) != 1 || len(netInfo[0].IPAM.Config) == 0 {
 		t.Fatalf("network inspect bridge: %v", err)
 	}
-	if !netInfo[0].Subnet.Contains(in.Networks[0].Address) || !strings.HasPrefix(netInfo[0].Bridge, "berth") {
+	if !netInfo[0].IPAM.Config[0].Subnet.Contains(in.Networks[0].Address) || !strings.HasPrefix(h.bridgeOf("bridge"), "berth") {
 		t.Errorf("address %s, network %+v: want the address in the subnet, a bridge named berth…", in.Networks[0].Address, netInfo[0])
 	}
 

@@ -117,13 +117,11 @@ func TestMalformedFileIsOneLine(t *testing.T) {
 // bridgeOf reads the bridge name of a network from berth's own record.
 func (h *harness) bridgeOf(network string) string {
 	h.t.Helper()
-	var nets []struct {
-		Bridge string `json:"bridge"`
-	}
+	var nets []struct{ Options map[string]string } // Docker's document
 	if err := json.Unmarshal([]byte(h.mustBerth("network", "inspect", network)), &nets); err != nil || len(nets) != 1 {
 		h.t.Fatalf("network inspect %s: %v", network, err)
 	}
-	return nets[0].Bridge
+	return nets[0].Options["com.docker.network.bridge.name"]
 }
 
 // TestConcurrentUpsSerialise: two up -d of one project at once both succeed

@@ -90,7 +90,7 @@ func benchCleanup(b *testing.B, e *Engine) {
 	}
 	for _, ent := range ents {
 		if isID(ent.Name()) {
-			_ = removeCgroups(ContainerID(ent.Name()))
+			_ = removeCgroups(ContainerConfig{}, ContainerID(ent.Name()))
 		}
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/atomicfile"
-	"github.com/berth-dev/berth/internal/flock"
 )
 
 // recordVersion is the version of container.json this code reads and writes.
@@ -245,7 +244,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	if _, err := e.runtimePath(); err != nil {
 		return nil, err
 	}
-	img, err := e.images.Resolve(ctx, cfg.Image)
+	img, err := e.createImage(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +275,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 		}
 		defer func() { retErr = errors.Join(retErr, done(retErr != nil)) }()
 	}
-	unlock, err := flock.Lock(ctx, filepath.Join(e.containersDir(), "lock"))
+	unlock, err := e.lockNames(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +320,36 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 		return nil, err
 	}
 	e.log.DebugContext(ctx, "container created", "container", cfg.Name, "id", id)
-	return &Container{ID: id, Config: rec.Config, ImageID: rec.ImageID, Created: rec.Created, State: sf.State}, nil
+	return newContainer(e.containerDir(id), rec, sf.State), nil
+}
+
+// createImage resolves the image a new container is made from; a container
+// on RootfsLayers without an image has an empty one.
+func (e *Engine) createImage(ctx context.Context, cfg ContainerConfig) (*image.Image, error) {
+	if cfg.Image == "" && len(cfg.RootfsLayers) > 0 {
+		for _, l := range cfg.RootfsLayers {
+			if !filepath.IsAbs(l) {
+				return nil, fmt.Errorf("rootfs layer %q: not an absolute path: %w", l, errdefs.ErrInvalidArgument)
+			}
+		}
+		return &image.Image{}, nil
+	}
+	return e.images.Resolve(ctx, cfg.Image)
+}
+
+// UpperDir returns the directory that holds the changes a container made
+// to its root filesystem (the overlay's upper directory): valid until the
+// container is removed, and stable only while it is not running.
+// errdefs.ErrNotFound for an unknown container.
+func (e *Engine) UpperDir(ctx context.Context, id ContainerID) (string, error) {
+	dir, rec, err := e.lookup(string(id))
+	if err != nil {
+		return "", err
+	}
+	if rec == nil {
+		return "", fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
+	}
+	return filepath.Join(dir, "upper"), nil
 }
 
 // sweepTemp removes the temporary directories of Creates that died half-way.
@@ -409,7 +437,7 @@ func (e *Engine) container(dir string, rec *record) (*Container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", rec.Config.Name, err)
 	}
-	c := &Container{ID: rec.ID, Config: rec.Config, ImageID: rec.ImageID, Created: rec.Created, State: st}
+	c := newContainer(dir, rec, st)
 	if st.Status == StatusRunning || st.Status == StatusPaused {
 		eps, err := readEndpoints(dir)
 		if err != nil {
@@ -420,6 +448,39 @@ func (e *Engine) container(dir string, rec *record) (*Container, error) {
 		}
 	}
 	return c, nil
+}
+
+func newContainer(dir string, rec *record, st State) *Container {
+	return &Container{ID: rec.ID, Config: rec.Config, ImageID: rec.ImageID, Created: rec.Created, State: st,
+		ImageConfig: rec.ImageConfig, StopSignal: rec.StopSignal, dir: dir}
+}
+
+// Args is the container's process as Docker reports it (inspect's Path and
+// Args, the command `ps` shows): the container's entrypoint and command,
+// else its image's.
+func (c *Container) Args() []string {
+	args, _ := processArgs(c.Config, c.ImageConfig) // an error only for no command at all: then none
+	return args
+}
+
+// LogPath is the container's log file (JSON lines), HostsPath and
+// ResolvConfPath the files mounted at /etc/hosts and /etc/resolv.conf.
+func (c *Container) LogPath() string { return c.path(ctrstate.LogFile) }
+
+// HostsPath: see LogPath.
+func (c *Container) HostsPath() string { return c.path("hosts") }
+
+// ResolvConfPath: see LogPath.
+func (c *Container) ResolvConfPath() string { return c.path("resolv.conf") }
+
+// HostnamePath: see LogPath.
+func (c *Container) HostnamePath() string { return c.path("hostname") }
+
+func (c *Container) path(name string) string {
+	if c.dir == "" {
+		return ""
+	}
+	return filepath.Join(c.dir, name)
 }
 
 // List returns the containers whose labels include every pair in labels,
@@ -507,7 +568,11 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	if err := e.releaseRun(ctx, dir, id, networks, true); err != nil {
 		return err
 	}
-	if err := removeCgroups(id); err != nil {
+	var cfg ContainerConfig
+	if rec != nil {
+		cfg = rec.Config
+	}
+	if err := removeCgroups(cfg, id); err != nil {
 		return err
 	}
 	if err := os.Remove(filepath.Join(dir, ctrstate.RecordFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -538,9 +603,9 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 
 // removeCgroups removes the container's cgroup leaves the runtime left
 // behind (its parent, /berth, is shared and stays).
-func removeCgroups(id ContainerID) error {
-	leaves, _ := filepath.Glob("/sys/fs/cgroup/*" + ctrstate.CgroupsPath(string(id)))
-	if v2 := "/sys/fs/cgroup" + ctrstate.CgroupsPath(string(id)); !slices.Contains(leaves, v2) {
+func removeCgroups(c ContainerConfig, id ContainerID) error {
+	leaves, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupsPath(c, id))
+	if v2 := "/sys/fs/cgroup" + cgroupsPath(c, id); !slices.Contains(leaves, v2) {
 		leaves = append(leaves, v2)
 	}
 	var errs []error

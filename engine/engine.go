@@ -135,9 +135,17 @@ type ContainerConfig struct {
 	ShmSize     int64             `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
 	Resources   Resources         `json:"resources,omitzero"`
 	OomScoreAdj int               `json:"oom_score_adj,omitempty"`
-	PidMode     string            `json:"pid_mode,omitempty"` // "", "host", "container:<id>"
-	IpcMode     string            `json:"ipc_mode,omitempty"` // "", "host", "shareable", "container:<id>"
-	Restart     RestartPolicy     `json:"restart,omitzero"`
+	// CgroupParent is the cgroup the container's goes under, relative to
+	// each hierarchy's root; "": berth's own (/berth).
+	CgroupParent string `json:"cgroup_parent,omitempty"`
+	// CgroupnsMode is "" or "host" (the host's cgroup namespace, Docker's
+	// default on cgroups v1), or "private".
+	CgroupnsMode string            `json:"cgroupns_mode,omitempty"`
+	UTSMode      string            `json:"uts_mode,omitempty"`    // "" (private) or "host"
+	Annotations  map[string]string `json:"annotations,omitempty"` // OCI annotations
+	PidMode      string            `json:"pid_mode,omitempty"`    // "", "host", "container:<id>"
+	IpcMode      string            `json:"ipc_mode,omitempty"`    // "", "host", "shareable", "container:<id>"
+	Restart      RestartPolicy     `json:"restart,omitzero"`
 	// AutoRemove: the container is removed once it has exited for good
 	// (docker run --rm): by its shim, which runs `berth container rm`
 	// when it is done, else by the next SweepAutoRemove. Not with a
@@ -155,15 +163,26 @@ type ContainerConfig struct {
 	// Networking (the networks issue).
 	NetworkMode string        `json:"network_mode,omitempty"` // "" (bridge networks), "host", "none", "container:<id>"
 	Ports       []PortBinding `json:"ports,omitempty"`
-	DNS         []string      `json:"dns,omitempty"`
-	DNSSearch   []string      `json:"dns_search,omitempty"`
-	DNSOptions  []string      `json:"dns_options,omitempty"`
+	// ExposedPorts are the ports the container says it listens on, as
+	// Docker's "80/tcp", beside the image's; published nowhere.
+	ExposedPorts []string `json:"exposed_ports,omitempty"`
+	DNS          []string `json:"dns,omitempty"`
+	DNSSearch    []string `json:"dns_search,omitempty"`
+	DNSOptions   []string `json:"dns_options,omitempty"`
 
 	// Data (the volumes issue).
 	VolumesFrom []string `json:"volumes_from,omitempty"` // container[:ro|:rw]
 	// VolumeLabels label the anonymous volumes the engine makes for the
 	// image's VOLUMEs that no mount covers (see ImageVolumeName).
 	VolumeLabels map[string]string `json:"volume_labels,omitempty"`
+
+	// RootfsLayers, when set, are the directories (overlay lower layers,
+	// lowest first) under the container's root filesystem in place of
+	// the image's layers: a builder's RUN step stacks the layers it made
+	// itself. Image may then be empty (no image configuration applies),
+	// and the overlay is mounted with redirect_dir=off and metacopy=off, so
+	// its upper directory (see UpperDir) holds every change in full.
+	RootfsLayers []string `json:"rootfs_layers,omitempty"`
 }
 
 // Ulimit is one resource limit; values above the host's hard limit are clamped.
@@ -180,6 +199,13 @@ type Resources struct {
 	CPUs           float64 `json:"cpus,omitempty"`
 	CPUShares      int64   `json:"cpu_shares,omitempty"`
 	PidsLimit      int64   `json:"pids_limit,omitempty"`
+	CpusetCpus     string  `json:"cpuset_cpus,omitempty"` // "0-2,4"
+	CPUQuota       int64   `json:"cpu_quota,omitempty"`   // µs per CPUPeriod; with CPUs set, CPUs wins
+	CPUPeriod      int64   `json:"cpu_period,omitempty"`  // µs
+	CPURTRuntime   int64   `json:"cpu_rt_runtime,omitempty"`
+	CPURTPeriod    int64   `json:"cpu_rt_period,omitempty"`
+	MemSwappiness  int64   `json:"mem_swappiness,omitempty"` // 1-100; 0: the kernel's
+	OomKillDisable bool    `json:"oom_kill_disable,omitempty"`
 }
 
 // RestartPolicy says when the shim restarts the container's process.
@@ -314,6 +340,13 @@ type Container struct {
 	Created  time.Time       `json:"created"`
 	State    State           `json:"state"`
 	Networks []NetworkStatus `json:"network_status,omitempty"` // while running
+	// ImageConfig is the image's configuration when the container was
+	// created: what an unset Entrypoint, Cmd, Env… fall back to.
+	ImageConfig image.Config `json:"image_config"`
+	// StopSignal is the signal that stops it: the configuration's, the
+	// image's, or SIGTERM.
+	StopSignal string `json:"stop_signal"`
+	dir        string // the container's state directory
 }
 
 // NetworkStatus is the container's address on one network.
@@ -393,9 +426,6 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 	}
 	return e, nil
 }
-
-// Images returns the engine's image store.
-func (e *Engine) Images() *image.Store { return e.images }
 
 // classified is an error that keeps its own message and also matches an
 // errdefs class with errors.Is.

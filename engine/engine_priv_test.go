@@ -152,7 +152,7 @@ func forceCleanup(t *testing.T, e *Engine) {
 	ents, _ := os.ReadDir(e.containersDir())
 	for _, ent := range ents {
 		if isID(ent.Name()) {
-			_ = removeCgroups(ContainerID(ent.Name()))
+			_ = removeCgroups(ContainerConfig{}, ContainerID(ent.Name()))
 		}
 	}
 }
@@ -603,7 +603,7 @@ func TestPrivOverlayNewMountAPI(t *testing.T) {
 		}
 	}
 	top := []string{layers[2], layers[1], layers[0]}
-	if err := mountOverlayFS(top, upper, work, target); err != nil {
+	if err := mountOverlayFS(top, upper, work, target, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })

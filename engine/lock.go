@@ -5,11 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/flock"
 )
+
+// lockNames takes the engine's name lock (<root>/containers/lock): held by
+// every Create while it claims a name, and by the removals of volumes and
+// images while they make sure no container uses them.
+func (e *Engine) lockNames(ctx context.Context) (unlock func(), err error) {
+	return flock.Lock(ctx, filepath.Join(e.containersDir(), "lock"))
+}
 
 // lockDir takes an exclusive flock on the directory dir, waiting until it is
 // free or ctx is done. A directory removed while waiting (by Remove, which

@@ -18,8 +18,9 @@ const maxMountData = 4096 - 1
 // mountOverlay mounts an overlay at target with layers (lowest first) below
 // upper. The classic option string (top layer first) is used when it fits a
 // page; past that (about 40 layers under a long root), the layers are
-// added one by one with the new mount API ("lowerdir+", Linux 6.8).
-func mountOverlay(layers []string, upper, work, target string) error {
+// added one by one with the new mount API ("lowerdir+", Linux 6.8). opts
+// are more key=value options.
+func mountOverlay(layers []string, upper, work, target string, opts ...string) error {
 	if len(layers) == 0 {
 		return fmt.Errorf("overlay %s: no layers", target)
 	}
@@ -31,18 +32,21 @@ func mountOverlay(layers []string, upper, work, target string) error {
 		}
 	}
 	data := "lowerdir=" + strings.Join(top, ":") + ",upperdir=" + upper + ",workdir=" + work
+	for _, o := range opts {
+		data += "," + o
+	}
 	if len(data) <= maxMountData {
 		if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
 			return fmt.Errorf("mount overlay on %s: %w", target, err)
 		}
 		return nil
 	}
-	return mountOverlayFS(top, upper, work, target)
+	return mountOverlayFS(top, upper, work, target, opts)
 }
 
 // mountOverlayFS mounts the overlay through fsopen/fsconfig/fsmount, one
 // lower layer (top first) per "lowerdir+", which has no length limit.
-func mountOverlayFS(top []string, upper, work, target string) (retErr error) {
+func mountOverlayFS(top []string, upper, work, target string, opts []string) (retErr error) {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("mount overlay on %s: %d layers need the new mount API: fsopen: %w", target, len(top), err)
@@ -64,6 +68,12 @@ func mountOverlayFS(top []string, upper, work, target string) (retErr error) {
 	}
 	if err := set("workdir", work); err != nil {
 		return err
+	}
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		if err := set(k, v); err != nil {
+			return err
+		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return fmt.Errorf("mount overlay on %s: create: %w", target, err)

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -180,7 +181,7 @@ func OCISpec(c ContainerConfig, img image.Config, in SpecInputs) (*specs.Spec, e
 		Hostname: hostname,
 		Mounts:   mounts,
 		Linux: &specs.Linux{
-			CgroupsPath: ctrstate.CgroupsPath(string(in.ID)),
+			CgroupsPath: cgroupsPath(c, in.ID),
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace},
 				{Type: specs.IPCNamespace},
@@ -193,6 +194,7 @@ func OCISpec(c ContainerConfig, img image.Config, in SpecInputs) (*specs.Spec, e
 			ReadonlyPaths: slices.Clone(readonlyPaths),
 		},
 	}
+	s.Annotations = maps.Clone(c.Annotations)
 	if err := setNetworkMode(s.Linux, c); err != nil {
 		return nil, err
 	}
@@ -366,4 +368,13 @@ func userMounts(c ContainerConfig, in SpecInputs) ([]specs.Mount, error) {
 		out = append(out, sm)
 	}
 	return out, nil
+}
+
+// cgroupsPath is the container's cgroup, relative to each hierarchy's
+// root: under its CgroupParent, else under berth's own.
+func cgroupsPath(c ContainerConfig, id ContainerID) string {
+	if c.CgroupParent == "" {
+		return ctrstate.CgroupsPath(string(id))
+	}
+	return path.Join("/", c.CgroupParent, string(id))
 }

@@ -294,6 +294,7 @@ func setNamespaces(l *specs.Linux, c ContainerConfig, in SpecInputs) error {
 	}{
 		{"pid", c.PidMode, in.PidNSPath, specs.PIDNamespace, []string{"", "host"}},
 		{"ipc", c.IpcMode, in.IpcNSPath, specs.IPCNamespace, []string{"", "host", "private", "shareable"}},
+		{"uts", c.UTSMode, "", specs.UTSNamespace, []string{"", "host"}},
 	} {
 		i := slices.IndexFunc(l.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == m.typ })
 		switch {
@@ -307,6 +308,19 @@ func setNamespaces(l *specs.Linux, c ContainerConfig, in SpecInputs) error {
 		case !slices.Contains(m.modes, m.mode):
 			return invalid("%s %q: want host or container:<name>", m.field, m.mode)
 		}
+	}
+	switch c.CgroupnsMode {
+	case "", "host":
+	case "private":
+		l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	default:
+		return invalid("cgroup %q: want host or private", c.CgroupnsMode)
+	}
+	if c.UTSMode == "host" && c.Hostname != "" {
+		return invalid("uts host: a hostname cannot be set")
+	}
+	if strings.Contains(c.CgroupParent, "..") {
+		return invalid("cgroup_parent %q: must not leave the hierarchy", c.CgroupParent)
 	}
 	return nil
 }
@@ -404,7 +418,75 @@ func setResources(r *specs.LinuxResources, res Resources) error {
 	if res.PidsLimit != 0 {
 		r.Pids = &specs.LinuxPids{Limit: ptr(res.PidsLimit)}
 	}
+	return setMoreResources(r, res)
+}
+
+// setMoreResources sets the cpuset, the CPU quota and period, the
+// real-time CPU budget, swappiness and the OOM killer switch.
+func setMoreResources(r *specs.LinuxResources, res Resources) error {
+	switch {
+	case res.CPUQuota < 0 || res.CPUPeriod < 0 || res.CPURTRuntime < 0 || res.CPURTPeriod < 0:
+		return invalid("resources: negative CPU quota or period")
+	case res.CPUPeriod != 0 && (res.CPUPeriod < 1000 || res.CPUPeriod > 1000000):
+		return invalid("cpu_period %d: want 1000-1000000 µs", res.CPUPeriod)
+	case res.CPUQuota != 0 && res.CPUQuota < 1000:
+		return invalid("cpu_quota %d: below the minimum of 1000 µs", res.CPUQuota)
+	case res.MemSwappiness < 0 || res.MemSwappiness > 100:
+		return invalid("mem_swappiness %d: want 0-100", res.MemSwappiness)
+	case res.CpusetCpus != "" && !validCpuset(res.CpusetCpus):
+		return invalid("cpuset %q: want a list such as 0-2,4", res.CpusetCpus)
+	}
+	cpu := func() *specs.LinuxCPU {
+		if r.CPU == nil {
+			r.CPU = &specs.LinuxCPU{}
+		}
+		return r.CPU
+	}
+	if res.CpusetCpus != "" {
+		cpu().Cpus = res.CpusetCpus
+	}
+	if res.CPUQuota > 0 && res.CPUs == 0 {
+		cpu().Quota = ptr(res.CPUQuota)
+	}
+	if res.CPUPeriod > 0 && res.CPUs == 0 {
+		cpu().Period = ptr(uint64(res.CPUPeriod))
+	}
+	if res.CPURTRuntime > 0 {
+		cpu().RealtimeRuntime = ptr(res.CPURTRuntime)
+	}
+	if res.CPURTPeriod > 0 {
+		cpu().RealtimePeriod = ptr(uint64(res.CPURTPeriod))
+	}
+	if res.MemSwappiness > 0 || res.OomKillDisable {
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		if res.MemSwappiness > 0 {
+			r.Memory.Swappiness = ptr(uint64(res.MemSwappiness))
+		}
+		if res.OomKillDisable {
+			r.Memory.DisableOOMKiller = ptr(true)
+		}
+	}
 	return nil
+}
+
+// validCpuset tells whether s is a list of CPUs and ranges: "0", "0-3,6".
+func validCpuset(s string) bool {
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.ParseUint(lo, 10, 16)
+		if err1 != nil {
+			return false
+		}
+		if isRange {
+			b, err2 := strconv.ParseUint(hi, 10, 16)
+			if err2 != nil || b < a {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func ptr[T any](v T) *T { return &v }

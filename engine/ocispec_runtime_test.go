@@ -147,6 +147,44 @@ func TestOCISpecLimits(t *testing.T) {
 			t.Errorf("resources %+v %+v %+v", r.Memory, r.CPU, r.Pids)
 		}
 	})
+	t.Run("cpuset, quota, real-time budget, swappiness, OOM killer", func(t *testing.T) {
+		s := mustSpec(t, ContainerConfig{Resources: Resources{CpusetCpus: "0-1,3", CPUQuota: 20000, CPUPeriod: 50000,
+			CPURTRuntime: 950, CPURTPeriod: 1000, MemSwappiness: 10, OomKillDisable: true}}, baseInputs())
+		c, m := s.Linux.Resources.CPU, s.Linux.Resources.Memory
+		if c.Cpus != "0-1,3" || *c.Quota != 20000 || *c.Period != 50000 || *c.RealtimeRuntime != 950 || *c.RealtimePeriod != 1000 {
+			t.Errorf("cpu %+v", c)
+		}
+		if *m.Swappiness != 10 || !*m.DisableOOMKiller {
+			t.Errorf("memory %+v", m)
+		}
+		// cpus wins over a quota and period, as with docker.
+		s = mustSpec(t, ContainerConfig{Resources: Resources{CPUs: 1, CPUQuota: 20000, CPUPeriod: 50000}}, baseInputs())
+		if *s.Linux.Resources.CPU.Quota != 100000 || *s.Linux.Resources.CPU.Period != 100000 {
+			t.Errorf("cpus and quota: %+v", s.Linux.Resources.CPU)
+		}
+	})
+	t.Run("cgroup parent and namespace, uts host, annotations", func(t *testing.T) {
+		in := baseInputs()
+		s := mustSpec(t, ContainerConfig{CgroupParent: "ci/jobs", CgroupnsMode: "private", UTSMode: "host",
+			Annotations: map[string]string{"org.example/k": "v"}}, in)
+		if want := "/ci/jobs/" + string(in.ID); s.Linux.CgroupsPath != want {
+			t.Errorf("cgroupsPath %q, want %q", s.Linux.CgroupsPath, want)
+		}
+		var cgroupns, uts bool
+		for _, ns := range s.Linux.Namespaces {
+			cgroupns = cgroupns || ns.Type == specs.CgroupNamespace
+			uts = uts || ns.Type == specs.UTSNamespace
+		}
+		if !cgroupns || uts {
+			t.Errorf("namespaces %+v", s.Linux.Namespaces)
+		}
+		if s.Annotations["org.example/k"] != "v" {
+			t.Errorf("annotations %v", s.Annotations)
+		}
+		if s := mustSpec(t, ContainerConfig{}, in); s.Linux.CgroupsPath != "/berth/"+string(in.ID) {
+			t.Errorf("default cgroupsPath %q", s.Linux.CgroupsPath)
+		}
+	})
 	t.Run("shm_size", func(t *testing.T) {
 		s := mustSpec(t, ContainerConfig{ShmSize: 1 << 20}, baseInputs())
 		i := slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/dev/shm" })
@@ -195,6 +233,13 @@ func TestOCISpecRejectsRuntime(t *testing.T) {
 		"bad pid mode":           {PidMode: "private-ish"},
 		"unresolved container":   {IpcMode: "container:db"},
 		"oom_score_adj":          {OomScoreAdj: 2000},
+		"bad cpuset":             {Resources: Resources{CpusetCpus: "0-x"}},
+		"cpu period too short":   {Resources: Resources{CPUPeriod: 10}},
+		"swappiness above 100":   {Resources: Resources{MemSwappiness: 101}},
+		"bad cgroup namespace":   {CgroupnsMode: "shared"},
+		"bad uts mode":           {UTSMode: "container:x"},
+		"uts host with hostname": {UTSMode: "host", Hostname: "h"},
+		"cgroup parent escapes":  {CgroupParent: "../../x"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c.Cmd = []string{"c"}

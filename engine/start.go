@@ -80,16 +80,16 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		}
 	}()
 
-	img, err := e.images.Resolve(ctx, rec.ImageID)
-	if err != nil {
-		return err
-	}
-	layers, err := e.images.LayerDirs(ctx, img)
+	layers, err := e.rootfsLayers(ctx, rec)
 	if err != nil {
 		return err
 	}
 	rootfs := filepath.Join(dir, ctrstate.RootfsDir)
-	if err := mountOverlay(layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
+	var extra []string
+	if len(rec.Config.RootfsLayers) > 0 {
+		extra = fullUpperOptions
+	}
+	if err := mountOverlay(layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs, extra...); err != nil {
 		return err
 	}
 	defer func() {
@@ -140,6 +140,24 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	}
 	e.log.DebugContext(ctx, "container started", "container", rec.Config.Name, "took", time.Since(began))
 	return nil
+}
+
+// fullUpperOptions make an overlay's upper directory hold every change in
+// full: no renamed directory as a redirect to its lower, no file copied up
+// as metadata only.
+var fullUpperOptions = []string{"redirect_dir=off", "metacopy=off"}
+
+// rootfsLayers returns the overlay lower directories of a container: its
+// RootfsLayers, else its image's layers.
+func (e *Engine) rootfsLayers(ctx context.Context, rec *record) ([]string, error) {
+	if len(rec.Config.RootfsLayers) > 0 {
+		return rec.Config.RootfsLayers, nil
+	}
+	img, err := e.images.Resolve(ctx, rec.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	return e.images.LayerDirs(ctx, img)
 }
 
 // connect makes the container's network sandbox and attaches it to its

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/containerd/errdefs"
 
-	"github.com/berth-dev/berth/internal/flock"
 	"github.com/berth-dev/berth/volmgr"
 )
 
@@ -66,7 +64,7 @@ func (v *VolumeStore) Remove(ctx context.Context, name string) error {
 	if err := volmgr.ValidateName(name); err != nil {
 		return err
 	}
-	unlock, err := flock.Lock(ctx, filepath.Join(v.e.containersDir(), "lock"))
+	unlock, err := v.e.lockNames(ctx)
 	if err != nil {
 		return err
 	}

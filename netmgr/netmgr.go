@@ -279,12 +279,13 @@ func New(opt Options) (*Manager, error) {
 // ErrSubnetExhausted. With EnableIPv6 the same goes for the IPv6 subnet (a
 // /64 of Options.Pool6), whose gateway the bridge gets too, and whose
 // rules go in ip6tables. errdefs.ErrAlreadyExists if a network of that name
-// exists; errdefs.ErrInvalidArgument for a bad name, subnet or gateway. The
+// exists; errdefs.ErrInvalidArgument for a bad name, subnet or gateway
+// (CheckConfig). The
 // choice of the subnets and the making of the bridge happen under the
 // host-wide subnet lock, so that berth processes of other roots never pick
 // the same subnet. On error nothing is left behind.
 func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, retErr error) {
-	if err := validateName("network", cfg.Name); err != nil {
+	if err := CheckConfig(cfg); err != nil {
 		return nil, err
 	}
 	unlock, err := m.lock(ctx)
@@ -333,18 +334,12 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 			return nil, fmt.Errorf("network %q: enable_ipv6: %w", cfg.Name, err)
 		}
 	}
-	if cfg.MTU != 0 && (cfg.MTU < 68 || cfg.MTU > 65535) {
-		return nil, fmt.Errorf("network %q: mtu %d: want 68-65535: %w", cfg.Name, cfg.MTU, errdefs.ErrInvalidArgument)
-	}
 	id, err := newID()
 	if err != nil {
 		return nil, fmt.Errorf("network %q: %w", cfg.Name, err)
 	}
 	br := bridgeName(id)
 	if cfg.BridgeName != "" {
-		if !validBridgeName(cfg.BridgeName) {
-			return nil, fmt.Errorf("network %q: bridge name %q: want %s[a-zA-Z0-9_.-]*, at most %d bytes: %w", cfg.Name, cfg.BridgeName, bridgePrefix, maxIfNameLen, errdefs.ErrInvalidArgument)
-		}
 		for _, o := range nets {
 			if o.Bridge == cfg.BridgeName {
 				return nil, fmt.Errorf("network %q: bridge name %q is used by network %q: %w", cfg.Name, cfg.BridgeName, o.Name, errdefs.ErrConflict)
@@ -392,6 +387,46 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 	}
 	m.log.Debug("network created", "network", n.Name, "bridge", n.Bridge, "subnet", n.Subnet.String())
 	return n, nil
+}
+
+// CheckConfig returns the errdefs.ErrInvalidArgument error Create returns
+// for a configuration that is wrong in itself, whatever the machine holds:
+// a bad name, a subnet that is not an IPv4 prefix of at most /30, a gateway
+// or ip_range outside its subnet, IPv6 fields without EnableIPv6, an MTU
+// outside 68-65535, a bad bridge name. It is pure; Create calls it before
+// anything else, so such a Create leaves nothing behind.
+func CheckConfig(cfg NetworkConfig) error {
+	if err := validateName("network", cfg.Name); err != nil {
+		return err
+	}
+	// With no other network and no host prefix, planning fails only on the
+	// configuration itself.
+	subnet, _, err := planSubnet(cfg, DefaultPool, nil, nil)
+	if err != nil {
+		return err
+	}
+	subnet6, _, err := planSubnet6(cfg, DefaultPool6, nil, nil)
+	if err != nil {
+		return err
+	}
+	// An ip_range is checked against a subnet from the pool by Create.
+	if cfg.Subnet.IsValid() {
+		if err := checkIPRange(cfg.Name, "ip_range", cfg.IPRange, subnet); err != nil {
+			return err
+		}
+	}
+	if cfg.Subnet6.IsValid() {
+		if err := checkIPRange(cfg.Name, "ip_range6", cfg.IPRange6, subnet6); err != nil {
+			return err
+		}
+	}
+	if cfg.MTU != 0 && (cfg.MTU < 68 || cfg.MTU > 65535) {
+		return fmt.Errorf("network %q: mtu %d: want 68-65535: %w", cfg.Name, cfg.MTU, errdefs.ErrInvalidArgument)
+	}
+	if cfg.BridgeName != "" && !validBridgeName(cfg.BridgeName) {
+		return fmt.Errorf("network %q: bridge name %q: want %s[a-zA-Z0-9_.-]*, at most %d bytes: %w", cfg.Name, cfg.BridgeName, bridgePrefix, maxIfNameLen, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // repairLocked finishes a network whose creation was cut short (berth

@@ -126,6 +126,43 @@ func TestPlanSubnet(t *testing.T) {
 	}
 }
 
+// TestCheckConfig: what is wrong in a configuration itself is found
+// without a machine; what depends on the machine (overlaps) is not.
+func TestCheckConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  NetworkConfig
+		want string // "" valid; else in the InvalidArgument error
+	}{
+		{name: "from the pool", cfg: NetworkConfig{Name: "a"}},
+		{name: "given subnet, gateway and range", cfg: NetworkConfig{Name: "a", Subnet: pfx("10.99.0.0/24"), Gateway: ip("10.99.0.254"), IPRange: pfx("10.99.0.128/25")}},
+		{name: "range left to the pool's subnet", cfg: NetworkConfig{Name: "a", IPRange: pfx("192.0.2.0/28")}},
+		{name: "overlap is the machine's business", cfg: NetworkConfig{Name: "a", Subnet: pfx("127.0.0.0/24")}},
+		{name: "bad name", cfg: NetworkConfig{Name: "a/b"}, want: "invalid name"},
+		{name: "subnet too small", cfg: NetworkConfig{Name: "a", Subnet: pfx("10.99.0.0/31")}, want: "at most /30"},
+		{name: "gateway outside", cfg: NetworkConfig{Name: "a", Subnet: pfx("10.99.0.0/24"), Gateway: ip("10.98.0.1")}, want: "not a host address"},
+		{name: "range outside", cfg: NetworkConfig{Name: "a", Subnet: pfx("10.99.0.0/24"), IPRange: pfx("10.98.0.0/25")}, want: "ip_range"},
+		{name: "IPv6 without enable_ipv6", cfg: NetworkConfig{Name: "a", Subnet6: pfx("fd12::/64")}, want: "enable_ipv6"},
+		{name: "IPv6 range outside", cfg: NetworkConfig{Name: "a", EnableIPv6: true, Subnet6: pfx("fd12::/64"), IPRange6: pfx("fd13::/80")}, want: "ip_range6"},
+		{name: "mtu", cfg: NetworkConfig{Name: "a", MTU: 67}, want: "mtu 67"},
+		{name: "bridge name", cfg: NetworkConfig{Name: "a", BridgeName: "br0"}, want: "bridge name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckConfig(tc.cfg)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want InvalidArgument with %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestPickAddr(t *testing.T) {
 	subnet, gw := pfx("10.213.0.0/24"), ip("10.213.0.1")
 	used := map[netip.Addr]bool{ip("10.213.0.2"): true, ip("10.213.0.4"): true}

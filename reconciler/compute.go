@@ -47,7 +47,7 @@ type Options struct {
 	// containers by name instead of by service (run --rm's removal).
 	Containers []string
 	// RemoveImages is down --rmi: "all" the services' images, "local"
-	// those of services with no image of their own (built ones); "":
+	// those built under the name Compose gives them (no image:); "":
 	// none. An image another project's container uses is kept, with a
 	// warning.
 	RemoveImages string
@@ -655,10 +655,11 @@ func (b *builder) removeImages(all []int) error {
 	}
 	var refs []string
 	for _, s := range b.desired.Services {
-		if b.opt.RemoveImages == "local" && s.Image != "" {
-			continue // an image of its own: not this project's to remove
+		local := s.Build != nil && s.Image == spec.ImageOrDefault("", b.desired.Name, s.Name)
+		if b.opt.RemoveImages == "local" && !local {
+			continue // an image named in the file: not this project's to remove
 		}
-		refs = append(refs, spec.ImageOrDefault(s.Image, b.desired.Name, s.Name))
+		refs = append(refs, s.Image)
 	}
 	slices.Sort(refs)
 	for _, ref := range slices.Compact(refs) {

@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/engine/image"
-	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/internal/testutil"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/spec"
@@ -24,27 +21,10 @@ import (
 func realDeps(t *testing.T) (Deps, *volmgr.Store, *engine.Engine) {
 	t.Helper()
 	testutil.RequirePrivileged(t)
-	shim := filepath.Join(t.TempDir(), "berth-shim")
-	if err := testutil.BuildShim(shim); err != nil {
-		t.Fatal(err)
-	}
+	shim := shimBinary(t)
 	root := t.TempDir()
 	runDir := filepath.Join(root, "run")
-	images, err := image.Open(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tar bytes.Buffer
-	if err := testimage.BusyboxRootfs(&tar); err != nil {
-		t.Fatal(err)
-	}
-	raw := tar.Bytes()
-	if _, err := images.Import(t.Context(), bytes.NewReader(raw), "busybox:latest", image.ImportOptions{Created: testimage.MTime}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := images.Import(t.Context(), bytes.NewReader(raw), "db:latest", image.ImportOptions{Created: testimage.MTime, Changes: []string{"VOLUME /db"}}); err != nil {
-		t.Fatal(err)
-	}
+	images := busyboxImages(t, root, "busybox:latest", "db:latest VOLUME /db")
 	nets, err := netmgr.New(netmgr.Options{Root: root, RunDir: runDir})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +43,7 @@ func realDeps(t *testing.T) (Deps, *volmgr.Store, *engine.Engine) {
 			_ = eng.Remove(t.Context(), c.ID, true)
 		}
 	})
-	return Deps{Runtime: eng, Networks: nets, Volumes: eng.Volumes(), Images: images}, vols, eng
+	return Deps{Runtime: eng, Networks: nets, Volumes: eng.Volumes(), Images: eng.Images()}, vols, eng
 }
 
 func convergeReal(t *testing.T, d Deps, p *spec.Project, opt Options) *Plan {

@@ -1,299 +1,95 @@
 package reconciler
 
 import (
-	"context"
-	"fmt"
-	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
-	"time"
+	"testing"
 
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/reconciler/reconcilertest"
 	"github.com/berth-dev/berth/volmgr"
 )
 
-// fake is an in-memory engine, network manager and volume store. failOn
-// makes the named operation on the named target fail ("start:p-web-1").
-type fake struct {
-	mu         sync.Mutex // guards the fields below
-	containers map[engine.ContainerID]*engine.Container
-	networks   map[string]*netmgr.Network
-	volumes    map[string]*volmgr.Volume
-	calls      []string
-	failOn     map[string]bool
-	nextID     int
-	// onStart sets the state a container reaches when started, by name
-	// (default: running, no health).
-	onStart map[string]engine.State
-	// images are the image references present; Pull adds one.
-	images map[string]bool
+// The fake and the real implementations are the reconciler's dependencies;
+// reconcilertest's interfaces, which its suites check, are the reconciler's
+// own, method for method (each assignable to the other).
+var (
+	_ Runtime  = (*reconcilertest.FakeRuntime)(nil)
+	_ Networks = (*reconcilertest.FakeNetworks)(nil)
+	_ Volumes  = (*reconcilertest.FakeVolumes)(nil)
+	_ Images   = (*reconcilertest.FakeImages)(nil)
+
+	_ Runtime  = (*engine.Engine)(nil)
+	_ Networks = (*netmgr.Manager)(nil)
+	_ Volumes  = (*engine.VolumeStore)(nil)
+	_ Images   = (*engine.ImageStore)(nil)
+
+	_ Runtime                 = reconcilertest.Runtime(nil)
+	_ reconcilertest.Runtime  = Runtime(nil)
+	_ Networks                = reconcilertest.Networks(nil)
+	_ reconcilertest.Networks = Networks(nil)
+	_ Volumes                 = reconcilertest.Volumes(nil)
+	_ reconcilertest.Volumes  = Volumes(nil)
+	_ Images                  = reconcilertest.Images(nil)
+	_ reconcilertest.Images   = Images(nil)
+)
+
+func newFake() *reconcilertest.Fake { return reconcilertest.NewFake() }
+
+// deps are the fake's four faces as the reconciler's dependencies.
+func deps(f *reconcilertest.Fake) Deps {
+	return Deps{Runtime: f.Runtime(), Networks: f.Networks(), Volumes: f.Volumes(), Images: f.Images()}
 }
 
-func newFake() *fake {
-	return &fake{
-		containers: map[engine.ContainerID]*engine.Container{},
-		networks:   map[string]*netmgr.Network{},
-		volumes:    map[string]*volmgr.Volume{},
-		failOn:     map[string]bool{},
-		onStart:    map[string]engine.State{},
-		images:     map[string]bool{"busybox": true},
-	}
-}
-
-func (f *fake) deps() Deps {
-	return Deps{Runtime: f, Networks: (*fakeNets)(f), Volumes: (*fakeVols)(f), Images: (*fakeImages)(f)}
-}
-
-type fakeImages fake
-
-func (i *fakeImages) Resolve(_ context.Context, ref string) (*image.Image, error) {
-	f := (*fake)(i)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.images[ref] {
-		return nil, fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
-	}
-	return &image.Image{ID: "sha256:" + ref}, nil
-}
-
-func (i *fakeImages) Pull(_ context.Context, ref string, _ image.PullOptions) (*image.Image, error) {
-	f := (*fake)(i)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("pull", ref); err != nil {
-		return nil, err
-	}
-	f.images[ref] = true
-	return &image.Image{ID: "sha256:" + ref}, nil
-}
-
-func (i *fakeImages) Remove(_ context.Context, ref string) error {
-	f := (*fake)(i)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("remove-image", ref); err != nil {
-		return err
-	}
-	if !f.images[ref] {
-		return fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
-	}
-	delete(f.images, ref)
-	return nil
-}
-
-func (f *fake) record(op, target string) error {
-	f.calls = append(f.calls, op+" "+target)
-	if f.failOn[op+":"+target] {
-		return fmt.Errorf("%s %s: injected failure", op, target)
-	}
-	return nil
-}
-
-func (f *fake) Create(_ context.Context, c engine.ContainerConfig) (*engine.Container, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("create", c.Name); err != nil {
-		return nil, err
-	}
-	for _, o := range f.containers {
-		if o.Config.Name == c.Name {
-			return nil, fmt.Errorf("container name %q: %w", c.Name, errdefs.ErrConflict)
-		}
-	}
-	f.nextID++
-	id := engine.ContainerID(fmt.Sprintf("id%d", f.nextID))
-	f.containers[id] = &engine.Container{ID: id, Config: c, ImageID: "sha256:" + c.Image, State: engine.State{Status: engine.StatusCreated}}
-	return f.containers[id], nil
-}
-
-func (f *fake) get(id engine.ContainerID) (*engine.Container, error) {
-	c, ok := f.containers[id]
-	if !ok {
-		return nil, fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
-	}
-	return c, nil
-}
-
-func (f *fake) Start(_ context.Context, id engine.ContainerID) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, err := f.get(id)
+// containers are the fake's containers, sorted by name.
+func containers(t *testing.T, f *reconcilertest.Fake) []*engine.Container {
+	t.Helper()
+	all, err := f.Runtime().List(t.Context(), nil)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	if err := f.record("start", c.Config.Name); err != nil {
-		return err
-	}
-	c.State = engine.State{Status: engine.StatusRunning}
-	if st, ok := f.onStart[c.Config.Name]; ok {
-		c.State = st
-	}
-	return nil
+	return all
 }
 
-func (f *fake) Stop(_ context.Context, id engine.ContainerID, _ time.Duration) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, err := f.get(id)
+// volume is the fake's volume name, nil if there is none.
+func volume(t *testing.T, f *reconcilertest.Fake, name string) *volmgr.Volume {
+	t.Helper()
+	v, err := f.Volumes().Get(t.Context(), name)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	if err := f.record("stop", c.Config.Name); err != nil {
-		return err
-	}
-	c.State.Status = engine.StatusExited
-	return nil
+	return v
 }
 
-func (f *fake) Remove(_ context.Context, id engine.ContainerID, _ bool) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, err := f.get(id)
+// volumeNames are the names of the fake's volumes, sorted.
+func volumeNames(t *testing.T, f *reconcilertest.Fake) []string {
+	t.Helper()
+	all, err := f.Volumes().List(t.Context(), nil)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	if err := f.record("remove", c.Config.Name); err != nil {
-		return err
+	var out []string
+	for _, v := range all {
+		out = append(out, v.Name)
 	}
-	delete(f.containers, id)
-	return nil
+	return out
 }
 
-func (f *fake) List(_ context.Context, labels map[string]string) ([]*engine.Container, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []*engine.Container
-	for _, c := range f.containers {
-		if hasAll(c.Config.Labels, labels) {
-			cp := *c
-			out = append(out, &cp)
-		}
+// counts are how many containers, networks and volumes the fake holds.
+func counts(t *testing.T, f *reconcilertest.Fake) (ctrs, nets, vols int) {
+	t.Helper()
+	all, err := f.Networks().List(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Config.Name < out[j].Config.Name })
-	return out, nil
-}
-
-type fakeNets fake
-
-func (n *fakeNets) Create(_ context.Context, cfg netmgr.NetworkConfig) (*netmgr.Network, error) {
-	f := (*fake)(n)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("create-network", cfg.Name); err != nil {
-		return nil, err
-	}
-	if _, ok := f.networks[cfg.Name]; ok {
-		return nil, fmt.Errorf("network %q: %w", cfg.Name, errdefs.ErrAlreadyExists)
-	}
-	f.networks[cfg.Name] = &netmgr.Network{Name: cfg.Name, Labels: maps.Clone(cfg.Labels), Internal: cfg.Internal}
-	return f.networks[cfg.Name], nil
-}
-
-func (n *fakeNets) Get(_ context.Context, name string) (*netmgr.Network, error) {
-	f := (*fake)(n)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	nw, ok := f.networks[name]
-	if !ok {
-		return nil, fmt.Errorf("network %q: %w", name, errdefs.ErrNotFound)
-	}
-	return nw, nil
-}
-
-func (n *fakeNets) List(_ context.Context, labels map[string]string) ([]*netmgr.Network, error) {
-	f := (*fake)(n)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []*netmgr.Network
-	for _, name := range slices.Sorted(maps.Keys(f.networks)) {
-		if nw := f.networks[name]; hasAll(nw.Labels, labels) {
-			out = append(out, nw)
-		}
-	}
-	return out, nil
-}
-
-func (n *fakeNets) Remove(_ context.Context, name string) error {
-	f := (*fake)(n)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("remove-network", name); err != nil {
-		return err
-	}
-	if _, ok := f.networks[name]; !ok {
-		return fmt.Errorf("network %q: %w", name, errdefs.ErrNotFound)
-	}
-	delete(f.networks, name)
-	return nil
-}
-
-type fakeVols fake
-
-func (v *fakeVols) Create(_ context.Context, name string, labels map[string]string) (*volmgr.Volume, error) {
-	f := (*fake)(v)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("create-volume", name); err != nil {
-		return nil, err
-	}
-	if _, ok := f.volumes[name]; ok {
-		return nil, fmt.Errorf("volume %q: %w", name, errdefs.ErrAlreadyExists)
-	}
-	f.volumes[name] = &volmgr.Volume{Name: name, Labels: maps.Clone(labels)}
-	return f.volumes[name], nil
-}
-
-func (v *fakeVols) Get(_ context.Context, name string) (*volmgr.Volume, error) {
-	f := (*fake)(v)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	vol, ok := f.volumes[name]
-	if !ok {
-		return nil, fmt.Errorf("volume %q: %w", name, errdefs.ErrNotFound)
-	}
-	return vol, nil
-}
-
-func (v *fakeVols) List(_ context.Context, labels map[string]string) ([]*volmgr.Volume, error) {
-	f := (*fake)(v)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []*volmgr.Volume
-	for _, name := range slices.Sorted(maps.Keys(f.volumes)) {
-		if vol := f.volumes[name]; hasAll(vol.Labels, labels) {
-			out = append(out, vol)
-		}
-	}
-	return out, nil
-}
-
-func (v *fakeVols) Remove(_ context.Context, name string) error {
-	f := (*fake)(v)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.record("remove-volume", name); err != nil {
-		return err
-	}
-	if _, ok := f.volumes[name]; !ok {
-		return fmt.Errorf("volume %q: %w", name, errdefs.ErrNotFound)
-	}
-	delete(f.volumes, name)
-	return nil
-}
-
-func hasAll(have, want map[string]string) bool {
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
+	return len(containers(t, f)), len(all), len(volumeNames(t, f))
 }
 
 // recordingSink collects events.

@@ -115,6 +115,9 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 		if _, ok := st.Volumes[v.Name]; ok {
 			continue
 		}
+		if volmgr.ValidateName(v.Name) != nil {
+			continue // no store holds it: Compute reports it with its field
+		}
 		got, err := d.Volumes.Get(ctx, v.Name)
 		if errdefs.IsNotFound(err) {
 			continue
@@ -147,7 +150,7 @@ func observeImageUsers(ctx context.Context, d Deps, st *State, desired *spec.Pro
 		return nil
 	}
 	for _, s := range desired.Services {
-		ref := spec.ImageOrDefault(s.Image, desired.Name, s.Name)
+		ref := s.Image
 		if _, seen := st.ImageIDs[ref]; seen {
 			continue
 		}

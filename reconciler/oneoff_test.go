@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/reconciler/reconcilertest"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -24,13 +27,13 @@ func oneOff(t *testing.T, p *spec.Project) *OneOff {
 }
 
 // convergePlan runs Converge on the fake and returns the plan's text.
-func convergePlan(t *testing.T, f *fake, p *spec.Project, opt Options) string {
+func convergePlan(t *testing.T, f *reconcilertest.Fake, p *spec.Project, opt Options) string {
 	t.Helper()
 	name := "p"
 	if p != nil {
 		name = p.Name
 	}
-	plan, err := Converge(t.Context(), f.deps(), name, p, opt, ApplyOptions{Parallel: 2})
+	plan, err := Converge(t.Context(), deps(f), name, p, opt, ApplyOptions{Parallel: 2})
 	if err != nil {
 		t.Fatalf("converge: %v", err)
 	}
@@ -55,7 +58,7 @@ func TestOneOffPlans(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
-			f.onStart["p-web-1"] = healthy
+			f.OnStart("p-web-1", healthy)
 			if tc.before {
 				convergePlan(t, f, project(), Options{Mode: ModeUp, Services: []string{"web"}})
 			}
@@ -64,7 +67,7 @@ func TestOneOffPlans(t *testing.T) {
 				tc.change(p)
 			}
 			golden(t, convergePlan(t, f, p, Options{Mode: ModeRun, NoDeps: tc.noDeps, OneOff: oneOff(t, p)}))
-			c := f.byName("p-client-run-1")
+			c := byName(t, f, "p-client-run-1")
 			if c == nil || c.State.Status != engine.StatusRunning {
 				t.Fatalf("one-off not running: %+v", c)
 			}
@@ -73,7 +76,7 @@ func TestOneOffPlans(t *testing.T) {
 			}
 			// The service's own container is the plan's business only as a
 			// dependency: client-1 is never made.
-			if f.byName("p-client-1") != nil {
+			if byName(t, f, "p-client-1") != nil {
 				t.Error("run made the service's own container")
 			}
 			// A second up sees the one-off as no orphan and changes
@@ -92,14 +95,14 @@ func TestOneOffRemoval(t *testing.T) {
 	// with it, the project's named volume stays.
 	convergePlan(t, f, p, Options{Mode: ModeRun, OneOff: oneOff(t, p)})
 	vol := oneOffVolumeName("p-client-run-1", "/cache")
-	if f.volumes[vol] == nil {
-		t.Fatalf("no anonymous volume %s: %v", vol, f.volumes)
+	if volume(t, f, vol) == nil {
+		t.Fatalf("no anonymous volume %s: %v", vol, volumeNames(t, f))
 	}
 	golden(t, convergePlan(t, f, p, Options{Mode: ModeRemove, Containers: []string{"p-client-run-1"}, Force: true, RemoveVolumes: true}))
-	if f.byName("p-client-run-1") != nil || f.volumes[vol] != nil {
+	if byName(t, f, "p-client-run-1") != nil || volume(t, f, vol) != nil {
 		t.Fatal("one-off or its volume left")
 	}
-	if f.byName("p-web-1") == nil || f.volumes["p_site"] == nil {
+	if byName(t, f, "p-web-1") == nil || volume(t, f, "p_site") == nil {
 		t.Fatal("run --rm removed what is not the one-off's")
 	}
 }
@@ -109,9 +112,9 @@ func TestOneOffNoSuchService(t *testing.T) {
 	p := project()
 	o := oneOff(t, p)
 	o.Service = "nope"
-	_, err := Converge(t.Context(), f.deps(), "p", p, Options{Mode: ModeRun, OneOff: o}, ApplyOptions{})
-	if err == nil || !strings.Contains(err.Error(), "no such service: nope") || len(f.calls) != 0 {
-		t.Fatalf("err = %v, calls = %v", err, f.calls)
+	_, err := Converge(t.Context(), deps(f), "p", p, Options{Mode: ModeRun, OneOff: o}, ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "no such service: nope") || len(f.Calls()) != 0 {
+		t.Fatalf("err = %v, calls = %v", err, f.Calls())
 	}
 }
 
@@ -130,21 +133,20 @@ func TestDownRemoveImages(t *testing.T) {
 			f := newFake()
 			p := project()
 			// A service with no image of its own: its image is the one a
-			// build makes, p-builder.
-			p.Services = append(p.Services, spec.Service{Name: "builder", Scale: 1, Networks: []spec.ServiceNetwork{{Name: "default"}}})
-			f.images["p-builder"] = true
-			p.Services[2].Image = "p-builder"
+			// build makes, named p-builder.
+			p.Services = append(p.Services, spec.Service{Name: "builder", Image: "p-builder", Build: &spec.Build{Context: "/src/p"},
+				Scale: 1, Networks: []spec.ServiceNetwork{{Name: "default"}}})
+			f.SetImage("p-builder", true)
 			convergePlan(t, f, p, Options{Mode: ModeUp})
-			p.Services[2].Image = ""
 			if tc.other {
-				if _, err := f.Create(t.Context(), engine.ContainerConfig{Name: "q-web-1", Image: "busybox", Labels: map[string]string{spec.LabelProject: "q"}}); err != nil {
+				if _, err := f.Runtime().Create(t.Context(), engine.ContainerConfig{Name: "q-web-1", Image: "busybox", Labels: map[string]string{spec.LabelProject: "q"}}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			golden(t, convergePlan(t, f, p, Options{Mode: ModeDown, RemoveImages: tc.rmi}))
 			wantBusybox := tc.rmi == "local" || tc.other
-			if f.images["busybox"] != wantBusybox || f.images["p-builder"] {
-				t.Errorf("images left: %v", f.images)
+			if present(t, f, "busybox") != wantBusybox || present(t, f, "p-builder") {
+				t.Errorf("images left: busybox %v, p-builder %v", present(t, f, "busybox"), present(t, f, "p-builder"))
 			}
 		})
 	}
@@ -152,7 +154,7 @@ func TestDownRemoveImages(t *testing.T) {
 
 func TestDownRemoveImagesBadValue(t *testing.T) {
 	f := newFake()
-	_, err := Converge(t.Context(), f.deps(), "p", project(), Options{Mode: ModeDown, RemoveImages: "some"}, ApplyOptions{})
+	_, err := Converge(t.Context(), deps(f), "p", project(), Options{Mode: ModeDown, RemoveImages: "some"}, ApplyOptions{})
 	if err == nil || !strings.Contains(err.Error(), `--rmi "some"`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -161,7 +163,7 @@ func TestDownRemoveImagesBadValue(t *testing.T) {
 func TestConvergeHoldsTheProjectLock(t *testing.T) {
 	f := newFake()
 	var events []string
-	d := f.deps()
+	d := deps(f)
 	d.LockProject = func(_ context.Context, name string) (func(), error) {
 		events = append(events, "lock "+name)
 		return func() { events = append(events, "unlock") }, nil
@@ -182,10 +184,10 @@ type sinkFunc func(Event)
 
 func (s sinkFunc) Event(e Event) { s(e) }
 
-func (f *fake) byName(name string) *engine.Container {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.containers {
+// byName is the fake's container called name, nil if there is none.
+func byName(t *testing.T, f *reconcilertest.Fake, name string) *engine.Container {
+	t.Helper()
+	for _, c := range containers(t, f) {
 		if c.Config.Name == name {
 			return c
 		}
@@ -195,7 +197,7 @@ func (f *fake) byName(name string) *engine.Container {
 
 func TestOneOffRemovesOrphans(t *testing.T) {
 	f := newFake()
-	f.onStart["p-web-1"] = engine.State{Status: engine.StatusRunning}
+	f.OnStart("p-web-1", engine.State{Status: engine.StatusRunning})
 	withOld := project()
 	old := *service(withOld, "web")
 	old.Name = "old"
@@ -203,7 +205,17 @@ func TestOneOffRemovesOrphans(t *testing.T) {
 	convergePlan(t, f, withOld, Options{Mode: ModeUp, Services: []string{"old"}})
 	p := project()
 	plan := convergePlan(t, f, p, Options{Mode: ModeRun, NoDeps: true, RemoveOrphans: true, OneOff: oneOff(t, p)})
-	if !strings.Contains(plan, "p-old-1") || f.byName("p-old-1") != nil {
+	if !strings.Contains(plan, "p-old-1") || byName(t, f, "p-old-1") != nil {
 		t.Errorf("run --remove-orphans left the orphan:\n%s", plan)
 	}
+}
+
+// present reports whether the fake's image store holds ref.
+func present(t *testing.T, f *reconcilertest.Fake, ref string) bool {
+	t.Helper()
+	_, err := f.Images().Resolve(t.Context(), ref)
+	if err != nil && !errdefs.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	return err == nil
 }

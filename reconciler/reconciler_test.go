@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/reconciler/reconcilertest"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -51,13 +52,13 @@ func service(p *spec.Project, name string) *spec.Service {
 }
 
 // converge observes the fake, plans and applies, and returns the plan.
-func converge(t *testing.T, f *fake, p *spec.Project, opt Options) (*Plan, error) {
+func converge(t *testing.T, f *reconcilertest.Fake, p *spec.Project, opt Options) (*Plan, error) {
 	t.Helper()
 	name := "p"
 	if p != nil {
 		name = p.Name
 	}
-	st, err := Observe(t.Context(), f.deps(), name, p)
+	st, err := Observe(t.Context(), deps(f), name, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func converge(t *testing.T, f *fake, p *spec.Project, opt Options) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
-	return plan, Apply(t.Context(), f.deps(), plan, 4, &recordingSink{})
+	return plan, Apply(t.Context(), deps(f), plan, 4, &recordingSink{})
 }
 
 func golden(t *testing.T, got string) {
@@ -141,7 +142,7 @@ func TestPlans(t *testing.T) {
 			if tc.change != nil {
 				tc.change(p)
 			}
-			st, err := Observe(t.Context(), f.deps(), p.Name, p)
+			st, err := Observe(t.Context(), deps(f), p.Name, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,12 +155,12 @@ func TestPlans(t *testing.T) {
 				t.Fatal("Compute is not deterministic")
 			}
 			golden(t, plan.String())
-			if err := Apply(t.Context(), f.deps(), plan, 2, &recordingSink{}); err != nil {
+			if err := Apply(t.Context(), deps(f), plan, 2, &recordingSink{}); err != nil {
 				t.Fatalf("apply: %v", err)
 			}
 			// After applying, the same inputs plan nothing.
 			if tc.opt.Mode == ModeUp {
-				st, _ = Observe(t.Context(), f.deps(), p.Name, p)
+				st, _ = Observe(t.Context(), deps(f), p.Name, p)
 				next, err := Compute(p, st, Options{Mode: ModeUp, Services: tc.opt.Services, NoDeps: tc.opt.NoDeps})
 				if err != nil {
 					t.Fatal(err)
@@ -174,9 +175,9 @@ func TestPlans(t *testing.T) {
 
 func TestFailingStepSkipsDependents(t *testing.T) {
 	f := newFake()
-	f.failOn["start:p-web-1"] = true
+	f.FailOn("start", "p-web-1")
 	sink := &recordingSink{}
-	st, err := Observe(t.Context(), f.deps(), "p", project())
+	st, err := Observe(t.Context(), deps(f), "p", project())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +185,12 @@ func TestFailingStepSkipsDependents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Apply(t.Context(), f.deps(), plan, 0, sink)
+	err = Apply(t.Context(), deps(f), plan, 0, sink)
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("apply: err = %v, want the injected failure", err)
 	}
 	golden(t, sink.String()+"\n")
-	for _, c := range f.calls {
+	for _, c := range f.Calls() {
 		if strings.Contains(c, "p-client-1") {
 			t.Errorf("client was touched although web failed to start: %s", c)
 		}
@@ -201,16 +202,16 @@ func TestDownRemovesDependentsFirst(t *testing.T) {
 	if _, err := converge(t, f, project(), Options{Mode: ModeUp}); err != nil {
 		t.Fatal(err)
 	}
-	f.calls = nil
+	f.ResetCalls()
 	if _, err := converge(t, f, project(), Options{Mode: ModeDown, RemoveVolumes: true}); err != nil {
 		t.Fatal(err)
 	}
-	order := strings.Join(f.calls, "\n")
+	order := strings.Join(f.Calls(), "\n")
 	if strings.Index(order, "remove p-client-1") > strings.Index(order, "stop p-web-1") {
 		t.Errorf("web stopped before its dependent client was removed:\n%s", order)
 	}
-	if len(f.containers)+len(f.networks)+len(f.volumes) != 0 {
-		t.Errorf("down -v left %d containers, %d networks, %d volumes", len(f.containers), len(f.networks), len(f.volumes))
+	if c, n, v := counts(t, f); c+n+v != 0 {
+		t.Errorf("down -v left %d containers, %d networks, %d volumes", c, n, v)
 	}
 }
 
@@ -222,8 +223,8 @@ func TestDownWithoutFileUsesLabels(t *testing.T) {
 	if _, err := converge(t, f, nil, Options{Mode: ModeDown, RemoveOrphans: true, RemoveVolumes: true}); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.containers)+len(f.networks)+len(f.volumes) != 0 {
-		t.Errorf("down by name left %d containers, %d networks, %d volumes", len(f.containers), len(f.networks), len(f.volumes))
+	if c, n, v := counts(t, f); c+n+v != 0 {
+		t.Errorf("down by name left %d containers, %d networks, %d volumes", c, n, v)
 	}
 }
 
@@ -250,7 +251,7 @@ func TestPlanErrors(t *testing.T) {
 			if tc.change != nil {
 				tc.change(p)
 			}
-			st, err := Observe(t.Context(), newFake().deps(), p.Name, p)
+			st, err := Observe(t.Context(), deps(newFake()), p.Name, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,8 +279,8 @@ func TestStopStartRemove(t *testing.T) {
 		plans = append(plans, plan.String())
 	}
 	golden(t, strings.Join(plans, "--\n"))
-	if len(f.containers) != 1 {
-		t.Fatalf("%d containers left, want web only", len(f.containers))
+	if ctrs := containers(t, f); len(ctrs) != 1 || ctrs[0].Config.Name != "p-web-1" {
+		t.Fatalf("%d containers left, want web only", len(ctrs))
 	}
 }
 
@@ -301,7 +302,7 @@ func TestDependencyConditions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
-			f.onStart["p-web-1"] = tc.web
+			f.OnStart("p-web-1", tc.web)
 			p := project()
 			service(p, "client").DependsOn[0].Condition = tc.condition
 			plan, err := converge(t, f, p, Options{Mode: ModeUp})
@@ -311,7 +312,7 @@ func TestDependencyConditions(t *testing.T) {
 			if tc.name == "healthy dependency" {
 				golden(t, plan.String())
 			}
-			started := slices.Contains(f.calls, "start p-client-1")
+			started := slices.Contains(f.Calls(), "start p-client-1")
 			if tc.wantErr == "" {
 				if err != nil || !started {
 					t.Fatalf("err = %v, client started = %v; want no error and client started", err, started)
@@ -327,7 +328,7 @@ func TestDependencyConditions(t *testing.T) {
 
 func TestUpWaitFailsOnUnhealthy(t *testing.T) {
 	f := newFake()
-	f.onStart["p-web-1"] = engine.State{Status: engine.StatusRunning, Health: &engine.Health{Status: engine.HealthUnhealthy}}
+	f.OnStart("p-web-1", engine.State{Status: engine.StatusRunning, Health: &engine.Health{Status: engine.HealthUnhealthy}})
 	plan, err := converge(t, f, project(), Options{Mode: ModeUp, Wait: true})
 	if err == nil || !strings.Contains(err.Error(), "is unhealthy") {
 		t.Fatalf("up --wait: err = %v, want unhealthy", err)
@@ -352,7 +353,7 @@ func TestPullPolicies(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
-			f.images["busybox"] = tc.present
+			f.SetImage("busybox", tc.present)
 			p := project()
 			for i := range p.Services {
 				p.Services[i].PullPolicy = tc.policy
@@ -387,7 +388,7 @@ func TestAnonymousVolumesAcrossRecreate(t *testing.T) {
 			if _, err := converge(t, f, withAnon(), Options{Mode: ModeUp}); err != nil {
 				t.Fatal(err)
 			}
-			vols := len(f.volumes)
+			vols := len(volumeNames(t, f))
 			p := withAnon()
 			service(p, "web").Environment = []string{"V=2"}
 			plan, err := converge(t, f, p, Options{Mode: ModeUp, RenewAnonVolumes: renew})
@@ -398,8 +399,9 @@ func TestAnonymousVolumesAcrossRecreate(t *testing.T) {
 			if want := map[bool]int{false: 0, true: 1}[renew]; created != want {
 				t.Fatalf("plan creates %d volumes, want %d:\n%s", created, want, plan)
 			}
-			if renew && len(f.volumes) != vols+1 || !renew && len(f.volumes) != vols {
-				t.Fatalf("%d volumes after, %d before", len(f.volumes), vols)
+			after := len(volumeNames(t, f))
+			if renew && after != vols+1 || !renew && after != vols {
+				t.Fatalf("%d volumes after, %d before", after, vols)
 			}
 		})
 	}

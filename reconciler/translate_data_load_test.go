@@ -102,7 +102,7 @@ secrets:
 	}
 
 	// The plan makes the volumes with their options, labels and names.
-	st, err := Observe(t.Context(), newFake().deps(), p.Name, p)
+	st, err := Observe(t.Context(), deps(newFake()), p.Name, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,14 @@ package reconciler
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/reconciler/reconcilertest"
 	"github.com/berth-dev/berth/spec"
 	"github.com/berth-dev/berth/volmgr"
 )
@@ -98,15 +100,15 @@ func TestTranslateDataErrors(t *testing.T) {
 }
 
 // anonymous returns the anonymous volume container p-web-1 mounts at /cache.
-func anonymous(t *testing.T, f *fake) string {
+func anonymous(t *testing.T, f *reconcilertest.Fake) string {
 	t.Helper()
-	for _, c := range f.containers {
+	for _, c := range containers(t, f) {
 		if c.Config.Name != "p-web-1" {
 			continue
 		}
 		for _, m := range c.Config.Mounts {
 			if m.Target == "/cache" {
-				if m.Source == "" || f.volumes[m.Source] == nil {
+				if m.Source == "" || volume(t, f, m.Source) == nil {
 					t.Fatalf("anonymous volume %q not made", m.Source)
 				}
 				return m.Source
@@ -120,8 +122,11 @@ func anonymous(t *testing.T, f *fake) string {
 func TestAnonymousVolumeKeptAcrossRecreateRemovedByDownV(t *testing.T) {
 	f := newFake()
 	// An external volume, and another project's volume: never touched.
-	f.volumes["shared"] = &volmgr.Volume{Name: "shared"}
-	f.volumes["q_data"] = &volmgr.Volume{Name: "q_data", Labels: map[string]string{spec.LabelProject: "q"}}
+	for name, labels := range map[string]map[string]string{"shared": nil, "q_data": {spec.LabelProject: "q"}} {
+		if _, err := f.Volumes().Create(t.Context(), name, labels); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := project()
 	p.Volumes = append(p.Volumes, spec.Volume{Key: "shared", Name: "shared", External: true})
 	web := service(p, "web")
@@ -130,10 +135,10 @@ func TestAnonymousVolumeKeptAcrossRecreateRemovedByDownV(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := anonymous(t, f)
-	if l := f.volumes[first].Labels; l[spec.LabelProject] != "p" || l[spec.LabelService] != "web" || l[spec.LabelContainerNumber] != "1" {
+	if l := volume(t, f, first).Labels; l[spec.LabelProject] != "p" || l[spec.LabelService] != "web" || l[spec.LabelContainerNumber] != "1" {
 		t.Errorf("anonymous volume labels = %v", l)
 	}
-	if _, ok := f.volumes[first].Labels[volmgr.LabelAnonymous]; !ok {
+	if _, ok := volume(t, f, first).Labels[volmgr.LabelAnonymous]; !ok {
 		t.Errorf("anonymous volume not labelled %s", volmgr.LabelAnonymous)
 	}
 
@@ -159,7 +164,7 @@ func TestAnonymousVolumeKeptAcrossRecreateRemovedByDownV(t *testing.T) {
 	if _, err := converge(t, f, p, Options{Mode: ModeDown}); err != nil {
 		t.Fatal(err)
 	}
-	if f.volumes[first] == nil || f.volumes["p_site"] == nil {
+	if volume(t, f, first) == nil || volume(t, f, "p_site") == nil {
 		t.Fatal("down without -v removed a volume")
 	}
 	if _, err := converge(t, f, p, Options{}); err != nil {
@@ -173,11 +178,7 @@ func TestAnonymousVolumeKeptAcrossRecreateRemovedByDownV(t *testing.T) {
 	if _, err := converge(t, f, p, Options{Mode: ModeDown, RemoveVolumes: true}); err != nil {
 		t.Fatal(err)
 	}
-	var left []string
-	for name := range f.volumes {
-		left = append(left, name)
-	}
-	if len(left) != 2 || f.volumes["shared"] == nil || f.volumes["q_data"] == nil {
+	if left := volumeNames(t, f); !slices.Equal(left, []string{"q_data", "shared"}) {
 		t.Fatalf("after down -v the volumes are %v, want shared and q_data", left)
 	}
 }
@@ -193,7 +194,7 @@ func TestBindSourceMissingFailsBeforeAnyChange(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || !errdefs.IsInvalidArgument(err) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
-	for _, c := range f.containers {
+	for _, c := range containers(t, f) {
 		if c.Config.Name == "p-web-1" {
 			t.Fatal("container made despite the missing bind source")
 		}
@@ -209,7 +210,7 @@ func TestDriverOptsNeedAStoreThatTakesThem(t *testing.T) {
 	f := newFake()
 	p := project()
 	p.Volumes[0].DriverOpts = map[string]string{"type": "tmpfs", "device": "tmpfs"}
-	st, err := Observe(t.Context(), f.deps(), "p", p)
+	st, err := Observe(t.Context(), deps(f), "p", p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestDriverOptsNeedAStoreThatTakesThem(t *testing.T) {
 	if cv.DriverOpts["type"] != "tmpfs" {
 		t.Fatalf("CreateVolume = %+v, want the driver options", cv)
 	}
-	if err := createVolume(t.Context(), f.deps().Volumes, cv); !errdefs.IsNotImplemented(err) {
+	if err := createVolume(t.Context(), deps(f).Volumes, cv); !errdefs.IsNotImplemented(err) {
 		t.Fatalf("createVolume on a store without options: %v, want not implemented", err)
 	}
 }
@@ -241,8 +242,8 @@ func TestInvalidVolumeNameFailsThePlan(t *testing.T) {
 			if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "volumes.site: volume name") {
 				t.Fatalf("err = %v, want an invalid volume name", err)
 			}
-			if len(f.calls) != 0 {
-				t.Fatalf("calls made: %v", f.calls)
+			if calls := f.Calls(); len(calls) != 0 {
+				t.Fatalf("calls made: %v", calls)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 
 // translateNetwork sets the container's networks, addresses and host entries.
 func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfig) error {
+	c.ExposedPorts = slices.Clone(s.Expose)
 	for _, sn := range s.Networks {
 		nw, ok := projectNetwork(p, sn.Name)
 		if !ok {

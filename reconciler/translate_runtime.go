@@ -48,7 +48,16 @@ func translateRuntime(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 		CPUs:           s.CPUs,
 		CPUShares:      s.CPUShares,
 		PidsLimit:      s.PidsLimit,
+		CpusetCpus:     s.Cpuset,
+		CPUQuota:       s.CPUQuota,
+		CPUPeriod:      s.CPUPeriod,
+		CPURTRuntime:   s.CPURTRuntime,
+		CPURTPeriod:    s.CPURTPeriod,
+		MemSwappiness:  s.MemSwappiness,
+		OomKillDisable: s.OomKillDisable,
 	}
+	c.CgroupParent, c.CgroupnsMode, c.UTSMode = s.CgroupParent, s.Cgroup, s.Uts
+	c.Annotations = maps.Clone(s.Annotations)
 	c.OomScoreAdj = s.OomScoreAdj
 	var err error
 	if c.PidMode, err = namespaceMode(p, s, "pid", s.Pid); err != nil {
@@ -126,8 +135,14 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 	if l == nil {
 		return lc, nil
 	}
-	if l.Driver != "" && l.Driver != "json-file" {
-		return lc, fmt.Errorf("driver %q: only json-file is supported: %w", l.Driver, errdefs.ErrNotImplemented)
+	switch l.Driver {
+	case "", "json-file":
+	case "local":
+		// Docker's local driver keeps 5 files of 20 MB unless told
+		// otherwise; berth keeps its JSON lines with that rotation.
+		lc.MaxSize, lc.MaxFile = 20<<20, 5
+	default:
+		return lc, fmt.Errorf("driver %q: only json-file and local are supported: %w", l.Driver, errdefs.ErrNotImplemented)
 	}
 	for _, k := range slices.Sorted(maps.Keys(l.Options)) {
 		v := l.Options[k]

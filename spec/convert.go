@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -20,8 +21,9 @@ func convertProject(cp *types.Project) *Project {
 		config:     cp,
 	}
 	for _, name := range slices.Sorted(maps.Keys(cp.Services)) {
-		p.Services = append(p.Services, convertService(name, cp.Services[name]))
+		p.Services = append(p.Services, convertService(cp.Name, name, cp.Services[name]))
 	}
+	foldLinks(p.Services)
 	p.DisabledServices = slices.Sorted(maps.Keys(cp.DisabledServices))
 	for _, key := range slices.Sorted(maps.Keys(cp.Networks)) {
 		n := cp.Networks[key]
@@ -145,4 +147,38 @@ func cloneList[L ~[]string](l L) []string {
 		return nil
 	}
 	return slices.Clone([]string(l))
+}
+
+// foldLinks turns each service's links into what Docker does with them on
+// user-defined networks: the linked service answers to the link's alias on
+// every network the two share. (compose-go has already made each link a
+// dependency.) Aliases stay sorted and without duplicates.
+func foldLinks(services []Service) {
+	idx := map[string]int{}
+	for i, s := range services {
+		idx[s.Name] = i
+	}
+	for _, s := range services {
+		for _, l := range s.Links {
+			target, alias, ok := strings.Cut(l, ":")
+			if !ok {
+				alias = target
+			}
+			ti, found := idx[target]
+			if !found || alias == target {
+				continue // the service's own name resolves already
+			}
+			t := &services[ti]
+			for i := range t.Networks {
+				n := &t.Networks[i]
+				if !slices.ContainsFunc(s.Networks, func(sn ServiceNetwork) bool { return sn.Name == n.Name }) {
+					continue
+				}
+				if !slices.Contains(n.Aliases, alias) {
+					n.Aliases = append(n.Aliases, alias)
+					slices.Sort(n.Aliases)
+				}
+			}
+		}
+	}
 }

@@ -19,7 +19,7 @@ const (
 	configsDir = "/"
 )
 
-func convertService(name string, s types.ServiceConfig) Service {
+func convertService(project, name string, s types.ServiceConfig) Service {
 	out := Service{
 		Name:          name,
 		Image:         s.Image,
@@ -42,7 +42,7 @@ func convertService(name string, s types.ServiceConfig) Service {
 
 		Healthcheck: healthcheck(s.HealthCheck),
 		Ports:       ports(s.Ports),
-		Expose:      cloneList(s.Expose),
+		Expose:      exposed(s.Expose),
 
 		Tty:        s.Tty,
 		StdinOpen:  s.StdinOpen,
@@ -76,6 +76,39 @@ func convertService(name string, s types.ServiceConfig) Service {
 		DNSOpt:      cloneList(s.DNSOpts),
 
 		Logging: logging(s.Logging),
+
+		CgroupParent:   s.CgroupParent,
+		Cgroup:         s.Cgroup,
+		Cpuset:         s.CPUSet,
+		CPUQuota:       s.CPUQuota,
+		CPUPeriod:      s.CPUPeriod,
+		CPURTRuntime:   s.CPURTRuntime,
+		CPURTPeriod:    s.CPURTPeriod,
+		MemSwappiness:  int64(s.MemSwappiness),
+		OomKillDisable: s.OomKillDisable,
+		Uts:            s.Uts,
+		UsernsMode:     s.UserNSMode,
+		Annotations:    cloneLabels(types.Labels(s.Annotations)),
+		NoAttach:       s.Attach != nil && !*s.Attach,
+		Links:          cloneList(s.Links),
+	}
+	if b := s.Build; b != nil {
+		out.Build = &Build{
+			Context: b.Context, Dockerfile: b.Dockerfile, DockerfileInline: b.DockerfileInline,
+			Target: b.Target, Labels: cloneLabels(b.Labels), Tags: cloneList(b.Tags),
+			NoCache: b.NoCache, Pull: b.Pull, Network: b.Network,
+		}
+		for k, v := range b.Args {
+			if v != nil {
+				if out.Build.Args == nil {
+					out.Build.Args = map[string]string{}
+				}
+				out.Build.Args[k] = *v
+			}
+		}
+		if out.Image == "" {
+			out.Image = ImageOrDefault("", project, name)
+		}
 	}
 	if s.StopGracePeriod != nil {
 		d := time.Duration(*s.StopGracePeriod)
@@ -352,4 +385,34 @@ func fileRef(r types.FileReferenceConfig, dir string) FileRef {
 		out.Mode = &m
 	}
 	return out
+}
+
+// exposed normalises expose entries to Docker's "PORT/PROTO" form, one per
+// port (a range is expanded), sorted and without duplicates; an entry that
+// is not a port or range is kept as written, and the support check reports
+// it.
+func exposed(in []string) []string {
+	var out []string
+	for _, e := range in {
+		ports, proto, _ := strings.Cut(e, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		lo, hi, isRange := strings.Cut(ports, "-")
+		a, err1 := strconv.ParseUint(lo, 10, 16)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.ParseUint(hi, 10, 16)
+		}
+		if err1 != nil || err2 != nil || a == 0 || b < a || b-a > 65535 {
+			out = append(out, e)
+			continue
+		}
+		for p := a; p <= b; p++ {
+			out = append(out, strconv.FormatUint(p, 10)+"/"+proto)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -83,9 +83,9 @@ func TestLoadServiceFields(t *testing.T) {
 			},
 		},
 		{
-			name: "expose", file: "ports.yaml",
+			name: "expose, one PORT/PROTO per port", file: "ports.yaml",
 			get:     func(p *Project, _ string) any { return service(t, p, "long").Expose },
-			wantVal: []string{"3000", "4000-4001/udp"},
+			wantVal: []string{"3000/tcp", "4000/udp", "4001/udp"},
 		},
 
 		// healthcheck
@@ -348,11 +348,6 @@ func TestNewFieldsStayUnsupported(t *testing.T) {
 		file string
 		want []string // paths reported
 	}{
-		{file: "ports.yaml", want: []string{"services.long.expose"}},
-		{file: "networks.yaml", want: []string{
-			"networks.front.attachable", "networks.front.enable_ipv6",
-			"services.web.networks.front.ipv6_address",
-		}},
 		{file: "files.yaml", want: []string{"secrets.ext.external"}},
 	}
 	for _, tc := range tests {

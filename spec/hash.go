@@ -75,6 +75,21 @@ type hashInput struct {
 	Logging         *hashLogging          `json:"logging"`
 	Configs         []hashFileRef         `json:"configs"` // sorted by target
 	Secrets         []hashFileRef         `json:"secrets"` // sorted by target
+
+	// Fields added after h2 are omitted when unset, so that a service
+	// that does not set them keeps its hash (no recreate after an
+	// upgrade) while one that does gets a new one.
+	CgroupParent   string            `json:"cgroup_parent,omitempty"`
+	Cgroup         string            `json:"cgroup,omitempty"`
+	Cpuset         string            `json:"cpuset,omitempty"`
+	CPUQuota       int64             `json:"cpu_quota,omitempty"`
+	CPUPeriod      int64             `json:"cpu_period,omitempty"`
+	CPURTRuntime   int64             `json:"cpu_rt_runtime,omitempty"`
+	CPURTPeriod    int64             `json:"cpu_rt_period,omitempty"`
+	MemSwappiness  int64             `json:"mem_swappiness,omitempty"`
+	OomKillDisable bool              `json:"oom_kill_disable,omitempty"`
+	Uts            string            `json:"uts,omitempty"`
+	Annotations    map[string]string `json:"annotations,omitempty"`
 }
 
 type hashMount struct {
@@ -195,6 +210,18 @@ func ConfigHash(s Service) string {
 		DNSOpt:         nonEmptyList(s.DNSOpt),
 		Configs:        hashFileRefs(s.Configs),
 		Secrets:        hashFileRefs(s.Secrets),
+
+		CgroupParent:   s.CgroupParent,
+		Cgroup:         s.Cgroup,
+		Cpuset:         s.Cpuset,
+		CPUQuota:       s.CPUQuota,
+		CPUPeriod:      s.CPUPeriod,
+		CPURTRuntime:   s.CPURTRuntime,
+		CPURTPeriod:    s.CPURTPeriod,
+		MemSwappiness:  s.MemSwappiness,
+		OomKillDisable: s.OomKillDisable,
+		Uts:            s.Uts,
+		Annotations:    nonEmpty(s.Annotations),
 	}
 	if s.Logging != nil && (s.Logging.Driver != "" || len(s.Logging.Options) > 0) {
 		in.Logging = &hashLogging{Driver: s.Logging.Driver, Options: nonEmpty(s.Logging.Options)}

@@ -53,6 +53,11 @@ type LoadOptions struct {
 	// NoInterpolate leaves ${VAR} references as written. The project is
 	// then only good for rendering: see Project.Render.
 	NoInterpolate bool
+	// Services are the services the command names (up SERVICE…, run,
+	// create, start): one whose profile is not active is enabled with its
+	// profiles, as Docker Compose does; it and its dependencies run, the
+	// other services of those profiles are only selected when named.
+	Services []string
 	// Environ is the environment as KEY=VALUE entries, normally os.Environ().
 	// Load reads no variable from the process environment, only from here
 	// and from env files.
@@ -86,6 +91,11 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	cp, err := o.LoadProject(ctx)
 	if err != nil {
 		return nil, l.loadError(err)
+	}
+	if len(opt.Services) > 0 {
+		if cp, err = cp.WithServicesEnabled(opt.Services...); err != nil {
+			return nil, l.loadError(err)
+		}
 	}
 	if err := l.checkEnvFiles(cp); err != nil {
 		return nil, err

@@ -80,7 +80,7 @@ type Service struct {
 
 	Healthcheck *Healthcheck // nil: the image's
 	Ports       []Port       // in file order, one entry per container port
-	Expose      []string     // as written: "3000", "8000-8010/udp"; in file order
+	Expose      []string     // "3000/tcp", one per port ("8000-8010/udp" is expanded), sorted
 
 	Tty        bool
 	StdinOpen  bool
@@ -125,8 +125,48 @@ type Service struct {
 
 	Logging *Logging // nil: the engine's default
 
+	// Build is how the service's image is built; nil: it is pulled. With
+	// a build and no image: attribute, Image is PROJECT-SERVICE, the name
+	// Docker Compose gives the built image.
+	Build *Build
+
+	// Cgroups and namespaces beyond the basics.
+	CgroupParent   string            // cgroup the container's goes under; empty: berth's
+	Cgroup         string            // cgroup namespace: "host", "private"; empty: the engine's default (host on cgroups v1)
+	Cpuset         string            // CPUs the container may use, as "0-2,4"
+	CPUQuota       int64             // µs of CPU time per CPUPeriod
+	CPUPeriod      int64             // µs
+	CPURTRuntime   int64             // µs of real-time CPU per CPURTPeriod
+	CPURTPeriod    int64             // µs
+	MemSwappiness  int64             // 1-100; 0: the kernel's (Compose cannot tell 0 from unset)
+	OomKillDisable bool              //
+	Uts            string            // UTS namespace: "host"; empty: private
+	UsernsMode     string            // "host" (berth has no user namespaces; the only mode it runs)
+	Annotations    map[string]string // OCI annotations of the container
+	// NoAttach is set by attach: false: `up` does not stream the
+	// service's logs unless --attach names it.
+	NoAttach bool
+	// Links are "service" or "service:alias", as written; Load has added
+	// each as an alias of that service on the networks both share, and a
+	// dependency, as Docker Compose does.
+	Links []string
+
 	Configs []FileRef // in file order
 	Secrets []FileRef // in file order
+}
+
+// Build is a service's build: section, paths resolved.
+type Build struct {
+	Context          string            // the build context directory, absolute
+	Dockerfile       string            // relative to Context, or absolute; "" with DockerfileInline
+	DockerfileInline string            // the Dockerfile's text, when given inline
+	Args             map[string]string // a key written without a value takes the environment's, else is left out
+	Target           string
+	Labels           map[string]string
+	Tags             []string // more names for the image, in file order
+	NoCache          bool
+	Pull             bool
+	Network          string // "", "default", "none" or "host"
 }
 
 // Healthcheck is a service's healthcheck. A zero duration or Retries is

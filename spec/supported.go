@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.labels":                          nil,
 	"services.*.networks.*.aliases":              nil,
 	"services.*.networks.*.ipv4_address":         nil,
+	"services.*.networks.*.ipv6_address":         nil,
 	"services.*.networks.*.mac_address":          nil,
 	"services.*.networks.*.priority":             nil,
 	"services.*.networks.*.gw_priority":          nil,
@@ -82,6 +84,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.ports[].host_ip":                 nil,
 	"services.*.ports[].protocol":                oneOf("tcp", "udp"),
 	"services.*.ports[].mode":                    oneOf("ingress", "host"),
+	"services.*.expose":                          nil, // recorded on the container, published nowhere
 	"services.*.dns":                             nil,
 	"services.*.dns_search":                      nil,
 	"services.*.dns_opt":                         nil,
@@ -112,22 +115,37 @@ var supportedFields = map[string]valueCheck{
 	"services.*.deploy.resources.limits.cpus":         nil,
 	"services.*.deploy.resources.limits.pids":         nil,
 	"services.*.deploy.resources.reservations.memory": nil,
-	"services.*.deploy.resources.reservations.cpus":   nil, // ignored outside Swarm, as by Docker Compose
 	"services.*.oom_score_adj":                        nil,
 	"services.*.pid":                                  nil,
 	"services.*.ipc":                                  nil,
 	"services.*.deploy.restart_policy.condition":      oneOf("none", "any", "on-failure"),
 	"services.*.deploy.restart_policy.max_attempts":   nil,
 	"services.*.healthcheck":                          nil, // run by the shim
-	"services.*.logging.driver":                       oneOf("json-file"),
+	"services.*.logging.driver":                       oneOf("json-file", "local"),
+	"services.*.cgroup_parent":                        nil,
+	"services.*.cgroup":                               oneOf("host", "private"),
+	"services.*.cpuset":                               nil,
+	"services.*.cpu_quota":                            nil,
+	"services.*.cpu_period":                           nil,
+	"services.*.cpu_rt_runtime":                       nil, // needs a kernel with real-time group scheduling; runc says so
+	"services.*.cpu_rt_period":                        nil,
+	"services.*.mem_swappiness":                       nil,
+	"services.*.oom_kill_disable":                     nil,
+	"services.*.uts":                                  oneOf("host"),
+	"services.*.userns_mode":                          oneOf("host"),
+	"services.*.annotations":                          nil,
+	"services.*.attach":                               nil,
+	"services.*.links":                                nil, // aliases of the linked service (Load)
+	"services.*.platform":                             hostPlatform,
 	"services.*.logging.options.max-size":             nil,
 	"services.*.logging.options.max-file":             nil,
 
-	"networks.*.name":     nil,
-	"networks.*.external": nil,
-	"networks.*.internal": nil,
-	"networks.*.driver":   oneOf("bridge"),
-	"networks.*.labels":   nil,
+	"networks.*.name":        nil,
+	"networks.*.external":    nil,
+	"networks.*.internal":    nil,
+	"networks.*.enable_ipv6": nil,
+	"networks.*.driver":      oneOf("bridge"),
+	"networks.*.labels":      nil,
 	// driver_opts keys are checked where they are used (reconciler.NetworkConfig).
 	"networks.*.driver_opts":            nil,
 	"networks.*.ipam.config[].subnet":   nil,
@@ -143,6 +161,11 @@ var supportedFields = map[string]valueCheck{
 	"volumes.*.driver_opts.o":      nil,
 	"volumes.*.driver_opts.device": nil,
 
+	// Resolved while loading (compose-go), as Docker Compose does.
+	"services.*.extends": nil,
+	"include":            nil,
+	"name":               nil,
+
 	"configs.*.name":        nil,
 	"configs.*.file":        nil,
 	"configs.*.environment": nil,
@@ -150,6 +173,51 @@ var supportedFields = map[string]valueCheck{
 	"secrets.*.name":        nil,
 	"secrets.*.file":        nil,
 	"secrets.*.environment": nil,
+}
+
+// ignoredFields are accepted and ignored, exactly where Docker Compose
+// ignores them outside Swarm, with the reason.
+var ignoredFields = map[string]string{
+	"services.*.deploy.placement":                   "placement across Swarm nodes",
+	"services.*.deploy.update_config":               "Swarm rolling updates",
+	"services.*.deploy.rollback_config":             "Swarm rollbacks",
+	"services.*.deploy.endpoint_mode":               "Swarm service endpoints",
+	"services.*.deploy.labels":                      "labels of the Swarm service, not of its containers",
+	"services.*.deploy.resources.reservations.cpus": "a Swarm scheduling hint",
+	"networks.*.attachable":                         "for Swarm overlay networks; a bridge network takes any container",
+	"services.*.deploy.restart_policy.delay":        "Swarm's restart delay; the engine backs off as Docker's does",
+	"services.*.deploy.restart_policy.window":       "Swarm's restart window",
+	"services.*.volumes[].consistency":              "Docker Desktop for Mac only",
+	"version":                                       "obsolete: Docker Compose warns and ignores it, as berth does",
+}
+
+// refusedFields cannot apply on one Linux host: any value is refused, with
+// the reason.
+var refusedFields = map[string]string{
+	"services.*.storage_opt":     "per-container storage options need a storage driver with quotas; berth's overlay layers have none",
+	"services.*.isolation":       "isolation is a Windows container setting",
+	"services.*.cpu_count":       "a Windows container setting",
+	"services.*.cpu_percent":     "a Windows container setting",
+	"services.*.credential_spec": "a Windows container setting",
+	"configs.*.external":         "external configs live in a Swarm cluster",
+	"secrets.*.external":         "external secrets live in a Swarm cluster",
+	"configs.*.template_driver":  "template drivers are Swarm's",
+	"secrets.*.template_driver":  "template drivers are Swarm's",
+	"secrets.*.driver":           "secret drivers are Swarm's",
+	"secrets.*.driver_opts":      "secret drivers are Swarm's",
+}
+
+// allFields is the table CheckSupported walks: what berth runs, what it
+// ignores and what it refuses.
+func allFields() map[string]valueCheck {
+	out := maps.Clone(supportedFields)
+	for k := range ignoredFields {
+		out[k] = nil
+	}
+	for k, why := range refusedFields {
+		out[k] = refuse(why)
+	}
+	return out
 }
 
 // issueNotSupported is the Issue of a FieldError for an attribute berth
@@ -172,6 +240,38 @@ func oneOf(allowed ...string) valueCheck {
 		}
 		return fmt.Sprintf("%s is %s (supported: %s)", describe(v), issueNotSupported, strings.Join(quoted, ", "))
 	}
+}
+
+// refuse rejects any value of an attribute that cannot apply on one Linux
+// host, saying why.
+func refuse(reason string) valueCheck {
+	return func(any) string { return "not supported: " + reason }
+}
+
+// hostPlatform accepts a platform this host runs: linux and its own
+// architecture, in any spelling Docker accepts (amd64 or x86_64, arm64 or
+// aarch64, a variant after it).
+func hostPlatform(v any) string {
+	s, _ := v.(string)
+	if platformIsHost(s, runtime.GOARCH) {
+		return ""
+	}
+	return fmt.Sprintf("%s is not this host's platform (linux/%s): berth runs no emulation", describe(v), runtime.GOARCH)
+}
+
+func platformIsHost(p, goarch string) bool {
+	parts := strings.Split(strings.ToLower(p), "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] != "linux" {
+		return false
+	}
+	arch := parts[1]
+	switch arch {
+	case "x86_64", "x86-64":
+		arch = "amd64"
+	case "aarch64":
+		arch = "arm64"
+	}
+	return arch == goarch
 }
 
 // restartPolicy accepts the policies the shim applies: no, always,
@@ -207,7 +307,7 @@ type fieldRule struct {
 	children map[string]*fieldRule // by key, "*" or "[]"; none: anything below is accepted
 }
 
-var supportedTree = compileRules(supportedFields)
+var supportedTree = compileRules(allFields())
 
 func compileRules(table map[string]valueCheck) *fieldRule {
 	root := &fieldRule{}
@@ -252,7 +352,7 @@ func (p *Project) CheckSupported() error {
 // empty bind), so only values a user wrote count.
 func (l *loader) unsupported(cp *types.Project) ([]FieldError, error) {
 	root := map[string]any{
-		"services": cp.Services,
+		"services": marshallableServices(cp.Services),
 		"networks": cp.Networks,
 		"volumes":  cp.Volumes,
 		"secrets":  cp.Secrets,
@@ -350,4 +450,27 @@ func pruneEmpty(v any) (any, bool) {
 		return out, len(out) == 0
 	}
 	return v, false
+}
+
+// marshallableServices returns services with what compose-go cannot
+// marshal to JSON replaced by an equivalent it can: an SSH key with a path
+// (build.ssh: ["id=path"]) marshals to invalid JSON, so keys become
+// id-only entries named "id=path", which the support check reads the same.
+func marshallableServices(in types.Services) types.Services {
+	out := make(types.Services, len(in))
+	for name, s := range in {
+		if s.Build != nil && len(s.Build.SSH) > 0 {
+			b := *s.Build
+			b.SSH = make(types.SSHConfig, len(s.Build.SSH))
+			for i, k := range s.Build.SSH {
+				b.SSH[i] = types.SSHKey{ID: k.ID}
+				if k.Path != "" {
+					b.SSH[i].ID = k.ID + "=" + k.Path
+				}
+			}
+			s.Build = &b
+		}
+		out[name] = s
+	}
+	return out
 }

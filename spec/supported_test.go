@@ -18,10 +18,8 @@ func TestCheckSupported(t *testing.T) {
 		}
 		want := []string{
 			`compose.yaml: networks.front.driver: "overlay" is not supported by berth yet (supported: "bridge")`,
-			`compose.yaml: secrets.ext.external: not supported by berth yet`,
-			`compose.yaml: services.web.deploy.placement: not supported by berth yet`,
+			`compose.yaml: secrets.ext.external: not supported: external secrets live in a Swarm cluster`,
 			`compose.yaml: services.web.pull_policy: "build" is not supported by berth yet (supported: "always", "missing", "never")`,
-			`compose.yaml: services.web.volumes[2].consistency: not supported by berth yet`,
 			`compose.yaml: volumes.data.driver: "nfs" is not supported by berth yet (supported: "local")`,
 			`compose.yaml: volumes.data.driver_opts.addr: not supported by berth yet`,
 		}
@@ -47,19 +45,19 @@ func TestCheckSupported(t *testing.T) {
 	})
 	t.Run("the file that sets the attribute is named", func(t *testing.T) {
 		dir := copyCase(t, "discovery")
-		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    userns_mode: host\n    cpuset: \"0\"\n")
+		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    storage_opt: {size: 1G}\n    runtime: runsc\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		want := "compose.override.yaml: services.web.cpuset: not supported by berth yet\n" +
-			"compose.override.yaml: services.web.userns_mode: not supported by berth yet"
+		want := "compose.override.yaml: services.web.runtime: not supported by berth yet\n" +
+			"compose.override.yaml: services.web.storage_opt: not supported: per-container storage options need a storage driver with quotas; berth's overlay layers have none"
 		if err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want:\n%s", err, want)
 		}
 	})
 	t.Run("an included file is named", func(t *testing.T) {
 		dir := copyCase(t, "include")
-		writeFile(t, dir+"/sub/compose.yaml", "services:\n  db:\n    image: db\n    cpuset: \"0\"\n")
+		writeFile(t, dir+"/sub/compose.yaml", "services:\n  db:\n    image: db\n    runtime: runsc\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		if want := "sub/compose.yaml: services.db.cpuset: not supported by berth yet"; err == nil || err.Error() != want {
+		if want := "sub/compose.yaml: services.db.runtime: not supported by berth yet"; err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want %s", err, want)
 		}
 	})

@@ -68,6 +68,13 @@ func attach(ctx context.Context, g *globalOptions, a *app, p *spec.Project, o at
 			return fmt.Errorf("--exit-code-from: no such service: %s", o.exitCodeFrom)
 		}
 	}
+	// attach: false in the file keeps a service's logs out, unless
+	// --attach names it, as with docker compose.
+	for _, s := range p.Services {
+		if s.NoAttach && !slices.Contains(o.attach, s.Name) {
+			o.noAttach = append(o.noAttach, s.Name)
+		}
+	}
 	var watched []*engine.Container
 	for _, c := range ctrs {
 		svc := c.Config.Labels[spec.LabelService]

@@ -11,31 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/engine"
-)
+	"github.com/sirupsen/logrus"
 
-func TestStatusText(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name  string
-		state engine.State
-		want  string
-	}{
-		{"running", engine.State{Status: engine.StatusRunning, StartedAt: now.Add(-5 * time.Second)}, "Up 5 seconds"},
-		{"exited", engine.State{Status: engine.StatusExited, ExitCode: 3, FinishedAt: now.Add(-2 * time.Minute)}, "Exited (3) 2 minutes ago"},
-		{"created", engine.State{Status: engine.StatusCreated}, "Created"},
-		{"healthy", engine.State{Status: engine.StatusRunning, StartedAt: now.Add(-time.Minute), Health: &engine.Health{Status: "healthy"}}, "Up About a minute (healthy)"},
-		{"restarting", engine.State{Status: engine.StatusRestarting, ExitCode: 1, FinishedAt: now.Add(-3 * time.Second)}, "Restarting (1) 3 seconds ago"},
-		{"dead", engine.State{Status: engine.StatusDead}, "Dead"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := statusText(tc.state, now); got != tc.want {
-				t.Fatalf("statusText = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/spec"
+)
 
 func TestParseTimeFlag(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -139,5 +119,27 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("printed %q, want printed=%v", errb.String(), tt.printed)
 			}
 		})
+	}
+}
+
+func TestComposeGoWarningsAreOneLine(t *testing.T) {
+	b, err := warningFormatter{}.Format(&logrus.Entry{Level: logrus.WarnLevel, Message: "the attribute `version` is obsolete\nsecond"})
+	if err != nil || string(b) != "WARN the attribute `version` is obsolete; second\n" {
+		t.Errorf("Format = %q, %v", b, err)
+	}
+}
+
+func TestSeveralRefusalsOnePerLine(t *testing.T) {
+	err := errors.Join(
+		spec.FieldError{File: "compose.yaml", Path: "services.web.runtime", Issue: "not supported by berth yet"},
+		spec.FieldError{File: "compose.yaml", Path: "services.web.storage_opt", Issue: "not supported"},
+	)
+	var errb bytes.Buffer
+	if code := exitCode(t.Context(), err, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "Error: compose.yaml: services.web.runtime:") || !strings.HasPrefix(lines[1], "Error: compose.yaml: services.web.storage_opt:") {
+		t.Errorf("printed %q", errb.String())
 	}
 }

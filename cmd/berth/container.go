@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/dockerapi"
 	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/engine/image"
 )
 
 func newContainerCommand(g *globalOptions) *cobra.Command {
@@ -31,6 +30,8 @@ type containerLsOptions struct {
 	filters []string
 	last    int
 	latest  bool
+	format  string
+	noTrunc bool
 }
 
 func newContainerLsCommand(g *globalOptions) *cobra.Command {
@@ -49,6 +50,8 @@ func newContainerLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided (name, id, status, label, ancestor, exited, network, volume)")
 	cmd.Flags().IntVarP(&o.last, "last", "n", -1, "show n last created containers (includes all states)")
 	cmd.Flags().BoolVarP(&o.latest, "latest", "l", false, "show the latest created container (includes all states)")
+	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
+	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	return cmd
 }
 
@@ -75,10 +78,7 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		o.all = true
 	}
 	now := time.Now()
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-	if !o.quiet {
-		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
-	}
+	var rows []containerRow
 	for _, c := range ctrs {
 		if !o.all && !filter.all() && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
 			continue // docker ps lists what has a run: running, paused, restarting
@@ -86,14 +86,15 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		if !filter.match(c) {
 			continue
 		}
-		if o.quiet {
-			fmt.Fprintln(tw, shortID(string(c.ID)))
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(string(c.ID)), image.FamiliarName(c.Config.Image),
-			quoteCommand(c), humanAgo(now.Sub(c.Created)), statusText(c.State, now), c.Config.Name)
+		rows = append(rows, containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: !o.noTrunc, now: now})
 	}
-	return tw.Flush()
+	if o.quiet {
+		for _, r := range rows {
+			fmt.Fprintln(g.stdout, r.ID())
+		}
+		return nil
+	}
+	return writeList(g.stdout, listing{format: o.format, defaultTable: containerTable, header: containerHeader}, rows)
 }
 
 // labelFilters reads --filter label=KEY[=VALUE] values.
@@ -185,23 +186,6 @@ func eachContainer(ctx context.Context, g *globalOptions, refs []string, fn func
 		fmt.Fprintln(g.stdout, ref)
 	}
 	return errors.Join(errs...)
-}
-
-func newContainerInspectCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "inspect CONTAINER...",
-		Short: "Display detailed information on one or more containers",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*engine.Container, error) {
-				v, err := a.engine.Get(ctx, ref)
-				if err != nil {
-					return nil, err
-				}
-				return v.Redacted(), nil
-			})
-		},
-	}
 }
 
 func newContainerLogsCommand(g *globalOptions) *cobra.Command {

@@ -2,25 +2,24 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/dockerapi"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/image"
 )
 
 func newImageCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage images"}
-	cmd.AddCommand(newImageImportCommand(g), newImageLsCommand(g), newImageRmCommand(g), newImageInspectCommand(g))
+	cmd.AddCommand(newImageImportCommand(g), newImageLsCommand(g), newImageRmCommand(g), newImageInspectCommand(g), newImageBuildCommand(g))
 	cmd.AddCommand(newImageRegistryCommands(g)...)
 	return cmd
 }
@@ -68,8 +67,9 @@ func runImageImport(ctx context.Context, g *globalOptions, o importOptions, args
 }
 
 type imageLsOptions struct {
-	format string
-	quiet  bool
+	format  string
+	quiet   bool
+	noTrunc bool
 }
 
 func newImageLsCommand(g *globalOptions) *cobra.Command {
@@ -83,8 +83,9 @@ func newImageLsCommand(g *globalOptions) *cobra.Command {
 			return runImageLs(cmd.Context(), g, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.format, "format", "table", "format: table or json")
+	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only show image IDs")
+	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	return cmd
 }
 
@@ -97,41 +98,18 @@ func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
 	if err != nil {
 		return err
 	}
-	type row struct {
-		Repository, Tag, ID, CreatedAt, Size string
-	}
-	var rows []row
+	now := time.Now()
+	var rows []imageRow
 	for _, img := range imgs {
-		names := img.RepoTags
-		if len(names) == 0 {
-			names = []string{"<none>:<none>"}
-		}
-		for _, n := range names {
-			repo, tag := splitRepoTag(image.FamiliarName(n))
-			rows = append(rows, row{repo, tag, shortID(img.ID), img.Created.Format(time.RFC3339), humanSize(img.Size)})
-		}
+		rows = append(rows, imageRows(dockerapi.ImageSummary(img, -1), !o.noTrunc, now)...)
 	}
-	switch {
-	case o.quiet:
+	if o.quiet {
 		for _, r := range rows {
-			fmt.Fprintln(g.stdout, r.ID)
+			fmt.Fprintln(g.stdout, r.ID())
 		}
-	case o.format == "json":
-		enc := json.NewEncoder(g.stdout)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-	default:
-		tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedAt, r.Size)
-		}
-		return tw.Flush()
+		return nil
 	}
-	return nil
+	return writeList(g.stdout, listing{format: o.format, defaultTable: imageTable, header: imageHeader}, rows)
 }
 
 type imageRmOptions struct{ force bool }
@@ -202,43 +180,23 @@ func runImageRm(ctx context.Context, g *globalOptions, o imageRmOptions, refs []
 }
 
 func newImageInspectCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "inspect IMAGE...",
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE...",
 		Short: "Display detailed information on one or more images",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*image.Image, error) {
-				return a.images.Resolve(ctx, ref)
+			return inspectEach(cmd.Context(), g, args, format, func(ctx context.Context, a *app, ref string) (any, error) {
+				img, err := a.images.Resolve(ctx, ref)
+				if err != nil {
+					return nil, err
+				}
+				return dockerapi.ImageInspect(img), nil
 			})
 		},
 	}
-}
-
-// inspectEach finds every ref with get and prints them as one indented JSON
-// array, as docker's inspect commands do; the first ref not found fails.
-func inspectEach[T any](ctx context.Context, g *globalOptions, refs []string, get func(context.Context, *app, string) (T, error)) error {
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	out := make([]T, 0, len(refs))
-	for _, ref := range refs {
-		v, err := get(ctx, a, ref)
-		if err != nil {
-			return err
-		}
-		out = append(out, v)
-	}
-	return writeJSONIndent(g.stdout, out)
-}
-
-func writeJSONIndent(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "    ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, string(b))
-	return err
+	addInspectFormat(cmd, &format)
+	return cmd
 }
 
 func splitRepoTag(ref string) (string, string) {

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
-	"text/tabwriter"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
@@ -172,57 +171,50 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 				for _, p := range rows {
 					fmt.Fprintln(g.stdout, p.Name)
 				}
-			case o.format == "json":
-				b, err := json.Marshal(rows)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(g.stdout, string(b))
 			default:
-				tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
-				for _, p := range rows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Status, p.ConfigFiles)
-				}
-				return tw.Flush()
+				return writeList(g.stdout, listing{format: o.format, defaultTable: "table {{.Name}}\t{{.Status}}\t{{.ConfigFiles}}",
+					header: headerFields{"Name": "NAME", "Status": "STATUS", "ConfigFiles": "CONFIG FILES"}, jsonArray: true}, rows)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all stopped projects")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only display project names")
-	cmd.Flags().StringVar(&o.format, "format", "table", "format: table or json")
+	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "json" or a Go template`)
 	return cmd
 }
 
 // newImagesCommand lists the images the project's containers use.
 func newImagesCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "images [SERVICE...]",
+	var format string
+	cmd := &cobra.Command{
+		Use:   "images [OPTIONS] [SERVICE...]",
 		Short: "List images used by the created containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, name, err := g.openProject(cmd.Context())
-			if err != nil {
-				return err
-			}
-			ctrs, err := a.engine.List(cmd.Context(), map[string]string{spec.LabelProject: name})
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE")
-			for _, c := range ctrs {
-				if len(args) > 0 && !slices.Contains(args, c.Config.Labels[spec.LabelService]) {
-					continue
-				}
-				repo, tag := splitRepoTag(image.FamiliarName(c.Config.Image))
-				size := ""
-				if img, err := a.images.Resolve(cmd.Context(), c.ImageID); err == nil {
-					size = humanSize(img.Size)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Config.Name, repo, tag, shortID(c.ImageID), size)
-			}
-			return tw.Flush()
+			return runImages(cmd.Context(), g, format, args)
 		},
 	}
+	cmd.Flags().StringVar(&format, "format", "table", `format: "table", "json" or a Go template`)
+	return cmd
+}
+
+func runImages(ctx context.Context, g *globalOptions, format string, services []string) error {
+	a, _, ctrs, err := g.projectContainers(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	var rows []composeImage
+	for _, c := range ctrs {
+		if len(services) > 0 && !slices.Contains(services, c.Config.Labels[spec.LabelService]) {
+			continue
+		}
+		repo, tag := splitRepoTag(image.FamiliarName(c.Config.Image))
+		r := composeImage{ID: c.ImageID, ContainerName: c.Config.Name, Repository: repo, Tag: tag, now: now}
+		if img, err := a.images.Resolve(ctx, c.ImageID); err == nil {
+			r.Size, r.Created, r.Platform = img.Size, img.Created, img.OS+"/"+img.Architecture
+		}
+		rows = append(rows, r)
+	}
+	return writeList(g.stdout, listing{format: format, defaultTable: composeImageTable, header: composeImageHeader, jsonArray: true}, rows)
 }

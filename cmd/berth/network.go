@@ -3,37 +3,26 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/dockerapi"
 )
 
 func newNetworkCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "network", Short: "Manage networks"}
+	var lsOpt networkLsOptions
 	ls := &cobra.Command{
-		Use:     "ls",
+		Use:     "ls [OPTIONS]",
 		Aliases: []string{"list"},
 		Short:   "List networks",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.open()
-			if err != nil {
-				return err
-			}
-			nets, err := a.nets.List(cmd.Context(), nil)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSUBNET\tBRIDGE")
-			for _, n := range nets {
-				fmt.Fprintf(tw, "%s\t%s\tbridge\t%s\t%s\n", shortID(n.ID), n.Name, n.Subnet, n.Bridge)
-			}
-			return tw.Flush()
+			return runNetworkLs(cmd.Context(), g, lsOpt)
 		},
 	}
+	ls.Flags().StringVar(&lsOpt.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
+	ls.Flags().BoolVar(&lsOpt.noTrunc, "no-trunc", false, "don't truncate output")
 	rm := &cobra.Command{
 		Use:     "rm NETWORK...",
 		Aliases: []string{"remove"},
@@ -53,18 +42,45 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	var format string
 	inspect := &cobra.Command{
-		Use:   "inspect NETWORK...",
+		Use:   "inspect [OPTIONS] NETWORK...",
 		Short: "Display detailed information on one or more networks",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*netmgr.Network, error) {
-				return a.nets.Get(ctx, ref)
+			return inspectEach(cmd.Context(), g, args, format, func(ctx context.Context, a *app, ref string) (any, error) {
+				n, err := a.nets.Get(ctx, ref)
+				if err != nil {
+					return nil, err
+				}
+				return dockerapi.NetworkInspect(n), nil
 			})
 		},
 	}
+	addInspectFormat(inspect, &format)
 	cmd.AddCommand(ls, rm, inspect)
 	cmd.AddCommand(newNetworkCreateCommand(g))
 	cmd.AddCommand(newNetworkPruneCommand(g))
 	return cmd
+}
+
+type networkLsOptions struct {
+	format  string
+	noTrunc bool
+}
+
+func runNetworkLs(ctx context.Context, g *globalOptions, o networkLsOptions) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	nets, err := a.nets.List(ctx, nil)
+	if err != nil {
+		return err
+	}
+	rows := make([]networkRow, len(nets))
+	for i, n := range nets {
+		rows[i] = networkRow{n: dockerapi.NetworkSummary(n), trunc: !o.noTrunc}
+	}
+	return writeList(g.stdout, listing{format: o.format, defaultTable: networkTable, header: networkHeader}, rows)
 }

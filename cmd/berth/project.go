@@ -48,19 +48,21 @@ func (p *projectFlags) loadOptions(noInterpolate bool) (spec.LoadOptions, error)
 	}, nil
 }
 
-// load loads the project named by the flags.
-func (g *globalOptions) load(ctx context.Context) (*spec.Project, error) {
+// load loads the project named by the flags, with the services the
+// command names enabled even when their profile is not.
+func (g *globalOptions) load(ctx context.Context, services ...string) (*spec.Project, error) {
 	opt, err := g.project.loadOptions(false)
 	if err != nil {
 		return nil, err
 	}
+	opt.Services = services
 	return spec.Load(ctx, opt)
 }
 
 // loadRunnable loads the project and refuses it when it sets fields berth
 // does not run yet.
-func (g *globalOptions) loadRunnable(ctx context.Context) (*spec.Project, error) {
-	p, err := g.load(ctx)
+func (g *globalOptions) loadRunnable(ctx context.Context, services ...string) (*spec.Project, error) {
+	p, err := g.load(ctx, services...)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/internal/shimbin"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/spec"
 )
 
 const (
@@ -89,8 +90,32 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		}
 		return 130
 	}
+	if fes := fieldErrors(err); len(fes) > 1 {
+		// Several refusals of the file: one line each, file, service and
+		// field first.
+		for _, fe := range fes {
+			fmt.Fprintln(stderr, oneLine(fe))
+		}
+		return 1
+	}
 	fmt.Fprintln(stderr, oneLine(err))
 	return 1
+}
+
+// fieldErrors returns the errors joined in err when every one of them is a
+// spec.FieldError, else nil.
+func fieldErrors(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
+	}
+	errs := j.Unwrap()
+	for _, e := range errs {
+		if _, ok := errors.AsType[spec.FieldError](e); !ok {
+			return nil
+		}
+	}
+	return errs
 }
 
 // oneLine renders err on a single line, as users see it.
@@ -196,7 +221,7 @@ type app struct {
 func (a *app) deps() reconciler.Deps {
 	// The engine's volume store: down -v never removes a volume another
 	// container still mounts.
-	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.engine.Volumes(), Images: a.images,
+	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.engine.Volumes(), Images: a.engine.Images(),
 		LockProject: a.lockProject}
 }
 

@@ -109,7 +109,7 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 	if o.quiet {
 		g.stdout = io.Discard
 	}
-	p, err := g.loadRunnable(ctx)
+	p, err := g.loadRunnable(ctx, service)
 	if err != nil {
 		return err
 	}

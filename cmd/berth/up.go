@@ -85,7 +85,7 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	if o.forceRecreate && o.noRecreate {
 		return fmt.Errorf("--force-recreate and --no-recreate are incompatible")
 	}
-	p, err := g.loadRunnable(ctx)
+	p, err := g.loadRunnable(ctx, services...)
 	if err != nil {
 		return err
 	}

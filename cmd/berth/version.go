@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -11,15 +12,45 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+// versionInfo is what a `version --format` template reads: {{.Version}}
+// as docker compose's, {{.Client.Version}} as docker's.
+type versionInfo struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"-"`
+	Os        string `json:"-"`
+	Arch      string `json:"-"`
+}
+
+// Client is the information itself, for docker's {{.Client.Version}}.
+func (v versionInfo) Client() versionInfo { return v }
+
 func newVersionCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
+	var format string
+	cmd := &cobra.Command{
+		Use:   "version [OPTIONS]",
 		Short: "Show the berth version information",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return printVersion(g.stdout)
+			v := versionInfo{Version: version, GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH}
+			if bi, ok := debug.ReadBuildInfo(); ok && v.Version == "dev" {
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+						v.Version = "dev-" + s.Value[:12]
+					}
+				}
+			}
+			switch format {
+			case "", "pretty":
+				_, err := fmt.Fprintf(g.stdout, "berth version %s\n", v.Version)
+				return err
+			case "json": // docker compose's {"version":"…"}
+				return writeJSONLine(g.stdout, v)
+			}
+			return writeList(g.stdout, listing{format: format}, []versionInfo{v})
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "pretty", `format: "pretty", "json" or a Go template ({{.Version}}, {{.Client.Version}})`)
+	return cmd
 }
 
 // printVersion is `berth version` and `berth -v`.

@@ -5,16 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/dockerapi"
 	"github.com/berth-dev/berth/engine"
 )
 
@@ -42,7 +41,7 @@ func newVolumeLsCommand(g *globalOptions) *cobra.Command {
 			return runVolumeLs(cmd.Context(), g, o)
 		},
 	}
-	ls.Flags().StringVar(&o.format, "format", "table", "format: table or json")
+	ls.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	ls.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only display volume names")
 	ls.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, `filter output: "label=KEY", "label=KEY=VALUE" or "dangling=true|false"`)
 	return ls
@@ -76,9 +75,6 @@ func parseVolumeFilters(filters []string) (volumeFilter, error) {
 }
 
 func runVolumeLs(ctx context.Context, g *globalOptions, o volumeLsOptions) error {
-	if o.format != "table" && o.format != "json" {
-		return fmt.Errorf("--format %q: want table or json: %w", o.format, errdefs.ErrInvalidArgument)
-	}
 	f, err := parseVolumeFilters(o.filters)
 	if err != nil {
 		return err
@@ -107,27 +103,17 @@ func runVolumeLs(ctx context.Context, g *globalOptions, o volumeLsOptions) error
 		}
 		out = append(out, v)
 	}
-	switch {
-	case o.quiet:
+	if o.quiet {
 		for _, v := range out {
 			fmt.Fprintln(g.stdout, v.Name)
 		}
 		return nil
-	case o.format == "json":
-		enc := json.NewEncoder(g.stdout)
-		for _, v := range out {
-			if err := enc.Encode(v); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
-	for _, v := range out {
-		fmt.Fprintf(tw, "%s\t%s\n", v.Driver, v.Name)
+	rows := make([]volumeRow, len(out))
+	for i, v := range out {
+		rows[i] = volumeRow{v: dockerapi.Volume(v)}
 	}
-	return tw.Flush()
+	return writeList(g.stdout, listing{format: o.format, defaultTable: volumeTable, header: volumeHeader}, rows)
 }
 
 type volumeCreateOptions struct {
@@ -248,15 +234,16 @@ func newVolumeInspectCommand(g *globalOptions) *cobra.Command {
 		Short: "Display detailed information on one or more volumes",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "" && format != "json" {
-				return fmt.Errorf("--format %q: only json is supported: %w", format, errdefs.ErrInvalidArgument)
-			}
-			return inspectEach(cmd.Context(), g, args, func(ctx context.Context, a *app, ref string) (*engine.Volume, error) {
-				return a.engine.Volumes().Get(ctx, ref)
+			return inspectEach(cmd.Context(), g, args, format, func(ctx context.Context, a *app, ref string) (any, error) {
+				v, err := a.engine.Volumes().Get(ctx, ref)
+				if err != nil {
+					return nil, err
+				}
+				return dockerapi.Volume(v), nil
 			})
 		},
 	}
-	inspect.Flags().StringVarP(&format, "format", "f", "json", "format: json")
+	addInspectFormat(inspect, &format)
 	return inspect
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/image"
@@ -49,16 +50,16 @@ func TestVolumeCommands(t *testing.T) {
 	}
 
 	out := mustRun("volume", "ls", "--format", "json", "--filter", "label=team=a")
-	var v engine.Volume
-	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Name != "used" {
+	var v struct{ Name, Labels string } // docker's: labels as "k=v,…"
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Name != "used" || v.Labels != "team=a" {
 		t.Fatalf("ls --filter label=team=a: %q (%v)", out, err)
 	}
 	if out := mustRun("volume", "ls", "-q", "--filter", "label=team"); out != "named\nused\n" {
 		t.Fatalf("ls -q --filter label=team: %q", out)
 	}
 	out = mustRun("volume", "inspect", "used")
-	var got []engine.Volume
-	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].Labels["team"] != "a" {
+	var got []volume.Volume
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0].Labels["team"] != "a" || got[0].Scope != "local" {
 		t.Fatalf("inspect: %q (%v)", out, err)
 	}
 

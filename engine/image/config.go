@@ -33,6 +33,9 @@ func newImage(digest v1.Hash, names []string, m *v1.Manifest, cf *v1.ConfigFile)
 		Config:       toConfig(cf.Config),
 		ChainIDs:     chainIDs(cf.RootFS.DiffIDs),
 	}
+	for _, d := range cf.RootFS.DiffIDs {
+		img.DiffIDs = append(img.DiffIDs, d.String())
+	}
 	for _, n := range names {
 		if isDigestRef(n) {
 			img.RepoDigests = append(img.RepoDigests, n)

@@ -114,6 +114,7 @@ type Image struct {
 	Size         int64     // sum of compressed layer sizes
 	Config       Config
 	ChainIDs     []string // one per layer, lowest first; names the directories under <root>/layers
+	DiffIDs      []string // the uncompressed layers' digests, lowest first (the config's rootfs)
 }
 
 // ImportOptions change the image made by Import, like `docker import`.

@@ -604,3 +604,12 @@ func timespec(t time.Time) unix.Timespec {
 	}
 	return unix.NsecToTimespec(t.UnixNano())
 }
+
+// UnpackLayer extracts the uncompressed layer tarball r into dir, an empty
+// directory, as the store unpacks its own layers: OCI whiteouts become
+// overlay whiteouts, owners are kept, and nothing is written outside dir
+// (ErrUnsafeLayer). For layers kept outside the store, such as a builder's.
+// On error dir is left in an undefined state for the caller to remove.
+func UnpackLayer(ctx context.Context, r io.Reader, dir string) error {
+	return unpackLayer(ctx, r, dir, unpackOptions{chown: os.Geteuid() == 0, corrupt: errdefs.ErrInvalidArgument})
+}

@@ -51,6 +51,7 @@ var forbidden = map[string][]string{
 	"engine":     {"spec", "reconciler", "cmd"},
 	"netmgr":     {"spec", "reconciler", "engine", "volmgr", "cmd"},
 	"volmgr":     {"spec", "reconciler", "engine", "netmgr", "cmd"},
+	"dockerapi":  {"spec", "reconciler", "cmd"},
 	"internal":   {"spec", "reconciler", "engine", "netmgr", "volmgr", "cmd"},
 }
 
@@ -65,6 +66,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 			impRel, ok := strings.CutPrefix(imp, module)
 			if !ok {
 				continue
+			}
+			if impRel == "reconciler/reconcilertest" {
+				t.Errorf("%s imports %s: the fake and its suites are for tests only", rel, impRel)
 			}
 			impTop, _, _ := strings.Cut(impRel, "/")
 			for _, bad := range forbidden[top] {

@@ -1,0 +1,124 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// copyDir copies a test's testdata directory to a scratch one it may edit.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if out, err := exec.Command("cp", "-a", src+"/.", dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	return dst
+}
+
+// ranSteps lists the steps a build's plain output shows as run (not CACHED).
+func ranSteps(out string) []string {
+	names := map[string]string{}
+	var ran []string
+	for _, l := range strings.Split(out, "\n") {
+		m := regexp.MustCompile(`^(#\d+) (\[.*)$`).FindStringSubmatch(l)
+		if m != nil {
+			names[m[1]] = m[2]
+			continue
+		}
+		if m := regexp.MustCompile(`^(#\d+) DONE `).FindStringSubmatch(l); m != nil && !strings.Contains(names[m[1]], "FROM") {
+			ran = append(ran, names[m[1]])
+		}
+	}
+	return ran
+}
+
+// TestImageBuild: a two-stage Dockerfile on busybox builds an image that
+// runs; a rebuild with no change runs nothing and makes the same image;
+// editing one source reruns only the steps from the first that reads it.
+func TestImageBuild(t *testing.T) {
+	h := newHarness(t)
+	dir := copyDir(t, filepath.Join(repoRoot, "e2e", "testdata", t.Name()))
+	iid := filepath.Join(t.TempDir(), "iid")
+	build := func() (string, []string) {
+		t.Helper()
+		r := h.berth("image", "build", "--network", "none", "-t", "app:1", "--iidfile", iid, dir)
+		if r.code != 0 {
+			t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+		}
+		id, err := os.ReadFile(iid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if last := lines[len(lines)-1]; !strings.Contains(last, string(id)) {
+			t.Errorf("last line %q does not name the image %s", last, id)
+		}
+		return string(id), ranSteps(r.stderr)
+	}
+
+	id1, ran := build()
+	if len(ran) != 5 {
+		t.Errorf("first build ran %q, want every step", ran)
+	}
+	if out := h.mustBerth("container", "run", "--rm", "app:1"); out != "HELLO\nworld\n" {
+		t.Errorf("the image prints %q", out)
+	}
+
+	// No change: nothing runs, the same image. An ignored file is no change.
+	if err := os.WriteFile(filepath.Join(dir, "src", "junk.tmp"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id2, ran := build()
+	if len(ran) != 0 || id2 != id1 {
+		t.Errorf("rebuild ran %q and made %s (first %s), want nothing and the same image", ran, id2, id1)
+	}
+
+	// One edit: the steps from the COPY that reads it on.
+	if err := os.WriteFile(filepath.Join(dir, "src", "name.txt"), []byte("berth\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id3, ran := build()
+	want := []string{"[build 5/6] COPY src/name.txt ./", "[build 6/6] RUN cat shout.txt name.txt > out.txt", "[stage-1 2/3] COPY --from=build /work/out.txt /out.txt"}
+	if strings.Join(ran, "|") != strings.Join(want, "|") || id3 == id1 {
+		t.Errorf("after one edit ran %q, want %q", ran, want)
+	}
+	if out := h.mustBerth("container", "run", "--rm", "app:1"); out != "HELLO\nberth\n" {
+		t.Errorf("the rebuilt image prints %q", out)
+	}
+	h.mustBerth("image", "rm", "app:1")
+}
+
+// TestImageBuildFails: a syntax error is one line naming the Dockerfile's
+// line; a failing RUN names its step and exit code; neither moves a tag.
+func TestImageBuildFails(t *testing.T) {
+	h := newHarness(t)
+	before := h.mustBerth("image", "inspect", "busybox:latest")
+	dir := t.TempDir()
+	write := func(df string) {
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	write("FROM busybox\nRUN true\nNOPE x\n")
+	r := h.berth("image", "build", "-t", "busybox:latest", dir)
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "Dockerfile:3: unknown instruction: NOPE") {
+		t.Errorf("syntax error: exit %d, stderr %q; want 1 and one line Dockerfile:3: …", r.code, r.stderr)
+	}
+
+	write("FROM busybox\nRUN echo first\nRUN echo going wrong && exit 7\n")
+	r = h.berth("image", "build", "--network", "none", "-t", "busybox:latest", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "Dockerfile:3: [stage-0 3/3] RUN echo going wrong && exit 7") ||
+		!strings.Contains(r.stderr, "exit code: 7") || !strings.Contains(r.stderr, "going wrong") {
+		t.Errorf("failing RUN: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if after := h.mustBerth("image", "inspect", "busybox:latest"); after != before {
+		t.Errorf("busybox:latest moved")
+	}
+}

@@ -1,0 +1,553 @@
+package build
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/image"
+)
+
+// LabelBuild marks the containers of RUN steps.
+const LabelBuild = "berth.build"
+
+// defaultPath is the PATH of a stage whose base sets none, as BuildKit's.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Builder builds images on an engine. Safe for concurrent use by several
+// goroutines and several processes.
+type Builder struct {
+	eng    *engine.Engine
+	images *image.Store
+	cache  *cache
+	log    *slog.Logger
+}
+
+// New returns a builder for eng, keeping its cache under <root>/build of
+// eng's image store. log may be nil.
+func New(eng *engine.Engine, log *slog.Logger) (*Builder, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &cache{dir: filepath.Join(eng.Images().Root(), "build")}
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	return &Builder{eng: eng, images: eng.Images().Store, cache: c, log: log}, nil
+}
+
+// Options describe one build, as `docker build` takes them.
+type Options struct {
+	// ContextDir is the build context, a directory.
+	ContextDir string
+	// Dockerfile is the Dockerfile's path; "" is <ContextDir>/Dockerfile.
+	Dockerfile string
+	// DockerfileContent, when not nil, is the Dockerfile itself (-f -,
+	// Compose's dockerfile_inline); Dockerfile then only names it.
+	DockerfileContent []byte
+	BuildArgs         map[string]string // --build-arg; a key without a value is resolved by the caller
+	Target            string            // --target; "" is the last stage
+	Tags              []string          // -t; none leaves the image without a name
+	Labels            map[string]string // --label, over the Dockerfile's
+	NoCache           bool              // run every step again (the cache is still written)
+	Network           string            // RUN's network: "" or "default" (the default bridge), "none"
+	// Events, when set, receives the build's progress. Calls come from the
+	// goroutine running Build, in order.
+	Events func(Event)
+}
+
+// Result is a built image.
+type Result struct {
+	ImageID string   // "sha256:…"
+	Tags    []string // normalised names it was given
+}
+
+// EventStatus is what happened to a step.
+type EventStatus string
+
+// Event statuses.
+const (
+	StepStarted EventStatus = "started"
+	StepCached  EventStatus = "cached" // the cache had the step: nothing ran
+	StepDone    EventStatus = "done"
+	StepFailed  EventStatus = "failed"
+	StepOutput  EventStatus = "output" // a line the step's process wrote
+)
+
+// Event is one piece of a build's progress, as BuildKit shows it: a vertex
+// ("#3"), named "[build 2/3] RUN make".
+type Event struct {
+	Vertex   int
+	Name     string
+	Status   EventStatus
+	Line     string        // StepOutput: the text, without its newline
+	Duration time.Duration // StepDone, StepCached, StepFailed
+}
+
+// StepError is a RUN step that exited non-zero. It is an
+// errdefs.ErrUnknown error.
+type StepError struct {
+	File     string
+	Line     int
+	Step     string // "[build 2/3] RUN make"
+	Argv     []string
+	ExitCode int
+	Tail     []string // its last lines of output
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("%s:%d: %s: process %q did not complete successfully: exit code: %d", e.File, e.Line, e.Step, strings.Join(e.Argv, " "), e.ExitCode)
+}
+
+// Unwrap classifies the error.
+func (e *StepError) Unwrap() error { return errdefs.ErrUnknown }
+
+// tailLines is how many lines of a failed step's output StepError keeps.
+const tailLines = 10
+
+// builtLayer is a layer a build made (or found in its cache).
+type builtLayer struct {
+	diffID string
+}
+
+// stageState is a stage as its steps so far made it.
+type stageState struct {
+	base    *image.Image // nil: scratch
+	layers  []builtLayer // made by the build, over base's
+	cfg     *stageConfig
+	key     string // the cache key of the last layer step (or the base)
+	history []v1.History
+	created time.Time // of the newest layer: the image's creation time
+}
+
+// run is one Build.
+type run struct {
+	b      *Builder
+	opt    Options
+	plan   *Plan
+	ctxDir *srcTree
+	vertex int
+	states map[*Stage]*stageState
+}
+
+// Build builds the image opt describes and names it opt.Tags. Errors: an
+// *Error for a mistake in the Dockerfile, a *StepError for a RUN that
+// failed, errdefs.ErrNotFound for a missing Dockerfile, context, source
+// or base image. A failed build names nothing: every tag keeps its image.
+func (b *Builder) Build(ctx context.Context, opt Options) (*Result, error) {
+	for _, t := range opt.Tags {
+		if _, err := image.Normalize(t); err != nil {
+			return nil, fmt.Errorf("tag %q: %w", t, err)
+		}
+	}
+	data, name, path, err := readDockerfile(opt)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := Parse(data, PlanOptions{File: name, BuildArgs: opt.BuildArgs, Target: opt.Target})
+	if err != nil {
+		return nil, err
+	}
+	tree, err := openContext(opt.ContextDir, path)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{b: b, opt: opt, plan: plan, ctxDir: tree, states: map[*Stage]*stageState{}}
+	for _, s := range plan.Stages {
+		ss, err := r.stage(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		r.states[s] = ss
+	}
+	return r.commit(ctx, r.states[plan.Target])
+}
+
+// readDockerfile returns the Dockerfile's content, its name for messages
+// and its path ("" when given as content).
+func readDockerfile(opt Options) ([]byte, string, string, error) {
+	if opt.DockerfileContent != nil {
+		name := opt.Dockerfile
+		if name == "" || name == "-" {
+			name = "Dockerfile"
+		}
+		return opt.DockerfileContent, filepath.Base(name), "", nil
+	}
+	p := opt.Dockerfile
+	if p == "" {
+		p = filepath.Join(opt.ContextDir, "Dockerfile")
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, "", "", fmt.Errorf("Dockerfile %q: %w", p, errdefs.ErrNotFound)
+		}
+		return nil, "", "", fmt.Errorf("Dockerfile %q: %w", p, err)
+	}
+	return data, filepath.Base(p), p, nil
+}
+
+func (r *run) emit(ev Event) {
+	if r.opt.Events != nil {
+		r.opt.Events(ev)
+	}
+}
+
+func (r *run) nextVertex() int {
+	r.vertex++
+	return r.vertex
+}
+
+// stage builds s: its base, then each instruction.
+func (r *run) stage(ctx context.Context, s *Stage) (*stageState, error) {
+	ss, err := r.from(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range s.Commands {
+		st, err := r.plan.apply(ss.cfg, c)
+		if err != nil {
+			return nil, &Error{File: r.plan.File, Line: commandLine(c), Msg: err.Error()}
+		}
+		if st.kind == stepConfig {
+			if _, ok := c.(*instructions.ArgCommand); !ok {
+				ss.history = append(ss.history, v1.History{CreatedBy: st.created, Comment: "berth", EmptyLayer: true})
+			}
+			continue
+		}
+		if err := r.layerStep(ctx, s, ss, st, stepName(s, i+1, st.text)); err != nil {
+			return nil, err
+		}
+	}
+	return ss, nil
+}
+
+// from starts a stage from its base: an earlier stage, scratch, or an image
+// (pulled when the store lacks it).
+func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
+	if s.BaseStage != nil {
+		prev := r.states[s.BaseStage]
+		ss := *prev
+		ss.cfg = prev.cfg.clone()
+		ss.cfg.args = envList{}
+		ss.cfg.cmdSet = false
+		ss.layers = append([]builtLayer(nil), prev.layers...)
+		ss.history = append([]v1.History(nil), prev.history...)
+		return &ss, nil
+	}
+	if strings.EqualFold(s.Base, "scratch") {
+		cfg := &stageConfig{}
+		cfg.Config.Env = []string{defaultPath}
+		return &stageState{cfg: cfg, key: "scratch"}, nil
+	}
+	v := r.nextVertex()
+	name := stepName(s, 0, "FROM "+s.Base)
+	r.emit(Event{Vertex: v, Name: name, Status: StepStarted})
+	began := time.Now()
+	img, err := r.b.images.Resolve(ctx, s.Base)
+	if errdefs.IsNotFound(err) {
+		img, err = r.b.images.Pull(ctx, s.Base, image.PullOptions{})
+	}
+	if err != nil {
+		r.emit(Event{Vertex: v, Name: name, Status: StepFailed, Duration: time.Since(began)})
+		return nil, &Error{File: r.plan.File, Line: s.Line, Msg: fmt.Sprintf("base image %q: %v", s.Base, err)}
+	}
+	v1img, err := r.b.images.V1Image(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := v1img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", img.ID, err)
+	}
+	cfg := &stageConfig{Author: cf.Author}
+	cf.Config.DeepCopyInto(&cfg.Config)
+	if !strings.Contains(strings.Join(cfg.Config.Env, "\n"), "PATH=") {
+		cfg.Config.Env = append(cfg.Config.Env, defaultPath)
+	}
+	r.emit(Event{Vertex: v, Name: name, Status: StepDone, Duration: time.Since(began)})
+	return &stageState{base: img, cfg: cfg, key: "image:" + img.ID, created: cf.Created.Time}, nil
+}
+
+// lowers returns the stage's layers as overlay lower directories,
+// unpacking those not unpacked yet.
+func (r *run) lowers(ctx context.Context, ss *stageState) (lowers, error) {
+	var dirs []string
+	if ss.base != nil {
+		d, err := r.b.images.LayerDirs(ctx, ss.base)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, d...)
+	}
+	for _, l := range ss.layers {
+		d, err := r.b.cache.unpacked(ctx, l.diffID)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, d)
+	}
+	return dirs, nil
+}
+
+// layerStep carries out a RUN, COPY or ADD, or finds it in the cache.
+func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step, name string) (retErr error) {
+	v := r.nextVertex()
+	began := time.Now()
+	below, err := r.lowers(ctx, ss)
+	if err != nil {
+		return err
+	}
+	src, cleanup, err := r.copySource(ctx, st, below)
+	if err != nil {
+		return &Error{File: r.plan.File, Line: st.line, Msg: err.Error()}
+	}
+	defer func() { retErr = errors.Join(retErr, cleanup()) }()
+	key := stepKey(ss.key, st.keyText(), src.sum)
+	ent, hit, err := r.lookup(key)
+	if err != nil {
+		return err
+	}
+	if !hit {
+		unlock, err := r.b.cache.lock(ctx, key)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if ent, hit, err = r.lookup(key); err != nil {
+			return err
+		}
+	}
+	if hit {
+		r.emit(Event{Vertex: v, Name: name, Status: StepCached, Duration: time.Since(began)})
+	} else {
+		r.emit(Event{Vertex: v, Name: name, Status: StepStarted})
+		ent, err = r.make(ctx, v, name, st, below, src.plan)
+		if err != nil {
+			r.emit(Event{Vertex: v, Name: name, Status: StepFailed, Duration: time.Since(began)})
+			var se *StepError
+			if errors.As(err, &se) {
+				se.File, se.Line, se.Step = r.plan.File, st.line, name
+				return se
+			}
+			return fmt.Errorf("%s:%d: %s: %w", r.plan.File, st.line, name, err)
+		}
+		if err := r.b.cache.put(key, ent); err != nil {
+			return err
+		}
+		r.emit(Event{Vertex: v, Name: name, Status: StepDone, Duration: time.Since(began)})
+	}
+	ss.key = key
+	h := v1.History{CreatedBy: st.created, Comment: "berth", Created: v1.Time{Time: ent.Created}}
+	if ent.DiffID == "" {
+		h.EmptyLayer = true
+	} else {
+		ss.layers = append(ss.layers, builtLayer{diffID: ent.DiffID})
+	}
+	ss.history = append(ss.history, h)
+	if ent.Created.After(ss.created) {
+		ss.created = ent.Created
+	}
+	return nil
+}
+
+func (r *run) lookup(key string) (*cacheEntry, bool, error) {
+	if r.opt.NoCache {
+		return nil, false, nil
+	}
+	return r.b.cache.get(key)
+}
+
+// source is what a COPY reads, resolved before its cache key is made.
+type source struct {
+	plan *copyPlan
+	sum  string
+}
+
+// copySource resolves a COPY's sources and sums them; for a COPY --from a
+// stage, whose content its key already names, the stage's key stands for
+// the sum. The cleanup function unmounts what was mounted for it.
+func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, func() error, error) {
+	none := func() error { return nil }
+	if st.kind != stepCopy {
+		return source{}, none, nil
+	}
+	tree := r.ctxDir
+	cleanup := none
+	sum := ""
+	if st.copy.From != "" {
+		from := findStage(r.plan.Stages, st.copy.From)
+		if from == nil || r.states[from] == nil {
+			return source{}, none, fmt.Errorf("--from=%s: copying from an image is not supported yet", st.copy.From)
+		}
+		fs := r.states[from]
+		dirs, err := r.lowers(ctx, fs)
+		if err != nil {
+			return source{}, none, err
+		}
+		mnt, unmount, err := r.b.cache.mountLowers(dirs)
+		if err != nil {
+			return source{}, none, err
+		}
+		tree = &srcTree{root: mnt, what: fmt.Sprintf("stage %q", from.Name)}
+		cleanup = unmount
+		sum = "stage:" + fs.key
+	}
+	pl, err := planCopy(tree, st.copy, below)
+	if err != nil {
+		return source{}, none, errors.Join(err, cleanup())
+	}
+	if sum == "" {
+		if sum, err = checksum(pl.files); err != nil {
+			return source{}, none, errors.Join(err, cleanup())
+		}
+	}
+	return source{plan: pl, sum: sum}, cleanup, nil
+}
+
+// make carries out a step the cache lacks and stores its layer.
+func (r *run) make(ctx context.Context, v int, name string, st *step, below lowers, pl *copyPlan) (*cacheEntry, error) {
+	w, err := r.b.cache.newLayer()
+	if err != nil {
+		return nil, err
+	}
+	changed := true
+	if st.kind == stepCopy {
+		err = pl.writeTar(w, below)
+	} else {
+		changed, err = r.runContainer(ctx, v, st.run, below, w)
+	}
+	if err != nil {
+		w.abort()
+		return nil, err
+	}
+	ent := &cacheEntry{Created: time.Now().UTC().Truncate(time.Second)}
+	if !changed {
+		w.abort()
+		return ent, nil
+	}
+	if ent.DiffID, err = w.commit(); err != nil {
+		return nil, err
+	}
+	return ent, nil
+}
+
+// runContainer runs a RUN step as a container on the stage's layers and
+// writes the layer its upper directory holds to w.
+func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers, w io.Writer) (changed bool, retErr error) {
+	layers := []string(below)
+	if len(layers) == 0 {
+		layers = []string{r.b.cache.emptyDir()}
+	}
+	var id [6]byte
+	_, _ = rand.Read(id[:]) // never fails
+	cfg := engine.ContainerConfig{
+		Name:         "berth-build-" + hex.EncodeToString(id[:]),
+		RootfsLayers: layers,
+		Entrypoint:   rs.Argv,
+		Cmd:          []string{},
+		Env:          rs.Env,
+		WorkingDir:   rs.Workdir,
+		User:         rs.User,
+		Labels:       map[string]string{LabelBuild: "1"},
+	}
+	network := rs.Network
+	if network == "" {
+		network = r.opt.Network
+	}
+	switch network {
+	case "none":
+		cfg.NetworkMode = "none"
+	case "", "default":
+		cfg.Networks = []engine.EndpointConfig{{Network: engine.DefaultNetwork}}
+	default:
+		return false, fmt.Errorf("network %q: not supported for RUN: %w", network, errdefs.ErrInvalidArgument)
+	}
+	c, err := r.b.eng.Create(ctx, cfg)
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		retErr = errors.Join(retErr, r.b.eng.Remove(cctx, c.ID, true))
+	}()
+	if err := r.b.eng.Start(ctx, c.ID); err != nil {
+		return false, err
+	}
+	var tail []string
+	err = r.b.eng.Logs(ctx, c.ID, engine.LogOptions{Follow: true, Tail: -1}, func(l engine.LogLine) error {
+		r.emit(Event{Vertex: v, Status: StepOutput, Line: l.Text})
+		tail = append(tail, l.Text)
+		if len(tail) > tailLines {
+			tail = tail[1:]
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	state, err := r.b.eng.Wait(ctx, c.ID)
+	if err != nil {
+		return false, err
+	}
+	if state.ExitCode != 0 {
+		return false, &StepError{Argv: rs.Argv, ExitCode: state.ExitCode, Tail: tail}
+	}
+	upper, err := r.b.eng.UpperDir(ctx, c.ID)
+	if err != nil {
+		return false, err
+	}
+	return packUpper(upper, below, w)
+}
+
+// commit makes the image of the target stage and names it.
+func (r *run) commit(ctx context.Context, ss *stageState) (*Result, error) {
+	cfg := ss.cfg.Config.DeepCopy()
+	if len(r.opt.Labels) > 0 {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		maps.Copy(cfg.Labels, r.opt.Labels)
+	}
+	img, err := r.b.newImage(ctx, ss, *cfg)
+	if err != nil {
+		return nil, err
+	}
+	ref := ""
+	if len(r.opt.Tags) > 0 {
+		ref = r.opt.Tags[0]
+	}
+	stored, err := r.b.images.Put(ctx, img, ref)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ImageID: stored.ID}
+	for i, t := range r.opt.Tags {
+		if i > 0 {
+			if err := r.b.images.Tag(ctx, stored.ID, t); err != nil {
+				return nil, err
+			}
+		}
+		n, err := image.Normalize(t)
+		if err != nil {
+			return nil, err
+		}
+		res.Tags = append(res.Tags, n)
+	}
+	return res, nil
+}

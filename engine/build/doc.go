@@ -1,0 +1,37 @@
+// Package build builds images from Dockerfiles on berth's own engine, with no
+// daemon: BuildKit's parser packages read the Dockerfile (and nothing else of
+// BuildKit is linked), each RUN step is a container of the engine whose root
+// filesystem is an overlay of the stage's layers under an empty upper
+// directory, and the step's layer is made from that upper directory alone.
+// COPY and ADD write their layer straight from the context. Every layer step
+// is kept in a content-addressed cache, so an unchanged step is never run
+// again. The result is an image in the engine's image store. The package
+// knows no Compose file: Build takes a context directory, a Dockerfile, build
+// arguments, a target, tags and labels.
+//
+// # On disk
+//
+//	<root>/build/layers/<diff-id hex>     a layer made by a build: an uncompressed tarball, named by its digest
+//	<root>/build/unpacked/<diff-id hex>/  that layer unpacked, an overlay lower directory for later RUN steps
+//	<root>/build/cache/<key hex>.json     a cache entry: the step's key → its layer (or none) and creation time
+//	<root>/build/locks/<key hex>          flocked while a step with that key is being made
+//	<root>/build/.tmp-*                   layers and directories being written
+//
+// # Concurrency
+//
+// Several builds, in one process or several, share the cache. Layers, their
+// unpacked directories and cache entries only appear by atomic renames, and
+// are never changed afterwards; a step is made under the flock of its key, and
+// the cache is read again once the lock is held, so two builds of one step
+// run it once.
+//
+// # The overlay's upper directory
+//
+// A RUN step's overlay is mounted with redirect_dir=off and metacopy=off, so
+// its upper directory holds every change in full whatever the kernel's
+// defaults: a whiteout (a 0/0 character device) becomes a ".wh." entry, an
+// opaque directory (trusted.overlay.opaque=y) over a directory of the lower
+// layers gets ".wh..wh..opq", and a file that was only copied up (same mode,
+// owner, size and modification time as below) is left out, as are the mount
+// points the runtime created (/proc, /etc/hosts, …).
+package build

@@ -1,0 +1,263 @@
+package reconcilertest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/volmgr"
+)
+
+// Fake is an in-memory engine, network manager, volume store and image
+// store sharing one state, as the real ones share a state root: a volume a
+// container mounts is in use, a container needs its image. It passes the
+// conformance suites. Runtime, Networks, Volumes and Images return its
+// four faces; FailOn, OnStart, SetImage and Calls steer and watch it. Safe
+// for concurrent use.
+type Fake struct {
+	mu         sync.Mutex // guards the fields below
+	containers map[engine.ContainerID]*engine.Container
+	networks   map[string]*netmgr.Network
+	volumes    map[string]*volmgr.Volume
+	images     map[string]bool // references the image store holds
+	registry   map[string]bool // references Pull finds
+	calls      []string
+	failOn     map[string]bool
+	onStart    map[string]engine.State
+	nextID     int
+}
+
+// NewFake returns an empty Fake whose image store and registry hold
+// SuiteImage.
+func NewFake() *Fake {
+	return &Fake{
+		containers: map[engine.ContainerID]*engine.Container{},
+		networks:   map[string]*netmgr.Network{},
+		volumes:    map[string]*volmgr.Volume{},
+		images:     map[string]bool{SuiteImage: true},
+		registry:   map[string]bool{SuiteImage: true},
+		failOn:     map[string]bool{},
+		onStart:    map[string]engine.State{},
+	}
+}
+
+// Runtime returns the fake's containers.
+func (f *Fake) Runtime() *FakeRuntime { return (*FakeRuntime)(f) }
+
+// Networks returns the fake's networks.
+func (f *Fake) Networks() *FakeNetworks { return (*FakeNetworks)(f) }
+
+// Volumes returns the fake's volumes.
+func (f *Fake) Volumes() *FakeVolumes { return (*FakeVolumes)(f) }
+
+// Images returns the fake's image store.
+func (f *Fake) Images() *FakeImages { return (*FakeImages)(f) }
+
+// FailOn makes every later call of op on target fail (after it is
+// recorded), with an error that is no errdefs class and says "injected
+// failure". op is one of create, start, stop, remove (containers, by name),
+// create-network, remove-network, create-volume, remove-volume, pull and
+// remove-image.
+func (f *Fake) FailOn(op, target string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failOn[op+":"+target] = true
+}
+
+// OnStart sets the state the container named name reaches when started
+// (default: running, no health).
+func (f *Fake) OnStart(name string, st engine.State) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onStart[name] = st
+}
+
+// SetImage puts the image ref in the image store, or takes it out.
+func (f *Fake) SetImage(ref string, present bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.images[ref] = present
+}
+
+// AddToRegistry makes ref one that Pull finds.
+func (f *Fake) AddToRegistry(ref string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.registry[ref] = true
+}
+
+// Calls returns the calls made, in order, as "op target" ("start p-web-1",
+// "remove-volume p_data"; the ops of FailOn). Start, Stop and Remove of
+// an object that does not exist are not recorded.
+func (f *Fake) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// ResetCalls forgets the calls recorded so far.
+func (f *Fake) ResetCalls() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = nil
+}
+
+// recordLocked records the call op on target and returns the failure
+// FailOn injected, if any. f.mu is held.
+func (f *Fake) recordLocked(op, target string) error {
+	f.calls = append(f.calls, op+" "+target)
+	if f.failOn[op+":"+target] {
+		return fmt.Errorf("%s %s: injected failure", op, target)
+	}
+	return nil
+}
+
+// FakeRuntime is the containers of a Fake, implementing the reconciler's
+// Runtime. Containers are named, and their IDs are "id1", "id2", …
+type FakeRuntime Fake
+
+// validName is what the engine, like Docker, accepts as a container name.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Create makes a container in status created.
+func (r *FakeRuntime) Create(_ context.Context, c engine.ContainerConfig) (*engine.Container, error) {
+	f := (*Fake)(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.recordLocked("create", c.Name); err != nil {
+		return nil, err
+	}
+	if !validName.MatchString(c.Name) {
+		return nil, fmt.Errorf("container %q: invalid name: want [a-zA-Z0-9][a-zA-Z0-9_.-]*: %w", c.Name, errdefs.ErrInvalidArgument)
+	}
+	if !f.images[c.Image] {
+		return nil, fmt.Errorf("container %q: image %q: %w", c.Name, c.Image, errdefs.ErrNotFound)
+	}
+	for _, o := range f.containers {
+		if o.Config.Name == c.Name {
+			return nil, fmt.Errorf("container name %q is already in use by container %s: %w", c.Name, o.ID, errdefs.ErrConflict)
+		}
+	}
+	f.nextID++
+	id := engine.ContainerID(fmt.Sprintf("id%d", f.nextID))
+	ctr := &engine.Container{ID: id, Config: c, ImageID: "sha256:" + c.Image, State: engine.State{Status: engine.StatusCreated}}
+	f.containers[id] = cloneContainer(ctr) // not the caller's maps
+	return cloneContainer(f.containers[id]), nil
+}
+
+// callLocked finds the container id and records the call op on it; f.mu
+// is held.
+func (f *Fake) callLocked(op string, id engine.ContainerID) (*engine.Container, error) {
+	c, ok := f.containers[id]
+	if !ok {
+		return nil, fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
+	}
+	return c, f.recordLocked(op, c.Config.Name)
+}
+
+// Start runs the container: it reaches the state OnStart set for its
+// name. A running container is left alone.
+func (r *FakeRuntime) Start(_ context.Context, id engine.ContainerID) error {
+	f := (*Fake)(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.callLocked("start", id)
+	if err != nil {
+		return err
+	}
+	if active(c.State.Status) {
+		return nil
+	}
+	c.State = engine.State{Status: engine.StatusRunning}
+	if st, ok := f.onStart[c.Config.Name]; ok {
+		c.State = st
+	}
+	return nil
+}
+
+// Stop makes a running container exited; any other is left alone.
+func (r *FakeRuntime) Stop(_ context.Context, id engine.ContainerID, _ time.Duration) error {
+	f := (*Fake)(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.callLocked("stop", id)
+	if err != nil {
+		return err
+	}
+	if active(c.State.Status) {
+		c.State.Status = engine.StatusExited
+	}
+	return nil
+}
+
+// Remove deletes the container; a running one only with force.
+func (r *FakeRuntime) Remove(_ context.Context, id engine.ContainerID, force bool) error {
+	f := (*Fake)(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.callLocked("remove", id)
+	if err != nil {
+		return err
+	}
+	if active(c.State.Status) && !force {
+		return fmt.Errorf("container %q: remove: the container is %s: stop it first or force the removal: %w", c.Config.Name, c.State.Status, errdefs.ErrConflict)
+	}
+	delete(f.containers, id)
+	return nil
+}
+
+// List returns copies of the containers carrying every label of labels,
+// sorted by name.
+func (r *FakeRuntime) List(_ context.Context, labels map[string]string) ([]*engine.Container, error) {
+	f := (*Fake)(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*engine.Container
+	for _, c := range f.containers {
+		if hasLabels(c.Config.Labels, labels) {
+			out = append(out, cloneContainer(c))
+		}
+	}
+	slices.SortFunc(out, func(a, b *engine.Container) int { return strings.Compare(a.Config.Name, b.Config.Name) })
+	return out, nil
+}
+
+func active(s engine.Status) bool {
+	return s == engine.StatusRunning || s == engine.StatusPaused || s == engine.StatusRestarting
+}
+
+// cloneContainer copies c down to what a caller could change in place.
+func cloneContainer(c *engine.Container) *engine.Container {
+	cp := *c
+	cp.Config.Labels = maps.Clone(c.Config.Labels)
+	cp.Config.Mounts = slices.Clone(c.Config.Mounts)
+	cp.Config.Networks = slices.Clone(c.Config.Networks)
+	cp.Config.Cmd = slices.Clone(c.Config.Cmd)
+	cp.Config.Env = slices.Clone(c.Config.Env)
+	if c.State.Health != nil {
+		h := *c.State.Health
+		cp.State.Health = &h
+	}
+	return &cp
+}
+
+// hasLabels tells whether have carries every label of want: the key
+// present with the same value (an empty value too), the filter of every
+// List in the contracts.
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
