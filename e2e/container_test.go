@@ -259,7 +259,7 @@ func TestContainerLifecycle(t *testing.T) {
 	if r.code != 7 || strings.TrimSpace(r.stdout) != "hi 65534 /tmp" {
 		t.Errorf("exec -e -u -w: exit %d, stdout %q, stderr %q; want 7 and \"hi 65534 /tmp\"", r.code, r.stdout, r.stderr)
 	}
-	if r := h.berth("container", "exec", "-T", "lc", "sh", "-c", "test -t 0 || echo no-tty"); r.code != 0 || strings.TrimSpace(r.stdout) != "no-tty" {
+	if r := h.berth("container", "exec", "lc", "sh", "-c", "test -t 0 || echo no-tty"); r.code != 0 || strings.TrimSpace(r.stdout) != "no-tty" {
 		t.Errorf("exec -T: exit %d, stdout %q", r.code, r.stdout)
 	}
 	// The volume is the container's: data written there is in the volume.

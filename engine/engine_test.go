@@ -190,3 +190,13 @@ func TestCreateSameNameConcurrently(t *testing.T) {
 		t.Errorf("%d Creates won, want 1", won)
 	}
 }
+
+func TestExecFlagsPrivileged(t *testing.T) {
+	args := execFlags(ExecConfig{Privileged: true}, nil, nil)
+	if n := strings.Count(strings.Join(args, " "), "--cap "); n != len(allCapabilities) {
+		t.Fatalf("privileged exec adds %d capabilities, want %d: %v", n, len(allCapabilities), args)
+	}
+	if args := execFlags(ExecConfig{}, nil, nil); len(args) != 0 {
+		t.Fatalf("plain exec: %v", args)
+	}
+}

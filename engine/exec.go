@@ -32,6 +32,12 @@ type ExecConfig struct {
 	// to Stdin and Stdout, which must then be the caller's terminal (an
 	// *os.File); it follows that terminal's size.
 	Tty bool
+	// Privileged gives the process every capability, as docker exec
+	// --privileged does.
+	Privileged bool
+	// Detach starts the process and returns at once with code 0, its
+	// output discarded (docker exec -d); the container's init reaps it.
+	Detach bool
 }
 
 // ExecIO is where the process's standard streams go; nil is none.
@@ -94,6 +100,13 @@ func (e *Engine) Exec(ctx context.Context, id ContainerID, cfg ExecConfig, stdio
 		}
 	}
 	args := []string{"--log", logFile.Name(), "exec"}
+	if cfg.Detach {
+		if cfg.Tty {
+			return -1, fmt.Errorf("exec: a detached process cannot have a terminal: %w", errdefs.ErrInvalidArgument)
+		}
+		args = append(args, "--detach")
+		stdio = ExecIO{}
+	}
 	if size, ok := terminalSize(cfg.Tty, stdio.Stdin); ok {
 		// The whole process, with the terminal's size: the runtime sizes
 		// the new terminal before the process starts (with --tty alone it
@@ -161,6 +174,11 @@ func execFlags(cfg ExecConfig, env []string, user *execUser) []string {
 	if cfg.WorkingDir != "" {
 		args = append(args, "--cwd", cfg.WorkingDir)
 	}
+	if cfg.Privileged {
+		for _, c := range allCapabilities {
+			args = append(args, "--cap", c)
+		}
+	}
 	if user != nil {
 		args = append(args, "--user", fmt.Sprintf("%d:%d", user.uid, user.gid))
 		for _, g := range user.gids {
@@ -207,6 +225,10 @@ func writeExecProcess(dir string, cfg ExecConfig, env []string, user *execUser, 
 	}
 	if user != nil {
 		p.User = specs.User{UID: user.uid, GID: user.gid, AdditionalGids: user.gids}
+	}
+	if cfg.Privileged {
+		all := slices.Clone(allCapabilities)
+		p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
 	}
 	b, err := json.Marshal(&p)
 	if err != nil {

@@ -95,6 +95,9 @@ func (b *builder) run() error {
 		}}, after...))
 	}
 	b.add(CreateContainer{Service: s.Name, Config: cfg, Start: true}, cafter...)
+	if b.opt.RemoveOrphans {
+		b.orphans() // run --remove-orphans
+	}
 	return nil
 }
 

@@ -195,6 +195,21 @@ func byName(t *testing.T, f *reconcilertest.Fake, name string) *engine.Container
 	return nil
 }
 
+func TestOneOffRemovesOrphans(t *testing.T) {
+	f := newFake()
+	f.OnStart("p-web-1", engine.State{Status: engine.StatusRunning})
+	withOld := project()
+	old := *service(withOld, "web")
+	old.Name = "old"
+	withOld.Services = append(withOld.Services, old)
+	convergePlan(t, f, withOld, Options{Mode: ModeUp, Services: []string{"old"}})
+	p := project()
+	plan := convergePlan(t, f, p, Options{Mode: ModeRun, NoDeps: true, RemoveOrphans: true, OneOff: oneOff(t, p)})
+	if !strings.Contains(plan, "p-old-1") || byName(t, f, "p-old-1") != nil {
+		t.Errorf("run --remove-orphans left the orphan:\n%s", plan)
+	}
+}
+
 // present reports whether the fake's image store holds ref.
 func present(t *testing.T, f *reconcilertest.Fake, ref string) bool {
 	t.Helper()

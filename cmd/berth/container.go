@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type containerLsOptions struct {
 	all     bool
 	quiet   bool
 	filters []string
+	last    int
+	latest  bool
 	format  string
 	noTrunc bool
 }
@@ -44,16 +47,21 @@ func newContainerLsCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all containers (default shows just running)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only display container IDs")
-	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, `filter output: "label=KEY" or "label=KEY=VALUE"`)
+	cmd.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided (name, id, status, label, ancestor, exited, network, volume)")
+	cmd.Flags().IntVarP(&o.last, "last", "n", -1, "show n last created containers (includes all states)")
+	cmd.Flags().BoolVarP(&o.latest, "latest", "l", false, "show the latest created container (includes all states)")
 	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	return cmd
 }
 
 func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions) error {
-	labels, err := labelFilters(o.filters)
+	filter, err := parseContainerFilter(o.filters)
 	if err != nil {
 		return err
+	}
+	if o.latest {
+		o.last = 1
 	}
 	a, err := g.open()
 	if err != nil {
@@ -63,13 +71,19 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 	if err != nil {
 		return err
 	}
+	if o.last >= 0 {
+		// The newest first, as docker lists them, every state.
+		slices.SortStableFunc(ctrs, func(x, y *engine.Container) int { return y.Created.Compare(x.Created) })
+		ctrs = ctrs[:min(o.last, len(ctrs))]
+		o.all = true
+	}
 	now := time.Now()
 	var rows []containerRow
 	for _, c := range ctrs {
-		if !o.all && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
+		if !o.all && !filter.all() && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
 			continue // docker ps lists what has a run: running, paused, restarting
 		}
-		if !matchLabels(c.Config.Labels, labels) {
+		if !filter.match(c) {
 			continue
 		}
 		rows = append(rows, containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: !o.noTrunc, now: now})

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/engine"
 )
@@ -40,15 +45,27 @@ type containerCreateOptions struct {
 	publish     []string
 	init        bool
 	rm          bool // create: the container is removed once it exits (run sets it itself)
+	pull        string
+	quiet       bool
+	platform    string
+	runtimeFlags
 }
 
 func (o *containerCreateOptions) bind(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.SetInterspersed(false) // flags after IMAGE belong to the command
+	cmd.Flags().SetInterspersed(false) // flags after IMAGE belong to the command
+	o.bindFlags(cmd.Flags())
+}
+
+func (o *containerCreateOptions) bindFlags(f *pflag.FlagSet) {
+	// -h is --hostname, as with docker: --help has no shorthand here
+	// (cobra adds its own -h/--help only when there is no help flag).
+	f.Bool("help", false, "print usage")
 	f.StringVar(&o.name, "name", "", "assign a name to the container")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a directory or mount a named volume (SRC:DST[:ro])")
 	f.StringVar(&o.network, "network", "", "connect the container to a network")
+	f.StringVar(&o.network, "net", "", "connect the container to a network")
+	_ = f.MarkHidden("net")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a terminal")
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
 	f.StringVarP(&o.user, "user", "u", "", "user name or UID[:GID]")
@@ -57,6 +74,10 @@ func (o *containerCreateOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label (KEY=VALUE)")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container's port(s) to the host: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")
 	f.BoolVar(&o.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
+	f.StringVar(&o.pull, "pull", "missing", `pull image before creating ("always", "missing", "never")`)
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "suppress the pull output")
+	f.StringVar(&o.platform, "platform", "", "set platform if server is multi-platform capable")
+	o.runtimeFlags.bind(f)
 }
 
 // config is the engine's configuration of image and command args.
@@ -110,6 +131,24 @@ func (o *containerCreateOptions) config(args []string) (engine.ContainerConfig, 
 			}
 		}
 	}
+	switch c.Restart.Name {
+	case "", "no", "always", "unless-stopped":
+		if c.Restart.MaxRetries != 0 {
+			return c, fmt.Errorf("--restart %q: maximum retry count is valid only with on-failure: %w", o.restart, errdefs.ErrInvalidArgument)
+		}
+	case "on-failure":
+		if c.Restart.MaxRetries < 0 {
+			return c, fmt.Errorf("--restart %q: maximum retry count must not be negative: %w", o.restart, errdefs.ErrInvalidArgument)
+		}
+	default:
+		return c, fmt.Errorf("--restart %q: want no, always, on-failure[:N] or unless-stopped: %w", o.restart, errdefs.ErrInvalidArgument)
+	}
+	if o.pull != "" && o.pull != "always" && o.pull != "missing" && o.pull != "never" {
+		return c, fmt.Errorf(`--pull %q: want "always", "missing" or "never": %w`, o.pull, errdefs.ErrInvalidArgument)
+	}
+	if err := o.runtimeFlags.apply(&c); err != nil {
+		return c, err
+	}
 	if o.rm && c.Restart.Name != "" && c.Restart.Name != "no" {
 		return c, fmt.Errorf("--rm and --restart %q: conflicting options: %w", o.restart, errdefs.ErrInvalidArgument)
 	}
@@ -122,10 +161,78 @@ func (o *containerCreateOptions) config(args []string) (engine.ContainerConfig, 
 // warning goes to stderr when -p is ignored (--network host, as docker
 // does).
 func (o *containerCreateOptions) createContainer(ctx context.Context, g *globalOptions, a *app, cfg engine.ContainerConfig) (*engine.Container, error) {
-	if cfg.NetworkMode == "host" && len(o.publish) > 0 {
+	if cfg.NetworkMode == "host" && (len(o.publish) > 0 || o.publishAll) {
 		fmt.Fprintln(g.stderr, "WARNING: Published ports are discarded when using host network mode")
 	}
-	return a.engine.Create(ctx, cfg)
+	if err := o.pullImage(ctx, g, a, cfg.Image); err != nil {
+		return nil, err
+	}
+	if o.publishAll && cfg.NetworkMode == "" {
+		ports, err := o.allPorts(ctx, a, cfg)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Ports = ports
+	}
+	c, err := a.engine.Create(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if o.cidfile != "" {
+		if err := os.WriteFile(o.cidfile, []byte(c.ID), 0o644); err != nil {
+			return c, fmt.Errorf("--cidfile: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// pullImage pulls ref as --pull says: always, or when it is missing.
+func (o *containerCreateOptions) pullImage(ctx context.Context, g *globalOptions, a *app, ref string) error {
+	if o.pull == "never" {
+		return nil
+	}
+	if o.pull == "missing" || o.pull == "" {
+		if _, err := a.images.Resolve(ctx, ref); err == nil || !errdefs.IsNotFound(err) {
+			return err
+		}
+		if !o.quiet {
+			fmt.Fprintf(g.stderr, "Unable to find image '%s' locally\n", ref)
+		}
+	}
+	// Progress goes to stderr: stdout is the container's ID or output.
+	eg := *g
+	eg.stdout = g.stderr
+	return runImagePull(ctx, &eg, pullOptions{platform: o.platform, quiet: o.quiet}, ref)
+}
+
+// allPorts are -P's bindings: every port the image exposes and every
+// --expose, each on an ephemeral host port, beside the -p bindings.
+func (o *containerCreateOptions) allPorts(ctx context.Context, a *app, cfg engine.ContainerConfig) ([]engine.PortBinding, error) {
+	ports := slices.Clone(cfg.Ports)
+	exposed, err := o.exposedPorts()
+	if err != nil {
+		return nil, err
+	}
+	img, err := a.images.Resolve(ctx, cfg.Image)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range img.Config.ExposedPorts {
+		port, proto, _ := strings.Cut(e, "/")
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			continue // not a single port: nothing a binding can name
+		}
+		exposed = append(exposed, engine.PortBinding{ContainerPort: n, Protocol: cmp.Or(proto, "tcp")})
+	}
+	for _, e := range exposed {
+		if !slices.ContainsFunc(ports, func(p engine.PortBinding) bool {
+			return p.ContainerPort == e.ContainerPort && cmp.Or(p.Protocol, "tcp") == e.Protocol
+		}) {
+			ports = append(ports, e)
+		}
+	}
+	return ports, nil
 }
 
 // parseVolumeFlag reads -v SRC:DST[:ro|rw]: an absolute or ./relative SRC

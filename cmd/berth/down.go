@@ -13,8 +13,6 @@ type downOptions struct {
 	volumes       bool
 	removeOrphans bool
 	timeout       int
-	dryRun        bool
-	progress      string
 	rmi           string
 }
 
@@ -32,9 +30,8 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&o.volumes, "volumes", "v", false, "remove named volumes declared in the file and anonymous volumes")
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers for services not defined in the Compose file")
 	f.IntVarP(&o.timeout, "timeout", "t", -1, "shutdown timeout in seconds")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
 	f.StringVar(&o.rmi, "rmi", "", `remove images used by services: "local" (images without a custom tag, i.e. built) or "all"`)
-	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
+	oldSpellings(f, map[string]string{"volume": "volumes"})
 	return cmd
 }
 
@@ -50,12 +47,12 @@ func runDown(ctx context.Context, g *globalOptions, o downOptions) error {
 	if err != nil {
 		return err
 	}
-	sink, err := newSink(o.progress, g.stderr)
+	sink, err := g.newSink()
 	if err != nil {
 		return err
 	}
 	return runPlan(ctx, g, a, name, p, reconciler.Options{
 		Mode: reconciler.ModeDown, RemoveOrphans: o.removeOrphans || p == nil,
 		RemoveVolumes: o.volumes, Timeout: timeoutFlag(o.timeout), RemoveImages: o.rmi,
-	}, o.dryRun, sink)
+	}, g.dryRun, sink)
 }

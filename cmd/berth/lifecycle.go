@@ -19,12 +19,10 @@ import (
 
 // lifecycleOptions are the flags of start, stop, restart and rm.
 type lifecycleOptions struct {
-	timeout  int
-	force    bool
-	stop     bool
-	volumes  bool
-	dryRun   bool
-	progress string
+	timeout int
+	force   bool
+	stop    bool
+	volumes bool
 }
 
 func newLifecycleCommands(g *globalOptions) []*cobra.Command {
@@ -37,8 +35,6 @@ func newLifecycleCommands(g *globalOptions) []*cobra.Command {
 				return runLifecycle(cmd.Context(), g, o, modes, args)
 			},
 		}
-		cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
-		cmd.Flags().StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 		if flags != nil {
 			flags(cmd, &o)
 		}
@@ -69,7 +65,7 @@ func runLifecycle(ctx context.Context, g *globalOptions, o lifecycleOptions, mod
 	if err != nil {
 		return err
 	}
-	sink, err := newSink(o.progress, g.stderr)
+	sink, err := g.newSink()
 	if err != nil {
 		return err
 	}
@@ -77,7 +73,7 @@ func runLifecycle(ctx context.Context, g *globalOptions, o lifecycleOptions, mod
 		err := runPlan(ctx, g, a, name, p, reconciler.Options{
 			Mode: mode, Services: services, Timeout: timeoutFlag(o.timeout), Force: o.stop,
 			RemoveVolumes: o.volumes,
-		}, o.dryRun, sink)
+		}, g.dryRun, sink)
 		if err != nil {
 			return err
 		}
@@ -112,8 +108,9 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.forceRecreate, "force-recreate", false, "recreate containers even if their configuration has not changed")
 	f.BoolVar(&o.noRecreate, "no-recreate", false, "do not recreate containers that exist")
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers for services not defined in the Compose file")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
-	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
+	f.StringVar(&o.pull, "pull", "", `pull image before running: "always", "missing", "never", "build"`)
+	f.StringArrayVar(&o.scale, "scale", nil, "scale SERVICE to NUM instances; overrides the scale setting in the Compose file")
+	o.imageFlags.bind(f, true)
 	return cmd
 }
 

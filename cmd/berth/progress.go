@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -137,6 +139,39 @@ func displayTarget(t string) string {
 	return strings.ToUpper(kind[:1]) + kind[1:] + " " + name
 }
 
+// newSink renders the progress of a plan on stderr as --progress and
+// --ansi say.
+func (g *globalOptions) newSink() (reconciler.EventSink, error) {
+	ansi, err := g.ansiMode()
+	if err != nil {
+		return nil, err
+	}
+	mode := g.progress
+	if mode == "" || mode == "auto" {
+		switch {
+		case ansi == "never":
+			mode = "plain"
+		case ansi == "always" || isTerminal(g.stderr):
+			mode = "tty"
+		}
+	}
+	return newSink(mode, g.stderr)
+}
+
+// ansiMode is --ansi, or never with the old --no-ansi.
+func (g *globalOptions) ansiMode() (string, error) {
+	if g.noAnsi {
+		return "never", nil
+	}
+	switch g.ansi {
+	case "", "auto":
+		return "auto", nil
+	case "never", "always":
+		return g.ansi, nil
+	}
+	return "", fmt.Errorf(`--ansi %q: must be one of "never", "always", "auto": %w`, g.ansi, errdefs.ErrInvalidArgument)
+}
+
 func newSink(mode string, w io.Writer) (reconciler.EventSink, error) {
 	if mode == "" || mode == "auto" {
 		mode = "plain"
@@ -154,7 +189,7 @@ func newSink(mode string, w io.Writer) (reconciler.EventSink, error) {
 	case "quiet":
 		return quietSink{}, nil
 	}
-	return nil, fmt.Errorf("--progress %q: must be one of auto, tty, plain, json, quiet", mode)
+	return nil, fmt.Errorf("--progress %q: must be one of auto, tty, plain, json, quiet: %w", mode, errdefs.ErrInvalidArgument)
 }
 
 // isTerminal reports whether w (a writer or reader) is a terminal.

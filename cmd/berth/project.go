@@ -27,6 +27,8 @@ func (p *projectFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&p.projectDir, "project-directory", "", "alternate working directory (default: the directory of the first Compose file)")
 	fs.StringArrayVar(&p.envFiles, "env-file", nil, "alternate environment files")
 	fs.StringArrayVar(&p.profiles, "profile", nil, "profiles to enable")
+	fs.StringVar(&p.projectDir, "workdir", "", "DEPRECATED: use --project-directory")
+	_ = fs.MarkHidden("workdir")
 }
 
 func (p *projectFlags) loadOptions(noInterpolate bool) (spec.LoadOptions, error) {

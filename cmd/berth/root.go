@@ -44,6 +44,15 @@ type globalOptions struct {
 	logLevel string
 	parallel int
 	project  projectFlags
+	// docker compose's flags before the verb.
+	progress      string // auto, tty, plain, json, quiet
+	ansi          string // never, always, auto
+	noAnsi        bool   // hidden, old: --ansi never
+	dryRun        bool
+	compatibility bool // accepted: berth names containers with dashes either way
+	allResources  bool // accepted: berth's plans hold only what services use
+	version       bool
+	verbose       bool // hidden, old: --log-level debug
 
 	stdout io.Writer
 	stderr io.Writer
@@ -128,6 +137,13 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		// The project flags belong to the root, before the verb, as in
 		// docker compose: `berth -f x.yaml logs -f` keeps -f for --follow.
 		TraverseChildren: true,
+		Args:             cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.version {
+				return printVersion(g.stdout)
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
@@ -137,7 +153,21 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	pf.StringVar(&g.runtime, "runtime", envOr("BERTH_RUNTIME", "runc"), "OCI runtime binary")
 	pf.IntVar(&g.parallel, "parallel", -1, "control max parallelism, -1 for unlimited (COMPOSE_PARALLEL_LIMIT)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("BERTH_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
-	g.project.bind(root.Flags())
+	// docker compose's --dry-run is persistent: before or after the verb.
+	// berth also takes --progress after the verb, as it always did.
+	pf.BoolVar(&g.dryRun, "dry-run", false, "execute command in dry run mode: print the plan and change nothing")
+	pf.StringVar(&g.progress, "progress", os.Getenv("COMPOSE_PROGRESS"), "set type of progress output (auto, tty, plain, json, quiet)")
+	f := root.Flags()
+	g.project.bind(f)
+	f.StringVar(&g.ansi, "ansi", envOr("COMPOSE_ANSI", "auto"), `control when to print ANSI control characters ("never"|"always"|"auto")`)
+	f.BoolVar(&g.noAnsi, "no-ansi", false, "do not print ANSI control characters (DEPRECATED: --ansi never)")
+	f.BoolVar(&g.compatibility, "compatibility", false, "run compose in backward compatibility mode")
+	f.BoolVar(&g.allResources, "all-resources", false, "include all resources, even those not used by services")
+	f.BoolVarP(&g.version, "version", "v", false, "show the berth version information")
+	f.BoolVar(&g.verbose, "verbose", false, "show more output (--log-level debug)")
+	for _, name := range []string{"no-ansi", "version", "verbose"} {
+		_ = f.MarkHidden(name)
+	}
 
 	root.AddCommand(
 		newConfigCommand(g),
@@ -163,7 +193,9 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newEventsCommand(g),
 		newComposeExecCommand(g),
 		newComposeTopCommand(g),
+		newScaleCommand(g),
 	)
+	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)
 	root.AddCommand(newPauseCommands(g)...)
 	return root
@@ -198,6 +230,9 @@ func (g *globalOptions) open() (*app, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", g.logLevel, errdefs.ErrInvalidArgument)
+	}
+	if g.verbose {
+		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 	root, err := filepath.Abs(g.root)

@@ -38,6 +38,12 @@ type runOptions struct {
 	useAliases   bool
 	capAdd       []string
 	capDrop      []string
+	tty          bool
+	envFiles     []string
+	pull         string
+	quiet        bool
+	removeOrph   bool
+	imageFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -60,7 +66,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set environment variables")
 	f.StringVarP(&o.user, "user", "u", "", "run as specified username or uid")
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
-	f.BoolVarP(&o.noTTY, "no-TTY", "T", false, "disable pseudo-TTY allocation")
+	f.BoolVarP(&o.noTTY, "no-tty", "T", false, "disable pseudo-TTY allocation (default: auto-detected)")
 	f.BoolVarP(&o.interactive, "interactive", "i", true, "keep STDIN open even if not attached")
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "add or override a label")
 	f.BoolVarP(&o.servicePorts, "service-ports", "P", false, "run command with all the service's ports enabled and mapped to the host")
@@ -69,10 +75,40 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.useAliases, "use-aliases", false, "use the service's network aliases in the network(s) the container connects to")
 	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add Linux capabilities")
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop Linux capabilities")
+	f.StringArrayVar(&o.envFiles, "env-from-file", nil, "set environment variables from file")
+	f.StringVar(&o.pull, "pull", "policy", `pull image before running ("always"|"missing"|"never"|"policy": the service's pull_policy)`)
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "don't print anything to STDOUT")
+	f.BoolVar(&o.removeOrph, "remove-orphans", false, "remove containers for services not defined in the Compose file")
+	f.BoolVar(&o.quietBuild, "quiet-build", false, "suppress progress output from the build process")
+	o.imageFlags.bind(f, false)
+	// As docker compose: -t is accepted (and on by default), so that
+	// `run -it` works as with docker run; a terminal still needs one.
+	f.BoolVarP(&o.tty, "tty", "t", true, "allocate a pseudo-TTY")
+	_ = f.MarkHidden("tty")
+	oldSpellings(f, map[string]string{"no-TTY": "no-tty", "volumes": "volume", "labels": "label"})
 	return cmd
 }
 
 func runRun(ctx context.Context, g *globalOptions, o runOptions, service string, command []string) (retErr error) {
+	if err := o.imageFlags.check(); err != nil {
+		return err
+	}
+	pull := o.pull
+	switch pull {
+	case "policy":
+		pull = ""
+	case "always", "missing", "never":
+	default:
+		return fmt.Errorf(`--pull %q: want "always", "missing", "never" or "policy": %w`, o.pull, errdefs.ErrInvalidArgument)
+	}
+	env, err := envFromFiles("env-from-file", o.envFiles)
+	if err != nil {
+		return err
+	}
+	o.env = append(env, o.env...)
+	if o.quiet {
+		g.stdout = io.Discard
+	}
 	p, err := g.loadRunnable(ctx, service)
 	if err != nil {
 		return err
@@ -91,7 +127,7 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 	}
 	// As docker compose run: a terminal when the caller has one (not with
 	// -T), and stdin kept open and attached (-i, the default).
-	cfg.Tty = !o.detach && !o.noTTY && isTerminal(os.Stdin) && isTerminal(g.stdout)
+	cfg.Tty = !o.detach && o.tty && !o.noTTY && isTerminal(os.Stdin) && isTerminal(g.stdout)
 	cfg.OpenStdin = !o.detach && o.interactive
 	// Detached, the shim removes the container once it exits; in the
 	// foreground this command does, with its anonymous volumes, and the
@@ -103,9 +139,14 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 		}
 	}
 	// Progress of the dependencies, not of the one-off itself.
-	sink := oneOffSink{name: cfg.Name, next: &plainSink{w: g.stderr}}
+	var next reconciler.EventSink = &plainSink{w: g.stderr}
+	if o.quietPull {
+		next = quietSink{}
+	}
+	sink := oneOffSink{name: cfg.Name, next: next}
 	err = runPlan(ctx, g, a, p.Name, p, reconciler.Options{
 		Mode: reconciler.ModeRun, NoDeps: o.noDeps, OneOff: &reconciler.OneOff{Service: s.Name, Config: cfg},
+		Pull: pull, RemoveOrphans: o.removeOrph,
 	}, false, sink)
 	if err != nil {
 		// Nothing is left of a one-off that could not start.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/reconciler"
@@ -18,6 +19,7 @@ import (
 
 type upOptions struct {
 	attachOptions
+	imageFlags
 	detach             bool
 	wait               bool
 	watch              bool
@@ -26,14 +28,12 @@ type upOptions struct {
 	alwaysRecreateDeps bool
 	renewAnonVolumes   bool
 	waitTimeout        int
-	dryRun             bool
 	forceRecreate      bool
 	noRecreate         bool
 	noStart            bool
 	noDeps             bool
 	removeOrphans      bool
 	timeout            int
-	progress           string
 }
 
 func newUpCommand(g *globalOptions) *cobra.Command {
@@ -47,14 +47,12 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.detach, "detach", "d", false, "run containers in the background")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
 	f.BoolVar(&o.forceRecreate, "force-recreate", false, "recreate containers even if their configuration has not changed")
 	f.BoolVar(&o.noRecreate, "no-recreate", false, "do not recreate containers that exist")
 	f.BoolVar(&o.noStart, "no-start", false, "create but do not start")
 	f.BoolVar(&o.noDeps, "no-deps", false, "do not start linked services")
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers for services not defined in the Compose file")
 	f.IntVarP(&o.timeout, "timeout", "t", -1, "shutdown timeout in seconds when containers are replaced")
-	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 	f.BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy; implies detached mode")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
 	f.BoolVar(&o.alwaysRecreateDeps, "always-recreate-deps", false, "recreate dependent containers; incompatible with --no-recreate")
@@ -63,10 +61,18 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.scale, "scale", nil, "scale SERVICE to NUM instances; overrides the scale setting in the Compose file")
 	f.BoolVarP(&o.watch, "watch", "w", false, "watch the Compose and env files and converge on every change")
 	o.attachOptions.bind(f)
+	o.imageFlags.bind(f, true)
+	f.BoolVar(&o.quietBuild, "quiet-build", false, "suppress the build output")
 	return cmd
 }
 
 func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string) error {
+	if err := o.imageFlags.check(); err != nil {
+		return err
+	}
+	if o.quietPull && g.progress == "" {
+		g.progress = "quiet"
+	}
 	if o.wait {
 		o.detach = true
 	}
@@ -90,7 +96,7 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	if err != nil {
 		return err
 	}
-	sink, err := newSink(o.progress, g.stderr)
+	sink, err := g.newSink()
 	if err != nil {
 		return err
 	}
@@ -106,10 +112,10 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 			fmt.Errorf("--wait-timeout of %ds expired", o.waitTimeout))
 		defer cancel()
 	}
-	if err := converge(ctx, g, a, p, opt, o.dryRun, sink); err != nil {
+	if err := converge(ctx, g, a, p, opt, g.dryRun, sink); err != nil {
 		return err
 	}
-	if o.dryRun {
+	if g.dryRun {
 		return nil
 	}
 	if o.watch {
@@ -186,11 +192,11 @@ func applyScale(p *spec.Project, flags []string) error {
 		name, num, ok := strings.Cut(f, "=")
 		n, err := strconv.Atoi(num)
 		if !ok || err != nil || n < 0 {
-			return fmt.Errorf("--scale %q: want SERVICE=NUM", f)
+			return fmt.Errorf("--scale %q: want SERVICE=NUM: %w", f, errdefs.ErrInvalidArgument)
 		}
 		i := slices.IndexFunc(p.Services, func(s spec.Service) bool { return s.Name == name })
 		if i < 0 {
-			return fmt.Errorf("--scale %q: no such service: %s", f, name)
+			return fmt.Errorf("--scale %q: no such service: %s: %w", f, name, errdefs.ErrNotFound)
 		}
 		p.Services[i].Scale = n
 	}

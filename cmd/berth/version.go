@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 
@@ -50,4 +51,18 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "pretty", `format: "pretty", "json" or a Go template ({{.Version}}, {{.Client.Version}})`)
 	return cmd
+}
+
+// printVersion is `berth version` and `berth -v`.
+func printVersion(w io.Writer) error {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v = "dev-" + s.Value[:12]
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "berth version %s\n", v)
+	return err
 }

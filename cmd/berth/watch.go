@@ -16,8 +16,7 @@ import (
 const watchDebounce = 300 * time.Millisecond
 
 type watchOptions struct {
-	noUp     bool
-	progress string
+	noUp bool
 }
 
 func newWatchCommand(g *globalOptions) *cobra.Command {
@@ -30,7 +29,6 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&o.noUp, "no-up", false, "do not converge before watching")
-	cmd.Flags().StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 	return cmd
 }
 
@@ -39,7 +37,7 @@ func runWatch(ctx context.Context, g *globalOptions, o watchOptions, services []
 	if err != nil {
 		return err
 	}
-	sink, err := newSink(o.progress, g.stderr)
+	sink, err := g.newSink()
 	if err != nil {
 		return err
 	}
