@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
+	"github.com/berth-dev/berth/netmgr/portmap"
 )
 
 // runtimeFlags are docker run's and create's flags beyond the basics
@@ -405,25 +408,38 @@ func (o *runtimeFlags) applyNetwork(c *engine.ContainerConfig) error {
 }
 
 // exposedPorts are --expose's ports, as -P publishes them.
-func (o *runtimeFlags) exposedPorts() ([]engine.PortBinding, error) {
-	var out []engine.PortBinding
+func (o *runtimeFlags) exposedPorts() ([]netmgr.PortMapping, error) {
+	var out []netmgr.PortMapping
 	for _, e := range o.expose {
-		port, proto, _ := strings.Cut(e, "/")
-		if proto == "" {
-			proto = "tcp"
-		}
-		lo, hi, isRange := strings.Cut(port, "-")
-		if !isRange {
-			hi = lo
-		}
-		from, err1 := strconv.Atoi(lo)
-		to, err2 := strconv.Atoi(hi)
-		if err1 != nil || err2 != nil || from < 1 || to > 65535 || from > to || (proto != "tcp" && proto != "udp") {
+		m, err := exposedPort(e)
+		if err != nil {
 			return nil, badFlag("expose", e, "want PORT[-PORT][/PROTO]")
 		}
-		for p := from; p <= to; p++ {
-			out = append(out, engine.PortBinding{ContainerPort: p, Protocol: proto})
-		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// exposedPort reads PORT[-PORT][/PROTO], one mapping per port with no host
+// side.
+func exposedPort(e string) ([]netmgr.PortMapping, error) {
+	port, proto, _ := strings.Cut(e, "/")
+	p, err := portmap.ParseProtocol(cmp.Or(proto, "tcp"))
+	if err != nil {
+		return nil, err
+	}
+	lo, hi, isRange := strings.Cut(port, "-")
+	if !isRange {
+		hi = lo
+	}
+	from, err1 := strconv.ParseUint(lo, 10, 16)
+	to, err2 := strconv.ParseUint(hi, 10, 16)
+	if err1 != nil || err2 != nil || from < 1 || from > to {
+		return nil, fmt.Errorf("%q: not a port or range: %w", e, errdefs.ErrInvalidArgument)
+	}
+	var out []netmgr.PortMapping
+	for n := from; n <= to; n++ {
+		out = append(out, netmgr.PortMapping{ContainerPort: uint16(n), Protocol: p})
 	}
 	return out, nil
 }

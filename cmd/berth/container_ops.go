@@ -1,13 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netmgr"
 )
 
 // newContainerOpsCommands are the single-container operations beyond ls,
@@ -167,6 +166,13 @@ func (o *containerCreateOptions) createContainer(ctx context.Context, g *globalO
 	if err := o.pullImage(ctx, g, a, cfg.Image); err != nil {
 		return nil, err
 	}
+	exposed, err := o.exposedPorts()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range exposed {
+		cfg.ExposedPorts = append(cfg.ExposedPorts, fmt.Sprintf("%d/%s", e.ContainerPort, e.Protocol))
+	}
 	if o.publishAll && cfg.NetworkMode == "" {
 		ports, err := o.allPorts(ctx, a, cfg)
 		if err != nil {
@@ -207,7 +213,7 @@ func (o *containerCreateOptions) pullImage(ctx context.Context, g *globalOptions
 
 // allPorts are -P's bindings: every port the image exposes and every
 // --expose, each on an ephemeral host port, beside the -p bindings.
-func (o *containerCreateOptions) allPorts(ctx context.Context, a *app, cfg engine.ContainerConfig) ([]engine.PortBinding, error) {
+func (o *containerCreateOptions) allPorts(ctx context.Context, a *app, cfg engine.ContainerConfig) ([]netmgr.PortMapping, error) {
 	ports := slices.Clone(cfg.Ports)
 	exposed, err := o.exposedPorts()
 	if err != nil {
@@ -218,16 +224,15 @@ func (o *containerCreateOptions) allPorts(ctx context.Context, a *app, cfg engin
 		return nil, err
 	}
 	for _, e := range img.Config.ExposedPorts {
-		port, proto, _ := strings.Cut(e, "/")
-		n, err := strconv.Atoi(port)
+		ms, err := exposedPort(e)
 		if err != nil {
-			continue // not a single port: nothing a binding can name
+			continue // not a port a binding can name
 		}
-		exposed = append(exposed, engine.PortBinding{ContainerPort: n, Protocol: cmp.Or(proto, "tcp")})
+		exposed = append(exposed, ms...)
 	}
 	for _, e := range exposed {
-		if !slices.ContainsFunc(ports, func(p engine.PortBinding) bool {
-			return p.ContainerPort == e.ContainerPort && cmp.Or(p.Protocol, "tcp") == e.Protocol
+		if !slices.ContainsFunc(ports, func(p netmgr.PortMapping) bool {
+			return p.ContainerPort == e.ContainerPort && p.Protocol == e.Protocol
 		}) {
 			ports = append(ports, e)
 		}
