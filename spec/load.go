@@ -62,6 +62,15 @@ type LoadOptions struct {
 	// Load reads no variable from the process environment, only from here
 	// and from env files.
 	Environ []string
+	// CacheDir, an absolute directory, keeps loaded projects for the next
+	// Load with the same options, environment and CacheSalt, which answers
+	// from it while every file the project was loaded from is unchanged
+	// (see cache.go). Empty: no cache.
+	CacheDir string
+	// CacheSalt identifies the program loading: an entry written under
+	// another salt is never used. The caller makes it change with every
+	// build of itself.
+	CacheSalt string
 }
 
 // Load loads the Compose project opt describes the way `docker compose`
@@ -73,6 +82,13 @@ type LoadOptions struct {
 // file wraps errdefs.ErrNotFound. Load does not reject fields berth does not
 // run yet: call CheckSupported before acting on the project.
 func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
+	var key string
+	if cacheable(opt) {
+		key = cacheKey(opt)
+		if p, ok := loadCached(opt.CacheDir, key); ok {
+			return p, nil
+		}
+	}
 	l, err := newLoader(opt)
 	if err != nil {
 		return nil, err
@@ -102,6 +118,7 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 		return nil, err
 	}
 	serviceEnvFiles := existingEnvFiles(cp)
+	svcFiles, cacheOK := serviceFiles(cp)
 	// As `docker compose up` and `config` do: env_file merged into
 	// environment, then resources no enabled service uses dropped.
 	cp, err = cp.WithServicesEnvironmentResolved(true)
@@ -133,6 +150,9 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 		if !slices.Contains(p.EnvFiles, f) {
 			p.EnvFiles = append(p.EnvFiles, f)
 		}
+	}
+	if key != "" && cacheOK {
+		l.storeCached(key, p, svcFiles)
 	}
 	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -56,7 +57,34 @@ func (g *globalOptions) load(ctx context.Context, services ...string) (*spec.Pro
 		return nil, err
 	}
 	opt.Services = services
+	// The model cache lives in the run directory: it goes with a reboot.
+	if _, runDir, err := g.dirs(); err == nil {
+		if salt := cacheSalt(); salt != "" {
+			opt.CacheDir, opt.CacheSalt = filepath.Join(runDir, "cache", "spec"), salt
+		}
+	}
 	return spec.Load(ctx, opt)
+}
+
+// cacheSalt identifies this build of berth for the model cache: its
+// version and its executable's identity (size, modification time, inode),
+// which change with every build. Empty when the executable cannot be
+// found: a salt of the version alone could serve a model that another build
+// of the same version made.
+func cacheSalt() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s %s %d %d %d:%d", version, exe, fi.Size(), fi.ModTime().UnixNano(), st.Dev, st.Ino)
 }
 
 // loadRunnable loads the project and refuses it when it sets fields berth

@@ -225,6 +225,24 @@ func (a *app) deps() reconciler.Deps {
 		LockProject: a.lockProject}
 }
 
+// dirs returns the absolute state root and run directory the flags name.
+func (g *globalOptions) dirs() (root, runDir string, err error) {
+	if root, err = filepath.Abs(g.root); err != nil {
+		return "", "", err
+	}
+	runDir = g.runDir
+	if runDir == "" {
+		runDir = defaultRunDir
+		if root != defaultRoot {
+			runDir = filepath.Join(root, "run")
+		}
+	}
+	if runDir, err = filepath.Abs(runDir); err != nil {
+		return "", "", err
+	}
+	return root, runDir, nil
+}
+
 // open makes the engine and managers for the global options.
 func (g *globalOptions) open() (*app, error) {
 	var level slog.Level
@@ -235,18 +253,8 @@ func (g *globalOptions) open() (*app, error) {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-	root, err := filepath.Abs(g.root)
+	root, runDir, err := g.dirs()
 	if err != nil {
-		return nil, err
-	}
-	runDir := g.runDir
-	if runDir == "" {
-		runDir = defaultRunDir
-		if root != defaultRoot {
-			runDir = filepath.Join(root, "run")
-		}
-	}
-	if runDir, err = filepath.Abs(runDir); err != nil {
 		return nil, err
 	}
 	for _, d := range []string{root, runDir} {

@@ -1,0 +1,235 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fromCache reports whether p was answered by the model cache: only a
+// project compose-go loaded carries its compose-go form.
+func fromCache(p *Project) bool { return p.config == nil && p.model == nil }
+
+// withoutLoaderState is p as the cache keeps it.
+func withoutLoaderState(p *Project) *Project {
+	q := *p
+	q.config = nil
+	return &q
+}
+
+func TestCacheGivesTheSameProject(t *testing.T) {
+	cases := []struct {
+		name  string
+		dir   string
+		files []string
+		env   []string
+		prof  []string
+	}{
+		{name: "discovery with override", dir: "discovery"},
+		{name: "env files", dir: "envfiles", env: []string{"A=1", "B=2"}},
+		{name: "realistic", dir: "golden", files: []string{"realistic.yaml"}},
+		{name: "container fields", dir: "fields", files: []string{"container.yaml"}},
+		{name: "configs and secrets", dir: "fields", files: []string{"files.yaml"}},
+		{name: "healthcheck", dir: "fields", files: []string{"healthcheck.yaml"}},
+		{name: "mounts", dir: "fields", files: []string{"mounts.yaml"}},
+		{name: "networks fields", dir: "fields", files: []string{"networks.yaml"}},
+		{name: "ports", dir: "fields", files: []string{"ports.yaml"}},
+		{name: "resources", dir: "fields", files: []string{"resources.yaml"}},
+		{name: "named", dir: "named"},
+		{name: "networks", dir: "networks"},
+		{name: "override files", dir: "override", files: []string{"compose.yaml", "a.yaml", "b.yaml"}},
+		{name: "profiles", dir: "profiles", prof: []string{"debug"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyCase(t, tc.dir)
+			opt := LoadOptions{WorkingDir: dir, ConfigFiles: tc.files, Environ: tc.env, Profiles: tc.prof}
+			want := withoutLoaderState(mustLoad(t, opt))
+
+			opt.CacheDir, opt.CacheSalt = t.TempDir(), "test"
+			first := mustLoad(t, opt)
+			if fromCache(first) {
+				t.Fatal("first load answered from an empty cache")
+			}
+			second := mustLoad(t, opt)
+			if !fromCache(second) {
+				t.Fatal("second load of an unchanged project did not use the cache")
+			}
+			if !reflect.DeepEqual(second, want) {
+				t.Errorf("cached project differs from a fresh load:\n got %+v\nwant %+v", second, want)
+			}
+			if (second.CheckSupported() == nil) != (want.CheckSupported() == nil) {
+				t.Errorf("CheckSupported: cached %v, fresh %v", second.CheckSupported(), want.CheckSupported())
+			}
+		})
+	}
+}
+
+// TestCacheInvalidation changes one input at a time, after a load that
+// filled the cache, and checks that the next load sees the change.
+func TestCacheInvalidation(t *testing.T) {
+	const compose = `services:
+  web:
+    image: img:${TAG:-latest}
+    env_file:
+      - path: ./optional.env
+        required: false
+    configs: [app]
+  debug:
+    image: dbg
+    profiles: [debug]
+configs:
+  app:
+    file: ./app.conf
+`
+	cases := []struct {
+		name   string
+		change func(t *testing.T, dir string, opt *LoadOptions)
+		check  func(p *Project) bool // true when the change is seen
+	}{
+		{"compose file edited", func(t *testing.T, dir string, _ *LoadOptions) {
+			writeFile(t, filepath.Join(dir, "compose.yaml"), strings.Replace(compose, "img:", "edited:", 1))
+		}, func(p *Project) bool { return web(p).Image == "edited:latest" }},
+		{"variable set in the environment", func(_ *testing.T, _ string, opt *LoadOptions) {
+			opt.Environ = append(opt.Environ, "TAG=2")
+		}, func(p *Project) bool { return web(p).Image == "img:2" }},
+		{"variable changed in the environment", func(_ *testing.T, _ string, opt *LoadOptions) {
+			opt.Environ = []string{"UNRELATED=1", "TAG=3"}
+		}, func(p *Project) bool { return web(p).Image == "img:3" }},
+		{".env created", func(t *testing.T, dir string, _ *LoadOptions) {
+			writeFile(t, filepath.Join(dir, ".env"), "TAG=4\n")
+		}, func(p *Project) bool { return web(p).Image == "img:4" }},
+		{"optional env_file created", func(t *testing.T, dir string, _ *LoadOptions) {
+			writeFile(t, filepath.Join(dir, "optional.env"), "X=5\n")
+		}, func(p *Project) bool { return len(web(p).Environment) == 1 }},
+		{"override file created", func(t *testing.T, dir string, _ *LoadOptions) {
+			writeFile(t, filepath.Join(dir, "compose.override.yaml"), "services:\n  web:\n    image: over\n")
+		}, func(p *Project) bool { return web(p).Image == "over" }},
+		{"config file edited", func(t *testing.T, dir string, _ *LoadOptions) {
+			writeFile(t, filepath.Join(dir, "app.conf"), "v2\n")
+		}, nil},
+		{"profile flag", func(_ *testing.T, _ string, opt *LoadOptions) {
+			opt.Profiles = []string{"debug"}
+		}, func(p *Project) bool { _, ok := p.Service("debug"); return ok }},
+		{"project name flag", func(_ *testing.T, _ string, opt *LoadOptions) {
+			opt.ProjectName = "other"
+		}, func(p *Project) bool { return p.Name == "other" }},
+		{"another build of berth", func(_ *testing.T, _ string, opt *LoadOptions) {
+			opt.CacheSalt = "other build"
+		}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "proj")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(dir, "compose.yaml"), compose)
+			writeFile(t, filepath.Join(dir, "app.conf"), "v1\n")
+			opt := LoadOptions{WorkingDir: dir, Environ: []string{"UNRELATED=1"}, CacheDir: t.TempDir(), CacheSalt: "test"}
+			mustLoad(t, opt)
+			before := mustLoad(t, opt)
+			if !fromCache(before) {
+				t.Fatal("unchanged project not answered from the cache")
+			}
+			tc.change(t, dir, &opt)
+			after := mustLoad(t, opt)
+			if fromCache(after) {
+				t.Fatal("changed input answered from the cache")
+			}
+			if tc.check != nil && !tc.check(after) {
+				t.Errorf("change not seen: %+v", after)
+			}
+			fresh := mustLoad(t, LoadOptions{WorkingDir: dir, Environ: opt.Environ, Profiles: opt.Profiles, ProjectName: opt.ProjectName})
+			again := mustLoad(t, opt)
+			if !fromCache(again) {
+				t.Error("the changed project was not cached in turn")
+			}
+			if !reflect.DeepEqual(again, withoutLoaderState(fresh)) {
+				t.Errorf("cached project differs from a fresh load:\n got %+v\nwant %+v", again, fresh)
+			}
+		})
+	}
+}
+
+func web(p *Project) Service { s, _ := p.Service("web"); return s }
+
+func TestCacheNotUsed(t *testing.T) {
+	cases := []struct {
+		name  string
+		dir   string
+		files []string
+	}{
+		{name: "include", dir: "include"},
+		{name: "extends from another file", dir: "extends"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyCase(t, tc.dir)
+			opt := LoadOptions{WorkingDir: dir, ConfigFiles: tc.files, CacheDir: t.TempDir(), CacheSalt: "test"}
+			mustLoad(t, opt)
+			if fromCache(mustLoad(t, opt)) {
+				t.Error("answered from the cache")
+			}
+		})
+	}
+}
+
+func TestCacheCorruptEntryIsAMiss(t *testing.T) {
+	dir := copyCase(t, "named")
+	opt := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test"}
+	mustLoad(t, opt)
+	ents, err := os.ReadDir(opt.CacheDir)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("cache dir: %v, %d entries", err, len(ents))
+	}
+	writeFile(t, filepath.Join(opt.CacheDir, ents[0].Name()), `{"version":1,"inputs":[`)
+	if fromCache(mustLoad(t, opt)) {
+		t.Fatal("corrupt entry used")
+	}
+	if !fromCache(mustLoad(t, opt)) {
+		t.Error("corrupt entry not replaced")
+	}
+}
+
+// TestCacheConcurrentLoads runs loads of one project at once, as parallel
+// berth processes do: every one succeeds with the same project.
+func TestCacheConcurrentLoads(t *testing.T) {
+	dir := copyCase(t, "networks")
+	opt := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test"}
+	want := withoutLoaderState(mustLoad(t, LoadOptions{WorkingDir: dir}))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5 {
+				p, err := Load(t.Context(), opt)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !reflect.DeepEqual(withoutLoaderState(p), want) {
+					t.Error("concurrent load differs from a fresh one")
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestCachePruned(t *testing.T) {
+	dir := copyCase(t, "named")
+	cache := t.TempDir()
+	for i := range maxCacheEntries + 5 {
+		mustLoad(t, LoadOptions{WorkingDir: dir, CacheDir: cache, CacheSalt: "test", Environ: []string{"N=" + string(rune('a'+i%26)) + string(rune('a'+i/26))}})
+	}
+	ents, err := os.ReadDir(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) > maxCacheEntries {
+		t.Errorf("%d entries, want at most %d", len(ents), maxCacheEntries)
+	}
+}
