@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ const (
 	envBerthSkip = "BERTH_BENCH_BERTH_SKIP" // a reason not to run berth (set by the script when the build failed)
 	envDir       = "BERTH_BENCH_DIR"        // working directory; default a new one under $TMPDIR
 	envResults   = "BERTH_BENCH_RESULTS"    // the Markdown file to write, if set
+	envPodman    = "BERTH_BENCH_PODMAN"     // "1" adds podman-compose (about 15 minutes more)
 )
 
 // The phases of one cycle, in order, as they appear in metric names.
@@ -60,10 +62,13 @@ const cmdTimeout = 10 * time.Minute
 // its benchmarks are skipped, with the reason, rather than failed.
 var errUnavailable = errors.New("unavailable")
 
-// BenchmarkCompose times, for each tool and project size, full cycles of
-// cold `up -d`, no-op `up -d`, `up -d` after changing s1, and `down -v`.
-// Each phase is reported as a metric in seconds ("s/cold-up", …); every
-// sample also goes to RESULTS.md (BERTH_BENCH_RESULTS), as medians.
+// BenchmarkCompose times, for each project size, rounds in which every
+// tool in turn runs a full cycle of cold `up -d`, no-op `up -d`, `up -d`
+// after changing s1, and `down -v`, and the floor starts the same number of
+// containers with bare runc. Interleaving the tools round by round makes
+// what the machine does meanwhile fall on all of them alike. Each phase is
+// reported as a metric in seconds ("s/berth-cold-up", …); every sample also
+// goes to RESULTS.md (BERTH_BENCH_RESULTS), as medians with their spread.
 func BenchmarkCompose(b *testing.B) {
 	if os.Getenv(envEnable) != "1" {
 		b.Skipf("set %s=1 to run (as root; see bench/README.md)", envEnable)
@@ -77,37 +82,57 @@ func BenchmarkCompose(b *testing.B) {
 	setups := []struct {
 		name  string
 		title string
+		optIn string // an environment variable that must be "1", if set
 		setup func(b *testing.B, work, rootfs string) (*tool, error)
 	}{
-		{"berth", "berth", setupBerth},
-		{"docker", "Docker Compose", setupDocker},
-		{"podman", "podman-compose", setupPodman},
+		{"berth", "berth", "", setupBerth},
+		{"docker", "Docker Compose", "", setupDocker},
+		{"podman", "podman-compose", envPodman, setupPodman},
 	}
+	// Registered first, so it runs after every tool's teardown.
+	before := snapshotHost()
+	var tools []*tool
+	b.Cleanup(func() {
+		after := snapshotHost().newSince(before)
+		for _, t := range tools {
+			if extra := attributable(t.name, after); len(extra) > 0 {
+				b.Logf("%s: on the host after teardown, not there before (may be another user's): %s",
+					t.name, strings.Join(extra, "; "))
+				res.leftover(t.name, extra)
+			}
+		}
+	})
 	for _, s := range setups {
 		res.declare(s.name, s.title)
-		b.Run(s.name, func(b *testing.B) {
-			before := snapshotHost()
-			b.Cleanup(func() {
-				if extra := attributable(s.name, snapshotHost().newSince(before)); len(extra) > 0 {
-					b.Logf("%s: on the host after teardown, not there before (may be another user's): %s",
-						s.name, strings.Join(extra, "; "))
-					res.leftover(s.name, extra)
-				}
-			})
-			t, err := s.setup(b, filepath.Join(work, s.name), rootfs)
-			if errors.Is(err, errUnavailable) {
-				res.skip(s.name, err.Error())
-				b.Skipf("%s skipped: %v", s.name, err)
-			}
-			if err != nil {
-				res.fail(s.name, err.Error())
-				b.Fatalf("%s: set-up: %v", s.name, err)
-			}
-			res.describe(s.name, t.version, t.notes)
-			for _, n := range sizes {
-				b.Run(fmt.Sprintf("%dsvc", n), func(b *testing.B) { runCycles(b, t, n, res) })
-			}
-		})
+		if s.optIn != "" && os.Getenv(s.optIn) != "1" {
+			res.skip(s.name, fmt.Sprintf("left out (set %s=1 to run it)", s.optIn))
+			continue
+		}
+		t, err := s.setup(b, filepath.Join(work, s.name), rootfs)
+		if errors.Is(err, errUnavailable) {
+			res.skip(s.name, err.Error())
+			b.Logf("%s skipped: %v", s.name, err)
+			continue
+		}
+		if err != nil {
+			res.fail(s.name, err.Error())
+			b.Fatalf("%s: set-up: %v", s.name, err)
+		}
+		res.describe(s.name, t.version, t.notes)
+		for _, n := range t.notes {
+			b.Logf("%s: %s", s.name, n)
+		}
+		tools = append(tools, t)
+	}
+	fl, err := setupFloor(b, filepath.Join(work, "floor"), rootfs, slices.Max(sizes))
+	if err != nil {
+		res.floorNote = "not measured: " + err.Error()
+		b.Logf("floor: %v", err)
+	} else {
+		res.floorNote = fl.version
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("%dsvc", n), func(b *testing.B) { runRounds(b, tools, fl, n, res) })
 	}
 	if path := os.Getenv(envResults); path != "" {
 		if err := res.writeMarkdown(path, time.Now()); err != nil {
@@ -117,48 +142,114 @@ func BenchmarkCompose(b *testing.B) {
 	}
 }
 
-// runCycles runs b.N cycles of a project of n services with t.
-func runCycles(b *testing.B, t *tool, n int, res *results) {
+// project is one tool's Compose project of one size.
+type project struct {
+	t    *tool
+	file string
+	name string
+}
+
+// runRounds runs b.N rounds on projects of n services: in each, every
+// tool runs one cycle, starting with a different tool each round, and the
+// floor is measured once.
+func runRounds(b *testing.B, tools []*tool, fl *floor, n int, res *results) {
 	ctx := b.Context()
-	dir := b.TempDir()
-	file := filepath.Join(dir, "compose.yaml")
-	project := fmt.Sprintf("bbench%dn%d", os.Getpid(), n)
-	b.Cleanup(func() {
-		// After a failure part of the project may still be up.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmdTimeout)
-		defer cancel()
-		if err := t.purge(cctx, file, project); err != nil {
-			b.Errorf("%s: clean up project %s: %v", t.name, project, err)
+	var projects []project
+	for _, t := range tools {
+		dir := filepath.Join(b.TempDir(), t.name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
 		}
-	})
+		p := project{t: t, file: filepath.Join(dir, "compose.yaml"), name: fmt.Sprintf("bbench%dn%d", os.Getpid(), n)}
+		projects = append(projects, p)
+		b.Cleanup(func() {
+			// After a failure part of the project may still be up.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmdTimeout)
+			defer cancel()
+			if err := t.purge(cctx, p.file, p.name); err != nil {
+				b.Errorf("%s: clean up project %s: %v", t.name, p.name, err)
+			}
+		})
+	}
 
 	sums := make(map[string]time.Duration)
 	for i := 0; i < b.N; i++ {
-		rev := -1
-		for _, ph := range cycle {
-			if ph.rev != rev {
-				rev = ph.rev
-				if err := os.WriteFile(file, composeYAML(n, rev), 0o644); err != nil {
-					b.Fatal(err)
-				}
+		res.round++
+		for j := range projects {
+			p := projects[(j+res.round)%len(projects)]
+			for phase, d := range runCycle(b, p, n, res) {
+				sums[p.t.name+"-"+phase] += d
 			}
-			d, _, err := t.run(ctx, t.argv(file, project, ph.args...)...)
-			if err == nil {
-				err = t.check(ctx, file, project, n, ph.up)
-			}
+		}
+		if fl != nil {
+			d, err := fl.run(ctx, n)
 			if err != nil {
-				msg := fmt.Sprintf("%dsvc %s: %v", n, ph.name, err)
-				res.fail(t.name, msg)
-				b.Fatalf("%s: %s", t.name, msg)
+				res.floorNote = "failed: " + err.Error()
+				b.Fatalf("floor: %v", err)
 			}
-			sums[ph.name] += d
-			res.add(t.name, n, ph.name, d)
+			res.addFloor(n, d)
+			sums["floor-"+phaseColdUp] += d
 		}
 	}
-	for _, ph := range cycle {
-		b.ReportMetric(sums[ph.name].Seconds()/float64(b.N), "s/"+ph.name)
+	for _, k := range slices.Sorted(maps.Keys(sums)) {
+		b.ReportMetric(sums[k].Seconds()/float64(b.N), "s/"+k)
 	}
-	b.ReportMetric(0, "ns/op") // the whole cycle's time says nothing: the phases do
+	b.ReportMetric(0, "ns/op") // the whole round's time says nothing: the phases do
+}
+
+// runCycle runs one cycle of p and checks, outside the timed region, what
+// each phase left: after an up every service runs; after the change
+// exactly s1 has a new container; after down -v nothing is left.
+func runCycle(b *testing.B, p project, n int, res *results) map[string]time.Duration {
+	ctx := b.Context()
+	times := make(map[string]time.Duration)
+	rev := -1
+	var ids map[string]string // service → container ID after the last up
+	for _, ph := range cycle {
+		if ph.rev != rev {
+			rev = ph.rev
+			if err := os.WriteFile(p.file, composeYAML(n, rev), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		d, _, err := p.t.run(ctx, p.t.argv(p.file, p.name, ph.args...)...)
+		var now map[string]string
+		if err == nil {
+			now, err = p.t.check(ctx, p.file, p.name, n, ph.up)
+		}
+		if err == nil && ph.name == phaseChangeUp {
+			err = recreatedOnly(ids, now, "s1")
+		}
+		if err != nil {
+			msg := fmt.Sprintf("%dsvc %s: %v", n, ph.name, err)
+			res.fail(p.t.name, msg)
+			b.Fatalf("%s: %s", p.t.name, msg)
+		}
+		ids = now
+		times[ph.name] = d
+		res.add(p.t.name, n, ph.name, d)
+	}
+	return times
+}
+
+// recreatedOnly checks that, between before and after (service → container
+// ID), exactly service's container changed. A tool whose ps gives no IDs
+// is not checked.
+func recreatedOnly(before, after map[string]string, service string) error {
+	var bad []string
+	for s, id := range after {
+		if id == "" || before[s] == "" {
+			return nil
+		}
+		if changed := before[s] != id; changed != (s == service) {
+			bad = append(bad, fmt.Sprintf("%s recreated: %v", s, changed))
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fmt.Errorf("after changing %s alone: %s", service, strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // composeYAML is the project of n busybox services s1…sN, each with its own
@@ -212,38 +303,42 @@ type tool struct {
 
 // container is one line of a tool's ps.
 type container struct {
+	ID      string // empty when the tool's ps does not give it
 	Name    string
 	Service string
 	State   string
 }
 
 // check verifies the state a phase must leave: with up, one running
-// container for each of the n services; without, nothing of the project.
-func (t *tool) check(ctx context.Context, file, project string, n int, up bool) error {
+// container for each of the n services, returned as service → container
+// ID; without, nothing of the project.
+func (t *tool) check(ctx context.Context, file, project string, n int, up bool) (map[string]string, error) {
 	if !up {
 		if t.afterDown != nil {
 			if err := t.afterDown(ctx, project); err != nil {
-				return fmt.Errorf("after down: %w", err)
+				return nil, fmt.Errorf("after down: %w", err)
 			}
 		}
 		left, err := t.leftovers(ctx, file, project)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(left) > 0 {
-			return fmt.Errorf("left after down -v: %s", strings.Join(left, ", "))
+			return nil, fmt.Errorf("left after down -v: %s", strings.Join(left, ", "))
 		}
-		return nil
+		return nil, nil
 	}
 	cs, err := t.containers(ctx, file, project)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	ids := make(map[string]string)
 	running := make(map[string]bool)
 	var bad []string
 	for _, c := range cs {
 		if c.State == "running" {
 			running[c.Service] = true
+			ids[c.Service] = c.ID
 		} else {
 			bad = append(bad, fmt.Sprintf("%s is %s", c.Name, c.State))
 		}
@@ -254,9 +349,9 @@ func (t *tool) check(ctx context.Context, file, project string, n int, up bool) 
 		}
 	}
 	if len(bad) > 0 || len(cs) != n {
-		return fmt.Errorf("after up, %d containers: %s", len(cs), strings.Join(bad, "; "))
+		return nil, fmt.Errorf("after up, %d containers: %s", len(cs), strings.Join(bad, "; "))
 	}
-	return nil
+	return ids, nil
 }
 
 // purge takes the project down if anything of it is left, best effort

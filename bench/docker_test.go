@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,15 +41,22 @@ func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 			return nil, fmt.Errorf("docker client not installed (apt-get install docker.io): %w", errUnavailable)
 		}
 	}
-	forwarding, err := ipForwardOn()
-	if err != nil {
-		return nil, err
-	}
-	if forwarding {
-		// Without its firewall rules Docker cannot cut an internal network
-		// off: its containers keep a default route through the host.
-		return nil, fmt.Errorf("net.ipv4.ip_forward is 1: dockerd with --iptables=false would give the containers "+
-			"a path out through the host: %w", errUnavailable)
+	// dockerd runs in a network namespace of its own (unshare -n), where
+	// forwarding is off and there is no way out: without its firewall
+	// rules Docker cannot cut an internal network off, and the host's
+	// forwarding may be on for other reasons.
+	var netns []string
+	if u, err := exec.LookPath("unshare"); err == nil {
+		netns = []string{u, "--net", "--"}
+	} else {
+		forwarding, err := ipForwardOn()
+		if err != nil {
+			return nil, err
+		}
+		if forwarding {
+			return nil, fmt.Errorf("net.ipv4.ip_forward is 1 and there is no unshare to give dockerd a network "+
+				"namespace of its own: with --iptables=false its containers would have a path out: %w", errUnavailable)
+		}
 	}
 	nofile, err := hardLimit(unix.RLIMIT_NOFILE)
 	if err != nil {
@@ -80,7 +88,7 @@ func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(dockerd,
+	args := append(netns, dockerd,
 		"--data-root", filepath.Join(work, "data"),
 		"--exec-root", filepath.Join(work, "exec"),
 		"--pidfile", filepath.Join(work, "dockerd.pid"),
@@ -91,6 +99,8 @@ func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 		"--containerd-namespace", "berth-bench",
 		"--containerd-plugins-namespace", "berth-bench-plugins",
 	)
+	// unshare execs dockerd: the PID is dockerd's.
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dockerd: %v: %w", err, errUnavailable)
@@ -121,6 +131,10 @@ func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 	if err != nil {
 		return nil, err
 	}
+	if major(composeVersion) < 2 {
+		t.notes = append(t.notes, fmt.Sprintf("Docker Compose %s (v1) was measured: no Docker Compose v2 or later "+
+			"is installed here (see bench/README.md)", composeVersion))
+	}
 	engineVersion, _ := output(ctx, work, t.env, cli, "version", "--format", "{{.Server.Version}}")
 	t.version = fmt.Sprintf("%s %s on Docker Engine %s (runc)",
 		strings.Join(append([]string{filepath.Base(compose[0])}, compose[1:]...), " "), composeVersion, engineVersion)
@@ -136,17 +150,17 @@ func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 	filter := func(project string) string { return "label=" + dockerLabelProject + "=" + project }
 	t.containers = func(ctx context.Context, _, project string) ([]container, error) {
 		out, err := output(ctx, work, t.env, cli, "ps", "-a", "--filter", filter(project),
-			"--format", `{{.Names}}	{{.Label "com.docker.compose.service"}}	{{.State}}`)
+			"--format", `{{.ID}}	{{.Names}}	{{.Label "com.docker.compose.service"}}	{{.State}}`)
 		if err != nil {
 			return nil, err
 		}
 		var cs []container
 		for _, line := range nonEmptyLines(out) {
 			f := strings.Split(line, "\t")
-			if len(f) != 3 {
+			if len(f) != 4 {
 				return nil, fmt.Errorf("docker ps: unexpected line %q", line)
 			}
-			cs = append(cs, container{Name: f[0], Service: f[1], State: f[2]})
+			cs = append(cs, container{ID: f[0], Name: f[1], Service: f[2], State: f[3]})
 		}
 		return cs, nil
 	}
@@ -172,22 +186,47 @@ func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 	return t, nil
 }
 
-// dockerCompose finds Docker Compose: the docker-compose program (Debian's
-// is v1, in Python) or else the v2 CLI plugin.
+// dockerCompose finds Docker Compose, v2 or later first: the docker CLI
+// plugin, or a docker-compose program that reports v2+. Only when there is
+// none does it fall back to v1 (Debian's docker-compose, in Python).
 func dockerCompose(ctx context.Context, t *tool, cli string) ([]string, string, error) {
+	var found [][]string
+	if _, err := output(ctx, t.work, t.env, cli, "compose", "version", "--short"); err == nil {
+		found = append(found, []string{cli, "compose"})
+	}
 	if p, err := exec.LookPath("docker-compose"); err == nil {
-		v, err := output(ctx, t.work, t.env, p, "version", "--short")
+		found = append(found, []string{p})
+	}
+	var v1, v1Version []string
+	for _, c := range found {
+		v, err := output(ctx, t.work, t.env, append(slices.Clone(c), "version", "--short")...)
 		if err != nil {
-			return nil, "", fmt.Errorf("docker-compose version: %v: %w", err, errUnavailable)
+			continue
 		}
-		return []string{p}, v, nil
+		if major(v) >= 2 {
+			return c, v, nil
+		}
+		if v1 == nil {
+			v1, v1Version = c, []string{v}
+		}
 	}
-	v, err := output(ctx, t.work, t.env, cli, "compose", "version", "--short")
+	if v1 != nil {
+		return v1, v1Version[0], nil
+	}
+	return nil, "", fmt.Errorf("neither the docker compose plugin nor docker-compose is installed "+
+		"(see bench/README.md for v2; apt-get install docker-compose for v1): %w", errUnavailable)
+}
+
+// major is the major version of "v2.27.0", "2.27.0" or "1.29.2"; 0 if
+// there is none.
+func major(version string) int {
+	v := strings.TrimPrefix(strings.TrimSpace(version), "v")
+	m, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(m)
 	if err != nil {
-		return nil, "", fmt.Errorf("neither docker-compose nor the docker compose plugin is installed "+
-			"(apt-get install docker-compose): %w", errUnavailable)
+		return 0
 	}
-	return []string{cli, "compose"}, v, nil
+	return n
 }
 
 // waitDockerd waits until the daemon answers, it exits, or a minute passes.

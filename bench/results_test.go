@@ -23,6 +23,10 @@ type results struct {
 	failed   map[string][]string
 	left     map[string][]string
 	samples  map[sampleKey][]time.Duration
+
+	round     int                     // rounds run so far, over every size; rotates the tools' order
+	floor     map[int][]time.Duration // bare runc start of n containers, by n
+	floorNote string                  // what the floor is, or why it is missing
 }
 
 type sampleKey struct {
@@ -40,8 +44,11 @@ func newResults() *results {
 		failed:   make(map[string][]string),
 		left:     make(map[string][]string),
 		samples:  make(map[sampleKey][]time.Duration),
+		floor:    make(map[int][]time.Duration),
 	}
 }
+
+func (r *results) addFloor(n int, d time.Duration) { r.floor[n] = append(r.floor[n], d) }
 
 func (r *results) declare(tool, title string) {
 	if !slices.Contains(r.order, tool) {
@@ -77,6 +84,18 @@ func median(v []time.Duration) (time.Duration, bool) {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2, true
 }
 
+// cell is "median (min–max)" in seconds, or "—" without samples.
+func cell(v []time.Duration) string {
+	m, ok := median(v)
+	if !ok {
+		return "—"
+	}
+	if len(v) == 1 {
+		return seconds(m)
+	}
+	return fmt.Sprintf("%s (%s–%s)", seconds(m), seconds(slices.Min(v)), seconds(slices.Max(v)))
+}
+
 // phaseTitles name the phases in RESULTS.md.
 var phaseTitles = map[string]string{
 	phaseColdUp:   "cold `up -d`",
@@ -85,18 +104,25 @@ var phaseTitles = map[string]string{
 	phaseDown:     "`down -v`",
 }
 
-// goal is one of the project's targets for berth.
+// goal is one of the project's targets for berth (issue 16).
 type goal struct {
 	phase    string
 	n        int
 	minRatio float64       // fastest peer ÷ berth at least this, if set
-	under    time.Duration // berth's median below this, if set
+	under    time.Duration // berth's median at most this, if set
+	floorX   float64       // berth's median at most this many times the floor's, if set
 }
 
 var goals = []goal{
-	{phase: phaseColdUp, n: 20, minRatio: 3},
-	{phase: phaseDown, n: 20, minRatio: 3},
-	{phase: phaseNoopUp, n: 20, under: 50 * time.Millisecond},
+	{phase: phaseNoopUp, n: 20, under: 15 * time.Millisecond},
+	{phase: phaseNoopUp, n: 20, minRatio: 10},
+	{phase: phaseColdUp, n: 20, floorX: 2},
+	{phase: phaseColdUp, n: 20, minRatio: 5},
+	{phase: phaseChangeUp, n: 20, under: 150 * time.Millisecond},
+	{phase: phaseDown, n: 20, under: 400 * time.Millisecond},
+	{phase: phaseDown, n: 1, minRatio: 4},
+	{phase: phaseDown, n: 5, minRatio: 4},
+	{phase: phaseDown, n: 20, minRatio: 4},
 }
 
 // fastestPeer is the peer with the lowest median for (n, phase).
@@ -132,12 +158,15 @@ func (r *results) markdown(now time.Time) []byte {
 	var w bytes.Buffer
 	fmt.Fprintf(&w, "# berth beside its peers: Compose projects\n\n")
 	fmt.Fprintf(&w, "Written by `hack/bench-compose.sh` (`BenchmarkCompose` in `bench/`) on %s, "+
-		"on %s, %d CPUs. Each cell is the median, in seconds, of %d cycles (`-benchtime 3x` runs each "+
-		"benchmark once, then 3 times; every cycle counts) of: cold `up -d` until every service runs, "+
+		"on %s, %s, %d CPUs, load average %s at the end. The tools run interleaved, round by round "+
+		"(each round every tool runs one cycle, starting with a different tool), %d rounds per size "+
+		"(`-benchtime Nx` runs each size once, then N times; every round counts). Each cell is the "+
+		"median in seconds, with the fastest and slowest run, of: cold `up -d` until every service runs, "+
 		"no-op `up -d`, `up -d` after changing one environment variable of `s1`, `down -v`. Projects: "+
 		"N busybox services `sleep 3600` with `init: true`, a named volume each, one `internal` network; "+
-		"the same image in every tool.\n\n",
-		now.UTC().Format("2006-01-02 15:04 UTC"), kernel(), runtime.NumCPU(), r.cycles())
+		"the same image in every tool. After each phase, untimed, the bench checks that N containers run "+
+		"(and after the change that exactly `s1` was recreated), or that nothing of the project is left.\n\n",
+		now.UTC().Format("2006-01-02 15:04 UTC"), kernel(), cpuModel(), runtime.NumCPU(), loadAverage(), r.cycles())
 
 	w.WriteString("| tool | version |\n| --- | --- |\n")
 	for _, tool := range r.order {
@@ -151,6 +180,9 @@ func (r *results) markdown(now time.Time) []byte {
 			v = "not run (left out by -bench)"
 		}
 		fmt.Fprintf(&w, "| %s | %s |\n", r.titles[tool], v)
+	}
+	if r.floorNote != "" {
+		fmt.Fprintf(&w, "| floor | %s |\n", oneLine(r.floorNote))
 	}
 	w.WriteString("\n")
 
@@ -167,20 +199,28 @@ func (r *results) markdown(now time.Time) []byte {
 		for _, n := range sizes {
 			fmt.Fprintf(&w, "| %s | %d |", phaseTitles[ph.name], n)
 			for _, tool := range r.order {
-				cell := "—"
-				if d, ok := median(r.samples[sampleKey{tool, n, ph.name}]); ok {
-					cell = seconds(d)
-				}
-				fmt.Fprintf(&w, " %s |", cell)
+				fmt.Fprintf(&w, " %s |", cell(r.samples[sampleKey{tool, n, ph.name}]))
 			}
 			fmt.Fprintf(&w, " %s |\n", r.ratioCell(n, ph.name))
 		}
 	}
+	if len(r.floor) > 0 {
+		w.WriteString("\nThe floor: N bare `runc run -d` of prepared bundles, as many at once as there are CPUs, " +
+			"measured in the same rounds.\n\n| services | floor (s) | berth cold `up -d` ÷ floor |\n| --: | --: | --: |\n")
+		for _, n := range sizes {
+			ratio := "—"
+			fd, fok := median(r.floor[n])
+			bd, bok := median(r.samples[sampleKey{"berth", n, phaseColdUp}])
+			if fok && bok && fd > 0 {
+				ratio = fmt.Sprintf("%.1fx", bd.Seconds()/fd.Seconds())
+			}
+			fmt.Fprintf(&w, "| %d | %s | %s |\n", n, cell(r.floor[n]), ratio)
+		}
+	}
 
-	w.WriteString("\nGoals for berth: cold `up -d` and `down -v` at least 3x faster than the fastest peer; " +
-		"no-op `up -d` of 20 services under 50 ms.\n\n")
+	w.WriteString("\nGoals for berth (issue 16):\n\n")
 	for _, g := range goals {
-		fmt.Fprintf(&w, "- %s, %d services: %s\n", phaseTitles[g.phase], g.n, r.goalStatus(g))
+		fmt.Fprintf(&w, "- %s, %d services, %s: %s\n", phaseTitles[g.phase], g.n, g.target(), r.goalStatus(g))
 	}
 
 	var notes []string
@@ -205,6 +245,18 @@ func (r *results) markdown(now time.Time) []byte {
 	return w.Bytes()
 }
 
+// target says what g asks.
+func (g goal) target() string {
+	switch {
+	case g.under > 0:
+		return fmt.Sprintf("at most %s s", seconds(g.under))
+	case g.floorX > 0:
+		return fmt.Sprintf("within %.0fx of the floor", g.floorX)
+	default:
+		return fmt.Sprintf("at least %.0fx faster than the fastest peer", g.minRatio)
+	}
+}
+
 // ratioCell is "4.2x (Docker Compose)": the fastest peer's median over berth's.
 func (r *results) ratioCell(n int, phase string) string {
 	peer, pd, ok := r.fastestPeer(n, phase)
@@ -220,21 +272,54 @@ func (r *results) goalStatus(g goal) string {
 	if !ok {
 		return "not measured"
 	}
-	if g.under > 0 {
-		if bd < g.under {
-			return fmt.Sprintf("%s s, met", seconds(bd))
+	met := func(ok bool) string {
+		if ok {
+			return "met"
 		}
-		return fmt.Sprintf("%s s, **not met**", seconds(bd))
+		return "**not met**"
+	}
+	switch {
+	case g.under > 0:
+		return fmt.Sprintf("%s s, %s", seconds(bd), met(bd <= g.under))
+	case g.floorX > 0:
+		fd, fok := median(r.floor[g.n])
+		if !fok || fd <= 0 {
+			return fmt.Sprintf("%s s, no floor measured", seconds(bd))
+		}
+		x := bd.Seconds() / fd.Seconds()
+		return fmt.Sprintf("%.1fx the floor, %s", x, met(x <= g.floorX))
 	}
 	_, pd, pok := r.fastestPeer(g.n, g.phase)
 	if !pok || bd <= 0 {
 		return fmt.Sprintf("%s s, no peer measured", seconds(bd))
 	}
 	ratio := pd.Seconds() / bd.Seconds()
-	if ratio >= g.minRatio {
-		return fmt.Sprintf("%.1fx, met", ratio)
+	return fmt.Sprintf("%.1fx, %s", ratio, met(ratio >= g.minRatio))
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo, or "unknown CPU".
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
 	}
-	return fmt.Sprintf("%.1fx, **not met**", ratio)
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// loadAverage is the first three fields of /proc/loadavg: other work on
+// the machine slows every tool alike, but widens the spread.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // writeMarkdown writes the results to path, atomically.

@@ -93,17 +93,61 @@ func TestMarkdownRatiosAndGoals(t *testing.T) {
 			r.add("docker", n, ph.name, 400*time.Millisecond)
 			r.add("docker", n, ph.name, 100*time.Millisecond)
 		}
+		r.addFloor(n, 30*time.Millisecond)
 	}
+	r.floorNote = "runc version 1.1.5"
 	md := string(r.markdown(time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)))
 	for _, want := range []string{
-		"| cold `up -d` | 20 | 0.040 | 0.250 | — | 6.2x (Docker Compose) |",
+		"| cold `up -d` | 20 | 0.040 | 0.250 (0.100–0.400) | — | 6.2x (Docker Compose) |",
 		"| podman-compose | not run: podman not installed |",
-		"- no-op `up -d`, 20 services: 0.040 s, met",
-		"- cold `up -d`, 20 services: 6.2x, met",
+		"| floor | runc version 1.1.5 |",
+		"| 20 | 0.030 | 1.3x |",
+		"- no-op `up -d`, 20 services, at most 0.015 s: 0.040 s, **not met**",
+		"- cold `up -d`, 20 services, at least 5x faster than the fastest peer: 6.2x, met",
+		"- cold `up -d`, 20 services, within 2x of the floor: 1.3x the floor, met",
+		"- `down -v`, 20 services, at most 0.400 s: 0.040 s, met",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+func TestMajor(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     int
+	}{
+		{"plugin", "v5.5.0", 5},
+		{"v2 binary", "2.27.0", 2},
+		{"python v1", "1.29.2", 1},
+		{"garbage", "dev", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := major(tc.in); got != tc.want {
+				t.Errorf("major(%q) = %d, want %d", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRecreatedOnly(t *testing.T) {
+	before := map[string]string{"s1": "a", "s2": "b", "s3": "c"}
+	for _, tc := range []struct {
+		name  string
+		after map[string]string
+		ok    bool
+	}{
+		{"exactly s1", map[string]string{"s1": "x", "s2": "b", "s3": "c"}, true},
+		{"s1 kept", map[string]string{"s1": "a", "s2": "b", "s3": "c"}, false},
+		{"s2 recreated too", map[string]string{"s1": "x", "s2": "y", "s3": "c"}, false},
+		{"no IDs", map[string]string{"s1": "", "s2": "", "s3": ""}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := recreatedOnly(before, tc.after, "s1"); (err == nil) != tc.ok {
+				t.Errorf("recreatedOnly = %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }
 

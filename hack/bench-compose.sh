@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# bench-compose.sh — berth beside Docker Compose and podman-compose on the same
-# Compose projects (1, 5, 20 busybox services), written to bench/RESULTS.md.
+# bench-compose.sh — berth beside Docker Compose (v2 or later when installed)
+# and the floor of bare runc, optionally podman-compose, on the same Compose
+# projects (1, 5, 20 busybox services), interleaved round by round, written to
+# bench/RESULTS.md.
 #
 # Installs the missing peers with apt-get (a package that is not installable
 # is left out and the bench runs without it), builds bin/berth, and runs
 #   BERTH_BENCH=1 go test -run '^$' -bench BenchmarkCompose -benchtime 3x ./bench/
 # Needs root. Leaves no daemon, container, mount, link or firewall rule behind.
 #
-# Environment: BENCH_ARGS  extra `go test` arguments (e.g. -bench 'BenchmarkCompose/docker')
-#              BENCHTIME   default 3x
+# Environment: BENCH_ARGS  extra `go test` arguments (e.g. -bench 'BenchmarkCompose/20svc')
+#              BENCHTIME   rounds per size after a first one; default 3x
+#              BERTH_BENCH_PODMAN=1  add podman-compose (about 15 minutes more)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
@@ -16,11 +19,27 @@ GO=${GO:-go}
 
 [ "$(id -u)" = 0 ] || { echo "bench-compose.sh: needs root" >&2; exit 1; }
 
-# package:command that tells it is there. catatonit is the init podman binds
-# in for `init: true`; runc, busybox-static and iptables are berth's own deps.
-want="runc:runc busybox-static:/bin/busybox iptables:iptables
-docker.io:dockerd docker-compose:docker-compose podman:podman podman-compose:podman-compose
-catatonit:/usr/bin/catatonit"
+# package:command that tells it is there. runc, busybox-static and iptables
+# are berth's own deps. Debian's docker-compose is v1: installed only when no
+# Docker Compose v2+ is there (the docker CLI plugin or a docker-compose that
+# says v2+; bench/README.md says how to get one), and the bench then says it
+# measured v1. podman-compose (and catatonit, the init podman binds in for
+# `init: true`) only with BERTH_BENCH_PODMAN=1.
+want="runc:runc busybox-static:/bin/busybox iptables:iptables docker.io:dockerd"
+compose_major() { "$@" version --short 2>/dev/null | sed 's/^v//; s/\..*//'; }
+v2=
+for c in "docker compose" docker-compose; do
+  m=$(compose_major $c || true)
+  if [ -n "$m" ] && [ "$m" -ge 2 ] 2>/dev/null; then v2="$c"; break; fi
+done
+if [ -n "$v2" ]; then echo "bench: Docker Compose v2+: $v2 ($($v2 version --short))"
+else
+  echo "bench: no Docker Compose v2 or later here (see bench/README.md): Docker Compose v1 is measured instead"
+  want="$want docker-compose:docker-compose"
+fi
+if [ "${BERTH_BENCH_PODMAN:-}" = 1 ]; then
+  want="$want podman:podman podman-compose:podman-compose catatonit:/usr/bin/catatonit"
+fi
 missing=()
 for pc in $want; do
   pkg=${pc%%:*} cmd=${pc#*:}
