@@ -119,19 +119,12 @@ type recordEntry struct {
 // (a removal that was interrupted) are passed over; a corrupt record is an
 // error naming its path.
 func (e *Engine) allRecords() ([]recordEntry, error) {
-	ents, err := os.ReadDir(e.containersDir())
+	dirs, err := e.containerDirs()
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("containers: %w", err)
+		return nil, err
 	}
 	var out []recordEntry
-	for _, ent := range ents {
-		if !ent.IsDir() || !isID(ent.Name()) {
-			continue
-		}
-		dir := filepath.Join(e.containersDir(), ent.Name())
+	for _, dir := range dirs {
 		rec, err := readRecord(dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -140,6 +133,24 @@ func (e *Engine) allRecords() ([]recordEntry, error) {
 			return nil, err
 		}
 		out = append(out, recordEntry{dir: dir, rec: rec})
+	}
+	return out, nil
+}
+
+// containerDirs lists the directories of the containers, records not read.
+func (e *Engine) containerDirs() ([]string, error) {
+	ents, err := os.ReadDir(e.containersDir())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("containers: %w", err)
+	}
+	var out []string
+	for _, ent := range ents {
+		if ent.IsDir() && isID(ent.Name()) {
+			out = append(out, filepath.Join(e.containersDir(), ent.Name()))
+		}
 	}
 	return out, nil
 }

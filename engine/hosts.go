@@ -150,28 +150,42 @@ func (e *Engine) lockHosts(ctx context.Context) (func(), error) {
 
 // hostsMembers returns the running containers with network endpoints,
 // sorted by name.
+//
+// Every container start and stop calls it, so it reads a container's
+// record, the largest of its files, only once its endpoints and state say
+// it is a member.
 func (e *Engine) hostsMembers() ([]hostsMember, error) {
-	ents, err := e.allRecords()
+	dirs, err := e.containerDirs()
 	if err != nil {
 		return nil, err
 	}
 	var out []hostsMember
-	for _, ent := range ents {
-		eps, err := readEndpoints(ent.dir)
+	for _, dir := range dirs {
+		eps, err := readEndpoints(dir)
 		if err != nil {
 			return nil, err
 		}
 		if len(eps) == 0 {
 			continue
 		}
-		st, err := e.observeDir(ent.dir)
+		st, err := e.observeDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
 		if err != nil {
 			return nil, err
 		}
 		if st.Status != StatusRunning && st.Status != StatusPaused {
 			continue
 		}
-		out = append(out, memberOf(ent.dir, ent.rec, eps))
+		rec, err := readRecord(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, memberOf(dir, rec, eps))
 	}
 	return out, nil
 }
