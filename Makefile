@@ -40,7 +40,7 @@ deps:
 	else echo "deps: all present"; fi
 
 # Unit tests (privileged package tests run too: this needs root), then e2e.
-test: deps unit e2e
+test: deps unit e2e fuzz
 
 unit: tidy
 	$(GO) test -count=1 ./...
