@@ -1,7 +1,9 @@
 package swarm
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -58,8 +60,22 @@ func (cl *Cluster) Observe(ctx context.Context, project string) ([]deploy.Object
 	if err := cl.c.do(ctx, "GET", "/services", q, nil, &svcs); err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
+	var all []network.Summary
+	if err := cl.c.do(ctx, "GET", "/networks", nil, nil, &all); err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	netName := make(map[string]string, len(all))
+	for _, n := range all {
+		netName[n.ID] = n.Name
+	}
 	for _, s := range svcs {
 		stripRefIDs(&s.Spec)
+		// The cluster keeps network IDs where the spec named networks.
+		for i, n := range s.Spec.TaskTemplate.Networks {
+			if name, ok := netName[n.Target]; ok {
+				s.Spec.TaskTemplate.Networks[i].Target = name
+			}
+		}
 		out = append(out, deploy.Object{Kind: deploy.KindService, Name: s.Spec.Name, Service: s.Spec.Labels[spec.LabelService],
 			Spec: s.Spec, ID: s.ID, Version: s.Version.Index})
 	}
@@ -195,6 +211,15 @@ func (cl *Cluster) Remove(ctx context.Context, o deploy.Object) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := cl.c.do(ctx, "DELETE", path+o.ID, nil, nil, nil)
+		if err == nil && o.Kind == deploy.KindNetwork {
+			// The manager forgets the network at once, the node once its
+			// last endpoint is gone: wait for that, so that the stack is
+			// empty when Remove returns.
+			err = cl.c.do(ctx, "GET", path+o.ID, nil, nil, nil)
+			if err == nil {
+				err = fmt.Errorf("network %s: still on the node: %w", o.Name, errdefs.ErrConflict)
+			}
+		}
 		switch {
 		case err == nil, errdefs.IsNotFound(err):
 			return nil
@@ -249,7 +274,7 @@ func (cl *Cluster) status(ctx context.Context, name string) (deploy.ServiceStatu
 	for i, t := range tasks {
 		if t.DesiredState == swarm.TaskStateRunning {
 			st.Desired++
-			if t.Status.State == swarm.TaskStateRunning {
+			if t.Status.State == swarm.TaskStateRunning && sameJSON(t.Spec.ContainerSpec, svc.Spec.TaskTemplate.ContainerSpec) {
 				st.Running++
 			} else if latest == nil || t.Status.Timestamp.After(latest.Status.Timestamp) {
 				latest = &tasks[i]
@@ -291,4 +316,12 @@ func (cl *Cluster) nodeName(ctx context.Context, id string) string {
 	cl.nodes[id] = n.Description.Hostname
 	cl.mu.Unlock()
 	return n.Description.Hostname
+}
+
+// sameJSON says whether a task runs the service's current task template:
+// a task's spec is a copy of the template it was made from.
+func sameJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }

@@ -507,8 +507,14 @@ func updateSpec(u *updateConfig) *swarm.UpdateConfig {
 	if u.Parallelism != nil {
 		par = *u.Parallelism
 	}
+	// Swarm fills in "pause" when none is given; so does the desired spec,
+	// or every deploy would see a change.
+	fa := swarm.FailureAction(u.FailureAction)
+	if fa == "" {
+		fa = swarm.UpdateFailureActionPause
+	}
 	return &swarm.UpdateConfig{
-		Parallelism: par, Delay: time.Duration(u.Delay), FailureAction: swarm.FailureAction(u.FailureAction),
+		Parallelism: par, Delay: time.Duration(u.Delay), FailureAction: fa,
 		Monitor: time.Duration(u.Monitor), MaxFailureRatio: u.MaxFailureRatio, Order: swarm.UpdateOrder(u.Order),
 	}
 }
