@@ -6,7 +6,7 @@ GO      ?= go
 BIN     := bin/berth
 SHIM    := $(dir $(BIN))berth-shim
 ROOT    ?= /var/lib/berth
-PKGS    := runc iptables nftables busybox-static iproute2 gcc musl-tools
+PKGS    := runc iptables nftables busybox-static iproute2 gcc musl-tools docker.io
 # The shim: C, static (it runs inside containers as their init), against
 # musl: 90 KB instead of glibc's 870, and its resident memory with it.
 SHIM_CC     ?= $(shell command -v musl-gcc || echo cc)

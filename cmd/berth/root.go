@@ -196,6 +196,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newComposeTopCommand(g),
 		newComposeBuildCommand(g),
 		newScaleCommand(g),
+		newDeployCommand(g),
+		newUndeployCommand(g),
 	)
 	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)
