@@ -269,6 +269,9 @@ func (g *globalOptions) open() (*app, error) {
 	// the networks' resolvers forward no name to the host's nameservers
 	// either (non-nil, empty Upstreams), as those may be off the machine.
 	noOutbound := os.Getenv("BERTH_NO_OUTBOUND") == "1"
+	if noOutbound {
+		images.SetLocalRegistriesOnly()
+	}
 	var upstreams []string
 	if noOutbound {
 		upstreams = []string{}
