@@ -49,11 +49,10 @@ func (e *Engine) Start(ctx context.Context, id ContainerID) error {
 }
 
 func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retErr error) {
-	sf, err := readState(dir)
+	sf, st, err := e.readObserved(dir)
 	if err != nil {
 		return err
 	}
-	st := observe(sf, isPaused(dir), e.alive)
 	if active(st.Status) {
 		return nil
 	}
