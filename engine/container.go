@@ -595,17 +595,16 @@ func (e *Engine) Remove(ctx context.Context, id ContainerID, force bool) error {
 
 func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, force bool) error {
 	id := ContainerID(filepath.Base(dir))
-	sf, err := readState(dir)
-	if err != nil && rec != nil {
-		return err
-	}
 	if rec != nil {
-		st := observe(sf, isPaused(dir), e.alive)
+		_, st, err := e.readObserved(dir)
+		if err != nil {
+			return err
+		}
 		if active(st.Status) {
 			if !force {
 				return fmt.Errorf("the container is %s: stop it first or force the removal: %w", st.Status, errdefs.ErrConflict)
 			}
-			if err := e.stopLocked(ctx, dir, rec, sf, 0); err != nil {
+			if err := e.stopLocked(ctx, dir, rec, 0); err != nil {
 				return err
 			}
 		}

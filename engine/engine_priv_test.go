@@ -702,8 +702,11 @@ func TestPrivNetworkPeers(t *testing.T) {
 	if err != nil || len(wc.Networks) != 1 || !wc.Networks[0].Address.IsValid() {
 		t.Fatalf("web: %+v, %v; want one address", wc, err)
 	}
-	// (Not wget -T: busybox 1.35's segfaults with it.)
-	client := busybox("client-1", "sh", "-c", "cat /etc/hosts; wget -q -O - http://web:8080/")
+	// (Not wget -T: busybox 1.35's segfaults with it.) The client stays
+	// running until the test has read web's hosts file, which lists running
+	// peers only: a client that had already exited would have left it.
+	client := busybox("client-1", "sh", "-c", "cat /etc/hosts; wget -q -O - http://web:8080/; s=$?; "+
+		"until [ -e /tmp/release ]; do sleep 0.1; done; exit $s")
 	client.Networks = []EndpointConfig{{Network: network, Aliases: []string{"client"}}}
 	clientID := mustCreate(t, e, client)
 	if err := e.Start(ctx, clientID); err != nil {
@@ -712,6 +715,9 @@ func TestPrivNetworkPeers(t *testing.T) {
 	hosts, err := os.ReadFile(filepath.Join(e.containerDir(webID), "hosts"))
 	if err != nil || !strings.Contains(string(hosts), "client-1 client") {
 		t.Errorf("web's hosts file did not learn about the client: %q, %v", hosts, err)
+	}
+	if code, err := e.Exec(ctx, clientID, ExecConfig{Cmd: []string{"touch", "/tmp/release"}}, ExecIO{}); err != nil || code != 0 {
+		t.Fatalf("release the client: %d, %v", code, err)
 	}
 	st := waitExited(t, e, clientID)
 	var out []string
