@@ -194,6 +194,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newComposeExecCommand(g),
 		newComposeTopCommand(g),
 		newScaleCommand(g),
+		newServeCommand(g),
+		newSystemCommand(g),
 	)
 	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)
