@@ -127,6 +127,12 @@ func (s *Server) routes() {
 	m.Handle("DELETE /images/{name...}", handlerFunc(s.imageDelete))
 	m.Handle("POST /images/{name...}", handlerFunc(s.imagePost))
 
+	// No plugins: `docker inspect NAME` asks here last.
+	m.Handle("GET /plugins", handlerFunc(func(w http.ResponseWriter, _ *http.Request) error { return writeJSON(w, http.StatusOK, []struct{}{}) }))
+	m.Handle("GET /plugins/{name}/json", handlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("plugin %q not found: %w", r.PathValue("name"), errdefs.ErrNotFound)
+	}))
+
 	m.Handle("/", handlerFunc(s.notImplemented))
 }
 
