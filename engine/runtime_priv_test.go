@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -15,7 +16,7 @@ import (
 func runUntilExit(t *testing.T, e *Engine, cfg ContainerConfig) (State, string) {
 	t.Helper()
 	id := mustCreate(t, e, cfg)
-	t.Cleanup(func() { _ = e.Remove(t.Context(), id, true) })
+	t.Cleanup(func() { _ = e.Remove(context.WithoutCancel(t.Context()), id, true) }) // t.Context is done by now
 	if err := e.Start(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func TestPrivLogRotation(t *testing.T) {
 	cfg.Logging = LogConfig{MaxSize: 4096, MaxFile: 3}
 	cfg.Restart = RestartPolicy{Name: "on-failure", MaxRetries: 1}
 	id := mustCreate(t, e, cfg)
-	t.Cleanup(func() { _ = e.Remove(t.Context(), id, true) })
+	t.Cleanup(func() { _ = e.Remove(context.WithoutCancel(t.Context()), id, true) }) // t.Context is done by now
 	// Follow from the start, across rotations and the restart.
 	var followed []LogLine
 	done := make(chan error, 1)
@@ -336,7 +337,7 @@ func TestPrivShimRSS(t *testing.T) {
 	cfg := busybox("rss", "sleep", "100")
 	cfg.Healthcheck = &Healthcheck{Test: []string{"CMD", "true"}, Interval: 100 * time.Millisecond}
 	id := mustCreate(t, e, cfg)
-	t.Cleanup(func() { _ = e.Remove(t.Context(), id, true) })
+	t.Cleanup(func() { _ = e.Remove(context.WithoutCancel(t.Context()), id, true) }) // t.Context is done by now
 	if err := e.Start(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
