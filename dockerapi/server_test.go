@@ -281,3 +281,19 @@ func TestCreateConfig(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkPing is `GET /_ping` over a kept-alive connection: the server's
+// own latency, without a client process's start.
+func BenchmarkPing(b *testing.B) {
+	srv := httptest.NewServer(New(Options{Version: "bench"}))
+	defer srv.Close()
+	c := srv.Client()
+	for b.Loop() {
+		resp, err := c.Get(srv.URL + "/v1.51/_ping")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
