@@ -198,6 +198,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newScaleCommand(g),
 		newDeployCommand(g),
 		newUndeployCommand(g),
+		newServeCommand(g),
+		newSystemCommand(g),
 	)
 	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)
