@@ -143,3 +143,64 @@ func TestConcurrentUpsSerialise(t *testing.T) {
 		t.Fatalf("%d containers after two concurrent ups, want 2: %+v", len(rows), rows)
 	}
 }
+
+// TestUpSeesEveryChangeOfInput: an up answered from the model cache still
+// sees a variable changed in the caller's environment, an edited file and a
+// .env created beside it; an unchanged project is a no-op each time.
+func TestUpSeesEveryChangeOfInput(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("compose.yaml", "services:\n  app:\n    image: busybox:latest\n    command: [\"sleep\", \"3600\"]\n    init: true\n"+
+		"    environment:\n      REV: ${REV:-0}\n  other:\n    image: busybox:latest\n    command: [\"sleep\", \"3600\"]\n    init: true\n")
+	h.mustBerth("-f", file, "up", "-d")
+	t.Cleanup(func() { h.mustBerth("-f", file, "down", "-v") })
+	ids := func() map[string]string {
+		m := map[string]string{}
+		for _, e := range h.ps(file) {
+			m[e.Service] = e.ID
+		}
+		return m
+	}
+	prev := ids()
+	step := func(what string, changed bool) {
+		t.Helper()
+		h.mustBerth("-f", file, "up", "-d")
+		now := ids()
+		if (now["app"] != prev["app"]) != changed || now["other"] != prev["other"] {
+			t.Errorf("%s: app %s → %s, other %s → %s; want app replaced: %v, other kept",
+				what, prev["app"], now["app"], prev["other"], now["other"], changed)
+		}
+		prev = now
+	}
+	step("unchanged", false)
+	step("unchanged again", false)
+	t.Setenv("REV", "1")
+	step("REV=1 in the environment", true)
+	step("REV=1 unchanged", false)
+	t.Setenv("REV", "2")
+	step("REV=2 in the environment", true)
+	os.Unsetenv("REV")
+	write(".env", "REV=3\n")
+	step(".env created", true)
+	write(".env", "REV=4\n")
+	step(".env edited", true)
+	write("compose.yaml", strings.Replace(mustRead(t, file), "${REV:-0}", "edited-${REV:-0}", 1))
+	step("compose.yaml edited", true)
+	step("unchanged at the end", false)
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -96,7 +97,7 @@ func cacheKey(opt LoadOptions) string {
 		Opt     LoadOptions
 	}{cacheVersion, opt}
 	k.Opt.Environ = slices.Sorted(slices.Values(opt.Environ))
-	k.Opt.CacheDir = ""
+	k.Opt.CacheDir, k.Opt.CacheReadOnly = "", false
 	b, _ := json.Marshal(k) // cannot fail: strings and bools
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -107,10 +108,48 @@ func cacheable(opt LoadOptions) bool {
 	return filepath.IsAbs(opt.CacheDir) && !opt.NoInterpolate && !slices.Contains(opt.ConfigFiles, "-")
 }
 
+// An entry's file is "<project>.<key>.json": found by key, removed by
+// project (ForgetCached). Project names hold no dot.
+
+// entryFile is the file of key's entry in dir, if there is one.
+func entryFile(dir, key string) (string, bool) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false
+	}
+	suffix := "." + key + ".json"
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), suffix) {
+			return filepath.Join(dir, e.Name()), true
+		}
+	}
+	return "", false
+}
+
+// ForgetCached removes the cache entries in dir of the project called
+// name, so that nothing of a project taken down is left in the state root.
+func ForgetCached(dir, name string) error {
+	files, err := filepath.Glob(filepath.Join(dir, name+".*.json"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // loadCached returns the cached project for key when every input is as it
 // was; ok is false on any doubt.
 func loadCached(dir, key string) (p *Project, ok bool) {
-	b, err := os.ReadFile(filepath.Join(dir, key+".json"))
+	f, ok := entryFile(dir, key)
+	if !ok {
+		return nil, false
+	}
+	b, err := os.ReadFile(f)
 	if err != nil {
 		return nil, false
 	}
@@ -159,6 +198,9 @@ func serviceFiles(cp *types.Project) (files []string, ok bool) {
 // Concurrent writers are safe: entries are written atomically and any of
 // them is correct.
 func (l *loader) storeCached(key string, p *Project, svcFiles []string) {
+	if l.opt.CacheReadOnly {
+		return
+	}
 	if len(l.included) > 0 {
 		return // include and extends read files compose-go does not report in full
 	}
@@ -187,7 +229,13 @@ func (l *loader) storeCached(key string, p *Project, svcFiles []string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return
 	}
-	if atomicfile.WriteFile(filepath.Join(dir, key+".json"), b, 0o600) == nil {
+	if strings.Contains(p.Name, ".") {
+		return
+	}
+	if old, ok := entryFile(dir, key); ok && filepath.Base(old) != p.Name+"."+key+".json" {
+		_ = os.Remove(old) // the same inputs gave another project name before
+	}
+	if atomicfile.WriteFile(filepath.Join(dir, p.Name+"."+key+".json"), b, 0o600) == nil {
 		pruneCache(dir)
 	}
 }

@@ -233,3 +233,34 @@ func TestCachePruned(t *testing.T) {
 		t.Errorf("%d entries, want at most %d", len(ents), maxCacheEntries)
 	}
 }
+
+func TestCacheReadOnlyAndForget(t *testing.T) {
+	dir := copyCase(t, "named")
+	cache := t.TempDir()
+	ro := LoadOptions{WorkingDir: dir, CacheDir: cache, CacheSalt: "test", CacheReadOnly: true}
+	mustLoad(t, ro)
+	if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+		t.Fatalf("a read-only load wrote %d entries", len(ents))
+	}
+	rw := ro
+	rw.CacheReadOnly = false
+	p := mustLoad(t, rw)
+	if !fromCache(mustLoad(t, ro)) {
+		t.Fatal("a read-only load did not read the entry")
+	}
+	if err := ForgetCached(cache, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if !fromCache(mustLoad(t, ro)) {
+		t.Fatal("forgetting another project removed this one's entry")
+	}
+	if err := ForgetCached(cache, p.Name); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+		t.Errorf("%d entries left after ForgetCached(%q)", len(ents), p.Name)
+	}
+	if fromCache(mustLoad(t, ro)) {
+		t.Error("answered from a forgotten entry")
+	}
+}

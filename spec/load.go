@@ -67,6 +67,9 @@ type LoadOptions struct {
 	// from it while every file the project was loaded from is unchanged
 	// (see cache.go). Empty: no cache.
 	CacheDir string
+	// CacheReadOnly answers from the cache but writes nothing to it: for
+	// commands after which the project may be gone (ps, down, stop…).
+	CacheReadOnly bool
 	// CacheSalt identifies the program loading: an entry written under
 	// another salt is never used. The caller makes it change with every
 	// build of itself.

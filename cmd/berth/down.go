@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/spec"
 )
 
 type downOptions struct {
@@ -51,8 +52,16 @@ func runDown(ctx context.Context, g *globalOptions, o downOptions) error {
 	if err != nil {
 		return err
 	}
-	return runPlan(ctx, g, a, name, p, reconciler.Options{
+	err = runPlan(ctx, g, a, name, p, reconciler.Options{
 		Mode: reconciler.ModeDown, RemoveOrphans: o.removeOrphans || p == nil,
 		RemoveVolumes: o.volumes, Timeout: timeoutFlag(o.timeout), RemoveImages: o.rmi,
 	}, g.dryRun, sink)
+	if err != nil || g.dryRun {
+		return err
+	}
+	// Nothing of a project taken down stays in the state root.
+	if dir := g.cacheDir(); dir != "" {
+		return spec.ForgetCached(dir, name)
+	}
+	return nil
 }

@@ -50,20 +50,37 @@ func (p *projectFlags) loadOptions(noInterpolate bool) (spec.LoadOptions, error)
 }
 
 // load loads the project named by the flags, with the services the
-// command names enabled even when their profile is not.
+// command names enabled even when their profile is not. It may answer
+// from the model cache, and writes nothing to it: after this command the
+// project may be gone.
 func (g *globalOptions) load(ctx context.Context, services ...string) (*spec.Project, error) {
+	return g.loadCache(ctx, true, services...)
+}
+
+// loadCache is load that also keeps the project in the model cache unless
+// readOnly.
+func (g *globalOptions) loadCache(ctx context.Context, readOnly bool, services ...string) (*spec.Project, error) {
 	opt, err := g.project.loadOptions(false)
 	if err != nil {
 		return nil, err
 	}
 	opt.Services = services
-	// The model cache lives in the run directory: it goes with a reboot.
-	if _, runDir, err := g.dirs(); err == nil {
+	if dir := g.cacheDir(); dir != "" {
 		if salt := cacheSalt(); salt != "" {
-			opt.CacheDir, opt.CacheSalt = filepath.Join(runDir, "cache", "spec"), salt
+			opt.CacheDir, opt.CacheSalt, opt.CacheReadOnly = dir, salt, readOnly
 		}
 	}
 	return spec.Load(ctx, opt)
+}
+
+// cacheDir is the model cache's directory: in the run directory, so it
+// goes with a reboot. Empty when the run directory cannot be told.
+func (g *globalOptions) cacheDir() string {
+	_, runDir, err := g.dirs()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(runDir, "cache", "spec")
 }
 
 // cacheSalt identifies this build of berth for the model cache: its
@@ -88,9 +105,10 @@ func cacheSalt() string {
 }
 
 // loadRunnable loads the project and refuses it when it sets fields berth
-// does not run yet.
+// does not run yet. The commands that make containers keep the project in
+// the model cache, except with --dry-run.
 func (g *globalOptions) loadRunnable(ctx context.Context, services ...string) (*spec.Project, error) {
-	p, err := g.load(ctx, services...)
+	p, err := g.loadCache(ctx, g.dryRun, services...)
 	if err != nil {
 		return nil, err
 	}
