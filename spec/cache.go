@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -268,6 +269,7 @@ func (l *loader) cacheInputs(p *Project, svcFiles []string) ([]cacheInput, bool)
 	slices.Sort(paths)
 	paths = slices.Compact(paths)
 	inputs := make([]cacheInput, 0, len(paths))
+	dirs := map[string]bool{}
 	for _, f := range paths {
 		if !filepath.IsAbs(f) {
 			return nil, false
@@ -276,9 +278,47 @@ func (l *loader) cacheInputs(p *Project, svcFiles []string) ([]cacheInput, bool)
 		if err != nil {
 			return nil, false
 		}
+		if st != stateAbsent {
+			if fi, err := os.Stat(f); err != nil || !settled(fi, l.started) {
+				return nil, false
+			}
+			dirs[filepath.Dir(f)] = true
+		}
 		inputs = append(inputs, cacheInput{Path: f, State: st})
 	}
+	// A file made, removed or renamed over during the load changed its
+	// directory: those of the files read, and the working and project
+	// directories, where discovery and .env look. (Not their parents:
+	// /tmp or a home directory changes all the time, and a Compose file
+	// appearing in one during the load would have to be one discovery
+	// reaches.)
+	dirs[l.cwd], dirs[p.WorkingDir] = true, true
+	for d := range dirs {
+		fi, err := os.Stat(d)
+		if err == nil && !settled(fi, l.started) {
+			return nil, false
+		}
+	}
 	return inputs, true
+}
+
+// settle is how much older than the start of a load every input and its
+// directory must be for the load to be cached: a file written while
+// compose-go read it (an editor saving during an up, watch reloading on a
+// change) must not have its new bytes recorded beside a model made from its
+// old ones. File timestamps come from the kernel's coarse clock, at most a
+// tick (a few ms) behind; a variable so tests can do without the wait.
+var settle = 20 * time.Millisecond
+
+// settled reports whether fi, and anything renamed over it, was last
+// changed before the load that started at start.
+func settled(fi fs.FileInfo, start time.Time) bool {
+	limit := start.Add(-settle)
+	if !fi.ModTime().Before(limit) {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && time.Unix(st.Ctim.Unix()).Before(limit)
 }
 
 // pruneCache removes the oldest entries beyond maxCacheEntries.

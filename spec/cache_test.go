@@ -7,11 +7,20 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fromCache reports whether p was answered by the model cache: only a
 // project compose-go loaded carries its compose-go form.
 func fromCache(p *Project) bool { return p.config == nil && p.model == nil }
+
+// noSettle lets the cache keep a load whose files were written just before
+// it, as a test's are.
+func noSettle(t *testing.T) {
+	old := settle
+	settle = 0
+	t.Cleanup(func() { settle = old })
+}
 
 // withoutLoaderState is p as the cache keeps it.
 func withoutLoaderState(p *Project) *Project {
@@ -21,6 +30,7 @@ func withoutLoaderState(p *Project) *Project {
 }
 
 func TestCacheGivesTheSameProject(t *testing.T) {
+	noSettle(t)
 	cases := []struct {
 		name  string
 		dir   string
@@ -71,6 +81,7 @@ func TestCacheGivesTheSameProject(t *testing.T) {
 // TestCacheInvalidation changes one input at a time, after a load that
 // filled the cache, and checks that the next load sees the change.
 func TestCacheInvalidation(t *testing.T) {
+	noSettle(t)
 	const compose = `services:
   web:
     image: img:${TAG:-latest}
@@ -158,6 +169,7 @@ configs:
 func web(p *Project) Service { s, _ := p.Service("web"); return s }
 
 func TestCacheNotUsed(t *testing.T) {
+	noSettle(t)
 	cases := []struct {
 		name  string
 		dir   string
@@ -179,6 +191,7 @@ func TestCacheNotUsed(t *testing.T) {
 }
 
 func TestCacheCorruptEntryIsAMiss(t *testing.T) {
+	noSettle(t)
 	dir := copyCase(t, "named")
 	opt := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test"}
 	mustLoad(t, opt)
@@ -198,6 +211,7 @@ func TestCacheCorruptEntryIsAMiss(t *testing.T) {
 // TestCacheConcurrentLoads runs loads of one project at once, as parallel
 // berth processes do: every one succeeds with the same project.
 func TestCacheConcurrentLoads(t *testing.T) {
+	noSettle(t)
 	dir := copyCase(t, "networks")
 	opt := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test"}
 	want := withoutLoaderState(mustLoad(t, LoadOptions{WorkingDir: dir}))
@@ -220,6 +234,7 @@ func TestCacheConcurrentLoads(t *testing.T) {
 }
 
 func TestCachePruned(t *testing.T) {
+	noSettle(t)
 	dir := copyCase(t, "named")
 	cache := t.TempDir()
 	for i := range maxCacheEntries + 5 {
@@ -235,6 +250,7 @@ func TestCachePruned(t *testing.T) {
 }
 
 func TestCacheReadOnlyAndForget(t *testing.T) {
+	noSettle(t)
 	dir := copyCase(t, "named")
 	cache := t.TempDir()
 	ro := LoadOptions{WorkingDir: dir, CacheDir: cache, CacheSalt: "test", CacheReadOnly: true}
@@ -262,5 +278,24 @@ func TestCacheReadOnlyAndForget(t *testing.T) {
 	}
 	if fromCache(mustLoad(t, ro)) {
 		t.Error("answered from a forgotten entry")
+	}
+}
+
+// TestCacheSkipsFreshInputs: a load whose files changed too recently (as
+// during the load itself) is not kept; once they are older, it is.
+func TestCacheSkipsFreshInputs(t *testing.T) {
+	old := settle
+	t.Cleanup(func() { settle = old })
+	dir := copyCase(t, "named")
+	opt := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test"}
+	settle = time.Hour
+	mustLoad(t, opt)
+	if fromCache(mustLoad(t, opt)) {
+		t.Fatal("a load of files changed within the settle time was kept")
+	}
+	settle = 0
+	mustLoad(t, opt)
+	if !fromCache(mustLoad(t, opt)) {
+		t.Error("a load of settled files was not kept")
 	}
 }

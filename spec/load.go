@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -85,6 +86,7 @@ type LoadOptions struct {
 // file wraps errdefs.ErrNotFound. Load does not reject fields berth does not
 // run yet: call CheckSupported before acting on the project.
 func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
+	started := time.Now()
 	var key string
 	if cacheable(opt) {
 		key = cacheKey(opt)
@@ -96,6 +98,7 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.started = started
 	o, err := l.projectOptions()
 	if err != nil {
 		return nil, l.loadError(err)
@@ -209,7 +212,8 @@ type loader struct {
 	included  []string          // files named by include and extends, absolute
 	sourceSet *sources          // Compose files parsed again to place errors, lazily
 
-	composeFiles []string // the Compose files compose-go loads, once known
+	composeFiles []string  // the Compose files compose-go loads, once known
+	started      time.Time // when Load began, before any file was read
 }
 
 func newLoader(opt LoadOptions) (*loader, error) {
