@@ -90,20 +90,67 @@ func (m *Manager) deleteChainRulesLocked(ctx context.Context, f family, match fu
 	if !exists {
 		return nil // the jump rule cannot exist without the chain
 	}
-	left := 0
+	var del [][]string
 	for _, r := range rules {
-		if !match(r) {
-			left++
-			continue
-		}
-		if _, err := m.xtables(ctx, f, append([]string{"-D", fwChain}, r...)...); err != nil {
-			return err
+		if match(r) {
+			del = append(del, r)
 		}
 	}
-	if left > 0 {
+	if err := m.deleteRules(ctx, f, "filter", fwChain, del); err != nil {
+		return err
+	}
+	if len(del) < len(rules) {
 		return nil
 	}
 	return m.dropChainLocked(ctx, f)
+}
+
+// deleteRules deletes rules (each the arguments after "-A chain") from
+// chain of table, which lists them: a network's four rules in one run of
+// iptables-restore --noflush, which applies them all or none, rather than
+// in one run of iptables each. A rule that would need quoting there is
+// deleted on its own. The firewall lock must be held.
+func (m *Manager) deleteRules(ctx context.Context, f family, table, chain string, rules [][]string) error {
+	one := func(r []string) error {
+		_, err := m.xtables(ctx, f, append([]string{"-t", table, "-D", chain}, r...)...)
+		return err
+	}
+	var batch strings.Builder
+	n := 0
+	for _, r := range rules {
+		if len(rules) == 1 || slices.ContainsFunc(r, needsQuoting) {
+			if err := one(r); err != nil {
+				return err
+			}
+			continue
+		}
+		batch.WriteString("-D " + chain + " " + strings.Join(r, " ") + "\n")
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	input := "*" + table + "\n" + batch.String() + "COMMIT\n"
+	bin := f.String() + "-restore"
+	args := []string{"-w", "--noflush"}
+	m.log.Debug(bin, "args", args, "input", input)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader(input)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("%s: %w: %w", bin, err, errdefs.ErrUnavailable)
+		}
+		return fmt.Errorf("%s --noflush: %w: %s", bin, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// needsQuoting reports whether arg cannot go into an iptables-restore line
+// as it is.
+func needsQuoting(arg string) bool {
+	return arg == "" || strings.ContainsAny(arg, " \t\n\"'\\#")
 }
 
 // ensureChainLocked creates berth's chain and the jump rule to it at the top

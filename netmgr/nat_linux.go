@@ -39,10 +39,35 @@ func (m *Manager) nat(ctx context.Context, f family, args ...string) (string, er
 // natRules lists the rules of chain in the nat table of family f
 // (arguments after "-A <chain>") and whether it exists.
 func (m *Manager) natRules(ctx context.Context, f family, chain string) (rules [][]string, exists bool, err error) {
-	out, err := m.nat(ctx, f, "-S")
-	if err != nil {
-		return nil, false, err
+	return (&natTable{m: m, f: f}).rules(ctx, chain)
+}
+
+// natTable is a listing of family f's nat table, read when first asked
+// and again only after a change made through it: a network's removal asks
+// about four chains, and usually changes none. The firewall lock must be
+// held while it is used.
+type natTable struct {
+	m    *Manager
+	f    family
+	list string
+	read bool
+}
+
+// rules is natRules, from the listing.
+func (t *natTable) rules(ctx context.Context, chain string) (rules [][]string, exists bool, err error) {
+	if !t.read {
+		if t.list, err = t.m.nat(ctx, t.f, "-S"); err != nil {
+			return nil, false, err
+		}
+		t.read = true
 	}
+	return parseNATRules(t.f, t.list, chain)
+}
+
+// changed says the table was changed: the next question reads it again.
+func (t *natTable) changed() { t.read = false }
+
+func parseNATRules(f family, out, chain string) (rules [][]string, exists bool, err error) {
 	for _, l := range lines(out) {
 		if l == "-N "+chain {
 			exists = true
@@ -93,8 +118,12 @@ func (m *Manager) ensureNATChainsLocked(ctx context.Context, f family) error {
 // dropEmptyNATChainsLocked removes each of berth's nat chains that holds no
 // rule, with its jump rules. The firewall lock must be held.
 func (m *Manager) dropEmptyNATChainsLocked(ctx context.Context, f family) error {
+	return m.dropEmptyNATChainsIn(ctx, &natTable{m: m, f: f})
+}
+
+func (m *Manager) dropEmptyNATChainsIn(ctx context.Context, t *natTable) error {
 	for _, c := range natChains {
-		rules, exists, err := m.natRules(ctx, f, c.name)
+		rules, exists, err := t.rules(ctx, c.name)
 		if err != nil {
 			return err
 		}
@@ -103,19 +132,21 @@ func (m *Manager) dropEmptyNATChainsLocked(ctx context.Context, f family) error 
 		}
 		for _, j := range c.jumps {
 			for {
-				rules, _, err := m.natRules(ctx, f, j[0])
+				rules, _, err := t.rules(ctx, j[0])
 				if err != nil {
 					return err
 				}
 				if !slices.ContainsFunc(rules, func(r []string) bool { return slices.Equal(r, j[1:]) }) {
 					break
 				}
-				if _, err := m.nat(ctx, f, append([]string{"-D", j[0]}, j[1:]...)...); err != nil {
+				t.changed()
+				if _, err := m.nat(ctx, t.f, append([]string{"-D", j[0]}, j[1:]...)...); err != nil {
 					return err
 				}
 			}
 		}
-		if _, err := m.nat(ctx, f, "-X", c.name); err != nil {
+		t.changed()
+		if _, err := m.nat(ctx, t.f, "-X", c.name); err != nil {
 			return err
 		}
 	}
@@ -173,35 +204,42 @@ func (m *Manager) removeNATLocked(ctx context.Context, f family, n *Network) err
 	// Also sweeps the masquerade rules of bridges that are gone (a network
 	// whose clean-up was cut short): a bridge exists before its rules are
 	// added and after they are removed.
-	if err := m.deleteNATRulesLocked(ctx, f, natPost, func(r []string) bool { return isRuleOf(r, n) || orphanRule(r) }); err != nil {
+	t := &natTable{m: m, f: f}
+	if err := m.deleteNATRulesIn(ctx, t, natPost, func(r []string) bool { return isRuleOf(r, n) || orphanRule(r) }); err != nil {
 		return err
 	}
 	prefix := portComment(n.Name, "")
 	// The network's DNAT rules: its comment, to one of its addresses (a
 	// network of the same name in another root has other addresses).
-	if err := m.deleteNATRulesLocked(ctx, f, natDNAT, func(r []string) bool {
+	if err := m.deleteNATRulesIn(ctx, t, natDNAT, func(r []string) bool {
 		return hasCommentPrefix(r, prefix) && dnatInto(r, subnetOf(n, f))
 	}); err != nil {
 		return err
 	}
-	return m.dropEmptyNATChainsLocked(ctx, f)
+	return m.dropEmptyNATChainsIn(ctx, t)
 }
 
 // deleteNATRulesLocked deletes the rules of chain for which match holds.
 func (m *Manager) deleteNATRulesLocked(ctx context.Context, f family, chain string, match func([]string) bool) error {
-	rules, exists, err := m.natRules(ctx, f, chain)
+	return m.deleteNATRulesIn(ctx, &natTable{m: m, f: f}, chain, match)
+}
+
+func (m *Manager) deleteNATRulesIn(ctx context.Context, t *natTable, chain string, match func([]string) bool) error {
+	rules, exists, err := t.rules(ctx, chain)
 	if err != nil || !exists {
 		return err
 	}
+	var del [][]string
 	for _, r := range rules {
-		if !match(r) {
-			continue
-		}
-		if _, err := m.nat(ctx, f, append([]string{"-D", chain}, r...)...); err != nil {
-			return err
+		if match(r) {
+			del = append(del, r)
 		}
 	}
-	return nil
+	if len(del) == 0 {
+		return nil
+	}
+	t.changed()
+	return m.deleteRules(ctx, t.f, "nat", chain, del)
 }
 
 // orphanRule reports whether the rule sends to a berth bridge that does not
