@@ -310,4 +310,3 @@ func removeAt(dir int, name string) (bool, error) {
 	}
 	return true, nil
 }
-
