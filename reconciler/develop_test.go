@@ -152,7 +152,9 @@ func startDev(t *testing.T, rt *fakeDev, rules func(dir string) []spec.WatchRule
 			h.errs = append(h.errs, err.Error())
 			h.mu.Unlock()
 		},
-		Output: func(string) io.Writer { return writerFunc(func(b []byte) { h.mu.Lock(); h.out.Write(b); h.mu.Unlock() }) },
+		Output: func(string) io.Writer {
+			return writerFunc(func(b []byte) { h.mu.Lock(); h.out.Write(b); h.mu.Unlock() })
+		},
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
