@@ -18,7 +18,10 @@ RUNS=${RUNS:-20}
 tmp=$(mktemp -d /tmp/berth-bench-develop-XXXXXX)
 watch_pid=
 cleanup() {
-	[ -n "$watch_pid" ] && kill -INT "$watch_pid" 2>/dev/null && wait "$watch_pid" 2>/dev/null || true
+	if [ -n "$watch_pid" ]; then
+		kill -INT "$watch_pid" 2>/dev/null || true
+		wait "$watch_pid" 2>/dev/null || true
+	fi
 	"$BERTH" --root "$tmp/root" -p benchdev down -v >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
@@ -42,7 +45,7 @@ services:
       watch:
         - {path: ./src, action: sync, target: /app}
 YAML
-b -f "$tmp/proj/compose.yaml" watch >"$tmp/watch.out" 2>"$tmp/watch.err" &
+"$BERTH" --root "$tmp/root" -f "$tmp/proj/compose.yaml" watch >"$tmp/watch.out" 2>"$tmp/watch.err" &
 watch_pid=$!
 until grep -qs '^Watching ' "$tmp/watch.err"; do
 	kill -0 "$watch_pid" || { cat "$tmp/watch.err"; exit 1; }
