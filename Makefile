@@ -6,13 +6,13 @@ GO      ?= go
 BIN     := bin/berth
 SHIM    := $(dir $(BIN))berth-shim
 ROOT    ?= /var/lib/berth
-PKGS    := runc iptables nftables busybox-static iproute2 gcc musl-tools
+PKGS    := runc iptables nftables busybox-static iproute2 gcc musl-tools docker.io
 # The shim: C, static (it runs inside containers as their init), against
 # musl: 90 KB instead of glibc's 870, and its resident memory with it.
 SHIM_CC     ?= $(shell command -v musl-gcc || echo cc)
 SHIM_CFLAGS := -static -Os -s -std=gnu11 -Wall -Wextra -Werror
 
-.PHONY: all build test unit tidy e2e bench lint deps demo demo-down image clean
+.PHONY: all build test unit tidy e2e fuzz bench lint deps demo demo-down image clean
 
 all: build
 
@@ -40,7 +40,7 @@ deps:
 	else echo "deps: all present"; fi
 
 # Unit tests (privileged package tests run too: this needs root), then e2e.
-test: deps unit e2e
+test: deps unit e2e fuzz
 
 unit: tidy
 	$(GO) test -count=1 ./...
@@ -51,6 +51,11 @@ tidy:
 
 e2e: build
 	GO=$(GO) bash hack/e2e.sh
+
+# Each native Go fuzz target for FUZZTIME (default 20s); fails on a
+# failing input, which it writes under the package's testdata/fuzz.
+fuzz:
+	GO=$(GO) bash hack/fuzz.sh
 
 # Figures: the packages' micro-benchmarks, image pull beside skopeo, and
 # Compose projects beside Docker Compose and podman-compose (bench/RESULTS.md;

@@ -1,8 +1,10 @@
 // Package dockerapi turns berth's objects into the Docker Engine API's
 // documents (the types of github.com/moby/moby/api): what `berth container
 // inspect`, `ps`, `image ls` … print and what `berth serve` answers with.
-// Each document is built here once, from the engine's values alone: the
-// package holds no state and does no I/O.
+// Each document is built here once, from the engine's values alone. Server
+// is `berth serve`'s Docker Engine API over the engine: an adapter that
+// translates each request into engine calls and keeps no state of its own
+// beyond the exec instances and streams in flight.
 package dockerapi
 
 import (

@@ -122,3 +122,54 @@ func TestImageBuildFails(t *testing.T) {
 		t.Errorf("busybox:latest moved")
 	}
 }
+
+// TestComposeUpBuild: up builds the services' images, up --build rebuilds
+// them and recreates exactly the containers whose image changed.
+func TestComposeUpBuild(t *testing.T) {
+	h := newHarness(t)
+	dir := copyDir(t, filepath.Join(repoRoot, "e2e", "testdata", t.Name()))
+	file := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v", "--rmi", "local") })
+	h.mustBerth("-f", file, "up", "-d")
+	ids := func() map[string]string {
+		out := map[string]string{}
+		for _, c := range h.ps(file) {
+			out[c.Service] = c.ID
+		}
+		return out
+	}
+	first := ids()
+	if len(first) != 3 {
+		t.Fatalf("services up: %v", first)
+	}
+	if r := h.berth("-f", file, "exec", "-T", "web", "cat", "/version"); strings.TrimSpace(r.stdout) != "v1" {
+		t.Errorf("web's /version = %q (exit %d)", r.stdout, r.code)
+	}
+	if r := h.berth("-f", file, "exec", "-T", "tool", "cat", "/greeting"); strings.TrimSpace(r.stdout) != "hello-from-args" {
+		t.Errorf("tool's /greeting = %q (exit %d)", r.stdout, r.code)
+	}
+	// A second up builds nothing and changes nothing.
+	h.mustBerth("-f", file, "up", "-d")
+	if again := ids(); again["web"] != first["web"] || again["tool"] != first["tool"] {
+		t.Errorf("a second up recreated containers: %v → %v", first, again)
+	}
+	// One source edit: up --build recreates web and worker (their image
+	// changed), not tool (its build is cached: the same image).
+	if err := os.WriteFile(filepath.Join(dir, "app", "version"), []byte("v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustBerth("-f", file, "up", "-d", "--build")
+	second := ids()
+	if second["web"] == first["web"] || second["worker"] == first["worker"] || second["tool"] != first["tool"] {
+		t.Errorf("up --build: before %v, after %v; want web and worker recreated, tool kept", first, second)
+	}
+	if r := h.berth("-f", file, "exec", "-T", "web", "cat", "/version"); strings.TrimSpace(r.stdout) != "v2" {
+		t.Errorf("web's /version after the edit = %q", r.stdout)
+	}
+	// --no-build with the image gone is one clear error, and harms nothing.
+	h.mustBerth("-f", file, "down", "--rmi", "local")
+	r := h.berth("-f", file, "up", "-d", "--no-build")
+	if r.code == 0 || !strings.Contains(r.stderr, "--no-build") {
+		t.Errorf("up --no-build without images: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -167,7 +167,11 @@ func TestKilledUpConvergesNetwork(t *testing.T) {
 			}
 			h.eventually("probe resolves web", 10*time.Second, func() bool {
 				r := h.berth("-f", file, "exec", "-T", "probe", "nslookup", "web")
-				return r.code == 0 && strings.Contains(r.stdout, h.addressOf(file, "web", "default").String())
+				ok := r.code == 0 && strings.Contains(r.stdout, h.addressOf(file, "web", "default").String())
+				if !ok { // what a failure needs to be understood
+					t.Logf("nslookup web: exit %d, stdout %q, stderr %q; resolvers %v", r.code, r.stdout, r.stderr, resolversOf(h.root))
+				}
+				return ok
 			})
 			h.eventually("the published port answers on 127.0.0.1", 10*time.Second, func() bool {
 				return pageContains("http://127.0.0.1:"+os.Getenv("PUB_PORT")+"/", "converged")

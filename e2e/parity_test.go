@@ -21,11 +21,11 @@ func TestComposeExecInTerminal(t *testing.T) {
 		return h.berth("-f", file, "exec", "-T", "shell", "true").code == 0
 	})
 
-	out, code := h.ctrInTerminal(t, "test -t 0 && echo is-a-tty; echo typed-$((20+1)); exit 7\n", "-p", h.project, "-f", file, "exec", "-it", "shell", "sh")
+	out, code := h.ctrInTerminal(t, "#", "test -t 0 && echo is-a-tty; echo typed-$((20+1)); exit 7\n", "-p", h.project, "-f", file, "exec", "-it", "shell", "sh")
 	if code != 7 || !strings.Contains(out, "is-a-tty") || !strings.Contains(out, "typed-21") {
 		t.Errorf("exec -it shell sh: exit %d, output %q; want 7, is-a-tty and typed-21", code, out)
 	}
-	out, code = h.ctrInTerminal(t, "echo run-typed-$((40+2)); exit 5\n", "-p", h.project, "-f", file, "run", "--rm", "-it", "shell", "sh")
+	out, code = h.ctrInTerminal(t, "#", "echo run-typed-$((40+2)); exit 5\n", "-p", h.project, "-f", file, "run", "--rm", "-it", "shell", "sh")
 	if code != 5 || !strings.Contains(out, "run-typed-42") {
 		t.Errorf("run --rm -it shell sh: exit %d, output %q; want 5 and run-typed-42", code, out)
 	}

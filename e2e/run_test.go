@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/creack/pty"
 )
 
 // httpGet fetches / from 127.0.0.1:port, "" when nothing answers.
@@ -166,28 +163,14 @@ func TestRunAttachesTerminal(t *testing.T) {
 	file := filepath.Join(repoRoot, "e2e", "testdata", "TestRunOneOffOptions", "compose.yaml")
 	t.Setenv("WEB_PORT", unusedPort(t, "tcp"))
 	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBin, "--root", h.root, "-f", file, "run", "--rm", "tool",
+	// Typed once the shell has printed its terminal: it reads next.
+	out, code := h.ctrInTerminal(t, "/dev/pts/", "typed\r", "-f", file, "run", "--rm", "tool",
 		"sh", "-c", "tty; read line; echo got:$line; exit 3")
-	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
-	term, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
+	if code != 3 {
+		t.Fatalf("run in a terminal: exit %d, want 3\n%s", code, out)
 	}
-	defer term.Close()
-	var out bytes.Buffer
-	read := make(chan struct{})
-	go func() { _, _ = io.Copy(&out, term); close(read) }()
-	time.Sleep(500 * time.Millisecond) // the shell reads after tty prints
-	_, _ = term.Write([]byte("typed\r"))
-	err = cmd.Wait()
-	<-read
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
-		t.Fatalf("run in a terminal: %v, want exit code 3\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "got:typed") {
-		t.Errorf("run's terminal output %q: want the container's tty and the typed line", out.String())
+	if !strings.Contains(out, "got:typed") {
+		t.Errorf("run's terminal output %q: want the typed line", out)
 	}
 }
 

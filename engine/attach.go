@@ -23,7 +23,8 @@ type AttachIO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Resize carries the caller's terminal size, for a container with a
-	// terminal.
+	// terminal. A size waiting on it when Attach begins is sent before
+	// any input.
 	Resize <-chan Winsize
 	// CloseStdin closes the container's stdin when Stdin ends (a container
 	// without a terminal then sees EOF).
@@ -72,6 +73,25 @@ func (e *Engine) Attach(ctx context.Context, id ContainerID, aio AttachIO) error
 		_, err := conn.Write(b)
 		return err
 	}
+	sendSize := func(ws Winsize) error {
+		var b [4]byte
+		binary.BigEndian.PutUint16(b[:2], ws.Rows)
+		binary.BigEndian.PutUint16(b[2:], ws.Cols)
+		return send(ctrstate.FrameResize, b[:])
+	}
+	// A size already waiting goes before any input: what the caller typed
+	// first runs in a terminal of the caller's size.
+	if aio.Resize != nil {
+		select {
+		case ws, ok := <-aio.Resize:
+			if ok {
+				if err := sendSize(ws); err != nil {
+					return fmt.Errorf("container %q: attach: %w", rec.Config.Name, err)
+				}
+			}
+		default:
+		}
+	}
 	if aio.Stdin != nil {
 		go func() {
 			buf := make([]byte, 32<<10)
@@ -92,10 +112,7 @@ func (e *Engine) Attach(ctx context.Context, id ContainerID, aio AttachIO) error
 	if aio.Resize != nil {
 		go func() {
 			for ws := range aio.Resize {
-				var b [4]byte
-				binary.BigEndian.PutUint16(b[:2], ws.Rows)
-				binary.BigEndian.PutUint16(b[2:], ws.Cols)
-				if send(ctrstate.FrameResize, b[:]) != nil {
+				if sendSize(ws) != nil {
 					return
 				}
 			}

@@ -404,9 +404,12 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 		return err
 	}
 	for i, h := range cfg.ExtraHosts {
-		if _, err := parseHostIP(h.IP); err != nil || len(h.Names) == 0 {
+		if _, err := parseHostIP(h.IP); err != nil || !oneField(h.IP) || len(h.Names) == 0 {
 			return fmt.Errorf("extra_hosts[%d]: %q is not an IP address with names: %w", i, h.IP, errdefs.ErrInvalidArgument)
 		}
+	}
+	if err := checkFileFields(cfg); err != nil {
+		return err
 	}
 	if cfg.StopTimeout != nil && *cfg.StopTimeout < 0 {
 		return fmt.Errorf("stop_timeout: negative: %w", errdefs.ErrInvalidArgument)
@@ -416,6 +419,31 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 	}
 	if cfg.AutoRemove && cfg.Restart.Name != "" && cfg.Restart.Name != "no" {
 		return fmt.Errorf("auto_remove with restart %q: a container removed when it exits cannot be restarted: %w", cfg.Restart.Name, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// checkFileFields refuses the names and resolver settings that /etc/hosts
+// and /etc/resolv.conf could not hold as one field each (see oneField): a
+// space, a newline or a "#" in them would add names or lines there. Empty
+// ones are left out of the files.
+func checkFileFields(cfg ContainerConfig) error {
+	fields := map[string][]string{"dns": cfg.DNS, "dns_search": cfg.DNSSearch, "dns_opt": cfg.DNSOptions}
+	if cfg.Hostname != "" {
+		fields["hostname"] = []string{cfg.Hostname}
+	}
+	for i, n := range cfg.Networks {
+		fields[fmt.Sprintf("networks[%d].aliases", i)] = n.Aliases
+	}
+	for i, h := range cfg.ExtraHosts {
+		fields[fmt.Sprintf("extra_hosts[%d]", i)] = h.Names
+	}
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
+		for _, v := range fields[field] {
+			if v != "" && !oneField(v) {
+				return fmt.Errorf("%s: %q holds a space, a control character or #: %w", field, v, errdefs.ErrInvalidArgument)
+			}
+		}
 	}
 	return nil
 }
@@ -567,17 +595,16 @@ func (e *Engine) Remove(ctx context.Context, id ContainerID, force bool) error {
 
 func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, force bool) error {
 	id := ContainerID(filepath.Base(dir))
-	sf, err := readState(dir)
-	if err != nil && rec != nil {
-		return err
-	}
 	if rec != nil {
-		st := observe(sf, isPaused(dir), e.alive)
+		_, st, err := e.readObserved(dir)
+		if err != nil {
+			return err
+		}
 		if active(st.Status) {
 			if !force {
 				return fmt.Errorf("the container is %s: stop it first or force the removal: %w", st.Status, errdefs.ErrConflict)
 			}
-			if err := e.stopLocked(ctx, dir, rec, sf, 0); err != nil {
+			if err := e.stopLocked(ctx, dir, rec, 0); err != nil {
 				return err
 			}
 		}

@@ -95,10 +95,10 @@ func resolvConfFor(host []byte, c ContainerConfig, eps []endpointRecord) []byte 
 		}
 	}
 	if len(c.DNSSearch) > 0 {
-		search = c.DNSSearch
+		search = onlyFields(c.DNSSearch)
 	}
 	if len(c.DNSOptions) > 0 {
-		options = c.DNSOptions
+		options = onlyFields(c.DNSOptions)
 	}
 	var b bytes.Buffer
 	switch {
@@ -110,7 +110,7 @@ func resolvConfFor(host []byte, c ContainerConfig, eps []endpointRecord) []byte 
 			options = append(slices.Clip(options), "ndots:0")
 		}
 	case len(c.DNS) > 0:
-		for _, s := range c.DNS {
+		for _, s := range onlyFields(c.DNS) {
 			b.WriteString("nameserver " + s + "\n")
 		}
 	default:
@@ -130,4 +130,10 @@ func resolvConfFor(host []byte, c ContainerConfig, eps []endpointRecord) []byte 
 		b.WriteString(l + "\n")
 	}
 	return b.Bytes()
+}
+
+// onlyFields is list without the entries that are not one field (see
+// oneField).
+func onlyFields(list []string) []string {
+	return slices.DeleteFunc(slices.Clone(list), func(s string) bool { return !oneField(s) })
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	cryptorand "crypto/rand"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -41,6 +42,12 @@ var testExe struct {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// Fuzzing alone (hack/fuzz.sh: -run '^$' -fuzz …) runs no privileged
+	// test, so it does not wait for the machine lock (an e2e run).
+	if flag.Lookup("test.fuzz").Value.String() != "" && flag.Lookup("test.run").Value.String() == "^$" {
+		os.Exit(m.Run())
+	}
 	code := testutil.MainLocked(m.Run, false)
 	if testExe.dir != "" {
 		_ = os.RemoveAll(testExe.dir)
@@ -151,10 +158,37 @@ func forceCleanup(t *testing.T, e *Engine) {
 	}
 	ents, _ := os.ReadDir(e.containersDir())
 	for _, ent := range ents {
-		if isID(ent.Name()) {
-			_ = removeCgroups(ContainerConfig{}, ContainerID(ent.Name()))
+		if !isID(ent.Name()) {
+			continue
 		}
+		// A shim still running writes its state into the directory
+		// t.TempDir is about to remove: end it first.
+		if sf, err := readState(e.containerDir(ContainerID(ent.Name()))); err == nil && sf.ShimPid > 0 {
+			// Only the shim of this container: a PID may have been reused.
+			if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sf.ShimPid)); strings.Contains(string(cmd), ent.Name()) {
+				killAndReap(t, sf.ShimPid)
+			}
+		}
+		_ = removeCgroups(ContainerConfig{}, ContainerID(ent.Name()))
 	}
+}
+
+// killAndReap kills pid and waits until it is gone (it is not our child:
+// its parent, or init, reaps it).
+func killAndReap(t *testing.T, pid int) {
+	t.Helper()
+	if unix.Kill(pid, unix.SIGKILL) != nil {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("cleanup: shim %d did not exit", pid)
 }
 
 func mountsUnder(t *testing.T, dir string) []string {
@@ -668,8 +702,11 @@ func TestPrivNetworkPeers(t *testing.T) {
 	if err != nil || len(wc.Networks) != 1 || !wc.Networks[0].Address.IsValid() {
 		t.Fatalf("web: %+v, %v; want one address", wc, err)
 	}
-	// (Not wget -T: busybox 1.35's segfaults with it.)
-	client := busybox("client-1", "sh", "-c", "cat /etc/hosts; wget -q -O - http://web:8080/")
+	// (Not wget -T: busybox 1.35's segfaults with it.) The client stays
+	// running until the test has read web's hosts file, which lists running
+	// peers only: a client that had already exited would have left it.
+	client := busybox("client-1", "sh", "-c", "cat /etc/hosts; wget -q -O - http://web:8080/; s=$?; "+
+		"until [ -e /tmp/release ]; do sleep 0.1; done; exit $s")
 	client.Networks = []EndpointConfig{{Network: network, Aliases: []string{"client"}}}
 	clientID := mustCreate(t, e, client)
 	if err := e.Start(ctx, clientID); err != nil {
@@ -678,6 +715,9 @@ func TestPrivNetworkPeers(t *testing.T) {
 	hosts, err := os.ReadFile(filepath.Join(e.containerDir(webID), "hosts"))
 	if err != nil || !strings.Contains(string(hosts), "client-1 client") {
 		t.Errorf("web's hosts file did not learn about the client: %q, %v", hosts, err)
+	}
+	if code, err := e.Exec(ctx, clientID, ExecConfig{Cmd: []string{"touch", "/tmp/release"}}, ExecIO{}); err != nil || code != 0 {
+		t.Fatalf("release the client: %d, %v", code, err)
 	}
 	st := waitExited(t, e, clientID)
 	var out []string

@@ -88,6 +88,11 @@ func TestCreateGetList(t *testing.T) {
 		{Name: "e", Image: "busybox", Env: []string{"NOEQUALS"}},
 		{Name: "s", Image: "busybox", StopSignal: "SIGNOPE"},
 		{Name: "h", Image: "busybox", ExtraHosts: []HostEntry{{IP: "not-an-ip", Names: []string{"x"}}}},
+		{Name: "h", Image: "busybox", ExtraHosts: []HostEntry{{IP: "fe80::1%x\n10.6.6.6", Names: []string{"x"}}}},
+		{Name: "h", Image: "busybox", ExtraHosts: []HostEntry{{IP: "10.1.1.1", Names: []string{"x\n10.6.6.6 evil"}}}},
+		{Name: "h", Image: "busybox", Hostname: "a b"},
+		{Name: "h", Image: "busybox", Networks: []EndpointConfig{{Network: "n", Aliases: []string{"web#"}}}},
+		{Name: "h", Image: "busybox", DNSSearch: []string{"lan\nnameserver 10.6.6.6"}},
 		{Name: "m", Image: "busybox", Mounts: []Mount{{Type: "bind", Source: "rel", Target: "/x"}}},
 	} {
 		if _, err := e.Create(ctx, bad); !errdefs.IsInvalidArgument(err) {

@@ -44,6 +44,11 @@ type ExecConfig struct {
 type ExecIO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// OwnTerminal, with Tty, says Stdin is a terminal the caller made for
+	// this process (an API server's pty), not its own controlling one:
+	// the runtime is started in a session of its own with Stdin as its
+	// controlling terminal, so it relays it and follows its size.
+	OwnTerminal bool
 }
 
 // Exec runs cfg in the running container id and returns the process's exit
@@ -125,6 +130,9 @@ func (e *Engine) Exec(ctx context.Context, id ContainerID, cfg ExecConfig, stdio
 	e.log.DebugContext(ctx, "exec runtime", "cmd", rtPath+" "+strings.Join(argv, " "))
 	cmd := exec.CommandContext(ctx, rtPath, argv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	if cfg.Tty && stdio.OwnTerminal {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	err = cmd.Run()

@@ -105,7 +105,7 @@ func TestPrivAttach(t *testing.T) {
 		var out syncBuffer
 		done := make(chan error, 1)
 		go func() { done <- e.Attach(ctx, id, AttachIO{Stdin: pr, Stdout: &out, Resize: resize}) }()
-		time.Sleep(300 * time.Millisecond) // the resize first
+		// The size waiting when Attach begins goes before the input.
 		_, _ = pw.Write([]byte("stty size; exit 6\n"))
 		select {
 		case err := <-done:

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/flock"
@@ -45,7 +47,8 @@ func renderHosts(m hostsMember, peers []hostsMember) []byte {
 	var b bytes.Buffer
 	b.WriteString(hostsHeader)
 	line := func(addr string, names []string) {
-		if addr == "" || len(names) == 0 {
+		names = onlyFields(names)
+		if !oneField(addr) || len(names) == 0 {
 			return
 		}
 		b.WriteString(addr)
@@ -77,6 +80,20 @@ func renderHosts(m hostsMember, peers []hostsMember) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// oneField reports whether s can be one field of a line of /etc/hosts or
+// /etc/resolv.conf: not empty, valid UTF-8, and without a space, a control
+// character or "#" (a comment). A name that is not would add names, or
+// whole lines, to the file; validateConfig refuses such names, and the
+// renderers drop them.
+func oneField(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return r == '#' || unicode.IsSpace(r) || unicode.IsControl(r)
+	})
 }
 
 func dedupe(names []string) []string {

@@ -41,6 +41,26 @@ func TestRenderHosts(t *testing.T) {
 	}
 }
 
+// TestRenderHostsDropsMalformed: a name or address that is not one field
+// (a space, a newline, a "#") is left out rather than let it add names or
+// lines. Create refuses them; a record written before it did may hold them.
+func TestRenderHostsDropsMalformed(t *testing.T) {
+	m := hostsMember{
+		id: "aaa", name: "p-web-1", hostname: "a b",
+		extra: []HostEntry{
+			{IP: "10.9.9.9", Names: []string{"db", "x\n10.6.6.6 evil", "#c"}},
+			{IP: "fe80::1%x\n10.6.6.6", Names: []string{"evil"}},
+		},
+		eps: []endpointRecord{{Network: "n", Address: netip.MustParseAddr("10.213.0.2"), Aliases: []string{"web\tweb2", "web"}}},
+	}
+	want := hostsHeader +
+		"10.213.0.2\tp-web-1 web\n" +
+		"10.9.9.9\tdb\n"
+	if got := string(renderHosts(m, nil)); got != want {
+		t.Errorf("hosts:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestContainerResolvConf(t *testing.T) {
 	tests := []struct{ name, host, want string }{
 		{"keeps remote servers and options", "# generated\nnameserver 10.255.255.53\nsearch example.com\noptions ndots:2\n",

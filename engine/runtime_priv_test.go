@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -15,7 +16,7 @@ import (
 func runUntilExit(t *testing.T, e *Engine, cfg ContainerConfig) (State, string) {
 	t.Helper()
 	id := mustCreate(t, e, cfg)
-	t.Cleanup(func() { _ = e.Remove(t.Context(), id, true) })
+	t.Cleanup(func() { _ = e.Remove(context.WithoutCancel(t.Context()), id, true) }) // t.Context is done by now
 	if err := e.Start(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
@@ -125,25 +126,11 @@ func TestPrivRestartPolicies(t *testing.T) {
 		if err := e.Start(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		var c *Container
-		for time.Now().Before(deadline) {
-			var err error
-			if c, err = e.Get(ctx, string(id)); err != nil {
-				t.Fatal(err)
-			}
-			if c.State.RestartCount >= 2 {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if c.State.RestartCount < 2 {
-			t.Fatalf("not restarted: %+v", c.State)
-		}
+		waitState(t, e, id, "restarted twice", func(st State) bool { return st.RestartCount >= 2 })
 		if err := e.Stop(ctx, id, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		c, _ = e.Get(ctx, string(id))
+		c, _ := e.Get(ctx, string(id))
 		n := c.State.RestartCount
 		time.Sleep(time.Second)
 		if c, _ = e.Get(ctx, string(id)); c.State.Status != StatusExited || c.State.RestartCount != n {
@@ -164,7 +151,10 @@ func TestPrivRestartPolicies(t *testing.T) {
 		if err := e.Start(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1500 * time.Millisecond) // several runs; the back-off is long by now
+		// Several runs: the back-off (800ms after the fourth) is long by now.
+		waitState(t, e, id, "waiting to restart after the fourth run", func(st State) bool {
+			return st.Status == StatusRestarting && st.RestartCount >= 3
+		})
 		if err := e.Stop(ctx, id, time.Second); err != nil {
 			t.Fatal(err)
 		}
@@ -179,6 +169,26 @@ func TestPrivRestartPolicies(t *testing.T) {
 	})
 }
 
+// waitState polls the container's state until cond holds, at most 30s,
+// and returns that state.
+func waitState(t *testing.T, e *Engine, id ContainerID, what string, cond func(State) bool) State {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := e.Get(t.Context(), string(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(c.State) {
+			return c.State
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 30s: %s; state %+v", what, c.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 type unixRlimit struct{ nofileHard string }
 
 func (r *unixRlimit) get(t *testing.T) {
@@ -191,20 +201,7 @@ func (r *unixRlimit) get(t *testing.T) {
 
 func waitHealth(t *testing.T, e *Engine, id ContainerID, want string) *Health {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := e.Get(t.Context(), string(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h := c.State.Health; h != nil && h.Status == want {
-			return h
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health %+v, want %s", c.State.Health, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitState(t, e, id, "health "+want, func(st State) bool { return st.Health != nil && st.Health.Status == want }).Health
 }
 
 func TestPrivHealthcheck(t *testing.T) {
@@ -238,17 +235,9 @@ func TestPrivHealthcheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitHealth(t, e, id, HealthUnhealthy)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			c, _ := e.Get(ctx, string(id))
-			if h := c.State.Health; len(h.Log) == 5 && h.FailingStreak > 5 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("health %+v", c.State.Health)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitState(t, e, id, "five probes kept of a failing streak of six", func(st State) bool {
+			return st.Health != nil && len(st.Health.Log) == 5 && st.Health.FailingStreak > 5
+		})
 		if err := e.Remove(ctx, id, true); err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +271,7 @@ func TestPrivLogRotation(t *testing.T) {
 	cfg.Logging = LogConfig{MaxSize: 4096, MaxFile: 3}
 	cfg.Restart = RestartPolicy{Name: "on-failure", MaxRetries: 1}
 	id := mustCreate(t, e, cfg)
-	t.Cleanup(func() { _ = e.Remove(t.Context(), id, true) })
+	t.Cleanup(func() { _ = e.Remove(context.WithoutCancel(t.Context()), id, true) }) // t.Context is done by now
 	// Follow from the start, across rotations and the restart.
 	var followed []LogLine
 	done := make(chan error, 1)
@@ -336,7 +325,7 @@ func TestPrivShimRSS(t *testing.T) {
 	cfg := busybox("rss", "sleep", "100")
 	cfg.Healthcheck = &Healthcheck{Test: []string{"CMD", "true"}, Interval: 100 * time.Millisecond}
 	id := mustCreate(t, e, cfg)
-	t.Cleanup(func() { _ = e.Remove(t.Context(), id, true) })
+	t.Cleanup(func() { _ = e.Remove(context.WithoutCancel(t.Context()), id, true) }) // t.Context is done by now
 	if err := e.Start(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}

@@ -52,11 +52,10 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if rec.portsErr != nil {
 		return rec.portsErr
 	}
-	sf, err := readState(dir)
+	sf, st, err := e.readObserved(dir)
 	if err != nil {
 		return err
 	}
-	st := observe(sf, isPaused(dir), e.alive)
 	if active(st.Status) {
 		return nil
 	}

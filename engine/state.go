@@ -131,12 +131,33 @@ func shimFinished(sf stateFile) bool {
 	return sf.Status == StatusExited && sf.ShimPid != 0 && !sf.FinishedAt.IsZero()
 }
 
-func (e *Engine) observeDir(dir string) (State, error) {
+// readObserved reads dir's state.json and observes it. A shim records the
+// end of a run in state.json before it exits, so a reading whose shim is
+// found gone may predate that last write: observe would then take a shim
+// that exited a moment ago for one that died without recording, and report
+// the run's exit code lost (255). The file is read once more, final now
+// that its shim is gone.
+func (e *Engine) readObserved(dir string) (stateFile, State, error) {
 	sf, err := readState(dir)
+	if err != nil {
+		return sf, State{}, err
+	}
+	paused := isPaused(dir)
+	st := observe(sf, paused, e.alive)
+	if st.Status == StatusExited && sf.Status != StatusExited {
+		if sf, err = readState(dir); err != nil {
+			return sf, State{}, err
+		}
+		st = observe(sf, paused, e.alive)
+	}
+	return sf, st, nil
+}
+
+func (e *Engine) observeDir(dir string) (State, error) {
+	_, st, err := e.readObserved(dir)
 	if err != nil {
 		return State{}, err
 	}
-	st := observe(sf, isPaused(dir), e.alive)
 	if st.Status == StatusRunning || st.Status == StatusPaused {
 		// The health of the current run; a run that ended has none.
 		h, err := readHealth(dir)

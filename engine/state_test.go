@@ -56,6 +56,36 @@ func TestObserve(t *testing.T) {
 	}
 }
 
+// TestReadObservedShimExitsBetweenReadAndCheck: a shim that records the
+// run's end and exits between the reading of state.json and the check of
+// its process is not taken for one that died without recording: the
+// run's own exit code stands, not 255.
+func TestReadObservedShimExitsBetweenReadAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	started := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	running := stateFile{
+		Version:   ctrstate.StateVersion,
+		State:     State{Status: StatusRunning, Pid: 200, StartedAt: started},
+		InitStart: 2000, ShimPid: 100, ShimStart: 1000,
+	}
+	if err := writeState(dir, running); err != nil {
+		t.Fatal(err)
+	}
+	exited := running
+	exited.State = State{Status: StatusExited, ExitCode: 143, StartedAt: started, FinishedAt: started.Add(time.Second)}
+	e := &Engine{alive: func(int, uint64) bool {
+		// The shim records the exit and is gone as its process is checked.
+		if err := writeState(dir, exited); err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}}
+	sf, st, err := e.readObserved(dir)
+	if err != nil || st.Status != StatusExited || st.ExitCode != 143 || st.Error != "" || sf.Status != StatusExited {
+		t.Errorf("got %s (exit %d, error %q), record %s, %v; want exited 143 as recorded", st.Status, st.ExitCode, st.Error, sf.Status, err)
+	}
+}
+
 // TestStateFileRoundTrip: what the shim writes (ctrstate, no encoding/json)
 // is what the engine reads.
 func TestStateFileRoundTrip(t *testing.T) {

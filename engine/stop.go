@@ -36,17 +36,13 @@ func (e *Engine) Stop(ctx context.Context, id ContainerID, timeout time.Duration
 	if rec == nil {
 		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
-	sf, err := readState(dir)
-	if err != nil {
-		return fmt.Errorf("container %q: stop: %w", rec.Config.Name, err)
-	}
 	if timeout < 0 {
 		timeout = defaultStopTimeout
 		if rec.Config.StopTimeout != nil {
 			timeout = *rec.Config.StopTimeout
 		}
 	}
-	if err := e.stopLocked(ctx, dir, rec, sf, timeout); err != nil {
+	if err := e.stopLocked(ctx, dir, rec, timeout); err != nil {
 		return fmt.Errorf("container %q: stop: %w", rec.Config.Name, err)
 	}
 	return nil
@@ -54,9 +50,12 @@ func (e *Engine) Stop(ctx context.Context, id ContainerID, timeout time.Duration
 
 // stopLocked stops the container (timeout 0: SIGKILL at once) and releases
 // its run. The container lock is held.
-func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, sf stateFile, timeout time.Duration) error {
+func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeout time.Duration) error {
+	sf, st, err := e.readObserved(dir)
+	if err != nil {
+		return err
+	}
 	paused := isPaused(dir)
-	st := observe(sf, paused, e.alive)
 	if active(st.Status) {
 		// Before any signal: the shim must not restart what is being
 		// stopped (restart.go).
@@ -292,11 +291,10 @@ func (e *Engine) Wait(ctx context.Context, id ContainerID) (State, error) {
 		return State{}, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
 	for {
-		sf, err := readState(dir)
+		sf, st, err := e.readObserved(dir)
 		if err != nil {
 			return State{}, err
 		}
-		st := observe(sf, isPaused(dir), e.alive)
 		if !active(st.Status) { // through the restarts of its policy
 			return st, nil
 		}

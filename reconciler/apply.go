@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/engine/image"
 )
 
@@ -37,6 +39,8 @@ const (
 	StatusExited     Status = "Exited"
 	StatusPulling    Status = "Pulling"
 	StatusPulled     Status = "Pulled"
+	StatusBuilding   Status = "Building"
+	StatusBuilt      Status = "Built"
 )
 
 // Event is one progress report of Apply.
@@ -44,6 +48,9 @@ type Event struct {
 	Target string // "container/p-web-1"
 	Status Status
 	Err    error
+	// Build is a step of an image's build (Status StatusBuilding), as the
+	// builder reports it.
+	Build *build.Event
 }
 
 // EventSink receives progress events. Apply calls it from several goroutines
@@ -155,6 +162,17 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 			return err
 		}
 		emit(StatusPulled)
+	case BuildImage:
+		if d.Builder == nil {
+			return fmt.Errorf("%s: no builder: %w", target, errdefs.ErrNotImplemented)
+		}
+		emit(StatusBuilding)
+		opt := a.Options
+		opt.Events = func(e build.Event) { sink.Event(Event{Target: target, Status: StatusBuilding, Build: &e}) }
+		if _, err := d.Builder.Build(ctx, opt); err != nil {
+			return fmt.Errorf("service %s: build: %w", strings.Join(a.Services, ", "), err)
+		}
+		emit(StatusBuilt)
 	case CreateNetwork:
 		emit(StatusCreating)
 		if _, err := d.Networks.Create(ctx, a.Config); err != nil && !errdefs.IsAlreadyExists(err) {

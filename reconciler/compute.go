@@ -3,6 +3,7 @@ package reconciler
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/spec"
 	"github.com/berth-dev/berth/volmgr"
 )
@@ -25,6 +27,7 @@ const (
 	ModeStop               // the project's containers stopped, kept
 	ModeRemove             // the project's stopped containers removed (running ones too with Force)
 	ModeRun                // a one-off container of a service (Options.OneOff) made and started
+	ModeBuild              // the services' images built (berth build), nothing else
 )
 
 // DefaultStopTimeout is how long a container gets to stop before SIGKILL when
@@ -53,8 +56,22 @@ type Options struct {
 	RemoveImages string
 	// OneOff is ModeRun's container.
 	OneOff *OneOff
-	Wait   bool   // up --wait: end with a wait for every service to be ready
-	Pull   string // up --pull: always, missing, never; "": each service's pull_policy
+	// Build says when a service with a build section is built: "" when
+	// its image is absent (or its pull_policy is build: always), "always"
+	// (up --build), "never" (up --no-build: an absent image is an error).
+	Build string
+	// BuildArgs and NoCache change every build of the plan (berth build
+	// --build-arg, --no-cache).
+	BuildArgs map[string]string
+	NoCache   bool
+	// ImagesOnly plans only the pulls and builds; SkipImages plans all but
+	// them. Converge applies the first, then plans the second against
+	// the images as they now are, so that a container whose image changed
+	// is recreated.
+	ImagesOnly bool
+	SkipImages bool
+	Wait       bool   // up --wait: end with a wait for every service to be ready
+	Pull       string // up --pull: always, missing, never; "": each service's pull_policy
 	// AlwaysRecreateDeps recreates the dependencies of a service that is
 	// recreated, too (up --always-recreate-deps).
 	AlwaysRecreateDeps bool
@@ -80,6 +97,11 @@ func Compute(desired *spec.Project, observed *State, opt Options) (*Plan, error)
 		err = b.down()
 	case ModeStart, ModeStop, ModeRemove:
 		err = b.lifecycle()
+	case ModeBuild:
+		if desired == nil {
+			return nil, fmt.Errorf("build needs a project: %w", errdefs.ErrInvalidArgument)
+		}
+		err = b.buildOnly()
 	case ModeRun:
 		if desired == nil || opt.OneOff == nil {
 			return nil, fmt.Errorf("run needs a project and a container: %w", errdefs.ErrInvalidArgument)
@@ -278,8 +300,8 @@ func (b *builder) up() error {
 		return err
 	}
 	// Images first: a reference that cannot be pulled leaves nothing made.
-	pulled, err := b.pulls(services)
-	if err != nil {
+	pulled, err := b.images(services)
+	if err != nil || b.opt.ImagesOnly {
 		return err
 	}
 	if err := b.resources(services, nil, pulled); err != nil {
@@ -369,43 +391,128 @@ func (b *builder) startServices(services []*spec.Service) {
 	}
 }
 
-// pulls adds a PullImage step per image the services need fetched: always
-// with policy always, when absent with policy missing (the default); an absent
-// image with policy never is an error.
-func (b *builder) pulls(services []*spec.Service) ([]int, error) {
+// images adds a PullImage step per image the services need fetched and a
+// BuildImage step per image they need built, once per reference: pulled
+// always with policy always, when absent with policy missing (the default);
+// an absent image with policy never is an error. A service with a build
+// section is built instead, as Options.Build and pull_policy build say.
+func (b *builder) images(services []*spec.Service) ([]int, error) {
+	if b.opt.SkipImages {
+		return nil, nil
+	}
 	users := map[string][]string{}
+	builds := map[string]*spec.Service{}
 	var refs []string
 	for _, s := range services {
-		policy := b.opt.Pull
-		if policy == "" {
-			policy = s.PullPolicy
+		want, err := b.imageStep(s)
+		if err != nil {
+			return nil, err
 		}
-		present := b.observed.Images[s.Image]
-		switch policy {
-		case "", "missing", "if_not_present":
-			if present {
-				continue
-			}
-		case "always":
-		case "never":
-			if !present {
-				return nil, fmt.Errorf("service %q: image %q is not present and pull_policy is never: %w", s.Name, s.Image, errdefs.ErrNotFound)
-			}
+		if want == "" {
 			continue
-		default:
-			return nil, fmt.Errorf("service %q: pull_policy %q is not supported by berth yet: %w", s.Name, policy, errdefs.ErrNotImplemented)
 		}
 		if _, known := users[s.Image]; !known {
 			refs = append(refs, s.Image)
 		}
 		users[s.Image] = append(users[s.Image], s.Name)
+		if want == "build" && builds[s.Image] == nil {
+			builds[s.Image] = s
+		}
 	}
 	slices.Sort(refs)
 	var ids []int
 	for _, ref := range refs {
+		if s := builds[ref]; s != nil {
+			ids = append(ids, b.add(b.buildImage(s, users[ref])))
+			continue
+		}
 		ids = append(ids, b.add(PullImage{Ref: ref, Services: users[ref]}))
 	}
 	return ids, nil
+}
+
+// imageStep says what s's image needs: "pull", "build" or "" (nothing).
+func (b *builder) imageStep(s *spec.Service) (string, error) {
+	present := b.observed.Images[s.Image]
+	if s.Build != nil {
+		switch {
+		case b.opt.Build == "never":
+			if !present {
+				return "", fmt.Errorf("service %q: image %q is not present and --no-build was given: %w", s.Name, s.Image, errdefs.ErrNotFound)
+			}
+			return "", nil
+		case b.opt.Build == "always", s.PullPolicy == "build", !present:
+			return "build", nil
+		}
+		return "", nil
+	}
+	policy := b.opt.Pull
+	if policy == "" {
+		policy = s.PullPolicy
+	}
+	switch policy {
+	case "", "missing", "if_not_present":
+		if present {
+			return "", nil
+		}
+	case "always":
+	case "never":
+		if !present {
+			return "", fmt.Errorf("service %q: image %q is not present and pull_policy is never: %w", s.Name, s.Image, errdefs.ErrNotFound)
+		}
+		return "", nil
+	case "build":
+		return "", fmt.Errorf("service %q: pull_policy build needs a build section: %w", s.Name, errdefs.ErrInvalidArgument)
+	default:
+		return "", fmt.Errorf("service %q: pull_policy %q is not supported by berth yet: %w", s.Name, policy, errdefs.ErrNotImplemented)
+	}
+	return "pull", nil
+}
+
+// buildImage is the step that builds s's image, named s.Image and the
+// build's tags.
+func (b *builder) buildImage(s *spec.Service, services []string) BuildImage {
+	bs := s.Build
+	dockerfile := bs.Dockerfile
+	if dockerfile != "" && !filepath.IsAbs(dockerfile) {
+		dockerfile = filepath.Join(bs.Context, dockerfile)
+	}
+	args := maps.Clone(bs.Args)
+	if len(b.opt.BuildArgs) > 0 && args == nil {
+		args = map[string]string{}
+	}
+	maps.Copy(args, b.opt.BuildArgs)
+	network := bs.Network
+	if network == "default" {
+		network = ""
+	}
+	a := BuildImage{Ref: s.Image, Services: services, Options: build.Options{
+		ContextDir: bs.Context, Dockerfile: dockerfile, BuildArgs: args, Target: bs.Target,
+		Tags: append([]string{s.Image}, bs.Tags...), Labels: maps.Clone(bs.Labels),
+		NoCache: bs.NoCache || b.opt.NoCache, Network: network,
+	}}
+	if bs.DockerfileInline != "" {
+		a.Options.DockerfileContent = []byte(bs.DockerfileInline)
+	}
+	return a
+}
+
+// buildOnly plans `berth build`: the images of the selected services that
+// have a build section, built whatever is present.
+func (b *builder) buildOnly() error {
+	services, err := b.selected()
+	if err != nil {
+		return err
+	}
+	b.opt.Build = "always"
+	var withBuild []*spec.Service
+	for _, s := range services {
+		if s.Build != nil {
+			withBuild = append(withBuild, s)
+		}
+	}
+	_, err = b.images(withBuild)
+	return err
 }
 
 // serviceAfter lists the steps a container of s waits for: its image's
@@ -461,7 +568,8 @@ func (b *builder) upService(s *spec.Service) error {
 			return err
 		}
 		old, ok := existing[n]
-		recreate := ok && !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash || b.depsOfChanged[s.Name] != "")
+		imageChanged := ok && old.ImageID != "" && b.observed.ImageIDs[s.Image] != "" && old.ImageID != b.observed.ImageIDs[s.Image]
+		recreate := ok && !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash || imageChanged || b.depsOfChanged[s.Name] != "")
 		cafter := after
 		if !ok || recreate {
 			// A replacement keeps the old container's anonymous volumes
@@ -480,6 +588,8 @@ func (b *builder) upService(s *spec.Service) error {
 			switch {
 			case b.opt.ForceRecreate:
 				reason = "forced"
+			case old.Hash == hash && imageChanged:
+				reason = "image changed"
 			case old.Hash == hash:
 				reason = "dependent " + b.depsOfChanged[s.Name] + " is recreated"
 			}

@@ -37,16 +37,28 @@ func Converge(ctx context.Context, d Deps, name string, desired *spec.Project, o
 		}
 		defer unlock()
 	}
-	observed, err := Observe(ctx, d, name, desired)
-	if err != nil {
-		return nil, err
+	sink := ao.Sink
+	if sink == nil {
+		sink = discardSink{}
 	}
-	if opt.RemoveImages != "" {
-		if err := observeImageUsers(ctx, d, observed, desired); err != nil {
+	// up and run: the images first, then the rest planned against the
+	// images as they are now, so that a container whose image a pull or
+	// a build has just changed is recreated. A dry run plans both at once.
+	if (opt.Mode == ModeUp || opt.Mode == ModeRun) && !ao.DryRun {
+		images := opt
+		images.ImagesOnly = true
+		plan, err := observeAndCompute(ctx, d, name, desired, images)
+		if err != nil {
 			return nil, err
 		}
+		if !plan.Empty() {
+			if err := Apply(ctx, d, plan, ao.Parallel, sink); err != nil {
+				return plan, err
+			}
+		}
+		opt.SkipImages = true
 	}
-	plan, err := Compute(desired, observed, opt)
+	plan, err := observeAndCompute(ctx, d, name, desired, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -56,11 +68,21 @@ func Converge(ctx context.Context, d Deps, name string, desired *spec.Project, o
 	if ao.DryRun {
 		return plan, nil
 	}
-	sink := ao.Sink
-	if sink == nil {
-		sink = discardSink{}
-	}
 	return plan, Apply(ctx, d, plan, ao.Parallel, sink)
+}
+
+// observeAndCompute reads the project's state and plans opt against it.
+func observeAndCompute(ctx context.Context, d Deps, name string, desired *spec.Project, opt Options) (*Plan, error) {
+	observed, err := Observe(ctx, d, name, desired)
+	if err != nil {
+		return nil, err
+	}
+	if opt.RemoveImages != "" {
+		if err := observeImageUsers(ctx, d, observed); err != nil {
+			return nil, err
+		}
+	}
+	return Compute(desired, observed, opt)
 }
 
 type discardSink struct{}

@@ -42,7 +42,7 @@ func newFake() *reconcilertest.Fake { return reconcilertest.NewFake() }
 
 // deps are the fake's four faces as the reconciler's dependencies.
 func deps(f *reconcilertest.Fake) Deps {
-	return Deps{Runtime: f.Runtime(), Networks: f.Networks(), Volumes: f.Volumes(), Images: f.Images()}
+	return Deps{Runtime: f.Runtime(), Networks: f.Networks(), Volumes: f.Volumes(), Images: f.Images(), Builder: f.Builder()}
 }
 
 // containers are the fake's containers, sorted by name.

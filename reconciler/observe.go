@@ -22,10 +22,11 @@ type State struct {
 	Networks   map[string]*netmgr.Network // by full name: the project's and those the file names
 	Volumes    map[string]*volmgr.Volume  // by full name: the project's and those the file names
 	Images     map[string]bool            // the desired services' image references: present or not
-	// ImageIDs and ImageUsers are observed for down --rmi only: the ID of
-	// each present image of the project's services, by reference, and per
-	// image ID the containers of other projects (or of none) that use it.
-	ImageIDs   map[string]string
+	// ImageIDs is the ID of each present image of the desired services,
+	// by reference: a container made from another image is recreated.
+	ImageIDs map[string]string
+	// ImageUsers is observed for down --rmi only: per image ID, the
+	// containers of other projects (or of none) that use it.
 	ImageUsers map[string][]string
 }
 
@@ -39,13 +40,15 @@ type ObservedContainer struct {
 	Hash    string
 	Status  engine.Status
 	Volumes []string // the named volumes it mounts
+	ImageID string   // the image it was made from
 }
 
 // Observe reads the state of project name. desired, when not nil, adds the
 // networks and volumes its file names (external ones among them) that carry
 // no project label. The caller holds the project lock.
 func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*State, error) {
-	st := &State{Project: name, Networks: map[string]*netmgr.Network{}, Volumes: map[string]*volmgr.Volume{}, Images: map[string]bool{}}
+	st := &State{Project: name, Networks: map[string]*netmgr.Network{}, Volumes: map[string]*volmgr.Volume{},
+		Images: map[string]bool{}, ImageIDs: map[string]string{}}
 	byProject := map[string]string{spec.LabelProject: name}
 	ctrs, err := d.Runtime.List(ctx, byProject)
 	if err != nil {
@@ -63,6 +66,7 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 			Hash:    l[spec.LabelConfigHash],
 			Status:  c.State.Status,
 			Volumes: mountedVolumes(c.Config.Mounts),
+			ImageID: c.ImageID,
 		})
 	}
 	slices.SortFunc(st.Containers, func(a, b ObservedContainer) int { return strings.Compare(a.Name, b.Name) })
@@ -101,10 +105,11 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 		if _, seen := st.Images[s.Image]; seen || d.Images == nil {
 			continue
 		}
-		_, err := d.Images.Resolve(ctx, s.Image)
+		img, err := d.Images.Resolve(ctx, s.Image)
 		switch {
 		case err == nil:
 			st.Images[s.Image] = true
+			st.ImageIDs[s.Image] = img.ID
 		case errdefs.IsNotFound(err):
 			st.Images[s.Image] = false
 		default:
@@ -141,28 +146,10 @@ func mountedVolumes(mounts []engine.Mount) []string {
 	return out
 }
 
-// observeImageUsers fills st.ImageIDs and st.ImageUsers for down --rmi:
-// what the project's images are and which containers outside the project
-// use them.
-func observeImageUsers(ctx context.Context, d Deps, st *State, desired *spec.Project) error {
-	st.ImageIDs, st.ImageUsers = map[string]string{}, map[string][]string{}
-	if desired == nil {
-		return nil
-	}
-	for _, s := range desired.Services {
-		ref := s.Image
-		if _, seen := st.ImageIDs[ref]; seen {
-			continue
-		}
-		img, err := d.Images.Resolve(ctx, ref)
-		if errdefs.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("service %q: %w", s.Name, err)
-		}
-		st.ImageIDs[ref] = img.ID
-	}
+// observeImageUsers fills st.ImageUsers for down --rmi: which containers
+// outside the project use an image.
+func observeImageUsers(ctx context.Context, d Deps, st *State) error {
+	st.ImageUsers = map[string][]string{}
 	all, err := d.Runtime.List(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)

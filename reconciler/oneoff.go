@@ -53,8 +53,8 @@ func (b *builder) run() error {
 		}
 	}
 	all := append(slices.Clone(deps), s)
-	pulled, err := b.pulls(all)
-	if err != nil {
+	pulled, err := b.images(all)
+	if err != nil || b.opt.ImagesOnly {
 		return err
 	}
 	// Project volumes the command line mounts (run -v KEY:/path) are made

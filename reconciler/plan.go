@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/netmgr"
 )
 
@@ -16,6 +17,14 @@ type Action interface {
 	Target() string
 	// String describes the action in one line, for --dry-run.
 	String() string
+}
+
+// BuildImage builds a service's image from its build section, named Ref
+// and the build's tags.
+type BuildImage struct {
+	Ref      string
+	Services []string // the services that use it
+	Options  build.Options
 }
 
 // CreateNetwork makes a network of the project.
@@ -113,6 +122,7 @@ type RemoveVolume struct{ Name string }
 type RemoveImage struct{ Ref string }
 
 func (a PullImage) Target() string         { return "image/" + a.Ref }
+func (a BuildImage) Target() string        { return "image/" + a.Ref }
 func (a CreateNetwork) Target() string     { return "network/" + a.Config.Name }
 func (a CreateVolume) Target() string      { return "volume/" + a.Name }
 func (a CreateContainer) Target() string   { return "container/" + a.Config.Name }
@@ -203,6 +213,10 @@ func joinInts(xs []int) string {
 
 func (a RestartContainer) String() string {
 	return fmt.Sprintf("restart container %s (%s)", a.Name, a.Reason)
+}
+
+func (a BuildImage) String() string {
+	return fmt.Sprintf("build image %s (for %s)", a.Ref, strings.Join(a.Services, ", "))
 }
 
 func (a PullImage) String() string {

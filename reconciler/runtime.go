@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/volmgr"
@@ -37,6 +38,9 @@ type Deps struct {
 	Networks Networks
 	Volumes  Volumes
 	Images   Images
+	// Builder builds the services' images; nil: a plan with a build
+	// fails at that step.
+	Builder Builder
 	// LockProject takes the cross-process lock of the project called
 	// name, waiting until it is free or ctx is done; Converge holds it
 	// from Observe to the end of Apply. nil: no lock (tests in one
@@ -140,4 +144,11 @@ type Images interface {
 	Resolve(ctx context.Context, ref string) (*image.Image, error)
 	Pull(ctx context.Context, ref string, opt image.PullOptions) (*image.Image, error)
 	Remove(ctx context.Context, ref string) error
+}
+
+// Builder builds an image from a build context (engine/build.Builder).
+// Build is safe for concurrent use; a build that fails moves no tag. A
+// Dockerfile mistake is errdefs.ErrInvalidArgument.
+type Builder interface {
+	Build(ctx context.Context, opt build.Options) (*build.Result, error)
 }

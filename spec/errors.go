@@ -124,7 +124,11 @@ func schemaIssue(s string) (path, issue string) {
 		if name, ok := strings.CutPrefix(props, "'"); ok && strings.Count(props, "'") == 2 {
 			return joinPath(m[1], strings.TrimSuffix(name, "'")), "unknown attribute"
 		}
-		return m[1], "unknown attributes " + props
+		// The schema lists them in map order: sorted, the message is the
+		// same on every load.
+		names := strings.Split(props, ", ")
+		slices.Sort(names)
+		return m[1], "unknown attributes " + strings.Join(names, ", ")
 	}
 	if m := reSchemaIssue.FindStringSubmatch(s); m != nil {
 		issue := strings.NewReplacer(" a array", " an array", " a integer", " an integer", " a object", " an object").Replace(" " + m[2])

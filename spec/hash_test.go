@@ -252,7 +252,9 @@ func TestConfigHashOfPortsPinned(t *testing.T) {
 		want string
 	}{
 		{p, "short", "e4a9d39b98e4f9ac32d97492a163d1214ece6753b38a135108076ca12c99d72a"},
-		{p, "long", "53283d5750b0b3cc9aba24f81b3cfe94c2e9129b364e11145a5b496265c94546"},
+		// long also sets expose, normalised to PORT/PROTO since berth runs
+		// it; no container had it before, as it was refused.
+		{p, "long", "094bdfc64db600e8e4d777d1b21ea48a87fb8e05b39472b021713b028dcdb622"},
 		{q, "v6", "8a3388bb630dfc64df45c40c272debff95ae7d5f25c604f1d82d037fee7582d6"},
 		{q, "span", "9343a306cb820f187f098bd477128792f706ef89c892eb64d9ff28a4835abd4b"},
 	} {

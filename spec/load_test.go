@@ -429,6 +429,11 @@ func TestLoadErrors(t *testing.T) {
 			wantClass: errdefs.IsInvalidArgument, want: "compose.override.yaml: services.web.colour: unknown attribute",
 		},
 		{
+			name: "unknown attributes, sorted", dir: "discovery",
+			files:     map[string]string{"compose.override.yaml": "zz: 1\ncolour: blue\naa: 2\n"},
+			wantClass: errdefs.IsInvalidArgument, want: "compose.override.yaml: unknown attributes 'aa', 'colour', 'zz'",
+		},
+		{
 			name: "wrong type", dir: "bad-type",
 			wantClass: errdefs.IsInvalidArgument, want: "compose.yaml: services.web.ports: must be an array",
 		},

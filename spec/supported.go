@@ -89,7 +89,19 @@ var supportedFields = map[string]valueCheck{
 	"services.*.dns_search":                      nil,
 	"services.*.dns_opt":                         nil,
 	"services.*.profiles":                        nil,
-	"services.*.pull_policy":                     oneOf(types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyNever),
+	"services.*.pull_policy":                     oneOf(types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyNever, types.PullPolicyBuild),
+
+	// Images built by berth's builder (engine/build).
+	"services.*.build.context":           nil,
+	"services.*.build.dockerfile":        nil,
+	"services.*.build.dockerfile_inline": nil,
+	"services.*.build.args":              nil,
+	"services.*.build.target":            nil,
+	"services.*.build.labels":            nil,
+	"services.*.build.tags":              nil,
+	"services.*.build.no_cache":          nil,
+	"services.*.build.network":           oneOf("default", "none"),
+	"services.*.build.platforms[]":       hostPlatform,
 
 	// Process, security and resources (engine.OCISpec).
 	"services.*.tty":                                  nil,

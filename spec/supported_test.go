@@ -19,7 +19,6 @@ func TestCheckSupported(t *testing.T) {
 		want := []string{
 			`compose.yaml: networks.front.driver: "overlay" is not supported by berth yet (supported: "bridge")`,
 			`compose.yaml: secrets.ext.external: not supported: external secrets live in a Swarm cluster`,
-			`compose.yaml: services.web.pull_policy: "build" is not supported by berth yet (supported: "always", "missing", "never")`,
 			`compose.yaml: volumes.data.driver: "nfs" is not supported by berth yet (supported: "local")`,
 			`compose.yaml: volumes.data.driver_opts.addr: not supported by berth yet`,
 		}

@@ -52,6 +52,9 @@ func TestSupportTablesNameRealAttributes(t *testing.T) {
 // below it ("*" in pattern matches any key).
 func matchesPattern(p, pattern string) bool {
 	ps, qs := splitPath(p), splitPath(pattern)
+	if len(qs) == len(ps)+1 && qs[len(qs)-1] == "[]" {
+		qs = qs[:len(ps)] // the entries of a list of values
+	}
 	if len(ps) < len(qs) {
 		return false
 	}

@@ -771,7 +771,7 @@ static void reap_all(void)
 			H.exited = 1;
 			H.status = status;
 		}
-		/* anything else: an orphan, or a healthcheck abandoned */
+		/* anything else: an orphan */
 	}
 }
 
@@ -1168,13 +1168,21 @@ static void health_service(void)
 	}
 }
 
-/* health_end stops the healthcheck: the container exited. A probe still
- * running is abandoned (reaped as an orphan). */
+/* health_end stops the healthcheck: the container exited. The runtime's
+ * exec of a probe still running is killed and reaped here, so that it does
+ * not outlive the shim (the engine's Stop and Remove return once the shim
+ * is gone). Its check in the container is not signalled: it died with the
+ * container's PID namespace, and its PID may be another process's now. */
 static void health_end(void)
 {
 	if (!H.active)
 		return;
 	H.active = 0;
+	if (H.pid > 0 && !H.exited) {
+		kill(H.pid, SIGKILL);
+		while (waitpid(H.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (H.out_fd >= 0) {
 		close(H.out_fd);
 		H.out_fd = -1;

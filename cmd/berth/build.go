@@ -85,11 +85,7 @@ func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, c
 	if err != nil {
 		return err
 	}
-	b, err := build.New(a.engine, a.log)
-	if err != nil {
-		return err
-	}
-	res, err := b.Build(ctx, opt)
+	res, err := a.builder.Build(ctx, opt)
 	if err != nil {
 		var se *build.StepError
 		if errors.As(err, &se) && quiet {

@@ -7,9 +7,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// errBuildUnsupported answers --build until berth builds images.
-var errBuildUnsupported = fmt.Errorf("--build: building images is not supported by berth yet: %w", errdefs.ErrNotImplemented)
-
 // oldSpellings makes fs take docker compose's old spellings of its flags
 // (`--no-TTY` for `--no-tty`, `--y` for `--yes`): old → current.
 func oldSpellings(fs *pflag.FlagSet, names map[string]string) {
@@ -25,8 +22,8 @@ func oldSpellings(fs *pflag.FlagSet, names map[string]string) {
 // services' images, on up, create and run.
 type imageFlags struct {
 	build      bool
-	noBuild    bool // accepted: berth builds nothing
-	quietBuild bool // accepted: berth builds nothing
+	noBuild    bool
+	quietBuild bool
 	quietPull  bool
 	yes        bool // accepted: up and create never prompt
 }
@@ -34,7 +31,7 @@ type imageFlags struct {
 // bind binds --build and --quiet-pull, and with yes (up and create)
 // --no-build and --yes; --quiet-build is bound by up and run.
 func (o *imageFlags) bind(fs *pflag.FlagSet, yes bool) {
-	fs.BoolVar(&o.build, "build", false, "build images before starting containers (not supported yet)")
+	fs.BoolVar(&o.build, "build", false, "build images before starting containers")
 	fs.BoolVar(&o.quietPull, "quiet-pull", false, "pull without printing progress information")
 	if yes {
 		fs.BoolVar(&o.noBuild, "no-build", false, "don't build an image, even if it's policy")
@@ -43,13 +40,21 @@ func (o *imageFlags) bind(fs *pflag.FlagSet, yes bool) {
 	}
 }
 
-// check refuses what berth cannot do yet.
+// check refuses flags that contradict each other.
 func (o imageFlags) check() error {
-	if o.build {
-		return errBuildUnsupported
-	}
 	if o.noBuild && o.build {
 		return fmt.Errorf("--build and --no-build are incompatible: %w", errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+// buildPolicy is reconciler.Options.Build for the flags.
+func (o imageFlags) buildPolicy() string {
+	switch {
+	case o.build:
+		return "always"
+	case o.noBuild:
+		return "never"
+	}
+	return ""
 }

@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/dockerapi"
-	"github.com/berth-dev/berth/engine"
-	"github.com/berth-dev/berth/netmgr"
 )
 
 // inspectEach finds every ref with get and prints the documents as docker's
@@ -39,24 +37,7 @@ func addInspectFormat(cmd *cobra.Command, format *string) {
 
 // objects are the networks and volumes a container's documents mention.
 func objects(ctx context.Context, a *app) (dockerapi.Objects, error) {
-	o := dockerapi.Objects{Networks: map[string]*netmgr.Network{}, Volumes: map[string]*engine.Volume{}}
-	if a.nets != nil {
-		nets, err := a.nets.List(ctx, nil)
-		if err != nil {
-			return o, err
-		}
-		for _, n := range nets {
-			o.Networks[n.Name] = n
-		}
-	}
-	vols, err := a.engine.Volumes().List(ctx, nil)
-	if err != nil {
-		return o, err
-	}
-	for _, v := range vols {
-		o.Volumes[v.Name] = v
-	}
-	return o, nil
+	return dockerapi.LoadObjects(ctx, a.engine, a.nets)
 }
 
 func newContainerInspectCommand(g *globalOptions) *cobra.Command {

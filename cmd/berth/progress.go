@@ -19,11 +19,27 @@ import (
 // plainSink renders progress events as Docker Compose's plain progress does:
 // one line per event, "<Kind> <name>  <Status>".
 type plainSink struct {
-	mu sync.Mutex // guards w
+	mu sync.Mutex // guards w and builds
 	w  io.Writer
+	// builds render each image's build steps as BuildKit's plain output.
+	builds map[string]*plainProgress
 }
 
 func (s *plainSink) Event(e reconciler.Event) {
+	if e.Build != nil {
+		s.mu.Lock()
+		p := s.builds[e.Target]
+		if p == nil {
+			if s.builds == nil {
+				s.builds = map[string]*plainProgress{}
+			}
+			p = &plainProgress{w: s.w, names: map[int]string{}}
+			s.builds[e.Target] = p
+		}
+		s.mu.Unlock()
+		p.event(*e.Build)
+		return
+	}
 	kind, name, _ := strings.Cut(e.Target, "/")
 	if kind != "" {
 		kind = strings.ToUpper(kind[:1]) + kind[1:]
@@ -44,6 +60,9 @@ type jsonSink struct {
 }
 
 func (s *jsonSink) Event(e reconciler.Event) {
+	if e.Build != nil {
+		return // a build's steps are not resources
+	}
 	kind, name, _ := strings.Cut(e.Target, "/")
 	ev := struct {
 		Kind   string `json:"kind"`
@@ -75,6 +94,9 @@ type ttySink struct {
 }
 
 func (s *ttySink) Event(e reconciler.Event) {
+	if e.Build != nil {
+		return // the line of the image says Building
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.state[e.Target]; !ok {

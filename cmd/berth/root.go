@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/internal/shimbin"
 	"github.com/berth-dev/berth/netmgr"
@@ -193,7 +194,12 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newEventsCommand(g),
 		newComposeExecCommand(g),
 		newComposeTopCommand(g),
+		newComposeBuildCommand(g),
 		newScaleCommand(g),
+		newDeployCommand(g),
+		newUndeployCommand(g),
+		newServeCommand(g),
+		newSystemCommand(g),
 	)
 	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)
@@ -210,19 +216,20 @@ func envOr(key, def string) string {
 
 // app is the engine and managers of one state root.
 type app struct {
-	log    *slog.Logger
-	root   string
-	runDir string
-	engine *engine.Engine
-	images *image.Store
-	nets   *netmgr.Manager
+	log     *slog.Logger
+	root    string
+	runDir  string
+	engine  *engine.Engine
+	images  *image.Store
+	nets    *netmgr.Manager
+	builder *build.Builder
 }
 
 func (a *app) deps() reconciler.Deps {
 	// The engine's volume store: down -v never removes a volume another
 	// container still mounts.
 	return reconciler.Deps{Runtime: a.engine, Networks: a.nets, Volumes: a.engine.Volumes(), Images: a.engine.Images(),
-		LockProject: a.lockProject}
+		Builder: a.builder, LockProject: a.lockProject}
 }
 
 // open makes the engine and managers for the global options.
@@ -264,6 +271,9 @@ func (g *globalOptions) open() (*app, error) {
 	// the networks' resolvers forward no name to the host's nameservers
 	// either (non-nil, empty Upstreams), as those may be off the machine.
 	noOutbound := os.Getenv("BERTH_NO_OUTBOUND") == "1"
+	if noOutbound {
+		images.SetLocalRegistriesOnly()
+	}
 	var upstreams []string
 	if noOutbound {
 		upstreams = []string{}
@@ -282,5 +292,9 @@ func (g *globalOptions) open() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{log: log, root: root, runDir: runDir, engine: eng, images: images, nets: nets}, nil
+	builder, err := build.New(eng, log)
+	if err != nil {
+		return nil, err
+	}
+	return &app{log: log, root: root, runDir: runDir, engine: eng, images: images, nets: nets, builder: builder}, nil
 }

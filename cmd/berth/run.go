@@ -146,7 +146,7 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 	sink := oneOffSink{name: cfg.Name, next: next}
 	err = runPlan(ctx, g, a, p.Name, p, reconciler.Options{
 		Mode: reconciler.ModeRun, NoDeps: o.noDeps, OneOff: &reconciler.OneOff{Service: s.Name, Config: cfg},
-		Pull: pull, RemoveOrphans: o.removeOrph,
+		Pull: pull, RemoveOrphans: o.removeOrph, Build: o.imageFlags.buildPolicy(),
 	}, false, sink)
 	if err != nil {
 		// Nothing is left of a one-off that could not start.

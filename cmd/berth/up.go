@@ -105,6 +105,7 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 		ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate, NoStart: o.noStart,
 		RemoveOrphans: o.removeOrphans, Timeout: timeoutFlag(o.timeout), Wait: o.wait, Pull: o.pull,
 		AlwaysRecreateDeps: o.alwaysRecreateDeps, RenewAnonVolumes: o.renewAnonVolumes,
+		Build: o.imageFlags.buildPolicy(),
 	}
 	if o.wait && o.waitTimeout > 0 {
 		var cancel context.CancelFunc

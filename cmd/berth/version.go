@@ -31,14 +31,7 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 		Short: "Show the berth version information",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			v := versionInfo{Version: version, GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH}
-			if bi, ok := debug.ReadBuildInfo(); ok && v.Version == "dev" {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-						v.Version = "dev-" + s.Value[:12]
-					}
-				}
-			}
+			v := versionInfo{Version: berthVersion(), GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH}
 			switch format {
 			case "", "pretty":
 				_, err := fmt.Fprintf(g.stdout, "berth version %s\n", v.Version)
@@ -55,6 +48,13 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 
 // printVersion is `berth version` and `berth -v`.
 func printVersion(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "berth version %s\n", berthVersion())
+	return err
+}
+
+// berthVersion is the version berth reports: the one set at build time,
+// else "dev-" and the commit it was built from.
+func berthVersion() string {
 	v := version
 	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
 		for _, s := range bi.Settings {
@@ -63,6 +63,5 @@ func printVersion(w io.Writer) error {
 			}
 		}
 	}
-	_, err := fmt.Fprintf(w, "berth version %s\n", v)
-	return err
+	return v
 }

@@ -447,6 +447,9 @@ func archiveName(ann map[string]string, manifest v1.Hash) (string, error) {
 
 // blob reads a small blob of an OCI layout and checks its digest.
 func (al *archiveLoad) blob(h v1.Hash) ([]byte, error) {
+	if (h == v1.Hash{}) {
+		return nil, corrupt("a descriptor without a digest")
+	}
 	if h.Algorithm != "sha256" {
 		return nil, fmt.Errorf("blob %s: unsupported digest algorithm: %w", h, errdefs.ErrNotImplemented)
 	}

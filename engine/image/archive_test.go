@@ -330,6 +330,7 @@ func TestLoadCorrupt(t *testing.T) {
 		{"no manifest", tarOf(t, map[string][]byte{"hello": []byte("hi")})},
 		{"bad manifest.json", tarReplace(t, good, "manifest.json", func([]byte) []byte { return []byte("{") })},
 		{"gzip broken", testimage.Gzip(good)[:len(good)/3]},
+		{"descriptor without a digest", tarOf(t, map[string][]byte{"index.json": []byte(`{"schemaVersion":2,"manifests":[{}]}`)})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

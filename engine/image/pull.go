@@ -104,6 +104,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opt PullOptions) (*Image, 
 		return nil, fmt.Errorf("pull: %w", err)
 	}
 	norm := canonical(r)
+	if err := s.checkRegistry(norm); err != nil {
+		return nil, fmt.Errorf("pull %q: %w", ref, err)
+	}
 	img, err := s.pull(ctx, norm, opt)
 	if err != nil {
 		return nil, fmt.Errorf("pull %q: %w", norm, err)

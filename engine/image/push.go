@@ -38,6 +38,9 @@ func (s *Store) Push(ctx context.Context, ref string, opt PushOptions) (string, 
 	if err != nil {
 		return "", fmt.Errorf("push: %w", err)
 	}
+	if err := s.checkRegistry(norm); err != nil {
+		return "", fmt.Errorf("push %q: %w", ref, err)
+	}
 	d, err := s.push(ctx, norm, opt)
 	if err != nil {
 		return "", fmt.Errorf("push %q: %w", norm, err)

@@ -59,6 +59,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/go-containerregistry/pkg/name"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -80,6 +81,9 @@ type Store struct {
 	root  string // state root; immutable
 	log   *slog.Logger
 	chown bool // keep file owners when unpacking; only root can
+	// localOnly refuses pulls and pushes to registries off this machine
+	// (SetLocalRegistriesOnly); set before use, then read only.
+	localOnly bool
 
 	// downloads makes pulls running at once in this process fetch a blob
 	// once; keyed by the blob's hex digest. Other processes may download
@@ -380,4 +384,26 @@ func (s *Store) sweepLocked() {
 	if err := errors.Join(sweep(s.layersDir()), sweep(s.ingestDir())); err != nil {
 		s.log.Warn("image store: removing leftovers failed", "err", err)
 	}
+}
+
+// SetLocalRegistriesOnly makes the store refuse to pull from or push to a
+// registry that is not on this machine's loopback (berth sets it with
+// BERTH_NO_OUTBOUND=1, so that no test reaches off the machine). Call it
+// before the store is used.
+func (s *Store) SetLocalRegistriesOnly() { s.localOnly = true }
+
+// checkRegistry is errdefs.ErrUnavailable when the store keeps to local
+// registries and norm names another one.
+func (s *Store) checkRegistry(norm string) error {
+	if !s.localOnly {
+		return nil
+	}
+	r, err := name.ParseReference(norm)
+	if err != nil {
+		return nil // remoteRef reports it
+	}
+	if h := r.Context().RegistryStr(); !isLoopbackRegistry(h) {
+		return fmt.Errorf("registry %s is off this machine, and BERTH_NO_OUTBOUND=1 keeps pulls and pushes on it: %w", h, errdefs.ErrUnavailable)
+	}
+	return nil
 }

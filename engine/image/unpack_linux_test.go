@@ -146,9 +146,10 @@ func TestUnpackOwnersAndDevices(t *testing.T) {
 	}
 }
 
-func TestUnpackWhiteouts(t *testing.T) {
-	testutil.RequirePrivileged(t) // trusted.* extended attributes
-	layer, _, err := unpackTar(t,
+// whiteoutEntries is a layer of whiteouts: of a file, of a path whose
+// directories do not exist, an opaque directory, AUFS bookkeeping.
+func whiteoutEntries() []testimage.Entry {
+	return []testimage.Entry{
 		testimage.Dir("etc", 0o755),
 		testimage.File("etc/gone", 0o644, []byte("replaced by the whiteout below")),
 		testimage.Whiteout("etc/gone"),
@@ -156,7 +157,12 @@ func TestUnpackWhiteouts(t *testing.T) {
 		testimage.Opaque("var/cache"),
 		testimage.File("var/cache/kept", 0o644, nil),
 		testimage.File(".wh..wh.plnk/123", 0o644, nil),
-	)
+	}
+}
+
+func TestUnpackWhiteouts(t *testing.T) {
+	testutil.RequirePrivileged(t) // trusted.* extended attributes
+	layer, _, err := unpackTar(t, whiteoutEntries()...)
 	if err != nil {
 		t.Fatal(err)
 	}

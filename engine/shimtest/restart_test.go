@@ -2,6 +2,9 @@ package shimtest
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +19,6 @@ type observation struct {
 	restartCount int
 	hasShimPid   bool
 	hasFinished  bool
-	startedAt    string
-	finishedAt   string
 }
 
 // observeUntilExit reads state.json as often as it can until the shim
@@ -38,12 +39,6 @@ func observeUntil(s *shim, stop func(observation) bool) []observation {
 			if st.ExitCode != nil {
 				o.exitCode = *st.ExitCode
 			}
-			if st.StartedAt != nil {
-				o.startedAt = *st.StartedAt
-			}
-			if st.FinishedAt != nil {
-				o.finishedAt = *st.FinishedAt
-			}
 			if len(out) == 0 || out[len(out)-1] != o {
 				out = append(out, o)
 			}
@@ -56,30 +51,37 @@ func observeUntil(s *shim, stop func(observation) bool) []observation {
 	return out
 }
 
-// restartGaps returns, from the readings, the time between the end of
-// each run and the start of the next: a restarting reading with restart
-// count c has the start and end of run c+1.
-func restartGaps(t *testing.T, obs []observation, final state) []time.Duration {
-	t.Helper()
-	runs := map[int][2]string{}
-	for _, o := range obs {
-		if o.status == ctrstate.StatusRestarting {
-			runs[o.restartCount] = [2]string{o.startedAt, o.finishedAt}
-		}
-	}
-	if final.StartedAt != nil && final.FinishedAt != nil {
-		runs[final.RestartCount] = [2]string{*final.StartedAt, *final.FinishedAt}
-	}
+// restartGaps returns the shim's back-off before each restart: the time
+// between the runtime's delete of a run and the start of its create of the
+// next, on the fake runtime's boot clock (ROOT/times). The clock moves in
+// steps of clockStep, so a gap may read up to one step short.
+func (e *env) restartGaps() []time.Duration {
+	e.t.Helper()
+	b, _ := os.ReadFile(filepath.Join(e.runtimeRoot(), "times"))
 	var gaps []time.Duration
-	for c := 0; ; c++ {
-		this, ok1 := runs[c]
-		next, ok2 := runs[c+1]
-		if !ok1 || !ok2 {
-			return gaps
+	var deleted time.Duration // the last delete's end; 0: none since the last create
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		event, secs, ok := strings.Cut(line, " ")
+		f, err := strconv.ParseFloat(secs, 64)
+		if !ok || err != nil {
+			e.t.Fatalf("fake runtime's times: line %q", line)
 		}
-		gaps = append(gaps, parseTime(t, "started_at", next[0]).Sub(parseTime(t, "finished_at", this[1])))
+		at := time.Duration(f * float64(time.Second))
+		switch event {
+		case "delete-end":
+			deleted = at
+		case "create-start":
+			if deleted != 0 {
+				gaps = append(gaps, at-deleted)
+			}
+			deleted = 0
+		}
 	}
+	return gaps
 }
+
+// clockStep is the resolution of /proc/uptime, which the fake runtime reads.
+const clockStep = 10 * time.Millisecond
 
 // TestRestartOnFailure: on-failure:2 restarts a failing container twice
 // with a growing back-off, state.json saying restarting (without a pid) in
@@ -124,12 +126,12 @@ func TestRestartOnFailure(t *testing.T) {
 		t.Errorf("restarting seen with restart counts %v, want 0 and 1; observations %+v", restarting, obs)
 	}
 	// Back-off 100ms, then 200ms (loosely: at least that, not absurdly more).
-	gaps := restartGaps(t, obs, st)
+	gaps := e.restartGaps()
 	if len(gaps) != 2 {
-		t.Fatalf("restart gaps %v from %+v", gaps, obs)
+		t.Fatalf("restart gaps %v, want 2", gaps)
 	}
 	for i, min := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond} {
-		if gaps[i] < min || gaps[i] > min+3*time.Second {
+		if gaps[i] < min-clockStep || gaps[i] > min+3*time.Second {
 			t.Errorf("run %d started %v after run %d ended, want about %v", i+2, gaps[i], i+1, min)
 		}
 	}
@@ -224,13 +226,13 @@ func TestRestartBackoffAndStop(t *testing.T) {
 	if n := len(e.verbCalls("create")); n != creates || n != 5 {
 		t.Errorf("%d creates, %d when the marker was written; want 5", n, creates)
 	}
-	gaps := restartGaps(t, obs, state{})
+	gaps := e.restartGaps()
 	if len(gaps) != 4 {
-		t.Fatalf("restart gaps %v from %+v", gaps, obs)
+		t.Fatalf("restart gaps %v, want 4", gaps)
 	}
 	// Loosely: each at least its delay, the last far longer than the first.
 	for i, min := range []time.Duration{100, 200, 400, 800} {
-		if gaps[i] < min*time.Millisecond {
+		if gaps[i] < min*time.Millisecond-clockStep {
 			t.Errorf("back-off %d: %v, want at least %v", i+1, gaps[i], min*time.Millisecond)
 		}
 	}

@@ -53,7 +53,10 @@ var forbidden = map[string][]string{
 	"netmgr":     {"spec", "reconciler", "engine", "volmgr", "cmd"},
 	"volmgr":     {"spec", "reconciler", "engine", "netmgr", "cmd"},
 	"dockerapi":  {"spec", "reconciler", "cmd"},
-	"internal":   {"spec", "reconciler", "engine", "netmgr", "volmgr", "cmd"},
+	// deploy turns a project (spec) into a cluster's objects; it runs no
+	// container, so it needs neither the engine nor the reconciler.
+	"deploy":   {"engine", "reconciler", "netmgr", "volmgr", "cmd"},
+	"internal": {"spec", "reconciler", "engine", "netmgr", "volmgr", "cmd"},
 }
 
 // allowed are the exceptions to forbidden: exact package paths that a

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/volmgr"
 )
@@ -29,6 +30,7 @@ type Fake struct {
 	networks   map[string]*netmgr.Network
 	volumes    map[string]*volmgr.Volume
 	images     map[string]bool // references the image store holds
+	imageGen   map[string]int  // how often a reference was rebuilt: part of its ID
 	registry   map[string]bool // references Pull finds
 	calls      []string
 	failOn     map[string]bool
@@ -86,6 +88,44 @@ func (f *Fake) SetImage(ref string, present bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.images[ref] = present
+}
+
+// imageIDLocked is the ID of the image ref names: new after each build.
+// f.mu is held.
+func (f *Fake) imageIDLocked(ref string) string {
+	if g := f.imageGen[ref]; g > 0 {
+		return fmt.Sprintf("sha256:%s.%d", ref, g)
+	}
+	return "sha256:" + ref
+}
+
+// Builder returns the fake's builder: Build records "build REF" (its first
+// tag), fails as FailOn("build", REF) says, and names a new image under
+// every tag, with a new ID.
+func (f *Fake) Builder() *FakeBuilder { return (*FakeBuilder)(f) }
+
+// FakeBuilder is the Fake's builder.
+type FakeBuilder Fake
+
+// Build makes the image opt tags.
+func (b *FakeBuilder) Build(_ context.Context, opt build.Options) (*build.Result, error) {
+	f := (*Fake)(b)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(opt.Tags) == 0 {
+		return nil, fmt.Errorf("build: no tag: %w", errdefs.ErrInvalidArgument)
+	}
+	if err := f.recordLocked("build", opt.Tags[0]); err != nil {
+		return nil, err
+	}
+	if f.imageGen == nil {
+		f.imageGen = map[string]int{}
+	}
+	for _, t := range opt.Tags {
+		f.images[t] = true
+		f.imageGen[t]++
+	}
+	return &build.Result{ImageID: f.imageIDLocked(opt.Tags[0]), Tags: slices.Clone(opt.Tags)}, nil
 }
 
 // AddToRegistry makes ref one that Pull finds.
@@ -149,7 +189,7 @@ func (r *FakeRuntime) Create(_ context.Context, c engine.ContainerConfig) (*engi
 	}
 	f.nextID++
 	id := engine.ContainerID(fmt.Sprintf("id%d", f.nextID))
-	ctr := &engine.Container{ID: id, Config: c, ImageID: "sha256:" + c.Image, State: engine.State{Status: engine.StatusCreated}}
+	ctr := &engine.Container{ID: id, Config: c, ImageID: f.imageIDLocked(c.Image), State: engine.State{Status: engine.StatusCreated}}
 	f.containers[id] = cloneContainer(ctr) // not the caller's maps
 	return cloneContainer(f.containers[id]), nil
 }

@@ -200,7 +200,7 @@ func (i *FakeImages) Resolve(_ context.Context, ref string) (*image.Image, error
 	if !f.images[ref] {
 		return nil, fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
 	}
-	return &image.Image{ID: "sha256:" + ref}, nil
+	return &image.Image{ID: f.imageIDLocked(ref)}, nil
 }
 
 // Pull puts ref in the store if the registry has it.
@@ -218,7 +218,7 @@ func (i *FakeImages) Pull(_ context.Context, ref string, _ image.PullOptions) (*
 		return nil, fmt.Errorf("pull %q: manifest unknown: %w", ref, errdefs.ErrNotFound)
 	}
 	f.images[ref] = true
-	return &image.Image{ID: "sha256:" + ref}, nil
+	return &image.Image{ID: f.imageIDLocked(ref)}, nil
 }
 
 // Remove takes ref out of the store unless a container was made from it.

@@ -1,0 +1,43 @@
+package deploy
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Options steer Run.
+type Options struct {
+	PlanOptions
+	DryRun      bool          // compute and return the plan, change nothing
+	Wait        bool          // after applying, wait for the services to converge
+	WaitTimeout time.Duration // 0: until ctx ends
+}
+
+// Run deploys: it observes the project on t, computes the plan that makes
+// t hold desired, and unless DryRun applies it and (with Wait) waits until
+// every deployed service runs. It returns the plan, also on failure.
+func Run(ctx context.Context, t Target, project string, desired []Object, opt Options, report func(Event)) (Plan, error) {
+	observed, err := t.Observe(ctx, project)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan, err := Compute(desired, observed, opt.PlanOptions)
+	if err != nil || opt.DryRun {
+		return plan, err
+	}
+	if err := Apply(ctx, t, plan, report); err != nil {
+		return plan, err
+	}
+	if !opt.Wait || opt.Down {
+		return plan, nil
+	}
+	var services []string
+	for _, o := range desired {
+		if o.Kind == KindService && (len(opt.Services) == 0 || slices.Contains(opt.Services, o.Service)) {
+			services = append(services, o.Name)
+		}
+	}
+	slices.Sort(services)
+	return plan, Wait(ctx, t, services, WaitOptions{Timeout: opt.WaitTimeout}, report)
+}
