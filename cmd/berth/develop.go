@@ -60,8 +60,8 @@ func startDevelop(ctx context.Context, g *globalOptions, a *app, p *spec.Project
 	return r, nil
 }
 
-// rebuildService recreates service's containers through an up plan for it
-// alone. With prune, the image its containers ran before is removed when
+// rebuildService rebuilds service's image and recreates its containers
+// through an up plan for it alone. With prune, the image its containers ran before is removed when
 // nothing uses it any more.
 func rebuildService(ctx context.Context, g *globalOptions, a *app, project, service string, sink reconciler.EventSink, prune bool) error {
 	p, err := g.loadRunnable(ctx)
@@ -72,7 +72,9 @@ func rebuildService(ctx context.Context, g *globalOptions, a *app, project, serv
 		return fmt.Errorf("the project's name changed from %q to %q; restart the watch", project, p.Name)
 	}
 	before := serviceImages(ctx, a, project, service)
-	opt := reconciler.Options{Mode: reconciler.ModeUp, Services: []string{service}, NoDeps: true, ForceRecreate: true}
+	// As up --build for this service alone: built with the cache, its
+	// containers recreated on the new image.
+	opt := reconciler.Options{Mode: reconciler.ModeUp, Services: []string{service}, NoDeps: true, ForceRecreate: true, Build: "always"}
 	if err := converge(ctx, g, a, p, opt, false, sink); err != nil {
 		return err
 	}
