@@ -65,6 +65,7 @@ bench: deps build
 	BERTH_TEST_EXE=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 3x ./...
 	BERTH=$(BIN) bash hack/bench-pull.sh
 	BERTH=$(BIN) bash hack/bench-shim.sh
+	BERTH=$(BIN) bash hack/bench-develop.sh
 	bash hack/bench-compose.sh
 
 lint:

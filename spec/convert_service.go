@@ -92,6 +92,7 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		Annotations:    cloneLabels(types.Labels(s.Annotations)),
 		NoAttach:       s.Attach != nil && !*s.Attach,
 		Links:          cloneList(s.Links),
+		Develop:        develop(s.Develop),
 	}
 	if b := s.Build; b != nil {
 		out.Build = &Build{

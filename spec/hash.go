@@ -17,7 +17,7 @@ const hashVersion = "h2"
 
 // hashInput lists exactly the fields of a service whose change requires a
 // new container. Scale (scale, deploy.replicas), depends_on, profiles and
-// pull_policy are left out, as is develop, which berth does not model:
+// pull_policy are left out, as is develop, which only berth watch reads:
 // changing them does not change what runs inside a container. Adding a
 // field here is a reviewed decision that bumps hashVersion. Fields whose
 // order does not matter are sorted, so that reordering them in the file

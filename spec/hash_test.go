@@ -158,6 +158,7 @@ func TestConfigHashFromFiles(t *testing.T) {
 		same bool
 	}{
 		{name: "scale", same: true, a: "    scale: 1\n", b: "    scale: 3\n"},
+		{name: "develop", same: true, a: "", b: "    develop: {watch: [{path: ./src, action: sync, target: /app}]}\n"},
 		{name: "deploy.replicas", same: true, a: "    deploy: {replicas: 1}\n", b: "    deploy: {replicas: 4}\n"},
 		{name: "port short and long syntax", same: true,
 			a: "    ports: [\"8080:80\"]\n",

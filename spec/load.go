@@ -149,6 +149,13 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 		return nil, errors.Join(errs...)
 	}
 	p.unsupported = unsupported
+	p.mainFile = l.display(l.primaryFile())
+	for _, s := range p.Services {
+		for _, fe := range developIssues(s) {
+			fe.File = l.fileSetting(fe.Path)
+			p.developErrs = append(p.developErrs, serviceFieldError{FieldError: fe, service: s.Name})
+		}
+	}
 	p.ComposeFiles = slices.Clone(cp.ComposeFiles)
 	p.EnvFiles = slices.Clone(l.envRead)
 	p.IncludedFiles = slices.Clone(l.included)

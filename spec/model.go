@@ -37,6 +37,11 @@ type Project struct {
 	// unsupported lists fields the project sets that berth does not run yet;
 	// see Project.CheckSupported.
 	unsupported []FieldError
+	// developErrs are the develop rules watch cannot act on; see
+	// Project.CheckWatch. mainFile names the project in errors about it
+	// as a whole.
+	developErrs []serviceFieldError
+	mainFile    string
 	// config is the project as compose-go resolved it, kept for `berth
 	// config`. Nil when loaded with LoadOptions.NoInterpolate.
 	config *types.Project
@@ -155,6 +160,10 @@ type Service struct {
 
 	Configs []FileRef // in file order
 	Secrets []FileRef // in file order
+
+	// Develop is what `berth watch` does when the service's files change;
+	// nil without a develop section. It is not part of the config hash.
+	Develop *Develop
 }
 
 // Build is a service's build: section, paths resolved.

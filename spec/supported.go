@@ -152,6 +152,19 @@ var supportedFields = map[string]valueCheck{
 	"services.*.logging.options.max-size":             nil,
 	"services.*.logging.options.max-file":             nil,
 
+	// Acted on by berth watch (reconciler/develop.go); not part of the hash.
+	"services.*.develop.watch[].path":             nil,
+	"services.*.develop.watch[].action":           oneOf(WatchSync, WatchRebuild, WatchRestart, WatchSyncRestart, WatchSyncExec),
+	"services.*.develop.watch[].target":           nil,
+	"services.*.develop.watch[].ignore":           nil,
+	"services.*.develop.watch[].include":          nil,
+	"services.*.develop.watch[].initial_sync":     nil,
+	"services.*.develop.watch[].exec.command":     nil,
+	"services.*.develop.watch[].exec.user":        nil,
+	"services.*.develop.watch[].exec.privileged":  nil,
+	"services.*.develop.watch[].exec.working_dir": nil,
+	"services.*.develop.watch[].exec.environment": nil,
+
 	"networks.*.name":        nil,
 	"networks.*.external":    nil,
 	"networks.*.internal":    nil,

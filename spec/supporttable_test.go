@@ -74,7 +74,7 @@ func TestSupportOf(t *testing.T) {
 		"services.*.storage_opt":          StatusRefused,
 		"services.*.volumes[].type":       StatusRuns,
 		"services.*.deploy.labels":        StatusIgnored,
-		"services.*.develop.watch[].path": StatusNotYet,
+		"services.*.develop.watch[].path": StatusRuns,
 	} {
 		if got := supportOf(path); got.Status != want {
 			t.Errorf("supportOf(%s) = %+v, want %s", path, got, want)

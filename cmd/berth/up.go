@@ -122,13 +122,13 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	if o.watch {
 		opt.RemoveOrphans = true
 		if o.detach {
-			return watchProject(ctx, g, a, p, opt, sink, nil)
+			return watchProject(ctx, g, a, p, opt, sink, nil, watchOptions{})
 		}
 		// In the foreground the services' logs stream while the watch
 		// goes on, following the containers each converge makes.
 		logs := newLiveLogs(g, a, p.Name, o.attachOptions)
 		logs.start()
-		werr := watchProject(ctx, g, a, p, opt, sink, logs.changed)
+		werr := watchProject(ctx, g, a, p, opt, sink, logs.changed, watchOptions{})
 		// Ending the watch stops the project, as up does; the logs end
 		// with the containers.
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

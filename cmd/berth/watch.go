@@ -16,19 +16,23 @@ import (
 const watchDebounce = 300 * time.Millisecond
 
 type watchOptions struct {
-	noUp bool
+	noUp  bool
+	prune bool // remove the image a rebuild replaced when nothing uses it
+	quiet bool // hide the progress of rebuilds
 }
 
 func newWatchCommand(g *globalOptions) *cobra.Command {
 	var o watchOptions
 	cmd := &cobra.Command{
 		Use:   "watch [SERVICE...]",
-		Short: "Keep the project converged while its Compose and env files change",
+		Short: "Act on the services' develop.watch rules and keep the project converged while its files change",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWatch(cmd.Context(), g, o, args)
 		},
 	}
 	cmd.Flags().BoolVar(&o.noUp, "no-up", false, "do not converge before watching")
+	cmd.Flags().BoolVar(&o.prune, "prune", false, "remove the image a rebuild replaced when nothing uses it")
+	cmd.Flags().BoolVar(&o.quiet, "quiet", false, "hide the progress of rebuilds")
 	return cmd
 }
 
@@ -51,7 +55,7 @@ func runWatch(ctx context.Context, g *globalOptions, o watchOptions, services []
 			return err
 		}
 	}
-	return watchProject(ctx, g, a, p, opt, sink, nil)
+	return watchProject(ctx, g, a, p, opt, sink, nil, o)
 }
 
 // watchProject reconverges the project each time its files change, until
@@ -59,10 +63,15 @@ func runWatch(ctx context.Context, g *globalOptions, o watchOptions, services []
 // berth exits 130 as docker compose does). An invalid
 // edit is reported and what runs is left alone. converged, if not nil, is
 // called after each converge that changed something.
-func watchProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project, opt reconciler.Options, sink reconciler.EventSink, converged func()) error {
+func watchProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project, opt reconciler.Options, sink reconciler.EventSink, converged func(), wo watchOptions) error {
 	current := p
+	dev, err := startDevelop(ctx, g, a, p, opt, sink, wo)
+	if err != nil {
+		return err
+	}
+	defer dev.stop()
 	fmt.Fprintf(g.stderr, "Watching %d files of project %s; Ctrl-C to stop watching\n", len(watchFiles(p)), p.Name)
-	err := reconciler.Watch(ctx, reconciler.WatchOptions{
+	err = reconciler.Watch(ctx, reconciler.WatchOptions{
 		Files:    func() []string { return watchFiles(current) },
 		Debounce: watchDebounce,
 		Converge: func(ctx context.Context) error {
@@ -74,6 +83,7 @@ func watchProject(ctx context.Context, g *globalOptions, a *app, p *spec.Project
 				return fmt.Errorf("the project's name changed from %q to %q; restart the watch", current.Name, next.Name)
 			}
 			current = next
+			dev.setProject(next)
 			fmt.Fprintln(g.stderr, "Change detected: converging")
 			err = converge(ctx, g, a, next, opt, false, sink)
 			if converged != nil {

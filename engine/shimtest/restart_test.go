@@ -236,7 +236,11 @@ func TestRestartBackoffAndStop(t *testing.T) {
 			t.Errorf("back-off %d: %v, want at least %v", i+1, gaps[i], min*time.Millisecond)
 		}
 	}
-	if gaps[3]-gaps[0] < 500*time.Millisecond {
+	// The fourth waits 700ms longer than the first; a loaded machine adds
+	// hundreds of ms of its own to any gap (starting the runtime), so only
+	// a clear part of that difference is asked for: a constant back-off
+	// still fails.
+	if gaps[3]-gaps[0] < 200*time.Millisecond {
 		t.Errorf("back-offs %v do not grow", gaps)
 	}
 	s.requireNoLeftovers()

@@ -44,26 +44,37 @@ func TestLockHandsOverAtOnce(t *testing.T) {
 	if err := <-abandoned; !errors.Is(err, context.Canceled) {
 		t.Fatalf("abandoned wait: %v, want canceled", err)
 	}
-	got := make(chan time.Time, 1)
-	go func() {
-		u, err := Lock(t.Context(), p)
-		if err != nil {
-			t.Error(err)
-			close(got)
+	// A waiter blocked in flock(2) gets the lock as the holder lets go; one
+	// that polls gets it after its next sleep. A loaded machine may delay
+	// any single hand-over, so the best of several is what is measured.
+	best := time.Hour
+	for round := 0; round < 5; round++ {
+		got := make(chan time.Time, 1)
+		go func() {
+			u, err := Lock(t.Context(), p)
+			if err != nil {
+				t.Error(err)
+				close(got)
+				return
+			}
+			got <- time.Now()
+			u()
+		}()
+		time.Sleep(100 * time.Millisecond) // the waiter is blocked by now
+		released := time.Now()
+		unlock()
+		at, ok := <-got
+		if !ok {
 			return
 		}
-		got <- time.Now()
-		u()
-	}()
-	time.Sleep(200 * time.Millisecond) // the waiter is blocked by now
-	released := time.Now()
-	unlock()
-	at, ok := <-got
-	if !ok {
-		return
+		best = min(best, at.Sub(released))
+		if unlock, err = Lock(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if wait := at.Sub(released); wait > 20*time.Millisecond {
-		t.Errorf("the waiter got the lock %v after its release, want at once", wait)
+	unlock()
+	if best > 20*time.Millisecond {
+		t.Errorf("the waiter got the lock %v after its release at best, want at once", best)
 	}
 	// And nobody holds it now.
 	ctx2, cancel2 := context.WithTimeout(t.Context(), time.Second)
