@@ -46,6 +46,17 @@ type cacheEntry struct {
 	Inputs      []cacheInput        `json:"inputs"`
 	Project     *Project            `json:"project"`
 	Unsupported []cachedUnsupported `json:"unsupported,omitempty"`
+	MainFile    string              `json:"main_file"` // Project.mainFile
+}
+
+// Project's unexported fields, and how the cache keeps each: a field added
+// to Project must be added here (TestCacheKnowsProjectFields), and kept.
+var cachedProjectFields = map[string]string{
+	"unsupported": "cacheEntry.Unsupported",
+	"mainFile":    "cacheEntry.MainFile",
+	"developErrs": "not kept: a project with develop rules is not cached",
+	"config":      "not kept: Render refuses a cached project; config loads without the cache",
+	"model":       "not kept: NoInterpolate loads are not cached",
 }
 
 // cacheInput is one file's state when the entry was written.
@@ -164,6 +175,7 @@ func loadCached(dir, key string) (p *Project, ok bool) {
 		}
 	}
 	p = e.Project
+	p.mainFile = e.MainFile
 	for _, u := range e.Unsupported {
 		class, known := errClasses[u.Class]
 		if !known {
@@ -209,7 +221,10 @@ func (l *loader) storeCached(key string, p *Project, svcFiles []string) {
 	if !ok {
 		return
 	}
-	e := cacheEntry{Version: cacheVersion, Inputs: inputs, Project: p}
+	if len(p.developErrs) > 0 {
+		return
+	}
+	e := cacheEntry{Version: cacheVersion, Inputs: inputs, Project: p, MainFile: p.mainFile}
 	for _, u := range p.unsupported {
 		class := ""
 		for name, c := range errClasses {

@@ -299,3 +299,18 @@ func TestCacheSkipsFreshInputs(t *testing.T) {
 		t.Error("a load of settled files was not kept")
 	}
 }
+
+// TestCacheKnowsProjectFields fails when Project gains an unexported field
+// the cache does not know how to keep: JSON would drop it silently.
+func TestCacheKnowsProjectFields(t *testing.T) {
+	typ := reflect.TypeFor[Project]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.IsExported() {
+			continue
+		}
+		if _, ok := cachedProjectFields[f.Name]; !ok {
+			t.Errorf("Project.%s: unknown to the model cache; keep it in cacheEntry (or refuse to cache) and list it in cachedProjectFields", f.Name)
+		}
+	}
+}
