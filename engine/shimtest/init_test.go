@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -198,7 +199,20 @@ func TestInitReady(t *testing.T) {
 // not killed by them itself).
 func TestInitForwardsSignals(t *testing.T) {
 	t.Parallel()
-	for i, sig := range []syscall.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT} {
+	sigs := []syscall.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT}
+	// A test binary started with a signal ignored (nohup, a background
+	// job's SIGINT and SIGQUIT) would pass the ignoring on to the init and
+	// its command, whose trap then cannot take the signal. A handler of
+	// our own makes the children start with the default.
+	for _, sig := range sigs {
+		signal.Notify(make(chan os.Signal, 1), sig)
+	}
+	t.Cleanup(func() {
+		for _, sig := range sigs {
+			signal.Reset(sig)
+		}
+	})
+	for i, sig := range sigs {
 		name := unix.SignalName(sig)
 		code := 7 + i
 		t.Run(name, func(t *testing.T) {
