@@ -84,17 +84,19 @@ func (e *Engine) finishAutoRemove(ctx context.Context, ent recordEntry) (bool, e
 }
 
 // finishAutoRemoveNamed finishes the removal of the AutoRemove container
-// called name, if its run is over, so that its name can be used again. A
-// failure is only logged: the name check that follows reports the
-// conflict.
-func (e *Engine) finishAutoRemoveNamed(ctx context.Context, name string) {
+// called name, if its run is over, so that its name can be used again, and
+// reports whether it is gone. A failure is only logged: the name stays
+// taken.
+func (e *Engine) finishAutoRemoveNamed(ctx context.Context, name string) bool {
 	dir, rec, err := e.lookup(name)
 	if err != nil || rec == nil || rec.Config.Name != name {
-		return
+		return false
 	}
-	if _, err := e.finishAutoRemove(ctx, recordEntry{dir: dir, rec: rec}); err != nil {
+	gone, err := e.finishAutoRemove(ctx, recordEntry{dir: dir, rec: rec})
+	if err != nil {
 		e.log.WarnContext(ctx, "removing an exited auto-remove container", "container", name, "err", err)
 	}
+	return gone
 }
 
 // runOver tells whether a container with this state has run and ended:

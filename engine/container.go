@@ -228,12 +228,16 @@ func (e *Engine) Create(ctx context.Context, cfg ContainerConfig) (*Container, e
 	if cfg.Name == "" {
 		cfg.Name = string(id[:12])
 	}
-	e.finishAutoRemoveNamed(ctx, cfg.Name)
 	made, err := e.createVolumes(ctx, cfg.Mounts)
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", cfg.Name, err)
 	}
 	c, err := e.create(ctx, id, cfg)
+	if errdefs.IsConflict(err) && e.finishAutoRemoveNamed(ctx, cfg.Name) {
+		// The name was held by an auto-remove container whose run was
+		// over: it is gone now.
+		c, err = e.create(ctx, id, cfg)
+	}
 	if err != nil {
 		err = fmt.Errorf("container %q: %w", cfg.Name, err)
 		for _, v := range made {

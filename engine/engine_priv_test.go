@@ -226,29 +226,9 @@ func assertNothingLeft(t *testing.T, e *Engine, id ContainerID) {
 	if _, err := os.Stat(e.containerDir(id)); !os.IsNotExist(err) {
 		t.Errorf("container directory left (%v)", err)
 	}
-	if pids := processesMentioning(string(id)); len(pids) > 0 {
+	if pids := testutil.ProcessesMentioning(string(id)); len(pids) > 0 {
 		t.Errorf("processes left: %v", pids)
 	}
-}
-
-// processesMentioning returns the PIDs whose command line mentions s (a
-// shim names its root).
-func processesMentioning(s string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		b, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		if bytes.Contains(b, []byte(s)) {
-			if _, zombie, err := ctrstate.ProcStart(pid); err == nil && !zombie {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
 }
 
 func busybox(name string, cmd ...string) ContainerConfig {
@@ -438,7 +418,7 @@ func TestPrivBadEntrypoint(t *testing.T) {
 	if m := mountsUnder(t, e.opt.Root); len(m) > 0 {
 		t.Errorf("mounts left: %q", m)
 	}
-	if pids := processesMentioning(e.opt.Root); len(pids) > 0 {
+	if pids := testutil.ProcessesMentioning(e.opt.Root); len(pids) > 0 {
 		t.Errorf("processes left: %v", pids)
 	}
 	c, err := e.Get(ctx, "bad")

@@ -20,6 +20,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/miekg/dns"
 
+	"github.com/berth-dev/berth/internal/testutil"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/netmgr/portmap"
 )
@@ -100,7 +101,7 @@ func newDNSEngine(t *testing.T) (*Engine, string) {
 			t.Errorf("remove network: %v", err)
 		}
 		if n != nil && n.Resolver != nil {
-			if pids := processesMentioning(e.opt.Root); len(pids) > 0 {
+			if pids := testutil.ProcessesMentioning(e.opt.Root); len(pids) > 0 {
 				t.Errorf("processes left after the network's removal: %v", pids)
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // runToExit runs cfg to its end and returns its state and log text.
@@ -136,7 +138,7 @@ func TestPrivRestartPolicies(t *testing.T) {
 		if c, _ = e.Get(ctx, string(id)); c.State.Status != StatusExited || c.State.RestartCount != n {
 			t.Errorf("after Stop: %+v", c.State)
 		}
-		if pids := processesMentioning(string(id)); len(pids) > 0 {
+		if pids := testutil.ProcessesMentioning(string(id)); len(pids) > 0 {
 			t.Errorf("processes left after Stop: %v", pids)
 		}
 		if err := e.Remove(ctx, id, false); err != nil {

@@ -112,7 +112,7 @@ func (bn *benchNet) teardown() {
 			_ = netlink.LinkDel(l)
 		}
 	}
-	for _, pid := range processesMentioning(bn.root) {
+	for _, pid := range testutil.ProcessesMentioning(bn.root) {
 		bn.b.Errorf("process %d left behind", pid)
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +104,7 @@ func (e *env) teardown() {
 // is left, and removes it.
 func (e *env) assertClean() {
 	t := e.t
-	for _, pid := range processesMentioning(e.root) {
+	for _, pid := range testutil.ProcessesMentioning(e.root) {
 		t.Errorf("process %d left behind", pid)
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
@@ -362,24 +361,4 @@ func inScratchNetns(fn func() error) error {
 		errc <- fn()
 	}()
 	return <-errc
-}
-
-// processesMentioning lists the live processes (not zombies) other than
-// this one whose command line mentions s.
-func processesMentioning(s string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		b, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		if strings.Contains(string(b), s) {
-			if _, zombie, err := procStart(pid); err == nil && !zombie {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
 }

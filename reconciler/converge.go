@@ -41,13 +41,18 @@ func Converge(ctx context.Context, d Deps, name string, desired *spec.Project, o
 	if sink == nil {
 		sink = discardSink{}
 	}
+	observed, err := observe(ctx, d, name, desired, opt)
+	if err != nil {
+		return nil, err
+	}
 	// up and run: the images first, then the rest planned against the
 	// images as they are now, so that a container whose image a pull or
-	// a build has just changed is recreated. A dry run plans both at once.
+	// a build has just changed is recreated. The project is read again
+	// only when images were pulled or built. A dry run plans both at once.
 	if (opt.Mode == ModeUp || opt.Mode == ModeRun) && !ao.DryRun {
 		images := opt
 		images.ImagesOnly = true
-		plan, err := observeAndCompute(ctx, d, name, desired, images)
+		plan, err := Compute(desired, observed, images)
 		if err != nil {
 			return nil, err
 		}
@@ -55,10 +60,13 @@ func Converge(ctx context.Context, d Deps, name string, desired *spec.Project, o
 			if err := Apply(ctx, d, plan, ao.Parallel, sink); err != nil {
 				return plan, err
 			}
+			if observed, err = observe(ctx, d, name, desired, opt); err != nil {
+				return nil, err
+			}
 		}
 		opt.SkipImages = true
 	}
-	plan, err := observeAndCompute(ctx, d, name, desired, opt)
+	plan, err := Compute(desired, observed, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +79,9 @@ func Converge(ctx context.Context, d Deps, name string, desired *spec.Project, o
 	return plan, Apply(ctx, d, plan, ao.Parallel, sink)
 }
 
-// observeAndCompute reads the project's state and plans opt against it.
-func observeAndCompute(ctx context.Context, d Deps, name string, desired *spec.Project, opt Options) (*Plan, error) {
+// observe reads the project's state, and for down --rmi which other
+// containers use its images.
+func observe(ctx context.Context, d Deps, name string, desired *spec.Project, opt Options) (*State, error) {
 	observed, err := Observe(ctx, d, name, desired)
 	if err != nil {
 		return nil, err
@@ -82,7 +91,7 @@ func observeAndCompute(ctx context.Context, d Deps, name string, desired *spec.P
 			return nil, err
 		}
 	}
-	return Compute(desired, observed, opt)
+	return observed, nil
 }
 
 type discardSink struct{}
