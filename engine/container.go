@@ -675,9 +675,42 @@ func removeCgroups(c ContainerConfig, id ContainerID) error {
 	}
 	var errs []error
 	for _, p := range leaves {
-		if err := unix.Rmdir(p); err != nil && !errors.Is(err, unix.ENOENT) {
+		err := unix.Rmdir(p)
+		if errors.Is(err, unix.EBUSY) {
+			// Processes of the container are still in it: killed, but
+			// not yet gone (or never killed, when a run was cut short).
+			// End them and wait until the leaf is empty.
+			err = emptyCgroup(p)
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", p, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// emptyCgroup kills the processes left in the cgroup leaf dir (thawing it
+// first: a frozen process cannot die), waits until none is left, and
+// removes the leaf; it gives up after 10 s.
+func emptyCgroup(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "freezer.state")); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("THAWED"), 0o644)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return unix.Rmdir(dir)
+		}
+		pids := strings.Fields(string(b))
+		for _, f := range pids {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		if err := unix.Rmdir(dir); !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
