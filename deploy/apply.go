@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,10 +20,32 @@ type Event struct {
 // returns it naming the action; what was done before stays done, and the
 // next deploy converges the rest.
 func Apply(ctx context.Context, t Target, p Plan, report func(Event)) error {
+	return apply(ctx, t, p, report, nil)
+}
+
+// apply is Apply; when waitFor is set, a service whose dependencies
+// (Object.After) were created or updated earlier in the plan is applied only
+// once waitFor says those run (healthy, where they have a healthcheck).
+func apply(ctx context.Context, t Target, p Plan, report func(Event), waitFor func(services []string) error) error {
 	if report == nil {
 		report = func(Event) {}
 	}
+	changed := map[string]string{} // Compose service → cluster name, of services applied so far
 	for _, a := range p.Actions {
+		if waitFor != nil && a.Object.Kind == KindService && a.Op != OpRemove {
+			var deps []string
+			for _, d := range a.Object.After {
+				if name, ok := changed[d]; ok {
+					deps = append(deps, name)
+				}
+			}
+			if len(deps) > 0 {
+				slices.Sort(deps)
+				if err := waitFor(deps); err != nil {
+					return fmt.Errorf("%s %s: waiting for its dependencies: %w", a.Op, a.Target(), err)
+				}
+			}
+		}
 		verb := map[Op][2]string{OpCreate: {"creating", "created"}, OpUpdate: {"updating", "updated"}, OpRemove: {"removing", "removed"}}[a.Op]
 		report(Event{Target: a.Target(), Status: verb[0]})
 		var err error
@@ -40,6 +63,9 @@ func Apply(ctx context.Context, t Target, p Plan, report func(Event)) error {
 			return err
 		}
 		report(Event{Target: a.Target(), Status: verb[1]})
+		if a.Object.Kind == KindService && a.Op != OpRemove {
+			changed[a.Object.Service] = a.Object.Name
+		}
 	}
 	return nil
 }

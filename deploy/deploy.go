@@ -12,6 +12,8 @@ type Options struct {
 	DryRun      bool          // compute and return the plan, change nothing
 	Wait        bool          // after applying, wait for the services to converge
 	WaitTimeout time.Duration // 0: until ctx ends
+
+	waitInterval time.Duration // between status polls; 0: WaitOptions' default
 }
 
 // Run deploys: it observes the project on t, computes the plan that makes
@@ -26,10 +28,15 @@ func Run(ctx context.Context, t Target, project string, desired []Object, opt Op
 	if err != nil || opt.DryRun {
 		return plan, err
 	}
-	if err := Apply(ctx, t, plan, report); err != nil {
+	wopt := WaitOptions{Timeout: opt.WaitTimeout, Interval: opt.waitInterval}
+	var waitFor func([]string) error
+	if opt.Wait && !opt.Down {
+		waitFor = func(services []string) error { return Wait(ctx, t, services, wopt, report) }
+	}
+	if err := apply(ctx, t, plan, report, waitFor); err != nil {
 		return plan, err
 	}
-	if !opt.Wait || opt.Down {
+	if waitFor == nil {
 		return plan, nil
 	}
 	var services []string
@@ -39,5 +46,5 @@ func Run(ctx context.Context, t Target, project string, desired []Object, opt Op
 		}
 	}
 	slices.Sort(services)
-	return plan, Wait(ctx, t, services, WaitOptions{Timeout: opt.WaitTimeout}, report)
+	return plan, waitFor(services)
 }

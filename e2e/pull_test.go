@@ -32,11 +32,18 @@ func serveRegistry(t *testing.T, repo string) string {
 	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	ref := l.Addr().String() + "/" + repo + ":latest"
+	pushBusybox(t, ref)
+	return ref
+}
+
+// pushBusybox writes the busybox image to the plain-HTTP registry in ref.
+func pushBusybox(t *testing.T, ref string) {
+	t.Helper()
 	layer, err := tarball.LayerFromFile(busyboxTar)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := l.Addr().String() + "/" + repo + ":latest"
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +63,6 @@ func serveRegistry(t *testing.T, repo string) string {
 	if err := remote.Write(r, full); err != nil {
 		t.Fatal(err)
 	}
-	return ref
 }
 
 func mustAppend(t *testing.T, layer v1.Layer) v1.Image {

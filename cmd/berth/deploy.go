@@ -40,9 +40,9 @@ docker CLI's current context.`,
 			return runDeploy(cmd, g, o, args)
 		},
 	}
+	addClusterFlags(cmd, &o)
+	cmd.AddCommand(newDeployPsCommand(g, &o), newDeployLogsCommand(g, &o), newDeployRmCommand(g, &o))
 	f := cmd.Flags()
-	f.StringVarP(&o.host, "host", "H", "", "the Swarm manager's Engine API: unix:///path or tcp://host:port (DOCKER_HOST)")
-	f.StringVar(&o.context, "context", "", "a docker CLI context naming the Swarm manager (DOCKER_CONTEXT)")
 	f.BoolVar(&o.prune, "prune", false, "remove services, configs, secrets and networks of the stack that left the file")
 	f.BoolVar(&o.down, "down", false, "remove the stack")
 	f.BoolVarP(&o.detach, "detach", "d", false, "return once the changes are sent, without waiting for the services to run")
@@ -62,10 +62,27 @@ func newUndeployCommand(g *globalOptions) *cobra.Command {
 			return runDeploy(cmd, g, o, nil)
 		},
 	}
-	f := cmd.Flags()
+	addClusterFlags(cmd, &o)
+	return cmd
+}
+
+// addClusterFlags adds how to reach the cluster, for the command and its
+// subcommands.
+func addClusterFlags(cmd *cobra.Command, o *deployOptions) {
+	f := cmd.PersistentFlags()
 	f.StringVarP(&o.host, "host", "H", "", "the Swarm manager's Engine API: unix:///path or tcp://host:port (DOCKER_HOST)")
 	f.StringVar(&o.context, "context", "", "a docker CLI context naming the Swarm manager (DOCKER_CONTEXT)")
-	return cmd
+}
+
+// connect reaches the Swarm manager the flags, the environment or the
+// docker CLI's context name.
+func (o deployOptions) connect(cmd *cobra.Command) (*swarm.Cluster, error) {
+	home, _ := os.UserHomeDir()
+	ep, err := swarm.ResolveEndpoint(swarm.EndpointOptions{Host: o.host, Context: o.context, Env: os.Environ(), HomeDir: home})
+	if err != nil {
+		return nil, err
+	}
+	return swarm.Connect(cmd.Context(), ep)
 }
 
 func runDeploy(cmd *cobra.Command, g *globalOptions, o deployOptions, services []string) error {
@@ -77,12 +94,7 @@ func runDeploy(cmd *cobra.Command, g *globalOptions, o deployOptions, services [
 	if err != nil {
 		return err
 	}
-	home, _ := os.UserHomeDir()
-	ep, err := swarm.ResolveEndpoint(swarm.EndpointOptions{Host: o.host, Context: o.context, Env: os.Environ(), HomeDir: home})
-	if err != nil {
-		return err
-	}
-	cluster, err := swarm.Connect(ctx, ep)
+	cluster, err := o.connect(cmd)
 	if err != nil {
 		return err
 	}

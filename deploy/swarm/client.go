@@ -125,35 +125,56 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		rd = bytes.NewReader(b)
 	}
-	u := c.base + "/" + c.version + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, method, path, query, rd, body != nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var msg struct{ Message string }
-		if json.Unmarshal(b, &msg) != nil || msg.Message == "" {
-			msg.Message = strings.TrimSpace(string(b))
-		}
-		return fmt.Errorf("%s: %w", msg.Message, statusClass(resp.StatusCode))
-	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// stream is a GET whose answer the caller reads as it comes (logs) and
+// must close.
+func (c *client) stream(ctx context.Context, path string, query url.Values) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, http.MethodGet, path, query, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// send makes the request and turns a non-2xx answer into an error with the
+// daemon's message, classified with errdefs by status code.
+func (c *client) send(ctx context.Context, method, path string, query url.Values, body io.Reader, isJSON bool) (*http.Response, error) {
+	u := c.base + "/" + c.version + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if isJSON {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var msg struct{ Message string }
+		if json.Unmarshal(b, &msg) != nil || msg.Message == "" {
+			msg.Message = strings.TrimSpace(string(b))
+		}
+		return nil, fmt.Errorf("%s: %w", msg.Message, statusClass(resp.StatusCode))
+	}
+	return resp, nil
 }
 
 func statusClass(code int) error {
