@@ -23,7 +23,7 @@ import (
 func TestDeployThreeNodes(t *testing.T) {
 	h := newHarness(t)
 	c := startSwarmCluster(t, 3)
-	pushBusybox(t, c.pushTo+"/bb:latest")
+	pushBusybox(t, c.registry+"/bb:latest")
 	image := c.registry + "/bb:latest"
 	stack := h.project
 	dir := t.TempDir()
@@ -42,11 +42,10 @@ func TestDeployThreeNodes(t *testing.T) {
 		client := ""
 		if clientEnv != "" {
 			client = `  client:
-    image: ` + image + `
+    build: .
     environment:
       NODE: "{{.Node.Hostname}}"
       ROUND: "` + clientEnv + `"
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do echo \"$$NODE saw $$(timeout 3 wget -q -O - http://web:8080/)\"; sleep 0.2 & wait $$!; done"]
     depends_on: [web]
     stop_grace_period: 1s
 `
@@ -55,9 +54,19 @@ func TestDeployThreeNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The client is built by berth from this Dockerfile and pushed to the
+	// registry the nodes pull from.
+	for name, content := range map[string]string{
+		"Dockerfile": "FROM busybox:latest\nCOPY fetch.sh /fetch.sh\nCMD [\"sh\", \"/fetch.sh\"]\n",
+		"fetch.sh":   "trap 'exit 0' TERM\nwhile true; do echo \"$NODE saw $(timeout 3 wget -q -O - http://web:8080/)\"; sleep 0.2 & wait $!; done\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	deploy := func(args ...string) result {
 		t.Helper()
-		return h.berthIn(dir, append([]string{"-f", file, "deploy", "--host", c.nodes[0].host(), "--wait-timeout", "150s"}, args...)...)
+		return h.berthIn(dir, append([]string{"-f", file, "deploy", "--host", c.nodes[0].host(), "--registry", c.registry, "--wait-timeout", "150s"}, args...)...)
 	}
 	mustDeploy := func(step string, args ...string) string {
 		t.Helper()
@@ -66,16 +75,22 @@ func TestDeployThreeNodes(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", step, r.code, r.stdout, r.stderr)
 		}
-		t.Logf("%s: %s\n%s", step, time.Since(began).Round(time.Millisecond), r.stdout)
+		t.Logf("%s: %s\n%s%s", step, time.Since(began).Round(time.Millisecond), r.stderr, r.stdout)
 		return r.stdout
 	}
 	t.Cleanup(func() {
+		// The built image and its registry tag.
+		h.berth("image", "prune", "-a", "-f")
 		if services, networks := c.stackObjects(stack); len(services)+len(networks) > 0 {
 			h.berthIn(dir, "-f", file, "undeploy", "--host", c.nodes[0].host())
 		}
 	})
 
 	write("1", "")
+	r := h.berthIn(dir, "-f", file, "deploy", "--host", c.nodes[0].host())
+	if last := lastLine(r.stderr); r.code == 0 || !strings.Contains(last, `service "client": its image is built from`) || !strings.Contains(last, "--registry") {
+		t.Errorf("deploy of a built service without --registry: exit %d, last line %q; want a refusal naming the service and --registry", r.code, last)
+	}
 	out := mustDeploy("first deploy")
 	// depends_on: the client is created once web runs on every node.
 	if ready, created := strings.Index(out, stack+"_web: running 3/3"), strings.Index(out, stack+"_client: creating"); ready < 0 || created < ready {
@@ -127,7 +142,7 @@ func TestDeployThreeNodes(t *testing.T) {
 	}
 
 	write("2", "  bad:\n    image: "+c.registry+"/nope:latest\n    command: [\"sleep\", \"60\"]\n")
-	r := deploy()
+	r = deploy()
 	last := lastLine(r.stderr)
 	if r.code == 0 || !strings.Contains(last, stack+"_bad") || !strings.Contains(last, "on node berthsw") {
 		t.Errorf("deploy of an image no node can pull: exit %d, last line %q; want non-zero naming the service and the node", r.code, last)

@@ -18,35 +18,34 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/vishvananda/netns"
 
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
-// swarmSubnet is the private /24 the test cluster's nodes share. It exists
-// only inside the test's namespaces: the host has no route to it, and the
-// hub has none out of it.
-const swarmSubnet = "10.213.77"
+// swarmSubnet is the private /24 the test cluster's nodes share, outside
+// berth's own address pool. The host reaches it through one veth into the
+// hub, where the registry listens; with forwarding off, nothing on it
+// reaches further.
+const swarmSubnet = "10.231.77"
 
 // swarmCluster is a Docker Swarm of three nodes on this machine: three
 // dockerd (Debian's docker.io), each in its own network, mount and UTS
 // namespace with its own data root, exec root and containerd namespace,
-// joined by veths to a bridge in a hub namespace that also serves an image
-// registry. Node 0 is the manager.
+// joined by veths to a bridge in a hub namespace. The host has a veth into
+// the hub too, and serves an image registry on its address. Node 0 is the
+// manager.
 type swarmCluster struct {
 	t        *testing.T
 	id       string
 	hub      string // the hub's named netns
 	nodes    []*swarmNode
-	registry string // host:port the nodes pull from
-	pushTo   string // the same registry on 127.0.0.1, for the test
+	registry string // host:port of the registry, for the nodes and berth alike
 }
 
 type swarmNode struct {
@@ -76,15 +75,20 @@ func startSwarmCluster(t *testing.T, size int) *swarmCluster {
 	}
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	c := &swarmCluster{t: t, id: hex.EncodeToString(b[:]), registry: swarmSubnet + ".1:5000"}
+	c := &swarmCluster{t: t, id: hex.EncodeToString(b[:])}
 	c.hub = "berthsw" + c.id + "h"
 	t.Cleanup(c.teardown)
 	c.ip("netns", "add", c.hub)
 	c.ip("-n", c.hub, "link", "set", "lo", "up")
 	c.ip("-n", c.hub, "link", "add", "br0", "type", "bridge")
-	c.ip("-n", c.hub, "addr", "add", swarmSubnet+".1/24", "dev", "br0")
 	c.ip("-n", c.hub, "link", "set", "br0", "up")
-	c.serveRegistry()
+	// The host's end goes when the hub does.
+	host := "bsw" + c.id
+	c.ip("link", "add", host, "type", "veth", "peer", "name", "host", "netns", c.hub)
+	c.ip("-n", c.hub, "link", "set", "host", "master", "br0", "up")
+	c.ip("addr", "add", swarmSubnet+".1/24", "dev", host)
+	c.ip("link", "set", host, "up")
+	c.serveRegistry(swarmSubnet + ".1")
 	for i := range size {
 		n := &swarmNode{name: fmt.Sprintf("berthsw%s%d", c.id, i), addr: fmt.Sprintf("%s.%d", swarmSubnet, 10+i)}
 		c.nodes = append(c.nodes, n)
@@ -134,53 +138,18 @@ func (c *swarmCluster) ip(args ...string) {
 	}
 }
 
-// serveRegistry serves one in-memory registry on two listeners: one in the
-// hub namespace at swarmSubnet.1:5000 for the nodes, one on 127.0.0.1 for
-// the test to push to.
-func (c *swarmCluster) serveRegistry() {
+// serveRegistry serves an in-memory registry on the host's address in the
+// cluster's subnet, where the nodes pull from and berth pushes to.
+func (c *swarmCluster) serveRegistry(addr string) {
 	t := c.t
-	local, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.pushTo = local.Addr().String()
-	inHub, err := listenIn(c.hub, "tcp", c.registry)
-	if err != nil {
-		local.Close()
-		t.Fatalf("registry in the hub namespace: %v", err)
-	}
+	c.registry = l.Addr().String()
 	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
-	go func() { _ = srv.Serve(local) }()
-	go func() { _ = srv.Serve(inHub) }()
+	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
-}
-
-// listenIn opens a listener inside the named network namespace: the socket
-// stays in that namespace after the thread returns to its own.
-func listenIn(name, network, addr string) (net.Listener, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
-		return nil, err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		return nil, err
-	}
-	l, lerr := net.Listen(network, addr)
-	if err := netns.Set(orig); err != nil {
-		// The thread cannot go back: keep it locked so it dies with the
-		// goroutine instead of serving others in the wrong namespace.
-		runtime.LockOSThread()
-		return nil, err
-	}
-	return l, lerr
 }
 
 // startDockerd runs dockerd in the node's namespaces: nsenter for the

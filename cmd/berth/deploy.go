@@ -21,6 +21,7 @@ type deployOptions struct {
 	detach       bool
 	waitTimeout  time.Duration
 	endpointMode string
+	registry     string
 }
 
 func newDeployCommand(g *globalOptions) *cobra.Command {
@@ -47,6 +48,7 @@ docker CLI's current context.`,
 	f.BoolVar(&o.down, "down", false, "remove the stack")
 	f.BoolVarP(&o.detach, "detach", "d", false, "return once the changes are sent, without waiting for the services to run")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", 3*time.Minute, "how long to wait for the services to run")
+	f.StringVar(&o.registry, "registry", "", "HOST[:PORT][/PATH]: build the services that have build: with berth's builder and push their images there for the nodes to pull")
 	f.StringVar(&o.endpointMode, "endpoint-mode", "dnsrr", "for services whose file sets none: vip (the routing mesh; needs IPVS) or dnsrr with host-mode ports")
 	return cmd
 }
@@ -100,6 +102,9 @@ func runDeploy(cmd *cobra.Command, g *globalOptions, o deployOptions, services [
 	}
 	var desired []deploy.Object
 	if !o.down {
+		if err := buildForCluster(ctx, g, p, o.registry, g.dryRun); err != nil {
+			return err
+		}
 		contents, err := swarm.Contents(p)
 		if err != nil {
 			return err

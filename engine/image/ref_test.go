@@ -1,6 +1,7 @@
 package image
 
 import (
+	"net"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -55,5 +56,29 @@ func TestFamiliarName(t *testing.T) {
 				t.Errorf("FamiliarName(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestIsLocalRegistry: loopback names and addresses, and the addresses of
+// this machine's interfaces, are local; other hosts are not.
+func TestIsLocalRegistry(t *testing.T) {
+	cases := map[string]bool{
+		"localhost": true, "localhost:5000": true, "127.0.0.1:5000": true, "127.0.0.2": true, "[::1]:5000": true,
+		"registry.example.com": false, "docker.io": false, "192.0.2.7:5000": false, // TEST-NET-1: on no interface here
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			cases[n.IP.String()+":5000"] = true
+			break
+		}
+	}
+	for host, want := range cases {
+		if got := isLocalRegistry(host); got != want {
+			t.Errorf("isLocalRegistry(%q) = %v, want %v", host, got, want)
+		}
 	}
 }

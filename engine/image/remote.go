@@ -36,14 +36,15 @@ type registryClient struct {
 }
 
 // remoteRef turns a normalised reference into go-containerregistry's,
-// speaking plain HTTP to registries on the loopback interface (localhost,
-// 127.0.0.1, ::1, any port), as Docker does.
+// letting registries on this machine (isLocalRegistry) speak plain HTTP:
+// Docker allows that for loopback; berth also for the addresses of its own
+// interfaces, where a test or CI registry serves a bridge.
 func remoteRef(norm string) (name.Reference, error) {
 	r, err := name.ParseReference(norm)
 	if err != nil {
 		return nil, fmt.Errorf("reference %q: %w (%w)", norm, err, errdefs.ErrInvalidArgument)
 	}
-	if !isLoopbackRegistry(r.Context().RegistryStr()) {
+	if !isLocalRegistry(r.Context().RegistryStr()) {
 		return r, nil
 	}
 	r, err = name.ParseReference(norm, name.Insecure)
@@ -53,14 +54,36 @@ func remoteRef(norm string) (name.Reference, error) {
 	return r, nil
 }
 
-// isLoopbackRegistry reports whether host ("name[:port]") is on this machine.
-func isLoopbackRegistry(host string) bool {
+// isLocalRegistry reports whether host ("name[:port]") is on this machine:
+// localhost, a loopback address, or an address of one of its interfaces (a
+// registry on a bridge of its own). Such a registry may speak plain HTTP:
+// ggcr tries HTTPS first and falls back.
+func isLocalRegistry(host string) bool {
 	h := host
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		h = hh
 	}
 	h = strings.Trim(h, "[]")
-	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	if ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // newRegistryClient resolves credentials for repo from kc (nil: the Docker

@@ -387,7 +387,7 @@ func (s *Store) sweepLocked() {
 }
 
 // SetLocalRegistriesOnly makes the store refuse to pull from or push to a
-// registry that is not on this machine's loopback (berth sets it with
+// registry that is not on this machine (isLocalRegistry; berth sets it with
 // BERTH_NO_OUTBOUND=1, so that no test reaches off the machine). Call it
 // before the store is used.
 func (s *Store) SetLocalRegistriesOnly() { s.localOnly = true }
@@ -402,7 +402,7 @@ func (s *Store) checkRegistry(norm string) error {
 	if err != nil {
 		return nil // remoteRef reports it
 	}
-	if h := r.Context().RegistryStr(); !isLoopbackRegistry(h) {
+	if h := r.Context().RegistryStr(); !isLocalRegistry(h) {
 		return fmt.Errorf("registry %s is off this machine, and BERTH_NO_OUTBOUND=1 keeps pulls and pushes on it: %w", h, errdefs.ErrUnavailable)
 	}
 	return nil
