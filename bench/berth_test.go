@@ -17,16 +17,9 @@ func setupBerth(b *testing.B, work, rootfs string) (*tool, error) {
 	if reason := os.Getenv(envBerthSkip); reason != "" {
 		return nil, fmt.Errorf("%s: %w", reason, errUnavailable)
 	}
-	bin := os.Getenv(envBerth)
-	if bin == "" {
-		bin = filepath.Join("..", "bin", "berth")
-	}
-	bin, err := filepath.Abs(bin)
+	bin, err := berthBinary()
 	if err != nil {
 		return nil, err
-	}
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("%s not built (CGO_ENABLED=0 go build -o bin/berth ./cmd/berth): %w", bin, errUnavailable)
 	}
 	root := filepath.Join(work, "root")
 	if err := os.MkdirAll(root, 0o700); err != nil {

@@ -73,7 +73,7 @@ func apply(ctx context.Context, t Target, p Plan, report func(Event), waitFor fu
 // WaitOptions steer Wait.
 type WaitOptions struct {
 	Timeout  time.Duration // 0: wait until ctx ends
-	Interval time.Duration // between polls; 0: 500ms
+	Interval time.Duration // between polls; 0: 200ms
 }
 
 // Wait polls the services (cluster names) until each runs its desired
@@ -86,7 +86,7 @@ func Wait(ctx context.Context, t Target, services []string, opt WaitOptions, rep
 		report = func(Event) {}
 	}
 	if opt.Interval == 0 {
-		opt.Interval = 500 * time.Millisecond
+		opt.Interval = 200 * time.Millisecond
 	}
 	if opt.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -12,13 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/berth-dev/berth/internal/testimage"
 )
 
 // serveRegistry starts an in-process registry on 127.0.0.1 holding the
@@ -40,37 +36,9 @@ func serveRegistry(t *testing.T, repo string) string {
 // pushBusybox writes the busybox image to the plain-HTTP registry in ref.
 func pushBusybox(t *testing.T, ref string) {
 	t.Helper()
-	layer, err := tarball.LayerFromFile(busyboxTar)
-	if err != nil {
+	if err := testimage.PushRootfs(ref, busyboxTar); err != nil {
 		t.Fatal(err)
 	}
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := mustAppend(t, layer)
-	cf, err := base.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config = v1.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}
-	full, err := mutate.ConfigFile(base, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, full); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustAppend(t *testing.T, layer v1.Layer) v1.Image {
-	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
 
 // TestUpPullsMissingImage: up pulls an image it does not have from a
