@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,58 +16,139 @@ type Event struct {
 	Err    error  // set when the step failed
 }
 
-// Apply carries the plan out in its order, one action at a time, reporting
-// each to report (which may be nil). It stops at the first failure and
-// returns it naming the action; what was done before stays done, and the
-// next deploy converges the rest.
+// maxParallel bounds the requests a deploy has in flight at once.
+const maxParallel = 8
+
+// Apply carries the plan out in its order, reporting each step to report
+// (which may be nil; it is called from one goroutine at a time). Networks,
+// configs and secrets come first, one at a time; then the services are
+// created or updated at once, each after the services it depends on
+// (Object.After) that the plan changes; removals come last. It stops at the
+// first failure and returns it naming the action; what was done before
+// stays done, and the next deploy converges the rest.
 func Apply(ctx context.Context, t Target, p Plan, report func(Event)) error {
-	return apply(ctx, t, p, report, nil)
+	return apply(ctx, t, p, serialize(report), nil)
 }
 
-// apply is Apply; when waitFor is set, a service whose dependencies
-// (Object.After) were created or updated earlier in the plan is applied only
-// once waitFor says those run (healthy, where they have a healthcheck).
-func apply(ctx context.Context, t Target, p Plan, report func(Event), waitFor func(services []string) error) error {
+// serialize makes report safe to call from several goroutines, one call at
+// a time; nil becomes a no-op.
+func serialize(report func(Event)) func(Event) {
 	if report == nil {
-		report = func(Event) {}
+		return func(Event) {}
 	}
-	changed := map[string]string{} // Compose service → cluster name, of services applied so far
-	for _, a := range p.Actions {
-		if waitFor != nil && a.Object.Kind == KindService && a.Op != OpRemove {
-			var deps []string
-			for _, d := range a.Object.After {
-				if name, ok := changed[d]; ok {
-					deps = append(deps, name)
-				}
+	var mu sync.Mutex
+	return func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		report(e)
+	}
+}
+
+// apply is Apply with emit already serialized; when waitFor is set, a
+// service whose dependencies were changed by the plan is applied only once
+// waitFor says those run (healthy, where they have a healthcheck).
+func apply(ctx context.Context, t Target, p Plan, emit func(Event), waitFor func(ctx context.Context, services []string) error) error {
+	acts := p.Actions
+	for i := 0; i < len(acts); {
+		if !isServiceChange(acts[i]) {
+			if err := applyOne(ctx, t, acts[i], emit); err != nil {
+				return err
 			}
-			if len(deps) > 0 {
-				slices.Sort(deps)
-				if err := waitFor(deps); err != nil {
-					return fmt.Errorf("%s %s: waiting for its dependencies: %w", a.Op, a.Target(), err)
-				}
-			}
+			i++
+			continue
 		}
-		verb := map[Op][2]string{OpCreate: {"creating", "created"}, OpUpdate: {"updating", "updated"}, OpRemove: {"removing", "removed"}}[a.Op]
-		report(Event{Target: a.Target(), Status: verb[0]})
-		var err error
-		switch a.Op {
-		case OpCreate:
-			err = t.Create(ctx, a.Object)
-		case OpUpdate:
-			err = t.Update(ctx, *a.Current, a.Object)
-		case OpRemove:
-			err = t.Remove(ctx, a.Object)
+		j := i
+		for j < len(acts) && isServiceChange(acts[j]) {
+			j++
 		}
-		if err != nil {
-			err = fmt.Errorf("%s %s: %w", a.Op, a.Target(), err)
-			report(Event{Target: a.Target(), Status: "failed", Err: err})
+		if err := applyServices(ctx, t, acts[i:j], emit, waitFor); err != nil {
 			return err
 		}
-		report(Event{Target: a.Target(), Status: verb[1]})
-		if a.Object.Kind == KindService && a.Op != OpRemove {
-			changed[a.Object.Service] = a.Object.Name
-		}
+		i = j
 	}
+	return nil
+}
+
+func isServiceChange(a Action) bool { return a.Object.Kind == KindService && a.Op != OpRemove }
+
+// applyServices creates or updates the services of batch concurrently, each
+// once the services of the batch it depends on are done (and, with
+// waitFor, run).
+func applyServices(ctx context.Context, t Target, batch []Action, emit func(Event), waitFor func(context.Context, []string) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(map[string]chan struct{}, len(batch)) // Compose service → closed once applied
+	name := make(map[string]string, len(batch))        // Compose service → cluster name
+	for _, a := range batch {
+		done[a.Object.Service] = make(chan struct{})
+		name[a.Object.Service] = a.Object.Name
+	}
+	sem := make(chan struct{}, maxParallel)
+	var wg sync.WaitGroup
+	for _, a := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var deps []string
+			for _, d := range a.Object.After {
+				ch, ok := done[d]
+				if !ok {
+					continue // not changed by this deploy: it already runs as desired
+				}
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					return
+				}
+				deps = append(deps, name[d])
+			}
+			if waitFor != nil && len(deps) > 0 {
+				slices.Sort(deps)
+				if err := waitFor(ctx, deps); err != nil {
+					cancel(fmt.Errorf("%s %s: waiting for its dependencies: %w", a.Op, a.Target(), err))
+					return
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			err := applyOne(ctx, t, a, emit)
+			<-sem
+			if err != nil {
+				cancel(err)
+				return
+			}
+			close(done[a.Object.Service])
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
+// applyOne carries out one action, reporting its start and end.
+func applyOne(ctx context.Context, t Target, a Action, emit func(Event)) error {
+	verb := map[Op][2]string{OpCreate: {"creating", "created"}, OpUpdate: {"updating", "updated"}, OpRemove: {"removing", "removed"}}[a.Op]
+	emit(Event{Target: a.Target(), Status: verb[0]})
+	var err error
+	switch a.Op {
+	case OpCreate:
+		err = t.Create(ctx, a.Object)
+	case OpUpdate:
+		err = t.Update(ctx, *a.Current, a.Object)
+	case OpRemove:
+		err = t.Remove(ctx, a.Object)
+	}
+	if err != nil {
+		err = fmt.Errorf("%s %s: %w", a.Op, a.Target(), err)
+		emit(Event{Target: a.Target(), Status: "failed", Err: err})
+		return err
+	}
+	emit(Event{Target: a.Target(), Status: verb[1]})
 	return nil
 }
 

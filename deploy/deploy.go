@@ -29,9 +29,10 @@ func Run(ctx context.Context, t Target, project string, desired []Object, opt Op
 		return plan, err
 	}
 	wopt := WaitOptions{Timeout: opt.WaitTimeout, Interval: opt.waitInterval}
-	var waitFor func([]string) error
+	report = serialize(report) // waits and applies run at once
+	var waitFor func(context.Context, []string) error
 	if opt.Wait && !opt.Down {
-		waitFor = func(services []string) error { return Wait(ctx, t, services, wopt, report) }
+		waitFor = func(ctx context.Context, services []string) error { return Wait(ctx, t, services, wopt, report) }
 	}
 	if err := apply(ctx, t, plan, report, waitFor); err != nil {
 		return plan, err
@@ -46,5 +47,5 @@ func Run(ctx context.Context, t Target, project string, desired []Object, opt Op
 		}
 	}
 	slices.Sort(services)
-	return plan, waitFor(services)
+	return plan, waitFor(ctx, services)
 }
