@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -240,27 +241,49 @@ const failedTasks = 3
 
 // Status reports each service's tasks.
 func (cl *Cluster) Status(ctx context.Context, services []string) ([]deploy.ServiceStatus, error) {
+	// Two requests a poll, however many services: their specs (the name
+	// filter matches prefixes, so exact names are picked here), then all
+	// their tasks.
+	q := url.Values{}
+	f, _ := json.Marshal(map[string][]string{"name": services})
+	q.Set("filters", string(f))
+	var svcs []swarm.Service
+	if err := cl.c.do(ctx, "GET", "/services", q, nil, &svcs); err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	byName := make(map[string]*swarm.Service, len(svcs))
+	var ids []string
+	for i, s := range svcs {
+		if slices.Contains(services, s.Spec.Name) {
+			byName[s.Spec.Name] = &svcs[i]
+			ids = append(ids, s.ID)
+		}
+	}
+	tasksOf := map[string][]swarm.Task{}
+	if len(ids) > 0 {
+		f, _ := json.Marshal(map[string][]string{"service": ids})
+		var tasks []swarm.Task
+		if err := cl.c.do(ctx, "GET", "/tasks", url.Values{"filters": {string(f)}}, nil, &tasks); err != nil {
+			return nil, fmt.Errorf("list tasks: %w", err)
+		}
+		for _, t := range tasks {
+			tasksOf[t.ServiceID] = append(tasksOf[t.ServiceID], t)
+		}
+	}
 	out := make([]deploy.ServiceStatus, 0, len(services))
 	for _, name := range services {
-		st, err := cl.status(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("service %s: %w", name, err)
+		svc, ok := byName[name]
+		if !ok {
+			return nil, fmt.Errorf("service %s: not on the cluster: %w", name, errdefs.ErrNotFound)
 		}
-		out = append(out, st)
+		out = append(out, cl.status(ctx, svc, tasksOf[svc.ID]))
 	}
 	return out, nil
 }
 
-func (cl *Cluster) status(ctx context.Context, name string) (deploy.ServiceStatus, error) {
-	st := deploy.ServiceStatus{Name: name}
-	var svc swarm.Service
-	if err := cl.c.do(ctx, "GET", "/services/"+url.PathEscape(name), nil, nil, &svc); err != nil {
-		return st, err
-	}
-	var tasks []swarm.Task
-	if err := cl.c.do(ctx, "GET", "/tasks", filters("service", svc.ID), nil, &tasks); err != nil {
-		return st, err
-	}
+// status is how far the service's rollout came, from its tasks.
+func (cl *Cluster) status(ctx context.Context, svc *swarm.Service, tasks []swarm.Task) deploy.ServiceStatus {
+	st := deploy.ServiceStatus{Name: svc.Spec.Name}
 	if u := svc.UpdateStatus; u != nil {
 		switch u.State {
 		case swarm.UpdateStateUpdating, swarm.UpdateStateRollbackStarted:
@@ -295,7 +318,7 @@ func (cl *Cluster) status(ctx context.Context, name string) (deploy.ServiceStatu
 	if latest != nil {
 		st.Note = string(latest.Status.State) + ": " + cmpOr(latest.Status.Err, latest.Status.Message)
 	}
-	return st, nil
+	return st
 }
 
 func (cl *Cluster) nodeName(ctx context.Context, id string) string {
