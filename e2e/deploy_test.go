@@ -255,9 +255,12 @@ func TestDeployNodeLost(t *testing.T) {
 	if last := lastLine(r.stderr); r.code != 0 && !strings.HasPrefix(last, "Error: not converged after 45s: "+stack+"_app (running ") {
 		t.Errorf("rollout with a node lost: exit %d, last line %q; want success or the timeout naming the service", r.code, last)
 	}
-	if nodes := c.TaskNodes(stack + "_app"); slices.Contains(nodes, lost) || len(nodes) != 2 {
-		t.Errorf("after the rollout app runs on %v; want the two nodes other than %s", nodes, lost)
-	}
+	// Swarm moves the lost node's tasks once it has marked the node down,
+	// which a busy manager may do after deploy's timeout.
+	c.Eventually("app on the two nodes other than "+lost, 90*time.Second, func() bool {
+		nodes := c.TaskNodes(stack + "_app")
+		return len(nodes) == 2 && !slices.Contains(nodes, lost)
+	})
 	c.SetLinkUp(2, true)
 	c.Eventually(lost+" back in the cluster", 90*time.Second, func() bool { return c.NodeStates()[lost] == "ready" })
 }
