@@ -29,14 +29,23 @@ func describe(t *testing.T, p *Plan) string {
 			sc.args, sc.cmdSet = envList{}, false
 		}
 		b.WriteString("\nstage " + s.Name + " from " + s.Base + "\n")
-		for i, c := range s.Commands {
+		triggers, err := p.onBuild(s, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds := append(triggers, s.Commands...)
+		for i, c := range cmds {
+			text := commandText(c)
+			if i < len(triggers) {
+				text = "ONBUILD " + text
+			}
 			st, err := p.apply(sc, c)
 			if err != nil {
-				b.WriteString(stepName(s, i+1, "error: "+err.Error()) + "\n")
+				b.WriteString(stepNameOf(s, i+1, len(cmds)+1, text+": error: "+err.Error()) + "\n")
 				continue
 			}
 			if k := st.keyText(); k != "" {
-				b.WriteString(stepName(s, i+1, k) + "\n")
+				b.WriteString(stepNameOf(s, i+1, len(cmds)+1, k) + "\n")
 			}
 		}
 		cfg, _ := json.MarshalIndent(sc.Config, "", "  ")
@@ -54,6 +63,11 @@ func TestPlanGolden(t *testing.T) {
 		{name: "multistage"},
 		{name: "argscope", opt: PlanOptions{BuildArgs: map[string]string{"OVERRIDDEN": "given"}}},
 		{name: "target", opt: PlanOptions{Target: "test"}},
+		{name: "heredoc"},
+		{name: "copyfrom"},
+		{name: "copyflags"},
+		{name: "onbuild"},
+		{name: "bad-copy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata/plan", tc.name+".Dockerfile"))
@@ -90,6 +104,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "copy from a later stage", file: "bad-from", want: "Dockerfile:2: --from=a names this stage or a later one"},
 		{name: "unknown target", file: "target", target: "nope", want: `Dockerfile: target stage "nope" could not be found`},
 		{name: "empty", file: "", want: "Dockerfile: file with no instructions"},
+		{name: "unterminated heredoc", file: "bad-heredoc", want: "Dockerfile:2: unterminated heredoc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var data []byte
