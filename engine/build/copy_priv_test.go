@@ -188,3 +188,66 @@ func TestPrivHeredocFails(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPrivCopyFromImage: COPY --from names a stage by index (with an
+// earlier stage the target does not need) or an image of the store, whose
+// ONBUILD triggers run before the copy, as BuildKit's; an image that exists
+// nowhere is one error naming it and the line.
+func TestPrivCopyFromImage(t *testing.T) {
+	b := newPrivBuilder(t)
+	b.images.SetLocalRegistriesOnly()
+	if _, err := buildDir(t, b, map[string]string{"Dockerfile": "FROM busybox\nRUN echo tool > /tool\nONBUILD RUN echo triggered > /trig\n"}, "tools:1"); err != nil {
+		t.Fatal(err)
+	}
+	df := "FROM busybox AS unused\nRUN exit 1\nFROM busybox AS first\nRUN echo one > /one\n" +
+		"FROM scratch\nCOPY --from=1 /one /by-index\nCOPY --from=tools:1 /tool /trig /from-image/\n"
+	if _, err := buildDir(t, b, map[string]string{"Dockerfile": df}, "copied:1"); err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, b, "copied:1", "by-index", "one\n", 0)
+	wantFile(t, b, "copied:1", "from-image/tool", "tool\n", 0)
+	wantFile(t, b, "copied:1", "from-image/trig", "triggered\n", 0)
+
+	_, err := buildDir(t, b, map[string]string{"Dockerfile": "FROM scratch\nCOPY --from=127.0.0.1:1/nosuch:1 /x /x\n"}, "copied:2")
+	if err == nil || !strings.HasPrefix(err.Error(), `Dockerfile:2: COPY --from image "127.0.0.1:1/nosuch:1": `) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("COPY --from a missing image: %v", err)
+	}
+}
+
+// TestPrivOnBuild: an image's ONBUILD triggers run at the start of a
+// child build FROM it and are not in the child's configuration; a stage's
+// ONBUILD instructions run in a stage FROM it, not in itself.
+func TestPrivOnBuild(t *testing.T) {
+	b := newPrivBuilder(t)
+	parent := "FROM busybox\nONBUILD ARG WHO=child\nONBUILD RUN echo \"built by $WHO\" > /who\nONBUILD COPY app.txt /app.txt\nRUN test ! -e /who\n"
+	if _, err := buildDir(t, b, map[string]string{"Dockerfile": parent}, "parent:1"); err != nil {
+		t.Fatal(err)
+	}
+	if cf := imageConfig(t, b, "parent:1"); len(cf.Config.OnBuild) != 3 {
+		t.Fatalf("parent's triggers: %q", cf.Config.OnBuild)
+	}
+	if _, _, ok := imageFile(t, b, "parent:1", "who"); ok {
+		t.Error("the parent ran its own trigger")
+	}
+	events, err := buildDir(t, b, map[string]string{"Dockerfile": "FROM parent:1\nRUN cat /who /app.txt > /both\n", "app.txt": "app\n"}, "child:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, b, "child:1", "both", "built by child\napp\n", 0)
+	if cf := imageConfig(t, b, "child:1"); len(cf.Config.OnBuild) != 0 {
+		t.Errorf("the child keeps the triggers %q", cf.Config.OnBuild)
+	}
+	want := []string{"[stage-0 3/5] ONBUILD RUN echo \"built by $WHO\" > /who", "[stage-0 4/5] ONBUILD COPY app.txt /app.txt", "[stage-0 5/5] RUN cat /who /app.txt > /both"}
+	if r := ran(events); strings.Join(r, "|") != strings.Join(want, "|") {
+		t.Errorf("child ran %q, want %q", r, want)
+	}
+
+	stages := "FROM busybox AS base\nONBUILD RUN echo from-base > /ob\nRUN test ! -e /ob\nFROM base\nRUN cat /ob > /seen\n"
+	if _, err := buildDir(t, b, map[string]string{"Dockerfile": stages}, "stages:1"); err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, b, "stages:1", "seen", "from-base\n", 0)
+	if cf := imageConfig(t, b, "stages:1"); len(cf.Config.OnBuild) != 0 {
+		t.Errorf("a stage on a stage keeps the triggers %q", cf.Config.OnBuild)
+	}
+}

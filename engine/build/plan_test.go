@@ -125,3 +125,35 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOnBuildTriggers: the triggers of a base image's configuration are
+// parsed, cleared from the stage's, and a bad one names the FROM line.
+func TestOnBuildTriggers(t *testing.T) {
+	p, err := Parse([]byte("# a comment\nFROM parent\nRUN true\n"), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Stages[0]
+	sc := &stageConfig{}
+	sc.Config.OnBuild = []string{"ARG WHO=child", "RUN echo $WHO", "COPY a /b"}
+	cmds, err := p.onBuild(s, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cmds {
+		got = append(got, commandText(c))
+	}
+	if want := []string{"ARG WHO=child", "RUN echo $WHO", "COPY a /b"}; strings.Join(got, "|") != strings.Join(want, "|") || sc.Config.OnBuild != nil {
+		t.Errorf("triggers %q (config keeps %q), want %q", got, sc.Config.OnBuild, want)
+	}
+	for _, tc := range []struct{ trigger, want string }{
+		{"ONBUILD RUN x", `Dockerfile:2: ONBUILD trigger "ONBUILD RUN x" of parent: ONBUILD is not allowed as a trigger`},
+		{"BOGUS x", `Dockerfile:2: ONBUILD trigger "BOGUS x" of parent: unknown instruction: BOGUS`},
+	} {
+		sc.Config.OnBuild = []string{tc.trigger}
+		if _, err := p.onBuild(s, sc); err == nil || err.Error() != tc.want || !errdefs.IsInvalidArgument(err) {
+			t.Errorf("trigger %q: got %v, want %s", tc.trigger, err, tc.want)
+		}
+	}
+}
