@@ -330,7 +330,8 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	}
 	src, cleanup, err := r.copySource(ctx, st, below)
 	if err != nil {
-		return &Error{File: r.plan.File, Line: st.line, Msg: err.Error()}
+		// Its class stays: a missing source, a download that failed.
+		return fmt.Errorf("%s:%d: %w", r.plan.File, st.line, err)
 	}
 	defer func() { retErr = errors.Join(retErr, cleanup()) }()
 	key := stepKey(ss.key, st.keyText(), src.sum)

@@ -27,6 +27,16 @@ func buildCtx(t *testing.T, b *Builder, dir, tag string) ([]Event, error) {
 	return events, err
 }
 
+// rebuild builds dir again as tag and returns the layer steps that ran.
+func rebuild(t *testing.T, b *Builder, dir, tag string) []string {
+	t.Helper()
+	events, err := buildCtx(t, b, dir, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ran(events)
+}
+
 // ran lists the layer steps an event stream shows as run, not cached.
 func ran(events []Event) []string {
 	var out []string
@@ -157,19 +167,11 @@ func TestPrivHeredoc(t *testing.T) {
 		t.Error("the heredoc script's mount point is in a layer")
 	}
 
-	events, err := buildCtx(t, b, dir, "heredoc:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := ran(events); len(r) != 0 {
+	if r := rebuild(t, b, dir, "heredoc:1"); len(r) != 0 {
 		t.Errorf("an unchanged rebuild ran %q", r)
 	}
 	writeFiles(t, dir, map[string]string{"Dockerfile": strings.Replace(heredocDockerfile, "\nexpanded $NAME", "\nexpanded again $NAME", 1)})
-	events, err = buildCtx(t, b, dir, "heredoc:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := ran(events); len(r) != 2 || !strings.Contains(r[0], "COPY <<'EOF' <<EOF2") {
+	if r := rebuild(t, b, dir, "heredoc:1"); len(r) != 2 || !strings.Contains(r[0], "COPY <<'EOF' <<EOF2") {
 		t.Errorf("after a heredoc's edit ran %q, want that COPY and the ADD after it", r)
 	}
 	wantFile(t, b, "heredoc:1", "opt/EOF2", "expanded again world\n", 0)
