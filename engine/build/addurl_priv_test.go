@@ -135,4 +135,3 @@ func TestPrivAddURLFails(t *testing.T) {
 		t.Errorf("scratch files left: %q", left)
 	}
 }
-
