@@ -365,6 +365,8 @@ func (p *Plan) applyCopy(sc *stageConfig, sd *instructions.SourcesAndDest, cp *c
 			return nil, fmt.Errorf("ADD of a git repository (%s) is not supported: clone it into the build context, or RUN git clone", s)
 		case cp.Add && isURL(s):
 			cp.URLs = append(cp.URLs, s)
+		case isURL(s):
+			return nil, fmt.Errorf("COPY cannot download %s: use ADD", s)
 		default:
 			cp.Sources = append(cp.Sources, s)
 		}

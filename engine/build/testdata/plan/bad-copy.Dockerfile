@@ -5,3 +5,4 @@ ADD git@github.com:moby/buildkit.git /src
 ADD https://github.com/moby/buildkit.git /src
 ADD --keep-git-dir=true https://example.com/x.git /src
 COPY a b c
+COPY http://127.0.0.1/x /x
