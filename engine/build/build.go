@@ -410,7 +410,7 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		from := r.plan.fromStage(st.copy.From)
 		if from == nil || r.states[from] == nil {
 			// Only an ONBUILD trigger can name what Parse did not plan.
-			return source{}, none, fmt.Errorf("--from=%s: no stage of this build and not an image a COPY --from of the Dockerfile names", st.copy.From)
+			return source{}, none, fmt.Errorf("--from=%s: an ONBUILD trigger that copies from an image or stage the Dockerfile itself does not copy from is not supported yet: %w", st.copy.From, errdefs.ErrNotImplemented)
 		}
 		fs := r.states[from]
 		dirs, err := r.lowers(ctx, fs)
