@@ -407,12 +407,10 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 	cleanup := none
 	sum := ""
 	if st.copy.From != "" {
-		from := r.plan.fromStage(st.copy.From)
-		if from == nil || r.states[from] == nil {
-			// Only an ONBUILD trigger can name what Parse did not plan.
-			return source{}, none, fmt.Errorf("--from=%s: an ONBUILD trigger that copies from an image or stage the Dockerfile itself does not copy from is not supported yet: %w", st.copy.From, errdefs.ErrNotImplemented)
+		fs, from, err := r.copyFromState(ctx, st)
+		if err != nil {
+			return source{}, none, err
 		}
-		fs := r.states[from]
 		dirs, err := r.lowers(ctx, fs)
 		if err != nil {
 			return source{}, none, err
@@ -441,6 +439,22 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		}
 	}
 	return source{plan: pl, sum: sum}, cleanup, nil
+}
+
+// copyFromState is the stage a COPY --from reads: a stage of the build, or
+// an image. Only an ONBUILD trigger can name an image Parse did not plan:
+// that one is made here, as a stage of its own.
+func (r *run) copyFromState(ctx context.Context, st *step) (*stageState, *Stage, error) {
+	from := r.plan.fromStage(st.copy.From)
+	if from != nil && r.states[from] != nil {
+		return r.states[from], from, nil
+	}
+	if from != nil {
+		return nil, nil, fmt.Errorf("--from=%s: an ONBUILD trigger copying from a stage the target does not need is not supported yet: %w", st.copy.From, errdefs.ErrNotImplemented)
+	}
+	img := &Stage{Index: -1, Name: st.copy.From, Base: st.copy.From, Line: st.line, From: "FROM " + st.copy.From, Image: true}
+	ss, err := r.stage(ctx, img)
+	return ss, img, err
 }
 
 // make carries out a step the cache lacks and stores its layer.
