@@ -183,7 +183,7 @@ func TestPrivHeredocFails(t *testing.T) {
 	b := newPrivBuilder(t)
 	_, err := buildDir(t, b, map[string]string{"Dockerfile": "FROM busybox\nRUN <<EOF\necho failing\nexit 4\nEOF\n"}, "fails:1")
 	var se *StepError
-	if !errors.As(err, &se) || se.ExitCode != 4 || se.Line != 2 {
+	if !errors.As(err, &se) || se.ExitCode != 4 || se.Line != 2 || se.Step != "[stage-0 2/2] RUN <<EOF (echo failing...)" {
 		t.Fatalf("got %v, want a StepError at line 2 with exit code 4", err)
 	}
 	if errdefs.IsNotFound(err) {

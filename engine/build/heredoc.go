@@ -106,3 +106,13 @@ func (c *cache) writeScripts(files []runFile) (string, error) {
 	}
 	return dir, nil
 }
+
+// heredocSummary is a RUN heredoc's first line, "..." when it has more, as
+// BuildKit names the step.
+func heredocSummary(doc string) string {
+	first, rest, _ := strings.Cut(strings.TrimSpace(strings.ReplaceAll(doc, "\r\n", "\n")), "\n")
+	if rest != "" {
+		first += "..."
+	}
+	return first
+}

@@ -253,7 +253,11 @@ func commandLine(c instructions.Command) int {
 // commandText is c as written, on one line.
 func commandText(c instructions.Command) string {
 	if s, ok := c.(fmt.Stringer); ok {
-		return strings.Join(strings.Fields(s.String()), " ")
+		text := strings.Join(strings.Fields(s.String()), " ")
+		if r, ok := c.(*instructions.RunCommand); ok && len(r.Files) > 0 && len(r.CmdLine) == 1 && parser.MustParseHeredoc(r.CmdLine[0]) != nil {
+			text += " (" + heredocSummary(r.Files[0].Data) + ")"
+		}
+		return text
 	}
 	return strings.ToUpper(c.Name())
 }
