@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -57,4 +58,32 @@ func TestImageBuildSources(t *testing.T) {
 		t.Errorf("after the download changed ran %q, want the ADD and the steps after it", ran)
 	}
 	h.mustBerth("image", "rm", "sources:1", "parent:1")
+}
+
+// TestImageBuildSourcesFail: an unterminated heredoc, a COPY --from image
+// that exists nowhere and an ADD whose download does not match its
+// --checksum each exit 1 with one line naming the Dockerfile's line.
+func TestImageBuildSourcesFail(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "content\n")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	for _, tc := range []struct{ dockerfile, want string }{
+		{"FROM busybox\nRUN <<EOF\necho never ends\n", "Dockerfile:2: unterminated heredoc"},
+		{"FROM busybox\nCOPY --from=127.0.0.1:1/nowhere:1 /x /x\n", `Dockerfile:2: COPY --from image "127.0.0.1:1/nowhere:1": `},
+		{"FROM busybox\nADD --checksum=sha256:" + strings.Repeat("a", 64) + " " + srv.URL + "/f /f\n", "Dockerfile:2: ADD " + srv.URL + "/f: checksum mismatch"},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(tc.dockerfile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := h.berth("image", "build", "--network", "none", "-q", "-t", "never:1", dir)
+		if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 1 and one line with %q", tc.dockerfile, r.code, r.stderr, tc.want)
+		}
+	}
+	if r := h.berth("image", "inspect", "never:1"); r.code == 0 {
+		t.Error("a failed build tagged never:1")
+	}
 }
