@@ -79,7 +79,7 @@ func TestPrivAddURL(t *testing.T) {
 	wantFile(t, b, "url:1", "named.txt", "first\n", 0o600)
 	wantFile(t, b, "url:1", "arch/archive.tar.gz", string(archive), 0o600)
 	wantFile(t, b, "url:1", "unpacked/top.txt", "top.", 0o640)
-	if _, fi, ok := imageFile(t, b, "url:1", "dl/file.txt"); ok && !fi.ModTime().Equal(lastModified) {
+	if _, fi, ok := imageEntry(t, b, "url:1", "dl/file.txt"); ok && !fi.ModTime().Equal(lastModified) {
 		t.Errorf("/dl/file.txt modified %v, want the Last-Modified %v", fi.ModTime(), lastModified)
 	}
 

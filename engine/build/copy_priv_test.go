@@ -48,9 +48,9 @@ func ran(events []Event) []string {
 	return out
 }
 
-// imageFile is the file rel of the image ref as its layers show it; ok is
+// imageEntry is the file rel of the image ref as its layers show it; ok is
 // false when it has none.
-func imageFile(t *testing.T, b *Builder, ref, rel string) (data string, fi fs.FileInfo, ok bool) {
+func imageEntry(t *testing.T, b *Builder, ref, rel string) (data string, fi fs.FileInfo, ok bool) {
 	t.Helper()
 	img, err := b.images.Resolve(t.Context(), ref)
 	if err != nil {
@@ -78,7 +78,7 @@ func imageFile(t *testing.T, b *Builder, ref, rel string) (data string, fi fs.Fi
 // (and, when mode is not 0, that mode).
 func wantFile(t *testing.T, b *Builder, ref, rel, want string, mode fs.FileMode) {
 	t.Helper()
-	got, fi, ok := imageFile(t, b, ref, rel)
+	got, fi, ok := imageEntry(t, b, ref, rel)
 	switch {
 	case !ok:
 		t.Errorf("%s: no /%s", ref, rel)
@@ -163,7 +163,7 @@ func TestPrivHeredoc(t *testing.T) {
 	wantFile(t, b, "heredoc:1", "opt/EOF", "unexpanded $NAME\n", 0o644)
 	wantFile(t, b, "heredoc:1", "opt/EOF2", "expanded world\n", 0o644)
 	wantFile(t, b, "heredoc:1", "bin/hi", "#!/bin/sh\necho hi\n", 0o750)
-	if _, _, ok := imageFile(t, b, "heredoc:1", "dev/pipes"); ok {
+	if _, _, ok := imageEntry(t, b, "heredoc:1", "dev/pipes"); ok {
 		t.Error("the heredoc script's mount point is in a layer")
 	}
 
@@ -228,7 +228,7 @@ func TestPrivOnBuild(t *testing.T) {
 	if cf := imageConfig(t, b, "parent:1"); len(cf.Config.OnBuild) != 3 {
 		t.Fatalf("parent's triggers: %q", cf.Config.OnBuild)
 	}
-	if _, _, ok := imageFile(t, b, "parent:1", "who"); ok {
+	if _, _, ok := imageEntry(t, b, "parent:1", "who"); ok {
 		t.Error("the parent ran its own trigger")
 	}
 	events, err := buildDir(t, b, map[string]string{"Dockerfile": "FROM parent:1\nRUN cat /who /app.txt > /both\n", "app.txt": "app\n"}, "child:1")

@@ -48,11 +48,11 @@ func TestPrivCopyExcludeParents(t *testing.T) {
 		"p/a/b/c.txt": true, "p/y/1.txt": true, "p/y/2.txt": true, "p/y/3.log": false, "p/x": false, "p/c.txt": false,
 		"q/y/1.txt": true, "q/y/3.log": true, "q/y/2.txt": false,
 	} {
-		if _, _, ok := imageFile(t, b, "flags:1", p); ok != want {
+		if _, _, ok := imageEntry(t, b, "flags:1", p); ok != want {
 			t.Errorf("/%s: in the image %t, want %t", p, ok, want)
 		}
 	}
-	if _, fi, ok := imageFile(t, b, "flags:1", "p/a/b"); !ok || fi.Mode().Perm() != 0o711 {
+	if _, fi, ok := imageEntry(t, b, "flags:1", "p/a/b"); !ok || fi.Mode().Perm() != 0o711 {
 		t.Errorf("--parents: /p/a/b %v, want the context's mode 711", fi)
 	}
 
@@ -64,7 +64,7 @@ func TestPrivCopyExcludeParents(t *testing.T) {
 	if r := rebuild(t, b, dir, "flags:1"); len(r) != 5 || !strings.Contains(r[0], "COPY --exclude=*.md src/ /ex/") {
 		t.Errorf("after an --exclude changed ran %q, want every step from that COPY", r)
 	}
-	if _, _, ok := imageFile(t, b, "flags:1", "ex/tmp/x"); !ok {
+	if _, _, ok := imageEntry(t, b, "flags:1", "ex/tmp/x"); !ok {
 		t.Error("/ex/tmp/x missing once no longer excluded")
 	}
 }
@@ -149,21 +149,21 @@ func TestPrivAddArchive(t *testing.T) {
 		wantFile(t, b, "archive:1", d+"/dir/inner.txt", "inne", 0o644)
 		wantFile(t, b, "archive:1", d+"/hard", "top.", 0)
 		wantFile(t, b, "archive:1", d+"/escape.txt", "esca", 0)
-		if _, fi, ok := imageFile(t, b, "archive:1", d+"/top.txt"); ok {
+		if _, fi, ok := imageEntry(t, b, "archive:1", d+"/top.txt"); ok {
 			if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1000 || st.Gid != 1000 {
 				t.Errorf("/%s/top.txt owned by %d:%d, want the archive's 1000:1000", d, st.Uid, st.Gid)
 			}
 		}
-		if _, fi, ok := imageFile(t, b, "archive:1", d+"/dir/link"); !ok || fi.Mode()&fs.ModeSymlink == 0 {
+		if _, fi, ok := imageEntry(t, b, "archive:1", d+"/dir/link"); !ok || fi.Mode()&fs.ModeSymlink == 0 {
 			t.Errorf("/%s/dir/link is not a symbolic link", d)
 		}
 	}
-	if _, _, ok := imageFile(t, b, "archive:1", "escape.txt"); ok {
+	if _, _, ok := imageEntry(t, b, "archive:1", "escape.txt"); ok {
 		t.Error("an entry ../../escape.txt left the destination")
 	}
 	wantFile(t, b, "archive:1", "bz/bz/hello.txt", "bzip2\n", 0)
 	for _, p := range []string{"kept/files.tar.gz", "copied/files.tar.gz", "notar/notar.gz"} {
-		if _, fi, ok := imageFile(t, b, "archive:1", p); !ok || !fi.Mode().IsRegular() {
+		if _, fi, ok := imageEntry(t, b, "archive:1", p); !ok || !fi.Mode().IsRegular() {
 			t.Errorf("/%s: not copied as a file", p)
 		}
 	}
