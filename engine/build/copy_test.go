@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/containerd/errdefs"
 )
 
 // copySum plans cp over the context dir and returns its cache key.
@@ -177,4 +179,33 @@ func FuzzAddExtract(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParentsFiles: --parents keeps each match's path from the root or the
+// "/./" pivot, with the directories on the way once; a wildcard may match
+// nothing, a plain path must exist, and the pivot itself is refused.
+func TestParentsFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a/b/c.txt": "c", "x/y/1.txt": "1", "x/y/2.txt": "2", "x/y/3.log": "3"})
+	tree, err := openContext(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := newExcluder([]string{"y/2.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := tree.parentsFiles([]string{"a/b/c.txt", "x/./y/*.txt", "x/./y/1.txt", "x/./*.none"}, "p", ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"p/a", "p/a/b", "p/a/b/c.txt", "p/y", "p/y/1.txt", "p/y/1.txt"}
+	if got := dsts(files); !slices.Equal(got, want) {
+		t.Errorf("files:\n got %q\nwant %q", got, want)
+	}
+	for src, class := range map[string]func(error) bool{"a/missing.txt": errdefs.IsNotFound, "x/./.": errdefs.IsInvalidArgument, "../out": errdefs.IsInvalidArgument} {
+		if _, err := tree.parentsFiles([]string{src}, "p", nil); !class(err) {
+			t.Errorf("--parents %s: %v", src, err)
+		}
+	}
 }

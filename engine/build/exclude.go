@@ -82,20 +82,20 @@ func (t *srcTree) parentsFiles(sources []string, dest string, ex *excluder) ([]s
 			return nil, err
 		}
 		for _, m := range matches {
-			inner := strings.TrimPrefix(strings.TrimPrefix(m, prel), "/")
+			inner, ok := strings.CutPrefix(m, prel+"/")
 			if prel == "" {
-				inner = m
+				inner, ok = m, m != ""
 			}
-			if inner == "" {
-				return nil, fmt.Errorf("--parents: source %q names the pivot itself", src)
+			if !ok {
+				return nil, fmt.Errorf("--parents: source %q: %q is not below its pivot %q: %w", src, m, prel, errdefs.ErrInvalidArgument)
 			}
 			parts := strings.Split(inner, "/")
 			for i := 1; i < len(parts); i++ {
 				d := path.Join(parts[:i]...)
-				if seen[d] {
+				if seen[path.Join(dest, d)] {
 					continue
 				}
-				seen[d] = true
+				seen[path.Join(dest, d)] = true
 				fi, err := os.Lstat(t.abs(path.Join(prel, d)))
 				if err != nil {
 					return nil, err
