@@ -318,9 +318,17 @@ func (e *envList) Keys() []string { return slices.Clone(e.keys) }
 func (p *Plan) String() string {
 	var b strings.Builder
 	for _, s := range p.Stages {
-		fmt.Fprintf(&b, "%s\n", stepName(s, 0, "FROM "+s.Base+fromSuffix(s)))
-		for i, c := range s.Commands {
-			fmt.Fprintf(&b, "%s\n", stepName(s, i+1, commandText(c)))
+		// The triggers of a stage's base stage are known here; an image's
+		// only once it is pulled. A bad one is reported by the build.
+		triggers, _ := p.onBuild(s, &stageConfig{})
+		n := len(triggers) + len(s.Commands) + 1
+		fmt.Fprintf(&b, "%s\n", stepNameOf(s, 0, n, "FROM "+s.Base+fromSuffix(s)))
+		for i, c := range append(triggers, s.Commands...) {
+			text := commandText(c)
+			if i < len(triggers) {
+				text = "ONBUILD " + text
+			}
+			fmt.Fprintf(&b, "%s\n", stepNameOf(s, i+1, n, text))
 		}
 	}
 	return b.String()
