@@ -218,10 +218,22 @@ func (r *run) stage(ctx context.Context, s *Stage) (*stageState, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, c := range s.Commands {
+	triggers, err := r.plan.onBuild(s, ss.cfg)
+	if err != nil {
+		return nil, err
+	}
+	cmds := append(triggers, s.Commands...)
+	for i, c := range cmds {
 		st, err := r.plan.apply(ss.cfg, c)
+		line := commandLine(c)
+		if i < len(triggers) {
+			line = s.Line
+		}
 		if err != nil {
-			return nil, &Error{File: r.plan.File, Line: commandLine(c), Msg: err.Error()}
+			return nil, &Error{File: r.plan.File, Line: line, Msg: err.Error()}
+		}
+		if i < len(triggers) {
+			st.line, st.text = line, "ONBUILD "+st.text
 		}
 		if st.kind == stepConfig {
 			if _, ok := c.(*instructions.ArgCommand); !ok {
@@ -229,7 +241,7 @@ func (r *run) stage(ctx context.Context, s *Stage) (*stageState, error) {
 			}
 			continue
 		}
-		if err := r.layerStep(ctx, s, ss, st, stepName(s, i+1, st.text)); err != nil {
+		if err := r.layerStep(ctx, s, ss, st, stepNameOf(s, i+1, len(cmds)+1, st.text)); err != nil {
 			return nil, err
 		}
 	}
@@ -264,7 +276,11 @@ func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 	}
 	if err != nil {
 		r.emit(Event{Vertex: v, Name: name, Status: StepFailed, Duration: time.Since(began)})
-		return nil, &Error{File: r.plan.File, Line: s.Line, Msg: fmt.Sprintf("base image %q: %v", s.Base, err)}
+		what := "base image"
+		if s.Image {
+			what = "COPY --from image"
+		}
+		return nil, &Error{File: r.plan.File, Line: s.Line, Msg: fmt.Sprintf("%s %q: %v", what, s.Base, err)}
 	}
 	v1img, err := r.b.images.V1Image(ctx, img)
 	if err != nil {
@@ -314,7 +330,8 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	}
 	src, cleanup, err := r.copySource(ctx, st, below)
 	if err != nil {
-		return &Error{File: r.plan.File, Line: st.line, Msg: err.Error()}
+		// Its class stays: a missing source, a download that failed.
+		return fmt.Errorf("%s:%d: %w", r.plan.File, st.line, err)
 	}
 	defer func() { retErr = errors.Join(retErr, cleanup()) }()
 	key := stepKey(ss.key, st.keyText(), src.sum)
@@ -390,11 +407,10 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 	cleanup := none
 	sum := ""
 	if st.copy.From != "" {
-		from := findStage(r.plan.Stages, st.copy.From)
-		if from == nil || r.states[from] == nil {
-			return source{}, none, fmt.Errorf("--from=%s: copying from an image is not supported yet", st.copy.From)
+		fs, from, err := r.copyFromState(ctx, st)
+		if err != nil {
+			return source{}, none, err
 		}
-		fs := r.states[from]
 		dirs, err := r.lowers(ctx, fs)
 		if err != nil {
 			return source{}, none, err
@@ -407,7 +423,13 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		cleanup = unmount
 		sum = "stage:" + fs.key
 	}
-	pl, err := planCopy(tree, st.copy, below)
+	loose, removeLoose, err := r.looseSources(ctx, st.copy)
+	if err != nil {
+		return source{}, none, errors.Join(err, cleanup())
+	}
+	unmount := cleanup
+	cleanup = func() error { return errors.Join(removeLoose(), unmount()) }
+	pl, err := planCopy(tree, st.copy, below, loose)
 	if err != nil {
 		return source{}, none, errors.Join(err, cleanup())
 	}
@@ -417,6 +439,22 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		}
 	}
 	return source{plan: pl, sum: sum}, cleanup, nil
+}
+
+// copyFromState is the stage a COPY --from reads: a stage of the build, or
+// an image. Only an ONBUILD trigger can name an image Parse did not plan:
+// that one is made here, as a stage of its own.
+func (r *run) copyFromState(ctx context.Context, st *step) (*stageState, *Stage, error) {
+	from := r.plan.fromStage(st.copy.From)
+	if from != nil && r.states[from] != nil {
+		return r.states[from], from, nil
+	}
+	if from != nil {
+		return nil, nil, fmt.Errorf("--from=%s: an ONBUILD trigger copying from a stage the target does not need is not supported yet: %w", st.copy.From, errdefs.ErrNotImplemented)
+	}
+	img := &Stage{Index: -1, Name: st.copy.From, Base: st.copy.From, Line: st.line, From: "FROM " + st.copy.From, Image: true}
+	ss, err := r.stage(ctx, img)
+	return ss, img, err
 }
 
 // make carries out a step the cache lacks and stores its layer.
@@ -464,6 +502,14 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 		WorkingDir:   rs.Workdir,
 		User:         rs.User,
 		Labels:       map[string]string{LabelBuild: "1"},
+	}
+	scripts, err := r.b.cache.writeScripts(rs.Files)
+	if err != nil {
+		return false, err
+	}
+	defer func() { retErr = errors.Join(retErr, os.RemoveAll(scripts)) }()
+	for _, f := range rs.Files {
+		cfg.Mounts = append(cfg.Mounts, engine.Mount{Type: "bind", Source: filepath.Join(scripts, f.Path), Target: f.Path, ReadOnly: true})
 	}
 	network := rs.Network
 	if network == "" {

@@ -80,9 +80,11 @@ func (t *srcTree) ignored(rel string) bool {
 
 // srcFile is one file, directory or link a COPY writes.
 type srcFile struct {
-	abs string      // where it is
-	dst string      // its path in the layer, relative, slash-separated
-	fi  fs.FileInfo // from Lstat
+	abs     string      // where it is
+	data    []byte      // or its content, when it is not in a file (a heredoc)
+	dst     string      // its path in the layer, relative, slash-separated
+	fi      fs.FileInfo // from Lstat
+	extract bool        // a tar archive ADD extracts into dst
 }
 
 // cleanSource turns a COPY source into a path relative to the tree's root;
@@ -155,7 +157,7 @@ func (t *srcTree) match(src string) ([]string, error) {
 // directory everything beneath it (without the directory itself when
 // contents is set, as COPY dir/ does), parents before children, in
 // lexical order. Symbolic links are listed as links, never followed.
-func (t *srcTree) files(rel, dst string, contents bool) ([]srcFile, error) {
+func (t *srcTree) files(rel, dst string, contents bool, ex excludeAt) ([]srcFile, error) {
 	var out []srcFile
 	top := filepath.Join(t.root, rel)
 	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
@@ -167,17 +169,17 @@ func (t *srcTree) files(rel, dst string, contents bool) ([]srcFile, error) {
 			return err
 		}
 		r = filepath.ToSlash(r)
-		if p != top && t.ignored(r) {
-			if d.IsDir() && (t.ignore == nil || !t.ignore.Exclusions()) {
+		inner, err := filepath.Rel(top, p)
+		if err != nil {
+			return err
+		}
+		if (p != top && t.ignored(r)) || ex.excludes(filepath.ToSlash(inner), p == top) {
+			if d.IsDir() && (t.ignore == nil || !t.ignore.Exclusions()) && !ex.hasExceptions() {
 				return filepath.SkipDir
 			}
 			return nil
 		}
 		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		inner, err := filepath.Rel(top, p)
 		if err != nil {
 			return err
 		}
@@ -208,8 +210,11 @@ func checksum(files []srcFile) (string, error) {
 			}
 			link = l
 		}
-		fmt.Fprintf(h, "%q %o %d:%d %d %q ", f.dst, uint32(f.fi.Mode()), uid, gid, f.fi.Size(), link)
-		if f.fi.Mode().IsRegular() {
+		fmt.Fprintf(h, "%q %o %d:%d %d %q %t ", f.dst, uint32(f.fi.Mode()), uid, gid, f.fi.Size(), link, f.extract)
+		if f.data != nil {
+			s := sha256.Sum256(f.data)
+			h.Write(s[:])
+		} else if f.fi.Mode().IsRegular() {
 			sum, err := fileSum(f.abs)
 			if err != nil {
 				return "", err

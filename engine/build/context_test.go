@@ -52,7 +52,7 @@ func TestContextDockerignore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := tree.files("", "app", true)
+	files, err := tree.files("", "app", true, excludeAt{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestContextOutside(t *testing.T) {
 		t.Errorf("match through a link out of the context: %v, want NotFound", err)
 	}
 	// The link itself is copied as a link.
-	files, err := tree.files("in", "in", false)
+	files, err := tree.files("in", "in", false, excludeAt{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestCacheKeyInputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := tree.files("src", "app", true)
+		files, err := tree.files("src", "app", true, excludeAt{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 type copyPlan struct {
 	files    []srcFile
 	uid, gid int
+	hasChown bool
 	chmod    fs.FileMode
 	hasChmod bool
 }
@@ -26,43 +27,57 @@ type copyPlan struct {
 // planCopy resolves the sources of cp in t and maps them onto the layer,
 // following Docker's rules: a directory's contents go into the destination;
 // a file goes to the destination, or into it when it is a directory (ends
-// with "/", has several sources, or is one below).
-func planCopy(t *srcTree, cp *copyStep, below lowers) (*copyPlan, error) {
+// with "/", has several sources, or is one below); ADD extracts a local tar
+// archive into it. loose are the files that are not in t (downloads and
+// heredocs), each named by its FileInfo. --exclude patterns match below
+// each source, --parents keeps each source's path (from the context's root,
+// or from a "/./" in it).
+func planCopy(t *srcTree, cp *copyStep, below lowers, loose []srcFile) (*copyPlan, error) {
 	dest := strings.TrimPrefix(cp.Dest, "/")
 	destDir := cp.DestDir
 	if _, fi, ok := below.find(dest); ok && fi.IsDir() {
 		destDir = true
 	}
-	var rels []string
-	for _, s := range cp.Sources {
-		m, err := t.match(s)
-		if err != nil {
-			return nil, err
-		}
-		rels = append(rels, m...)
-	}
-	if len(rels) > 1 {
-		destDir = true
+	ex, err := newExcluder(cp.Excludes)
+	if err != nil {
+		return nil, err
 	}
 	pl := &copyPlan{}
-	for _, rel := range rels {
-		fi, err := os.Lstat(t.abs(rel))
-		if err != nil {
+	if cp.Parents {
+		if pl.files, err = t.parentsFiles(cp.Sources, dest, ex); err != nil {
 			return nil, err
 		}
-		var files []srcFile
+	} else {
+		var rels []string
+		for _, s := range cp.Sources {
+			m, err := t.match(s)
+			if err != nil {
+				return nil, err
+			}
+			rels = append(rels, m...)
+		}
+		if len(rels)+len(loose) > 1 {
+			destDir = true
+		}
+		unpack := cp.Add && (cp.Unpack == nil || *cp.Unpack)
+		for _, rel := range rels {
+			files, err := t.sourceFiles(rel, dest, destDir, unpack, ex)
+			if err != nil {
+				return nil, err
+			}
+			pl.files = append(pl.files, files...)
+		}
+	}
+	for _, f := range loose {
 		switch {
-		case fi.IsDir():
-			files, err = t.files(rel, dest, true)
+		case f.extract:
+			f.dst = dest
 		case destDir:
-			files, err = t.files(rel, path.Join(dest, path.Base("/"+rel)), false)
+			f.dst = path.Join(dest, f.fi.Name())
 		default:
-			files, err = t.files(rel, dest, false)
+			f.dst = dest
 		}
-		if err != nil {
-			return nil, err
-		}
-		pl.files = append(pl.files, files...)
+		pl.files = append(pl.files, f)
 	}
 	if cp.Chmod != "" {
 		m, err := strconv.ParseUint(cp.Chmod, 8, 32)
@@ -76,9 +91,28 @@ func planCopy(t *srcTree, cp *copyStep, below lowers) (*copyPlan, error) {
 		if err != nil {
 			return nil, err
 		}
-		pl.uid, pl.gid = int(u.UID), int(u.GID)
+		pl.uid, pl.gid, pl.hasChown = int(u.UID), int(u.GID), true
 	}
 	return pl, nil
+}
+
+// sourceFiles lists what copying the source rel writes under dest.
+func (t *srcTree) sourceFiles(rel, dest string, destDir, unpack bool, ex *excluder) ([]srcFile, error) {
+	abs := t.abs(rel)
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fi.IsDir():
+		return t.files(rel, dest, true, ex.under(""))
+	case unpack && fi.Mode().IsRegular() && isArchive(abs):
+		return []srcFile{{abs: abs, dst: dest, fi: fi, extract: true}}, nil
+	case destDir:
+		return t.files(rel, path.Join(dest, path.Base("/"+rel)), false, ex.under(""))
+	default:
+		return t.files(rel, dest, false, ex.under(""))
+	}
 }
 
 func (t *srcTree) abs(rel string) string { return t.root + "/" + rel }
@@ -108,7 +142,13 @@ func (pl *copyPlan) writeTar(w io.Writer, below lowers) error {
 	tw := tar.NewWriter(w)
 	made := map[string]bool{}
 	for _, f := range pl.files {
-		if err := pl.parents(tw, f.dst, below, made); err != nil {
+		if f.extract {
+			if err := pl.extract(tw, f, below, made); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := pl.mkdirAll(tw, path.Dir(f.dst), below, made); err != nil {
 			return err
 		}
 		if err := pl.writeFile(tw, f); err != nil {
@@ -121,11 +161,11 @@ func (pl *copyPlan) writeTar(w io.Writer, below lowers) error {
 	return tw.Close()
 }
 
-// parents writes a directory entry for each parent of dst that neither the
-// layers below nor this layer have yet.
-func (pl *copyPlan) parents(tw *tar.Writer, dst string, below lowers, made map[string]bool) error {
+// mkdirAll writes a directory entry for dir and each of its parents that
+// neither the layers below nor this layer have yet.
+func (pl *copyPlan) mkdirAll(tw *tar.Writer, dir string, below lowers, made map[string]bool) error {
 	var missing []string
-	for d := path.Dir(dst); d != "." && d != "/" && d != ""; d = path.Dir(d) {
+	for d := dir; d != "." && d != "/" && d != ""; d = path.Dir(d) {
 		if made[d] {
 			break
 		}
@@ -172,6 +212,10 @@ func (pl *copyPlan) writeFile(tw *tar.Writer, f srcFile) error {
 	}
 	if !f.fi.Mode().IsRegular() {
 		return nil
+	}
+	if f.data != nil {
+		_, err := tw.Write(f.data)
+		return err
 	}
 	r, err := os.Open(f.abs)
 	if err != nil {

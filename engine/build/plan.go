@@ -62,6 +62,10 @@ type Plan struct {
 	global *envList
 	// buildArgs are the --build-arg values.
 	buildArgs map[string]string
+	// all are the stages of the Dockerfile, needed or not.
+	all []*Stage
+	// images are the image stages, by the --from that names them.
+	images map[string]*Stage
 }
 
 // Stage is one FROM and the instructions after it.
@@ -76,6 +80,10 @@ type Stage struct {
 	Line      int    // the FROM line
 	From      string // the FROM instruction as written
 	Commands  []instructions.Command
+	// Image is set on a stage the Dockerfile does not declare: the image a
+	// COPY --from names (Base), built as a stage of no instructions of its
+	// own, so its ONBUILD triggers run as BuildKit runs them.
+	Image bool
 }
 
 // Steps is how many steps the stage has, FROM included, as BuildKit counts
@@ -123,7 +131,7 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{File: file, escape: res.EscapeToken, global: global, buildArgs: opt.BuildArgs}
+	p := &Plan{File: file, escape: res.EscapeToken, global: global, buildArgs: opt.BuildArgs, images: map[string]*Stage{}}
 	all := make([]*Stage, len(stages))
 	for i, st := range stages {
 		s := &Stage{Index: i, Name: strings.ToLower(st.Name), Named: st.Name != "", From: st.SourceCode, Commands: st.Commands}
@@ -180,6 +188,11 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 				}
 			} else if findStage(all, from) != nil {
 				return &Error{File: file, Line: commandLine(c), Msg: fmt.Sprintf("--from=%s names this stage or a later one", from)}
+			} else if from == "" {
+				return &Error{File: file, Line: commandLine(c), Msg: "--from names no stage or image"}
+			} else if p.images[from] == nil {
+				p.images[from] = &Stage{Index: -1, Name: from, Base: from, Line: commandLine(c), From: "FROM " + from, Image: true}
+				p.Stages = append(p.Stages, p.images[from])
 			}
 		}
 		return nil
@@ -192,6 +205,7 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 			p.Stages = append(p.Stages, s)
 		}
 	}
+	p.all = all
 	p.Target = target
 	return p, nil
 }
@@ -218,6 +232,16 @@ func findStage(stages []*Stage, name string) *Stage {
 	return nil
 }
 
+// fromStage is the stage a COPY --from (expanded) names: a stage of the
+// Dockerfile by name or index, or the image stage Parse made for it; nil
+// when there is none.
+func (p *Plan) fromStage(from string) *Stage {
+	if s := findStage(p.all, from); s != nil {
+		return s
+	}
+	return p.images[from]
+}
+
 // commandLine is the first line of c in the Dockerfile.
 func commandLine(c instructions.Command) int {
 	if loc := c.Location(); len(loc) > 0 {
@@ -229,7 +253,11 @@ func commandLine(c instructions.Command) int {
 // commandText is c as written, on one line.
 func commandText(c instructions.Command) string {
 	if s, ok := c.(fmt.Stringer); ok {
-		return strings.Join(strings.Fields(s.String()), " ")
+		text := strings.Join(strings.Fields(s.String()), " ")
+		if r, ok := c.(*instructions.RunCommand); ok && len(r.Files) > 0 && len(r.CmdLine) == 1 && parser.MustParseHeredoc(r.CmdLine[0]) != nil {
+			text += " (" + heredocSummary(r.Files[0].Data) + ")"
+		}
+		return text
 	}
 	return strings.ToUpper(c.Name())
 }
@@ -290,9 +318,17 @@ func (e *envList) Keys() []string { return slices.Clone(e.keys) }
 func (p *Plan) String() string {
 	var b strings.Builder
 	for _, s := range p.Stages {
-		fmt.Fprintf(&b, "%s\n", stepName(s, 0, "FROM "+s.Base+fromSuffix(s)))
-		for i, c := range s.Commands {
-			fmt.Fprintf(&b, "%s\n", stepName(s, i+1, commandText(c)))
+		// The triggers of a stage's base stage are known here; an image's
+		// only once it is pulled. A bad one is reported by the build.
+		triggers, _ := p.onBuild(s, &stageConfig{})
+		n := len(triggers) + len(s.Commands) + 1
+		fmt.Fprintf(&b, "%s\n", stepNameOf(s, 0, n, "FROM "+s.Base+fromSuffix(s)))
+		for i, c := range append(triggers, s.Commands...) {
+			text := commandText(c)
+			if i < len(triggers) {
+				text = "ONBUILD " + text
+			}
+			fmt.Fprintf(&b, "%s\n", stepNameOf(s, i+1, n, text))
 		}
 	}
 	return b.String()
@@ -307,5 +343,11 @@ func fromSuffix(s *Stage) string {
 
 // stepName is "[stage k/n] TEXT" for step i (0: FROM) of s.
 func stepName(s *Stage, i int, text string) string {
-	return fmt.Sprintf("[%s %d/%d] %s", s.Name, i+1, s.Steps(), text)
+	return stepNameOf(s, i, s.Steps(), text)
+}
+
+// stepNameOf is "[stage k/n] TEXT" for step i of n (a stage with ONBUILD
+// triggers has more steps than its instructions).
+func stepNameOf(s *Stage, i, n int, text string) string {
+	return fmt.Sprintf("[%s %d/%d] %s", s.Name, i+1, n, text)
 }

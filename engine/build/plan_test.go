@@ -29,14 +29,23 @@ func describe(t *testing.T, p *Plan) string {
 			sc.args, sc.cmdSet = envList{}, false
 		}
 		b.WriteString("\nstage " + s.Name + " from " + s.Base + "\n")
-		for i, c := range s.Commands {
+		triggers, err := p.onBuild(s, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds := append(triggers, s.Commands...)
+		for i, c := range cmds {
+			text := commandText(c)
+			if i < len(triggers) {
+				text = "ONBUILD " + text
+			}
 			st, err := p.apply(sc, c)
 			if err != nil {
-				b.WriteString(stepName(s, i+1, "error: "+err.Error()) + "\n")
+				b.WriteString(stepNameOf(s, i+1, len(cmds)+1, text+": error: "+err.Error()) + "\n")
 				continue
 			}
 			if k := st.keyText(); k != "" {
-				b.WriteString(stepName(s, i+1, k) + "\n")
+				b.WriteString(stepNameOf(s, i+1, len(cmds)+1, k) + "\n")
 			}
 		}
 		cfg, _ := json.MarshalIndent(sc.Config, "", "  ")
@@ -54,6 +63,11 @@ func TestPlanGolden(t *testing.T) {
 		{name: "multistage"},
 		{name: "argscope", opt: PlanOptions{BuildArgs: map[string]string{"OVERRIDDEN": "given"}}},
 		{name: "target", opt: PlanOptions{Target: "test"}},
+		{name: "heredoc"},
+		{name: "copyfrom"},
+		{name: "copyflags"},
+		{name: "onbuild"},
+		{name: "bad-copy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata/plan", tc.name+".Dockerfile"))
@@ -90,6 +104,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "copy from a later stage", file: "bad-from", want: "Dockerfile:2: --from=a names this stage or a later one"},
 		{name: "unknown target", file: "target", target: "nope", want: `Dockerfile: target stage "nope" could not be found`},
 		{name: "empty", file: "", want: "Dockerfile: file with no instructions"},
+		{name: "unterminated heredoc", file: "bad-heredoc", want: "Dockerfile:2: unterminated heredoc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var data []byte
@@ -108,5 +123,37 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("%v: not an *Error of class InvalidArgument", err)
 			}
 		})
+	}
+}
+
+// TestOnBuildTriggers: the triggers of a base image's configuration are
+// parsed, cleared from the stage's, and a bad one names the FROM line.
+func TestOnBuildTriggers(t *testing.T) {
+	p, err := Parse([]byte("# a comment\nFROM parent\nRUN true\n"), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Stages[0]
+	sc := &stageConfig{}
+	sc.Config.OnBuild = []string{"ARG WHO=child", "RUN echo $WHO", "COPY a /b"}
+	cmds, err := p.onBuild(s, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cmds {
+		got = append(got, commandText(c))
+	}
+	if want := []string{"ARG WHO=child", "RUN echo $WHO", "COPY a /b"}; strings.Join(got, "|") != strings.Join(want, "|") || sc.Config.OnBuild != nil {
+		t.Errorf("triggers %q (config keeps %q), want %q", got, sc.Config.OnBuild, want)
+	}
+	for _, tc := range []struct{ trigger, want string }{
+		{"ONBUILD RUN x", `Dockerfile:2: ONBUILD trigger "ONBUILD RUN x" of parent: ONBUILD is not allowed as a trigger`},
+		{"BOGUS x", `Dockerfile:2: ONBUILD trigger "BOGUS x" of parent: unknown instruction: BOGUS`},
+	} {
+		sc.Config.OnBuild = []string{tc.trigger}
+		if _, err := p.onBuild(s, sc); err == nil || err.Error() != tc.want || !errdefs.IsInvalidArgument(err) {
+			t.Errorf("trigger %q: got %v, want %s", tc.trigger, err, tc.want)
+		}
 	}
 }

@@ -89,23 +89,30 @@ type step struct {
 
 // runStep is an expanded RUN.
 type runStep struct {
-	Argv    []string `json:"argv"`
-	Env     []string `json:"env"`
-	User    string   `json:"user,omitempty"`
-	Workdir string   `json:"workdir,omitempty"`
-	Network string   `json:"network,omitempty"`
+	Argv    []string  `json:"argv"`
+	Env     []string  `json:"env"`
+	User    string    `json:"user,omitempty"`
+	Workdir string    `json:"workdir,omitempty"`
+	Network string    `json:"network,omitempty"`
+	Files   []runFile `json:"files,omitempty"` // heredoc scripts mounted for the step
 }
 
 // copyStep is an expanded COPY or ADD.
 type copyStep struct {
-	Add     bool     `json:"add,omitempty"`
-	From    string   `json:"from,omitempty"` // a stage's name; "" is the context
-	Sources []string `json:"sources"`
-	Dest    string   `json:"dest"` // absolute
-	DestDir bool     `json:"dest_dir,omitempty"`
-	Chown   string   `json:"chown,omitempty"`
-	Chmod   string   `json:"chmod,omitempty"`
-	User    string   `json:"user,omitempty"` // the stage's user, for --chown names
+	Add      bool         `json:"add,omitempty"`
+	From     string       `json:"from,omitempty"` // a stage's name or index, or an image; "" is the context
+	Sources  []string     `json:"sources"`
+	URLs     []string     `json:"urls,omitempty"`   // ADD: files to download
+	Inline   []inlineFile `json:"inline,omitempty"` // heredocs
+	Dest     string       `json:"dest"`             // absolute
+	DestDir  bool         `json:"dest_dir,omitempty"`
+	Chown    string       `json:"chown,omitempty"`
+	Chmod    string       `json:"chmod,omitempty"`
+	User     string       `json:"user,omitempty"` // the stage's user, for --chown names
+	Excludes []string     `json:"exclude,omitempty"`
+	Parents  bool         `json:"parents,omitempty"`
+	Checksum string       `json:"checksum,omitempty"` // ADD --checksum of a URL
+	Unpack   *bool        `json:"unpack,omitempty"`   // ADD --unpack; nil: local archives only
 }
 
 // keyText is the expanded instruction as it goes into the cache key.
@@ -248,15 +255,18 @@ func (p *Plan) apply(sc *stageConfig, c instructions.Command) (*step, error) {
 	case *instructions.RunCommand:
 		return p.applyRun(sc, c, st)
 	case *instructions.CopyCommand:
-		if c.Parents || len(c.ExcludePatterns) > 0 {
-			return nil, unsupported("COPY --parents and --exclude")
-		}
-		return p.applyCopy(sc, &c.SourcesAndDest, c.From, c.Chown, c.Chmod, false, word, st)
+		cp := &copyStep{From: c.From, Excludes: c.ExcludePatterns, Parents: c.Parents}
+		return p.applyCopy(sc, &c.SourcesAndDest, cp, c.Chown, c.Chmod, word, st)
 	case *instructions.AddCommand:
-		if len(c.ExcludePatterns) > 0 || c.Checksum != "" || c.KeepGitDir != nil {
-			return nil, unsupported("ADD --exclude, --checksum and --keep-git-dir")
+		if c.KeepGitDir != nil {
+			return nil, unsupported("ADD --keep-git-dir (ADD of a git repository)")
 		}
-		return p.applyCopy(sc, &c.SourcesAndDest, "", c.Chown, c.Chmod, true, word, st)
+		sum, err := word(c.Checksum)
+		if err != nil {
+			return nil, err
+		}
+		cp := &copyStep{Add: true, Excludes: c.ExcludePatterns, Checksum: sum, Unpack: c.Unpack}
+		return p.applyCopy(sc, &c.SourcesAndDest, cp, c.Chown, c.Chmod, word, st)
 	default:
 		return nil, unsupported(strings.ToUpper(c.Name()))
 	}
@@ -296,9 +306,6 @@ func (sc *stageConfig) shell() []string {
 }
 
 func (p *Plan) applyRun(sc *stageConfig, c *instructions.RunCommand, st *step) (*step, error) {
-	if len(c.Files) > 0 {
-		return nil, unsupported("a RUN heredoc")
-	}
 	if len(instructions.GetMounts(c)) > 0 {
 		return nil, unsupported("RUN --mount")
 	}
@@ -312,25 +319,25 @@ func (p *Plan) applyRun(sc *stageConfig, c *instructions.RunCommand, st *step) (
 	if network == instructions.NetworkDefault {
 		network = ""
 	}
-	argv := sc.cmdLine(c.ShellDependantCmdLine)
+	argv, files, err := sc.runArgv(c)
+	if err != nil {
+		return nil, err
+	}
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("RUN without a command")
 	}
 	st.kind = stepRun
-	st.run = &runStep{Argv: argv, Env: sc.runEnv(), User: sc.Config.User, Workdir: sc.Config.WorkingDir, Network: network}
+	st.run = &runStep{Argv: argv, Env: sc.runEnv(), User: sc.Config.User, Workdir: sc.Config.WorkingDir, Network: network, Files: files}
 	st.created = "RUN " + strings.Join(argv, " ") + " # berth"
 	return st, nil
 }
 
-func (p *Plan) applyCopy(sc *stageConfig, sd *instructions.SourcesAndDest, from, chown, chmod string, add bool, word func(string) (string, error), st *step) (*step, error) {
+func (p *Plan) applyCopy(sc *stageConfig, sd *instructions.SourcesAndDest, cp *copyStep, chown, chmod string, word func(string) (string, error), st *step) (*step, error) {
 	name := "COPY"
-	if add {
+	if cp.Add {
 		name = "ADD"
 	}
-	if len(sd.SourceContents) > 0 {
-		return nil, unsupported(name + " heredocs")
-	}
-	cp := &copyStep{Add: add, User: sc.Config.User}
+	cp.User = sc.Config.User
 	var err error
 	if cp.Chown, err = word(chown); err != nil {
 		return nil, err
@@ -338,33 +345,47 @@ func (p *Plan) applyCopy(sc *stageConfig, sd *instructions.SourcesAndDest, from,
 	if cp.Chmod, err = word(chmod); err != nil {
 		return nil, err
 	}
-	if from != "" {
-		f, _, err := shell.NewLex(p.escape).ProcessWord(from, p.global)
+	if cp.From != "" {
+		f, _, err := shell.NewLex(p.escape).ProcessWord(cp.From, p.global)
 		if err != nil {
 			return nil, err
 		}
 		cp.From = f
+	}
+	if cp.Inline, err = sc.inlineFiles(sd.SourceContents); err != nil {
+		return nil, err
 	}
 	for _, s := range sd.SourcePaths {
 		s, err := word(s)
 		if err != nil {
 			return nil, err
 		}
-		if add && (strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "git@")) {
-			return nil, unsupported("ADD of a URL")
+		switch {
+		case cp.Add && isGitSource(s):
+			return nil, fmt.Errorf("ADD of a git repository (%s) is not supported: clone it into the build context, or RUN git clone", s)
+		case cp.Add && isURL(s):
+			cp.URLs = append(cp.URLs, s)
+		case isURL(s):
+			return nil, fmt.Errorf("COPY cannot download %s: use ADD", s)
+		default:
+			cp.Sources = append(cp.Sources, s)
 		}
-		cp.Sources = append(cp.Sources, s)
+	}
+	if cp.Checksum != "" {
+		if err := checkChecksum(cp); err != nil {
+			return nil, err
+		}
 	}
 	dest, err := word(sd.DestPath)
 	if err != nil {
 		return nil, err
 	}
-	cp.DestDir = strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
+	cp.DestDir = strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.") || cp.Parents
 	if !path.IsAbs(dest) {
 		dest = path.Join("/", sc.Config.WorkingDir, dest)
 	}
 	cp.Dest = path.Clean(dest)
-	if len(cp.Sources) > 1 && !cp.DestDir {
+	if len(cp.Sources)+len(cp.URLs)+len(cp.Inline) > 1 && !cp.DestDir {
 		return nil, fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", name)
 	}
 	st.kind = stepCopy

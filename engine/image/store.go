@@ -392,6 +392,10 @@ func (s *Store) sweepLocked() {
 // before the store is used.
 func (s *Store) SetLocalRegistriesOnly() { s.localOnly = true }
 
+// LocalRegistriesOnly tells whether SetLocalRegistriesOnly was called: the
+// builder then keeps its downloads on this machine too.
+func (s *Store) LocalRegistriesOnly() bool { return s.localOnly }
+
 // checkRegistry is errdefs.ErrUnavailable when the store keeps to local
 // registries and norm names another one.
 func (s *Store) checkRegistry(norm string) error {

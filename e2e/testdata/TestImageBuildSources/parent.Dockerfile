@@ -1,0 +1,2 @@
+FROM busybox
+ONBUILD RUN echo triggered > /trig
