@@ -127,6 +127,7 @@ type builtLayer struct {
 // stageState is a stage as its steps so far made it.
 type stageState struct {
 	base    *image.Image // nil: scratch
+	baseV1  v1.Image     // base's content, held (image.Store.Hold) until the build ends
 	layers  []builtLayer // made by the build, over base's
 	cfg     *stageConfig
 	key     string // the cache key of the last layer step (or the base)
@@ -137,6 +138,8 @@ type stageState struct {
 // run is one Build.
 type run struct {
 	b      *Builder
+	lease  *lease         // the cache layers the build uses
+	holds  []func() error // releases the base images it holds
 	opt    Options
 	plan   *Plan
 	ctxDir *srcTree
@@ -148,7 +151,7 @@ type run struct {
 // *Error for a mistake in the Dockerfile, a *StepError for a RUN that
 // failed, errdefs.ErrNotFound for a missing Dockerfile, context, source
 // or base image. A failed build names nothing: every tag keeps its image.
-func (b *Builder) Build(ctx context.Context, opt Options) (*Result, error) {
+func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr error) {
 	for _, t := range opt.Tags {
 		if _, err := image.Normalize(t); err != nil {
 			return nil, fmt.Errorf("tag %q: %w", t, err)
@@ -166,7 +169,11 @@ func (b *Builder) Build(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{b: b, opt: opt, plan: plan, ctxDir: tree, states: map[*Stage]*stageState{}}
+	r, err := b.newRun(ctx, opt, plan, tree)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { retErr = errors.Join(retErr, r.end()) }()
 	for _, s := range plan.Stages {
 		ss, err := r.stage(ctx, s)
 		if err != nil {
@@ -258,17 +265,10 @@ func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 	name := stepName(s, 0, "FROM "+s.Base)
 	r.emit(Event{Vertex: v, Name: name, Status: StepStarted})
 	began := time.Now()
-	img, err := r.b.images.Resolve(ctx, s.Base)
-	if errdefs.IsNotFound(err) {
-		img, err = r.b.images.Pull(ctx, s.Base, image.PullOptions{})
-	}
+	img, v1img, err := r.base(ctx, s.Base)
 	if err != nil {
 		r.emit(Event{Vertex: v, Name: name, Status: StepFailed, Duration: time.Since(began)})
 		return nil, &Error{File: r.plan.File, Line: s.Line, Msg: fmt.Sprintf("base image %q: %v", s.Base, err)}
-	}
-	v1img, err := r.b.images.V1Image(ctx, img)
-	if err != nil {
-		return nil, err
 	}
 	cf, err := v1img.ConfigFile()
 	if err != nil {
@@ -280,7 +280,7 @@ func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 		cfg.Config.Env = append(cfg.Config.Env, defaultPath)
 	}
 	r.emit(Event{Vertex: v, Name: name, Status: StepDone, Duration: time.Since(began)})
-	return &stageState{base: img, cfg: cfg, key: "image:" + img.ID, created: cf.Created.Time}, nil
+	return &stageState{base: img, baseV1: v1img, cfg: cfg, key: "image:" + img.ID, created: cf.Created.Time}, nil
 }
 
 // lowers returns the stage's layers as overlay lower directories,
@@ -318,7 +318,7 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	}
 	defer func() { retErr = errors.Join(retErr, cleanup()) }()
 	key := stepKey(ss.key, st.keyText(), src.sum)
-	ent, hit, err := r.lookup(key)
+	ent, hit, err := r.lookup(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -328,7 +328,7 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 			return err
 		}
 		defer unlock()
-		if ent, hit, err = r.lookup(key); err != nil {
+		if ent, hit, err = r.lookup(ctx, key); err != nil {
 			return err
 		}
 	}
@@ -365,11 +365,11 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	return nil
 }
 
-func (r *run) lookup(key string) (*cacheEntry, bool, error) {
+func (r *run) lookup(ctx context.Context, key string) (*cacheEntry, bool, error) {
 	if r.opt.NoCache {
 		return nil, false, nil
 	}
-	return r.b.cache.get(key)
+	return r.use(ctx, key)
 }
 
 // source is what a COPY reads, resolved before its cache key is made.
@@ -440,7 +440,7 @@ func (r *run) make(ctx context.Context, v int, name string, st *step, below lowe
 		w.abort()
 		return ent, nil
 	}
-	if ent.DiffID, err = w.commit(); err != nil {
+	if ent.DiffID, err = r.commitLayer(ctx, w); err != nil {
 		return nil, err
 	}
 	return ent, nil
@@ -477,14 +477,22 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 	default:
 		return false, fmt.Errorf("network %q: not supported for RUN: %w", network, errdefs.ErrInvalidArgument)
 	}
-	c, err := r.b.eng.Create(ctx, cfg)
+	unmark, err := r.b.cache.runMarker(cfg.Name)
 	if err != nil {
 		return false, err
+	}
+	c, err := r.b.eng.Create(ctx, cfg)
+	if err != nil {
+		return false, errors.Join(err, unmark())
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		retErr = errors.Join(retErr, r.b.eng.Remove(cctx, c.ID, true))
+		if err := r.b.eng.Remove(cctx, c.ID, true); err != nil {
+			retErr = errors.Join(retErr, err) // the marker stays: the next sweep retries
+			return
+		}
+		retErr = errors.Join(retErr, unmark())
 	}()
 	if err := r.b.eng.Start(ctx, c.ID); err != nil {
 		return false, err

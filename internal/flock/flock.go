@@ -26,6 +26,16 @@ import (
 // containers of one project do). If ctx ends first, Lock returns at once and
 // the abandoned wait releases the lock as soon as it gets it.
 func Lock(ctx context.Context, path string) (unlock func(), err error) {
+	return lock(ctx, path, unix.LOCK_EX)
+}
+
+// LockShared takes a shared lock on path, as Lock does: any number of
+// shared holders at once, none while an exclusive one holds it.
+func LockShared(ctx context.Context, path string) (unlock func(), err error) {
+	return lock(ctx, path, unix.LOCK_SH)
+}
+
+func lock(ctx context.Context, path string, how int) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -34,7 +44,7 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	release := func() { _ = f.Close() }
-	err = flock(f, unix.LOCK_EX|unix.LOCK_NB)
+	err = flock(f, how|unix.LOCK_NB)
 	if err == nil {
 		return release, nil
 	}
@@ -46,7 +56,7 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	var mu sync.Mutex // guards abandoned
 	abandoned := false
 	go func() {
-		err := flock(f, unix.LOCK_EX)
+		err := flock(f, how)
 		mu.Lock()
 		defer mu.Unlock()
 		if abandoned {

@@ -85,3 +85,34 @@ func TestLockHandsOverAtOnce(t *testing.T) {
 	}
 	u()
 }
+
+// TestLockSharedAdmitsSharers: shared holders coexist, an exclusive one
+// waits for all of them, and a sharer waits for an exclusive holder.
+func TestLockSharedAdmitsSharers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	u1, err := LockShared(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, err := LockShared(t.Context(), p)
+	if err != nil {
+		t.Fatalf("second shared lock: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := Lock(ctx, p); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("exclusive lock while shared: err = %v, want deadline exceeded", err)
+	}
+	u1()
+	u2()
+	ux, err := Lock(t.Context(), p)
+	if err != nil {
+		t.Fatalf("exclusive lock after the sharers left: %v", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel2()
+	if _, err := LockShared(ctx2, p); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("shared lock while exclusive: err = %v, want deadline exceeded", err)
+	}
+	ux()
+}
