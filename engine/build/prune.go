@@ -10,10 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/internal/diskusage"
 )
 
 // CacheRecord is one step of the build cache, as `berth builder du` lists
@@ -80,7 +81,7 @@ func (c *cache) readState(inImage map[string]bool) (*cacheState, error) {
 	}
 	for _, e := range ents {
 		n := e.Name()
-		st.layers[n] = diskUsage(filepath.Join(c.dir, "layers", n)) + diskUsage(c.unpackedDir(n))
+		st.layers[n] = diskusage.Of(filepath.Join(c.dir, "layers", n)) + diskusage.Of(c.unpackedDir(n))
 	}
 	if ents, err = os.ReadDir(filepath.Join(c.dir, "cache")); err != nil {
 		return nil, fmt.Errorf("build cache: %w", err)
@@ -109,7 +110,7 @@ func (c *cache) readState(inImage map[string]bool) (*cacheState, error) {
 		}
 		h := strings.TrimPrefix(ent.DiffID, "sha256:")
 		rec := CacheRecord{ID: key, DiffID: ent.DiffID, Created: ent.Created, LastUsed: fi.ModTime(),
-			Size: diskUsage(p), InUse: h != "" && leased[h], InImage: h != "" && inImage[h]}
+			Size: diskusage.Of(p), InUse: h != "" && leased[h], InImage: h != "" && inImage[h]}
 		if h != "" {
 			rec.Size += st.layers[h]
 			users[h]++
@@ -278,22 +279,4 @@ func (c *cache) removeLayer(h string) error {
 		return fmt.Errorf("build cache: %w", err)
 	}
 	return nil
-}
-
-// diskUsage is the bytes the files at and below p take on disk (as du
-// counts them); 0 for what is not there.
-func diskUsage(p string) int64 {
-	var n int64
-	_ = filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil //nolint:nilerr // a file gone meanwhile counts as nothing
-		}
-		if fi, err := d.Info(); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				n += st.Blocks * 512
-			}
-		}
-		return nil
-	})
-	return n
 }
