@@ -86,33 +86,27 @@ func TestLockHandsOverAtOnce(t *testing.T) {
 	u()
 }
 
-// TestLockSharedAdmitsSharers: shared holders coexist, an exclusive one
-// waits for all of them, and a sharer waits for an exclusive holder.
-func TestLockSharedAdmitsSharers(t *testing.T) {
+func TestSharedAndTryLock(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "lock")
-	u1, err := LockShared(t.Context(), p)
+	a, err := LockShared(t.Context(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u2, err := LockShared(t.Context(), p)
+	b, err := LockShared(t.Context(), p)
 	if err != nil {
-		t.Fatalf("second shared lock: %v", err)
+		t.Fatalf("a second shared lock: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := Lock(ctx, p); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("exclusive lock while shared: err = %v, want deadline exceeded", err)
+	if _, ok, err := TryLock(t.Context(), p); ok || err != nil {
+		t.Fatalf("TryLock under shared holders: ok=%v err=%v, want busy", ok, err)
 	}
-	u1()
-	u2()
-	ux, err := Lock(t.Context(), p)
-	if err != nil {
-		t.Fatalf("exclusive lock after the sharers left: %v", err)
+	a()
+	b()
+	unlock, ok, err := TryLock(t.Context(), p)
+	if !ok || err != nil {
+		t.Fatalf("TryLock of a free lock: ok=%v err=%v", ok, err)
 	}
-	ctx2, cancel2 := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel2()
-	if _, err := LockShared(ctx2, p); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("shared lock while exclusive: err = %v, want deadline exceeded", err)
+	if _, ok, _ := TryLock(t.Context(), p); ok {
+		t.Fatal("TryLock took a held lock")
 	}
-	ux()
+	unlock()
 }
