@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -137,9 +138,13 @@ type stageState struct {
 
 // run is one Build.
 type run struct {
-	b      *Builder
-	lease  *lease         // the cache layers the build uses
-	holds  []func() error // releases the base images it holds
+	b     *Builder
+	lease *lease // the cache layers the build uses
+
+	holdMu sync.Mutex          // guards the fields below
+	held   map[string]bool     // the base images it holds, by manifest digest
+	bases  map[string]heldBase // the base images it resolved, by reference
+	holds  []func() error      // their releases
 	opt    Options
 	plan   *Plan
 	ctxDir *srcTree
@@ -535,6 +540,9 @@ func (r *run) commit(ctx context.Context, ss *stageState) (*Result, error) {
 	img, err := r.b.newImage(ctx, ss, *cfg)
 	if err != nil {
 		return nil, err
+	}
+	if res, ok := r.alreadyNamed(ctx, img); ok {
+		return res, nil // a full hit: the store has it under every name
 	}
 	ref := ""
 	if len(r.opt.Tags) > 0 {
