@@ -340,6 +340,9 @@ func TestBuilderPrune(t *testing.T) {
 	if !strings.Contains(df, "Build Cache=2") || !strings.Contains(df, "Images=2") {
 		t.Errorf("system df:\n%s", df)
 	}
+	if v := h.mustBerth("system", "df", "-v"); !strings.Contains(v, "Build cache usage:") || strings.Count(v, "regular") != 1 {
+		t.Errorf("system df -v lists:\n%s\nwant the build cache with one record of a layer", v)
+	}
 	out := h.mustBerth("builder", "prune", "-f")
 	if n := len(nonEmpty(strings.Split(h.mustBerth("builder", "du", "--format", "{{.ID}}"), "\n"))); n != 1 || !strings.Contains(out, "Total reclaimed space:") {
 		t.Errorf("after a dangling prune %d records left, want 1 (the layer cached:1 has); output:\n%s", n, out)
