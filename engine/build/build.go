@@ -417,7 +417,7 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		return source{}, none, errors.Join(err, cleanup())
 	}
 	if sum == "" {
-		if sum, err = checksum(pl.files); err != nil {
+		if sum, err = r.b.cache.sourceSum(pl.files); err != nil {
 			return source{}, none, errors.Join(err, cleanup())
 		}
 	}

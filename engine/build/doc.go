@@ -15,6 +15,7 @@
 //	<root>/build/unpacked/<diff-id hex>/  that layer unpacked, an overlay lower directory for later RUN steps
 //	<root>/build/cache/<key hex>.json     a cache entry: the step's key → its layer (or none) and creation time
 //	<root>/build/locks/<key hex>          flocked while a step with that key is being made
+//	<root>/build/sums/<stat identity>     a COPY's source checksum, by its files' stat (see sourceSum)
 //	<root>/build/leases/lease-*           one per running build: the layers it uses, flocked while it runs
 //	<root>/build/gc.lock                  shared by builds while they take a layer, exclusive for Prune
 //	<root>/build/.tmp-<owner>-*           layers and directories being written (or mounted on)

@@ -248,6 +248,11 @@ func (b *Builder) Prune(ctx context.Context, opt PruneOptions) (*PruneReport, er
 		total -= freed
 		rep.SpaceReclaimed += freed
 	}
+	if opt.All && opt.Until == 0 && opt.KeepStorage == 0 {
+		if err := b.cache.forgetSums(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Layers no record names: left by builds killed between making a
 	// layer and recording it.
 	for h, sz := range st.layers {
