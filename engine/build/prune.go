@@ -273,8 +273,15 @@ func (c *cache) removeLayer(h string) error {
 	if err := os.Remove(c.layerFile(h)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("build cache: %w", err)
 	}
+	return c.removeAside(c.unpackedDir(h))
+}
+
+// removeAside removes the directory p, moving it aside first so that no
+// half-removed directory is ever found under its name. Nothing there is
+// not an error.
+func (c *cache) removeAside(p string) error {
 	tmp := c.tempName()
-	if err := os.Rename(c.unpackedDir(h), tmp); err != nil {
+	if err := os.Rename(p, tmp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}

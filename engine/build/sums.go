@@ -3,9 +3,7 @@ package build
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -82,16 +80,5 @@ func statIdentity(files []srcFile, settled time.Time) (string, bool) {
 // forgetSums removes the remembered checksums: they cost a build only
 // reading its sources again.
 func (c *cache) forgetSums() error {
-	dir := filepath.Join(c.dir, "sums")
-	tmp := c.tempName()
-	if err := os.Rename(dir, tmp); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("build cache: %w", err)
-	}
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("build cache: %w", err)
-	}
-	return nil
+	return c.removeAside(filepath.Join(c.dir, "sums"))
 }
