@@ -138,18 +138,18 @@ type stageState struct {
 
 // run is one Build.
 type run struct {
-	b     *Builder
-	lease *lease // the cache layers the build uses
-
-	holdMu sync.Mutex          // guards the fields below
-	held   map[string]bool     // the base images it holds, by manifest digest
-	bases  map[string]heldBase // the base images it resolved, by reference
-	holds  []func() error      // their releases
+	b      *Builder
+	lease  *lease // the cache layers the build uses
 	opt    Options
 	plan   *Plan
 	ctxDir *srcTree
 	vertex int
 	states map[*Stage]*stageState
+
+	holdMu sync.Mutex          // guards the fields below
+	held   map[string]bool     // the base images it holds, by manifest digest
+	bases  map[string]heldBase // the base images it resolved, by reference
+	holds  []func() error      // their releases
 }
 
 // Build builds the image opt describes and names it opt.Tags. Errors: an
