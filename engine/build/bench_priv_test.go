@@ -49,3 +49,17 @@ COPY --from=build /src/app.out /app/
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkPrivRunStep is one RUN step made again (no cache), in process:
+// the container's create, start, output, exit and removal, and its layer.
+func BenchmarkPrivRunStep(b *testing.B) {
+	bl := newPrivBuilder(b)
+	dir := b.TempDir()
+	writeFiles(b, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN echo hi > /hi\n"})
+	opt := Options{ContextDir: dir, NoCache: true, Network: "none"}
+	for b.Loop() {
+		if _, err := bl.Build(b.Context(), opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -502,19 +502,7 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 	if err := r.b.eng.Start(ctx, c.ID); err != nil {
 		return false, err
 	}
-	var tail []string
-	err = r.b.eng.Logs(ctx, c.ID, engine.LogOptions{Follow: true, Tail: -1}, func(l engine.LogLine) error {
-		r.emit(Event{Vertex: v, Status: StepOutput, Line: l.Text})
-		tail = append(tail, l.Text)
-		if len(tail) > tailLines {
-			tail = tail[1:]
-		}
-		return nil
-	})
-	if err != nil {
-		return false, err
-	}
-	state, err := r.b.eng.Wait(ctx, c.ID)
+	state, tail, err := r.runOutput(ctx, v, c.ID)
 	if err != nil {
 		return false, err
 	}
