@@ -221,7 +221,10 @@ func TestBuildInterrupted(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("the next build: exit %d\n%s", r.code, r.stderr)
 			}
-			if ran := ranSteps(r.stderr); len(ran) != 1 || strings.Contains(ran[0], "echo one") {
+			// The gated RUN never finished; the COPY most likely did not (a
+			// scheduler's delay may let it finish before the kill lands).
+			ran := ranSteps(r.stderr)
+			if len(ran) > 1 || (len(ran) == 0 && !tc.copy) || (len(ran) == 1 && strings.Contains(ran[0], "echo one")) {
 				t.Errorf("the next build ran %q, want only the step the first did not finish", ran)
 			}
 			if ids := h.buildContainers(); len(ids) != 0 {
