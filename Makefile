@@ -59,6 +59,7 @@ fuzz:
 
 # Figures: the packages' micro-benchmarks, image pull beside skopeo, and
 # Compose projects beside Docker Compose and podman-compose (bench/RESULTS.md;
+# image builds beside BuildKit and podman build: bench/BUILD-RESULTS.md;
 # about 15 minutes, most of it podman-compose).
 bench: deps build
 	# BERTH_TEST_EXE: the engine's shim benchmark measures the real berth binary.
@@ -68,6 +69,7 @@ bench: deps build
 	BERTH=$(BIN) bash hack/bench-develop.sh
 	bash hack/bench-deploy.sh
 	bash hack/bench-compose.sh
+	bash hack/bench-build.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

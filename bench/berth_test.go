@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,8 +32,8 @@ func setupBerth(b *testing.B, work, rootfs string) (*tool, error) {
 		}
 	})
 
-	t := &tool{name: "berth", work: work}
-	berth := func(args ...string) []string { return append([]string{bin, "--root", root}, args...) }
+	t := &tool{name: "berth", work: work, cli: []string{bin, "--root", root}}
+	berth := func(args ...string) []string { return append(slices.Clone(t.cli), args...) }
 	version, err := output(ctx, work, nil, berth("version")...)
 	if err != nil {
 		return nil, err

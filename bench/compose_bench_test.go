@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // Environment variables the benchmarks read.
@@ -70,13 +68,7 @@ var errUnavailable = errors.New("unavailable")
 // reported as a metric in seconds ("s/berth-cold-up", …); every sample also
 // goes to RESULTS.md (BERTH_BENCH_RESULTS), as medians with their spread.
 func BenchmarkCompose(b *testing.B) {
-	if os.Getenv(envEnable) != "1" {
-		b.Skipf("set %s=1 to run (as root; see bench/README.md)", envEnable)
-	}
-	testutil.RequirePrivileged(b)
-	work := workDir(b)
-	rootfs := filepath.Join(work, "busybox-rootfs.tar")
-	buildRootfs(b, rootfs)
+	work, rootfs := benchStart(b)
 
 	res := newResults()
 	setups := []struct {
@@ -103,26 +95,16 @@ func BenchmarkCompose(b *testing.B) {
 		}
 	})
 	for _, s := range setups {
-		res.declare(s.name, s.title)
-		if s.optIn != "" && os.Getenv(s.optIn) != "1" {
-			res.skip(s.name, fmt.Sprintf("left out (set %s=1 to run it)", s.optIn))
-			continue
+		t, ok := setUp(b, res, s.name, s.title, s.optIn, func() (*tool, string, []string, error) {
+			t, err := s.setup(b, filepath.Join(work, s.name), rootfs)
+			if err != nil {
+				return nil, "", nil, err
+			}
+			return t, t.version, t.notes, nil
+		})
+		if ok {
+			tools = append(tools, t)
 		}
-		t, err := s.setup(b, filepath.Join(work, s.name), rootfs)
-		if errors.Is(err, errUnavailable) {
-			res.skip(s.name, err.Error())
-			b.Logf("%s skipped: %v", s.name, err)
-			continue
-		}
-		if err != nil {
-			res.fail(s.name, err.Error())
-			b.Fatalf("%s: set-up: %v", s.name, err)
-		}
-		res.describe(s.name, t.version, t.notes)
-		for _, n := range t.notes {
-			b.Logf("%s: %s", s.name, n)
-		}
-		tools = append(tools, t)
 	}
 	fl, err := setupFloor(b, filepath.Join(work, "floor"), rootfs, slices.Max(sizes))
 	if err != nil {
@@ -288,6 +270,7 @@ type tool struct {
 	notes   []string // how its behaviour differs from the others', for RESULTS.md
 	work    string   // its working directory
 	env     []string // added to the environment of every command
+	cli     []string // its own command line up to the verb: berth --root …, docker, podman --root …
 
 	// argv is the Compose command args on file and project.
 	argv func(file, project string, args ...string) []string

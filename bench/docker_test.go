@@ -20,113 +20,13 @@ import (
 // dockerLabelProject is the label Docker Compose (v1 and v2) puts on what it makes.
 const dockerLabelProject = "com.docker.compose.project"
 
-// setupDocker starts a private dockerd under work, with no NAT, no
-// forwarding, no firewall rules and no default bridge, imports the busybox
-// image into it, and registers its teardown: SIGTERM by PID, mounts and
-// directories removed.
+// setupDocker is Docker Compose on a private dockerd (startDockerd).
 func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 	ctx := b.Context()
-	dockerd, err := exec.LookPath("dockerd")
-	if err != nil {
-		return nil, fmt.Errorf("dockerd not installed (apt-get install docker.io): %w", errUnavailable)
-	}
-	if _, err := exec.LookPath("containerd"); err != nil {
-		return nil, fmt.Errorf("containerd not installed (apt-get install docker.io): %w", errUnavailable)
-	}
-	// The client of the package that brought dockerd, if there is one: a
-	// docker elsewhere on PATH may be of another version.
-	cli := filepath.Join(filepath.Dir(filepath.Dir(dockerd)), "bin", "docker")
-	if _, err := os.Stat(cli); err != nil {
-		if cli, err = exec.LookPath("docker"); err != nil {
-			return nil, fmt.Errorf("docker client not installed (apt-get install docker.io): %w", errUnavailable)
-		}
-	}
-	// dockerd runs in a network namespace of its own (unshare -n), where
-	// forwarding is off and there is no way out: without its firewall
-	// rules Docker cannot cut an internal network off, and the host's
-	// forwarding may be on for other reasons.
-	var netns []string
-	if u, err := exec.LookPath("unshare"); err == nil {
-		netns = []string{u, "--net", "--"}
-	} else {
-		forwarding, err := ipForwardOn()
-		if err != nil {
-			return nil, err
-		}
-		if forwarding {
-			return nil, fmt.Errorf("net.ipv4.ip_forward is 1 and there is no unshare to give dockerd a network "+
-				"namespace of its own: with --iptables=false its containers would have a path out: %w", errUnavailable)
-		}
-	}
-	nofile, err := hardLimit(unix.RLIMIT_NOFILE)
+	t, cli, err := startDockerd(b, work, rootfs)
 	if err != nil {
 		return nil, err
 	}
-
-	// Teardown runs in reverse: daemon, then its directory, then what it
-	// made outside it.
-	err = trackFootprint(b, work, []footprintPath{
-		{Path: "/etc/docker/key.json", Private: true}, // dockerd 20.10's trust key
-		{Path: "/run/docker"},                         // plugins directory
-		{Path: "/run/containerd"},                     // shim sockets
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		return nil, err
-	}
-	b.Cleanup(func() {
-		if err := removeTree(work); err != nil {
-			b.Errorf("docker: remove %s: %v", work, err)
-		}
-	})
-
-	sock := filepath.Join(work, "docker.sock")
-	logf, err := os.Create(filepath.Join(work, "dockerd.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	args := append(netns, dockerd,
-		"--data-root", filepath.Join(work, "data"),
-		"--exec-root", filepath.Join(work, "exec"),
-		"--pidfile", filepath.Join(work, "dockerd.pid"),
-		"-H", "unix://"+sock,
-		"--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none",
-		"--default-ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile),
-		"--default-runtime", "runc",
-		"--containerd-namespace", "berth-bench",
-		"--containerd-plugins-namespace", "berth-bench-plugins",
-	)
-	// unshare execs dockerd: the PID is dockerd's.
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start dockerd: %v: %w", err, errUnavailable)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait() // its exit status says nothing once we sent SIGTERM
-		close(exited)
-	}()
-	b.Logf("docker: dockerd started, pid %d, log %s", cmd.Process.Pid, logf.Name())
-	b.Cleanup(func() {
-		if err := stopDaemon(cmd.Process, exited, filepath.Join(work, "exec", "containerd", "containerd.pid")); err != nil {
-			b.Errorf("docker: stop dockerd: %v", err)
-		}
-	})
-
-	t := &tool{
-		name: "docker",
-		work: work,
-		env:  []string{"DOCKER_HOST=unix://" + sock},
-	}
-	if err := waitDockerd(ctx, t, cli, exited); err != nil {
-		log, _ := os.ReadFile(logf.Name())
-		return nil, fmt.Errorf("dockerd did not come up: %v\n%s: %w", err, tail(log, 1500), errUnavailable)
-	}
-
 	compose, composeVersion, err := dockerCompose(ctx, t, cli)
 	if err != nil {
 		return nil, err
@@ -135,13 +35,8 @@ func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 		t.notes = append(t.notes, fmt.Sprintf("Docker Compose %s (v1) was measured: no Docker Compose v2 or later "+
 			"is installed here (see bench/README.md)", composeVersion))
 	}
-	engineVersion, _ := output(ctx, work, t.env, cli, "version", "--format", "{{.Server.Version}}")
-	t.version = fmt.Sprintf("%s %s on Docker Engine %s (runc)",
-		strings.Join(append([]string{filepath.Base(compose[0])}, compose[1:]...), " "), composeVersion, engineVersion)
-	if _, out, err := t.run(ctx, cli, "import", rootfs, "busybox:latest"); err != nil {
-		return nil, fmt.Errorf("docker import: %v: %s", err, out)
-	}
-
+	t.version = fmt.Sprintf("%s %s on %s",
+		strings.Join(append([]string{filepath.Base(compose[0])}, compose[1:]...), " "), composeVersion, t.version)
 	t.argv = func(file, project string, args ...string) []string {
 		v := append([]string{}, compose...)
 		v = append(v, "-f", file, "-p", project)
@@ -184,6 +79,123 @@ func setupDocker(b *testing.B, work, rootfs string) (*tool, error) {
 		return left, nil
 	}
 	return t, nil
+}
+
+// startDockerd starts a private dockerd under work, with no NAT, no
+// forwarding, no firewall rules and no default bridge, imports the busybox
+// image into it, and registers its teardown: SIGTERM by PID, mounts and
+// directories removed. It returns the tool with its environment (DOCKER_HOST)
+// and the docker client of the package that brought dockerd.
+func startDockerd(b *testing.B, work, rootfs string) (*tool, string, error) {
+	ctx := b.Context()
+	dockerd, err := exec.LookPath("dockerd")
+	if err != nil {
+		return nil, "", fmt.Errorf("dockerd not installed (apt-get install docker.io): %w", errUnavailable)
+	}
+	if _, err := exec.LookPath("containerd"); err != nil {
+		return nil, "", fmt.Errorf("containerd not installed (apt-get install docker.io): %w", errUnavailable)
+	}
+	// The client of the package that brought dockerd, if there is one: a
+	// docker elsewhere on PATH may be of another version.
+	cli := filepath.Join(filepath.Dir(filepath.Dir(dockerd)), "bin", "docker")
+	if _, err := os.Stat(cli); err != nil {
+		if cli, err = exec.LookPath("docker"); err != nil {
+			return nil, "", fmt.Errorf("docker client not installed (apt-get install docker.io): %w", errUnavailable)
+		}
+	}
+	// dockerd runs in a network namespace of its own (unshare -n), where
+	// forwarding is off and there is no way out: without its firewall
+	// rules Docker cannot cut an internal network off, and the host's
+	// forwarding may be on for other reasons.
+	var netns []string
+	if u, err := exec.LookPath("unshare"); err == nil {
+		netns = []string{u, "--net", "--"}
+	} else {
+		forwarding, err := ipForwardOn()
+		if err != nil {
+			return nil, "", err
+		}
+		if forwarding {
+			return nil, "", fmt.Errorf("net.ipv4.ip_forward is 1 and there is no unshare to give dockerd a network "+
+				"namespace of its own: with --iptables=false its containers would have a path out: %w", errUnavailable)
+		}
+	}
+	nofile, err := hardLimit(unix.RLIMIT_NOFILE)
+	if err != nil {
+		return nil, "", err
+	}
+
+	// Teardown runs in reverse: daemon, then its directory, then what it
+	// made outside it.
+	err = trackFootprint(b, work, []footprintPath{
+		{Path: "/etc/docker/key.json", Private: true}, // dockerd 20.10's trust key
+		{Path: "/run/docker"},                         // plugins directory
+		{Path: "/run/containerd"},                     // shim sockets
+	}, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, "", err
+	}
+	b.Cleanup(func() {
+		if err := removeTree(work); err != nil {
+			b.Errorf("docker: remove %s: %v", work, err)
+		}
+	})
+
+	sock := filepath.Join(work, "docker.sock")
+	logf, err := os.Create(filepath.Join(work, "dockerd.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	defer logf.Close()
+	args := append(netns, dockerd,
+		"--data-root", filepath.Join(work, "data"),
+		"--exec-root", filepath.Join(work, "exec"),
+		"--pidfile", filepath.Join(work, "dockerd.pid"),
+		"-H", "unix://"+sock,
+		"--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none",
+		"--default-ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile),
+		"--default-runtime", "runc",
+		"--containerd-namespace", "berth-bench",
+		"--containerd-plugins-namespace", "berth-bench-plugins",
+	)
+	// unshare execs dockerd: the PID is dockerd's.
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start dockerd: %v: %w", err, errUnavailable)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // its exit status says nothing once we sent SIGTERM
+		close(exited)
+	}()
+	b.Logf("docker: dockerd started, pid %d, log %s", cmd.Process.Pid, logf.Name())
+	b.Cleanup(func() {
+		if err := stopDaemon(cmd.Process, exited, filepath.Join(work, "exec", "containerd", "containerd.pid")); err != nil {
+			b.Errorf("docker: stop dockerd: %v", err)
+		}
+	})
+
+	t := &tool{
+		name: "docker",
+		work: work,
+		env:  []string{"DOCKER_HOST=unix://" + sock},
+		cli:  []string{cli},
+	}
+	if err := waitDockerd(ctx, t, cli, exited); err != nil {
+		log, _ := os.ReadFile(logf.Name())
+		return nil, "", fmt.Errorf("dockerd did not come up: %v\n%s: %w", err, tail(log, 1500), errUnavailable)
+	}
+
+	engineVersion, _ := output(ctx, work, t.env, cli, "version", "--format", "{{.Server.Version}}")
+	t.version = fmt.Sprintf("Docker Engine %s (runc)", engineVersion)
+	if _, out, err := t.run(ctx, cli, "import", rootfs, "busybox:latest"); err != nil {
+		return nil, "", fmt.Errorf("docker import: %v: %s", err, out)
+	}
+	return t, cli, nil
 }
 
 // dockerCompose finds Docker Compose, v2 or later first: the docker CLI

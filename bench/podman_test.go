@@ -25,23 +25,13 @@ const podmanMaxNproc = 32768
 // for `init: true` (the image has no libc), podman's own first.
 var staticInits = []string{"/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/bin/tini-static"}
 
-// setupPodman gives podman a private store, run directory and network
-// configuration directory under work, with runc and ulimits within the
-// host's limits, imports the busybox image, and registers the teardown:
-// containers, networks and volumes removed, store unmounted and removed,
-// and whatever podman and its CNI plugins made on the host removed.
+// setupPodman is podman-compose on a private podman (startPodman) that
+// binds a static init in for `init: true`.
 func setupPodman(b *testing.B, work, rootfs string) (*tool, error) {
 	ctx := b.Context()
-	podman, err := exec.LookPath("podman")
-	if err != nil {
-		return nil, fmt.Errorf("podman not installed (apt-get install podman): %w", errUnavailable)
-	}
 	compose, err := exec.LookPath("podman-compose")
 	if err != nil {
 		return nil, fmt.Errorf("podman-compose not installed (apt-get install podman-compose): %w", errUnavailable)
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		return nil, fmt.Errorf("runc not installed (apt-get install runc): %w", errUnavailable)
 	}
 	initPath := ""
 	for _, p := range staticInits {
@@ -53,71 +43,11 @@ func setupPodman(b *testing.B, work, rootfs string) (*tool, error) {
 	if initPath == "" {
 		return nil, fmt.Errorf("no static init for `init: true` (apt-get install catatonit): %w", errUnavailable)
 	}
-	nofile, err := hardLimit(unix.RLIMIT_NOFILE)
+	t, pod, err := startPodman(b, work, rootfs, initPath)
 	if err != nil {
 		return nil, err
 	}
-	nproc, err := hardLimit(unix.RLIMIT_NPROC)
-	if err != nil {
-		return nil, err
-	}
-	nproc = min(nproc, podmanMaxNproc)
-
-	home, _ := os.UserHomeDir()
-	err = trackFootprint(b, work, []footprintPath{
-		{Path: "/var/lib/containers", Private: true}, // blob-info cache, even with --root
-		{Path: "/run/containers", Private: true},
-		{Path: "/run/libpod", Private: true},
-		{Path: "/var/lib/cni", Private: true}, // host-local IPAM state, CNI result cache
-		{Path: "/etc/cni", Private: true},
-		{Path: filepath.Join(home, ".config", "containers"), Private: true},
-		{Path: "/run/netns"}, // bind-mounted on itself by the CNI plugins
-		{Path: "/run/runc"},  // runc's default state directory
-	}, cniChains)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range []string{"root", "run", "tmp", "cni"} {
-		if err := os.MkdirAll(filepath.Join(work, d), 0o700); err != nil {
-			return nil, err
-		}
-	}
-	b.Cleanup(func() {
-		if err := removeTree(work); err != nil {
-			b.Errorf("podman: remove %s: %v", work, err)
-		}
-	})
-	conf := filepath.Join(work, "containers.conf")
-	if err := os.WriteFile(conf, []byte(podmanConf(work, initPath, nofile, nproc)), 0o644); err != nil {
-		return nil, err
-	}
-
-	t := &tool{name: "podman", work: work, env: []string{"CONTAINERS_CONF=" + conf}}
-	global := []string{
-		"--root", filepath.Join(work, "root"),
-		"--runroot", filepath.Join(work, "run"),
-		"--tmpdir", filepath.Join(work, "tmp"),
-	}
-	pod := func(args ...string) []string {
-		return append(append([]string{podman}, global...), args...)
-	}
-	// The store's containers, networks and volumes go before the store.
-	b.Cleanup(func() {
-		cctx := context.WithoutCancel(ctx)
-		if _, _, err := t.run(cctx, pod("rm", "--all", "--force", "--time", "0")...); err != nil {
-			b.Errorf("podman: remove containers: %v", err)
-		}
-		if err := podmanRemoveNetworks(cctx, t, pod, ""); err != nil {
-			b.Errorf("podman: remove networks: %v", err)
-		}
-		if _, _, err := t.run(cctx, pod("volume", "prune", "--force")...); err != nil {
-			b.Errorf("podman: remove volumes: %v", err)
-		}
-	})
-
-	if _, _, err := t.run(ctx, pod("import", rootfs, "busybox:latest")...); err != nil {
-		return nil, fmt.Errorf("podman import: %v: %w", err, errUnavailable)
-	}
+	podman, global := pod()[0], pod()[1:]
 	// One container with --init, so a podman that cannot run here is
 	// skipped with the reason, not failed on the first up.
 	if _, _, err := t.run(ctx, pod("run", "--rm", "--init", "--network", "none", "busybox:latest", "true")...); err != nil {
@@ -191,6 +121,93 @@ func setupPodman(b *testing.B, work, rootfs string) (*tool, error) {
 		return podmanRemoveNetworks(ctx, t, pod, project)
 	}
 	return t, nil
+}
+
+// startPodman gives podman a private store, run directory and network
+// configuration directory under work, with runc and ulimits within the
+// host's limits (initPath: the static init it binds in for --init; "" for
+// none), imports the busybox image, and registers the teardown: containers,
+// networks and volumes removed, store unmounted and removed, and whatever
+// podman and its CNI plugins made on the host removed. pod makes a podman
+// command line on that store.
+func startPodman(b *testing.B, work, rootfs, initPath string) (t *tool, pod func(...string) []string, _ error) {
+	ctx := b.Context()
+	podman, err := exec.LookPath("podman")
+	if err != nil {
+		return nil, nil, fmt.Errorf("podman not installed (apt-get install podman): %w", errUnavailable)
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return nil, nil, fmt.Errorf("runc not installed (apt-get install runc): %w", errUnavailable)
+	}
+	nofile, err := hardLimit(unix.RLIMIT_NOFILE)
+	if err != nil {
+		return nil, nil, err
+	}
+	nproc, err := hardLimit(unix.RLIMIT_NPROC)
+	if err != nil {
+		return nil, nil, err
+	}
+	nproc = min(nproc, podmanMaxNproc)
+
+	home, _ := os.UserHomeDir()
+	err = trackFootprint(b, work, []footprintPath{
+		{Path: "/var/lib/containers", Private: true}, // blob-info cache, even with --root
+		{Path: "/run/containers", Private: true},
+		{Path: "/run/libpod", Private: true},
+		{Path: "/var/lib/cni", Private: true}, // host-local IPAM state, CNI result cache
+		{Path: "/etc/cni", Private: true},
+		{Path: filepath.Join(home, ".config", "containers"), Private: true},
+		{Path: "/run/netns"}, // bind-mounted on itself by the CNI plugins
+		{Path: "/run/runc"},  // runc's default state directory
+	}, cniChains)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, d := range []string{"root", "run", "tmp", "cni"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o700); err != nil {
+			return nil, nil, err
+		}
+	}
+	b.Cleanup(func() {
+		if err := removeTree(work); err != nil {
+			b.Errorf("podman: remove %s: %v", work, err)
+		}
+	})
+	conf := filepath.Join(work, "containers.conf")
+	if err := os.WriteFile(conf, []byte(podmanConf(work, initPath, nofile, nproc)), 0o644); err != nil {
+		return nil, nil, err
+	}
+
+	t = &tool{name: "podman", work: work, env: []string{"CONTAINERS_CONF=" + conf}}
+	global := []string{
+		"--root", filepath.Join(work, "root"),
+		"--runroot", filepath.Join(work, "run"),
+		"--tmpdir", filepath.Join(work, "tmp"),
+	}
+	pod = func(args ...string) []string {
+		return append(append([]string{podman}, global...), args...)
+	}
+	t.cli = pod()
+	// The store's containers, networks and volumes go before the store.
+	b.Cleanup(func() {
+		cctx := context.WithoutCancel(ctx)
+		if _, _, err := t.run(cctx, pod("rm", "--all", "--force", "--time", "0")...); err != nil {
+			b.Errorf("podman: remove containers: %v", err)
+		}
+		if err := podmanRemoveNetworks(cctx, t, pod, ""); err != nil {
+			b.Errorf("podman: remove networks: %v", err)
+		}
+		if _, _, err := t.run(cctx, pod("volume", "prune", "--force")...); err != nil {
+			b.Errorf("podman: remove volumes: %v", err)
+		}
+	})
+
+	if _, _, err := t.run(ctx, pod("import", rootfs, "busybox:latest")...); err != nil {
+		return nil, nil, fmt.Errorf("podman import: %v: %w", err, errUnavailable)
+	}
+	v, _ := output(ctx, work, t.env, podman, "--version")
+	t.version = "podman " + strings.TrimPrefix(v, "podman version ")
+	return t, pod, nil
 }
 
 // podmanConf is the containers.conf of the bench's podman: runc (crun does

@@ -2,14 +2,18 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // results gathers every sample of a run and what RESULTS.md says about
@@ -156,9 +160,8 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 // markdown renders the results as of now.
 func (r *results) markdown(now time.Time) []byte {
 	var w bytes.Buffer
-	fmt.Fprintf(&w, "# berth beside its peers: Compose projects\n\n")
-	fmt.Fprintf(&w, "Written by `hack/bench-compose.sh` (`BenchmarkCompose` in `bench/`) on %s, "+
-		"on %s, %s, %d CPUs, load average %s at the end. The tools run interleaved, round by round "+
+	writeHeading(&w, "Compose projects", "hack/bench-compose.sh", "BenchmarkCompose", now)
+	fmt.Fprintf(&w, "The tools run interleaved, round by round "+
 		"(each round every tool runs one cycle, starting with a different tool), %d rounds per size "+
 		"(`-benchtime Nx` runs each size once, then N times; every round counts). Each cell is the "+
 		"median in seconds, with the fastest and slowest run, of: cold `up -d` until every service runs, "+
@@ -166,21 +169,9 @@ func (r *results) markdown(now time.Time) []byte {
 		"N busybox services `sleep 3600` with `init: true`, a named volume each, one `internal` network; "+
 		"the same image in every tool. After each phase, untimed, the bench checks that N containers run "+
 		"(and after the change that exactly `s1` was recreated), or that nothing of the project is left.\n\n",
-		now.UTC().Format("2006-01-02 15:04 UTC"), kernel(), cpuModel(), runtime.NumCPU(), loadAverage(), r.cycles())
+		r.cycles())
 
-	w.WriteString("| tool | version |\n| --- | --- |\n")
-	for _, tool := range r.order {
-		v := r.versions[tool]
-		switch {
-		case r.skipped[tool] != "":
-			v = "not run: " + oneLine(r.skipped[tool])
-		case v == "" && len(r.failed[tool]) > 0:
-			v = "set-up failed"
-		case v == "":
-			v = "not run (left out by -bench)"
-		}
-		fmt.Fprintf(&w, "| %s | %s |\n", r.titles[tool], v)
-	}
+	r.writeVersions(&w, "tool")
 	if r.floorNote != "" {
 		fmt.Fprintf(&w, "| floor | %s |\n", oneLine(r.floorNote))
 	}
@@ -243,6 +234,72 @@ func (r *results) markdown(now time.Time) []byte {
 		}
 	}
 	return w.Bytes()
+}
+
+// writeHeading writes a results file's title and where and when it was
+// measured.
+func writeHeading(w *bytes.Buffer, what, script, bench string, now time.Time) {
+	fmt.Fprintf(w, "# berth beside its peers: %s\n\n", what)
+	fmt.Fprintf(w, "Written by `%s` (`%s` in `bench/`) on %s, on %s, %s, %d CPUs, load average %s at the end. ",
+		script, bench, now.UTC().Format("2006-01-02 15:04 UTC"), kernel(), cpuModel(), runtime.NumCPU(), loadAverage())
+}
+
+// benchStart skips unless BERTH_BENCH=1, requires root, and returns the
+// working directory and the busybox rootfs tarball every tool imports.
+func benchStart(b *testing.B) (work, rootfs string) {
+	if os.Getenv(envEnable) != "1" {
+		b.Skipf("set %s=1 to run (as root; see bench/README.md)", envEnable)
+	}
+	testutil.RequirePrivileged(b)
+	work = workDir(b)
+	rootfs = filepath.Join(work, "busybox-rootfs.tar")
+	buildRootfs(b, rootfs)
+	return work, rootfs
+}
+
+// writeVersions writes the table of what was measured of each tool
+// (first column headed what).
+func (r *results) writeVersions(w *bytes.Buffer, what string) {
+	fmt.Fprintf(w, "| %s | version |\n| --- | --- |\n", what)
+	for _, tool := range r.order {
+		v := r.versions[tool]
+		switch {
+		case r.skipped[tool] != "":
+			v = "not run: " + oneLine(r.skipped[tool])
+		case v == "" && len(r.failed[tool]) > 0:
+			v = "set-up failed"
+		case v == "":
+			v = "not run (left out by -bench)"
+		}
+		fmt.Fprintf(w, "| %s | %s |\n", r.titles[tool], v)
+	}
+}
+
+// setUp declares tool name (shown as title), and sets it up unless it is
+// opt-in (optIn, an environment variable, is not "1") or unavailable here,
+// which RESULTS.md then says. A nil result means: go on without it.
+func setUp[T any](b *testing.B, r *results, name, title, optIn string, setup func() (T, string, []string, error)) (T, bool) {
+	var zero T
+	r.declare(name, title)
+	if optIn != "" && os.Getenv(optIn) != "1" {
+		r.skip(name, fmt.Sprintf("left out (set %s=1 to run it)", optIn))
+		return zero, false
+	}
+	v, version, notes, err := setup()
+	if errors.Is(err, errUnavailable) {
+		r.skip(name, err.Error())
+		b.Logf("%s skipped: %v", name, err)
+		return zero, false
+	}
+	if err != nil {
+		r.fail(name, err.Error())
+		b.Fatalf("%s: set-up: %v", name, err)
+	}
+	r.describe(name, version, notes)
+	for _, n := range notes {
+		b.Logf("%s: %s", name, n)
+	}
+	return v, true
 }
 
 // target says what g asks.

@@ -118,6 +118,11 @@ func TestImageBuildFails(t *testing.T) {
 		!strings.Contains(r.stderr, "exit code: 7") || !strings.Contains(r.stderr, "going wrong") {
 		t.Errorf("failing RUN: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
+	// Quiet, the output was not shown: the error comes with its last lines.
+	r = h.berth("image", "build", "-q", "--network", "none", "-t", "busybox:latest", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "going wrong") || strings.Contains(r.stderr, "first") {
+		t.Errorf("failing RUN, quiet: exit %d, stderr:\n%s\nwant the failed step's output, not the cached one's", r.code, r.stderr)
+	}
 	if after := h.mustBerth("image", "inspect", "busybox:latest"); after != before {
 		t.Errorf("busybox:latest moved")
 	}

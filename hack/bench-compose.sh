@@ -40,46 +40,13 @@ fi
 if [ "${BERTH_BENCH_PODMAN:-}" = 1 ]; then
   want="$want podman:podman podman-compose:podman-compose catatonit:/usr/bin/catatonit"
 fi
-missing=()
-for pc in $want; do
-  pkg=${pc%%:*} cmd=${pc#*:}
-  if [ "${cmd#/}" != "$cmd" ]; then [ -x "$cmd" ] && continue
-  else command -v "$cmd" >/dev/null 2>&1 && continue; fi
-  missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bench: missing: ${missing[*]}"
-  apt-get update -qq
-  installable=() unavailable=()
-  for pkg in "${missing[@]}"; do
-    cand=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
-    if [ -n "$cand" ] && [ "$cand" != "(none)" ]; then installable+=("$pkg"); else unavailable+=("$pkg"); fi
-  done
-  [ ${#unavailable[@]} -eq 0 ] || echo "bench: not installable here, the bench runs without: ${unavailable[*]}"
-  if [ ${#installable[@]} -gt 0 ]; then
-    echo "bench: installing: ${installable[*]}"
-    # docker.io's maintainer script must not start a system dockerd (with its
-    # NAT rules): policy-rc.d answers "not allowed" while the install runs.
-    made_policy=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-      made_policy=1
-    fi
-    rc=0
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${installable[@]}" >/dev/null || rc=$?
-    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
-    [ "$rc" = 0 ] || echo "bench: apt-get install failed ($rc); the bench runs with what is there" >&2
-  fi
-fi
+# shellcheck source=hack/bench-lib.sh
+. hack/bench-lib.sh
+install_missing $want
 
 # As berth ships: built by make, static, with its small shim (and init)
 # embedded.
-berth_skip=
-if ! build_out=$(make --no-print-directory build GO="$GO" 2>&1); then
-  berth_skip="make build failed: $(echo "$build_out" | head -3 | tr '\n' ' ')"
-  echo "bench: $berth_skip" >&2
-fi
-
+berth_skip=$(build_berth)
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
 # Normally the benchmarks tear everything down themselves; this is for an
 # interrupted run: stop our dockerd (by the PID it wrote, if the process is

@@ -200,6 +200,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newUndeployCommand(g),
 		newServeCommand(g),
 		newSystemCommand(g),
+		newBuilderCommand(g),
 	)
 	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)

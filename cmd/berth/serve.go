@@ -50,6 +50,7 @@ func newSystemCommand(g *globalOptions) *cobra.Command {
 	svc := newServeCommand(g)
 	svc.Use, svc.Short = "service [OPTIONS]", "Serve the Docker Engine API on a socket (as berth serve)"
 	cmd.AddCommand(svc)
+	cmd.AddCommand(newSystemDfCommand(g))
 	return cmd
 }
 

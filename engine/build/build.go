@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -127,6 +128,7 @@ type builtLayer struct {
 // stageState is a stage as its steps so far made it.
 type stageState struct {
 	base    *image.Image // nil: scratch
+	baseV1  v1.Image     // base's content, held (image.Store.Hold) until the build ends
 	layers  []builtLayer // made by the build, over base's
 	cfg     *stageConfig
 	key     string // the cache key of the last layer step (or the base)
@@ -137,18 +139,24 @@ type stageState struct {
 // run is one Build.
 type run struct {
 	b      *Builder
+	lease  *lease // the cache layers the build uses
 	opt    Options
 	plan   *Plan
 	ctxDir *srcTree
 	vertex int
 	states map[*Stage]*stageState
+
+	holdMu sync.Mutex          // guards the fields below
+	held   map[string]bool     // the base images it holds, by manifest digest
+	bases  map[string]heldBase // the base images it resolved, by reference
+	holds  []func() error      // their releases
 }
 
 // Build builds the image opt describes and names it opt.Tags. Errors: an
 // *Error for a mistake in the Dockerfile, a *StepError for a RUN that
 // failed, errdefs.ErrNotFound for a missing Dockerfile, context, source
 // or base image. A failed build names nothing: every tag keeps its image.
-func (b *Builder) Build(ctx context.Context, opt Options) (*Result, error) {
+func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr error) {
 	for _, t := range opt.Tags {
 		if _, err := image.Normalize(t); err != nil {
 			return nil, fmt.Errorf("tag %q: %w", t, err)
@@ -166,7 +174,11 @@ func (b *Builder) Build(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{b: b, opt: opt, plan: plan, ctxDir: tree, states: map[*Stage]*stageState{}}
+	r, err := b.newRun(ctx, opt, plan, tree)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { retErr = errors.Join(retErr, r.end()) }()
 	for _, s := range plan.Stages {
 		ss, err := r.stage(ctx, s)
 		if err != nil {
@@ -270,10 +282,7 @@ func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 	name := stepName(s, 0, "FROM "+s.Base)
 	r.emit(Event{Vertex: v, Name: name, Status: StepStarted})
 	began := time.Now()
-	img, err := r.b.images.Resolve(ctx, s.Base)
-	if errdefs.IsNotFound(err) {
-		img, err = r.b.images.Pull(ctx, s.Base, image.PullOptions{})
-	}
+	img, v1img, err := r.base(ctx, s.Base)
 	if err != nil {
 		r.emit(Event{Vertex: v, Name: name, Status: StepFailed, Duration: time.Since(began)})
 		what := "base image"
@@ -281,10 +290,6 @@ func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 			what = "COPY --from image"
 		}
 		return nil, &Error{File: r.plan.File, Line: s.Line, Msg: fmt.Sprintf("%s %q: %v", what, s.Base, err)}
-	}
-	v1img, err := r.b.images.V1Image(ctx, img)
-	if err != nil {
-		return nil, err
 	}
 	cf, err := v1img.ConfigFile()
 	if err != nil {
@@ -296,7 +301,7 @@ func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 		cfg.Config.Env = append(cfg.Config.Env, defaultPath)
 	}
 	r.emit(Event{Vertex: v, Name: name, Status: StepDone, Duration: time.Since(began)})
-	return &stageState{base: img, cfg: cfg, key: "image:" + img.ID, created: cf.Created.Time}, nil
+	return &stageState{base: img, baseV1: v1img, cfg: cfg, key: "image:" + img.ID, created: cf.Created.Time}, nil
 }
 
 // lowers returns the stage's layers as overlay lower directories,
@@ -335,7 +340,7 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	}
 	defer func() { retErr = errors.Join(retErr, cleanup()) }()
 	key := stepKey(ss.key, st.keyText(), src.sum)
-	ent, hit, err := r.lookup(key)
+	ent, hit, err := r.lookup(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -345,7 +350,7 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 			return err
 		}
 		defer unlock()
-		if ent, hit, err = r.lookup(key); err != nil {
+		if ent, hit, err = r.lookup(ctx, key); err != nil {
 			return err
 		}
 	}
@@ -382,11 +387,11 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	return nil
 }
 
-func (r *run) lookup(key string) (*cacheEntry, bool, error) {
+func (r *run) lookup(ctx context.Context, key string) (*cacheEntry, bool, error) {
 	if r.opt.NoCache {
 		return nil, false, nil
 	}
-	return r.b.cache.get(key)
+	return r.use(ctx, key)
 }
 
 // source is what a COPY reads, resolved before its cache key is made.
@@ -434,7 +439,7 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		return source{}, none, errors.Join(err, cleanup())
 	}
 	if sum == "" {
-		if sum, err = checksum(pl.files); err != nil {
+		if sum, err = r.b.cache.sourceSum(pl.files); err != nil {
 			return source{}, none, errors.Join(err, cleanup())
 		}
 	}
@@ -478,7 +483,7 @@ func (r *run) make(ctx context.Context, v int, name string, st *step, below lowe
 		w.abort()
 		return ent, nil
 	}
-	if ent.DiffID, err = w.commit(); err != nil {
+	if ent.DiffID, err = r.commitLayer(ctx, w); err != nil {
 		return nil, err
 	}
 	return ent, nil
@@ -523,31 +528,27 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 	default:
 		return false, fmt.Errorf("network %q: not supported for RUN: %w", network, errdefs.ErrInvalidArgument)
 	}
-	c, err := r.b.eng.Create(ctx, cfg)
+	unmark, err := r.b.cache.runMarker(cfg.Name)
 	if err != nil {
 		return false, err
+	}
+	c, err := r.b.eng.Create(ctx, cfg)
+	if err != nil {
+		return false, errors.Join(err, unmark())
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		retErr = errors.Join(retErr, r.b.eng.Remove(cctx, c.ID, true))
+		if err := r.b.eng.Remove(cctx, c.ID, true); err != nil {
+			retErr = errors.Join(retErr, err) // the marker stays: the next sweep retries
+			return
+		}
+		retErr = errors.Join(retErr, unmark())
 	}()
 	if err := r.b.eng.Start(ctx, c.ID); err != nil {
 		return false, err
 	}
-	var tail []string
-	err = r.b.eng.Logs(ctx, c.ID, engine.LogOptions{Follow: true, Tail: -1}, func(l engine.LogLine) error {
-		r.emit(Event{Vertex: v, Status: StepOutput, Line: l.Text})
-		tail = append(tail, l.Text)
-		if len(tail) > tailLines {
-			tail = tail[1:]
-		}
-		return nil
-	})
-	if err != nil {
-		return false, err
-	}
-	state, err := r.b.eng.Wait(ctx, c.ID)
+	state, tail, err := r.runOutput(ctx, v, c.ID)
 	if err != nil {
 		return false, err
 	}
@@ -573,6 +574,9 @@ func (r *run) commit(ctx context.Context, ss *stageState) (*Result, error) {
 	img, err := r.b.newImage(ctx, ss, *cfg)
 	if err != nil {
 		return nil, err
+	}
+	if res, ok := r.alreadyNamed(ctx, img); ok {
+		return res, nil // a full hit: the store has it under every name
 	}
 	ref := ""
 	if len(r.opt.Tags) > 0 {

@@ -33,7 +33,7 @@ var shim struct {
 
 // newPrivBuilder is a builder on a fresh root with busybox:latest, whose RUN
 // steps have no network.
-func newPrivBuilder(t *testing.T) *Builder {
+func newPrivBuilder(t testing.TB) *Builder {
 	t.Helper()
 	testutil.RequirePrivileged(t)
 	shim.once.Do(func() {
@@ -77,7 +77,7 @@ func newPrivBuilder(t *testing.T) *Builder {
 	return b
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for p, data := range files {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {

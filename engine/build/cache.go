@@ -105,11 +105,13 @@ func (c *cache) lock(ctx context.Context, key string) (func(), error) {
 	return flock.Lock(ctx, filepath.Join(c.dir, "locks", key))
 }
 
-// tempName is a new name for a scratch file or directory in the cache.
+// tempName is a new name for a scratch file or directory in the cache,
+// .tmp-<owner>-<random>: the next build's sweep removes it if this process
+// dies before it is renamed into place or removed.
 func (c *cache) tempName() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails
-	return filepath.Join(c.dir, ".tmp-"+hex.EncodeToString(b[:]))
+	return filepath.Join(c.dir, ".tmp-"+self()+"-"+hex.EncodeToString(b[:]))
 }
 
 // layerWriter writes a layer tarball into the cache, hashing it on the way.
@@ -143,6 +145,9 @@ func (w *layerWriter) abort() {
 	_ = os.Remove(w.f.Name())
 }
 
+// diffID is the digest of what was written so far.
+func (w *layerWriter) diffID() string { return "sha256:" + hex.EncodeToString(w.sum()) }
+
 // commit syncs the layer and renames it into place under its digest.
 func (w *layerWriter) commit() (string, error) {
 	if err := w.f.Sync(); err != nil {
@@ -153,7 +158,7 @@ func (w *layerWriter) commit() (string, error) {
 		_ = os.Remove(w.f.Name())
 		return "", fmt.Errorf("build cache: %w", err)
 	}
-	diffID := "sha256:" + hex.EncodeToString(w.sum())
+	diffID := w.diffID()
 	if err := os.Rename(w.f.Name(), w.c.layerFile(diffID)); err != nil {
 		_ = os.Remove(w.f.Name())
 		return "", fmt.Errorf("build cache: %w", err)

@@ -15,7 +15,11 @@
 //	<root>/build/unpacked/<diff-id hex>/  that layer unpacked, an overlay lower directory for later RUN steps
 //	<root>/build/cache/<key hex>.json     a cache entry: the step's key → its layer (or none) and creation time
 //	<root>/build/locks/<key hex>          flocked while a step with that key is being made
-//	<root>/build/.tmp-*                   layers and directories being written
+//	<root>/build/sums/<stat identity>     a COPY's source checksum, by its files' stat (see sourceSum)
+//	<root>/build/leases/lease-*           one per running build: the layers it uses, flocked while it runs
+//	<root>/build/gc.lock                  shared by builds while they take a layer, exclusive for Prune
+//	<root>/build/.tmp-<owner>-*           layers and directories being written (or mounted on)
+//	<root>/build/.run-<owner>-<name>      a RUN container of a running build
 //
 // # Concurrency
 //
@@ -24,6 +28,12 @@
 // are never changed afterwards; a step is made under the flock of its key, and
 // the cache is read again once the lock is held, so two builds of one step
 // run it once.
+//
+// Prune and DiskUsage (berth builder prune and du, system df) never remove
+// a layer a running build leased; see gc.go. A build killed at any point
+// leaves only what carries its owner (PID and start time): the next
+// build's sweep removes its scratch files, the overlays it mounted and its
+// RUN containers, and reuses every step it finished.
 //
 // # The overlay's upper directory
 //

@@ -21,10 +21,7 @@ func (b *Builder) newImage(ctx context.Context, ss *stageState, cfg v1.Config) (
 	if ss.base == nil {
 		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	} else {
-		var err error
-		if base, err = b.images.V1Image(ctx, ss.base); err != nil {
-			return nil, err
-		}
+		base = ss.baseV1
 		mt, err := base.MediaType()
 		if err != nil {
 			return nil, err

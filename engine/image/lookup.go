@@ -132,7 +132,8 @@ func (s *Store) collectLocked(im *v1.IndexManifest) error {
 		return fmt.Errorf("garbage collection skipped: %w", err)
 	}
 	for h := range leased {
-		blobs[h] = true // placed by a pull still running
+		blobs[h] = true  // placed by a pull still running, or held (Hold)
+		layers[h] = true // a chain ID a Hold keeps unpacked
 	}
 	var errs []error
 	ents, err := os.ReadDir(s.blobsDir())
