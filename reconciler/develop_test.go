@@ -274,9 +274,17 @@ func TestDevelopRestartsOncePerBatch(t *testing.T) {
 	rt := newFakeDev("web-1")
 	h := startDev(t, rt, syncRule(spec.WatchSyncRestart))
 	// Written in one go: the first change at once, the rest of the burst
-	// in one more batch; one restart each.
+	// in one more batch; one restart each. A busy machine may pause the
+	// writer longer than a burst's quiet period: each such pause may begin
+	// one more batch, and no other may.
+	pauses := 0
+	last := time.Now()
 	for i := range 200 {
 		h.write(fmt.Sprintf("src/f%03d.txt", i), "x")
+		if now := time.Now(); now.Sub(last) >= burstSettle {
+			pauses++
+		}
+		last = time.Now()
 	}
 	h.eventually("every file synced", func() bool { _, ok := rt.file("web-1", "/app/f199.txt"); return ok })
 	h.eventually("restarted", func() bool { rt.mu.Lock(); defer rt.mu.Unlock(); return rt.restarts["web-1"] > 0 })
@@ -284,8 +292,8 @@ func TestDevelopRestartsOncePerBatch(t *testing.T) {
 	rt.mu.Lock()
 	restarts := rt.restarts["web-1"]
 	rt.mu.Unlock()
-	if restarts != len(reports) || restarts > 2 {
-		t.Errorf("%d restarts for %d batches: %q", restarts, len(reports), reports)
+	if restarts != len(reports) || restarts > 2+pauses {
+		t.Errorf("%d restarts for %d batches (the writer paused %d times): %q", restarts, len(reports), pauses, reports)
 	}
 	if last := reports[len(reports)-1]; !strings.Contains(last, "restarted in ") {
 		t.Errorf("report %q", last)
