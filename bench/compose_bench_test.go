@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // Environment variables the benchmarks read.
@@ -70,13 +68,7 @@ var errUnavailable = errors.New("unavailable")
 // reported as a metric in seconds ("s/berth-cold-up", …); every sample also
 // goes to RESULTS.md (BERTH_BENCH_RESULTS), as medians with their spread.
 func BenchmarkCompose(b *testing.B) {
-	if os.Getenv(envEnable) != "1" {
-		b.Skipf("set %s=1 to run (as root; see bench/README.md)", envEnable)
-	}
-	testutil.RequirePrivileged(b)
-	work := workDir(b)
-	rootfs := filepath.Join(work, "busybox-rootfs.tar")
-	buildRootfs(b, rootfs)
+	work, rootfs := benchStart(b)
 
 	res := newResults()
 	setups := []struct {

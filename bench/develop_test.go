@@ -55,13 +55,7 @@ const developCompose = `services:
 // sync+restart rule and a rebuild rule, the tools taking turns save by
 // save. It logs one Markdown table with medians, p95 and the ratios.
 func BenchmarkDevelop(b *testing.B) {
-	if os.Getenv(envEnable) != "1" {
-		b.Skipf("set %s=1 to run (as root; see bench/README.md)", envEnable)
-	}
-	testutil.RequirePrivileged(b)
-	work := workDir(b)
-	rootfs := filepath.Join(work, "busybox-rootfs.tar")
-	buildRootfs(b, rootfs)
+	work, rootfs := benchStart(b)
 	runs := loopRuns
 	if n, err := strconv.Atoi(os.Getenv("BERTH_BENCH_RUNS")); err == nil && n > 0 {
 		runs = map[string]int{loopSync: n, loopSyncRestart: n, loopRebuild: n}
@@ -104,6 +98,19 @@ func BenchmarkDevelop(b *testing.B) {
 			b.ReportMetric(devMedian(d).Seconds()*1000, "ms/"+l.t.name+"-"+what)
 		}
 	}
+}
+
+// benchStart skips the benchmark unless BERTH_BENCH=1, requires root, and
+// returns its working directory and the busybox rootfs tarball made in it.
+func benchStart(b *testing.B) (work, rootfs string) {
+	if os.Getenv(envEnable) != "1" {
+		b.Skipf("set %s=1 to run (as root; see bench/README.md)", envEnable)
+	}
+	testutil.RequirePrivileged(b)
+	work = workDir(b)
+	rootfs = filepath.Join(work, "busybox-rootfs.tar")
+	buildRootfs(b, rootfs)
+	return work, rootfs
 }
 
 // devLoop is one tool's watch on its copy of the project.
