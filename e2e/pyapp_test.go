@@ -51,8 +51,9 @@ func pageAt(url string) string {
 // TestPyappExample: examples/pyapp, built by berth from its Dockerfile,
 // serves its page through Redis, PostgreSQL and the worker; under berth
 // watch an edit of the code is served at once from the same container
-// (sync), an edit of requirements.txt rebuilds and recreates web alone,
-// once; down -v --rmi all leaves nothing.
+// (sync), an edit of the worker's config reaches it through sync+exec, an
+// edit of requirements.txt rebuilds and recreates web alone, once; down -v
+// --rmi all leaves nothing.
 func TestPyappExample(t *testing.T) {
 	h := newHarness(t)
 	h.pyappBase()
@@ -98,6 +99,24 @@ func TestPyappExample(t *testing.T) {
 	})
 	if got := ids(); got["web"] != before["web"] {
 		t.Errorf("a synced edit recreated web: %v → %v", before, got)
+	}
+
+	// The worker restarted for the edit (its rule: sync+restart of ./app);
+	// its PID file is there once it handles SIGHUP.
+	h.eventually("the worker restarted and handles SIGHUP", time.Minute, func() bool {
+		return w.lines("worker: synced 1 file, restarted") == 1 &&
+			h.berth("-f", file, "exec", "-T", "worker", "test", "-f", "/tmp/worker.pid").code == 0
+	})
+	ini := filepath.Join(dir, "config", "worker.ini")
+	if err := os.WriteFile(ini, []byte("[worker]\nlabel = an edited visit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the worker reads its synced config on the exec's signal", 30*time.Second, func() bool {
+		return strings.Contains(w.stdout.String(), "worker | told the worker to reload") &&
+			strings.Contains(h.mustBerth("-f", file, "logs", "worker"), "config loaded: label = an edited visit")
+	})
+	if got := ids(); got["worker"] != before["worker"] {
+		t.Errorf("sync+exec recreated the worker: %v → %v", before, got)
 	}
 
 	req := filepath.Join(dir, "requirements.txt")
