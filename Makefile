@@ -12,7 +12,7 @@ PKGS    := runc iptables nftables busybox-static iproute2 gcc musl-tools docker.
 SHIM_CC     ?= $(shell command -v musl-gcc || echo cc)
 SHIM_CFLAGS := -static -Os -s -std=gnu11 -Wall -Wextra -Werror
 
-.PHONY: all build test unit tidy e2e fuzz bench lint deps demo demo-down image clean
+.PHONY: all build test unit tidy e2e fuzz bench lint deps demo demo-down demo-pyapp image clean
 
 all: build
 
@@ -91,6 +91,19 @@ demo: deps build image
 	@echo "  $(BIN) -f examples/hello/compose.yaml ps              # the containers"
 	@echo "  $(BIN) network ls; ip link show type bridge           # the project's bridge"
 	@echo "  $(BIN) -f examples/hello/compose.yaml down -v         # remove everything"
+
+# The second example: a Python web app with Redis, PostgreSQL and a worker,
+# built by berth from examples/pyapp/Dockerfile on a base made once with
+# debootstrap from the Debian mirror (a few minutes; cached under
+# /var/cache/berth-examples).
+demo-pyapp: deps build
+	$(BIN) --root $(ROOT) image inspect pyapp-base:bookworm >/dev/null 2>&1 || \
+	  $(BIN) --root $(ROOT) image import "$$(bash examples/pyapp/base.sh)" pyapp-base:bookworm
+	$(BIN) --root $(ROOT) -f examples/pyapp/compose.yaml up -d --wait
+	@echo
+	@echo "http://127.0.0.1:8000/ counts your visits. The development loop:"
+	@echo "  $(BIN) -f examples/pyapp/compose.yaml watch      # then edit examples/pyapp/app/views.py"
+	@echo "  $(BIN) -f examples/pyapp/compose.yaml down -v     # remove everything"
 
 demo-down: build
 	$(BIN) --root $(ROOT) -f examples/hello/compose.yaml down -v

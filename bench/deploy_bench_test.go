@@ -15,7 +15,6 @@ import (
 	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/swarmtest"
 	"github.com/berth-dev/berth/internal/testimage"
-	"github.com/berth-dev/berth/internal/testutil"
 )
 
 const (
@@ -57,14 +56,8 @@ type deployTool struct {
 // time runs until polling the cluster finds every task running at the new
 // spec, as a user polling `docker service ls` would.
 func BenchmarkDeploy(b *testing.B) {
-	if os.Getenv(envEnable) != "1" {
-		b.Skipf("set %s=1 to run (as root; see bench/README.md)", envEnable)
-	}
-	testutil.RequirePrivileged(b)
+	work, rootfs := benchStart(b)
 	ctx := b.Context()
-	work := workDir(b)
-	rootfs := filepath.Join(work, "busybox-rootfs.tar")
-	buildRootfs(b, rootfs)
 	began := time.Now()
 	c := swarmtest.Start(b, 3)
 	b.Logf("three-node Swarm up: %s", time.Since(began).Round(time.Millisecond))

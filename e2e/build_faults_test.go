@@ -264,13 +264,6 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func writeFile(t *testing.T, p, data string) {
-	t.Helper()
-	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestBuildSameTagTwice: two builds of one tag at once both succeed, and
 // the tag names one of the two images.
 func TestBuildSameTagTwice(t *testing.T) {

@@ -33,6 +33,58 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// watchProc is a berth watch (or up --watch) the test started.
+type watchProc struct {
+	cmd            *exec.Cmd
+	stdout, stderr lockedBuffer
+	done           chan error
+	ended          bool
+}
+
+// startWatch runs berth -f file ARGS (watch, up --watch) in the
+// background, and waits until it watches. The test's cleanup kills it if
+// the test did not end it.
+func (h *harness) startWatch(file string, args ...string) *watchProc {
+	h.t.Helper()
+	w := &watchProc{done: make(chan error, 1)}
+	w.cmd = exec.Command(berthBin, append([]string{"--root", h.root, "-f", file}, args...)...)
+	w.cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
+	w.cmd.Stdout, w.cmd.Stderr = &w.stdout, &w.stderr
+	if err := w.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	go func() { w.done <- w.cmd.Wait() }()
+	h.t.Cleanup(func() {
+		if !w.ended {
+			_ = w.cmd.Process.Kill()
+			<-w.done
+		}
+	})
+	h.eventually("watch brings the project up and watches", 2*time.Minute, func() bool {
+		select {
+		case err := <-w.done:
+			w.ended = true
+			h.t.Fatalf("watch ended: %v\n%s", err, w.stderr.String())
+		default:
+		}
+		return strings.Contains(w.stderr.String(), "Watching ")
+	})
+	return w
+}
+
+// end sends sig to the watch and waits until it has ended.
+func (w *watchProc) end(sig os.Signal) {
+	if w.ended {
+		return
+	}
+	_ = w.cmd.Process.Signal(sig)
+	<-w.done
+	w.ended = true
+}
+
+// lines counts the lines of the watch's stderr that contain s.
+func (w *watchProc) lines(s string) int { return strings.Count(w.stderr.String(), s) }
+
 // TestDevelopWatch: berth watch syncs edits into the running container as
 // its user, restarts once for many files, shows a sync+exec command's
 // output with the service's prefix, and Ctrl-C leaves the project running.
@@ -55,25 +107,8 @@ func TestDevelopWatch(t *testing.T) {
 		return strings.TrimSpace(r.stdout)
 	}
 
-	var stdout, stderr lockedBuffer
-	w := exec.Command(berthBin, "--root", h.root, "-f", file, "watch")
-	w.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
-	w.Stdout, w.Stderr = &stdout, &stderr
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = w.Process.Kill()
-			<-done
-		}
-	})
-	h.eventually("watch brings the project up and watches", 30*time.Second, func() bool {
-		return strings.Contains(stderr.String(), "Watching ")
-	})
+	w := h.startWatch(file, "watch")
+	stdout, stderr := &w.stdout, &w.stderr
 
 	write("src/hello.txt", "hello from the host\n")
 	h.eventually("the edit is in the container, owned by its user", 15*time.Second, func() bool {
@@ -109,9 +144,7 @@ func TestDevelopWatch(t *testing.T) {
 	})
 
 	id := h.ps(file)[0].ID
-	_ = w.Process.Signal(syscall.SIGINT)
-	<-done
-	stopped = true
+	w.end(syscall.SIGINT)
 	ps := h.ps(file)
 	if len(ps) != 1 || ps[0].ID != id || ps[0].State != "running" {
 		t.Errorf("after Ctrl-C in watch: %+v, want %s still running", ps, id)

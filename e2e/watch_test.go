@@ -26,7 +26,7 @@ const watchBase = `services:
     command: ["sleep", "3600"]
 `
 
-// TestWatchAppliesEdits: berth watch recreates only the edited service,
+// TestWatchAppliesEdits: berth up --watch recreates only the edited service,
 // reports an invalid edit without touching what runs, and removes a service
 // deleted from the file.
 func TestWatchAppliesEdits(t *testing.T) {
@@ -44,7 +44,9 @@ func TestWatchAppliesEdits(t *testing.T) {
 	t.Cleanup(func() { h.berthIn(t.TempDir(), "-p", h.project, "down", "-v") })
 
 	var stderr bytes.Buffer
-	w := exec.Command(berthBin, "--root", h.root, "-f", file, "watch")
+	// up --watch: without develop rules, berth watch refuses (as docker
+	// compose watch does); up --watch converges on Compose edits alone.
+	w := exec.Command(berthBin, "--root", h.root, "-f", file, "up", "-d", "--watch")
 	w.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
 	w.Stderr = &stderr
 	if err := w.Start(); err != nil {

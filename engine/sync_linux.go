@@ -196,8 +196,11 @@ func (s *syncer) openDir(rel string, create bool) (int, error) {
 	return unix.Openat2(pfd, name, &unix.OpenHow{Flags: how.Flags, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
 }
 
-// file copies the regular file src to name in parent, through a temporary
-// name; skipped when SkipUnchanged and the copy there matches.
+// file copies the regular file src to name in parent; skipped when
+// SkipUnchanged and the copy there matches. The copy is written as an
+// unnamed file (O_TMPFILE) and given its name only once complete, so a
+// berth killed while it writes leaves nothing behind in the container;
+// where the filesystem has no O_TMPFILE, through a temporary name.
 func (s *syncer) file(parent int, name, src string, fi os.FileInfo) (skipped bool, err error) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
@@ -216,10 +219,40 @@ func (s *syncer) file(parent int, name, src string, fi os.FileInfo) (skipped boo
 		return false, err
 	}
 	defer in.Close()
-	tmp := ".berth-sync-" + strconv.FormatUint(syncSeq.Add(1), 36) + "-" + strconv.Itoa(os.Getpid())
-	fd, err := unix.Openat(parent, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Openat(parent, ".", unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
+		return false, s.namedFile(parent, name, in, st)
+	}
 	if err != nil {
 		return false, err
+	}
+	out := os.NewFile(uintptr(fd), name)
+	defer out.Close()
+	self := "/proc/self/fd/" + strconv.Itoa(fd)
+	if err := s.fill(out, in, st, func(ts []unix.Timespec) error { return unix.UtimesNanoAt(unix.AT_FDCWD, self, ts, 0) }); err != nil {
+		return false, err
+	}
+	err = unix.Linkat(unix.AT_FDCWD, self, parent, name, unix.AT_SYMLINK_FOLLOW)
+	if !errors.Is(err, unix.EEXIST) {
+		return false, err
+	}
+	// Something is there: link under a temporary name, renamed over it.
+	tmp := syncTempName()
+	if err := unix.Linkat(unix.AT_FDCWD, self, parent, tmp, unix.AT_SYMLINK_FOLLOW); err != nil {
+		return false, err
+	}
+	if err := s.replace(parent, tmp, name); err != nil {
+		return false, errors.Join(err, ignoreENOENT(unix.Unlinkat(parent, tmp, 0)))
+	}
+	return false, nil
+}
+
+// namedFile writes in to name in parent through a temporary name.
+func (s *syncer) namedFile(parent int, name string, in *os.File, st *syscall.Stat_t) (err error) {
+	tmp := syncTempName()
+	fd, err := unix.Openat(parent, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
 	}
 	out := os.NewFile(uintptr(fd), tmp)
 	defer func() {
@@ -227,17 +260,34 @@ func (s *syncer) file(parent int, name, src string, fi os.FileInfo) (skipped boo
 			_ = unix.Unlinkat(parent, tmp, 0)
 		}
 	}()
-	_, err = io.Copy(out, in)
-	if err == nil {
-		// chown first: it clears set-user-ID and set-group-ID bits.
-		err = errors.Join(unix.Fchown(fd, s.uid, s.gid), unix.Fchmod(fd, st.Mode&0o7777),
-			unix.UtimesNanoAt(parent, tmp, []unix.Timespec{unix.Timespec(st.Atim), unix.Timespec(st.Mtim)}, unix.AT_SYMLINK_NOFOLLOW))
+	err = s.fill(out, in, st, func(ts []unix.Timespec) error { return unix.UtimesNanoAt(parent, tmp, ts, unix.AT_SYMLINK_NOFOLLOW) })
+	if err = errors.Join(err, out.Close()); err != nil {
+		return err
 	}
-	err = errors.Join(err, out.Close())
-	if err != nil {
-		return false, err
+	return s.replace(parent, tmp, name)
+}
+
+// fill copies in to out and gives out the container user's ownership and
+// st's permission bits; setTimes then gives it st's times.
+func (s *syncer) fill(out, in *os.File, st *syscall.Stat_t, setTimes func([]unix.Timespec) error) error {
+	if _, err := io.Copy(out, in); err != nil {
+		return err
 	}
-	return false, s.replace(parent, tmp, name)
+	fd := int(out.Fd())
+	// chown first: it clears set-user-ID and set-group-ID bits.
+	return errors.Join(unix.Fchown(fd, s.uid, s.gid), unix.Fchmod(fd, st.Mode&0o7777),
+		setTimes([]unix.Timespec{unix.Timespec(st.Atim), unix.Timespec(st.Mtim)}))
+}
+
+func syncTempName() string {
+	return ".berth-sync-" + strconv.FormatUint(syncSeq.Add(1), 36) + "-" + strconv.Itoa(os.Getpid())
+}
+
+func ignoreENOENT(err error) error {
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
 }
 
 // link makes name in parent a symbolic link with src's target.
@@ -246,7 +296,7 @@ func (s *syncer) link(parent int, name, src string) (err error) {
 	if err != nil {
 		return err
 	}
-	tmp := ".berth-sync-" + strconv.FormatUint(syncSeq.Add(1), 36) + "-" + strconv.Itoa(os.Getpid())
+	tmp := syncTempName()
 	if err := unix.Symlinkat(target, parent, tmp); err != nil {
 		return err
 	}

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# The pyapp example's base image (TestPyappExample): debootstrap from the
+# Debian mirror once, a few minutes, outside the tests' timeout; cached.
+bash examples/pyapp/base.sh >/dev/null || exit 1
 $GO test -count=1 -tags e2e -timeout 15m ./e2e/ 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] && exit 0

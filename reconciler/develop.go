@@ -49,6 +49,9 @@ const (
 	// belongs to the burst under way and waits for burstSettle of quiet.
 	developQuiet = 250 * time.Millisecond
 	burstSettle  = 100 * time.Millisecond
+	// stoppedRetry is how often a batch for a service whose containers are
+	// all stopped looks again whether one runs.
+	stoppedRetry = 200 * time.Millisecond
 )
 
 // DevelopOptions configure a Developer. Callbacks may be called from
@@ -131,6 +134,10 @@ type devRule struct {
 	service string
 	rule    spec.WatchRule
 	files   *ruleFiles
+	// dependents are the services that depend_on this one with restart:
+	// true, transitively, dependencies first: a restart or rebuild of the
+	// service restarts them too.
+	dependents []string
 }
 
 // devBatch is what changed for one service since its last batch.
@@ -139,6 +146,27 @@ type devBatch struct {
 	skipSame    bool                             // initial sync: files already up to date are left alone
 	burst       bool                             // began while the tree was busy: waits for burstSettle
 	first, last time.Time
+	notBefore   time.Time // a batch kept for a stopped container runs again no sooner
+	waiting     bool      // it was kept for a stopped container, and that was reported
+}
+
+// merge adds o's paths (a batch that could not run yet) to b.
+func (b *devBatch) merge(o *devBatch) {
+	if b.paths == nil {
+		b.paths = map[*devRule]map[string]struct{}{}
+	}
+	for r, paths := range o.paths {
+		if b.paths[r] == nil {
+			b.paths[r] = map[string]struct{}{}
+		}
+		maps.Copy(b.paths[r], paths)
+	}
+	b.skipSame = b.skipSame || o.skipSame
+	if o.first.Before(b.first) {
+		b.first = o.first
+	}
+	b.notBefore = o.notBefore
+	b.waiting = o.waiting
 }
 
 func (b *devBatch) add(r *devRule, p string, now time.Time) {
@@ -161,7 +189,7 @@ type devLoop struct {
 	pending map[string]*devBatch
 	changed map[string]time.Time // the last change seen, by service
 	running map[string]bool
-	done    chan string
+	done    chan batchDone
 	wg      sync.WaitGroup
 }
 
@@ -174,7 +202,7 @@ func (d *Developer) Run(ctx context.Context, p *spec.Project) error {
 		return fmt.Errorf("watch: %w", err)
 	}
 	defer w.Close()
-	l := &devLoop{d: d, w: w, pending: map[string]*devBatch{}, changed: map[string]time.Time{}, running: map[string]bool{}, done: make(chan string)}
+	l := &devLoop{d: d, w: w, pending: map[string]*devBatch{}, changed: map[string]time.Time{}, running: map[string]bool{}, done: make(chan batchDone)}
 	defer l.wg.Wait()
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -198,8 +226,15 @@ func (d *Developer) Run(ctx context.Context, p *spec.Project) error {
 			return context.Cause(ctx)
 		case p := <-d.project:
 			l.setProject(p)
-		case s := <-l.done:
-			l.running[s] = false
+		case d := <-l.done:
+			l.running[d.service] = false
+			if d.again != nil {
+				if b := l.pending[d.service]; b != nil {
+					b.merge(d.again)
+				} else {
+					l.pending[d.service] = d.again
+				}
+			}
 		case ev, ok := <-w.Events:
 			if !ok {
 				return errors.New("watch: watcher closed")
@@ -242,7 +277,7 @@ func (l *devLoop) setProject(p *spec.Project) {
 				l.d.opt.OnError(fmt.Errorf("service %q: %w", s.Name, err))
 				continue
 			}
-			r := &devRule{project: p.Name, service: s.Name, rule: wr, files: f}
+			r := &devRule{project: p.Name, service: s.Name, rule: wr, files: f, dependents: restartDependents(p, s.Name)}
 			l.rules = append(l.rules, r)
 			l.watch(r)
 		}
@@ -365,15 +400,22 @@ func (l *devLoop) schedule(ctx context.Context, timer *time.Timer) {
 		if limit := b.first.Add(l.d.opt.MaxDelay); limit.Before(due) {
 			due = limit
 		}
+		if due.Before(b.notBefore) {
+			due = b.notBefore
+		}
 		if !due.After(now) {
 			delete(l.pending, s)
 			l.running[s] = true
 			l.wg.Add(1)
 			go func() {
 				defer l.wg.Done()
-				l.d.runBatch(ctx, s, b)
+				done := batchDone{service: s}
+				if l.d.runBatch(ctx, s, b) {
+					b.notBefore = time.Now().Add(stoppedRetry)
+					done.again = b
+				}
 				select {
-				case l.done <- s:
+				case l.done <- done:
 				case <-ctx.Done():
 				}
 			}()
@@ -394,32 +436,52 @@ func (l *devLoop) schedule(ctx context.Context, timer *time.Timer) {
 	}
 }
 
-// runBatch acts on one service's batch and reports it in one line.
-func (d *Developer) runBatch(ctx context.Context, service string, b *devBatch) {
+// batchDone is a batch that ended; again, if not nil, is to run again.
+type batchDone struct {
+	service string
+	again   *devBatch
+}
+
+// runBatch acts on one service's batch and reports it in one line. It
+// returns true when the batch is to run again: it syncs files and the
+// service's containers are all stopped, so it waits for one to run (a
+// started container gets the files and, for sync+restart, a restart).
+func (d *Developer) runBatch(ctx context.Context, service string, b *devBatch) (again bool) {
 	start := time.Now()
 	rules := slices.SortedFunc(maps.Keys(b.paths), func(a, b *devRule) int { return strings.Compare(a.rule.Path+a.rule.Target, b.rule.Path+b.rule.Target) })
 	for _, r := range rules {
 		if r.rule.Action == spec.WatchRebuild {
 			if d.opt.Rebuild == nil {
 				d.opt.OnError(fmt.Errorf("service %q: rebuild is not available", service))
-				return
+				return false
 			}
 			if err := d.opt.Rebuild(ctx, service); err != nil {
 				d.opt.OnError(fmt.Errorf("service %q: rebuild: %w", service, err))
-				return
+				return false
 			}
-			d.opt.Report(service, fmt.Sprintf("rebuilt and recreated in %s", since(start)))
-			return
+			did := "rebuilt and recreated"
+			if deps := d.restartDependents(ctx, r); deps != "" {
+				did += ", " + deps
+			}
+			d.opt.Report(service, did+" in "+since(start))
+			return false
 		}
 	}
-	ctrs, err := d.containers(ctx, rules[0].project, service)
+	ctrs, stopped, err := d.serviceContainers(ctx, rules[0].project, service)
 	if err != nil {
 		d.opt.OnError(fmt.Errorf("service %q: %w", service, err))
-		return
+		return false
 	}
 	if len(ctrs) == 0 {
+		if stopped > 0 && slices.ContainsFunc(rules, func(r *devRule) bool { return r.rule.Syncs() }) {
+			if !b.waiting {
+				d.opt.Report(service, "its container is stopped; the files are synced once it runs")
+				b.waiting = true
+			}
+			return true
+		}
 		d.opt.Report(service, "no running container; nothing synced")
-		return
+		return false
 	}
 	var did []string
 	restart := false
@@ -449,16 +511,11 @@ func (d *Developer) runBatch(ctx context.Context, service string, b *devBatch) {
 		did = append(did, "up to date")
 	}
 	if restart {
-		for _, c := range ctrs {
-			err := d.opt.Runtime.Stop(ctx, c.ID, -1)
-			if err == nil {
-				err = d.opt.Runtime.Start(ctx, c.ID)
-			}
-			if err != nil {
-				d.opt.OnError(fmt.Errorf("service %q: restart %s: %w", service, c.Config.Name, err))
-			}
-		}
+		d.restart(ctx, service, ctrs)
 		did = append(did, "restarted")
+		if deps := d.restartDependents(ctx, rules[0]); deps != "" {
+			did = append(did, deps)
+		}
 	}
 	for _, r := range execs {
 		if synced+removed == 0 && !b.skipSame {
@@ -470,9 +527,67 @@ func (d *Developer) runBatch(ctx context.Context, service string, b *devBatch) {
 		did = append(did, "ran "+strings.Join(r.rule.Exec.Command, " "))
 	}
 	if len(did) == 0 {
-		return
+		return false
 	}
 	d.opt.Report(service, strings.Join(did, ", ")+" in "+since(start))
+	return false
+}
+
+// restart stops and starts each of ctrs, a service's containers.
+func (d *Developer) restart(ctx context.Context, service string, ctrs []*engine.Container) {
+	for _, c := range ctrs {
+		err := d.opt.Runtime.Stop(ctx, c.ID, -1)
+		if err == nil {
+			err = d.opt.Runtime.Start(ctx, c.ID)
+		}
+		if err != nil {
+			d.opt.OnError(fmt.Errorf("service %q: restart %s: %w", service, c.Config.Name, err))
+		}
+	}
+}
+
+// restartDependents restarts the running containers of r's dependents (as
+// docker compose restarts the services that depend_on a restarted one with
+// restart: true) and says which it restarted, "" for none.
+func (d *Developer) restartDependents(ctx context.Context, r *devRule) string {
+	var done []string
+	for _, dep := range r.dependents {
+		ctrs, err := d.containers(ctx, r.project, dep)
+		if err != nil {
+			d.opt.OnError(fmt.Errorf("service %q: %w", dep, err))
+			continue
+		}
+		if len(ctrs) == 0 {
+			continue
+		}
+		d.restart(ctx, dep, ctrs)
+		done = append(done, dep)
+	}
+	if len(done) == 0 {
+		return ""
+	}
+	return "restarted its dependents " + strings.Join(done, ", ")
+}
+
+// restartDependents are the services of p that depend on service with
+// restart: true, directly or through one another, each after those it
+// depends on.
+func restartDependents(p *spec.Project, service string) []string {
+	var out []string
+	seen := map[string]bool{service: true}
+	for queue := []string{service}; len(queue) > 0; queue = queue[1:] {
+		for _, s := range p.Services {
+			if seen[s.Name] {
+				continue
+			}
+			if slices.ContainsFunc(s.DependsOn, func(dep spec.Dependency) bool { return dep.Service == queue[0] && dep.Restart }) {
+				seen[s.Name] = true
+				out = append(out, s.Name)
+				queue = append(queue, s.Name)
+			}
+		}
+	}
+	return out
 }
 
 // sync writes r's changed paths into each container; it returns the
@@ -520,17 +635,27 @@ func (d *Developer) exec(ctx context.Context, service string, r *devRule, c *eng
 // containers are the service's running containers (not one-off ones),
 // looked up anew for each batch: a recreated container is the one synced.
 func (d *Developer) containers(ctx context.Context, project, service string) ([]*engine.Container, error) {
+	ctrs, _, err := d.serviceContainers(ctx, project, service)
+	return ctrs, err
+}
+
+// serviceContainers are the service's running containers, and the number
+// of its other (stopped, created) ones; one-off containers do not count.
+func (d *Developer) serviceContainers(ctx context.Context, project, service string) (running []*engine.Container, others int, err error) {
 	all, err := d.opt.Runtime.List(ctx, map[string]string{spec.LabelProject: project, spec.LabelService: service})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var out []*engine.Container
 	for _, c := range all {
-		if c.Config.Labels[spec.LabelOneOff] != spec.LabelTrue && c.State.Status == engine.StatusRunning {
-			out = append(out, c)
+		switch {
+		case c.Config.Labels[spec.LabelOneOff] == spec.LabelTrue:
+		case c.State.Status == engine.StatusRunning:
+			running = append(running, c)
+		default:
+			others++
 		}
 	}
-	return out, nil
+	return running, others, nil
 }
 
 func plural(n int, what string) string {

@@ -115,7 +115,7 @@ func (p *Project) CheckWatch(services []string) error {
 		}
 	}
 	if watched == 0 && len(errs) == 0 {
-		errs = append(errs, FieldError{File: p.mainFile, Issue: "none of the selected services has a develop.watch rule; add a develop: section to one", Err: errdefs.ErrInvalidArgument})
+		errs = append(errs, FieldError{File: p.mainFile, Issue: "none of the selected services is configured for watch, consider setting a 'develop' section", Err: errdefs.ErrInvalidArgument})
 	}
 	return errors.Join(errs...)
 }

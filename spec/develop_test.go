@@ -75,14 +75,14 @@ func TestCheckWatch(t *testing.T) {
 		{name: "no watched service", services: `
   web:
     image: busybox
-`, want: "compose.yaml: none of the selected services has a develop.watch rule; add a develop: section to one"},
+`, want: "compose.yaml: none of the selected services is configured for watch, consider setting a 'develop' section"},
 		{name: "only an unwatched service selected", only: []string{"db"}, services: `
   web:
     image: busybox
     develop: {watch: [{path: ., action: restart}]}
   db:
     image: busybox
-`, want: "none of the selected services has a develop.watch rule"},
+`, want: "none of the selected services is configured for watch"},
 		{name: "a bad rule of an unselected service", only: []string{"db"}, services: `
   web:
     image: busybox

@@ -18,7 +18,7 @@ import (
 var _ reconciler.DevelopRuntime = (*engine.Engine)(nil)
 
 // developRun is the develop.watch side of a watch: a reconciler.Developer
-// running until stop. Its zero value (no service has rules) does nothing.
+// running until stop.
 type developRun struct {
 	d      *reconciler.Developer
 	cancel context.CancelFunc
@@ -26,14 +26,15 @@ type developRun struct {
 }
 
 // startDevelop starts acting on the develop.watch rules of the selected
-// services, if any has rules; their errors (a rebuild rule without build:,
-// sync+exec without a command) end the watch before it starts.
+// services; their errors (a rebuild rule without build:, sync+exec without
+// a command) end the watch before it starts. With no rules yet (up --watch
+// of a project without develop sections) it still runs: rules a later edit
+// of the Compose file adds take effect.
 func startDevelop(ctx context.Context, g *globalOptions, a *app, p *spec.Project, opt reconciler.Options, sink reconciler.EventSink, wo watchOptions) (*developRun, error) {
-	if !hasDevelop(p, opt.Services) {
-		return &developRun{}, nil
-	}
-	if err := p.CheckWatch(opt.Services); err != nil {
-		return nil, err
+	if hasDevelop(p, opt.Services) || wo.requireDevelop {
+		if err := p.CheckWatch(opt.Services); err != nil {
+			return nil, err
+		}
 	}
 	out := &lockedWriter{w: g.stderr}
 	rebuildSink := sink
@@ -115,16 +116,11 @@ func hasDevelop(p *spec.Project, services []string) bool {
 
 // setProject hands a reloaded project's rules to the Developer.
 func (r *developRun) setProject(p *spec.Project) {
-	if r.d != nil {
-		r.d.SetProject(p)
-	}
+	r.d.SetProject(p)
 }
 
 // stop ends the Developer and waits for it.
 func (r *developRun) stop() {
-	if r.d == nil {
-		return
-	}
 	r.cancel()
 	<-r.done
 }

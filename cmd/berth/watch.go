@@ -19,10 +19,14 @@ type watchOptions struct {
 	noUp  bool
 	prune bool // remove the image a rebuild replaced when nothing uses it
 	quiet bool // hide the progress of rebuilds
+	// requireDevelop: no selected service with develop.watch rules is an
+	// error (berth watch, as docker compose watch); up --watch goes on
+	// watching the Compose files alone.
+	requireDevelop bool
 }
 
 func newWatchCommand(g *globalOptions) *cobra.Command {
-	var o watchOptions
+	o := watchOptions{requireDevelop: true}
 	cmd := &cobra.Command{
 		Use:   "watch [SERVICE...]",
 		Short: "Act on the services' develop.watch rules and keep the project converged while its files change",
@@ -47,6 +51,10 @@ func runWatch(ctx context.Context, g *globalOptions, o watchOptions, services []
 	}
 	p, err := g.loadRunnable(ctx)
 	if err != nil {
+		return err
+	}
+	// Before anything is made: a watch with nothing to act on is bad input.
+	if err := p.CheckWatch(services); err != nil {
 		return err
 	}
 	opt := reconciler.Options{Mode: reconciler.ModeUp, Services: services, RemoveOrphans: true}
