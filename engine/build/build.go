@@ -11,7 +11,9 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -64,9 +66,21 @@ type Options struct {
 	Tags              []string          // -t; none leaves the image without a name
 	Labels            map[string]string // --label, over the Dockerfile's
 	NoCache           bool              // run every step again (the cache is still written)
-	Network           string            // RUN's network: "" or "default" (the default bridge), "none"
-	// Events, when set, receives the build's progress. Calls come from the
-	// goroutine running Build, in order.
+	Network           string            // RUN's network: "" or "default" (the default bridge), "none", "host" (grants AllowNetworkHost)
+	// Pull re-resolves every FROM image against its registry, as --pull.
+	Pull bool
+	// Secrets are what RUN --mount=type=secret mounts, by ID (--secret).
+	Secrets []Secret
+	// SSH are the agent sockets RUN --mount=type=ssh forwards, by ID
+	// (--ssh default=$SSH_AUTH_SOCK).
+	SSH map[string]string
+	// Allow are the entitlements RUN steps may use: AllowNetworkHost,
+	// AllowSecurityInsecure.
+	Allow []string
+	// Events, when set, receives the build's progress. Calls are
+	// serialised (never two at once) but come from several goroutines:
+	// independent stages are built in parallel; an event's Vertex tells
+	// which step it belongs to.
 	Events func(Event)
 }
 
@@ -140,8 +154,13 @@ type run struct {
 	opt    Options
 	plan   *Plan
 	ctxDir *srcTree
-	vertex int
+	// states holds every stage of the plan from the start; a stage's is
+	// filled in before its done channel is closed (see stages), and read
+	// by others only after that.
 	states map[*Stage]*stageState
+
+	mu     sync.Mutex // guards vertex; held while Events is called
+	vertex int
 }
 
 // Build builds the image opt describes and names it opt.Tags. Errors: an
@@ -167,12 +186,8 @@ func (b *Builder) Build(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	r := &run{b: b, opt: opt, plan: plan, ctxDir: tree, states: map[*Stage]*stageState{}}
-	for _, s := range plan.Stages {
-		ss, err := r.stage(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		r.states[s] = ss
+	if err := r.stages(ctx); err != nil {
+		return nil, err
 	}
 	return r.commit(ctx, r.states[plan.Target])
 }
@@ -203,11 +218,15 @@ func readDockerfile(opt Options) ([]byte, string, string, error) {
 
 func (r *run) emit(ev Event) {
 	if r.opt.Events != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		r.opt.Events(ev)
 	}
 }
 
 func (r *run) nextVertex() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.vertex++
 	return r.vertex
 }
@@ -258,10 +277,7 @@ func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 	name := stepName(s, 0, "FROM "+s.Base)
 	r.emit(Event{Vertex: v, Name: name, Status: StepStarted})
 	began := time.Now()
-	img, err := r.b.images.Resolve(ctx, s.Base)
-	if errdefs.IsNotFound(err) {
-		img, err = r.b.images.Pull(ctx, s.Base, image.PullOptions{})
-	}
+	img, err := r.resolveImage(ctx, s.Base)
 	if err != nil {
 		r.emit(Event{Vertex: v, Name: name, Status: StepFailed, Duration: time.Since(began)})
 		return nil, &Error{File: r.plan.File, Line: s.Line, Msg: fmt.Sprintf("base image %q: %v", s.Base, err)}
@@ -340,7 +356,9 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 		if err != nil {
 			r.emit(Event{Vertex: v, Name: name, Status: StepFailed, Duration: time.Since(began)})
 			var se *StepError
-			if errors.As(err, &se) {
+			// A step cancelled because another stage failed may carry that
+			// stage's StepError as its context's cause: leave it alone.
+			if ctx.Err() == nil && errors.As(err, &se) {
 				se.File, se.Line, se.Step = r.plan.File, st.line, name
 				return se
 			}
@@ -383,6 +401,10 @@ type source struct {
 // the sum. The cleanup function unmounts what was mounted for it.
 func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, func() error, error) {
 	none := func() error { return nil }
+	if st.kind == stepRun {
+		sum, err := r.runSources(ctx, st.run)
+		return source{sum: sum}, none, err
+	}
 	if st.kind != stepCopy {
 		return source{}, none, nil
 	}
@@ -455,23 +477,30 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 	}
 	var id [6]byte
 	_, _ = rand.Read(id[:]) // never fails
+	ms, err := r.prepareMounts(ctx, rs)
+	if err != nil {
+		return false, err
+	}
+	defer func() { retErr = errors.Join(retErr, ms.release()) }()
 	cfg := engine.ContainerConfig{
 		Name:         "berth-build-" + hex.EncodeToString(id[:]),
 		RootfsLayers: layers,
 		Entrypoint:   rs.Argv,
 		Cmd:          []string{},
-		Env:          rs.Env,
+		Env:          append(slices.Clone(rs.Env), ms.env...),
 		WorkingDir:   rs.Workdir,
 		User:         rs.User,
 		Labels:       map[string]string{LabelBuild: "1"},
+		Mounts:       ms.mounts,
+		Privileged:   rs.Security == "insecure",
 	}
 	network := rs.Network
 	if network == "" {
 		network = r.opt.Network
 	}
 	switch network {
-	case "none":
-		cfg.NetworkMode = "none"
+	case "none", "host":
+		cfg.NetworkMode = network
 	case "", "default":
 		cfg.Networks = []engine.EndpointConfig{{Network: engine.DefaultNetwork}}
 	default:
@@ -512,7 +541,7 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 	if err != nil {
 		return false, err
 	}
-	return packUpper(upper, below, w)
+	return packUpper(upper, below, w, ms.stubs...)
 }
 
 // commit makes the image of the target stage and names it.

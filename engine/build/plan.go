@@ -76,6 +76,15 @@ type Stage struct {
 	Line      int    // the FROM line
 	From      string // the FROM instruction as written
 	Commands  []instructions.Command
+	// Deps are the stages this one reads: its base, COPY --from and RUN
+	// --mount from=. It starts once they are built.
+	Deps []*Stage
+}
+
+func (s *Stage) addDep(d *Stage) {
+	if !slices.Contains(s.Deps, d) {
+		s.Deps = append(s.Deps, d)
+	}
 }
 
 // Steps is how many steps the stage has, FROM included, as BuildKit counts
@@ -164,22 +173,25 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 			if err := visit(s.BaseStage); err != nil {
 				return err
 			}
+			s.addDep(s.BaseStage)
 		}
 		for _, c := range s.Commands {
-			from := copyFrom(c)
-			if from == "" {
-				continue
-			}
-			from, _, err := lex.ProcessWord(from, global)
-			if err != nil {
-				return &Error{File: file, Line: commandLine(c), Msg: err.Error()}
-			}
-			if dep := findStage(all[:s.Index], from); dep != nil {
-				if err := visit(dep); err != nil {
-					return err
+			for _, from := range append(runMountFroms(c), copyFrom(c)) {
+				if from == "" {
+					continue
 				}
-			} else if findStage(all, from) != nil {
-				return &Error{File: file, Line: commandLine(c), Msg: fmt.Sprintf("--from=%s names this stage or a later one", from)}
+				from, _, err := lex.ProcessWord(from, global)
+				if err != nil {
+					return &Error{File: file, Line: commandLine(c), Msg: err.Error()}
+				}
+				if dep := findStage(all[:s.Index], from); dep != nil {
+					if err := visit(dep); err != nil {
+						return err
+					}
+					s.addDep(dep)
+				} else if findStage(all, from) != nil {
+					return &Error{File: file, Line: commandLine(c), Msg: fmt.Sprintf("--from=%s names this stage or a later one", from)}
+				}
 			}
 		}
 		return nil

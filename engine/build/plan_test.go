@@ -54,6 +54,7 @@ func TestPlanGolden(t *testing.T) {
 		{name: "multistage"},
 		{name: "argscope", opt: PlanOptions{BuildArgs: map[string]string{"OVERRIDDEN": "given"}}},
 		{name: "target", opt: PlanOptions{Target: "test"}},
+		{name: "runmount"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata/plan", tc.name+".Dockerfile"))

@@ -26,6 +26,29 @@ import (
 // containers of one project do). If ctx ends first, Lock returns at once and
 // the abandoned wait releases the lock as soon as it gets it.
 func Lock(ctx context.Context, path string) (unlock func(), err error) {
+	return lock(ctx, path, unix.LOCK_EX, true)
+}
+
+// LockShared takes a shared lock on path, as Lock takes an exclusive one:
+// several holders of a shared lock exclude only the holder of an exclusive
+// one.
+func LockShared(ctx context.Context, path string) (unlock func(), err error) {
+	return lock(ctx, path, unix.LOCK_SH, true)
+}
+
+// TryLock takes an exclusive lock on path if it is free, and tells whether
+// it did; it never waits.
+func TryLock(ctx context.Context, path string) (unlock func(), ok bool, err error) {
+	unlock, err = lock(ctx, path, unix.LOCK_EX, false)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, false, nil
+	}
+	return unlock, err == nil, err
+}
+
+// lock takes the lock how (LOCK_EX or LOCK_SH) on path; without wait, a
+// busy lock is an error wrapping EWOULDBLOCK.
+func lock(ctx context.Context, path string, how int, wait bool) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -34,11 +57,11 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	release := func() { _ = f.Close() }
-	err = flock(f, unix.LOCK_EX|unix.LOCK_NB)
+	err = flock(f, how|unix.LOCK_NB)
 	if err == nil {
 		return release, nil
 	}
-	if !errors.Is(err, unix.EWOULDBLOCK) {
+	if !errors.Is(err, unix.EWOULDBLOCK) || !wait {
 		release()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -46,7 +69,7 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	var mu sync.Mutex // guards abandoned
 	abandoned := false
 	go func() {
-		err := flock(f, unix.LOCK_EX)
+		err := flock(f, how)
 		mu.Lock()
 		defer mu.Unlock()
 		if abandoned {

@@ -85,3 +85,28 @@ func TestLockHandsOverAtOnce(t *testing.T) {
 	}
 	u()
 }
+
+func TestSharedAndTryLock(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	a, err := LockShared(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LockShared(t.Context(), p)
+	if err != nil {
+		t.Fatalf("a second shared lock: %v", err)
+	}
+	if _, ok, err := TryLock(t.Context(), p); ok || err != nil {
+		t.Fatalf("TryLock under shared holders: ok=%v err=%v, want busy", ok, err)
+	}
+	a()
+	b()
+	unlock, ok, err := TryLock(t.Context(), p)
+	if !ok || err != nil {
+		t.Fatalf("TryLock of a free lock: ok=%v err=%v", ok, err)
+	}
+	if _, ok, _ := TryLock(t.Context(), p); ok {
+		t.Fatal("TryLock took a held lock")
+	}
+	unlock()
+}
