@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // buildOK builds as opt says and fails the test on an error.
@@ -262,5 +264,50 @@ func TestPrivSSHMount(t *testing.T) {
 	opt.SSH, opt.NoCache = nil, true
 	if _, err := b.Build(t.Context(), opt); err == nil || !strings.Contains(err.Error(), "the agent is required but was not given") {
 		t.Errorf("without the agent: got %v", err)
+	}
+}
+
+// TestPrivCacheMountSharing: shared mounts of one id share its directory,
+// a private one gets a directory nobody holds, a locked one waits until
+// the other users are done.
+func TestPrivCacheMountSharing(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	c := &cache{dir: t.TempDir()}
+	r := &run{b: &Builder{cache: c}}
+	take := func(ctx context.Context, sharing string) (string, *stepMounts, error) {
+		sm := &stepMounts{}
+		dir, err := r.cacheMount(ctx, sm, runMount{Type: "cache", ID: "x", Target: "/x", Sharing: sharing})
+		return dir, sm, err
+	}
+	shared1, sm1, err := take(t.Context(), "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared2, sm2, err := take(t.Context(), "shared")
+	if err != nil || shared2 != shared1 {
+		t.Fatalf("a second shared mount: %s, %v; want %s", shared2, err, shared1)
+	}
+	private, sm3, err := take(t.Context(), "private")
+	if err != nil || private == shared1 {
+		t.Fatalf("a private mount beside shared ones: %s, %v; want another directory", private, err)
+	}
+	// locked waits for the shared users: with them still there it gives
+	// up when its context ends.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := take(ctx, "locked"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a locked mount while shared ones are held: %v, want it to wait", err)
+	}
+	for _, sm := range []*stepMounts{sm1, sm2, sm3} {
+		if err := sm.release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	locked, sm4, err := take(t.Context(), "locked")
+	if err != nil || locked != shared1 {
+		t.Fatalf("a locked mount once free: %s, %v; want %s", locked, err, shared1)
+	}
+	if err := sm4.release(); err != nil {
+		t.Fatal(err)
 	}
 }
