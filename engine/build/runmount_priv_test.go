@@ -214,7 +214,8 @@ func TestPrivParallelStages(t *testing.T) {
 
 // TestPrivRunEntitlements: RUN --network=host needs the network.host
 // entitlement (which --network host grants) and then sees the host's
-// interfaces; RUN --security=insecure needs security.insecure.
+// interfaces; RUN --security=insecure needs security.insecure. Nothing
+// here sends a packet.
 func TestPrivRunEntitlements(t *testing.T) {
 	b := newPrivBuilder(t)
 	ifs, err := net.Interfaces()
@@ -238,6 +239,9 @@ func TestPrivRunEntitlements(t *testing.T) {
 		t.Errorf("without the entitlement: got %v", err)
 	}
 	buildOK(t, b, Options{ContextDir: dir, Allow: []string{AllowNetworkHost}})
+	// --network host grants it, and every RUN is on the host's network.
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN --network=host grep -q ' " + host + ":' /proc/net/dev\nRUN grep -q ' " + host + ":' /proc/net/dev\n"})
+	buildOK(t, b, Options{ContextDir: dir, Network: "host"})
 
 	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN --security=insecure mkdir /m && mount -t tmpfs none /m && umount /m\n"})
 	if _, err := b.Build(t.Context(), Options{ContextDir: dir, Network: "none"}); err == nil || !strings.Contains(err.Error(), "needs the security.insecure entitlement") {
