@@ -18,6 +18,8 @@
 //	<root>/build/mounts/<id hash>/<n>/    RUN --mount=type=cache directories, instance n of an id (private mounts add instances)
 //	<root>/build/mounts/<id hash>/<n>.lock  flocked by the steps using instance n: shared, or alone (locked, private)
 //	<root>/build/.tmp-*                   layers and directories being written
+//	<root>/build/.tmp-*.lock              flocked while a RUN step uses that scratch directory (mount sources);
+//	                                      a free one is a killed build's, swept by the next build
 //
 // # Concurrency
 //

@@ -19,6 +19,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine"
@@ -200,7 +201,7 @@ func (r *run) prepareMounts(ctx context.Context, rs *runStep) (_ *stepMounts, re
 			if !ok {
 				continue
 			}
-			if em.Source, err = r.secretMount(sm, s, m); err == nil && m.Env != "" {
+			if em.Source, err = r.secretMount(ctx, sm, s, m); err == nil && m.Env != "" {
 				var v []byte
 				if v, err = readSecret(s); err == nil {
 					sm.env = append(sm.env, m.Env+"="+string(v))
@@ -231,13 +232,68 @@ func (r *run) prepareMounts(ctx context.Context, rs *runStep) (_ *stepMounts, re
 }
 
 // scratchDir makes a private directory in the cache that release removes.
-func (r *run) scratchDir(sm *stepMounts) (string, error) {
+// It is flocked (<dir>.lock) while in use, so that sweepScratch tells one a
+// killed build left from one a running build uses.
+func (r *run) scratchDir(ctx context.Context, sm *stepMounts) (string, error) {
 	dir := r.b.cache.tempName()
+	unlock, err := flock.Lock(ctx, dir+".lock")
+	if err != nil {
+		return "", fmt.Errorf("build cache: %w", err)
+	}
+	sm.releases = append(sm.releases, func() error {
+		err := os.RemoveAll(dir)
+		if rerr := os.Remove(dir + ".lock"); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+		unlock()
+		return err
+	})
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", fmt.Errorf("build cache: %w", err)
 	}
-	sm.releases = append(sm.releases, func() error { return os.RemoveAll(dir) })
 	return dir, nil
+}
+
+// sweepScratch removes the scratch directories of RUN steps whose build
+// was killed (their lock is free), unmounting what is mounted below them
+// first. Best effort: what it cannot remove is logged and left for the
+// next build.
+func (b *Builder) sweepScratch(ctx context.Context) {
+	locks, _ := filepath.Glob(filepath.Join(b.cache.dir, ".tmp-*.lock"))
+	for _, l := range locks {
+		unlock, ok, err := flock.TryLock(ctx, l)
+		if !ok || err != nil {
+			continue
+		}
+		dir := strings.TrimSuffix(l, ".lock")
+		err = unmountUnder(dir)
+		if err == nil {
+			err = os.RemoveAll(dir)
+		}
+		if err == nil {
+			err = os.Remove(l)
+		}
+		unlock()
+		if err != nil {
+			b.log.Warn("build scratch directory left by a killed build not removed", "path", dir, "err", err)
+		}
+	}
+}
+
+// unmountUnder unmounts every mount at or below dir, deepest first.
+func unmountUnder(dir string) error {
+	ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(ms, func(a, b *mountinfo.Info) int { return len(b.Mountpoint) - len(a.Mountpoint) })
+	var errs []error
+	for _, m := range ms {
+		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", m.Mountpoint, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // bindMount returns the host path to bind for a bind mount. The context's
@@ -248,7 +304,7 @@ func (r *run) scratchDir(sm *stepMounts) (string, error) {
 func (r *run) bindMount(ctx context.Context, sm *stepMounts, b *bindSource, m runMount) (string, error) {
 	what := "--mount=type=bind,target=" + m.Target
 	if b.ctx != nil {
-		dir, err := r.scratchDir(sm)
+		dir, err := r.scratchDir(ctx, sm)
 		if err != nil {
 			return "", err
 		}
@@ -275,7 +331,7 @@ func (r *run) bindMount(ctx context.Context, sm *stepMounts, b *bindSource, m ru
 		}
 		dirs = d
 	}
-	root, err := r.mountOverlay(sm, dirs, !m.ReadOnly)
+	root, err := r.mountOverlay(ctx, sm, dirs, !m.ReadOnly)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
@@ -291,38 +347,37 @@ func (r *run) bindMount(ctx context.Context, sm *stepMounts, b *bindSource, m ru
 
 // mountOverlay mounts dirs (lowest first) as an overlay on a scratch
 // directory: read-only, or writable over a scratch upper directory.
-func (r *run) mountOverlay(sm *stepMounts, dirs lowers, rw bool) (string, error) {
-	if !rw {
-		mnt, unmount, err := r.b.cache.mountLowers(dirs)
-		if err != nil {
-			return "", err
-		}
-		sm.releases = append(sm.releases, unmount)
-		return mnt, nil
-	}
-	dir, err := r.scratchDir(sm)
+func (r *run) mountOverlay(ctx context.Context, sm *stepMounts, dirs lowers, rw bool) (string, error) {
+	dir, err := r.scratchDir(ctx, sm)
 	if err != nil {
 		return "", err
 	}
-	upper, work, mnt := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "mnt")
-	for _, d := range []string{upper, work, mnt} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return "", err
-		}
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		return "", err
 	}
 	ls := slices.Clone([]string(dirs))
-	if len(ls) == 0 {
-		ls = []string{r.b.cache.emptyDir()}
-		if err := os.MkdirAll(ls[0], 0o755); err != nil {
+	if len(ls) < 2 { // an overlay with no upper directory needs two lowers
+		if err := os.MkdirAll(r.b.cache.emptyDir(), 0o755); err != nil {
 			return "", err
 		}
+		ls = append([]string{r.b.cache.emptyDir()}, ls...)
 	}
 	slices.Reverse(ls)
-	data := "lowerdir=" + strings.Join(ls, ":") + ",upperdir=" + upper + ",workdir=" + work
-	if len(data) > 4095 {
-		return "", fmt.Errorf("a writable mount of %d layers: too many layers", len(dirs))
+	data := "lowerdir=" + strings.Join(ls, ":")
+	var flags uintptr = unix.MS_RDONLY
+	if rw {
+		upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+		if err := errors.Join(os.Mkdir(upper, 0o755), os.Mkdir(work, 0o700)); err != nil {
+			return "", err
+		}
+		data += ",upperdir=" + upper + ",workdir=" + work
+		flags = 0
 	}
-	if err := sm.mount("overlay", mnt, 0, data); err != nil {
+	if len(data) > 4095 {
+		return "", fmt.Errorf("a mount of %d layers: too many layers", len(dirs))
+	}
+	if err := sm.mount("overlay", mnt, flags, data); err != nil {
 		return "", err
 	}
 	return mnt, nil
@@ -499,8 +554,8 @@ func newCacheDir(ctx context.Context, dir string, m runMount) error {
 
 // secretsTmpfs mounts a small private tmpfs on a scratch directory, for
 // secrets and agent sockets: they never touch the disk.
-func (r *run) secretsTmpfs(sm *stepMounts) (string, error) {
-	dir, err := r.scratchDir(sm)
+func (r *run) secretsTmpfs(ctx context.Context, sm *stepMounts) (string, error) {
+	dir, err := r.scratchDir(ctx, sm)
 	if err != nil {
 		return "", err
 	}
@@ -524,7 +579,7 @@ func readSecret(s Secret) ([]byte, error) {
 // secretMount writes the secret into a file on a private tmpfs, with the
 // mount's owner and mode (0400 root:root by default), and returns it; ""
 // for a secret given only as an environment variable.
-func (r *run) secretMount(sm *stepMounts, s Secret, m runMount) (string, error) {
+func (r *run) secretMount(ctx context.Context, sm *stepMounts, s Secret, m runMount) (string, error) {
 	if m.Target == "" {
 		return "", nil
 	}
@@ -532,7 +587,7 @@ func (r *run) secretMount(sm *stepMounts, s Secret, m runMount) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	dir, err := r.secretsTmpfs(sm)
+	dir, err := r.secretsTmpfs(ctx, sm)
 	if err != nil {
 		return "", err
 	}
@@ -557,7 +612,7 @@ func (r *run) sshMount(ctx context.Context, sm *stepMounts, sock string, m runMo
 	if fi, err := os.Stat(sock); err != nil || fi.Mode()&fs.ModeSocket == 0 {
 		return "", fmt.Errorf("--ssh %s=%s: not an agent socket: %w", m.ID, sock, errdefs.ErrInvalidArgument)
 	}
-	dir, err := r.secretsTmpfs(sm)
+	dir, err := r.secretsTmpfs(ctx, sm)
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -313,5 +316,46 @@ func TestPrivCacheMountSharing(t *testing.T) {
 	}
 	if err := sm4.release(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPrivSweepScratch: a scratch directory whose build was killed (its
+// lock free) is unmounted and removed by the next build; one a running
+// build holds is left alone.
+func TestPrivSweepScratch(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	c := &cache{dir: t.TempDir()}
+	b := &Builder{cache: c, log: slog.New(slog.DiscardHandler)}
+	r := &run{b: b}
+	live := &stepMounts{}
+	held, err := r.secretsTmpfs(t.Context(), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := c.tempName()
+	if err := os.MkdirAll(filepath.Join(dead, "mnt"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dead+".lock", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", filepath.Join(dead, "mnt"), "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	b.sweepScratch(t.Context())
+	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the killed build's directory is still there: %v", err)
+	}
+	if ms, _ := testutil.MountsUnder(dead); len(ms) > 0 {
+		t.Errorf("mounts left: %v", ms)
+	}
+	if _, err := os.Stat(held); err != nil {
+		t.Errorf("the running build's directory was swept: %v", err)
+	}
+	if err := live.release(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(c.dir, ".tmp-*")); len(left) > 0 {
+		t.Errorf("left after release: %v", left)
 	}
 }
