@@ -136,8 +136,9 @@ func TestPrivSecretMount(t *testing.T) {
 
 // TestPrivBindMounts: a bind mount of the context shows its files less
 // what .dockerignore leaves out, its writes (rw) are thrown away, a bind
-// from a stage shows that stage's files, and the step's key covers the
-// bound files' content: editing one runs the step again.
+// from a stage or an image shows its files (rw: writes thrown away too),
+// and the step's key covers the bound files' content: editing one runs
+// the step again.
 func TestPrivBindMounts(t *testing.T) {
 	b := newPrivBuilder(t)
 	dir := t.TempDir()
@@ -147,6 +148,9 @@ func TestPrivBindMounts(t *testing.T) {
 			"RUN --mount=type=bind,source=src,target=src cat src/a > /a-copy\n" +
 			"RUN --mount=type=bind,target=/ctx,rw test ! -e /ctx/secret.key && touch /ctx/src/new && echo x > /ctx/src/a\n" +
 			"RUN --mount=type=bind,from=gen,source=/made,target=/m cp /m /from-gen\n" +
+			"RUN --mount=type=bind,from=gen,target=/g,rw touch /g/new && echo changed > /g/made\n" +
+			"RUN --mount=type=bind,from=gen,target=/g test ! -e /g/new && cp /g/made /gen-after-rw\n" +
+			"RUN --mount=type=bind,from=busybox:latest,source=/bin,target=/bb test -x /bb/busybox\n" +
 			"RUN --mount=type=tmpfs,target=/scratch touch /scratch/x\n",
 		"src/a":         "one",
 		"secret.key":    "k",
@@ -155,7 +159,8 @@ func TestPrivBindMounts(t *testing.T) {
 	opt := Options{ContextDir: dir, Tags: []string{"t:1"}, Network: "none"}
 	buildOK(t, b, opt)
 	// The context's src/a, the gen stage's /made, and no mount point.
-	wantFiles(t, b, "t:1", map[string]string{"a-copy": "one", "from-gen": "from-stage\n", "ctx": absent, "m": absent, "w/src": absent, "scratch": absent})
+	wantFiles(t, b, "t:1", map[string]string{"a-copy": "one", "from-gen": "from-stage\n", "gen-after-rw": "from-stage\n",
+		"ctx": absent, "m": absent, "g": absent, "bb": absent, "w/src": absent, "scratch": absent})
 	if data, _ := os.ReadFile(filepath.Join(dir, "src/a")); string(data) != "one" {
 		t.Errorf("a rw bind mount changed the context: src/a is %q", data)
 	}
