@@ -27,8 +27,8 @@ const (
 type runMount struct {
 	Type     string  `json:"type"`             // bind, cache, tmpfs, secret, ssh
 	Target   string  `json:"target,omitempty"` // absolute; "" for a secret given as an environment variable only
-	From     string  `json:"from,omitempty"`   // bind: a stage's or an image's name; "" is the context
-	Source   string  `json:"source,omitempty"` // bind and cache: a path in the source, relative
+	From     string  `json:"from,omitempty"`   // bind and cache: a stage's or an image's name; "" is the context (bind) or nothing (cache)
+	Source   string  `json:"source,omitempty"` // a path in the source (bind, cache with from) or in the cache, relative
 	ReadOnly bool    `json:"ro,omitempty"`
 	ID       string  `json:"id,omitempty"`      // cache, secret and ssh
 	Sharing  string  `json:"sharing,omitempty"` // cache: shared, private or locked
@@ -89,9 +89,6 @@ func (p *Plan) runMounts(sc *stageConfig, c *instructions.RunCommand) ([]runMoun
 		switch m.Type {
 		case instructions.MountTypeBind, instructions.MountTypeTmpfs:
 		case instructions.MountTypeCache:
-			if m.From != "" {
-				return nil, fmt.Errorf("--mount=type=cache,from=%s: a cache seeded from a stage or image is not supported: %w", m.From, errdefs.ErrNotImplemented)
-			}
 			rm.Sharing = string(m.CacheSharing)
 			if rm.Sharing == "" {
 				rm.Sharing = string(instructions.MountSharingShared)

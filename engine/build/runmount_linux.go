@@ -73,7 +73,10 @@ func (r *run) runSources(ctx context.Context, rs *runStep) (string, error) {
 			if _, ok := r.opt.SSH[m.ID]; !ok && m.Required {
 				return "", fmt.Errorf("--mount=type=ssh,id=%s: the agent is required but was not given (--ssh %s=SOCKET): %w", m.ID, m.ID, errdefs.ErrNotFound)
 			}
-		case "bind":
+		case "bind", "cache":
+			if m.Type == "cache" && m.From == "" {
+				continue
+			}
 			b, err := r.bindSource(ctx, m)
 			if err != nil {
 				return "", err
@@ -193,7 +196,12 @@ func (r *run) prepareMounts(ctx context.Context, rs *runStep) (_ *stepMounts, re
 			em.Source, err = r.bindMount(ctx, sm, rs.binds[bind], m)
 			bind++
 		case "cache":
-			em.Source, err = r.cacheMount(ctx, sm, m)
+			var seed *bindSource
+			if m.From != "" {
+				seed = rs.binds[bind]
+				bind++
+			}
+			em.Source, err = r.cacheMount(ctx, sm, m, seed)
 		case "tmpfs":
 			em = engine.Mount{Type: "tmpfs", Target: m.Target, TmpfsSize: m.Size}
 		case "secret":
@@ -480,8 +488,17 @@ func (c *cache) cacheDir(id string) string {
 // release: shared mounts share instance 0 under a shared lock; locked ones
 // take its lock alone, waiting for other users; private ones take the
 // first instance nobody holds, making a new one when all are busy.
-func (r *run) cacheMount(ctx context.Context, sm *stepMounts, m runMount) (string, error) {
-	base := r.b.cache.cacheDir(m.ID)
+//
+// A cache with from= is its own, per id and content of its seed, which is
+// copied into it (source: the seed's directory) when it is made.
+func (r *run) cacheMount(ctx context.Context, sm *stepMounts, m runMount, seed *bindSource) (string, error) {
+	key := m.ID
+	var fill func(string) error
+	if seed != nil {
+		key += "\x00" + seed.sum
+		fill = func(dir string) error { return r.seedCache(ctx, seed, m, dir) }
+	}
+	base := r.b.cache.cacheDir(key)
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return "", fmt.Errorf("cache mount %q: %w", m.ID, err)
 	}
@@ -506,10 +523,10 @@ func (r *run) cacheMount(ctx context.Context, sm *stepMounts, m runMount) (strin
 	}
 	sm.releases = append(sm.releases, func() error { unlock(); return nil })
 	dir := filepath.Join(base, strconv.Itoa(inst))
-	if err := newCacheDir(ctx, dir, m); err != nil {
+	if err := newCacheDir(ctx, dir, m, fill); err != nil {
 		return "", fmt.Errorf("cache mount %q: %w", m.ID, err)
 	}
-	if m.Source == "" {
+	if m.Source == "" || seed != nil {
 		return dir, nil
 	}
 	src, err := securejoin.SecureJoin(dir, m.Source)
@@ -525,7 +542,7 @@ func (r *run) cacheMount(ctx context.Context, sm *stepMounts, m runMount) (strin
 // newCacheDir makes the directory of a cache mount instance unless it is
 // there, with the mount's owner and mode (0755 root:root by default). It
 // appears whole, by a rename, under a lock other builds making it wait on.
-func newCacheDir(ctx context.Context, dir string, m runMount) error {
+func newCacheDir(ctx context.Context, dir string, m runMount, fill func(string) error) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
@@ -543,6 +560,9 @@ func newCacheDir(ctx context.Context, dir string, m runMount) error {
 	}
 	uid, gid := m.owner()
 	err = errors.Join(os.Mkdir(tmp, 0o700), os.Chown(tmp, uid, gid), os.Chmod(tmp, fs.FileMode(m.mode(0o755))))
+	if err == nil && fill != nil {
+		err = fill(tmp)
+	}
 	if err == nil {
 		err = os.Rename(tmp, dir)
 	}
@@ -550,6 +570,51 @@ func newCacheDir(ctx context.Context, dir string, m runMount) error {
 		return errors.Join(err, os.RemoveAll(tmp))
 	}
 	return nil
+}
+
+// seedCache copies the directory a cache mount's from= and source= name
+// into dir, the new cache.
+func (r *run) seedCache(ctx context.Context, seed *bindSource, m runMount, dir string) (retErr error) {
+	what := "--mount=type=cache,from=" + m.From
+	tree := seed.ctx
+	if tree == nil {
+		sm := &stepMounts{}
+		defer func() { retErr = errors.Join(retErr, sm.release()) }()
+		var dirs lowers
+		var err error
+		if seed.stage != nil {
+			dirs, err = r.lowers(ctx, seed.stage)
+		} else {
+			dirs, err = r.b.images.LayerDirs(ctx, seed.img)
+		}
+		if err != nil {
+			return err
+		}
+		mnt, err := r.mountOverlay(ctx, sm, dirs, false)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		tree = &srcTree{root: mnt, what: m.From}
+	}
+	src, err := securejoin.SecureJoin(tree.root, seed.rel)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		return fmt.Errorf("%s: source %q: not a directory in %s: %w", what, m.Source, tree.what, errdefs.ErrNotFound)
+	}
+	rel, err := filepath.Rel(tree.root, src)
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		rel = ""
+	}
+	files, err := tree.files(filepath.ToSlash(rel), "", true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return linkTree(files, dir, true)
 }
 
 // secretsTmpfs mounts a small private tmpfs on a scratch directory, for

@@ -288,7 +288,7 @@ func TestPrivCacheMountSharing(t *testing.T) {
 	r := &run{b: &Builder{cache: c}}
 	take := func(ctx context.Context, sharing string) (string, *stepMounts, error) {
 		sm := &stepMounts{}
-		dir, err := r.cacheMount(ctx, sm, runMount{Type: "cache", ID: "x", Target: "/x", Sharing: sharing})
+		dir, err := r.cacheMount(ctx, sm, runMount{Type: "cache", ID: "x", Target: "/x", Sharing: sharing}, nil)
 		return dir, sm, err
 	}
 	shared1, sm1, err := take(t.Context(), "shared")
@@ -363,4 +363,21 @@ func TestPrivSweepScratch(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(c.dir, ".tmp-*")); len(left) > 0 {
 		t.Errorf("left after release: %v", left)
 	}
+}
+
+// TestPrivCacheMountFrom: a cache mount with from= starts as a copy of
+// that stage's directory and then lives on as any cache does; the stage's
+// own files are not changed by it.
+func TestPrivCacheMountFrom(t *testing.T) {
+	b := newPrivBuilder(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox AS deps\nRUN mkdir /deps && echo seed > /deps/x\n" +
+		"FROM busybox\nCOPY --from=deps /deps/x /deps-x\n" +
+		"RUN --mount=type=cache,from=deps,source=/deps,target=/c cat /c/x > /seen && ls /c > /listed && touch /c/y\n"})
+	opt := Options{ContextDir: dir, Tags: []string{"t:1"}, Network: "none"}
+	buildOK(t, b, opt)
+	wantFiles(t, b, "t:1", map[string]string{"seen": "seed\n", "listed": "x\n", "deps-x": "seed\n", "c": absent})
+	opt.NoCache = true
+	buildOK(t, b, opt)
+	wantFiles(t, b, "t:1", map[string]string{"seen": "seed\n", "listed": "x\ny\n", "deps-x": "seed\n"})
 }

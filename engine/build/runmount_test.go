@@ -40,7 +40,6 @@ func TestRunMountErrors(t *testing.T) {
 		{name: "target twice", run: "RUN --mount=type=tmpfs,target=/x --mount=type=cache,target=/x ls", want: "Dockerfile:2: --mount: target /x is mounted twice"},
 		{name: "secret without id or target", run: "RUN --mount=type=secret ls", want: "Dockerfile:2: --mount: invalid secret mount. one of source, target required"},
 		{name: "ssh with a source", run: "RUN --mount=type=ssh,source=/x ls", want: "Dockerfile:2: --mount=type=ssh: ssh does not support source"},
-		{name: "cache from a stage", run: "RUN --mount=type=cache,from=busybox,target=/x ls", want: "Dockerfile:2: --mount=type=cache,from=busybox: a cache seeded from a stage or image is not supported"},
 		{name: "device", run: "RUN --device=/dev/null ls", want: "Dockerfile:2: RUN --device: berth's builder gives RUN steps no host device"},
 		{name: "bad option", run: "RUN --mount=type=tmpfs,target=/x,uid=1 ls", want: `Dockerfile:2: --mount: uid not allowed for "tmpfs" type mounts`},
 	} {
