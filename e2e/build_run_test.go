@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,12 +120,19 @@ func TestImageBuildMountErrors(t *testing.T) {
 }
 
 // TestComposeBuildSecrets: build.secrets from a file and from the
-// environment reach RUN --mount=type=secret, and neither is in the image.
+// environment reach RUN --mount=type=secret, and neither is in the image;
+// build.ssh: [default] forwards SSH_AUTH_SOCK's agent.
 func TestComposeBuildSecrets(t *testing.T) {
 	h := newHarness(t)
 	dir := copyDir(t, filepath.Join(repoRoot, "e2e", "testdata", t.Name()))
 	file := filepath.Join(dir, "compose.yaml")
 	t.Setenv("E2E_NPM_TOKEN", "env-secret-8b1e77")
+	agent, err := net.Listen("unix", filepath.Join(t.TempDir(), "agent.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	t.Setenv("SSH_AUTH_SOCK", agent.Addr().String())
 	t.Cleanup(func() { h.berth("-f", file, "down", "--rmi", "local") })
 	h.mustBerth("-f", file, "build")
 	if out := h.mustBerth("container", "run", "--rm", h.project+"-app", "cat", "/ok"); out != "ok\n" {

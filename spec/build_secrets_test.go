@@ -1,8 +1,10 @@
 package spec
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +53,35 @@ secrets:
 	}
 	if err := p.CheckSupported(); err != nil {
 		t.Errorf("CheckSupported: %v", err)
+	}
+}
+
+// TestCacheKeepsNoEnvironmentSecret: a project with a secret read from the
+// environment is not written to the model cache, so the value never lands
+// on disk.
+func TestCacheKeepsNoEnvironmentSecret(t *testing.T) {
+	noSettle(t)
+	dir := t.TempDir()
+	yaml := "services:\n  app:\n    image: busybox\n    secrets: [npm]\nsecrets:\n  npm:\n    environment: NPM_TOKEN\n"
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	opt := LoadOptions{WorkingDir: dir, Environ: []string{"NPM_TOKEN=env-secret-93c1"}, CacheDir: cache, CacheSalt: "test"}
+	mustLoad(t, opt)
+	if p := mustLoad(t, opt); fromCache(p) {
+		t.Error("a project with a secret from the environment was answered from the cache")
+	}
+	err := filepath.WalkDir(cache, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if data, err := os.ReadFile(p); err == nil && strings.Contains(string(data), "env-secret-93c1") {
+			t.Errorf("%s holds the secret", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
