@@ -103,6 +103,12 @@ func TestImageBuildMountErrors(t *testing.T) {
 			want: "Dockerfile:2: --mount=type=bind,from=nosuch: no stage of that name, and not an image"},
 		{name: "secret file missing", dockerfile: "FROM busybox\n", args: []string{"--secret", "id=tok,src=/nonexistent/tok"},
 			want: `--secret "id=tok,src=/nonexistent/tok": /nonexistent/tok is not a file`},
+		{name: "unknown network", dockerfile: "FROM busybox\n", args: []string{"--network", "bridge0"},
+			want: "--network=bridge0: want default, none or host"},
+		{name: "unknown entitlement", dockerfile: "FROM busybox\n", args: []string{"--allow", "device"},
+			want: "--allow=device: want network.host or security.insecure"},
+		{name: "ssh agent that is not a socket", dockerfile: "FROM busybox\n", args: []string{"--ssh", "default=/etc/hostname"},
+			want: `--ssh "default=/etc/hostname": /etc/hostname is not an agent socket (key files are not supported)`},
 		{name: "network host without the entitlement", dockerfile: "FROM busybox\nRUN --network=host true\n",
 			want: "Dockerfile:2: RUN --network=host needs the network.host entitlement: build with --network host or --allow network.host"},
 	} {
