@@ -140,6 +140,7 @@ func TestPrivSecretMount(t *testing.T) {
 // and the step's key covers the bound files' content: editing one runs
 // the step again.
 func TestPrivBindMounts(t *testing.T) {
+	t.Setenv("BERTH_NO_OUTBOUND", "1") // the image "nosuch" is looked for on no registry
 	b := newPrivBuilder(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
@@ -183,7 +184,6 @@ func TestPrivBindMounts(t *testing.T) {
 	}
 
 	// A bind from a stage or image that does not exist.
-	t.Setenv("BERTH_NO_OUTBOUND", "1")
 	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN --mount=type=bind,from=nosuch,target=/x ls\n"})
 	_, err := b.Build(t.Context(), opt)
 	want := "Dockerfile:2: --mount=type=bind,from=nosuch: no stage of that name, and not an image: "
