@@ -22,6 +22,29 @@ const (
 	AllowSecurityInsecure = "security.insecure"
 )
 
+// Secret is a value RUN --mount=type=secret can mount, as --secret
+// id=ID,src=PATH or id=ID,env=VAR gives it.
+type Secret struct {
+	ID string
+	// File is a file on the host, read when a step mounts the secret.
+	File string
+	// Value, when File is "", is the secret itself (from an environment
+	// variable). It is never written to the state root.
+	Value []byte `json:"-"`
+}
+
+// String names the secret without its value, so that printing Options
+// (with %v or %+v) never shows it.
+func (s Secret) String() string {
+	if s.File != "" {
+		return fmt.Sprintf("secret %s (file %s)", s.ID, s.File)
+	}
+	return fmt.Sprintf("secret %s (a value of %d bytes)", s.ID, len(s.Value))
+}
+
+// GoString is String, for %#v.
+func (s Secret) GoString() string { return s.String() }
+
 // runMount is one expanded RUN --mount, as it goes into the step's cache
 // key: what is mounted where, never a secret's content.
 type runMount struct {

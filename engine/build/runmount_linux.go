@@ -27,17 +27,6 @@ import (
 	"github.com/berth-dev/berth/internal/flock"
 )
 
-// Secret is a value RUN --mount=type=secret can mount, as --secret
-// id=ID,src=PATH or id=ID,env=VAR gives it.
-type Secret struct {
-	ID string
-	// File is a file on the host, read when a step mounts the secret.
-	File string
-	// Value, when File is "", is the secret itself (from an environment
-	// variable). It is never written to the state root.
-	Value []byte `json:"-"`
-}
-
 // bindSource is where a RUN --mount=type=bind reads: the build context, a
 // stage built earlier, or an image; sum stands for its content in the
 // step's cache key.

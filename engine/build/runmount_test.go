@@ -1,6 +1,7 @@
 package build
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -132,4 +133,15 @@ func TestRelayAgent(t *testing.T) {
 	c.Close()
 	l.Close()
 	<-done
+}
+
+// TestSecretNotPrinted: printing build options shows a secret's id, never
+// its value.
+func TestSecretNotPrinted(t *testing.T) {
+	opt := Options{Secrets: []Secret{{ID: "tok", Value: []byte("s3cr3t-value")}, {ID: "f", File: "/run/f"}}}
+	for _, format := range []string{"%v", "%+v", "%#v"} {
+		if out := fmt.Sprintf(format, opt); strings.Contains(out, "s3cr3t-value") || !strings.Contains(out, "secret tok") {
+			t.Errorf("%s: %s", format, out)
+		}
+	}
 }
