@@ -84,19 +84,7 @@ func TestBuildStepCarriesTheBuildSection(t *testing.T) {
 	f := newFake()
 	p := buildProject()
 	service(p, "app").Build.DockerfileInline = "FROM busybox\n"
-	st, err := Observe(t.Context(), deps(f), p.Name, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := Compute(p, st, Options{Mode: ModeUp, ImagesOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(plan.Steps, func(s Step) bool { _, ok := s.Action.(BuildImage); return ok })
-	if i < 0 {
-		t.Fatalf("no build step:\n%s", plan)
-	}
-	o := plan.Steps[i].Action.(BuildImage).Options
+	o, plan := buildStepOptions(t, f, p, Options{Mode: ModeUp, ImagesOnly: true})
 	if o.ContextDir != "/src/p/app" || o.Dockerfile != "/src/p/app/Dockerfile.dev" || string(o.DockerfileContent) != "FROM busybox\n" ||
 		o.BuildArgs["V"] != "1" || !slices.Equal(o.Tags, []string{"p-app", "app:dev"}) {
 		t.Errorf("build options %+v", o)

@@ -64,6 +64,10 @@ type Options struct {
 	// --build-arg, --no-cache).
 	BuildArgs map[string]string
 	NoCache   bool
+	// BuildPull re-pulls every build's FROM images (berth build --pull);
+	// BuildSSH adds SSH agents, by id, to every build (berth build --ssh).
+	BuildPull bool
+	BuildSSH  map[string]string
 	// ImagesOnly plans only the pulls and builds; SkipImages plans all but
 	// them. Converge applies the first, then plans the second against
 	// the images as they now are, so that a container whose image changed
@@ -490,11 +494,46 @@ func (b *builder) buildImage(s *spec.Service, services []string) BuildImage {
 		ContextDir: bs.Context, Dockerfile: dockerfile, BuildArgs: args, Target: bs.Target,
 		Tags: append([]string{s.Image}, bs.Tags...), Labels: maps.Clone(bs.Labels),
 		NoCache: bs.NoCache || b.opt.NoCache, Network: network,
+		Pull: bs.Pull || b.opt.BuildPull, Secrets: b.buildSecrets(bs.Secrets),
 	}}
 	if bs.DockerfileInline != "" {
 		a.Options.DockerfileContent = []byte(bs.DockerfileInline)
 	}
+	if bs.Privileged {
+		a.Options.Allow = []string{build.AllowSecurityInsecure}
+	}
+	for _, m := range []map[string]string{bs.SSH, b.opt.BuildSSH} {
+		for id, sock := range m {
+			if sock == "" { // build.ssh: [default] without an SSH_AUTH_SOCK
+				continue
+			}
+			if a.Options.SSH == nil {
+				a.Options.SSH = map[string]string{}
+			}
+			a.Options.SSH[id] = sock
+		}
+	}
 	return a
+}
+
+// buildSecrets resolves build.secrets against the project's secrets: a
+// file's path, or the value compose-go read from the environment or
+// found inline.
+func (b *builder) buildSecrets(refs []spec.BuildSecret) []build.Secret {
+	var out []build.Secret
+	for _, r := range refs {
+		i := slices.IndexFunc(b.desired.Secrets, func(o spec.FileObject) bool { return o.Key == r.Source })
+		if i < 0 {
+			continue // compose-go refuses a reference to an undefined secret
+		}
+		o := b.desired.Secrets[i]
+		s := build.Secret{ID: r.ID, File: o.File}
+		if o.File == "" {
+			s.Value = []byte(o.Content)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // buildOnly plans `berth build`: the images of the selected services that

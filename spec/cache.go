@@ -224,6 +224,9 @@ func (l *loader) storeCached(key string, p *Project, svcFiles []string) {
 	if len(p.developErrs) > 0 {
 		return
 	}
+	if slices.ContainsFunc(p.Secrets, func(o FileObject) bool { return o.Environment != "" && o.Content != "" }) {
+		return // a secret's value from the environment is never written to disk
+	}
 	e := cacheEntry{Version: cacheVersion, Inputs: inputs, Project: p, MainFile: p.mainFile}
 	for _, u := range p.unsupported {
 		class := ""

@@ -69,6 +69,7 @@ func convertProject(cp *types.Project) (*Project, []FieldError) {
 	for i := range p.Services {
 		digestFileRefs(p.Services[i].Configs, p.Configs)
 		digestFileRefs(p.Services[i].Secrets, p.Secrets)
+		defaultSSH(p.Services[i].Build, cp.Environment)
 	}
 	return p, errs
 }
@@ -183,6 +184,19 @@ func foldLinks(services []Service) {
 					slices.Sort(n.Aliases)
 				}
 			}
+		}
+	}
+}
+
+// defaultSSH gives build.ssh ids written without a path the agent of the
+// environment, SSH_AUTH_SOCK, as Docker Compose does.
+func defaultSSH(b *Build, env types.Mapping) {
+	if b == nil {
+		return
+	}
+	for id, p := range b.SSH {
+		if p == "" {
+			b.SSH[id] = env["SSH_AUTH_SOCK"]
 		}
 	}
 }

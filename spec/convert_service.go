@@ -98,7 +98,20 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		out.Build = &Build{
 			Context: b.Context, Dockerfile: b.Dockerfile, DockerfileInline: b.DockerfileInline,
 			Target: b.Target, Labels: cloneLabels(b.Labels), Tags: cloneList(b.Tags),
-			NoCache: b.NoCache, Pull: b.Pull, Network: b.Network,
+			NoCache: b.NoCache, Pull: b.Pull, Network: b.Network, Privileged: b.Privileged,
+		}
+		for _, r := range b.Secrets {
+			id := r.Source
+			if r.Target != "" {
+				id = r.Target
+			}
+			out.Build.Secrets = append(out.Build.Secrets, BuildSecret{ID: id, Source: r.Source})
+		}
+		for _, k := range b.SSH {
+			if out.Build.SSH == nil {
+				out.Build.SSH = map[string]string{}
+			}
+			out.Build.SSH[k.ID] = k.Path
 		}
 		for k, v := range b.Args {
 			if v != nil {

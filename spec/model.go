@@ -178,6 +178,21 @@ type Build struct {
 	NoCache          bool
 	Pull             bool
 	Network          string // "", "default", "none" or "host"
+	// Secrets are the project's secrets RUN --mount=type=secret may
+	// mount, by the id the Dockerfile names.
+	Secrets []BuildSecret
+	// SSH are the SSH agent sockets RUN --mount=type=ssh may use, by id;
+	// an id written without a path ("default") is the environment's
+	// SSH_AUTH_SOCK, "" when that is not set.
+	SSH map[string]string
+	// Privileged lets RUN --security=insecure run privileged.
+	Privileged bool
+}
+
+// BuildSecret is one entry of build.secrets.
+type BuildSecret struct {
+	ID     string // the reference's target, else its source
+	Source string // key in the project's secrets
 }
 
 // Healthcheck is a service's healthcheck. A zero duration or Retries is

@@ -100,8 +100,13 @@ var supportedFields = map[string]valueCheck{
 	"services.*.build.labels":            nil,
 	"services.*.build.tags":              nil,
 	"services.*.build.no_cache":          nil,
-	"services.*.build.network":           oneOf("default", "none"),
+	"services.*.build.network":           oneOf("default", "none", "host"),
 	"services.*.build.platforms[]":       hostPlatform,
+	"services.*.build.pull":              nil,
+	"services.*.build.privileged":        nil,
+	"services.*.build.secrets[].source":  nil,
+	"services.*.build.secrets[].target":  nil,
+	"services.*.build.ssh":               nil,
 
 	// Process, security and resources (engine.OCISpec).
 	"services.*.tty":                                  nil,

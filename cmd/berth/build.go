@@ -24,6 +24,10 @@ type imageBuildOptions struct {
 	noCache   bool
 	labels    []string
 	network   string
+	secrets   []string
+	ssh       []string
+	allow     []string
+	pull      bool
 	iidfile   string
 	progress  string
 	quiet     bool
@@ -46,7 +50,11 @@ func newImageBuildCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.target, "target", "", "the build stage to build")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the cache when building the image")
 	f.StringArrayVar(&o.labels, "label", nil, "set a metadata label on the image (KEY=VALUE)")
-	f.StringVar(&o.network, "network", "default", "the network of RUN instructions: default or none")
+	f.StringVar(&o.network, "network", "default", "the network of RUN instructions: default, none or host")
+	f.StringArrayVar(&o.secrets, "secret", nil, "a secret RUN --mount=type=secret can mount: id=ID[,src=PATH|env=VAR]")
+	f.StringArrayVar(&o.ssh, "ssh", nil, "an SSH agent RUN --mount=type=ssh can use: default|ID[=SOCKET]")
+	f.StringArrayVar(&o.allow, "allow", nil, "an extra privilege for RUN steps: network.host or security.insecure")
+	f.BoolVar(&o.pull, "pull", false, "always attempt to pull a newer version of the FROM images")
 	f.StringVar(&o.iidfile, "iidfile", "", "write the image ID to the file")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty or quiet")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "suppress the build output and print the image ID on success")
@@ -55,7 +63,17 @@ func newImageBuildCommand(g *globalOptions) *cobra.Command {
 
 func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, contextDir string) error {
 	opt := build.Options{ContextDir: contextDir, Dockerfile: o.file, Tags: o.tags, Target: o.target,
-		NoCache: o.noCache, Network: o.network}
+		NoCache: o.noCache, Network: o.network, Pull: o.pull, Allow: o.allow}
+	switch o.network {
+	case "", "default", "none", "host":
+	default:
+		return fmt.Errorf("--network=%s: want default, none or host: %w", o.network, errdefs.ErrInvalidArgument)
+	}
+	for _, a := range o.allow {
+		if a != build.AllowNetworkHost && a != build.AllowSecurityInsecure {
+			return fmt.Errorf("--allow=%s: want %s or %s: %w", a, build.AllowNetworkHost, build.AllowSecurityInsecure, errdefs.ErrInvalidArgument)
+		}
+	}
 	if o.file == "-" {
 		data, err := io.ReadAll(os.Stdin)
 		if err != nil {
@@ -68,6 +86,12 @@ func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, c
 		return err
 	}
 	if opt.Labels, err = keyValues("label", o.labels); err != nil {
+		return err
+	}
+	if opt.Secrets, err = buildSecrets(o.secrets, os.LookupEnv); err != nil {
+		return err
+	}
+	if opt.SSH, err = buildSSH(o.ssh, os.LookupEnv); err != nil {
 		return err
 	}
 	switch o.progress {

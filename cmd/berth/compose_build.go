@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ type composeBuildOptions struct {
 	quiet            bool
 	withDependencies bool
 	pull             bool
+	ssh              []string
 	push             bool
 	print            bool
 	memory           string
@@ -41,6 +43,7 @@ func newComposeBuildCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "suppress the build output")
 	f.BoolVar(&o.withDependencies, "with-dependencies", false, "also build dependencies (transitively)")
 	f.BoolVar(&o.pull, "pull", false, "always attempt to pull a newer version of the image")
+	f.StringArrayVar(&o.ssh, "ssh", nil, "set SSH authentications used when building service images (default, or ID=SOCKET)")
 	f.BoolVar(&o.push, "push", false, "push service images")
 	f.BoolVar(&o.print, "print", false, "print equivalent bake file")
 	f.StringVarP(&o.memory, "memory", "m", "", "set memory limit for the build container")
@@ -60,12 +63,16 @@ func runComposeBuild(ctx context.Context, g *globalOptions, o composeBuildOption
 	for _, u := range []struct {
 		set  bool
 		flag string
-	}{{o.pull, "--pull"}, {o.push, "--push"}, {o.print, "--print"}, {o.memory != "", "--memory"}} {
+	}{{o.push, "--push"}, {o.print, "--print"}, {o.memory != "", "--memory"}} {
 		if u.set {
 			return fmt.Errorf("build %s: not supported by berth's builder yet: %w", u.flag, errdefs.ErrNotImplemented)
 		}
 	}
 	args, err := buildArgs(o.buildArgs)
+	if err != nil {
+		return err
+	}
+	ssh, err := buildSSH(o.ssh, os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -90,6 +97,6 @@ func runComposeBuild(ctx context.Context, g *globalOptions, o composeBuildOption
 	}
 	return runPlan(ctx, g, a, p.Name, p, reconciler.Options{
 		Mode: reconciler.ModeBuild, Services: services, NoDeps: !o.withDependencies,
-		BuildArgs: args, NoCache: o.noCache,
+		BuildArgs: args, NoCache: o.noCache, BuildPull: o.pull, BuildSSH: ssh,
 	}, false, sink)
 }

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,9 +66,21 @@ type Options struct {
 	Tags              []string          // -t; none leaves the image without a name
 	Labels            map[string]string // --label, over the Dockerfile's
 	NoCache           bool              // run every step again (the cache is still written)
-	Network           string            // RUN's network: "" or "default" (the default bridge), "none"
-	// Events, when set, receives the build's progress. Calls come from the
-	// goroutine running Build, in order.
+	Network           string            // RUN's network: "" or "default" (the default bridge), "none", "host" (grants AllowNetworkHost)
+	// Pull re-resolves every FROM image against its registry, as --pull.
+	Pull bool
+	// Secrets are what RUN --mount=type=secret mounts, by ID (--secret).
+	Secrets []Secret
+	// SSH are the agent sockets RUN --mount=type=ssh forwards, by ID
+	// (--ssh default=$SSH_AUTH_SOCK).
+	SSH map[string]string
+	// Allow are the entitlements RUN steps may use: AllowNetworkHost,
+	// AllowSecurityInsecure.
+	Allow []string
+	// Events, when set, receives the build's progress. Calls are
+	// serialised (never two at once) but come from several goroutines:
+	// independent stages are built in parallel; an event's Vertex tells
+	// which step it belongs to.
 	Events func(Event)
 }
 
@@ -143,8 +156,13 @@ type run struct {
 	opt    Options
 	plan   *Plan
 	ctxDir *srcTree
-	vertex int
+	// states holds every stage of the plan from the start; a stage's is
+	// filled in before its done channel is closed (see stages), and read
+	// by others only after that.
 	states map[*Stage]*stageState
+
+	mu     sync.Mutex // guards vertex; held while Events is called
+	vertex int
 
 	holdMu sync.Mutex          // guards the fields below
 	held   map[string]bool     // the base images it holds, by manifest digest
@@ -179,12 +197,8 @@ func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr err
 		return nil, err
 	}
 	defer func() { retErr = errors.Join(retErr, r.end()) }()
-	for _, s := range plan.Stages {
-		ss, err := r.stage(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		r.states[s] = ss
+	if err := r.stages(ctx); err != nil {
+		return nil, err
 	}
 	return r.commit(ctx, r.states[plan.Target])
 }
@@ -215,11 +229,15 @@ func readDockerfile(opt Options) ([]byte, string, string, error) {
 
 func (r *run) emit(ev Event) {
 	if r.opt.Events != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		r.opt.Events(ev)
 	}
 }
 
 func (r *run) nextVertex() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.vertex++
 	return r.vertex
 }
@@ -362,7 +380,9 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 		if err != nil {
 			r.emit(Event{Vertex: v, Name: name, Status: StepFailed, Duration: time.Since(began)})
 			var se *StepError
-			if errors.As(err, &se) {
+			// A step cancelled because another stage failed may carry that
+			// stage's StepError as its context's cause: leave it alone.
+			if ctx.Err() == nil && errors.As(err, &se) {
 				se.File, se.Line, se.Step = r.plan.File, st.line, name
 				return se
 			}
@@ -405,6 +425,10 @@ type source struct {
 // the sum. The cleanup function unmounts what was mounted for it.
 func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, func() error, error) {
 	none := func() error { return nil }
+	if st.kind == stepRun {
+		sum, err := r.runSources(ctx, st.run)
+		return source{sum: sum}, none, err
+	}
 	if st.kind != stepCopy {
 		return source{}, none, nil
 	}
@@ -498,15 +522,22 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 	}
 	var id [6]byte
 	_, _ = rand.Read(id[:]) // never fails
+	ms, err := r.prepareMounts(ctx, rs)
+	if err != nil {
+		return false, err
+	}
+	defer func() { retErr = errors.Join(retErr, ms.release()) }()
 	cfg := engine.ContainerConfig{
 		Name:         "berth-build-" + hex.EncodeToString(id[:]),
 		RootfsLayers: layers,
 		Entrypoint:   rs.Argv,
 		Cmd:          []string{},
-		Env:          rs.Env,
+		Env:          append(slices.Clone(rs.Env), ms.env...),
 		WorkingDir:   rs.Workdir,
 		User:         rs.User,
 		Labels:       map[string]string{LabelBuild: "1"},
+		Mounts:       ms.mounts,
+		Privileged:   rs.Security == "insecure",
 	}
 	scripts, err := r.b.cache.writeScripts(rs.Files)
 	if err != nil {
@@ -521,8 +552,8 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 		network = r.opt.Network
 	}
 	switch network {
-	case "none":
-		cfg.NetworkMode = "none"
+	case "none", "host":
+		cfg.NetworkMode = network
 	case "", "default":
 		cfg.Networks = []engine.EndpointConfig{{Network: engine.DefaultNetwork}}
 	default:
@@ -559,7 +590,7 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 	if err != nil {
 		return false, err
 	}
-	return packUpper(upper, below, w)
+	return packUpper(upper, below, w, ms.stubs...)
 }
 
 // commit makes the image of the target stage and names it.

@@ -20,6 +20,10 @@
 //	<root>/build/gc.lock                  shared by builds while they take a layer, exclusive for Prune
 //	<root>/build/.tmp-<owner>-*           layers and directories being written (or mounted on)
 //	<root>/build/.run-<owner>-<name>      a RUN container of a running build
+//	<root>/build/mounts/<id hash>/<n>/    RUN --mount=type=cache directories, instance n of an id (private mounts add instances)
+//	<root>/build/mounts/<id hash>/<n>.lock  flocked by the steps using instance n: shared, or alone (locked, private)
+//	<root>/build/.tmp-*.lock              flocked while a RUN step uses that scratch directory (mount sources);
+//	                                      a free one is a killed build's, swept by the next build
 //
 // # Concurrency
 //
@@ -44,4 +48,22 @@
 // layers gets ".wh..wh..opq", and a file that was only copied up (same mode,
 // owner, size and modification time as below) is left out, as are the mount
 // points the runtime created (/proc, /etc/hosts, …).
+//
+// # RUN mounts
+//
+// A RUN step's --mount sources are prepared only when the step runs (a
+// cache hit mounts nothing): the context's files for a bind mount are
+// hard-linked (or copied, for rw) into a scratch directory, a stage's or
+// image's layers are an overlay (with a scratch upper directory for rw),
+// and secret files and ssh agent sockets live on a private tmpfs, never on
+// disk. A secret given as a variable (env=) is in the environment of the
+// step's container, so in its record, until the step ends and the
+// container is removed. Mount points are dropped from the layer as the
+// runtime's are.
+//
+// # Stages
+//
+// Stages run in goroutines, each once the stages it reads (Stage.Deps) are
+// built, at most max(CPUs, 2) at once. The first error cancels the others;
+// each removes its container and undoes its mounts before Build returns.
 package build

@@ -84,6 +84,15 @@ type Stage struct {
 	// COPY --from names (Base), built as a stage of no instructions of its
 	// own, so its ONBUILD triggers run as BuildKit runs them.
 	Image bool
+	// Deps are the stages this one reads: its base, COPY --from and RUN
+	// --mount from=. It starts once they are built.
+	Deps []*Stage
+}
+
+func (s *Stage) addDep(d *Stage) {
+	if !slices.Contains(s.Deps, d) {
+		s.Deps = append(s.Deps, d)
+	}
 }
 
 // Steps is how many steps the stage has, FROM included, as BuildKit counts
@@ -172,27 +181,33 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 			if err := visit(s.BaseStage); err != nil {
 				return err
 			}
+			s.addDep(s.BaseStage)
 		}
 		for _, c := range s.Commands {
-			from := copyFrom(c)
-			if from == "" {
-				continue
-			}
-			from, _, err := lex.ProcessWord(from, global)
-			if err != nil {
-				return &Error{File: file, Line: commandLine(c), Msg: err.Error()}
-			}
-			if dep := findStage(all[:s.Index], from); dep != nil {
-				if err := visit(dep); err != nil {
-					return err
+			for _, from := range append(runMountFroms(c), copyFrom(c)) {
+				if from == "" {
+					continue
 				}
-			} else if findStage(all, from) != nil {
-				return &Error{File: file, Line: commandLine(c), Msg: fmt.Sprintf("--from=%s names this stage or a later one", from)}
-			} else if from == "" {
-				return &Error{File: file, Line: commandLine(c), Msg: "--from names no stage or image"}
-			} else if p.images[from] == nil {
-				p.images[from] = &Stage{Index: -1, Name: from, Base: from, Line: commandLine(c), From: "FROM " + from, Image: true}
-				p.Stages = append(p.Stages, p.images[from])
+				from, _, err := lex.ProcessWord(from, global)
+				if err != nil {
+					return &Error{File: file, Line: commandLine(c), Msg: err.Error()}
+				}
+				if dep := findStage(all[:s.Index], from); dep != nil {
+					if err := visit(dep); err != nil {
+						return err
+					}
+					s.addDep(dep)
+				} else if findStage(all, from) != nil {
+					return &Error{File: file, Line: commandLine(c), Msg: fmt.Sprintf("--from=%s names this stage or a later one", from)}
+				} else if from == "" {
+					return &Error{File: file, Line: commandLine(c), Msg: "--from names no stage or image"}
+				} else if copyFrom(c) != "" { // RUN --mount from= an image reads it when it runs
+					if p.images[from] == nil {
+						p.images[from] = &Stage{Index: -1, Name: from, Base: from, Line: commandLine(c), From: "FROM " + from, Image: true}
+						p.Stages = append(p.Stages, p.images[from])
+					}
+					s.addDep(p.images[from])
+				}
 			}
 		}
 		return nil

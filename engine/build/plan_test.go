@@ -68,6 +68,7 @@ func TestPlanGolden(t *testing.T) {
 		{name: "copyflags"},
 		{name: "onbuild"},
 		{name: "bad-copy"},
+		{name: "runmount"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata/plan", tc.name+".Dockerfile"))

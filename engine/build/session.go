@@ -45,10 +45,7 @@ func (r *run) base(ctx context.Context, ref string) (*image.Image, v1.Image, err
 		return b.img, b.v1, nil
 	}
 	for attempt := 0; ; attempt++ {
-		img, err := r.b.images.Resolve(ctx, ref)
-		if errdefs.IsNotFound(err) {
-			img, err = r.b.images.Pull(ctx, ref, image.PullOptions{})
-		}
+		img, err := r.resolveImage(ctx, ref)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -95,6 +96,12 @@ type runStep struct {
 	Workdir string    `json:"workdir,omitempty"`
 	Network string    `json:"network,omitempty"`
 	Files   []runFile `json:"files,omitempty"` // heredoc scripts mounted for the step
+	// Security is "" (the sandbox) or "insecure" (privileged).
+	Security string     `json:"security,omitempty"`
+	Mounts   []runMount `json:"mounts,omitempty"`
+	// binds are the resolved sources of Mounts' bind mounts, in order;
+	// set before the cache is looked up, not part of the key.
+	binds []*bindSource
 }
 
 // copyStep is an expanded COPY or ADD.
@@ -306,18 +313,20 @@ func (sc *stageConfig) shell() []string {
 }
 
 func (p *Plan) applyRun(sc *stageConfig, c *instructions.RunCommand, st *step) (*step, error) {
-	if len(instructions.GetMounts(c)) > 0 {
-		return nil, unsupported("RUN --mount")
+	mounts, err := p.runMounts(sc, c)
+	if err != nil {
+		return nil, err
 	}
-	if slices.Contains(c.FlagsUsed, "security") || slices.Contains(c.FlagsUsed, "device") {
-		return nil, unsupported("RUN --security and --device")
+	if slices.Contains(c.FlagsUsed, "device") {
+		return nil, fmt.Errorf("RUN --device: berth's builder gives RUN steps no host device: %w", errdefs.ErrNotImplemented)
 	}
-	network := instructions.GetNetwork(c)
-	if network == instructions.NetworkHost {
-		return nil, unsupported("RUN --network=host")
-	}
-	if network == instructions.NetworkDefault {
+	network := string(instructions.GetNetwork(c))
+	if network == string(instructions.NetworkDefault) {
 		network = ""
+	}
+	security := instructions.GetSecurity(c)
+	if security == instructions.SecuritySandbox {
+		security = ""
 	}
 	argv, files, err := sc.runArgv(c)
 	if err != nil {
@@ -327,7 +336,8 @@ func (p *Plan) applyRun(sc *stageConfig, c *instructions.RunCommand, st *step) (
 		return nil, fmt.Errorf("RUN without a command")
 	}
 	st.kind = stepRun
-	st.run = &runStep{Argv: argv, Env: sc.runEnv(), User: sc.Config.User, Workdir: sc.Config.WorkingDir, Network: network, Files: files}
+	st.run = &runStep{Argv: argv, Env: sc.runEnv(), User: sc.Config.User, Workdir: sc.Config.WorkingDir, Network: network, Files: files,
+		Security: security, Mounts: mounts}
 	st.created = "RUN " + strings.Join(argv, " ") + " # berth"
 	return st, nil
 }

@@ -34,7 +34,8 @@ type upperEntry struct {
 // mode, owner, size, modification time and link target) is left out, and
 // so are the runtime's mount points that the lowers lack. The overlay must
 // have been mounted with redirect_dir and metacopy off.
-func packUpper(upper string, below lowers, w io.Writer) (bool, error) {
+// extraStubs are more such mount points: a RUN step's --mount targets.
+func packUpper(upper string, below lowers, w io.Writer, extraStubs ...string) (bool, error) {
 	var ents []*upperEntry
 	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -69,7 +70,7 @@ func packUpper(upper string, below lowers, w io.Writer) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("upper directory: %w", err)
 	}
-	dropStubs(ents, below)
+	dropStubs(ents, below, extraStubs)
 	// A kept entry keeps its directories.
 	byRel := make(map[string]*upperEntry, len(ents))
 	for _, e := range ents {
@@ -102,12 +103,12 @@ func packUpper(upper string, below lowers, w io.Writer) (bool, error) {
 
 // dropStubs leaves out the runtime's mount points the lowers lack: an empty
 // file, or a directory holding nothing but other such stubs.
-func dropStubs(ents []*upperEntry, below lowers) {
+func dropStubs(ents []*upperEntry, below lowers, extra []string) {
 	byRel := map[string]*upperEntry{}
 	for _, e := range ents {
 		byRel[e.rel] = e
 	}
-	stubs := slices.Clone(runtimeStubs)
+	stubs := append(slices.Clone(runtimeStubs), extra...)
 	slices.SortFunc(stubs, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
 	for _, s := range stubs {
 		e := byRel[s]
