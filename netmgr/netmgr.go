@@ -503,15 +503,11 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 	if err := validateName("network", name); err != nil {
 		return err
 	}
-	unlock, err := m.lock(ctx)
+	n, unlock, err := m.lockRecord(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	n, err := m.readRecord(name)
-	if err != nil {
-		return err
-	}
 	return m.removeLocked(ctx, n)
 }
 
@@ -709,19 +705,28 @@ func (m *Manager) reserve(ctx context.Context, network, id string, opt ConnectOp
 	return n, &ep, nsPath, nil
 }
 
+// lockRecord takes the network lock and reads network's record; the
+// caller releases the lock with unlock.
+func (m *Manager) lockRecord(ctx context.Context, network string) (n *Network, unlock func(), err error) {
+	if unlock, err = m.lock(ctx); err != nil {
+		return nil, nil, err
+	}
+	if n, err = m.readRecord(network); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return n, unlock, nil
+}
+
 // finishConnect makes sure, under the network lock, that the network's
 // resolver runs (setting ep.DNS) and publishes ep's ports, once ep's veth
 // is plumbed.
 func (m *Manager) finishConnect(ctx context.Context, network string, ep *Endpoint) error {
-	unlock, err := m.lock(ctx)
+	n, unlock, err := m.lockRecord(ctx, network)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	n, err := m.readRecord(network)
-	if err != nil {
-		return err
-	}
 	if _, ok := n.Endpoints[ep.Sandbox]; !ok {
 		return fmt.Errorf("network %q: sandbox %q: disconnected while connecting: %w", network, ep.Sandbox, errdefs.ErrConflict)
 	}
@@ -741,15 +746,11 @@ func (m *Manager) finishConnect(ctx context.Context, network string, ep *Endpoin
 // unreserve removes sandbox id's endpoint from network's record, under the
 // network lock: a connection that failed after reserve.
 func (m *Manager) unreserve(ctx context.Context, network, id string) error {
-	unlock, err := m.lock(ctx)
+	n, unlock, err := m.lockRecord(ctx, network)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	n, err := m.readRecord(network)
-	if err != nil {
-		return err
-	}
 	if _, ok := n.Endpoints[id]; !ok {
 		return nil
 	}
