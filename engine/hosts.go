@@ -165,27 +165,52 @@ func (e *Engine) lockHosts(ctx context.Context) (func(), error) {
 	return flock.Lock(ctx, filepath.Join(e.containersDir(), "hosts.lock"))
 }
 
-// hostsMembers returns the running containers with network endpoints,
-// sorted by name.
+// attached is a container directory with network endpoints, as the hosts
+// files see it before its state and record are read.
+type attached struct {
+	dir string
+	eps []endpointRecord
+}
+
+// attachedDirs returns the containers with network endpoints, sorted by
+// name, and whether any of their endpoints is on a network without a
+// resolver: only a container with such an endpoint lists peers in its
+// hosts file (see renderHosts).
 //
-// Every container start and stop calls it, so it reads a container's
-// record, the largest of its files, only once its endpoints and state say
-// it is a member.
-func (e *Engine) hostsMembers() ([]hostsMember, error) {
+// Every container start and stop calls it, so it reads the endpoints alone,
+// the smallest of a container's files.
+func (e *Engine) attachedDirs() (out []attached, listsPeers bool, err error) {
 	dirs, err := e.containerDirs()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []hostsMember
 	for _, dir := range dirs {
 		eps, err := readEndpoints(dir)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if len(eps) == 0 {
 			continue
 		}
-		st, err := e.observeDir(dir)
+		listsPeers = listsPeers || withoutResolver(eps)
+		out = append(out, attached{dir, eps})
+	}
+	return out, listsPeers, nil
+}
+
+// withoutResolver reports whether one of eps is on a network without a
+// resolver, whose peers go in /etc/hosts.
+func withoutResolver(eps []endpointRecord) bool {
+	return slices.ContainsFunc(eps, func(ep endpointRecord) bool { return !ep.DNS.IsValid() })
+}
+
+// hostsMembers returns the running containers among att, in its order. It
+// reads a container's record, the largest of its files, only once its
+// state says it is a member.
+func (e *Engine) hostsMembers(att []attached) ([]hostsMember, error) {
+	var out []hostsMember
+	for _, a := range att {
+		st, err := e.observeDir(a.dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed meanwhile
 		}
@@ -195,14 +220,14 @@ func (e *Engine) hostsMembers() ([]hostsMember, error) {
 		if st.Status != StatusRunning && st.Status != StatusPaused {
 			continue
 		}
-		rec, err := readRecord(dir)
+		rec, err := readRecord(a.dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed meanwhile
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, memberOf(dir, rec, eps))
+		out = append(out, memberOf(a.dir, rec, a.eps))
 	}
 	return out, nil
 }
@@ -219,7 +244,8 @@ func memberOf(dir string, rec *record, eps []endpointRecord) hostsMember {
 }
 
 // writeOwnHosts writes the hosts file of the container about to start,
-// listing its running peers, under the hosts lock.
+// listing its running peers on networks without a resolver, under the
+// hosts lock.
 func (e *Engine) writeOwnHosts(ctx context.Context, self hostsMember) error {
 	unlock, err := e.lockHosts(ctx)
 	if err != nil {
@@ -227,8 +253,12 @@ func (e *Engine) writeOwnHosts(ctx context.Context, self hostsMember) error {
 	}
 	defer unlock()
 	var peers []hostsMember
-	if len(self.eps) > 0 {
-		if peers, err = e.hostsMembers(); err != nil {
+	if withoutResolver(self.eps) {
+		att, _, err := e.attachedDirs()
+		if err != nil {
+			return err
+		}
+		if peers, err = e.hostsMembers(att); err != nil {
 			return err
 		}
 	}
@@ -237,14 +267,21 @@ func (e *Engine) writeOwnHosts(ctx context.Context, self hostsMember) error {
 
 // syncHosts brings the hosts file of every running container with networks
 // up to date with who else runs on its networks. Level-based: it reads every
-// container and writes only the files whose content changes.
+// container's endpoints and writes only the files whose content changes.
+// When every network has a resolver no file lists peers, and there is
+// nothing to bring up to date: each file was complete when its container
+// started.
 func (e *Engine) syncHosts(ctx context.Context) error {
 	unlock, err := e.lockHosts(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	members, err := e.hostsMembers()
+	att, listsPeers, err := e.attachedDirs()
+	if err != nil || !listsPeers {
+		return err
+	}
+	members, err := e.hostsMembers(att)
 	if err != nil {
 		return err
 	}

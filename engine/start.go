@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -124,7 +125,12 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(dir, ctrstate.BundleDir, "config.json"), spec, 0o600); err != nil {
+	// Made again at every start: not synced to disk (atomicfile.Replace).
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	if err := atomicfile.Replace(filepath.Join(dir, ctrstate.BundleDir, "config.json"), b, 0o600); err != nil {
 		return err
 	}
 	if err := clearStopping(dir); err != nil {

@@ -503,15 +503,11 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 	if err := validateName("network", name); err != nil {
 		return err
 	}
-	unlock, err := m.lock(ctx)
+	n, unlock, err := m.lockRecord(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	n, err := m.readRecord(name)
-	if err != nil {
-		return err
-	}
 	return m.removeLocked(ctx, n)
 }
 
@@ -575,39 +571,65 @@ func (m *Manager) Connect(ctx context.Context, network, id, ifname string, addr 
 // network's resolver runs (starting it on the first connection, or again if
 // it died) and returns its address in Endpoint.DNS; a resolver that cannot
 // start fails the connection.
-func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt ConnectOptions) (_ *Endpoint, retErr error) {
-	ifname, addr := opt.IfName, opt.Addr
+//
+// The network lock is held while the address is chosen and recorded, and
+// again while the resolver and published ports are seen to; the veth is made
+// between the two without it, so that the connections of many containers
+// overlap (netlink waits for the kernel). The recorded endpoint keeps the
+// network from being removed meanwhile.
+func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt ConnectOptions) (*Endpoint, error) {
 	if err := validateName("network", network); err != nil {
 		return nil, err
 	}
 	if err := validateName("sandbox", id); err != nil {
 		return nil, err
 	}
-	if err := validateIfName(ifname); err != nil {
+	if err := validateIfName(opt.IfName); err != nil {
 		return nil, fmt.Errorf("network %q: sandbox %q: %w", network, id, err)
 	}
-	unlock, err := m.lock(ctx)
+	n, ep, nsPath, err := m.reserve(ctx, network, id, opt)
 	if err != nil {
 		return nil, err
+	}
+	if err = plumb(n, *ep, nsPath); err != nil {
+		err = fmt.Errorf("network %q: sandbox %q: %w", network, id, err)
+	} else if err = m.finishConnect(ctx, network, ep); err != nil {
+		err = errors.Join(err, deleteLink(ep.HostVeth))
+	}
+	if err != nil {
+		return nil, errors.Join(err, m.unreserve(context.WithoutCancel(ctx), network, id))
+	}
+	m.log.Debug("sandbox connected", "network", network, "sandbox", id, "addr", ep.Addr.String(), "addr6", ep.Addr6.String())
+	return ep, nil
+}
+
+// reserve records sandbox id's endpoint on network under the network lock
+// (the bridge repaired if need be, addresses and ports chosen), and returns
+// the network, the endpoint and the sandbox's namespace path.
+func (m *Manager) reserve(ctx context.Context, network, id string, opt ConnectOptions) (*Network, *Endpoint, string, error) {
+	ifname, addr := opt.IfName, opt.Addr
+	unlock, err := m.lock(ctx)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	defer unlock()
 
 	n, err := m.readRecord(network)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	if _, ok := n.Endpoints[id]; ok {
-		return nil, fmt.Errorf("network %q: sandbox %q: already connected: %w", network, id, errdefs.ErrAlreadyExists)
+		return nil, nil, "", fmt.Errorf("network %q: sandbox %q: already connected: %w", network, id, errdefs.ErrAlreadyExists)
 	}
 	if err := m.repairLocked(ctx, n); err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	nsPath := m.sandboxPath(id)
 	if _, err := os.Stat(nsPath); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("sandbox %q: %w", id, errdefs.ErrNotFound)
+			return nil, nil, "", fmt.Errorf("sandbox %q: %w", id, errdefs.ErrNotFound)
 		}
-		return nil, fmt.Errorf("sandbox %q: %w", id, err)
+		return nil, nil, "", fmt.Errorf("sandbox %q: %w", id, err)
 	}
 	used := make(map[netip.Addr]bool, 2*len(n.Endpoints))
 	for _, ep := range n.Endpoints {
@@ -618,44 +640,44 @@ func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt Conne
 	}
 	a, err := pickAddrIn(n.Subnet, n.IPRange, n.Gateway, used, addr)
 	if err != nil {
-		return nil, fmt.Errorf("network %q: sandbox %q: %w", network, id, err)
+		return nil, nil, "", fmt.Errorf("network %q: sandbox %q: %w", network, id, err)
 	}
 	var a6 netip.Addr
 	switch {
 	case n.Subnet6.IsValid():
 		if a6, err = pickAddrIn(n.Subnet6, n.IPRange6, n.Gateway6, used, opt.Addr6); err != nil {
-			return nil, fmt.Errorf("network %q: sandbox %q: ipv6: %w", network, id, err)
+			return nil, nil, "", fmt.Errorf("network %q: sandbox %q: ipv6: %w", network, id, err)
 		}
 	case opt.Addr6.IsValid():
-		return nil, fmt.Errorf("network %q: sandbox %q: ipv6 address %s: the network has no IPv6 (enable_ipv6): %w", network, id, opt.Addr6, errdefs.ErrInvalidArgument)
+		return nil, nil, "", fmt.Errorf("network %q: sandbox %q: ipv6 address %s: the network has no IPv6 (enable_ipv6): %w", network, id, opt.Addr6, errdefs.ErrInvalidArgument)
 	}
 	mac := macFor(a).String()
 	if opt.MAC != "" {
 		hw, err := net.ParseMAC(opt.MAC)
 		if err != nil || len(hw) != 6 || hw[0]&1 != 0 {
-			return nil, fmt.Errorf("network %q: sandbox %q: mac_address %q is not a unicast MAC-48 address: %w", network, id, opt.MAC, errdefs.ErrInvalidArgument)
+			return nil, nil, "", fmt.Errorf("network %q: sandbox %q: mac_address %q is not a unicast MAC-48 address: %w", network, id, opt.MAC, errdefs.ErrInvalidArgument)
 		}
 		mac = hw.String()
 		for _, o := range n.Endpoints {
 			if o.MAC == mac {
-				return nil, fmt.Errorf("network %q: sandbox %q: mac_address %s is used by sandbox %q: %w", network, id, mac, o.Sandbox, errdefs.ErrConflict)
+				return nil, nil, "", fmt.Errorf("network %q: sandbox %q: mac_address %s is used by sandbox %q: %w", network, id, mac, o.Sandbox, errdefs.ErrConflict)
 			}
 		}
 	}
 	var ports []PortMapping
 	if len(opt.Ports) > 0 {
 		if n.Internal {
-			return nil, fmt.Errorf("network %q: internal: ports cannot be published: %w", network, errdefs.ErrInvalidArgument)
+			return nil, nil, "", fmt.Errorf("network %q: internal: ports cannot be published: %w", network, errdefs.ErrInvalidArgument)
 		}
 		if err := validatePorts(opt.Ports, n.Subnet6.IsValid()); err != nil {
-			return nil, err
+			return nil, nil, "", err
 		}
 		nets, err := m.readAll()
 		if err != nil {
-			return nil, err
+			return nil, nil, "", err
 		}
 		if ports, err = choosePorts(opt.Ports, nets, n.Subnet6.IsValid()); err != nil {
-			return nil, err
+			return nil, nil, "", err
 		}
 	}
 	ep := Endpoint{
@@ -678,29 +700,62 @@ func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt Conne
 	}
 	n.Endpoints[id] = ep
 	if err := m.writeRecord(n); err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
-	defer func() {
-		if retErr != nil {
-			delete(n.Endpoints, id)
-			retErr = errors.Join(retErr, m.writeRecord(n))
-		}
-	}()
-	if err := plumb(n, ep, nsPath); err != nil {
-		return nil, fmt.Errorf("network %q: sandbox %q: %w", network, id, err)
+	return n, &ep, nsPath, nil
+}
+
+// lockRecord takes the network lock and reads network's record; the
+// caller releases the lock with unlock.
+func (m *Manager) lockRecord(ctx context.Context, network string) (n *Network, unlock func(), err error) {
+	if unlock, err = m.lock(ctx); err != nil {
+		return nil, nil, err
+	}
+	if n, err = m.readRecord(network); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return n, unlock, nil
+}
+
+// finishConnect makes sure, under the network lock, that the network's
+// resolver runs (setting ep.DNS) and publishes ep's ports, once ep's veth
+// is plumbed.
+func (m *Manager) finishConnect(ctx context.Context, network string, ep *Endpoint) error {
+	n, unlock, err := m.lockRecord(ctx, network)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, ok := n.Endpoints[ep.Sandbox]; !ok {
+		return fmt.Errorf("network %q: sandbox %q: disconnected while connecting: %w", network, ep.Sandbox, errdefs.ErrConflict)
 	}
 	if m.opt.Exe != "" {
 		// The endpoint is recorded: a resolver started now answers for it.
 		if err := m.ensureResolverLocked(ctx, n); err != nil {
-			return nil, errors.Join(err, deleteLink(ep.HostVeth))
+			return err
 		}
 		ep.DNS = n.Gateway
 	}
-	if err := m.publish(ctx, n, ep); err != nil {
-		return nil, errors.Join(fmt.Errorf("network %q: sandbox %q: publish: %w", network, id, err), deleteLink(ep.HostVeth))
+	if err := m.publish(ctx, n, *ep); err != nil {
+		return fmt.Errorf("network %q: sandbox %q: publish: %w", network, ep.Sandbox, err)
 	}
-	m.log.Debug("sandbox connected", "network", network, "sandbox", id, "addr", a.String(), "addr6", a6.String())
-	return &ep, nil
+	return nil
+}
+
+// unreserve removes sandbox id's endpoint from network's record, under the
+// network lock: a connection that failed after reserve.
+func (m *Manager) unreserve(ctx context.Context, network, id string) error {
+	n, unlock, err := m.lockRecord(ctx, network)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, ok := n.Endpoints[id]; !ok {
+		return nil
+	}
+	delete(n.Endpoints, id)
+	return m.writeRecord(n)
 }
 
 // RemoveSandbox disconnects sandbox id from every network (deleting its host

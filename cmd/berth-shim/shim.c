@@ -1280,7 +1280,7 @@ static void await_init(int fd)
 }
 
 /* receive_terminal takes the terminal's master side that the runtime sent
- * to the console socket; runc create has returned, so the connection is
+ * to the console socket; runc run has returned, so the connection is
  * queued already. */
 static int receive_terminal(int l, char **err)
 {
@@ -1312,7 +1312,8 @@ static void close_pair(int *a, int *b)
 	*a = *b = -1;
 }
 
-/* start creates and starts the container, records it running and reports
+/* start runs the container (the runtime's run --detach: one run of the
+ * runtime, not create then start), records it running and reports
  * readiness. On error nothing of the container remains in the runtime. */
 static int start(struct state *st, int restart_count, char **errp)
 {
@@ -1337,7 +1338,8 @@ static int start(struct state *st, int restart_count, char **errp)
 	int nc = 0;
 	cargs[nc++] = "--log";
 	cargs[nc++] = runtime_log;
-	cargs[nc++] = "create";
+	cargs[nc++] = "run";
+	cargs[nc++] = "--detach";
 	cargs[nc++] = "--bundle";
 	cargs[nc++] = bundle;
 	cargs[nc++] = "--pid-file";
@@ -1377,7 +1379,7 @@ static int start(struct state *st, int restart_count, char **errp)
 	char **argv = runtime_argvv(cargs);
 	debug_exec(argv);
 	char *rerr = NULL;
-	int created = run_wait(argv, files, nfiles, &rerr) == 0;
+	int started = run_wait(argv, files, nfiles, &rerr) == 0;
 	free_argv(argv);
 	/* The container holds its own copies now; ours must go so that EOF
 	 * comes when the container's processes are gone. */
@@ -1392,7 +1394,7 @@ static int start(struct state *st, int restart_count, char **errp)
 	close(out[1]);
 	close(errp_[1]);
 	out[1] = errp_[1] = -1;
-	if (created && console >= 0) {
+	if (started && console >= 0) {
 		char *terr = NULL;
 		term = receive_terminal(console, &terr);
 		if (term < 0) {
@@ -1403,8 +1405,8 @@ static int start(struct state *st, int restart_count, char **errp)
 			goto out;
 		}
 	}
-	if (!created) {
-		err = runtime_error(runtime_log, offset, "create", rerr);
+	if (!started) {
+		err = runtime_error(runtime_log, offset, "run", rerr);
 		free(rerr);
 		goto out;
 	}
@@ -1439,19 +1441,6 @@ static int start(struct state *st, int restart_count, char **errp)
 	replay.len = 0;
 	pending.len = 0;
 
-	offset = file_size(runtime_log);
-	argv = runtime_argv("--log", runtime_log, "start", O.id, NULL);
-	debug_exec(argv);
-	int fds3[3] = {devnull, devnull, devnull};
-	int started = run_wait(argv, fds3, 3, &rerr) == 0;
-	free_argv(argv);
-	if (!started) {
-		force_delete();
-		drain();
-		err = runtime_error(runtime_log, offset, "start", rerr);
-		free(rerr);
-		goto out;
-	}
 	if (ir[0] >= 0)
 		await_init(ir[0]);
 

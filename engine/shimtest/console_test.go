@@ -96,18 +96,18 @@ echo "got:$line"
 `)
 	s := e.startShim("--tty", "--stdin")
 	s.mustStart()
-	create := e.verbCalls("create")
-	if len(create) != 1 {
-		t.Fatalf("create calls: %q", create)
+	run := e.verbCalls("run")
+	if len(run) != 1 {
+		t.Fatalf("run calls: %q", run)
 	}
 	var sock string
-	for i, a := range create[0] {
-		if a == "--console-socket" && i+1 < len(create[0]) {
-			sock = create[0][i+1]
+	for i, a := range run[0] {
+		if a == "--console-socket" && i+1 < len(run[0]) {
+			sock = run[0][i+1]
 		}
 	}
 	if sock == "" {
-		t.Fatalf("create without --console-socket: %q", create[0])
+		t.Fatalf("run without --console-socket: %q", run[0])
 	}
 	// The terminal turns \n into \r\n.
 	e.waitLog("stdout", "tty-hello\r")

@@ -42,11 +42,11 @@ func (e *env) requireNotRunning() {
 	}
 }
 
-// TestCreateFails: when the runtime's create fails, the shim writes the
+// TestRunFails: when the runtime's run fails, the shim writes the
 // runtime's last logged error on the readiness pipe, as one line and
 // without runc's preamble, and exits 1; the container is not recorded
 // running and not started.
-func TestCreateFails(t *testing.T) {
+func TestRunFails(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
@@ -58,7 +58,7 @@ func TestCreateFails(t *testing.T) {
 			name: "preamble stripped",
 			log: []string{
 				"info:starting",
-				"error:runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH",
+				"error:runc run failed: unable to start container process: exec: \"nope\": executable file not found in $PATH",
 			},
 			want: `exec: "nope": executable file not found in $PATH`,
 		},
@@ -66,7 +66,7 @@ func TestCreateFails(t *testing.T) {
 			name: "last error, on one line",
 			log: []string{
 				"error:an earlier error",
-				"fatal:runc create failed: unable to start container process: error during container init:\n  mount \"proc\":\tpermission denied",
+				"fatal:runc run failed: unable to start container process: error during container init:\n  mount \"proc\":\tpermission denied",
 				"warning:a warning after it",
 			},
 			want: `error during container init: mount "proc": permission denied`,
@@ -100,30 +100,28 @@ func TestCreateFails(t *testing.T) {
 			case tc.want != "" && msg != tc.want:
 				t.Errorf("readiness message %q, want %q", msg, tc.want)
 			case tc.want == "" && (msg == "" || strings.Contains(msg, "old")):
-				t.Errorf("readiness message %q: want an error of this create", msg)
+				t.Errorf("readiness message %q: want an error of this run", msg)
 			}
 			// The shim's own log (its stderr) says why too.
 			if !strings.Contains(e.shimLog(), msg) {
 				t.Errorf("shim.log does not hold the error %q:\n%s", msg, e.shimLog())
 			}
 			e.requireNotRunning()
-			if n := len(e.verbCalls("start")); n != 0 {
-				t.Errorf("%d start calls after a failed create", n)
-			}
-			if n := len(e.verbCalls("create")); n != 1 {
-				t.Errorf("%d create calls", n)
+			if verbs := e.verbs(); len(verbs) != 1 || verbs[0] != "run" {
+				t.Errorf("runtime calls %q, want one run", verbs)
 			}
 			s.requireNoLeftovers()
 		})
 	}
 }
 
-// TestStartFails: when the runtime's start fails, the shim removes the
-// created container (delete --force), reports the error and exits 1.
-func TestStartFails(t *testing.T) {
+// TestRunFailsAfterCreate: when the runtime's run fails once it made the
+// container's process (runc run then removes what it made), the shim
+// reports the error and exits 1, and no process of the container is left.
+func TestRunFailsAfterCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "echo should not run\n")
-	e.writeBundle("start-fail", runcLogLine(t, "error", "runc start failed: cannot start a container that has stopped"))
+	e.writeBundle("start-fail", runcLogLine(t, "error", "runc run failed: cannot start a container that has stopped"))
 	s := e.startShim()
 	msg := oneLine(t, s.waitReady())
 	if code := s.wait(); code != 1 {
@@ -133,14 +131,8 @@ func TestStartFails(t *testing.T) {
 		t.Errorf("readiness message %q, want %q", msg, want)
 	}
 	e.requireNotRunning()
-	var verbs []string
-	for _, c := range e.calls() {
-		_, i := callVerb(c)
-		verbs = append(verbs, strings.Join(c[i:], " "))
-	}
-	want := []string{"create", "start " + e.id, "delete --force " + e.id}
-	if len(verbs) != 3 || !strings.HasPrefix(verbs[0], want[0]+" ") || verbs[1] != want[1] || verbs[2] != want[2] {
-		t.Errorf("runtime calls %q, want %q", verbs, want)
+	if verbs := e.verbs(); len(verbs) != 1 || verbs[0] != "run" {
+		t.Errorf("runtime calls %q, want one run", verbs)
 	}
 	if b, err := os.ReadFile(e.path(ctrstate.InitPidFile)); err == nil {
 		if pid := atoi(t, string(b)); alive(pid) {
@@ -233,8 +225,8 @@ func TestArgumentForms(t *testing.T) {
 	if st := e.state(); st.Status != ctrstate.StatusExited || st.ExitCode == nil || *st.ExitCode != 1 || st.RestartCount != 0 {
 		t.Errorf("state.json: %s", e.rawState())
 	}
-	if n := len(e.verbCalls("create")); n != 1 {
-		t.Errorf("%d create calls, want 1 (restart no)", n)
+	if n := len(e.verbCalls("run")); n != 1 {
+		t.Errorf("%d run calls, want 1 (restart no)", n)
 	}
 	if _, err := os.Stat(e.path(ctrstate.HealthFile)); err == nil {
 		t.Error("health.json with --health-test NONE")

@@ -118,13 +118,23 @@ func (e *env) calls() [][]string {
 	return out
 }
 
-// verbCalls returns the calls of the runtime command verb (create, start…).
+// verbCalls returns the calls of the runtime command verb (run, delete…).
 func (e *env) verbCalls(verb string) [][]string {
 	var out [][]string
 	for _, c := range e.calls() {
 		if v, _ := callVerb(c); v == verb {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// verbs returns the runtime commands called so far, in order.
+func (e *env) verbs() []string {
+	var out []string
+	for _, c := range e.calls() {
+		v, _ := callVerb(c)
+		out = append(out, v)
 	}
 	return out
 }

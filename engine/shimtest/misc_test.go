@@ -72,8 +72,8 @@ func TestAutoRemove(t *testing.T) {
 	eventually(t, 5*time.Second, "the remover's stderr in shim.log", func() bool {
 		return strings.Contains(e.shimLog(), "fake-berth: removing "+e.id)
 	})
-	if n := len(e.verbCalls("create")); n != 2 {
-		t.Errorf("%d creates, want 2", n)
+	if n := len(e.verbCalls("run")); n != 2 {
+		t.Errorf("%d runs, want 2", n)
 	}
 }
 
@@ -127,8 +127,7 @@ func TestDebugLog(t *testing.T) {
 				requireTimeBetween(t, "shim.log time", tm, before, time.Now())
 			}
 			cmdLines := [][]string{
-				e.rt("--log", e.path(ctrstate.RuntimeLog), "create", "--bundle", e.bundle, "--pid-file", e.path(ctrstate.InitPidFile), e.id),
-				e.rt("--log", e.path(ctrstate.RuntimeLog), "start", e.id),
+				e.rt("--log", e.path(ctrstate.RuntimeLog), "run", "--detach", "--bundle", e.bundle, "--pid-file", e.path(ctrstate.InitPidFile), e.id),
 				e.rt("delete", e.id),
 			}
 			for _, argv := range cmdLines {
@@ -159,11 +158,11 @@ exec "$SHIMTEST_INIT" --ready-fd=3 -- sh -c '`+waitFor+`echo child; waitfor rele
 		if d := time.Since(s.start); d < 400*time.Millisecond {
 			t.Errorf("ready %v after the start, before the init was", d)
 		}
-		create := e.verbCalls("create")
-		want := ctrstate.RuntimeArgs(e.runtimeRoot(), "--log", e.path(ctrstate.RuntimeLog), "create", "--bundle", e.bundle,
+		run := e.verbCalls("run")
+		want := ctrstate.RuntimeArgs(e.runtimeRoot(), "--log", e.path(ctrstate.RuntimeLog), "run", "--detach", "--bundle", e.bundle,
 			"--pid-file", e.path(ctrstate.InitPidFile), "--preserve-fds", "1", e.id)
-		if len(create) != 1 || !sameArgs(create[0], want) {
-			t.Errorf("create %q, want %q", create, want)
+		if len(run) != 1 || !sameArgs(run[0], want) {
+			t.Errorf("run %q, want %q", run, want)
 		}
 		e.waitLog("stdout", "child")
 		e.touch("release")

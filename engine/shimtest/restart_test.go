@@ -52,14 +52,14 @@ func observeUntil(s *shim, stop func(observation) bool) []observation {
 }
 
 // restartGaps returns the shim's back-off before each restart: the time
-// between the runtime's delete of a run and the start of its create of the
+// between the runtime's delete of a run and the start of its run of the
 // next, on the fake runtime's boot clock (ROOT/times). The clock moves in
 // steps of clockStep, so a gap may read up to one step short.
 func (e *env) restartGaps() []time.Duration {
 	e.t.Helper()
 	b, _ := os.ReadFile(filepath.Join(e.runtimeRoot(), "times"))
 	var gaps []time.Duration
-	var deleted time.Duration // the last delete's end; 0: none since the last create
+	var deleted time.Duration // the last delete's end; 0: none since the last run
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		event, secs, ok := strings.Cut(line, " ")
 		f, err := strconv.ParseFloat(secs, 64)
@@ -97,8 +97,8 @@ func TestRestartOnFailure(t *testing.T) {
 	if st.Status != ctrstate.StatusExited || st.ExitCode == nil || *st.ExitCode != 1 || st.RestartCount != 2 || st.ShimPid == nil || st.FinishedAt == nil {
 		t.Errorf("final state.json: %s, want exited, exit code 1, restart_count 2", e.rawState())
 	}
-	if n := len(e.verbCalls("create")); n != 3 {
-		t.Errorf("%d creates, want 3", n)
+	if n := len(e.verbCalls("run")); n != 3 {
+		t.Errorf("%d runs, want 3", n)
 	}
 	if n := len(e.verbCalls("delete")); n != 3 {
 		t.Errorf("%d deletes, want 3 (one a run)", n)
@@ -153,8 +153,8 @@ func TestRestartOnFailureSuccess(t *testing.T) {
 	if st := e.state(); st.Status != ctrstate.StatusExited || st.ExitCode == nil || *st.ExitCode != 0 || st.RestartCount != 0 {
 		t.Errorf("state.json: %s", e.rawState())
 	}
-	if n := len(e.verbCalls("create")); n != 1 {
-		t.Errorf("%d creates, want 1", n)
+	if n := len(e.verbCalls("run")); n != 1 {
+		t.Errorf("%d runs, want 1", n)
 	}
 }
 
@@ -188,8 +188,8 @@ exit 0
 	if st := e.state(); st.Status != ctrstate.StatusExited || st.ExitCode == nil || (*st.ExitCode != 0 && *st.ExitCode != 137) || st.RestartCount != 1 {
 		t.Errorf("state.json: %s, want exited, exit code 0, restart_count 1", e.rawState())
 	}
-	if n := len(e.verbCalls("create")); n != 2 {
-		t.Errorf("%d creates, want 2", n)
+	if n := len(e.verbCalls("run")); n != 2 {
+		t.Errorf("%d runs, want 2", n)
 	}
 	s.requireNoLeftovers()
 }
@@ -210,7 +210,7 @@ func TestRestartBackoffAndStop(t *testing.T) {
 		t.Fatalf("never restarting after 5 runs: %+v", obs)
 	}
 	// The back-off is 1.6s now.
-	creates := len(e.verbCalls("create"))
+	creates := len(e.verbCalls("run"))
 	if err := os.WriteFile(e.path(ctrstate.StoppingFile), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +223,8 @@ func TestRestartBackoffAndStop(t *testing.T) {
 	if st.Status != ctrstate.StatusExited || st.ExitCode == nil || *st.ExitCode != 2 || st.RestartCount != 4 {
 		t.Errorf("state.json: %s, want exited, exit code 2, restart_count 4", e.rawState())
 	}
-	if n := len(e.verbCalls("create")); n != creates || n != 5 {
-		t.Errorf("%d creates, %d when the marker was written; want 5", n, creates)
+	if n := len(e.verbCalls("run")); n != creates || n != 5 {
+		t.Errorf("%d runs, %d when the marker was written; want 5", n, creates)
 	}
 	gaps := e.restartGaps()
 	if len(gaps) != 4 {

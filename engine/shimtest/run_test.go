@@ -121,9 +121,8 @@ exit 3
 
 	calls := e.calls()
 	wantCalls := [][]string{
-		ctrstate.RuntimeArgs(e.runtimeRoot(), "--log", e.path(ctrstate.RuntimeLog), "create", "--bundle", e.bundle,
+		ctrstate.RuntimeArgs(e.runtimeRoot(), "--log", e.path(ctrstate.RuntimeLog), "run", "--detach", "--bundle", e.bundle,
 			"--pid-file", e.path(ctrstate.InitPidFile), e.id),
-		ctrstate.RuntimeArgs(e.runtimeRoot(), "--log", e.path(ctrstate.RuntimeLog), "start", e.id),
 		ctrstate.RuntimeArgs(e.runtimeRoot(), "delete", e.id),
 	}
 	if len(calls) != len(wantCalls) {

@@ -15,7 +15,19 @@ import (
 // WriteFile atomically replaces path with data, with permissions perm.
 // The parent directory must exist. It is safe for concurrent use: the last
 // rename wins and no reader sees partial content.
-func WriteFile(path string, data []byte, perm os.FileMode) (retErr error) {
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, true)
+}
+
+// Replace is WriteFile without its syncs: readers see the old content or
+// the new, never a torn write, but after a crash of the machine the file
+// may hold either, or nothing. Only for files made again before every use
+// (a container bundle's config.json, written at each start).
+func Replace(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm os.FileMode, sync bool) (retErr error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -35,15 +47,20 @@ func WriteFile(path string, data []byte, perm os.FileMode) (retErr error) {
 		_ = f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("write %s: sync: %w", path, err)
+	if sync {
+		if err := f.Sync(); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("write %s: sync: %w", path, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	d, err := os.Open(dir)
 	if err != nil {

@@ -24,7 +24,7 @@ const (
 	LogFile       = "container.log"  // JSON lines, appended by the shim
 	ShimLogFile   = "shim.log"       // the shim's own errors
 	RuntimeLog    = "runc.log"       // the runtime's log (--log) while creating
-	InitPidFile   = "init.pid"       // --pid-file of runtime create
+	InitPidFile   = "init.pid"       // --pid-file of runtime run
 	BundleDir     = "bundle"         // config.json and rootfs/
 	RootfsDir     = "bundle/rootfs"  // the overlay mount point
 	EndpointsFile = "endpoints.json" // network attachments of the current run
