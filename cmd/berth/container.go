@@ -21,6 +21,7 @@ func newContainerCommand(g *globalOptions) *cobra.Command {
 		newContainerInspectCommand(g), newContainerLogsCommand(g), newContainerPortCommand(g),
 		newContainerPruneCommand(g))
 	cmd.AddCommand(newContainerOpsCommands(g)...)
+	cmd.AddCommand(newContainerMoreCommands(g)...)
 	return cmd
 }
 

@@ -19,7 +19,8 @@ import (
 
 func newImageCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage images"}
-	cmd.AddCommand(newImageImportCommand(g), newImageLsCommand(g), newImageRmCommand(g), newImageInspectCommand(g), newImageBuildCommand(g))
+	cmd.AddCommand(newImageImportCommand(g), newImageLsCommand(g), newImageRmCommand(g), newImageInspectCommand(g), newImageBuildCommand(g),
+		newImageHistoryCommand(g))
 	cmd.AddCommand(newImageRegistryCommands(g)...)
 	return cmd
 }

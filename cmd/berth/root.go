@@ -201,6 +201,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newServeCommand(g),
 		newSystemCommand(g),
 	)
+	root.AddCommand(newComposeMoreCommands(g)...)
 	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)
 	root.AddCommand(newPauseCommands(g)...)

@@ -1,0 +1,15 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// newContainerMoreCommands are the container verbs that move files and
+// report usage: cp, export, commit, stats, attach.
+func newContainerMoreCommands(g *globalOptions) []*cobra.Command {
+	return []*cobra.Command{newContainerCpCommand(g), newContainerExportCommand(g), newContainerCommitCommand(g)}
+}
+
+// newComposeMoreCommands are the compose verbs that work on one service's
+// containers: cp, export, commit, stats, attach, volumes.
+func newComposeMoreCommands(g *globalOptions) []*cobra.Command {
+	return []*cobra.Command{newComposeCpCommand(g), newComposeExportCommand(g), newComposeCommitCommand(g)}
+}
