@@ -277,7 +277,7 @@ func (r historyRow) CreatedAt() string {
 	if r.h.Created.IsZero() {
 		return ""
 	}
-	return r.h.Created.Local().Format(time.RFC3339)
+	return r.h.Created.Format(time.RFC3339)
 }
 
 func (r historyRow) CreatedBy() string {
