@@ -1,0 +1,180 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// tarNames lists the entries of a tar stream.
+func tarNames(t *testing.T, b []byte) []string {
+	t.Helper()
+	var names []string
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatalf("tar stream: %v", err)
+		}
+		names = append(names, h.Name)
+	}
+}
+
+// TestContainerCp: cp moves files and trees both ways, into a running and
+// into a stopped container, keeps owners with -a only, follows a link with
+// -L, and streams tar with '-'.
+func TestContainerCp(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() { h.berth("container", "rm", "-f", "cp-a") })
+	h.mustBerth("container", "run", "-d", "--name", "cp-a", "busybox", "sleep", "300")
+	host := t.TempDir()
+	tree := filepath.Join(host, "tree")
+	if err := os.MkdirAll(filepath.Join(tree, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"a.txt": "alpha", "sub/b.txt": "beta"} {
+		if err := os.WriteFile(filepath.Join(tree, name), []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(filepath.Join(tree, "a.txt"), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+
+	h.mustBerth("container", "cp", tree, "cp-a:/tmp")
+	if got := h.mustBerth("container", "exec", "cp-a", "cat", "/tmp/tree/sub/b.txt"); got != "beta" {
+		t.Errorf("a tree into a directory: /tmp/tree/sub/b.txt = %q, want beta", got)
+	}
+	if got := h.mustBerth("container", "exec", "cp-a", "stat", "-c", "%u:%g %a", "/tmp/tree/a.txt"); strings.TrimSpace(got) != "0:0 640" {
+		t.Errorf("without -a the copy is root's with its mode: %q, want 0:0 640", got)
+	}
+	h.mustBerth("container", "cp", "-a", filepath.Join(tree, "a.txt"), "cp-a:/tmp/renamed.txt")
+	if got := h.mustBerth("container", "exec", "cp-a", "stat", "-c", "%u:%g", "/tmp/renamed.txt"); strings.TrimSpace(got) != "1234:5678" {
+		t.Errorf("-a keeps the owner: %q, want 1234:5678", got)
+	}
+	h.mustBerth("container", "exec", "cp-a", "ln", "-s", "/tmp/tree/a.txt", "/tmp/link")
+
+	out := filepath.Join(host, "out")
+	h.mustBerth("container", "cp", "cp-a:/tmp/tree", out)
+	if b, err := os.ReadFile(filepath.Join(out, "sub", "b.txt")); err != nil || string(b) != "beta" {
+		t.Errorf("a tree out under a new name: %q, %v", b, err)
+	}
+	h.mustBerth("container", "cp", "cp-a:/tmp/link", filepath.Join(host, "link"))
+	if l, err := os.Readlink(filepath.Join(host, "link")); err != nil || l != "/tmp/tree/a.txt" {
+		t.Errorf("a link comes out as a link: %q, %v", l, err)
+	}
+	h.mustBerth("container", "cp", "-L", "cp-a:/tmp/link", filepath.Join(host, "followed"))
+	if b, err := os.ReadFile(filepath.Join(host, "followed")); err != nil || string(b) != "alpha" {
+		t.Errorf("-L copies what the link leads to: %q, %v", b, err)
+	}
+	stream := h.mustBerth("container", "cp", "cp-a:/tmp/tree", "-")
+	if names := tarNames(t, []byte(stream)); !slices.Contains(names, "tree/sub/b.txt") {
+		t.Errorf("cp to '-' streams a tar with tree/sub/b.txt: %v", names)
+	}
+
+	h.mustBerth("container", "stop", "cp-a")
+	h.mustBerth("container", "cp", filepath.Join(tree, "sub", "b.txt"), "cp-a:/stopped.txt")
+	h.mustBerth("container", "cp", "cp-a:/tmp/renamed.txt", filepath.Join(host, "from-stopped"))
+	if b, err := os.ReadFile(filepath.Join(host, "from-stopped")); err != nil || string(b) != "alpha" {
+		t.Errorf("cp from a stopped container: %q, %v", b, err)
+	}
+	h.mustBerth("container", "start", "cp-a")
+	if got := h.mustBerth("container", "exec", "cp-a", "cat", "/stopped.txt"); got != "beta" {
+		t.Errorf("what was copied into the stopped container: %q, want beta", got)
+	}
+
+	for _, tc := range []struct{ args []string }{
+		{[]string{"container", "cp", "cp-a:/no/such", host}},
+		{[]string{"container", "cp", tree, "cp-a:/no/such/dir/"}},
+		{[]string{"container", "cp", "cp-a:/tmp", "cp-a:/tmp"}},
+	} {
+		r := h.berth(tc.args...)
+		if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "Error") {
+			t.Errorf("berth %s: exit %d, stderr %q; want one line of error", strings.Join(tc.args, " "), r.code, r.stderr)
+		}
+	}
+}
+
+// TestComposeCpExportCommitStats: compose cp reaches every replica (or
+// --index's), export writes the container's filesystem, commit makes an
+// image of it whose history tells the message, and stats reads the
+// containers' use.
+func TestComposeCpExportCommitStats(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() {
+		h.berth("-f", file, "down", "-v")
+		h.berth("image", "rm", "committed:v1")
+	})
+	h.mustBerth("-f", file, "up", "-d")
+	src := filepath.Join(t.TempDir(), "note")
+	if err := os.WriteFile(src, []byte("to all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustBerth("-f", file, "cp", src, "app:/note")
+	for _, i := range []string{"1", "2"} {
+		if got := h.mustBerth("-f", file, "exec", "-T", "--index", i, "app", "cat", "/note"); got != "to all" {
+			t.Errorf("replica %s: /note = %q, want the copy", i, got)
+		}
+	}
+	h.mustBerth("-f", file, "exec", "-T", "--index", "2", "app", "sh", "-c", "echo two > /only-two")
+	out := filepath.Join(t.TempDir(), "got")
+	h.mustBerth("-f", file, "cp", "--index", "2", "app:/only-two", out)
+	if b, err := os.ReadFile(out); err != nil || string(b) != "two\n" {
+		t.Errorf("cp --index 2 from replica 2: %q, %v", b, err)
+	}
+
+	exported := filepath.Join(t.TempDir(), "fs.tar")
+	h.mustBerth("-f", file, "export", "--index", "2", "-o", exported, "app")
+	b, err := os.ReadFile(exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := tarNames(t, b)
+	if !slices.Contains(names, "only-two") || !slices.Contains(names, "bin/busybox") || slices.Contains(names, "proc/self") {
+		t.Errorf("export holds %d entries; want only-two and bin/busybox, nothing of /proc", len(names))
+	}
+
+	id := strings.TrimSpace(h.mustBerth("-f", file, "commit", "--index", "2", "-m", "with two", "-c", `CMD ["cat", "/only-two"]`, "app", "committed:v1"))
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("commit printed %q, want the image ID", id)
+	}
+	if got := h.mustBerth("container", "run", "--rm", "committed:v1"); got != "two\n" {
+		t.Errorf("the committed image runs its new CMD on its new file: %q", got)
+	}
+	hist := h.mustBerth("image", "history", "--format", "{{.Comment}}|{{.ID}}", "--no-trunc", "committed:v1")
+	if first, _, _ := strings.Cut(hist, "\n"); first != "with two|"+id {
+		t.Errorf("history's newest line: %q, want the message and the image ID", first)
+	}
+
+	r := h.mustBerth("-f", file, "stats", "--no-stream", "--format", "json")
+	var rows []struct{ Name, PIDs, MemUsage string }
+	for line := range strings.Lines(r) {
+		var row struct{ Name, PIDs, MemUsage string }
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("stats line %q: %v", line, err)
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("stats lists %d containers, want the 2 replicas: %s", len(rows), r)
+	}
+	for _, row := range rows {
+		// init and sleep: two processes, and some memory in use.
+		if n, err := strconv.Atoi(row.PIDs); err != nil || n < 2 || strings.HasPrefix(row.MemUsage, "0B") {
+			t.Errorf("stats of %s: PIDS %s, MEM %s; want 2 processes or more and memory in use", row.Name, row.PIDs, row.MemUsage)
+		}
+	}
+}
