@@ -86,7 +86,7 @@ func (e *Engine) Stats(ctx context.Context, id ContainerID) (ContainerStats, err
 	if st.MemLimit, err = readUint(v1("memory", "memory.limit_in_bytes")); err != nil {
 		return st, err
 	}
-	if total, err := hostMemory(); err == nil && (st.MemLimit == 0 || st.MemLimit > total) {
+	if total, err := MachineMemory(); err == nil && (st.MemLimit == 0 || st.MemLimit > total) {
 		st.MemLimit = total
 	}
 	if st.BlockRead, st.BlockWrite, err = blkioBytes(v1("blkio", "blkio.throttle.io_service_bytes_recursive")); err != nil {
@@ -180,7 +180,8 @@ func systemCPU() (total uint64, cpus int, err error) {
 	return total * (uint64(time.Second) / clockTicks), cpus, nil
 }
 
-func hostMemory() (uint64, error) {
+// MachineMemory is the machine's memory in bytes (MemTotal of /proc/meminfo).
+func MachineMemory() (uint64, error) {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0, err

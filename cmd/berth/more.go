@@ -13,5 +13,5 @@ func newContainerMoreCommands(g *globalOptions) []*cobra.Command {
 // containers: cp, export, commit, stats, attach, volumes.
 func newComposeMoreCommands(g *globalOptions) []*cobra.Command {
 	return []*cobra.Command{newComposeCpCommand(g), newComposeExportCommand(g), newComposeCommitCommand(g),
-		newComposeStatsCommand(g)}
+		newComposeStatsCommand(g), newComposeVolumesCommand(g)}
 }
