@@ -123,7 +123,10 @@ func matchLabels(have, want map[string]string) bool {
 	return true
 }
 
-type containerRmOptions struct{ force bool }
+type containerRmOptions struct {
+	force   bool
+	volumes bool // -v: the container's anonymous volumes too
+}
 
 func newContainerRmCommand(g *globalOptions) *cobra.Command {
 	var o containerRmOptions
@@ -134,36 +137,54 @@ func newContainerRmCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
-				return a.engine.Remove(cmd.Context(), c.ID, o.force)
+				if err := a.engine.Remove(cmd.Context(), c.ID, o.force); err != nil || !o.volumes {
+					return err
+				}
+				return removeAnonymousVolumes(cmd.Context(), a, c.VolumeMounts())
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "force the removal of a running container")
+	cmd.Flags().BoolVarP(&o.volumes, "volumes", "v", false, "remove anonymous volumes associated with the container")
 	return cmd
 }
 
-type containerStopOptions struct{ timeout int }
+// stopFlags are the flags of container stop and restart.
+type stopFlags struct {
+	timeout int // seconds; -1: the container's own
+	signal  string
+}
+
+func (o *stopFlags) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVarP(&o.timeout, "timeout", "t", -1, "seconds to wait before killing the container")
+	f.IntVar(&o.timeout, "time", -1, "seconds to wait before killing the container (DEPRECATED: --timeout)")
+	_ = f.MarkHidden("time")
+	f.StringVarP(&o.signal, "signal", "s", "", "signal to send to the container (default: its stop signal)")
+}
+
+// stop stops c as the flags say.
+func (o stopFlags) stop(ctx context.Context, a *app, c *engine.Container) error {
+	timeout := time.Duration(-1)
+	if o.timeout >= 0 {
+		timeout = time.Duration(o.timeout) * time.Second
+	}
+	return a.engine.StopSignal(ctx, c.ID, timeout, o.signal)
+}
 
 func newContainerStopCommand(g *globalOptions) *cobra.Command {
-	var o containerStopOptions
+	var o stopFlags
 	cmd := &cobra.Command{
 		Use:   "stop [OPTIONS] CONTAINER...",
 		Short: "Stop one or more running containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
-				timeout := 10 * time.Second
-				if c.Config.StopTimeout != nil {
-					timeout = *c.Config.StopTimeout
-				}
-				if o.timeout >= 0 {
-					timeout = time.Duration(o.timeout) * time.Second
-				}
-				return a.engine.Stop(cmd.Context(), c.ID, timeout)
+				return o.stop(cmd.Context(), a, c)
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&o.timeout, "time", "t", -1, "seconds to wait before killing the container")
+	o.bind(cmd)
 	return cmd
 }
 

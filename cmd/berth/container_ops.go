@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
@@ -313,25 +312,21 @@ func newContainerStartCommand(g *globalOptions) *cobra.Command {
 }
 
 func newContainerRestartCommand(g *globalOptions) *cobra.Command {
-	var timeout int
+	var o stopFlags
 	cmd := &cobra.Command{
 		Use:   "restart [OPTIONS] CONTAINER...",
 		Short: "Restart one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
-				d := time.Duration(-1)
-				if timeout >= 0 {
-					d = time.Duration(timeout) * time.Second
-				}
-				if err := a.engine.Stop(cmd.Context(), c.ID, d); err != nil {
+				if err := o.stop(cmd.Context(), a, c); err != nil {
 					return err
 				}
 				return a.engine.Start(cmd.Context(), c.ID)
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", -1, "seconds to wait before killing the container")
+	o.bind(cmd)
 	return cmd
 }
 

@@ -71,6 +71,7 @@ type imageLsOptions struct {
 	format  string
 	quiet   bool
 	noTrunc bool
+	filters []string
 }
 
 func newImageLsCommand(g *globalOptions) *cobra.Command {
@@ -87,10 +88,15 @@ func newImageLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only show image IDs")
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
+	cmd.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided (dangling, label, reference)")
 	return cmd
 }
 
 func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
+	filter, err := parseImageFilter(o.filters)
+	if err != nil {
+		return err
+	}
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -102,6 +108,9 @@ func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
 	now := time.Now()
 	var rows []imageRow
 	for _, img := range imgs {
+		if !filter.match(img) {
+			continue
+		}
 		rows = append(rows, imageRows(dockerapi.ImageSummary(img, -1), !o.noTrunc, now)...)
 	}
 	if o.quiet {

@@ -1,6 +1,14 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/engine"
+)
 
 // newContainerMoreCommands are the container verbs that move files and
 // report usage: cp, export, commit, stats, attach.
@@ -14,4 +22,31 @@ func newContainerMoreCommands(g *globalOptions) []*cobra.Command {
 func newComposeMoreCommands(g *globalOptions) []*cobra.Command {
 	return []*cobra.Command{newComposeCpCommand(g), newComposeExportCommand(g), newComposeCommitCommand(g),
 		newComposeStatsCommand(g), newComposeVolumesCommand(g)}
+}
+
+// removeAnonymousVolumes removes the anonymous volumes among a removed
+// container's mounts that no other container uses (docker rm -v); named
+// volumes stay.
+func removeAnonymousVolumes(ctx context.Context, a *app, mounts []engine.Mount) error {
+	var errs []error
+	for _, m := range mounts {
+		if m.Type != "volume" || m.Source == "" {
+			continue
+		}
+		v, err := a.engine.Volumes().Get(ctx, m.Source)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, anonymous := v.Labels[engine.LabelAnonymousVolume]; !anonymous {
+			continue
+		}
+		if err := a.engine.Volumes().Remove(ctx, v.Name); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

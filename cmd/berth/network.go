@@ -23,6 +23,8 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 	}
 	ls.Flags().StringVar(&lsOpt.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	ls.Flags().BoolVar(&lsOpt.noTrunc, "no-trunc", false, "don't truncate output")
+	ls.Flags().BoolVarP(&lsOpt.quiet, "quiet", "q", false, "only display network IDs")
+	ls.Flags().StringArrayVarP(&lsOpt.filters, "filter", "f", nil, "filter output based on conditions provided (name, id, label, driver)")
 	rm := &cobra.Command{
 		Use:     "rm NETWORK...",
 		Aliases: []string{"remove"},
@@ -67,9 +69,15 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 type networkLsOptions struct {
 	format  string
 	noTrunc bool
+	quiet   bool
+	filters []string
 }
 
 func runNetworkLs(ctx context.Context, g *globalOptions, o networkLsOptions) error {
+	filter, err := parseNetworkFilter(o.filters)
+	if err != nil {
+		return err
+	}
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -78,9 +86,17 @@ func runNetworkLs(ctx context.Context, g *globalOptions, o networkLsOptions) err
 	if err != nil {
 		return err
 	}
-	rows := make([]networkRow, len(nets))
-	for i, n := range nets {
-		rows[i] = networkRow{n: dockerapi.NetworkSummary(n), trunc: !o.noTrunc}
+	var rows []networkRow
+	for _, n := range nets {
+		if s := dockerapi.NetworkSummary(n); filter.match(s) {
+			rows = append(rows, networkRow{n: s, trunc: !o.noTrunc})
+		}
+	}
+	if o.quiet {
+		for _, r := range rows {
+			fmt.Fprintln(g.stdout, r.ID())
+		}
+		return nil
 	}
 	return writeList(g.stdout, listing{format: o.format, defaultTable: networkTable, header: networkHeader}, rows)
 }
