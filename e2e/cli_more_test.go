@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tarNames lists the entries of a tar stream.
@@ -176,5 +177,56 @@ func TestComposeCpExportCommitStats(t *testing.T) {
 		if n, err := strconv.Atoi(row.PIDs); err != nil || n < 2 || strings.HasPrefix(row.MemUsage, "0B") {
 			t.Errorf("stats of %s: PIDS %s, MEM %s; want 2 processes or more and memory in use", row.Name, row.PIDs, row.MemUsage)
 		}
+	}
+}
+
+// TestContainerStopSignalRmVolumesSystem: stop --signal sends that signal
+// first; rm -v takes the anonymous volume of an image's VOLUME with the
+// container; system info counts containers by state; system prune removes
+// what does not run and keeps what does; ls filters select.
+func TestContainerStopSignalRmVolumesSystem(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() {
+		h.berth("container", "rm", "-f", "-v", "sig", "vol", "keep", "gone")
+		h.berth("image", "rm", "withvol:1")
+	})
+	h.mustBerth("container", "run", "-d", "--name", "sig", "busybox", "sh", "-c", `trap "exit 42" INT; while :; do sleep 0.1; done`)
+	h.eventually("the trap to be set", 10*time.Second, func() bool {
+		return strings.Contains(h.berth("container", "top", "sig").stdout, "sleep")
+	})
+	h.mustBerth("container", "stop", "--signal", "SIGINT", "--timeout", "20", "sig")
+	if got := h.ctrInspect("sig").State.ExitCode; got != 42 {
+		t.Errorf("stop --signal SIGINT: exit code %d, want 42 (the INT trap's)", got)
+	}
+	if r := h.berth("container", "stop", "-s", "NOPE", "sig"); r.code == 0 || !strings.Contains(r.stderr, `"NOPE"`) {
+		t.Errorf("stop -s NOPE: exit %d, %q; want an error naming the signal", r.code, r.stderr)
+	}
+
+	h.mustBerth("container", "run", "-d", "--name", "vol", "busybox", "sleep", "300")
+	h.mustBerth("container", "commit", "-c", "VOLUME /data", "vol", "withvol:1")
+	h.mustBerth("container", "rm", "-f", "vol")
+	h.mustBerth("container", "run", "-d", "--name", "vol", "withvol:1", "sleep", "300")
+	if n := len(strings.Fields(h.mustBerth("volume", "ls", "-q"))); n != 1 {
+		t.Fatalf("the image's VOLUME made %d volumes, want 1", n)
+	}
+	h.mustBerth("container", "rm", "-f", "-v", "vol")
+	if got := strings.TrimSpace(h.mustBerth("volume", "ls", "-q")); got != "" {
+		t.Errorf("rm -v left volumes: %q", got)
+	}
+
+	h.mustBerth("container", "run", "-d", "--name", "keep", "busybox", "sleep", "300")
+	h.mustBerth("container", "create", "--name", "gone", "busybox", "true")
+	if got := strings.TrimSpace(h.mustBerth("system", "info", "--format", "{{.Containers}} {{.ContainersRunning}} {{.ContainersStopped}} {{.Driver}}")); got != "3 1 2 overlay2" {
+		t.Errorf("system info: %q, want 3 containers, 1 running, 2 stopped, overlay2", got)
+	}
+	if got := h.mustBerth("image", "ls", "-q", "--filter", "reference=withvol"); len(strings.Fields(got)) != 1 {
+		t.Errorf("image ls --filter reference=withvol: %q, want one image", got)
+	}
+	if r := h.berth("image", "ls", "--filter", "until=1h"); r.code == 0 || !strings.Contains(r.stderr, "until") {
+		t.Errorf("image ls --filter until=1h: exit %d, %q; want an error naming the key", r.code, r.stderr)
+	}
+	h.mustBerth("system", "prune", "-f")
+	if got := h.ctrNames("-a"); !slices.Equal(got, []string{"keep"}) {
+		t.Errorf("after system prune: %v, want only the running container", got)
 	}
 }
