@@ -230,3 +230,34 @@ func TestContainerStopSignalRmVolumesSystem(t *testing.T) {
 		t.Errorf("after system prune: %v, want only the running container", got)
 	}
 }
+
+// TestAttach: attach feeds the container's stdin and ends with its exit
+// code; the detach keys leave it running.
+func TestAttach(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() { h.berth("container", "rm", "-f", "reader", "catter") })
+	h.mustBerth("container", "run", "-d", "-i", "--name", "reader", "busybox", "sh", "-c", "read x; echo got-$x; exit 4")
+	h.stdin = "abc\n"
+	r := h.berth("container", "attach", "reader")
+	if r.code != 4 || !strings.Contains(r.stdout, "got-abc") {
+		t.Errorf("attach: exit %d, stdout %q; want 4 and got-abc", r.code, r.stdout)
+	}
+
+	h.mustBerth("container", "run", "-d", "-i", "--name", "catter", "busybox", "cat")
+	h.stdin = "\x01x"
+	r = h.berth("container", "attach", "--detach-keys", "ctrl-a,x", "catter")
+	if r.code != 0 {
+		t.Errorf("attach, then the detach keys: exit %d, %q", r.code, r.stderr)
+	}
+	if st := h.ctrInspect("catter").State.Status; st != "running" {
+		t.Errorf("after detaching the container is %s, want running", st)
+	}
+	h.stdin = ""
+	if r := h.berth("container", "attach", "--detach-keys", "alt-x", "catter"); r.code == 0 || !strings.Contains(r.stderr, "alt-x") {
+		t.Errorf("--detach-keys alt-x: exit %d, %q; want an error naming the key", r.code, r.stderr)
+	}
+	h.mustBerth("container", "stop", "-t", "0", "catter")
+	if r := h.berth("container", "attach", "catter"); r.code == 0 || !strings.Contains(r.stderr, "not running") {
+		t.Errorf("attach to a stopped container: exit %d, %q", r.code, r.stderr)
+	}
+}
