@@ -261,3 +261,64 @@ func TestAttach(t *testing.T) {
 		t.Errorf("attach to a stopped container: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestComposeListingFlags: ps --filter, logs --index, images -q, ls
+// --filter, version --short, restart --no-deps and up
+// --attach-dependencies select as docker compose's do.
+func TestComposeListingFlags(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	deps := filepath.Join(filepath.Dir(file), "deps.yaml")
+	t.Cleanup(func() {
+		h.berth("-f", file, "down", "-v")
+		h.berth("-p", h.project+"deps", "-f", deps, "down", "-v")
+	})
+	h.mustBerth("-f", file, "up", "-d")
+	if ids := strings.Fields(h.mustBerth("-f", file, "ps", "-q", "--filter", "status=running")); len(ids) != 3 {
+		t.Errorf("ps --filter status=running: %d containers, want 3", len(ids))
+	}
+	if got := h.mustBerth("-f", file, "ps", "-q", "--filter", "status=exited"); got != "" {
+		t.Errorf("ps --filter status=exited: %q, want none", got)
+	}
+	if r := h.berth("-f", file, "ps", "--filter", "name=x"); r.code == 0 || !strings.Contains(r.stderr, "name") {
+		t.Errorf("ps --filter name=x: exit %d, %q; want an error naming the key", r.code, r.stderr)
+	}
+	h.eventually("the replicas' first lines", 20*time.Second, func() bool {
+		return strings.Count(h.mustBerth("-f", file, "logs", "app"), "app-up") == 2
+	})
+	logs := h.mustBerth("-f", file, "logs", "--index", "2", "app")
+	if !strings.Contains(logs, "app-2") || strings.Contains(logs, "app-1") {
+		t.Errorf("logs --index 2 app:\n%s\nwant app-2's lines only", logs)
+	}
+	if ids := strings.Fields(h.mustBerth("-f", file, "images", "-q")); len(ids) != 1 || !strings.HasPrefix(ids[0], "sha256:") {
+		t.Errorf("images -q: %v, want busybox's one ID", ids)
+	}
+	if got := strings.TrimSpace(h.mustBerth("ls", "-q", "--filter", "name="+h.project)); got != h.project {
+		t.Errorf("ls --filter name=%s: %q", h.project, got)
+	}
+	if got := h.mustBerth("ls", "-q", "--filter", "name=no-such-project"); got != "" {
+		t.Errorf("ls --filter name=no-such-project: %q, want none", got)
+	}
+	if got := strings.TrimSpace(h.mustBerth("version", "--short")); got == "" || strings.Contains(got, " ") {
+		t.Errorf("version --short: %q, want the version alone", got)
+	}
+
+	started := func(name string) string {
+		return strings.TrimSpace(h.mustBerth("container", "inspect", "-f", "{{.State.StartedAt}}", name))
+	}
+	dbStarted, appStarted := started(h.project+"-db-1"), started(h.project+"-app-1")
+	h.mustBerth("-f", file, "restart", "--no-deps", "app")
+	if got := started(h.project + "-db-1"); got != dbStarted {
+		t.Errorf("restart --no-deps app restarted db (%s, was %s)", got, dbStarted)
+	}
+	if got := started(h.project + "-app-1"); got == appStarted {
+		t.Error("restart --no-deps app did not restart app-1")
+	}
+
+	if out := h.mustBerth("-p", h.project+"deps", "-f", deps, "up", "app"); strings.Contains(out, "db-says-hi") || !strings.Contains(out, "app-says-hi") {
+		t.Errorf("up app shows:\n%s\nwant app's log only", out)
+	}
+	if out := h.mustBerth("-p", h.project+"deps", "-f", deps, "up", "--attach-dependencies", "app"); !strings.Contains(out, "db-says-hi") || !strings.Contains(out, "app-says-hi") {
+		t.Errorf("up --attach-dependencies app shows:\n%s\nwant db's log too", out)
+	}
+}

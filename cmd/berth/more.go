@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/spec"
 )
 
 // newContainerMoreCommands are the container verbs that move files and
@@ -49,4 +52,29 @@ func removeAnonymousVolumes(ctx context.Context, a *app, mounts []engine.Mount) 
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// withDependencies is services and, transitively, the services they depend
+// on, as the project declares them.
+func withDependencies(p *spec.Project, services []string) []string {
+	if len(services) == 0 {
+		return nil // every service already
+	}
+	seen := map[string]bool{}
+	var add func(string)
+	add = func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		if s, ok := p.Service(name); ok {
+			for _, d := range s.DependsOn {
+				add(d.Service)
+			}
+		}
+	}
+	for _, s := range services {
+		add(s)
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -19,6 +19,8 @@ type psOptions struct {
 	services bool
 	format   string
 	status   []string
+	filters  []string
+	orphans  bool
 }
 
 func newPsCommand(g *globalOptions) *cobra.Command {
@@ -36,13 +38,28 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.services, "services", false, "display services")
 	f.StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	f.StringArrayVar(&o.status, "status", nil, "filter by status: created, running, paused, restarting, exited, dead")
+	f.StringArrayVar(&o.filters, "filter", nil, "filter services by a property (supported filters: status)")
+	f.BoolVar(&o.orphans, "orphans", true, "include orphaned services (not declared by project)")
 	return cmd
 }
 
 func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string) error {
+	kv, err := keyedFilters(o.filters, "status")
+	if err != nil {
+		return err
+	}
+	o.status = append(o.status, kv["status"]...)
 	_, name, ctrs, err := g.projectContainers(ctx)
 	if err != nil {
 		return err
+	}
+	var declared []string // with --orphans=false: the services of the file
+	if !o.orphans {
+		p, err := g.load(ctx)
+		if err != nil {
+			return err
+		}
+		declared = p.ServiceNames()
 	}
 	now := time.Now()
 	var rows []composeRow
@@ -52,6 +69,9 @@ func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string
 			continue
 		}
 		if len(services) > 0 && !slices.Contains(services, l[spec.LabelService]) {
+			continue
+		}
+		if declared != nil && !slices.Contains(declared, l[spec.LabelService]) {
 			continue
 		}
 		st := string(c.State.Status)
