@@ -322,3 +322,49 @@ func TestComposeListingFlags(t *testing.T) {
 		t.Errorf("up --attach-dependencies app shows:\n%s\nwant db's log too", out)
 	}
 }
+
+// TestNetworkConnectDisconnect: a running container joins a network with
+// an alias that peers there resolve, keeps it across a restart, and leaves
+// it on disconnect; bad input names the flag.
+func TestNetworkConnectDisconnect(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() {
+		h.berth("container", "rm", "-f", "cna", "cnb")
+		h.berth("network", "rm", "front", "back")
+	})
+	h.mustBerth("network", "create", "front")
+	h.mustBerth("network", "create", "back")
+	h.mustBerth("container", "run", "-d", "--name", "cna", "--network", "front", "busybox", "sleep", "300")
+	h.mustBerth("container", "run", "-d", "--name", "cnb", "--network", "back", "busybox", "sleep", "300")
+	resolves := func(name string) bool {
+		return h.berth("container", "exec", "cnb", "ping", "-c1", "-W2", name).code == 0
+	}
+	if resolves("friend") {
+		t.Fatal("friend answers before cna joined back")
+	}
+	h.mustBerth("network", "connect", "--alias", "friend", "back", "cna")
+	if !resolves("friend") || !resolves("cna") {
+		t.Error("after connect cnb does not reach cna as friend and by name on back")
+	}
+	if r := h.berth("network", "connect", "back", "cna"); r.code == 0 || !strings.Contains(r.stderr, "already") {
+		t.Errorf("connecting again: exit %d, %q", r.code, r.stderr)
+	}
+	if r := h.berth("network", "connect", "--ip", "nope", "back", "cnb"); r.code == 0 || !strings.Contains(r.stderr, "--ip") {
+		t.Errorf("--ip nope: exit %d, %q; want an error naming --ip", r.code, r.stderr)
+	}
+	h.mustBerth("container", "restart", "-t", "0", "cna")
+	if !resolves("friend") {
+		t.Error("after a restart cna is no longer friend on back")
+	}
+	h.mustBerth("network", "disconnect", "back", "cna")
+	if resolves("friend") {
+		t.Error("after disconnect friend still answers")
+	}
+	if got := h.mustBerth("container", "exec", "cna", "ip", "-o", "link"); strings.Contains(got, "eth1") {
+		t.Errorf("after disconnect cna still has eth1:\n%s", got)
+	}
+	if r := h.berth("network", "disconnect", "back", "cna"); r.code == 0 || !strings.Contains(r.stderr, "not connected") {
+		t.Errorf("disconnecting again: exit %d, %q", r.code, r.stderr)
+	}
+	h.mustBerth("network", "disconnect", "-f", "back", "cna")
+}

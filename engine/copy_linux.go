@@ -165,14 +165,11 @@ func (e *Engine) inRoot(ctx context.Context, id ContainerID, fn func(root int) e
 // container's lock. When the overlay is not mounted (the container is not
 // running) it is mounted for fn and unmounted after.
 func (e *Engine) withRootfs(ctx context.Context, id ContainerID, fn func(rootfs string) error) (retErr error) {
-	dir, rec, unlock, err := e.lockContainer(ctx, string(id))
+	dir, rec, unlock, err := e.lockLiveContainer(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if rec == nil {
-		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
-	}
 	rootfs := filepath.Join(dir, ctrstate.RootfsDir)
 	mounted, err := mountinfo.Mounted(rootfs)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -63,6 +63,7 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 	cmd.AddCommand(ls, rm, inspect)
 	cmd.AddCommand(newNetworkCreateCommand(g))
 	cmd.AddCommand(newNetworkPruneCommand(g))
+	cmd.AddCommand(newNetworkConnectCommand(g), newNetworkDisconnectCommand(g))
 	return cmd
 }
 
