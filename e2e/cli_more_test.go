@@ -232,10 +232,11 @@ func TestContainerStopSignalRmVolumesSystem(t *testing.T) {
 }
 
 // TestAttach: attach feeds the container's stdin and ends with its exit
-// code; the detach keys leave it running.
+// code; the detach keys leave it running; start -a and -i attach to the
+// run they start.
 func TestAttach(t *testing.T) {
 	h := newHarness(t)
-	t.Cleanup(func() { h.berth("container", "rm", "-f", "reader", "catter") })
+	t.Cleanup(func() { h.berth("container", "rm", "-f", "reader", "catter", "once", "asker") })
 	h.mustBerth("container", "run", "-d", "-i", "--name", "reader", "busybox", "sh", "-c", "read x; echo got-$x; exit 4")
 	h.stdin = "abc\n"
 	r := h.berth("container", "attach", "reader")
@@ -260,6 +261,20 @@ func TestAttach(t *testing.T) {
 	if r := h.berth("container", "attach", "catter"); r.code == 0 || !strings.Contains(r.stderr, "not running") {
 		t.Errorf("attach to a stopped container: exit %d, %q", r.code, r.stderr)
 	}
+
+	// start -a: this run's output, and its exit code; -i feeds stdin.
+	h.mustBerth("container", "create", "--name", "once", "busybox", "sh", "-c", "echo once-out; exit 6")
+	for range 2 {
+		if r := h.berth("container", "start", "-a", "once"); r.code != 6 || strings.Count(r.stdout, "once-out") != 1 {
+			t.Errorf("start -a: exit %d, stdout %q; want 6 and this run's line once", r.code, r.stdout)
+		}
+	}
+	h.mustBerth("container", "create", "-i", "--name", "asker", "busybox", "sh", "-c", "read x; echo typed-$x; exit 2")
+	h.stdin = "hello\n"
+	if r := h.berth("container", "start", "-a", "-i", "asker"); r.code != 2 || !strings.Contains(r.stdout, "typed-hello") {
+		t.Errorf("start -a -i: exit %d, stdout %q; want 2 and typed-hello", r.code, r.stdout)
+	}
+	h.stdin = ""
 }
 
 // TestComposeListingFlags: ps --filter, logs --index, images -q, ls

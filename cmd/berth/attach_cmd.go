@@ -224,3 +224,50 @@ func (d *detachReader) seen() bool {
 	defer d.mu.Unlock()
 	return d.done
 }
+
+// startAttachOptions are container start's -a, -i and --detach-keys.
+type startAttachOptions struct {
+	attach      bool
+	interactive bool
+	detachKeys  string
+}
+
+func (o *startAttachOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVarP(&o.attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "attach container's STDIN")
+	f.StringVar(&o.detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container")
+}
+
+// startAttached is docker start -a/-i: one container, started and
+// attached to; the command ends with its exit code.
+func startAttached(ctx context.Context, g *globalOptions, o startAttachOptions, refs []string) error {
+	if len(refs) > 1 {
+		return fmt.Errorf("start -a/-i: you cannot start and attach multiple containers at once: %w", errdefs.ErrInvalidArgument)
+	}
+	a, c, err := g.container(ctx, refs[0])
+	if err != nil {
+		return err
+	}
+	if _, err := parseDetachKeys(o.detachKeys); err != nil {
+		return err
+	}
+	began := time.Now()
+	if err := a.engine.Start(ctx, c.ID); err != nil {
+		return err
+	}
+	if o.interactive {
+		if c, err = a.engine.Get(ctx, string(c.ID)); err != nil {
+			return err
+		}
+		if c.State.Status == engine.StatusRunning {
+			return attachContainer(ctx, g, a, c, attachCmdOptions{sigProxy: true, detachKeys: o.detachKeys})
+		}
+	}
+	// Its output from this start on, as it comes, until it exits.
+	code, err := followToExitSince(ctx, g, a, c, began)
+	if err == nil && code != 0 {
+		err = exitError{code: code}
+	}
+	return err
+}

@@ -299,16 +299,22 @@ func newContainerCreateCommand(g *globalOptions) *cobra.Command {
 }
 
 func newContainerStartCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "start CONTAINER...",
+	var o startAttachOptions
+	cmd := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER...",
 		Short: "Start one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.attach || o.interactive {
+				return startAttached(cmd.Context(), g, o, args)
+			}
 			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
 				return a.engine.Start(cmd.Context(), c.ID)
 			})
 		},
 	}
+	o.bind(cmd)
+	return cmd
 }
 
 func newContainerRestartCommand(g *globalOptions) *cobra.Command {
