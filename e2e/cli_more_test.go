@@ -189,6 +189,7 @@ func TestContainerStopSignalRmVolumesSystem(t *testing.T) {
 	t.Cleanup(func() {
 		h.berth("container", "rm", "-f", "-v", "sig", "vol", "keep", "gone")
 		h.berth("image", "rm", "withvol:1")
+		h.berth("image", "rm", "imported:1")
 	})
 	h.mustBerth("container", "run", "-d", "--name", "sig", "busybox", "sh", "-c", `trap "exit 42" INT; while :; do sleep 0.1; done`)
 	h.eventually("the trap to be set", 10*time.Second, func() bool {
@@ -224,6 +225,19 @@ func TestContainerStopSignalRmVolumesSystem(t *testing.T) {
 	}
 	if r := h.berth("image", "ls", "--filter", "until=1h"); r.code == 0 || !strings.Contains(r.stderr, "until") {
 		t.Errorf("image ls --filter until=1h: exit %d, %q; want an error naming the key", r.code, r.stderr)
+	}
+	h.mustBerth("volume", "create", "--name", "by-flag")
+	if got := strings.TrimSpace(h.mustBerth("volume", "ls", "-q")); got != "by-flag" {
+		t.Errorf("volume create --name by-flag: volumes %q", got)
+	}
+	h.mustBerth("volume", "rm", "by-flag")
+	h.mustBerth("network", "rm", "-f", "no-such-network")
+	if r := h.berth("network", "rm", "no-such-network"); r.code == 0 {
+		t.Error("network rm of a missing network without -f succeeded")
+	}
+	h.mustBerth("image", "import", "-m", "from a tarball", busyboxTar, "imported:1")
+	if got := strings.TrimSpace(h.mustBerth("image", "history", "--format", "{{.Comment}}", "imported:1")); got != "from a tarball" {
+		t.Errorf("image import -m: history comment %q", got)
 	}
 	h.mustBerth("system", "prune", "-f")
 	if got := h.ctrNames("-a"); !slices.Equal(got, []string{"keep"}) {

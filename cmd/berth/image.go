@@ -25,7 +25,10 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-type importOptions struct{ changes []string }
+type importOptions struct {
+	changes []string
+	message string
+}
 
 func newImageImportCommand(g *globalOptions) *cobra.Command {
 	var o importOptions
@@ -38,6 +41,7 @@ func newImageImportCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image")
+	cmd.Flags().StringVarP(&o.message, "message", "m", "", "set commit message for imported image")
 	return cmd
 }
 
@@ -59,7 +63,7 @@ func runImageImport(ctx context.Context, g *globalOptions, o importOptions, args
 	if len(args) == 2 {
 		ref = args[1]
 	}
-	img, err := a.images.Import(ctx, r, ref, image.ImportOptions{Changes: o.changes})
+	img, err := a.images.Import(ctx, r, ref, image.ImportOptions{Changes: o.changes, Message: o.message})
 	if err != nil {
 		return err
 	}
@@ -72,6 +76,7 @@ type imageLsOptions struct {
 	quiet   bool
 	noTrunc bool
 	filters []string
+	all     bool
 }
 
 func newImageLsCommand(g *globalOptions) *cobra.Command {
@@ -89,6 +94,7 @@ func newImageLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only show image IDs")
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	cmd.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided (dangling, label, reference)")
+	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all images (berth keeps no intermediate images: the same list)")
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/dockerapi"
@@ -25,8 +26,9 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 	ls.Flags().BoolVar(&lsOpt.noTrunc, "no-trunc", false, "don't truncate output")
 	ls.Flags().BoolVarP(&lsOpt.quiet, "quiet", "q", false, "only display network IDs")
 	ls.Flags().StringArrayVarP(&lsOpt.filters, "filter", "f", nil, "filter output based on conditions provided (name, id, label, driver)")
+	var rmForce bool
 	rm := &cobra.Command{
-		Use:     "rm NETWORK...",
+		Use:     "rm [OPTIONS] NETWORK...",
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more networks",
 		Args:    cobra.MinimumNArgs(1),
@@ -36,7 +38,11 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			for _, n := range args {
-				if err := a.nets.Remove(cmd.Context(), n); err != nil {
+				err := a.nets.Remove(cmd.Context(), n)
+				if rmForce && errdefs.IsNotFound(err) {
+					continue // -f: a missing network is no error
+				}
+				if err != nil {
 					return err
 				}
 				fmt.Fprintln(g.stdout, n)
@@ -44,6 +50,7 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	rm.Flags().BoolVarP(&rmForce, "force", "f", false, "do not error if the network does not exist")
 	var format string
 	inspect := &cobra.Command{
 		Use:   "inspect [OPTIONS] NETWORK...",
