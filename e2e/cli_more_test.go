@@ -397,3 +397,22 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	}
 	h.mustBerth("network", "disconnect", "-f", "back", "cna")
 }
+
+// TestContainerDiffAndSize: diff lists what the container added, changed
+// and deleted; ls -s and inspect -s count the bytes it wrote.
+func TestContainerDiffAndSize(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() { h.berth("container", "rm", "-f", "changer") })
+	h.mustBerth("container", "run", "--name", "changer", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /added; rm /etc/group; echo more >> /etc/passwd")
+	want := "A /added\nC /etc\nD /etc/group\nC /etc/passwd\n"
+	if got := h.mustBerth("container", "diff", "changer"); got != want {
+		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
+	}
+	rw, err := strconv.Atoi(strings.TrimSpace(h.mustBerth("container", "inspect", "-s", "-f", "{{.SizeRw}}", "changer")))
+	if err != nil || rw < 100000 || rw > 110000 {
+		t.Errorf("inspect -s: SizeRw %d (%v), want the 100000 bytes written and /etc/passwd", rw, err)
+	}
+	if got := h.mustBerth("container", "ls", "-a", "-s", "--format", "{{.Size}}"); !strings.Contains(got, "(virtual ") {
+		t.Errorf("ls -s: %q, want the size and the virtual size", got)
+	}
+}

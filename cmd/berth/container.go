@@ -33,6 +33,7 @@ type containerLsOptions struct {
 	latest  bool
 	format  string
 	noTrunc bool
+	size    bool
 }
 
 func newContainerLsCommand(g *globalOptions) *cobra.Command {
@@ -53,6 +54,7 @@ func newContainerLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&o.latest, "latest", "l", false, "show the latest created container (includes all states)")
 	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
+	cmd.Flags().BoolVarP(&o.size, "size", "s", false, "display total file sizes")
 	return cmd
 }
 
@@ -79,6 +81,8 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		o.all = true
 	}
 	now := time.Now()
+	// As docker: a format that shows .Size asks for the sizes too.
+	withSize := o.size || strings.Contains(o.format, ".Size")
 	var rows []containerRow
 	for _, c := range ctrs {
 		if !o.all && !filter.all() && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
@@ -87,7 +91,13 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		if !filter.match(c) {
 			continue
 		}
-		rows = append(rows, containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: !o.noTrunc, now: now})
+		s := dockerapi.ContainerSummary(c, dockerapi.Objects{}, now)
+		if withSize {
+			if s.SizeRw, s.SizeRootFs, err = a.engine.Size(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
+		}
+		rows = append(rows, containerRow{s: s, trunc: !o.noTrunc, now: now})
 	}
 	if o.quiet {
 		for _, r := range rows {
@@ -95,7 +105,11 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		}
 		return nil
 	}
-	return writeList(g.stdout, listing{format: o.format, defaultTable: containerTable, header: containerHeader}, rows)
+	table := containerTable
+	if o.size {
+		table += "\t{{.Size}}"
+	}
+	return writeList(g.stdout, listing{format: o.format, defaultTable: table, header: containerHeader}, rows)
 }
 
 // labelFilters reads --filter label=KEY[=VALUE] values.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -17,7 +18,7 @@ import (
 // report usage: cp, export, commit, stats, attach.
 func newContainerMoreCommands(g *globalOptions) []*cobra.Command {
 	return []*cobra.Command{newContainerCpCommand(g), newContainerExportCommand(g), newContainerCommitCommand(g),
-		newContainerStatsCommand(g), newContainerAttachCommand(g)}
+		newContainerStatsCommand(g), newContainerAttachCommand(g), newContainerDiffCommand(g)}
 }
 
 // newComposeMoreCommands are the compose verbs that work on one service's
@@ -77,4 +78,28 @@ func withDependencies(p *spec.Project, services []string) []string {
 		add(s)
 	}
 	return slices.Sorted(maps.Keys(seen))
+}
+
+// newContainerDiffCommand is docker diff: the changes to a container's
+// filesystem, a line each.
+func newContainerDiffCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff CONTAINER",
+		Short: "Inspect changes to files or directories on a container's filesystem",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, c, err := g.container(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			changes, err := a.engine.Changes(cmd.Context(), c.ID)
+			if err != nil {
+				return err
+			}
+			for _, ch := range changes {
+				fmt.Fprintf(g.stdout, "%s %s\n", ch.Kind, ch.Path)
+			}
+			return nil
+		},
+	}
 }
