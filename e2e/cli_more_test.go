@@ -416,3 +416,24 @@ func TestContainerDiffAndSize(t *testing.T) {
 		t.Errorf("ls -s: %q, want the size and the virtual size", got)
 	}
 }
+
+// TestComposeWaitDownAndPullPolicy: wait --down-project ends with the first
+// container to stop and removes the project; pull --policy missing leaves
+// an image that is here alone (no registry is reachable in tests).
+func TestComposeWaitDownAndPullPolicy(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "pull", "--policy", "missing")
+	if r := h.berth("-f", file, "pull", "--policy", "sometimes"); r.code == 0 || !strings.Contains(r.stderr, "--policy") {
+		t.Errorf("pull --policy sometimes: exit %d, %q; want an error naming --policy", r.code, r.stderr)
+	}
+	h.mustBerth("-f", file, "up", "-d")
+	r := h.berth("-f", file, "wait", "--down-project", "short", "long")
+	if r.code != 3 || strings.TrimSpace(r.stdout) != "3" {
+		t.Errorf("wait --down-project: exit %d, stdout %q; want short's 3", r.code, r.stdout)
+	}
+	if rows := h.ps(file, "-a"); len(rows) != 0 {
+		t.Errorf("after wait --down-project %d containers remain", len(rows))
+	}
+}

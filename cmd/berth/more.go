@@ -103,3 +103,26 @@ func newContainerDiffCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 }
+
+// firstExit waits until one of ctrs is not running and returns its exit
+// code.
+func firstExit(ctx context.Context, a *app, ctrs []*engine.Container) (int, error) {
+	if len(ctrs) == 0 {
+		return 0, fmt.Errorf("no container to wait for: %w", errdefs.ErrNotFound)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type exit struct {
+		code int
+		err  error
+	}
+	exits := make(chan exit, len(ctrs))
+	for _, c := range ctrs {
+		go func() {
+			st, err := a.engine.Wait(ctx, c.ID)
+			exits <- exit{st.ExitCode, err}
+		}()
+	}
+	e := <-exits
+	return e.code, e.err
+}
