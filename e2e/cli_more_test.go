@@ -292,7 +292,7 @@ func TestAttach(t *testing.T) {
 }
 
 // TestComposeListingFlags: ps --filter, logs --index, images -q, ls
-// --filter, version --short, restart --no-deps and up
+// --filter, version --short, restart --no-deps, start --wait and up
 // --attach-dependencies select as docker compose's do.
 func TestComposeListingFlags(t *testing.T) {
 	h := newHarness(t)
@@ -342,6 +342,12 @@ func TestComposeListingFlags(t *testing.T) {
 	}
 	if got := started(h.project + "-app-1"); got == appStarted {
 		t.Error("restart --no-deps app did not restart app-1")
+	}
+
+	h.mustBerth("-f", file, "stop", "app")
+	h.mustBerth("-f", file, "start", "--wait", "--wait-timeout", "60", "app")
+	if ids := strings.Fields(h.mustBerth("-f", file, "ps", "-q", "--filter", "status=running", "app")); len(ids) != 2 {
+		t.Errorf("right after start --wait app: %d replicas running, want 2", len(ids))
 	}
 
 	if out := h.mustBerth("-p", h.project+"deps", "-f", deps, "up", "app"); strings.Contains(out, "db-says-hi") || !strings.Contains(out, "app-says-hi") {

@@ -25,6 +25,8 @@ type lifecycleOptions struct {
 	volumes bool
 	noDeps  bool
 	all     bool // rm -a: docker compose's, deprecated, no effect
+	wait    bool // start: until the services are running|healthy
+	waitFor int  // start --wait-timeout, seconds
 }
 
 func newLifecycleCommands(g *globalOptions) []*cobra.Command {
@@ -46,7 +48,11 @@ func newLifecycleCommands(g *globalOptions) []*cobra.Command {
 		cmd.Flags().IntVarP(&o.timeout, "timeout", "t", -1, "shutdown timeout in seconds")
 	}
 	return []*cobra.Command{
-		mk("start", "Start services", []reconciler.Mode{reconciler.ModeStart}, nil),
+		mk("start", "Start services", []reconciler.Mode{reconciler.ModeStart},
+			func(cmd *cobra.Command, o *lifecycleOptions) {
+				cmd.Flags().BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy")
+				cmd.Flags().IntVar(&o.waitFor, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
+			}),
 		mk("stop", "Stop services", []reconciler.Mode{reconciler.ModeStop}, timeout),
 		mk("restart", "Restart service containers", []reconciler.Mode{reconciler.ModeStop, reconciler.ModeStart},
 			func(cmd *cobra.Command, o *lifecycleOptions) {
@@ -77,10 +83,16 @@ func runLifecycle(ctx context.Context, g *globalOptions, o lifecycleOptions, mod
 	if err != nil {
 		return err
 	}
+	if o.wait && o.waitFor > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(o.waitFor)*time.Second,
+			fmt.Errorf("--wait-timeout of %ds expired", o.waitFor))
+		defer cancel()
+	}
 	for _, mode := range modes {
 		err := runPlan(ctx, g, a, name, p, reconciler.Options{
 			Mode: mode, Services: services, Timeout: timeoutFlag(o.timeout), Force: o.stop,
-			RemoveVolumes: o.volumes, NoDeps: o.noDeps,
+			RemoveVolumes: o.volumes, NoDeps: o.noDeps, Wait: o.wait,
 		}, g.dryRun, sink)
 		if err != nil {
 			return err
