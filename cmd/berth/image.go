@@ -71,12 +71,16 @@ func runImageImport(ctx context.Context, g *globalOptions, o importOptions, args
 	return nil
 }
 
+// imageDigestsTable is image ls --digests' table, as docker's.
+const imageDigestsTable = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+
 type imageLsOptions struct {
 	format  string
 	quiet   bool
 	noTrunc bool
 	filters []string
 	all     bool
+	digests bool
 }
 
 func newImageLsCommand(g *globalOptions) *cobra.Command {
@@ -95,6 +99,7 @@ func newImageLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	cmd.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided (dangling, label, reference)")
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all images (berth keeps no intermediate images: the same list)")
+	cmd.Flags().BoolVar(&o.digests, "digests", false, "show digests")
 	return cmd
 }
 
@@ -125,7 +130,11 @@ func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
 		}
 		return nil
 	}
-	return writeList(g.stdout, listing{format: o.format, defaultTable: imageTable, header: imageHeader}, rows)
+	table := imageTable
+	if o.digests {
+		table = imageDigestsTable
+	}
+	return writeList(g.stdout, listing{format: o.format, defaultTable: table, header: imageHeader}, rows)
 }
 
 type imageRmOptions struct{ force bool }

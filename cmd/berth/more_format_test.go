@@ -41,6 +41,9 @@ func moreGoldenTables() []struct {
 	}{
 		{"stats", func(w *bytes.Buffer) error { return printStats(w, statsOptions{}, stats, false) }},
 		{"stats_json", func(w *bytes.Buffer) error { return printStats(w, statsOptions{format: "json"}, stats, false) }},
+		{"image_ls_digests", func(w *bytes.Buffer) error {
+			return writeList(w, listing{defaultTable: imageDigestsTable, header: imageHeader}, imageRowsFixture())
+		}},
 		{"history", func(w *bytes.Buffer) error {
 			return writeList(w, listing{defaultTable: historyTable, header: historyHeader}, hist)
 		}},

@@ -21,6 +21,7 @@ type psOptions struct {
 	status   []string
 	filters  []string
 	orphans  bool
+	noTrunc  bool
 }
 
 func newPsCommand(g *globalOptions) *cobra.Command {
@@ -40,6 +41,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.status, "status", nil, "filter by status: created, running, paused, restarting, exited, dead")
 	f.StringArrayVar(&o.filters, "filter", nil, "filter services by a property (supported filters: status)")
 	f.BoolVar(&o.orphans, "orphans", true, "include orphaned services (not declared by project)")
+	f.BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	return cmd
 }
 
@@ -83,7 +85,7 @@ func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string
 			continue
 		}
 		rows = append(rows, composeRow{
-			c:    containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: true, now: now},
+			c:    containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: !o.noTrunc, now: now},
 			name: c.Config.Name, project: name, service: l[spec.LabelService], exitCode: c.State.ExitCode,
 			publishers: publishers(c),
 		})
