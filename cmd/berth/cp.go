@@ -223,10 +223,23 @@ func copyFromContainer(ctx context.Context, g *globalOptions, a *app, c *engine.
 	}
 	defer root.Close()
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(a.engine.CopyFrom(ctx, c.ID, src, pw)) }()
+	// The copy ends before the command does: a stopped container's root
+	// filesystem, mounted for it, is unmounted by then.
+	copied := make(chan error, 1)
+	go func() {
+		err := a.engine.CopyFrom(ctx, c.ID, src, pw)
+		pw.CloseWithError(err)
+		copied <- err
+	}()
 	counted := &counter{r: pr}
 	err = tarcopy.Extract(root, counted, tarcopy.Options{KeepOwner: o.archive, UID: os.Getuid(), GID: os.Getgid(), Rename: rename})
+	if err == nil {
+		_, err = io.Copy(io.Discard, counted) // the archive's end
+	}
 	pr.CloseWithError(err)
+	if cerr := <-copied; err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", dstPath, err)
 	}
@@ -295,13 +308,16 @@ func copyToContainer(ctx context.Context, g *globalOptions, a *app, c *engine.Co
 	defer root.Close()
 	pr, pw := io.Pipe()
 	counted := &counter{w: pw}
+	packed := make(chan struct{})
 	go func() {
+		defer close(packed)
 		tw := tar.NewWriter(counted)
 		err := tarcopy.Write(tw, root, top, rename)
 		pw.CloseWithError(errors.Join(err, tw.Close()))
 	}()
 	err = a.engine.CopyTo(ctx, c.ID, dir, pr, opt)
 	pr.CloseWithError(err)
+	<-packed // unblocked by the close, if the archive's end was not read
 	if err != nil {
 		return err
 	}
