@@ -2,13 +2,9 @@ package dockerapi
 
 import (
 	"net/http"
-	"os"
 	"runtime"
-	"time"
 
 	"github.com/moby/moby/api/types/system"
-
-	"github.com/berth-dev/berth/engine"
 )
 
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
@@ -41,42 +37,9 @@ func (s *Server) version(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
-	ctrs, err := s.eng.List(r.Context(), nil)
+	info, err := Info(r.Context(), s.eng, InfoOptions{Version: s.opt.Version, Root: s.opt.Root})
 	if err != nil {
 		return err
-	}
-	imgs, err := s.eng.Images().List(r.Context())
-	if err != nil {
-		return err
-	}
-	host, _ := os.Hostname()
-	info := system.Info{
-		ID:              "berth",
-		Containers:      len(ctrs),
-		Images:          len(imgs),
-		Driver:          "overlayfs",
-		DockerRootDir:   s.opt.Root,
-		OperatingSystem: "berth",
-		OSType:          runtime.GOOS,
-		Architecture:    runtime.GOARCH,
-		NCPU:            runtime.NumCPU(),
-		Name:            host,
-		ServerVersion:   s.opt.Version,
-		CgroupDriver:    "cgroupfs",
-		CgroupVersion:   "2",
-		LoggingDriver:   "json-file",
-		DefaultRuntime:  "runc",
-		SystemTime:      time.Now().Format(time.RFC3339Nano),
-	}
-	for _, c := range ctrs {
-		switch c.State.Status {
-		case engine.StatusRunning, engine.StatusRestarting:
-			info.ContainersRunning++
-		case engine.StatusPaused:
-			info.ContainersPaused++
-		default:
-			info.ContainersStopped++
-		}
 	}
 	return writeJSON(w, http.StatusOK, info)
 }

@@ -73,6 +73,7 @@ type harness struct {
 	root    string
 	project string
 	before  machineState
+	stdin   string // what the next berth commands read on their stdin ("": nothing)
 }
 
 // newHarness gives the test a fresh root with the busybox image imported,
@@ -113,6 +114,9 @@ func (h *harness) berthIn(dir string, args ...string) result {
 	cmd := exec.CommandContext(ctx, berthBin, append([]string{"--root", h.root}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
+	if h.stdin != "" {
+		cmd.Stdin = strings.NewReader(h.stdin)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -619,7 +619,7 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 			if !force {
 				return fmt.Errorf("the container is %s: stop it first or force the removal: %w", st.Status, errdefs.ErrConflict)
 			}
-			if err := e.stopLocked(ctx, dir, rec, 0); err != nil {
+			if err := e.stopLocked(ctx, dir, rec, 0, ""); err != nil {
 				return err
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 )
 
@@ -28,6 +29,20 @@ const killWait = 30 * time.Second
 // code. Stopping a container that is not running releases what its last
 // run left and is otherwise a no-op.
 func (e *Engine) Stop(ctx context.Context, id ContainerID, timeout time.Duration) error {
+	return e.StopSignal(ctx, id, timeout, "")
+}
+
+// StopSignal is Stop with signal (a name such as "SIGINT" or "INT", or a
+// number; "": the container's stop signal) as the first signal, as docker
+// stop --signal. errdefs.ErrInvalidArgument for an unknown signal.
+func (e *Engine) StopSignal(ctx context.Context, id ContainerID, timeout time.Duration, signal string) error {
+	if signal != "" {
+		sig, err := stopSignal(ContainerConfig{StopSignal: signal}, image.Config{})
+		if err != nil {
+			return fmt.Errorf("signal %q: no such signal: %w", signal, errdefs.ErrInvalidArgument)
+		}
+		signal = sig
+	}
 	dir, rec, unlock, err := e.lockContainer(ctx, string(id))
 	if err != nil {
 		return err
@@ -42,15 +57,18 @@ func (e *Engine) Stop(ctx context.Context, id ContainerID, timeout time.Duration
 			timeout = *rec.Config.StopTimeout
 		}
 	}
-	if err := e.stopLocked(ctx, dir, rec, timeout); err != nil {
+	if err := e.stopLocked(ctx, dir, rec, timeout, signal); err != nil {
 		return fmt.Errorf("container %q: stop: %w", rec.Config.Name, err)
 	}
 	return nil
 }
 
-// stopLocked stops the container (timeout 0: SIGKILL at once) and releases
-// its run. The container lock is held.
-func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeout time.Duration) error {
+// stopLocked stops the container with signal ("": its stop signal; timeout
+// 0: SIGKILL at once) and releases its run. The container lock is held.
+func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeout time.Duration, signal string) error {
+	if signal == "" {
+		signal = rec.StopSignal
+	}
 	sf, st, err := e.readObserved(dir)
 	if err != nil {
 		return err
@@ -69,7 +87,7 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 		procs := runProcs(sf)
 		gone := false
 		if timeout > 0 {
-			if err := e.signalInit(ctx, rt, rec.ID, sf, rec.StopSignal); err != nil {
+			if err := e.signalInit(ctx, rt, rec.ID, sf, signal); err != nil {
 				return err
 			}
 			if paused {

@@ -82,6 +82,9 @@ func (b *builder) lifecycle() error {
 	if b.opt.RemoveVolumes {
 		b.removeAnonymousVolumes(removed)
 	}
+	if b.opt.Mode == ModeStart && b.opt.Wait && b.desired != nil {
+		b.awaitStarted(stepsOf)
+	}
 	return nil
 }
 

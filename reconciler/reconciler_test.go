@@ -127,6 +127,7 @@ func TestPlans(t *testing.T) {
 		{name: "always recreate deps", before: true, opt: Options{Mode: ModeUp, AlwaysRecreateDeps: true}, change: func(p *spec.Project) {
 			service(p, "client").Environment = []string{"DEBUG=1"}
 		}},
+		{name: "start wait", before: true, opt: Options{Mode: ModeStart, Wait: true}},
 		{name: "down", before: true, opt: Options{Mode: ModeDown}},
 		{name: "down volumes", before: true, opt: Options{Mode: ModeDown, RemoveVolumes: true}},
 	}

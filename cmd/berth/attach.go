@@ -26,6 +26,7 @@ type attachOptions struct {
 	timestamps     bool
 	noColor        bool
 	noLogPrefix    bool
+	attachDeps     bool // the logs of the named services' dependencies too
 }
 
 func (o *attachOptions) bind(f *pflag.FlagSet) {
@@ -37,6 +38,7 @@ func (o *attachOptions) bind(f *pflag.FlagSet) {
 	f.BoolVar(&o.timestamps, "timestamps", false, "show timestamps")
 	f.BoolVar(&o.noColor, "no-color", false, "produce monochrome output")
 	f.BoolVar(&o.noLogPrefix, "no-log-prefix", false, "don't print prefix in logs")
+	f.BoolVar(&o.attachDeps, "attach-dependencies", false, "automatically attach to log output of dependent services")
 }
 
 func (o *attachOptions) check(detach bool) error {
@@ -74,6 +76,9 @@ func attach(ctx context.Context, g *globalOptions, a *app, p *spec.Project, o at
 		if s.NoAttach && !slices.Contains(o.attach, s.Name) {
 			o.noAttach = append(o.noAttach, s.Name)
 		}
+	}
+	if o.attachDeps {
+		services = withDependencies(p, services)
 	}
 	var watched []*engine.Container
 	for _, c := range ctrs {

@@ -21,6 +21,7 @@ func newContainerCommand(g *globalOptions) *cobra.Command {
 		newContainerInspectCommand(g), newContainerLogsCommand(g), newContainerPortCommand(g),
 		newContainerPruneCommand(g))
 	cmd.AddCommand(newContainerOpsCommands(g)...)
+	cmd.AddCommand(newContainerMoreCommands(g)...)
 	return cmd
 }
 
@@ -32,6 +33,7 @@ type containerLsOptions struct {
 	latest  bool
 	format  string
 	noTrunc bool
+	size    bool
 }
 
 func newContainerLsCommand(g *globalOptions) *cobra.Command {
@@ -52,6 +54,7 @@ func newContainerLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&o.latest, "latest", "l", false, "show the latest created container (includes all states)")
 	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
+	cmd.Flags().BoolVarP(&o.size, "size", "s", false, "display total file sizes")
 	return cmd
 }
 
@@ -78,6 +81,8 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		o.all = true
 	}
 	now := time.Now()
+	// As docker: a format that shows .Size asks for the sizes too.
+	withSize := o.size || strings.Contains(o.format, ".Size")
 	var rows []containerRow
 	for _, c := range ctrs {
 		if !o.all && !filter.all() && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
@@ -86,7 +91,13 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		if !filter.match(c) {
 			continue
 		}
-		rows = append(rows, containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: !o.noTrunc, now: now})
+		s := dockerapi.ContainerSummary(c, dockerapi.Objects{}, now)
+		if withSize {
+			if s.SizeRw, s.SizeRootFs, err = a.engine.Size(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
+		}
+		rows = append(rows, containerRow{s: s, trunc: !o.noTrunc, now: now})
 	}
 	if o.quiet {
 		for _, r := range rows {
@@ -94,7 +105,11 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 		}
 		return nil
 	}
-	return writeList(g.stdout, listing{format: o.format, defaultTable: containerTable, header: containerHeader}, rows)
+	table := containerTable
+	if o.size {
+		table += "\t{{.Size}}"
+	}
+	return writeList(g.stdout, listing{format: o.format, defaultTable: table, header: containerHeader}, rows)
 }
 
 // labelFilters reads --filter label=KEY[=VALUE] values.
@@ -122,7 +137,10 @@ func matchLabels(have, want map[string]string) bool {
 	return true
 }
 
-type containerRmOptions struct{ force bool }
+type containerRmOptions struct {
+	force   bool
+	volumes bool // -v: the container's anonymous volumes too
+}
 
 func newContainerRmCommand(g *globalOptions) *cobra.Command {
 	var o containerRmOptions
@@ -133,36 +151,54 @@ func newContainerRmCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
-				return a.engine.Remove(cmd.Context(), c.ID, o.force)
+				if err := a.engine.Remove(cmd.Context(), c.ID, o.force); err != nil || !o.volumes {
+					return err
+				}
+				return removeAnonymousVolumes(cmd.Context(), a, c.VolumeMounts())
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "force the removal of a running container")
+	cmd.Flags().BoolVarP(&o.volumes, "volumes", "v", false, "remove anonymous volumes associated with the container")
 	return cmd
 }
 
-type containerStopOptions struct{ timeout int }
+// stopFlags are the flags of container stop and restart.
+type stopFlags struct {
+	timeout int // seconds; -1: the container's own
+	signal  string
+}
+
+func (o *stopFlags) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVarP(&o.timeout, "timeout", "t", -1, "seconds to wait before killing the container")
+	f.IntVar(&o.timeout, "time", -1, "seconds to wait before killing the container (DEPRECATED: --timeout)")
+	_ = f.MarkHidden("time")
+	f.StringVarP(&o.signal, "signal", "s", "", "signal to send to the container (default: its stop signal)")
+}
+
+// stop stops c as the flags say.
+func (o stopFlags) stop(ctx context.Context, a *app, c *engine.Container) error {
+	timeout := time.Duration(-1)
+	if o.timeout >= 0 {
+		timeout = time.Duration(o.timeout) * time.Second
+	}
+	return a.engine.StopSignal(ctx, c.ID, timeout, o.signal)
+}
 
 func newContainerStopCommand(g *globalOptions) *cobra.Command {
-	var o containerStopOptions
+	var o stopFlags
 	cmd := &cobra.Command{
 		Use:   "stop [OPTIONS] CONTAINER...",
 		Short: "Stop one or more running containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
-				timeout := 10 * time.Second
-				if c.Config.StopTimeout != nil {
-					timeout = *c.Config.StopTimeout
-				}
-				if o.timeout >= 0 {
-					timeout = time.Duration(o.timeout) * time.Second
-				}
-				return a.engine.Stop(cmd.Context(), c.ID, timeout)
+				return o.stop(cmd.Context(), a, c)
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&o.timeout, "time", "t", -1, "seconds to wait before killing the container")
+	o.bind(cmd)
 	return cmd
 }
 

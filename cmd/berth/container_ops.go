@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
@@ -300,38 +299,40 @@ func newContainerCreateCommand(g *globalOptions) *cobra.Command {
 }
 
 func newContainerStartCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "start CONTAINER...",
+	var o startAttachOptions
+	cmd := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER...",
 		Short: "Start one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.attach || o.interactive {
+				return startAttached(cmd.Context(), g, o, args)
+			}
 			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
 				return a.engine.Start(cmd.Context(), c.ID)
 			})
 		},
 	}
+	o.bind(cmd)
+	return cmd
 }
 
 func newContainerRestartCommand(g *globalOptions) *cobra.Command {
-	var timeout int
+	var o stopFlags
 	cmd := &cobra.Command{
 		Use:   "restart [OPTIONS] CONTAINER...",
 		Short: "Restart one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(cmd.Context(), g, args, func(a *app, c *engine.Container) error {
-				d := time.Duration(-1)
-				if timeout >= 0 {
-					d = time.Duration(timeout) * time.Second
-				}
-				if err := a.engine.Stop(cmd.Context(), c.ID, d); err != nil {
+				if err := o.stop(cmd.Context(), a, c); err != nil {
 					return err
 				}
 				return a.engine.Start(cmd.Context(), c.ID)
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", -1, "seconds to wait before killing the container")
+	o.bind(cmd)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -104,9 +105,19 @@ func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOption
 // running container until it exits for good; with a terminal (-t), the
 // caller's terminal is put in raw mode and its size follows.
 func attachTerminal(ctx context.Context, a *app, id engine.ContainerID, g *globalOptions, stdin, tty bool) error {
-	aio := engine.AttachIO{Stdout: g.stdout, Stderr: g.stderr, CloseStdin: !tty}
+	var in io.Reader
 	if stdin {
-		aio.Stdin = os.Stdin
+		in = os.Stdin
+	}
+	return attachStreams(ctx, a, id, g, in, tty, !tty)
+}
+
+// attachStreams is attachTerminal with in (nil: none) as stdin; closeStdin
+// closes the container's stdin when in ends.
+func attachStreams(ctx context.Context, a *app, id engine.ContainerID, g *globalOptions, in io.Reader, tty, closeStdin bool) error {
+	aio := engine.AttachIO{Stdout: g.stdout, Stderr: g.stderr, CloseStdin: closeStdin}
+	if in != nil {
+		aio.Stdin = in
 	}
 	if tty {
 		fd := int(os.Stdin.Fd())

@@ -165,6 +165,7 @@ func TestListGolden(t *testing.T) {
 			return writeList(w, listing{format: "{{.Client.Version}} {{.Version}}"}, []versionInfo{{Version: "v1.2.3"}})
 		}},
 	}
+	tests = append(tests, moreGoldenTables()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer

@@ -19,12 +19,16 @@ import (
 
 func newImageCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage images"}
-	cmd.AddCommand(newImageImportCommand(g), newImageLsCommand(g), newImageRmCommand(g), newImageInspectCommand(g), newImageBuildCommand(g))
+	cmd.AddCommand(newImageImportCommand(g), newImageLsCommand(g), newImageRmCommand(g), newImageInspectCommand(g), newImageBuildCommand(g),
+		newImageHistoryCommand(g))
 	cmd.AddCommand(newImageRegistryCommands(g)...)
 	return cmd
 }
 
-type importOptions struct{ changes []string }
+type importOptions struct {
+	changes []string
+	message string
+}
 
 func newImageImportCommand(g *globalOptions) *cobra.Command {
 	var o importOptions
@@ -37,6 +41,7 @@ func newImageImportCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image")
+	cmd.Flags().StringVarP(&o.message, "message", "m", "", "set commit message for imported image")
 	return cmd
 }
 
@@ -58,7 +63,7 @@ func runImageImport(ctx context.Context, g *globalOptions, o importOptions, args
 	if len(args) == 2 {
 		ref = args[1]
 	}
-	img, err := a.images.Import(ctx, r, ref, image.ImportOptions{Changes: o.changes})
+	img, err := a.images.Import(ctx, r, ref, image.ImportOptions{Changes: o.changes, Message: o.message})
 	if err != nil {
 		return err
 	}
@@ -66,10 +71,16 @@ func runImageImport(ctx context.Context, g *globalOptions, o importOptions, args
 	return nil
 }
 
+// imageDigestsTable is image ls --digests' table, as docker's.
+const imageDigestsTable = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+
 type imageLsOptions struct {
 	format  string
 	quiet   bool
 	noTrunc bool
+	filters []string
+	all     bool
+	digests bool
 }
 
 func newImageLsCommand(g *globalOptions) *cobra.Command {
@@ -86,10 +97,17 @@ func newImageLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only show image IDs")
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
+	cmd.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided (dangling, label, reference)")
+	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all images (berth keeps no intermediate images: the same list)")
+	cmd.Flags().BoolVar(&o.digests, "digests", false, "show digests")
 	return cmd
 }
 
 func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
+	filter, err := parseImageFilter(o.filters)
+	if err != nil {
+		return err
+	}
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -101,6 +119,9 @@ func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
 	now := time.Now()
 	var rows []imageRow
 	for _, img := range imgs {
+		if !filter.match(img) {
+			continue
+		}
 		rows = append(rows, imageRows(dockerapi.ImageSummary(img, -1), !o.noTrunc, now)...)
 	}
 	if o.quiet {
@@ -109,7 +130,11 @@ func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
 		}
 		return nil
 	}
-	return writeList(g.stdout, listing{format: o.format, defaultTable: imageTable, header: imageHeader}, rows)
+	table := imageTable
+	if o.digests {
+		table = imageDigestsTable
+	}
+	return writeList(g.stdout, listing{format: o.format, defaultTable: table, header: imageHeader}, rows)
 }
 
 type imageRmOptions struct{ force bool }

@@ -349,8 +349,9 @@ func runImageSave(ctx context.Context, g *globalOptions, output string, refs []s
 }
 
 type pruneOptions struct {
-	all   bool
-	force bool
+	all     bool
+	force   bool
+	filters []string
 }
 
 func newImagePruneCommand(g *globalOptions) *cobra.Command {
@@ -365,10 +366,15 @@ func newImagePruneCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "remove all images no container uses, not just dangling ones")
 	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, `filter: "label=KEY" or "label=KEY=VALUE"`)
 	return cmd
 }
 
 func runImagePrune(ctx context.Context, g *globalOptions, o pruneOptions, stdin io.Reader) error {
+	labels, err := labelFilters(o.filters)
+	if err != nil {
+		return err
+	}
 	if !o.force {
 		what := "all dangling images"
 		if o.all {
@@ -391,6 +397,18 @@ func runImagePrune(ctx context.Context, g *globalOptions, o pruneOptions, stdin 
 	used := map[string]bool{}
 	for _, c := range ctrs {
 		used[c.ImageID] = true
+	}
+	if len(labels) > 0 {
+		// An image the filter does not select is kept, as one in use is.
+		imgs, err := a.images.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, img := range imgs {
+			if !matchLabels(img.Config.Labels, labels) {
+				used[img.ID] = true
+			}
+		}
 	}
 	rep, err := a.images.Prune(ctx, o.all, func(id string) bool { return used[id] })
 	if rep != nil && (len(rep.Untagged) > 0 || len(rep.Deleted) > 0) {

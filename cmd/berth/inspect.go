@@ -42,6 +42,7 @@ func objects(ctx context.Context, a *app) (dockerapi.Objects, error) {
 
 func newContainerInspectCommand(g *globalOptions) *cobra.Command {
 	var format string
+	var size bool
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] CONTAINER...",
 		Short: "Display detailed information on one or more containers",
@@ -60,10 +61,19 @@ func newContainerInspectCommand(g *globalOptions) *cobra.Command {
 					}
 					objs = &o
 				}
-				return dockerapi.ContainerInspect(c, *objs), nil
+				doc := dockerapi.ContainerInspect(c, *objs)
+				if size {
+					rw, rootfs, err := a.engine.Size(ctx, c.ID)
+					if err != nil {
+						return nil, err
+					}
+					doc.SizeRw, doc.SizeRootFs = &rw, &rootfs
+				}
+				return doc, nil
 			})
 		},
 	}
 	addInspectFormat(cmd, &format)
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "display total file sizes")
 	return cmd
 }

@@ -23,6 +23,10 @@ type lifecycleOptions struct {
 	force   bool
 	stop    bool
 	volumes bool
+	noDeps  bool
+	all     bool // rm -a: docker compose's, deprecated, no effect
+	wait    bool // start: until the services are running|healthy
+	waitFor int  // start --wait-timeout, seconds
 }
 
 func newLifecycleCommands(g *globalOptions) []*cobra.Command {
@@ -44,14 +48,24 @@ func newLifecycleCommands(g *globalOptions) []*cobra.Command {
 		cmd.Flags().IntVarP(&o.timeout, "timeout", "t", -1, "shutdown timeout in seconds")
 	}
 	return []*cobra.Command{
-		mk("start", "Start services", []reconciler.Mode{reconciler.ModeStart}, nil),
+		mk("start", "Start services", []reconciler.Mode{reconciler.ModeStart},
+			func(cmd *cobra.Command, o *lifecycleOptions) {
+				cmd.Flags().BoolVar(&o.wait, "wait", false, "wait for services to be running|healthy")
+				cmd.Flags().IntVar(&o.waitFor, "wait-timeout", 0, "maximum duration in seconds to wait for the project to be running|healthy")
+			}),
 		mk("stop", "Stop services", []reconciler.Mode{reconciler.ModeStop}, timeout),
-		mk("restart", "Restart service containers", []reconciler.Mode{reconciler.ModeStop, reconciler.ModeStart}, timeout),
+		mk("restart", "Restart service containers", []reconciler.Mode{reconciler.ModeStop, reconciler.ModeStart},
+			func(cmd *cobra.Command, o *lifecycleOptions) {
+				timeout(cmd, o)
+				cmd.Flags().BoolVar(&o.noDeps, "no-deps", false, "don't restart dependent services")
+			}),
 		mk("rm", "Remove stopped service containers", []reconciler.Mode{reconciler.ModeRemove},
 			func(cmd *cobra.Command, o *lifecycleOptions) {
 				cmd.Flags().BoolVarP(&o.force, "force", "f", false, "don't ask to confirm removal")
 				cmd.Flags().BoolVarP(&o.stop, "stop", "s", false, "stop the containers, if required, before removing")
 				cmd.Flags().BoolVarP(&o.volumes, "volumes", "v", false, "remove any anonymous volumes attached to containers")
+				cmd.Flags().BoolVarP(&o.all, "all", "a", false, "deprecated - no effect")
+				_ = cmd.Flags().MarkHidden("all")
 			}),
 	}
 }
@@ -69,10 +83,16 @@ func runLifecycle(ctx context.Context, g *globalOptions, o lifecycleOptions, mod
 	if err != nil {
 		return err
 	}
+	if o.wait && o.waitFor > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(o.waitFor)*time.Second,
+			fmt.Errorf("--wait-timeout of %ds expired", o.waitFor))
+		defer cancel()
+	}
 	for _, mode := range modes {
 		err := runPlan(ctx, g, a, name, p, reconciler.Options{
 			Mode: mode, Services: services, Timeout: timeoutFlag(o.timeout), Force: o.stop,
-			RemoveVolumes: o.volumes,
+			RemoveVolumes: o.volumes, NoDeps: o.noDeps, Wait: o.wait,
 		}, g.dryRun, sink)
 		if err != nil {
 			return err
@@ -115,9 +135,10 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 }
 
 type lsOptions struct {
-	all    bool
-	quiet  bool
-	format string
+	all     bool
+	quiet   bool
+	format  string
+	filters []string
 }
 
 // newLsCommand lists the projects on this machine, from container labels.
@@ -128,6 +149,10 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 		Short: "List running compose projects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			kv, err := keyedFilters(o.filters, "name")
+			if err != nil {
+				return err
+			}
 			a, err := g.open()
 			if err != nil {
 				return err
@@ -159,6 +184,9 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 				if p.states[engine.StatusRunning] == 0 && !o.all {
 					continue
 				}
+				if names := kv["name"]; len(names) > 0 && !slices.ContainsFunc(names, func(v string) bool { return strings.Contains(n, v) }) {
+					continue
+				}
 				var parts []string
 				for _, st := range slices.Sorted(maps.Keys(p.states)) {
 					parts = append(parts, fmt.Sprintf("%s(%d)", st, p.states[st]))
@@ -181,24 +209,27 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all stopped projects")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only display project names")
 	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "json" or a Go template`)
+	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, "filter output based on conditions provided (name)")
 	return cmd
 }
 
 // newImagesCommand lists the images the project's containers use.
 func newImagesCommand(g *globalOptions) *cobra.Command {
 	var format string
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "images [OPTIONS] [SERVICE...]",
 		Short: "List images used by the created containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runImages(cmd.Context(), g, format, args)
+			return runImages(cmd.Context(), g, format, quiet, args)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", `format: "table", "json" or a Go template`)
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display IDs")
 	return cmd
 }
 
-func runImages(ctx context.Context, g *globalOptions, format string, services []string) error {
+func runImages(ctx context.Context, g *globalOptions, format string, quiet bool, services []string) error {
 	a, _, ctrs, err := g.projectContainers(ctx)
 	if err != nil {
 		return err
@@ -215,6 +246,16 @@ func runImages(ctx context.Context, g *globalOptions, format string, services []
 			r.Size, r.Created, r.Platform = img.Size, img.Created, img.OS+"/"+img.Architecture
 		}
 		rows = append(rows, r)
+	}
+	if quiet {
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				fmt.Fprintln(g.stdout, r.ID)
+			}
+		}
+		return nil
 	}
 	return writeList(g.stdout, listing{format: format, defaultTable: composeImageTable, header: composeImageHeader, jsonArray: true}, rows)
 }

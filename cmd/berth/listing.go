@@ -80,7 +80,15 @@ func (r containerRow) State() string { return string(r.s.State) }
 
 func (r containerRow) Status() string { return r.s.Status }
 
-func (r containerRow) Size() string { return units.HumanSizeWithPrecision(float64(r.s.SizeRw), 3) }
+// Size is docker's: the writable layer's size, and with the image's the
+// virtual size.
+func (r containerRow) Size() string {
+	rw := units.HumanSizeWithPrecision(float64(r.s.SizeRw), 3)
+	if r.s.SizeRootFs > 0 {
+		return fmt.Sprintf("%s (virtual %s)", rw, units.HumanSizeWithPrecision(float64(r.s.SizeRootFs), 3))
+	}
+	return rw
+}
 
 func (r containerRow) Labels() string { return joinLabels(r.s.Labels) }
 

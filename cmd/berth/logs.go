@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -23,6 +24,8 @@ type logsOptions struct {
 	noPrefix   bool
 	since      string
 	until      string
+	index      int  // compose: only the container of that number
+	noColor    bool // compose: no colours in the prefixes
 }
 
 func newLogsCommand(g *globalOptions) *cobra.Command {
@@ -41,10 +44,15 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.noPrefix, "no-log-prefix", false, "don't print prefix in logs")
 	f.StringVar(&o.since, "since", "", "show logs since timestamp (2013-01-02T13:23:37Z) or relative (42m)")
 	f.StringVar(&o.until, "until", "", "show logs before a timestamp or relative (42m)")
+	f.IntVar(&o.index, "index", 0, "index of the container if service has multiple replicas")
+	f.BoolVar(&o.noColor, "no-color", false, "produce monochrome output")
 	return cmd
 }
 
 func runLogs(ctx context.Context, g *globalOptions, o logsOptions, services []string) error {
+	if o.index < 0 {
+		return fmt.Errorf("--index %d: must be 1 or more: %w", o.index, errdefs.ErrInvalidArgument)
+	}
 	opt, err := o.engineOptions(time.Now())
 	if err != nil {
 		return err
@@ -63,16 +71,24 @@ func runLogs(ctx context.Context, g *globalOptions, o logsOptions, services []st
 		if len(services) > 0 && !slices.Contains(services, c.Config.Labels[spec.LabelService]) {
 			continue
 		}
+		if o.index > 0 && containerNumber(c) != o.index {
+			continue
+		}
 		selected = append(selected, c)
 		width = max(width, len(logPrefix(name, c)))
 	}
 	out := &lockedWriter{w: g.stdout}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(64)
-	for _, c := range selected {
+	colour := !o.noColor && isTerminal(g.stdout)
+	for i, c := range selected {
 		prefix := ""
 		if !o.noPrefix {
-			prefix = linePrefix(name, c, width, "")
+			sgr := ""
+			if colour {
+				sgr = palette[i%len(palette)]
+			}
+			prefix = linePrefix(name, c, width, sgr)
 		}
 		eg.Go(func() error {
 			return a.engine.Logs(ctx, c.ID, opt, func(l engine.LogLine) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/dockerapi"
@@ -23,8 +24,11 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 	}
 	ls.Flags().StringVar(&lsOpt.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	ls.Flags().BoolVar(&lsOpt.noTrunc, "no-trunc", false, "don't truncate output")
+	ls.Flags().BoolVarP(&lsOpt.quiet, "quiet", "q", false, "only display network IDs")
+	ls.Flags().StringArrayVarP(&lsOpt.filters, "filter", "f", nil, "filter output based on conditions provided (name, id, label, driver)")
+	var rmForce bool
 	rm := &cobra.Command{
-		Use:     "rm NETWORK...",
+		Use:     "rm [OPTIONS] NETWORK...",
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more networks",
 		Args:    cobra.MinimumNArgs(1),
@@ -34,7 +38,11 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			for _, n := range args {
-				if err := a.nets.Remove(cmd.Context(), n); err != nil {
+				err := a.nets.Remove(cmd.Context(), n)
+				if rmForce && errdefs.IsNotFound(err) {
+					continue // -f: a missing network is no error
+				}
+				if err != nil {
 					return err
 				}
 				fmt.Fprintln(g.stdout, n)
@@ -42,6 +50,7 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	rm.Flags().BoolVarP(&rmForce, "force", "f", false, "do not error if the network does not exist")
 	var format string
 	inspect := &cobra.Command{
 		Use:   "inspect [OPTIONS] NETWORK...",
@@ -61,15 +70,22 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 	cmd.AddCommand(ls, rm, inspect)
 	cmd.AddCommand(newNetworkCreateCommand(g))
 	cmd.AddCommand(newNetworkPruneCommand(g))
+	cmd.AddCommand(newNetworkConnectCommand(g), newNetworkDisconnectCommand(g))
 	return cmd
 }
 
 type networkLsOptions struct {
 	format  string
 	noTrunc bool
+	quiet   bool
+	filters []string
 }
 
 func runNetworkLs(ctx context.Context, g *globalOptions, o networkLsOptions) error {
+	filter, err := parseNetworkFilter(o.filters)
+	if err != nil {
+		return err
+	}
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -78,9 +94,17 @@ func runNetworkLs(ctx context.Context, g *globalOptions, o networkLsOptions) err
 	if err != nil {
 		return err
 	}
-	rows := make([]networkRow, len(nets))
-	for i, n := range nets {
-		rows[i] = networkRow{n: dockerapi.NetworkSummary(n), trunc: !o.noTrunc}
+	var rows []networkRow
+	for _, n := range nets {
+		if s := dockerapi.NetworkSummary(n); filter.match(s) {
+			rows = append(rows, networkRow{n: s, trunc: !o.noTrunc})
+		}
+	}
+	if o.quiet {
+		for _, r := range rows {
+			fmt.Fprintln(g.stdout, r.ID())
+		}
+		return nil
 	}
 	return writeList(g.stdout, listing{format: o.format, defaultTable: networkTable, header: networkHeader}, rows)
 }

@@ -19,6 +19,8 @@ type networkCreateOptions struct {
 	ipRange  string
 	internal bool
 	labels   []string
+	ipv4     bool
+	ipv6     bool
 }
 
 // newNetworkCreateCommand is `berth network create NAME`: a bridge network
@@ -30,6 +32,9 @@ func newNetworkCreateCommand(g *globalOptions) *cobra.Command {
 		Short: "Create a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !o.ipv4 {
+				return fmt.Errorf("--ipv4=false: a network without IPv4 is not supported: %w", errdefs.ErrInvalidArgument)
+			}
 			cfg, err := o.config(args[0])
 			if err != nil {
 				return err
@@ -53,6 +58,8 @@ func newNetworkCreateCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.ipRange, "ip-range", "", "allocate container addresses from this part of the subnet")
 	f.BoolVar(&o.internal, "internal", false, "restrict external access to the network")
 	f.StringArrayVar(&o.labels, "label", nil, "set a label on the network (KEY=VALUE)")
+	f.BoolVar(&o.ipv4, "ipv4", true, "enable IPv4 networking (berth's networks always have it)")
+	f.BoolVar(&o.ipv6, "ipv6", false, "enable IPv6 networking (a subnet of the IPv6 pool unless --subnet names one)")
 	return cmd
 }
 
@@ -65,10 +72,19 @@ func (o *networkCreateOptions) config(name string) (netmgr.NetworkConfig, error)
 	if o.driver != "bridge" {
 		return cfg, fmt.Errorf("--driver %q: only bridge is supported: %w", o.driver, errdefs.ErrInvalidArgument)
 	}
+	cfg.EnableIPv6 = o.ipv6
 	var err error
 	if o.subnet != "" {
-		if cfg.Subnet, err = netip.ParsePrefix(o.subnet); err != nil {
+		sub, err := netip.ParsePrefix(o.subnet)
+		switch {
+		case err != nil:
 			return cfg, fmt.Errorf("--subnet %q: not a CIDR subnet: %w", o.subnet, errdefs.ErrInvalidArgument)
+		case sub.Addr().Is6() && !o.ipv6:
+			return cfg, fmt.Errorf("--subnet %q: an IPv6 subnet needs --ipv6: %w", o.subnet, errdefs.ErrInvalidArgument)
+		case sub.Addr().Is6():
+			cfg.Subnet6 = sub
+		default:
+			cfg.Subnet = sub
 		}
 	}
 	if o.gateway != "" {

@@ -19,6 +19,9 @@ type psOptions struct {
 	services bool
 	format   string
 	status   []string
+	filters  []string
+	orphans  bool
+	noTrunc  bool
 }
 
 func newPsCommand(g *globalOptions) *cobra.Command {
@@ -36,13 +39,29 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.services, "services", false, "display services")
 	f.StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
 	f.StringArrayVar(&o.status, "status", nil, "filter by status: created, running, paused, restarting, exited, dead")
+	f.StringArrayVar(&o.filters, "filter", nil, "filter services by a property (supported filters: status)")
+	f.BoolVar(&o.orphans, "orphans", true, "include orphaned services (not declared by project)")
+	f.BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	return cmd
 }
 
 func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string) error {
+	kv, err := keyedFilters(o.filters, "status")
+	if err != nil {
+		return err
+	}
+	o.status = append(o.status, kv["status"]...)
 	_, name, ctrs, err := g.projectContainers(ctx)
 	if err != nil {
 		return err
+	}
+	var declared []string // with --orphans=false: the services of the file
+	if !o.orphans {
+		p, err := g.load(ctx)
+		if err != nil {
+			return err
+		}
+		declared = p.ServiceNames()
 	}
 	now := time.Now()
 	var rows []composeRow
@@ -54,6 +73,9 @@ func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string
 		if len(services) > 0 && !slices.Contains(services, l[spec.LabelService]) {
 			continue
 		}
+		if declared != nil && !slices.Contains(declared, l[spec.LabelService]) {
+			continue
+		}
 		st := string(c.State.Status)
 		if len(o.status) > 0 && !slices.Contains(o.status, st) {
 			continue
@@ -63,7 +85,7 @@ func runPs(ctx context.Context, g *globalOptions, o psOptions, services []string
 			continue
 		}
 		rows = append(rows, composeRow{
-			c:    containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: true, now: now},
+			c:    containerRow{s: dockerapi.ContainerSummary(c, dockerapi.Objects{}, now), trunc: !o.noTrunc, now: now},
 			name: c.Config.Name, project: name, service: l[spec.LabelService], exitCode: c.State.ExitCode,
 			publishers: publishers(c),
 		})

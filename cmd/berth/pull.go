@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine/image"
@@ -13,8 +14,12 @@ import (
 )
 
 type transferOptions struct {
-	ignoreFailures bool
-	quiet          bool
+	ignoreFailures  bool
+	quiet           bool
+	includeDeps     bool   // the named services' dependencies too
+	policy          string // pull: "missing" or "always" ("": the services' own)
+	ignoreBuildable bool   // pull: not the images of services with a build
+	parallel        bool   // pull: docker compose's, deprecated, no effect
 }
 
 // newPullCommand is `berth pull`: the images of the project's services.
@@ -24,17 +29,33 @@ func newPullCommand(g *globalOptions) *cobra.Command {
 		Use:   "pull [OPTIONS] [SERVICE...]",
 		Short: "Pull service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.policy != "" && o.policy != "missing" && o.policy != "always" {
+				return fmt.Errorf(`--policy %q: must be "missing" or "always": %w`, o.policy, errdefs.ErrInvalidArgument)
+			}
 			return eachServiceImage(cmd.Context(), g, o, args, "Pull", func(a *app, s *spec.Service) error {
-				if s.PullPolicy == "never" {
+				if s.PullPolicy == "never" && o.policy == "" || o.ignoreBuildable && s.Build != nil {
 					return nil
+				}
+				if o.policy == "missing" {
+					if _, err := a.images.Resolve(cmd.Context(), s.Image); err == nil {
+						return nil // already here
+					}
 				}
 				_, err := a.images.Pull(cmd.Context(), s.Image, image.PullOptions{})
 				return err
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&o.ignoreFailures, "ignore-pull-failures", false, "pull what it can and ignores images with pull failures")
-	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "pull without printing progress information")
+	f := cmd.Flags()
+	f.BoolVar(&o.ignoreFailures, "ignore-pull-failures", false, "pull what it can and ignores images with pull failures")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "pull without printing progress information")
+	f.BoolVar(&o.includeDeps, "include-deps", false, "also pull services declared as dependencies")
+	f.StringVar(&o.policy, "policy", "", `apply pull policy ("missing"|"always")`)
+	f.BoolVar(&o.ignoreBuildable, "ignore-buildable", false, "ignore images that can be built")
+	f.BoolVar(&o.parallel, "parallel", true, "DEPRECATED pull multiple images in parallel (no effect)")
+	f.BoolVar(&o.parallel, "no-parallel", true, "DEPRECATED disable parallel pulling (no effect)")
+	_ = f.MarkHidden("parallel")
+	_ = f.MarkHidden("no-parallel")
 	return cmd
 }
 
@@ -53,6 +74,7 @@ func newPushCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.ignoreFailures, "ignore-push-failures", false, "push what it can and ignores images with push failures")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "push without printing progress information")
+	cmd.Flags().BoolVar(&o.includeDeps, "include-deps", false, "also push images of services declared as dependencies")
 	return cmd
 }
 
@@ -66,6 +88,9 @@ func eachServiceImage(ctx context.Context, g *globalOptions, o transferOptions, 
 	a, err := g.open()
 	if err != nil {
 		return err
+	}
+	if o.includeDeps {
+		services = withDependencies(p, services)
 	}
 	var errs []error
 	var done []string

@@ -202,6 +202,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newSystemCommand(g),
 		newBuilderCommand(g),
 	)
+	root.AddCommand(newComposeMoreCommands(g)...)
 	root.AddCommand(newUnsupportedCommands()...)
 	root.AddCommand(newLifecycleCommands(g)...)
 	root.AddCommand(newPauseCommands(g)...)

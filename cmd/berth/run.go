@@ -268,11 +268,17 @@ func oneOffConfig(p *spec.Project, s *spec.Service, o runOptions, command []stri
 // followToExit streams the container's output to stdout and stderr until it
 // exits and returns its exit code. Ctrl-C stops the container.
 func followToExit(ctx context.Context, g *globalOptions, a *app, c *engine.Container) (int, error) {
+	return followToExitSince(ctx, g, a, c, time.Time{})
+}
+
+// followToExitSince is followToExit with the lines written before since
+// left out.
+func followToExitSince(ctx context.Context, g *globalOptions, a *app, c *engine.Container, since time.Time) (int, error) {
 	logCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	logDone := make(chan error, 1)
 	go func() {
-		logDone <- a.engine.Logs(logCtx, c.ID, engine.LogOptions{Follow: true, Tail: -1}, func(l engine.LogLine) error {
+		logDone <- a.engine.Logs(logCtx, c.ID, engine.LogOptions{Follow: true, Tail: -1, Since: since}, func(l engine.LogLine) error {
 			w := g.stdout
 			if l.Stream == "stderr" {
 				w = g.stderr

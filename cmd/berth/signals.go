@@ -116,7 +116,8 @@ func newPauseCommands(g *globalOptions) []*cobra.Command {
 }
 
 func newWaitCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var downProject bool
+	cmd := &cobra.Command{
 		Use:   "wait SERVICE [SERVICE...]",
 		Short: "Block until containers of all (or specified) services stop",
 		Args:  cobra.MinimumNArgs(1),
@@ -127,6 +128,20 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			code := 0
+			if downProject {
+				// The first container to stop ends the wait, and the project.
+				if code, err = firstExit(ctx, a, ctrs); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, code)
+				if err := runDown(ctx, g, downOptions{timeout: -1}); err != nil {
+					return err
+				}
+				if code != 0 {
+					return exitError{code: code}
+				}
+				return nil
+			}
 			for i, c := range ctrs {
 				st, err := a.engine.Wait(ctx, c.ID)
 				if err != nil {
@@ -143,4 +158,6 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&downProject, "down-project", false, "drops project when the first container stops")
+	return cmd
 }

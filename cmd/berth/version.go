@@ -26,12 +26,17 @@ func (v versionInfo) Client() versionInfo { return v }
 
 func newVersionCommand(g *globalOptions) *cobra.Command {
 	var format string
+	var short bool
 	cmd := &cobra.Command{
 		Use:   "version [OPTIONS]",
 		Short: "Show the berth version information",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			v := versionInfo{Version: berthVersion(), GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH}
+			if short {
+				_, err := fmt.Fprintln(g.stdout, v.Version)
+				return err
+			}
 			switch format {
 			case "", "pretty":
 				_, err := fmt.Fprintf(g.stdout, "berth version %s\n", v.Version)
@@ -43,6 +48,7 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "pretty", `format: "pretty", "json" or a Go template ({{.Version}}, {{.Client.Version}})`)
+	cmd.Flags().BoolVar(&short, "short", false, "shows only berth's version number")
 	return cmd
 }
 

@@ -120,6 +120,7 @@ type volumeCreateOptions struct {
 	driver string
 	labels []string
 	opts   []string
+	name   string // --name: the argument's other spelling
 }
 
 func newVolumeCreateCommand(g *globalOptions) *cobra.Command {
@@ -129,8 +130,11 @@ func newVolumeCreateCommand(g *globalOptions) *cobra.Command {
 		Short: "Create a volume",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := ""
+			name := o.name
 			if len(args) == 1 {
+				if name != "" && name != args[0] {
+					return fmt.Errorf("volume create: conflicting names: --name %q and %q: %w", name, args[0], errdefs.ErrInvalidArgument)
+				}
 				name = args[0]
 			}
 			return runVolumeCreate(cmd.Context(), g, name, o)
@@ -139,6 +143,7 @@ func newVolumeCreateCommand(g *globalOptions) *cobra.Command {
 	create.Flags().StringVarP(&o.driver, "driver", "d", "local", "volume driver (only local)")
 	create.Flags().StringArrayVar(&o.labels, "label", nil, "set metadata on the volume (KEY=VALUE)")
 	create.Flags().StringArrayVarP(&o.opts, "opt", "o", nil, "set driver specific options (type, o, device)")
+	create.Flags().StringVar(&o.name, "name", "", "specify volume name (as the argument)")
 	return create
 }
 

@@ -13,6 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ApplyChanges applies Dockerfile instructions to cfg, in order, as
+// `docker commit --change` and `docker import --change` do; see
+// applyChanges.
+func ApplyChanges(cfg *v1.Config, changes []string) error { return applyChanges(cfg, changes) }
+
 // applyChanges applies Dockerfile instructions to cfg, in order, like
 // `docker import --change`. A bad or unknown instruction is an
 // errdefs.ErrInvalidArgument error naming it. Variables ($VAR) are not
