@@ -51,8 +51,16 @@ type Server struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
+	// ctx ends with Close: the goroutines the server owns (exit watches)
+	// and its event streams end with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the goroutines the server owns
+	events eventHub
 
 	mu sync.Mutex // guards the fields below
+	// watching are the containers whose exit is watched for a die event.
+	watching map[engine.ContainerID]bool
 	// execs are the exec instances by ID.
 	execs map[string]*execInstance
 	// attached counts the attach streams per container ID, which an
@@ -60,15 +68,29 @@ type Server struct {
 	attached map[engine.ContainerID]*sync.WaitGroup
 }
 
-// New returns the API server over opt's engine.
-func New(opt Options) *Server {
+// New returns the API server over opt's engine. ctx carries the values of
+// the goroutines the server owns; its cancellation is not followed: Close
+// ends them.
+func New(ctx context.Context, opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+
 	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, mux: http.NewServeMux(),
-		execs: map[string]*execInstance{}, attached: map[engine.ContainerID]*sync.WaitGroup{}}
+		execs: map[string]*execInstance{}, attached: map[engine.ContainerID]*sync.WaitGroup{},
+		watching: map[engine.ContainerID]bool{}}
+	// The server's own lifetime, not a request's: Close ends it.
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.routes()
 	return s
+}
+
+// Close ends the event streams and the goroutines the server owns and
+// waits for them. The containers it started keep running.
+func (s *Server) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
 }
 
 // versionPrefix is the /v1.NN a client puts before every path.
@@ -107,9 +129,17 @@ func (s *Server) routes() {
 	m.Handle("POST /containers/{id}/attach", handlerFunc(s.containerAttach))
 	m.Handle("POST /containers/{id}/resize", handlerFunc(s.noContent))
 	m.Handle("POST /containers/{id}/exec", handlerFunc(s.execCreate))
+	m.Handle("HEAD /containers/{id}/archive", handlerFunc(s.archiveHead))
+	m.Handle("GET /containers/{id}/archive", handlerFunc(s.archiveGet))
+	m.Handle("PUT /containers/{id}/archive", handlerFunc(s.archivePut))
+	m.Handle("GET /containers/{id}/top", handlerFunc(s.containerTop))
+	m.Handle("GET /containers/{id}/stats", handlerFunc(s.containerStats))
+	m.Handle("POST /containers/{id}/rename", handlerFunc(s.containerRename))
 	m.Handle("POST /exec/{id}/start", handlerFunc(s.execStart))
 	m.Handle("POST /exec/{id}/resize", handlerFunc(s.execResize))
 	m.Handle("GET /exec/{id}/json", handlerFunc(s.execInspect))
+
+	m.Handle("GET /events", handlerFunc(s.systemEvents))
 
 	m.Handle("GET /networks", handlerFunc(s.networkList))
 	m.Handle("POST /networks/create", handlerFunc(s.networkCreate))

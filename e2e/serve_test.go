@@ -163,11 +163,7 @@ func TestServeDockerCLI(t *testing.T) {
 	h.mustDocker(sock, "rmi", "e2ebox:1")
 
 	// Bad input: 400 and nothing made.
-	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}}
-	resp, err := c.Post("http://berth/v1.51/containers/create?name=bad", "application/json", strings.NewReader(`{"Image": "busybox", "Cmd": `))
+	resp, err := apiClient(sock).Post("http://berth/v1.51/containers/create?name=bad", "application/json", strings.NewReader(`{"Image": "busybox", "Cmd": `))
 	if err != nil {
 		t.Fatal(err)
 	}

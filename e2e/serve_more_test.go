@@ -1,0 +1,148 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// apiClient is an HTTP client of the server on sock.
+func apiClient(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+}
+
+// dockerBackground starts a long-running docker command (events) against
+// sock; it is ended (by its PID) when the test ends.
+func (h *harness) dockerBackground(sock string, args ...string) *lockedBuffer {
+	t := h.t
+	out := &lockedBuffer{}
+	cmd := exec.Command(dockerCLI, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+t.TempDir())
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return out
+}
+
+// TestServeDockerCLICopyEventsStats: through berth serve, docker cp copies
+// into and out of running and created containers (never outside them),
+// docker top, stats and rename work, and docker events reports what was
+// done.
+func TestServeDockerCLICopyEventsStats(t *testing.T) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("no docker CLI at %s", dockerCLI)
+	}
+	h := newHarness(t)
+	sock := h.serve()
+	// --since: the server replays what happened since, so the stream
+	// misses nothing made before it connected.
+	since := strconv.FormatInt(time.Now().Unix()-1, 10)
+	evs := h.dockerBackground(sock, "events", "--since", since, "--filter", "type=container", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+
+	h.mustDocker(sock, "run", "-d", "--name", "cp1", "busybox", "sleep", "60")
+	src := filepath.Join(t.TempDir(), "greeting.txt")
+	if err := os.WriteFile(src, []byte("hello from the host\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	h.mustDocker(sock, "cp", src, "cp1:/tmp/")
+	if out := h.mustDocker(sock, "exec", "cp1", "stat", "-c", "%a %s", "/tmp/greeting.txt"); out != "640 20\n" {
+		t.Fatalf("the copied file in the container: %q, want mode 640, 20 bytes", out)
+	}
+	dst := t.TempDir()
+	h.mustDocker(sock, "cp", "cp1:/etc/passwd", filepath.Join(dst, "passwd"))
+	if b, err := os.ReadFile(filepath.Join(dst, "passwd")); err != nil || !strings.HasPrefix(string(b), "root:") {
+		t.Fatalf("copied out /etc/passwd: %q (%v)", b, err)
+	}
+	h.mustDocker(sock, "cp", "cp1:/etc", filepath.Join(dst, "etc"))
+	if _, err := os.Stat(filepath.Join(dst, "etc", "group")); err != nil {
+		t.Fatalf("copied out /etc: %v", err)
+	}
+	if r := h.docker(sock, "cp", "cp1:/nope", dst); r.code == 0 || !strings.Contains(r.stderr, "Could not find the file /nope") {
+		t.Fatalf("docker cp of a missing path: %+v", r)
+	}
+
+	// An archive whose entries climb out, and a link pointing out, stay
+	// inside the container.
+	marker := "berth-e2e-escape-" + h.project
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for _, e := range []tar.Header{
+		{Name: "../../../" + marker, Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
+		{Name: "out", Typeflag: tar.TypeSymlink, Linkname: "/"},
+		{Name: "out/tmp/" + marker + "-link", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
+	} {
+		if err := tw.WriteHeader(&e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Size > 0 {
+			_, _ = tw.Write([]byte("pwn"))
+		}
+	}
+	tw.Close()
+	req, _ := http.NewRequest("PUT", "http://berth/v1.51/containers/cp1/archive?path=/tmp", &tb)
+	resp, err := apiClient(sock).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT archive: %d %s", resp.StatusCode, body)
+	}
+	for _, p := range []string{"/" + marker, "/tmp/" + marker, "/tmp/" + marker + "-link"} {
+		if _, err := os.Lstat(p); err == nil {
+			os.Remove(p)
+			t.Fatalf("PUT archive wrote %s on the host", p)
+		}
+	}
+	if out := h.mustDocker(sock, "exec", "cp1", "cat", "/tmp/"+marker, "/tmp/"+marker+"-link"); out != "pwnpwn" {
+		t.Fatalf("the climbing entries in the container: %q", out)
+	}
+
+	// A created container: copied into its writable layer, seen once it runs.
+	h.mustDocker(sock, "create", "--name", "cp0", "busybox", "cat", "/greeting.txt")
+	h.mustDocker(sock, "cp", src, "cp0:/")
+	if out := h.mustDocker(sock, "start", "-a", "cp0"); out != "hello from the host\n" {
+		t.Fatalf("a file copied into a created container: %q", out)
+	}
+	h.mustDocker(sock, "rm", "cp0")
+
+	if out := h.mustDocker(sock, "top", "cp1"); !strings.Contains(out, "sleep 60") {
+		t.Fatalf("docker top: %q", out)
+	}
+	if out := h.mustDocker(sock, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "cp1"); out != "cp1 1\n" {
+		t.Fatalf("docker stats: %q, want cp1 1", out)
+	}
+	h.mustDocker(sock, "rename", "cp1", "cp2")
+	if names := h.ctrNames("-a"); len(names) != 1 || names[0] != "cp2" {
+		t.Fatalf("berth container ls after rename: %q", names)
+	}
+	h.mustDocker(sock, "rm", "-f", "cp2")
+
+	for _, want := range []string{"create cp1", "start cp1", "create cp0", "die cp0", "destroy cp0", "rename cp2", "die cp2", "destroy cp2"} {
+		h.eventually("docker events shows "+want, 20*time.Second, func() bool {
+			return strings.Contains(evs.String(), want+"\n")
+		})
+	}
+	h.eventually("no container left", 20*time.Second, func() bool { return len(h.ctrNames("-a")) == 0 })
+}
