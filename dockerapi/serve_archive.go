@@ -1,10 +1,15 @@
 package dockerapi
 
 import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -88,11 +93,33 @@ func (s *Server) archivePut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	opt := engine.CopyInOptions{CopyUIDGID: boolParam(r, "copyUIDGID"), NoOverwriteDirNonDir: boolParam(r, "noOverwriteDirNonDir"), MaxBytes: maxArchive}
-	if err := s.eng.CopyIn(r.Context(), string(c.ID), p, r.Body, opt); err != nil {
+	body, err := decompressed(r.Body)
+	if err != nil {
+		return err
+	}
+	if err := s.eng.CopyIn(r.Context(), string(c.ID), p, body, opt); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// decompressed is the tar archive r holds, plain or compressed with gzip or
+// bzip2 (as Docker takes it: testcontainers sends gzip).
+func decompressed(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(3)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("archive: gzip: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+		return zr, nil
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return bzip2.NewReader(br), nil
+	}
+	return br, nil
 }
 
 // containerTop is `GET /containers/{id}/top`: the processes of a running

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/system"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine"
 )
@@ -60,6 +61,8 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 		OSType:          runtime.GOOS,
 		Architecture:    runtime.GOARCH,
 		NCPU:            runtime.NumCPU(),
+		MemTotal:        memTotal(),
+		KernelVersion:   kernelVersion(),
 		Name:            host,
 		ServerVersion:   s.opt.Version,
 		CgroupDriver:    "cgroupfs",
@@ -79,4 +82,22 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, http.StatusOK, info)
+}
+
+// memTotal is the host's memory in bytes.
+func memTotal() int64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit)
+}
+
+// kernelVersion is the host kernel's release.
+func kernelVersion() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }
