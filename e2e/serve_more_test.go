@@ -146,3 +146,86 @@ func TestServeDockerCLICopyEventsStats(t *testing.T) {
 	}
 	h.eventually("no container left", 20*time.Second, func() bool { return len(h.ctrNames("-a")) == 0 })
 }
+
+// composePlugin finds the stock docker compose plugin, which is not part
+// of berth nor on every machine: "" when there is none.
+func composePlugin() string {
+	home, _ := os.UserHomeDir()
+	for _, p := range []string{
+		filepath.Join(home, ".docker", "cli-plugins", "docker-compose"),
+		"/usr/local/lib/docker/cli-plugins/docker-compose",
+		"/usr/libexec/docker/cli-plugins/docker-compose",
+		"/usr/lib/docker/cli-plugins/docker-compose",
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestServeDockerCompose: the stock docker compose plugin, pointed at
+// berth serve, brings the hello example up, lists it, and takes it down
+// with its volume; berth sees the same project. It runs only where the
+// plugin is installed (it is no part of berth and not on a new machine).
+func TestServeDockerCompose(t *testing.T) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("no docker CLI at %s", dockerCLI)
+	}
+	plugin := composePlugin()
+	if plugin == "" {
+		t.Skip("no docker compose plugin installed (~/.docker/cli-plugins/docker-compose): not run")
+	}
+	h := newHarness(t)
+	sock := h.serve()
+	cfg := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(cfg, "cli-plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(plugin, filepath.Join(cfg, "cli-plugins", "docker-compose")); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(repoRoot, "examples", "hello", "compose.yaml")
+	compose := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, dockerCLI, append([]string{"compose", "-f", file, "-p", h.project}, args...)...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+cfg)
+		began := time.Now()
+		out, err := cmd.CombinedOutput()
+		t.Logf("docker compose %s: %s", strings.Join(args, " "), time.Since(began))
+		if err != nil {
+			t.Fatalf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() {
+		if len(h.ctrNames("-a")) > 0 {
+			h.berth("-f", file, "down", "-v")
+		}
+	})
+
+	compose("up", "-d")
+	if out := compose("ps", "--format", "{{.Service}} {{.State}}"); out != "client running\nweb running\n" {
+		t.Fatalf("docker compose ps: %q", out)
+	}
+	ps := h.ps(file)
+	if len(ps) != 2 || ps[0].State != "running" || ps[1].State != "running" {
+		t.Fatalf("berth ps of the project docker compose started: %+v", ps)
+	}
+	h.eventually("the client fetches the page by service name", 30*time.Second, func() bool {
+		return strings.Contains(compose("logs", "client"), "Hello from berth")
+	})
+	if out := compose("exec", "-T", "web", "cat", "/www/index.html"); !strings.Contains(out, "Hello from berth") {
+		t.Fatalf("docker compose exec: %q", out)
+	}
+	compose("down", "-v")
+	if names := h.ctrNames("-a"); len(names) != 0 {
+		t.Fatalf("containers after docker compose down: %q", names)
+	}
+	if vols := strings.TrimSpace(h.mustBerth("volume", "ls", "-q")); vols != "" {
+		t.Fatalf("volumes after docker compose down -v: %q", vols)
+	}
+	h.eventually("no network left", 20*time.Second, func() bool { return len(h.ctrNetworks()) == 0 })
+}
