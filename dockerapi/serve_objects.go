@@ -2,7 +2,6 @@ package dockerapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -61,7 +60,12 @@ func (s *Server) network(ctx context.Context, ref string) (*netmgr.Network, erro
 	if s.opt.Networks == nil {
 		return nil, fmt.Errorf("no network manager: %w", errdefs.ErrNotImplemented)
 	}
-	if n, err := s.opt.Networks.Get(ctx, ref); err == nil || !errdefs.IsNotFound(err) {
+	n, err := s.opt.Networks.Get(ctx, ref)
+	if errdefs.IsInvalidArgument(err) {
+		// Not a network's name (an image's, asked by docker inspect).
+		return nil, fmt.Errorf("network %s not found: %w", ref, errdefs.ErrNotFound)
+	}
+	if err == nil || !errdefs.IsNotFound(err) {
 		return n, err
 	}
 	nets, err := s.opt.Networks.List(ctx, nil)
@@ -239,9 +243,12 @@ func imageRefMatches(img *image.Image, refs []string) bool {
 	return false
 }
 
-// imageGet is `GET /images/{name}/json`; other GETs under /images are not
-// served.
+// imageGet is `GET /images/{name}/json` and `GET /images/{name}/get`;
+// other GETs under /images are not served.
 func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) error {
+	if name, ok := strings.CutSuffix(r.PathValue("name"), "/get"); ok {
+		return s.imageSave(w, r, []string{name})
+	}
 	name, ok := strings.CutSuffix(r.PathValue("name"), "/json")
 	if !ok {
 		return s.notImplemented(w, r)
@@ -261,9 +268,12 @@ func (s *Server) image(ctx context.Context, ref string) (*image.Image, error) {
 	return img, err
 }
 
-// imagePost is `POST /images/{name}/tag?repo=&tag=`; other POSTs under
-// /images are not served.
+// imagePost is `POST /images/{name}/tag?repo=&tag=` and
+// `POST /images/{name}/push`; other POSTs under /images are not served.
 func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) error {
+	if name, ok := strings.CutSuffix(r.PathValue("name"), "/push"); ok {
+		return s.imagePush(w, r, name)
+	}
 	name, ok := strings.CutSuffix(r.PathValue("name"), "/tag")
 	if !ok {
 		return s.notImplemented(w, r)
@@ -330,15 +340,7 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 			ref += ":" + tag
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	send := func(m jsonstream.Message) {
-		_ = enc.Encode(m)
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-	}
+	send := jsonStream(w)
 	send(jsonstream.Message{Status: "Pulling from " + image.FamiliarName(from), ID: q.Get("tag")})
 	img, err := s.eng.Images().Pull(r.Context(), ref, image.PullOptions{Platform: q.Get("platform"), Progress: func(e image.PullEvent) {
 		m := jsonstream.Message{ID: shortDigest(e.Digest), Status: pullStatus(e.Status)}
@@ -348,7 +350,7 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 		send(m)
 	}})
 	if err != nil {
-		send(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
+		send(streamError(err))
 		return nil
 	}
 	s.emitObject(events.ImageEventType, events.ActionPull, image.FamiliarName(ref), image.FamiliarName(ref))

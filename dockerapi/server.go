@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/common"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/netmgr"
 )
 
@@ -36,6 +37,7 @@ const maxBody = 4 << 20
 type Options struct {
 	Engine   *engine.Engine
 	Networks *netmgr.Manager // nil: no network endpoints
+	Builder  *build.Builder  // nil: no POST /build
 	Version  string          // berth's version, for /version
 	Logger   *slog.Logger
 	// Root and RunDir are the state root and run directory /info reports.
@@ -140,19 +142,26 @@ func (s *Server) routes() {
 	m.Handle("GET /exec/{id}/json", handlerFunc(s.execInspect))
 
 	m.Handle("GET /events", handlerFunc(s.systemEvents))
+	m.Handle("POST /build", handlerFunc(s.build))
 
 	m.Handle("GET /networks", handlerFunc(s.networkList))
 	m.Handle("POST /networks/create", handlerFunc(s.networkCreate))
+	m.Handle("POST /networks/prune", handlerFunc(s.networkPrune))
 	m.Handle("GET /networks/{id}", handlerFunc(s.networkInspect))
 	m.Handle("DELETE /networks/{id}", handlerFunc(s.networkDelete))
 
 	m.Handle("GET /volumes", handlerFunc(s.volumeList))
 	m.Handle("POST /volumes/create", handlerFunc(s.volumeCreate))
+	m.Handle("POST /volumes/prune", handlerFunc(s.volumePrune))
 	m.Handle("GET /volumes/{name}", handlerFunc(s.volumeInspect))
 	m.Handle("DELETE /volumes/{name}", handlerFunc(s.volumeDelete))
 
 	m.Handle("GET /images/json", handlerFunc(s.imageList))
 	m.Handle("POST /images/create", handlerFunc(s.imageCreate))
+	m.Handle("POST /images/load", handlerFunc(s.imageLoad))
+	m.Handle("GET /images/get", handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return s.imageSave(w, r, r.URL.Query()["names"])
+	}))
 	m.Handle("GET /images/{name...}", handlerFunc(s.imageGet))
 	m.Handle("DELETE /images/{name...}", handlerFunc(s.imageDelete))
 	m.Handle("POST /images/{name...}", handlerFunc(s.imagePost))

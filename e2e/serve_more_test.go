@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -228,4 +229,100 @@ func TestServeDockerCompose(t *testing.T) {
 		t.Fatalf("volumes after docker compose down -v: %q", vols)
 	}
 	h.eventually("no network left", 20*time.Second, func() bool { return len(h.ctrNetworks()) == 0 })
+}
+
+// TestServeDockerCLIImagesAndPrune: through berth serve, docker build
+// (the classic endpoint) builds with berth's builder, docker save and load
+// round-trip an image, docker push sends one to a registry on 127.0.0.1
+// and docker pull brings it back, and volume and network prune remove
+// what no container uses.
+func TestServeDockerCLIImagesAndPrune(t *testing.T) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("no docker CLI at %s", dockerCLI)
+	}
+	h := newHarness(t)
+	sock := h.serve()
+
+	ctxDir := t.TempDir()
+	for name, content := range map[string]string{
+		"Dockerfile": "FROM busybox\nARG MSG=unset\nCOPY a.txt /a.txt\nRUN echo \"msg=$MSG\" && cat /a.txt > /b.txt\nCMD [\"cat\", \"/b.txt\"]\n",
+		"a.txt":      "content of a\n",
+	} {
+		if err := os.WriteFile(filepath.Join(ctxDir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := h.mustDocker(sock, "build", "-t", "built:1", "--build-arg", "MSG=hello", "--label", "l=v", ctxDir)
+	if !strings.Contains(out, "msg=hello\n") || !strings.Contains(out, "Successfully tagged built:1") {
+		t.Fatalf("docker build output: %q", out)
+	}
+	if out := h.mustDocker(sock, "run", "--rm", "built:1"); out != "content of a\n" {
+		t.Fatalf("the built image runs: %q", out)
+	}
+	if out := h.mustDocker(sock, "inspect", "-f", "{{.Config.Labels.l}}", "built:1"); out != "v\n" {
+		t.Fatalf("the built image's label: %q", out)
+	}
+	if out := h.mustDocker(sock, "build", "-t", "built:1", "--build-arg", "MSG=hello", "--label", "l=v", ctxDir); !strings.Contains(out, "Using cache") {
+		t.Fatalf("a second build uses the cache: %q", out)
+	}
+	if r := h.docker(sock, "build", "-f", "nope.Dockerfile", ctxDir); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "nope.Dockerfile") {
+		t.Fatalf("docker build with a missing Dockerfile: %+v", r)
+	}
+
+	// save, rmi, load: the same image back.
+	id := h.mustDocker(sock, "inspect", "-f", "{{.Id}}", "built:1")
+	archive := filepath.Join(t.TempDir(), "built.tar")
+	h.mustDocker(sock, "save", "-o", archive, "built:1")
+	h.mustDocker(sock, "rmi", "built:1")
+	if out := h.mustDocker(sock, "load", "-i", archive); !strings.Contains(out, "Loaded image: built:1") {
+		t.Fatalf("docker load: %q", out)
+	}
+	if got := h.mustDocker(sock, "inspect", "-f", "{{.Id}}", "built:1"); got != id {
+		t.Fatalf("loaded image %s, saved %s", got, id)
+	}
+
+	// push to a registry on 127.0.0.1, then pull it back.
+	reg := strings.SplitN(serveRegistry(t, "base"), "/", 2)[0]
+	pushed := reg + "/e2e/built:1"
+	h.mustDocker(sock, "tag", "built:1", pushed)
+	if out := h.mustDocker(sock, "push", pushed); !strings.Contains(out, "1: digest: sha256:") {
+		t.Fatalf("docker push: %q", out)
+	}
+	h.mustDocker(sock, "rmi", pushed, "built:1")
+	h.mustDocker(sock, "pull", pushed)
+	if out := h.mustDocker(sock, "run", "--rm", pushed); out != "content of a\n" {
+		t.Fatalf("the image pulled back runs: %q", out)
+	}
+
+	// Prune: what a container uses stays.
+	t.Cleanup(func() {
+		// What a failure left: removed, so that nothing stays behind.
+		h.berth("container", "rm", "-f", "user")
+		h.berth("volume", "rm", "used", "unused")
+		h.berth("network", "rm", "usednet", "unusednet")
+	})
+	h.mustDocker(sock, "volume", "create", "unused")
+	h.mustDocker(sock, "volume", "create", "used")
+	h.mustDocker(sock, "network", "create", "unusednet")
+	h.mustDocker(sock, "network", "create", "usednet")
+	h.mustDocker(sock, "create", "--name", "user", "-v", "used:/data", "--network", "usednet", "busybox", "true")
+	lines := func(out string) []string { return strings.Fields(out) }
+	if out := lines(h.mustDocker(sock, "volume", "prune", "-af")); !slices.Contains(out, "unused") || slices.Contains(out, "used") {
+		t.Fatalf("docker volume prune: %q", out)
+	}
+	if out := h.mustDocker(sock, "volume", "ls", "-q"); out != "used\n" {
+		t.Fatalf("volumes after prune: %q", out)
+	}
+	if out := lines(h.mustDocker(sock, "network", "prune", "-f")); !slices.Contains(out, "unusednet") || slices.Contains(out, "usednet") {
+		t.Fatalf("docker network prune: %q", out)
+	}
+	if out := lines(h.mustDocker(sock, "network", "ls", "--format", "{{.Name}}")); !slices.Contains(out, "usednet") || slices.Contains(out, "unusednet") {
+		t.Fatalf("networks after prune: %q", out)
+	}
+	h.mustDocker(sock, "rm", "user")
+	h.mustDocker(sock, "volume", "rm", "used")
+	h.mustDocker(sock, "network", "rm", "usednet")
+	h.eventually("no container or network left", 20*time.Second, func() bool {
+		return len(h.ctrNames("-a")) == 0 && len(h.ctrNetworks()) == 0
+	})
 }

@@ -307,6 +307,25 @@ func (e *Engine) CopyIn(ctx context.Context, ref, dst string, r io.Reader, opt C
 		return err
 	}
 	defer root.release()
+	return root.extract(ctx, dst, r, opt)
+}
+
+// ExtractArchive extracts the tar archive r into the host directory dir
+// (a build context sent to the API), as CopyIn does into a container:
+// every entry's name and every link is resolved inside dir, so nothing is
+// written outside it.
+func ExtractArchive(ctx context.Context, dir string, r io.Reader, opt CopyInOptions) error {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	root := &containerRoot{syncer: syncer{root: fd, uid: os.Getuid(), gid: os.Getgid()}, name: dir}
+	return root.extract(ctx, "/", r, opt)
+}
+
+// extract extracts the tar archive r into directory dst of the root.
+func (root *containerRoot) extract(ctx context.Context, dst string, r io.Reader, opt CopyInOptions) error {
 	dst = path.Clean("/" + dst)
 	d, err := unix.Openat2(root.root, dst, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: uint64(inRoot)})
 	if err != nil {

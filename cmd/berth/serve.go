@@ -145,7 +145,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) (retErr err
 	if _, err := a.engine.SweepAutoRemove(ctx); err != nil {
 		a.log.Warn("sweep auto-removed containers", "err", err)
 	}
-	api := dockerapi.New(ctx, dockerapi.Options{Engine: a.engine, Networks: a.nets, Version: berthVersion(),
+	api := dockerapi.New(ctx, dockerapi.Options{Engine: a.engine, Networks: a.nets, Builder: a.builder, Version: berthVersion(),
 		Logger: a.log, Root: a.root, RunDir: a.runDir})
 	srv := &http.Server{
 		Handler:           api,
