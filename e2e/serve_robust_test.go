@@ -221,3 +221,27 @@ func TestServeKilledMidOperation(t *testing.T) {
 	}
 	h.eventually("no container left", 20*time.Second, func() bool { return len(h.ctrNames("-a")) == 0 })
 }
+
+// TestServeIdleRSS: berth serve, started and asked one _ping, stays under
+// 20 MiB resident (dockerd and its containerd take over 100 MiB here).
+func TestServeIdleRSS(t *testing.T) {
+	h := newHarness(t)
+	sock, proc := h.serveProc()
+	if status, _ := apiCall(t, sock, "GET", "/_ping", ""); status != http.StatusOK {
+		t.Fatalf("_ping: %d", status)
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(proc.Pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kib int
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kib, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	if kib == 0 || kib >= 20<<10 {
+		t.Fatalf("berth serve's idle RSS: %d KiB, want under 20 MiB", kib)
+	}
+	t.Logf("idle RSS %d KiB", kib)
+}

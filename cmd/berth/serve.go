@@ -152,6 +152,8 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) (retErr err
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Before the first client: what it sees is the server as it idles.
+	releaseStartupMemory()
 	errc := make(chan error, len(addrs))
 	for _, la := range addrs {
 		l, err := listen(ctx, la)
