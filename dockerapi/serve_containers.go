@@ -337,8 +337,13 @@ func (s *Server) emitAfter(err error, action events.Action, c *engine.Container)
 // waitForStart returns once c has left the created state (it was started,
 // and may have exited already), or ctx's error.
 func (s *Server) waitForStart(ctx context.Context, c *engine.Container) (*engine.Container, error) {
+	return s.waitUntil(ctx, c, func(c *engine.Container) bool { return c.State.Status != engine.StatusCreated })
+}
+
+// waitUntil polls c until cond holds of it, or ctx's error.
+func (s *Server) waitUntil(ctx context.Context, c *engine.Container, cond func(*engine.Container) bool) (*engine.Container, error) {
 	delay := time.Millisecond
-	for c.State.Status == engine.StatusCreated {
+	for !cond(c) {
 		select {
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)

@@ -147,6 +147,8 @@ func (s *Server) routes() {
 	m.Handle("GET /networks", handlerFunc(s.networkList))
 	m.Handle("POST /networks/create", handlerFunc(s.networkCreate))
 	m.Handle("POST /networks/prune", handlerFunc(s.networkPrune))
+	m.Handle("POST /networks/{id}/connect", handlerFunc(s.networkConnect))
+	m.Handle("POST /networks/{id}/disconnect", handlerFunc(s.networkDisconnect))
 	m.Handle("GET /networks/{id}", handlerFunc(s.networkInspect))
 	m.Handle("DELETE /networks/{id}", handlerFunc(s.networkDelete))
 

@@ -297,7 +297,7 @@ func TestServeDockerCLIImagesAndPrune(t *testing.T) {
 	// Prune: what a container uses stays.
 	t.Cleanup(func() {
 		// What a failure left: removed, so that nothing stays behind.
-		h.berth("container", "rm", "-f", "user")
+		h.berth("container", "rm", "-f", "user", "joiner", "runner")
 		h.berth("volume", "rm", "used", "unused")
 		h.berth("network", "rm", "usednet", "unusednet")
 	})
@@ -306,6 +306,23 @@ func TestServeDockerCLIImagesAndPrune(t *testing.T) {
 	h.mustDocker(sock, "network", "create", "unusednet")
 	h.mustDocker(sock, "network", "create", "usednet")
 	h.mustDocker(sock, "create", "--name", "user", "-v", "used:/data", "--network", "usednet", "busybox", "true")
+	// network connect: a created container gets the network at its start;
+	// a running one is refused (berth attaches networks as it starts).
+	h.mustDocker(sock, "create", "--name", "joiner", "busybox", "sh", "-c", "ip -o -4 addr show | grep -c eth")
+	h.mustDocker(sock, "network", "connect", "--alias", "j", "usednet", "joiner")
+	if out := h.mustDocker(sock, "start", "-a", "joiner"); out != "2\n" {
+		t.Fatalf("a container connected to a second network before its start: %q interfaces", out)
+	}
+	h.mustDocker(sock, "network", "disconnect", "usednet", "joiner")
+	if out := h.mustDocker(sock, "start", "-a", "joiner"); out != "1\n" {
+		t.Fatalf("after network disconnect: %q interfaces", out)
+	}
+	h.mustDocker(sock, "rm", "joiner")
+	h.mustDocker(sock, "run", "-d", "--name", "runner", "busybox", "sleep", "60")
+	if r := h.docker(sock, "network", "connect", "usednet", "runner"); r.code == 0 || !strings.Contains(r.stderr, "stop it first") {
+		t.Fatalf("network connect of a running container: %+v", r)
+	}
+	h.mustDocker(sock, "rm", "-f", "runner")
 	lines := func(out string) []string { return strings.Fields(out) }
 	if out := lines(h.mustDocker(sock, "volume", "prune", "-af")); !slices.Contains(out, "unused") || slices.Contains(out, "used") {
 		t.Fatalf("docker volume prune: %q", out)

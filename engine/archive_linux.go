@@ -57,13 +57,9 @@ type containerRoot struct {
 // its overlay, mounted for the copy under the container's lock (its
 // writable layer only: what it writes lands there and stays).
 func (e *Engine) openRoot(ctx context.Context, ref string) (_ *containerRoot, retErr error) {
-	dir, rec, unlock, err := e.lockContainer(ctx, ref)
+	dir, rec, unlock, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return nil, err
-	}
-	if rec == nil {
-		unlock()
-		return nil, fmt.Errorf("container %q: being removed: %w", ref, errdefs.ErrNotFound)
 	}
 	releases := []func() error{func() error { unlock(); return nil }}
 	release := func() error {

@@ -24,14 +24,11 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 		return err
 	}
 	defer unlockNames()
-	dir, rec, unlock, err := e.lockContainer(ctx, ref)
+	dir, rec, unlock, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if rec == nil {
-		return fmt.Errorf("container %q: being removed: %w", ref, errdefs.ErrNotFound)
-	}
 	if rec.Config.Name == name {
 		return fmt.Errorf("renaming container %q: it already has that name: %w", name, errdefs.ErrInvalidArgument)
 	}

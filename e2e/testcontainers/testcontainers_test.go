@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
@@ -97,8 +98,9 @@ func serve(t *testing.T, bin, root string) string {
 
 // TestTestcontainersThroughServe: testcontainers-go, pointed at berth
 // serve with DOCKER_HOST, starts a container from the local busybox image,
-// waits for its log line and its published port, copies a file in, execs
-// in it and terminates it; nothing is left.
+// waits for its log line and its published port on a network it made,
+// copies a file in and out, execs in it, lets a peer reach it by its
+// network alias and terminates both; nothing is left.
 func TestTestcontainersThroughServe(t *testing.T) {
 	requireRoot(t)
 	bin := os.Getenv("BERTH_BIN")
@@ -127,13 +129,24 @@ func TestTestcontainersThroughServe(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
+	nw, err := tcnetwork.New(ctx)
+	if err != nil {
+		t.Fatalf("create a network through testcontainers: %v", err)
+	}
+	defer func() {
+		if err := nw.Remove(context.WithoutCancel(ctx)); err != nil {
+			t.Errorf("remove the network: %v", err)
+		}
+	}()
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
-			Image:        "busybox:latest",
-			Cmd:          []string{"sh", "-c", "mkdir -p /www && echo hello-http > /www/index.html && httpd -f -p 8080 -h /www & trap 'kill $!; exit 0' TERM; echo ready; wait"},
-			ExposedPorts: []string{"8080/tcp"},
-			Labels:       map[string]string{"e2e": "testcontainers"},
-			WaitingFor:   wait.ForAll(wait.ForLog("ready"), wait.ForListeningPort("8080/tcp")),
+			Image:          "busybox:latest",
+			Cmd:            []string{"sh", "-c", "mkdir -p /www && echo hello-http > /www/index.html && httpd -f -p 8080 -h /www & trap 'kill $!; exit 0' TERM; echo ready; wait"},
+			ExposedPorts:   []string{"8080/tcp"},
+			Labels:         map[string]string{"e2e": "testcontainers"},
+			WaitingFor:     wait.ForAll(wait.ForLog("ready"), wait.ForListeningPort("8080/tcp")),
+			Networks:       []string{nw.Name},
+			NetworkAliases: map[string][]string{nw.Name: {"web-alias"}},
 		},
 		Started: true,
 	})
@@ -189,6 +202,32 @@ func TestTestcontainersThroughServe(t *testing.T) {
 	logs.Close()
 	if !bytes.Contains(lb, []byte("ready")) {
 		t.Fatalf("logs: %q", lb)
+	}
+
+	// A peer on the network reaches it by its alias.
+	peer, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:      "busybox:latest",
+			Cmd:        []string{"sh", "-c", "wget -q -O - http://web-alias:8080/index.html"},
+			Networks:   []string{nw.Name},
+			WaitingFor: wait.ForExit(),
+		},
+		Started: true,
+	})
+	if err != nil {
+		t.Fatalf("start a peer on the network: %v", err)
+	}
+	peerLogs, err := peer.Logs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := io.ReadAll(peerLogs)
+	peerLogs.Close()
+	if err := peer.Terminate(ctx); err != nil {
+		t.Fatalf("terminate the peer: %v", err)
+	}
+	if !bytes.Contains(pb, []byte("hello-http")) {
+		t.Fatalf("the peer fetching http://web-alias:8080/: %q", pb)
 	}
 
 	// The container is berth's own.

@@ -1,6 +1,7 @@
 package dockerapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -94,4 +95,51 @@ func nonNil(l []string) []string {
 		return []string{}
 	}
 	return l
+}
+
+// networkConnect is `POST /networks/{id}/connect`: a container that does
+// not run is attached from its next start (berth attaches networks as a
+// container starts: a running one is a 409).
+func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) error {
+	var req network.ConnectRequest
+	if err := decodeBody(r, &req, false); err != nil {
+		return err
+	}
+	return s.networkAttach(w, r, req.Container, func(ctx context.Context, n *netmgr.Network, c *engine.Container) error {
+		return s.eng.ConnectNetwork(ctx, string(c.ID), EndpointConfig(n.Name, req.EndpointConfig))
+	}, events.ActionConnect)
+}
+
+// networkDisconnect is `POST /networks/{id}/disconnect`, for a container
+// that does not run.
+func (s *Server) networkDisconnect(w http.ResponseWriter, r *http.Request) error {
+	var req network.DisconnectRequest
+	if err := decodeBody(r, &req, false); err != nil {
+		return err
+	}
+	return s.networkAttach(w, r, req.Container, func(ctx context.Context, n *netmgr.Network, c *engine.Container) error {
+		return s.eng.DisconnectNetwork(ctx, string(c.ID), n.Name)
+	}, events.ActionDisconnect)
+}
+
+// networkAttach finds the network of the path and the container ref,
+// runs op on them and answers 200 with a network event.
+func (s *Server) networkAttach(w http.ResponseWriter, r *http.Request, ref string, op func(context.Context, *netmgr.Network, *engine.Container) error, action events.Action) error {
+	if ref == "" {
+		return fmt.Errorf("Container is required: %w", errdefs.ErrInvalidArgument)
+	}
+	n, err := s.network(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	c, err := s.container(r.Context(), ref)
+	if err != nil {
+		return err
+	}
+	if err := op(r.Context(), n, c); err != nil {
+		return err
+	}
+	s.emit(events.NetworkEventType, action, n.ID, map[string]string{"name": n.Name, "container": string(c.ID)})
+	w.WriteHeader(http.StatusOK)
+	return nil
 }
