@@ -67,6 +67,7 @@ bench: deps build
 	BERTH=$(BIN) bash hack/bench-pull.sh
 	BERTH=$(BIN) bash hack/bench-shim.sh
 	BERTH=$(BIN) bash hack/bench-develop.sh
+	bash hack/bench-serve.sh $(BIN)
 	bash hack/bench-compose.sh
 
 lint:

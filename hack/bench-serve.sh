@@ -4,7 +4,7 @@
 # through each server's socket, and each server's idle RSS (right after
 # start and one _ping, and after the runs). Usage: hack/bench-serve.sh
 # [BERTH] [N] (default bin/berth, 20 rounds). Runs as root, in fresh state
-# roots it removes again; needs the docker CLI (client only) and curl.
+# roots it removes again; needs the docker CLI (client only), curl and python3.
 # dockerd (Debian's docker.io), when installed, runs detached on its own
 # data root and socket, with no bridge and no iptables rules of its own
 # (containers run with --network none on both servers), and is stopped by
@@ -44,12 +44,25 @@ measure() {
 	shift 2
 	export DOCKER_HOST=unix://$sock
 	echo "$name rss_start $(rss "$@")"
-	# _ping: one connection per request, as the CLI makes.
+	# _ping: one connection per request, as the CLI makes; the median of
+	# 200 from one client process (a process per request would measure
+	# its own start).
+	echo "$name ping_ms $(python3 - "$sock" <<'PY'
+import socket, statistics, sys, time
+ts = []
+for _ in range(200):
+    t = time.perf_counter()
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    c.sendall(b"GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n")
+    while c.recv(4096):
+        pass
+    c.close()
+    ts.append(time.perf_counter() - t)
+print(statistics.median(ts) * 1000)
+PY
+)"
 	local t0 t1
-	t0=$(ms)
-	for _ in $(seq 200); do curl -s --unix-socket "$sock" http://berth/_ping >/dev/null; done
-	t1=$(ms)
-	echo "$name ping_ms $(echo "($t1-$t0)/200/1000000" | bc -l)"
 	"$DOCKER" run --rm --network none busybox true >/dev/null # warm
 	t0=$(ms)
 	for i in $(seq "$N"); do
@@ -92,12 +105,12 @@ awk '
 { v[$1" "$2] = $3; if (!($1 in seen)) { seen[$1] = 1; names[++n] = $1 } }
 END {
 	split("ping_ms run_d_rm_ms run_rm_ms rss_start rss_after", keys, " ")
-	split("_ping (curl, new connection each), ms|docker run -d + docker rm -f, ms|docker run --rm busybox true, ms|idle RSS after start + one _ping, KiB|idle RSS after the runs, KiB", labels, "|")
-	printf "%-42s", ""; for (i = 1; i <= n; i++) printf "%12s", names[i]; if (n == 2) printf "%12s", "dockerd/berth"; printf "\n"
+	split("_ping (median, new connection each), ms|docker run -d + docker rm -f, ms|docker run --rm busybox true, ms|idle RSS after start + one _ping, KiB|idle RSS after the runs, KiB", labels, "|")
+	printf "%-42s", ""; for (i = 1; i <= n; i++) printf "%12s", names[i]; if (n == 2) printf "%15s", "dockerd/berth"; printf "\n"
 	for (k = 1; k <= 5; k++) {
 		printf "%-42s", labels[k]
 		for (i = 1; i <= n; i++) printf "%12.3f", v[names[i]" "keys[k]]
-		if (n == 2 && v["berth "keys[k]] > 0) printf "%11.1fx", v["dockerd "keys[k]] / v["berth "keys[k]]
+		if (n == 2 && v["berth "keys[k]] > 0) printf "%14.1fx", v["dockerd "keys[k]] / v["berth "keys[k]]
 		printf "\n"
 	}
 }' "$root/figures"
