@@ -46,8 +46,9 @@ func openFds(t *testing.T, pid int) int {
 }
 
 // TestServeConcurrentCreates: 20 clients create and start a container
-// each at once through berth serve; every one runs under its own name,
-// and 20 concurrent removals leave nothing.
+// each at once through berth serve; every one runs under its own name;
+// 200 requests at once are all answered; and 20 concurrent removals leave
+// nothing.
 func TestServeConcurrentCreates(t *testing.T) {
 	h := newHarness(t)
 	sock := h.serve()
@@ -85,6 +86,20 @@ func TestServeConcurrentCreates(t *testing.T) {
 	if names := h.ctrNames(); len(names) != n {
 		t.Fatalf("berth container ls: %d containers, want %d", len(names), n)
 	}
+	// 200 requests at once: lists, inspections, logs, pings; none is lost.
+	var reads sync.WaitGroup
+	paths := []string{"/containers/json?all=1", "/containers/c07/json", "/containers/c13/logs?stdout=1", "/_ping", "/info"}
+	for i := range 200 {
+		reads.Add(1)
+		go func() {
+			defer reads.Done()
+			p := paths[i%len(paths)]
+			if status, body := apiCall(t, sock, "GET", p, ""); status != http.StatusOK {
+				t.Errorf("GET %s among 200 at once: %d %s", p, status, body)
+			}
+		}()
+	}
+	reads.Wait()
 	var rm sync.WaitGroup
 	for i := range n {
 		rm.Add(1)
