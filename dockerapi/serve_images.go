@@ -1,14 +1,17 @@
 package dockerapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/containerd/errdefs"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
 
 	"github.com/berth-dev/berth/engine/image"
 )
@@ -93,7 +96,7 @@ func (s *Server) imageSave(w http.ResponseWriter, r *http.Request, names []strin
 
 // imagePush is `POST /images/{name}/push?tag=`: the image to its
 // registry, answered with Docker's push stream ending with the digest.
-// Credentials are the server's (its docker config), not the request's.
+// Credentials are the request's (X-Registry-Auth), else the server's.
 func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) error {
 	ref := name
 	if tag := r.URL.Query().Get("tag"); tag != "" {
@@ -112,9 +115,13 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 	if i := strings.LastIndex(norm, ":"); i > strings.LastIndex(norm, "/") {
 		repo, tag = norm[:i], norm[i+1:]
 	}
+	keys, err := clientKeychain(r)
+	if err != nil {
+		return err
+	}
 	send := jsonStream(w)
 	send(jsonstream.Message{Status: "The push refers to repository [" + repo + "]"})
-	digest, err := s.eng.Images().Push(r.Context(), norm, image.PushOptions{Progress: func(done, total int64) {
+	digest, err := s.eng.Images().Push(r.Context(), norm, image.PushOptions{Keychain: keys, Progress: func(done, total int64) {
 		send(jsonstream.Message{Status: "Pushing", ID: shortDigest(img.ID), Progress: &jsonstream.Progress{Current: done, Total: total}})
 	}})
 	if err != nil {
@@ -126,3 +133,36 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 	s.emitObject(events.ImageEventType, events.ActionPush, img.ID, image.FamiliarName(norm))
 	return nil
 }
+
+// registryAuthHeader is the header a client sends its registry credentials in.
+const registryAuthHeader = "X-Registry-Auth"
+
+// clientKeychain is the credentials of a request's X-Registry-Auth header
+// (base64url of Docker's AuthConfig), for the registry the request names:
+// nil when it has none, so that the server's own (its docker config) serve.
+func clientKeychain(r *http.Request) (authn.Keychain, error) {
+	h := r.Header.Get(registryAuthHeader)
+	if h == "" {
+		return nil, nil
+	}
+	b, err := base64.URLEncoding.DecodeString(h)
+	if err != nil {
+		if b, err = base64.RawURLEncoding.DecodeString(h); err != nil {
+			return nil, fmt.Errorf("%s: not base64: %w", registryAuthHeader, errdefs.ErrInvalidArgument)
+		}
+	}
+	var ac registry.AuthConfig
+	if err := json.Unmarshal(b, &ac); err != nil {
+		return nil, fmt.Errorf("%s: %v: %w", registryAuthHeader, err, errdefs.ErrInvalidArgument)
+	}
+	if ac.Username == "" && ac.Password == "" && ac.Auth == "" && ac.IdentityToken == "" && ac.RegistryToken == "" {
+		return nil, nil
+	}
+	return staticKeychain{authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password, Auth: ac.Auth,
+		IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken})}, nil
+}
+
+// staticKeychain answers every registry with one authenticator.
+type staticKeychain struct{ a authn.Authenticator }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }

@@ -340,9 +340,13 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 			ref += ":" + tag
 		}
 	}
+	keys, err := clientKeychain(r)
+	if err != nil {
+		return err
+	}
 	send := jsonStream(w)
 	send(jsonstream.Message{Status: "Pulling from " + image.FamiliarName(from), ID: q.Get("tag")})
-	img, err := s.eng.Images().Pull(r.Context(), ref, image.PullOptions{Platform: q.Get("platform"), Progress: func(e image.PullEvent) {
+	img, err := s.eng.Images().Pull(r.Context(), ref, image.PullOptions{Platform: q.Get("platform"), Keychain: keys, Progress: func(e image.PullEvent) {
 		m := jsonstream.Message{ID: shortDigest(e.Digest), Status: pullStatus(e.Status)}
 		if e.Status == image.PullDownloading {
 			m.Progress = &jsonstream.Progress{Current: e.Done, Total: e.Size}
