@@ -99,7 +99,8 @@ func (s *Server) emitContainer(action events.Action, c *engine.Container, extra 
 }
 
 // watchExit publishes die (with the exit code) when container c's current
-// run ends, unless this server already watches it. The watch ends with the
+// run ends, and destroy when its shim removes it (--rm), unless this server
+// already watches it. The watch ends with the
 // server (Close).
 func (s *Server) watchExit(c *engine.Container) {
 	s.mu.Lock()
@@ -125,6 +126,12 @@ func (s *Server) watchExit(c *engine.Container) {
 			c = cur // renamed meanwhile
 		}
 		s.emitContainer(events.ActionDie, c, map[string]string{"exitCode": fmt.Sprint(st.ExitCode)})
+		if c.Config.AutoRemove && c.Config.AutoRemoveOwner == nil {
+			// Its shim removes it: destroy once it is gone.
+			if s.waitGone(s.ctx, c.ID) == nil {
+				s.emitContainer(events.ActionDestroy, c, nil)
+			}
+		}
 	}()
 }
 

@@ -406,21 +406,30 @@ func (s *Server) wait(ctx context.Context, c *engine.Container, cond container.W
 	// removes a detached --rm container itself; this server one it owns.
 	s.waitAttached(c.ID)
 	if own := c.Config.AutoRemoveOwner; own != nil {
-		if err := s.eng.Remove(context.WithoutCancel(ctx), c.ID, true); err != nil && !errdefs.IsNotFound(err) {
+		err := s.eng.Remove(context.WithoutCancel(ctx), c.ID, true)
+		if err == nil {
+			s.emitContainer(events.ActionDestroy, c, nil)
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
 			return resp, err
 		}
 		return resp, nil
 	}
+	return resp, s.waitGone(ctx, c.ID)
+}
+
+// waitGone returns once container id no longer exists, or ctx's error.
+func (s *Server) waitGone(ctx context.Context, id engine.ContainerID) error {
 	delay := time.Millisecond
 	for {
-		if _, err := s.eng.Get(ctx, string(c.ID)); errdefs.IsNotFound(err) {
-			return resp, nil
+		if _, err := s.eng.Get(ctx, string(id)); errdefs.IsNotFound(err) {
+			return nil
 		} else if err != nil {
-			return resp, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return resp, context.Cause(ctx)
+			return context.Cause(ctx)
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 100*time.Millisecond)

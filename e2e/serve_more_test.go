@@ -134,13 +134,17 @@ func TestServeDockerCLICopyEventsStats(t *testing.T) {
 	if out := h.mustDocker(sock, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "cp1"); out != "cp1 1\n" {
 		t.Fatalf("docker stats: %q, want cp1 1", out)
 	}
+	// --rm: removed after its run, by the server (attached) or its shim
+	// (detached).
+	h.mustDocker(sock, "run", "--rm", "--name", "rm1", "busybox", "true")
+	h.mustDocker(sock, "run", "-d", "--rm", "--name", "rm2", "busybox", "true")
 	h.mustDocker(sock, "rename", "cp1", "cp2")
 	if names := h.ctrNames("-a"); len(names) != 1 || names[0] != "cp2" {
 		t.Fatalf("berth container ls after rename: %q", names)
 	}
 	h.mustDocker(sock, "rm", "-f", "cp2")
 
-	for _, want := range []string{"create cp1", "start cp1", "create cp0", "die cp0", "destroy cp0", "rename cp2", "die cp2", "destroy cp2"} {
+	for _, want := range []string{"create cp1", "start cp1", "create cp0", "die cp0", "destroy cp0", "rename cp2", "die cp2", "destroy cp2", "die rm1", "destroy rm1", "die rm2", "destroy rm2"} {
 		h.eventually("docker events shows "+want, 20*time.Second, func() bool {
 			return strings.Contains(evs.String(), want+"\n")
 		})
