@@ -48,6 +48,7 @@ unit: tidy
 # go.mod and go.sum are what `go mod tidy` makes of them; CI fails otherwise.
 tidy:
 	@$(GO) mod tidy -diff || { echo "go.mod is not tidy: run go mod tidy"; exit 1; }
+	@cd e2e/testcontainers && $(GO) mod tidy -diff || { echo "e2e/testcontainers/go.mod is not tidy: run go mod tidy there"; exit 1; }
 
 e2e: build
 	GO=$(GO) bash hack/e2e.sh
@@ -68,6 +69,7 @@ bench: deps build
 	BERTH=$(BIN) bash hack/bench-shim.sh
 	BERTH=$(BIN) bash hack/bench-develop.sh
 	bash hack/bench-deploy.sh
+	bash hack/bench-serve.sh $(BIN)
 	bash hack/bench-compose.sh
 	bash hack/bench-build.sh
 
@@ -75,6 +77,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/
+	cd e2e/testcontainers && $(GO) vet -tags e2e .
 
 # The example's image: Debian's busybox-static as a one-layer image.
 image: build

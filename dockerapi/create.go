@@ -218,6 +218,22 @@ func parseBind(b string) (engine.Mount, error) {
 	return m, nil
 }
 
+// EndpointConfig is the engine's attachment to network name that Docker's
+// endpoint settings (nil: none) ask for.
+func EndpointConfig(name string, s *network.EndpointSettings) engine.EndpointConfig {
+	ep := engine.EndpointConfig{Network: name}
+	if s != nil {
+		ep.Aliases, ep.GwPriority = slices.Clone(s.Aliases), s.GwPriority
+		if s.IPAMConfig != nil {
+			ep.Address, ep.Address6 = s.IPAMConfig.IPv4Address, s.IPAMConfig.IPv6Address
+		}
+		if len(s.MacAddress) > 0 {
+			ep.MacAddress = s.MacAddress.String()
+		}
+	}
+	return ep
+}
+
 // createNetworks reads the network mode, the endpoints and the port
 // bindings.
 func createNetworks(c *engine.ContainerConfig, hc *container.HostConfig, nc *network.NetworkingConfig) error {
@@ -225,19 +241,7 @@ func createNetworks(c *engine.ContainerConfig, hc *container.HostConfig, nc *net
 	if nc != nil {
 		eps = nc.EndpointsConfig
 	}
-	endpoint := func(name string) engine.EndpointConfig {
-		ep := engine.EndpointConfig{Network: name}
-		if s := eps[name]; s != nil {
-			ep.Aliases, ep.GwPriority = slices.Clone(s.Aliases), s.GwPriority
-			if s.IPAMConfig != nil {
-				ep.Address, ep.Address6 = s.IPAMConfig.IPv4Address, s.IPAMConfig.IPv6Address
-			}
-			if len(s.MacAddress) > 0 {
-				ep.MacAddress = s.MacAddress.String()
-			}
-		}
-		return ep
-	}
+	endpoint := func(name string) engine.EndpointConfig { return EndpointConfig(name, eps[name]) }
 	switch mode := string(hc.NetworkMode); {
 	case mode == "" || mode == "default" || mode == engine.DefaultNetwork:
 		c.Networks = []engine.EndpointConfig{endpoint(engine.DefaultNetwork)}

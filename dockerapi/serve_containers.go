@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/netmgr"
@@ -83,6 +84,7 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.emitContainer(events.ActionCreate, c, nil)
 	return writeJSON(w, http.StatusCreated, container.CreateResponse{ID: string(c.ID), Warnings: []string{}})
 }
 
@@ -226,6 +228,8 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) error {
 	if err := s.eng.Start(r.Context(), c.ID); err != nil {
 		return err
 	}
+	s.emitContainer(events.ActionStart, c, nil)
+	s.watchExit(c)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -257,9 +261,11 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
+	s.watchExit(c)
 	if err := s.eng.Stop(r.Context(), c.ID, timeout); err != nil {
 		return err
 	}
+	s.emitContainer(events.ActionStop, c, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -273,7 +279,12 @@ func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) error 
 		if err := s.eng.Stop(ctx, c.ID, timeout); err != nil {
 			return err
 		}
-		return s.eng.Start(ctx, c.ID)
+		if err := s.eng.Start(ctx, c.ID); err != nil {
+			return err
+		}
+		s.emitContainer(events.ActionRestart, c, nil)
+		s.watchExit(c)
+		return nil
 	})
 }
 
@@ -283,16 +294,24 @@ func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) error {
 		if sig == "" {
 			sig = "SIGKILL"
 		}
-		return s.eng.Kill(ctx, c.ID, sig)
+		if err := s.eng.Kill(ctx, c.ID, sig); err != nil {
+			return err
+		}
+		s.emitContainer(events.ActionKill, c, map[string]string{"signal": sig})
+		return nil
 	})
 }
 
 func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) error {
-	return s.lifecycle(w, r, func(ctx context.Context, c *engine.Container) error { return s.eng.Pause(ctx, c.ID) })
+	return s.lifecycle(w, r, func(ctx context.Context, c *engine.Container) error {
+		return s.emitAfter(s.eng.Pause(ctx, c.ID), events.ActionPause, c)
+	})
 }
 
 func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) error {
-	return s.lifecycle(w, r, func(ctx context.Context, c *engine.Container) error { return s.eng.Unpause(ctx, c.ID) })
+	return s.lifecycle(w, r, func(ctx context.Context, c *engine.Container) error {
+		return s.emitAfter(s.eng.Unpause(ctx, c.ID), events.ActionUnPause, c)
+	})
 }
 
 func (s *Server) containerDelete(w http.ResponseWriter, r *http.Request) error {
@@ -303,15 +322,28 @@ func (s *Server) containerDelete(w http.ResponseWriter, r *http.Request) error {
 		}
 		// v: the container's anonymous volumes go with it; the engine
 		// removes what it made itself for the image's VOLUMEs.
-		return s.eng.Remove(ctx, c.ID, force)
+		return s.emitAfter(s.eng.Remove(ctx, c.ID, force), events.ActionDestroy, c)
 	})
+}
+
+// emitAfter publishes a container event when err is nil, and returns err.
+func (s *Server) emitAfter(err error, action events.Action, c *engine.Container) error {
+	if err == nil {
+		s.emitContainer(action, c, nil)
+	}
+	return err
 }
 
 // waitForStart returns once c has left the created state (it was started,
 // and may have exited already), or ctx's error.
 func (s *Server) waitForStart(ctx context.Context, c *engine.Container) (*engine.Container, error) {
+	return s.waitUntil(ctx, c, func(c *engine.Container) bool { return c.State.Status != engine.StatusCreated })
+}
+
+// waitUntil polls c until cond holds of it, or ctx's error.
+func (s *Server) waitUntil(ctx context.Context, c *engine.Container, cond func(*engine.Container) bool) (*engine.Container, error) {
 	delay := time.Millisecond
-	for c.State.Status == engine.StatusCreated {
+	for !cond(c) {
 		select {
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
@@ -374,21 +406,30 @@ func (s *Server) wait(ctx context.Context, c *engine.Container, cond container.W
 	// removes a detached --rm container itself; this server one it owns.
 	s.waitAttached(c.ID)
 	if own := c.Config.AutoRemoveOwner; own != nil {
-		if err := s.eng.Remove(context.WithoutCancel(ctx), c.ID, true); err != nil && !errdefs.IsNotFound(err) {
+		err := s.eng.Remove(context.WithoutCancel(ctx), c.ID, true)
+		if err == nil {
+			s.emitContainer(events.ActionDestroy, c, nil)
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
 			return resp, err
 		}
 		return resp, nil
 	}
+	return resp, s.waitGone(ctx, c.ID)
+}
+
+// waitGone returns once container id no longer exists, or ctx's error.
+func (s *Server) waitGone(ctx context.Context, id engine.ContainerID) error {
 	delay := time.Millisecond
 	for {
-		if _, err := s.eng.Get(ctx, string(c.ID)); errdefs.IsNotFound(err) {
-			return resp, nil
+		if _, err := s.eng.Get(ctx, string(id)); errdefs.IsNotFound(err) {
+			return nil
 		} else if err != nil {
-			return resp, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return resp, context.Cause(ctx)
+			return context.Cause(ctx)
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 100*time.Millisecond)

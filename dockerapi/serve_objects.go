@@ -2,7 +2,6 @@ package dockerapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/network"
@@ -60,7 +60,12 @@ func (s *Server) network(ctx context.Context, ref string) (*netmgr.Network, erro
 	if s.opt.Networks == nil {
 		return nil, fmt.Errorf("no network manager: %w", errdefs.ErrNotImplemented)
 	}
-	if n, err := s.opt.Networks.Get(ctx, ref); err == nil || !errdefs.IsNotFound(err) {
+	n, err := s.opt.Networks.Get(ctx, ref)
+	if errdefs.IsInvalidArgument(err) {
+		// Not a network's name (an image's, asked by docker inspect).
+		return nil, fmt.Errorf("network %s not found: %w", ref, errdefs.ErrNotFound)
+	}
+	if err == nil || !errdefs.IsNotFound(err) {
 		return n, err
 	}
 	nets, err := s.opt.Networks.List(ctx, nil)
@@ -129,6 +134,7 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.emitObject(events.NetworkEventType, events.ActionCreate, n.ID, n.Name)
 	return writeJSON(w, http.StatusCreated, network.CreateResponse{ID: n.ID})
 }
 
@@ -148,6 +154,7 @@ func (s *Server) networkDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.emitObject(events.NetworkEventType, events.ActionDestroy, n.ID, n.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -183,6 +190,7 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.emitObject(events.VolumeEventType, events.ActionCreate, v.Name, v.Name)
 	return writeJSON(w, http.StatusCreated, Volume(v))
 }
 
@@ -198,6 +206,7 @@ func (s *Server) volumeDelete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.eng.Volumes().Remove(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
+	s.emitObject(events.VolumeEventType, events.ActionDestroy, r.PathValue("name"), r.PathValue("name"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -234,9 +243,12 @@ func imageRefMatches(img *image.Image, refs []string) bool {
 	return false
 }
 
-// imageGet is `GET /images/{name}/json`; other GETs under /images are not
-// served.
+// imageGet is `GET /images/{name}/json` and `GET /images/{name}/get`;
+// other GETs under /images are not served.
 func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) error {
+	if name, ok := strings.CutSuffix(r.PathValue("name"), "/get"); ok {
+		return s.imageSave(w, r, []string{name})
+	}
 	name, ok := strings.CutSuffix(r.PathValue("name"), "/json")
 	if !ok {
 		return s.notImplemented(w, r)
@@ -256,9 +268,12 @@ func (s *Server) image(ctx context.Context, ref string) (*image.Image, error) {
 	return img, err
 }
 
-// imagePost is `POST /images/{name}/tag?repo=&tag=`; other POSTs under
-// /images are not served.
+// imagePost is `POST /images/{name}/tag?repo=&tag=` and
+// `POST /images/{name}/push`; other POSTs under /images are not served.
 func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) error {
+	if name, ok := strings.CutSuffix(r.PathValue("name"), "/push"); ok {
+		return s.imagePush(w, r, name)
+	}
 	name, ok := strings.CutSuffix(r.PathValue("name"), "/tag")
 	if !ok {
 		return s.notImplemented(w, r)
@@ -270,12 +285,14 @@ func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) error {
 	if tag != "" {
 		repo += ":" + tag
 	}
-	if _, err := s.image(r.Context(), name); err != nil {
+	img, err := s.image(r.Context(), name)
+	if err != nil {
 		return err
 	}
 	if err := s.eng.Images().Tag(r.Context(), name, repo); err != nil {
 		return err
 	}
+	s.emitObject(events.ImageEventType, events.ActionTag, img.ID, image.FamiliarName(repo))
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }
@@ -298,8 +315,10 @@ func (s *Server) imageDelete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := []imagetypes.DeleteResponse{{Untagged: image.FamiliarName(name)}}
+	s.emitObject(events.ImageEventType, events.ActionUnTag, img.ID, image.FamiliarName(name))
 	if _, err := s.eng.Images().Resolve(r.Context(), img.ID); errdefs.IsNotFound(err) {
 		out = append(out, imagetypes.DeleteResponse{Deleted: img.ID})
+		s.emitObject(events.ImageEventType, events.ActionDelete, img.ID, image.FamiliarName(name))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -321,17 +340,13 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 			ref += ":" + tag
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	send := func(m jsonstream.Message) {
-		_ = enc.Encode(m)
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
+	keys, err := clientKeychain(r)
+	if err != nil {
+		return err
 	}
+	send := jsonStream(w)
 	send(jsonstream.Message{Status: "Pulling from " + image.FamiliarName(from), ID: q.Get("tag")})
-	img, err := s.eng.Images().Pull(r.Context(), ref, image.PullOptions{Platform: q.Get("platform"), Progress: func(e image.PullEvent) {
+	img, err := s.eng.Images().Pull(r.Context(), ref, image.PullOptions{Platform: q.Get("platform"), Keychain: keys, Progress: func(e image.PullEvent) {
 		m := jsonstream.Message{ID: shortDigest(e.Digest), Status: pullStatus(e.Status)}
 		if e.Status == image.PullDownloading {
 			m.Progress = &jsonstream.Progress{Current: e.Done, Total: e.Size}
@@ -339,9 +354,10 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 		send(m)
 	}})
 	if err != nil {
-		send(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
+		send(streamError(err))
 		return nil
 	}
+	s.emitObject(events.ImageEventType, events.ActionPull, image.FamiliarName(ref), image.FamiliarName(ref))
 	if len(img.RepoDigests) > 0 {
 		_, d, _ := strings.Cut(img.RepoDigests[0], "@")
 		send(jsonstream.Message{Status: "Digest: " + d})

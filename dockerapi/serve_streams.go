@@ -139,8 +139,14 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Without stdin the client half-closes its side (CloseWrite) at once:
 	// its going away shows as a failed write.
+	// Attached to before it runs (`docker start -a`): its output from
+	// the start to come. A container that ran before waits for a new run.
 	fresh := c.State.Status == engine.StatusCreated
-	if c, err = s.waitForStart(ctx, c); err != nil {
+	rerun := c.State.Status == engine.StatusExited
+	attached, prevStart := time.Now(), c.State.StartedAt
+	if c, err = s.waitUntil(ctx, c, func(c *engine.Container) bool {
+		return c.State.Status != engine.StatusCreated && (!rerun || c.State.StartedAt.After(prevStart))
+	}); err != nil {
 		return nil
 	}
 	if stdin || c.Config.Tty {
@@ -157,7 +163,10 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 	// From its first line when it was attached to before it started,
 	// else what it writes from now on.
 	o.Follow, o.Tail, o.Since = true, -1, time.Time{}
-	if !fresh {
+	switch {
+	case rerun:
+		o.Since = attached
+	case !fresh:
 		o.Tail = 0
 	}
 	_ = s.sendLogs(ctx, c, o, stdout, stderr)

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/common"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/netmgr"
 )
 
@@ -36,6 +37,7 @@ const maxBody = 4 << 20
 type Options struct {
 	Engine   *engine.Engine
 	Networks *netmgr.Manager // nil: no network endpoints
+	Builder  *build.Builder  // nil: no POST /build
 	Version  string          // berth's version, for /version
 	Logger   *slog.Logger
 	// Root and RunDir are the state root and run directory /info reports.
@@ -51,8 +53,16 @@ type Server struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
+	// ctx ends with Close: the goroutines the server owns (exit watches)
+	// and its event streams end with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the goroutines the server owns
+	events eventHub
 
 	mu sync.Mutex // guards the fields below
+	// watching are the containers whose exit is watched for a die event.
+	watching map[engine.ContainerID]bool
 	// execs are the exec instances by ID.
 	execs map[string]*execInstance
 	// attached counts the attach streams per container ID, which an
@@ -60,15 +70,29 @@ type Server struct {
 	attached map[engine.ContainerID]*sync.WaitGroup
 }
 
-// New returns the API server over opt's engine.
-func New(opt Options) *Server {
+// New returns the API server over opt's engine. ctx carries the values of
+// the goroutines the server owns; its cancellation is not followed: Close
+// ends them.
+func New(ctx context.Context, opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+
 	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, mux: http.NewServeMux(),
-		execs: map[string]*execInstance{}, attached: map[engine.ContainerID]*sync.WaitGroup{}}
+		execs: map[string]*execInstance{}, attached: map[engine.ContainerID]*sync.WaitGroup{},
+		watching: map[engine.ContainerID]bool{}}
+	// The server's own lifetime, not a request's: Close ends it.
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.routes()
 	return s
+}
+
+// Close ends the event streams and the goroutines the server owns and
+// waits for them. The containers it started keep running.
+func (s *Server) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
 }
 
 // versionPrefix is the /v1.NN a client puts before every path.
@@ -107,22 +131,39 @@ func (s *Server) routes() {
 	m.Handle("POST /containers/{id}/attach", handlerFunc(s.containerAttach))
 	m.Handle("POST /containers/{id}/resize", handlerFunc(s.noContent))
 	m.Handle("POST /containers/{id}/exec", handlerFunc(s.execCreate))
+	m.Handle("HEAD /containers/{id}/archive", handlerFunc(s.archiveHead))
+	m.Handle("GET /containers/{id}/archive", handlerFunc(s.archiveGet))
+	m.Handle("PUT /containers/{id}/archive", handlerFunc(s.archivePut))
+	m.Handle("GET /containers/{id}/top", handlerFunc(s.containerTop))
+	m.Handle("GET /containers/{id}/stats", handlerFunc(s.containerStats))
+	m.Handle("POST /containers/{id}/rename", handlerFunc(s.containerRename))
 	m.Handle("POST /exec/{id}/start", handlerFunc(s.execStart))
 	m.Handle("POST /exec/{id}/resize", handlerFunc(s.execResize))
 	m.Handle("GET /exec/{id}/json", handlerFunc(s.execInspect))
 
+	m.Handle("GET /events", handlerFunc(s.systemEvents))
+	m.Handle("POST /build", handlerFunc(s.build))
+
 	m.Handle("GET /networks", handlerFunc(s.networkList))
 	m.Handle("POST /networks/create", handlerFunc(s.networkCreate))
+	m.Handle("POST /networks/prune", handlerFunc(s.networkPrune))
+	m.Handle("POST /networks/{id}/connect", handlerFunc(s.networkConnect))
+	m.Handle("POST /networks/{id}/disconnect", handlerFunc(s.networkDisconnect))
 	m.Handle("GET /networks/{id}", handlerFunc(s.networkInspect))
 	m.Handle("DELETE /networks/{id}", handlerFunc(s.networkDelete))
 
 	m.Handle("GET /volumes", handlerFunc(s.volumeList))
 	m.Handle("POST /volumes/create", handlerFunc(s.volumeCreate))
+	m.Handle("POST /volumes/prune", handlerFunc(s.volumePrune))
 	m.Handle("GET /volumes/{name}", handlerFunc(s.volumeInspect))
 	m.Handle("DELETE /volumes/{name}", handlerFunc(s.volumeDelete))
 
 	m.Handle("GET /images/json", handlerFunc(s.imageList))
 	m.Handle("POST /images/create", handlerFunc(s.imageCreate))
+	m.Handle("POST /images/load", handlerFunc(s.imageLoad))
+	m.Handle("GET /images/get", handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return s.imageSave(w, r, r.URL.Query()["names"])
+	}))
 	m.Handle("GET /images/{name...}", handlerFunc(s.imageGet))
 	m.Handle("DELETE /images/{name...}", handlerFunc(s.imageDelete))
 	m.Handle("POST /images/{name...}", handlerFunc(s.imagePost))

@@ -42,7 +42,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Engine: eng, Version: "test", Root: root}))
+	srv := httptest.NewServer(New(t.Context(), Options{Engine: eng, Version: "test", Root: root}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -110,7 +110,23 @@ func TestErrorsInDockerShape(t *testing.T) {
 		{"missing image", "GET", "/v1.51/images/nope:1/json", "", 404, "No such image: nope:1"},
 		{"missing volume", "DELETE", "/v1.51/volumes/nope", "", 404, "nope"},
 		{"missing exec", "GET", "/v1.51/exec/abc/json", "", 404, "No such exec instance"},
-		{"not implemented", "PUT", "/v1.51/containers/x/archive", "", 501, "PUT /containers/x/archive: not implemented"},
+		{"not implemented", "POST", "/v1.51/containers/x/update", "", 501, "POST /containers/x/update: not implemented"},
+		{"archive without path", "PUT", "/v1.51/containers/x/archive", "", 400, "path is required"},
+		{"archive of a missing container", "GET", "/v1.51/containers/nope/archive?path=/etc", "", 404, "No such container: nope"},
+		{"rename without name", "POST", "/v1.51/containers/x/rename", "", 400, "name is required"},
+		{"rename of a missing container", "POST", "/v1.51/containers/nope/rename?name=y", "", 404, "No such container: nope"},
+		{"stats of a missing container", "GET", "/v1.51/containers/nope/stats?stream=false", "", 404, "No such container: nope"},
+		{"top with ps_args", "GET", "/v1.51/containers/nope/top?ps_args=aux", "", 400, "ps_args"},
+		{"connect without a container", "POST", "/v1.51/networks/x/connect", `{}`, 400, "Container is required"},
+		{"connect malformed", "POST", "/v1.51/networks/x/connect", `{"Container":`, 400, "invalid JSON body"},
+		{"prune with an unknown filter", "POST", "/v1.51/volumes/prune?filters=%7B%22until%22%3A%7B%2210m%22%3Atrue%7D%7D", "", 400, `filter "until"`},
+		{"build over BuildKit", "POST", "/v1.51/build?version=2", "", 501, "BuildKit"},
+		{"build with a Dockerfile outside", "POST", "/v1.51/build?dockerfile=../x", "", 400, "inside the context"},
+		{"save without names", "GET", "/v1.51/images/get", "", 400, "no image names"},
+		{"save of a missing image", "GET", "/v1.51/images/nope:1/get", "", 404, "No such image: nope:1"},
+		{"push of a missing image", "POST", "/v1.51/images/nope/push?tag=1", "", 404, "No such image: nope:1"},
+		{"bad event filters", "GET", "/v1.51/events?filters=%7B", "", 400, "filters"},
+		{"unknown event filter", "GET", "/v1.51/events?filters=%7B%22color%22%3A%7B%22red%22%3Atrue%7D%7D", "", 400, `filter "color"`},
 		{"not implemented image endpoint", "GET", "/v1.51/images/busybox/history", "", 501, "/images/busybox/history"},
 		{"malformed JSON", "POST", "/v1.51/containers/create?name=bad", `{"Image":`, 400, "invalid JSON body"},
 		{"wrong types", "POST", "/v1.51/containers/create?name=bad", `{"Image":"busybox","Cmd":"echo"}`, 400, "invalid JSON body"},
@@ -285,7 +301,7 @@ func TestCreateConfig(t *testing.T) {
 // BenchmarkPing is `GET /_ping` over a kept-alive connection: the server's
 // own latency, without a client process's start.
 func BenchmarkPing(b *testing.B) {
-	srv := httptest.NewServer(New(Options{Version: "bench"}))
+	srv := httptest.NewServer(New(b.Context(), Options{Version: "bench"}))
 	defer srv.Close()
 	c := srv.Client()
 	for b.Loop() {

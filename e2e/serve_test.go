@@ -21,9 +21,16 @@ import (
 const dockerCLI = "/usr/local/bin/docker"
 
 // serve starts `berth serve` on a socket in the test's root and stops it
-// (SIGINT) when the test ends; it returns the socket's path once the
-// server answers.
+// (SIGINT) when the test ends (unless the test ended it first); it
+// returns the socket's path once the server answers.
 func (h *harness) serve() string {
+	h.t.Helper()
+	sock, _ := h.serveProc()
+	return sock
+}
+
+// serveProc is serve, with the server's process.
+func (h *harness) serveProc() (string, *os.Process) {
 	t := h.t
 	t.Helper()
 	sock := filepath.Join(h.root, "run", "docker.sock")
@@ -55,7 +62,7 @@ func (h *harness) serve() string {
 		}
 		return err == nil
 	})
-	return sock
+	return sock, cmd.Process
 }
 
 // docker runs the docker CLI against the socket.
@@ -163,11 +170,7 @@ func TestServeDockerCLI(t *testing.T) {
 	h.mustDocker(sock, "rmi", "e2ebox:1")
 
 	// Bad input: 400 and nothing made.
-	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}}
-	resp, err := c.Post("http://berth/v1.51/containers/create?name=bad", "application/json", strings.NewReader(`{"Image": "busybox", "Cmd": `))
+	resp, err := apiClient(sock).Post("http://berth/v1.51/containers/create?name=bad", "application/json", strings.NewReader(`{"Image": "busybox", "Cmd": `))
 	if err != nil {
 		t.Fatal(err)
 	}

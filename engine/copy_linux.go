@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/mountinfo"
@@ -20,17 +19,6 @@ import (
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/tarcopy"
 )
-
-// PathStat describes a path in a container's filesystem, as docker's
-// container.PathStat: LinkTarget is, for a symbolic link, the path (in the
-// container) of what it finally leads to.
-type PathStat struct {
-	Name       string
-	Size       int64
-	Mode       fs.FileMode
-	Mtime      time.Time
-	LinkTarget string
-}
 
 // CopyToOptions tune CopyTo.
 type CopyToOptions struct {

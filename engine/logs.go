@@ -36,6 +36,11 @@ func (e *Engine) Logs(ctx context.Context, id ContainerID, opt LogOptions, fn fu
 		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
 	lr := logReader{path: filepath.Join(dir, ctrstate.LogFile), opt: opt, fn: fn}
+	defer func() {
+		if lr.f != nil { // a followed log stays open until here
+			_ = lr.f.Close()
+		}
+	}()
 	if rotated := rotatedLogs(lr.path); len(rotated) > 0 {
 		if err := lr.readHistory(rotated); err != nil || !opt.Follow {
 			return err

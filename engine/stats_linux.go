@@ -2,11 +2,13 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -14,240 +16,258 @@ import (
 	"github.com/containerd/errdefs"
 )
 
-// ContainerStats is one reading of a running container's use of the
-// machine, as docker stats reads it: counters only; rates (CPU %) come from
-// two readings (see CPUPercent).
-type ContainerStats struct {
-	Read       time.Time
-	CPUUsage   uint64 // nanoseconds of CPU time the container's processes used, in all
-	SystemCPU  uint64 // nanoseconds of CPU time the machine has had, in all (every CPU)
-	OnlineCPUs int
-	MemUsage   uint64 // bytes of memory in use, less the inactive page cache
-	MemLimit   uint64 // the container's memory limit; the machine's memory when it has none
-	NetRx      uint64 // bytes received on its network interfaces (loopback left out)
-	NetTx      uint64
-	BlockRead  uint64 // bytes read from and written to block devices
-	BlockWrite uint64
-	Pids       uint64 // processes and threads
+// Stats is one sample of a running container's resource use, read from its
+// cgroup (v1, or v2 when the host has only that) and its network namespace.
+type Stats struct {
+	Read time.Time
+	// CPUTotal is the CPU time its processes used, in nanoseconds;
+	// SystemCPU the host's CPU time, in nanoseconds, at the same moment
+	// (the denominator of a CPU share between two samples).
+	CPUTotal, SystemCPU uint64
+	OnlineCPUs          int
+	// MemUsage is its memory use less the page cache, as Docker shows it;
+	// MemLimit its limit (the host's memory when it has none).
+	MemUsage, MemLimit uint64
+	PIDs, PIDsLimit    uint64 // PIDsLimit 0: none
+	// BlkRead and BlkWrite are the bytes read from and written to block
+	// devices.
+	BlkRead, BlkWrite uint64
+	// Networks are the counters of its interfaces by name, loopback left out.
+	Networks map[string]NetStats
+}
+
+// NetTotals are the bytes received and sent on all its interfaces.
+func (s Stats) NetTotals() (rx, tx uint64) {
+	for _, n := range s.Networks {
+		rx += n.RxBytes
+		tx += n.TxBytes
+	}
+	return rx, tx
 }
 
 // CPUPercent is the share of one CPU the container used between two
-// readings, times the number of CPUs (docker's CPU %: 200% is two CPUs
-// busy). 0 when the readings do not tell.
-func CPUPercent(prev, cur ContainerStats) float64 {
-	if cur.CPUUsage < prev.CPUUsage || cur.SystemCPU <= prev.SystemCPU {
+// samples, times the number of CPUs (docker's CPU %: 200% is two CPUs
+// busy). 0 when the samples do not tell.
+func CPUPercent(prev, cur Stats) float64 {
+	if cur.CPUTotal < prev.CPUTotal || cur.SystemCPU <= prev.SystemCPU {
 		return 0
 	}
-	cpu := float64(cur.CPUUsage - prev.CPUUsage)
+	cpu := float64(cur.CPUTotal - prev.CPUTotal)
 	sys := float64(cur.SystemCPU - prev.SystemCPU)
 	return cpu / sys * float64(cur.OnlineCPUs) * 100
 }
 
-// Stats reads the resource use of the running container id from its
-// control groups (cgroup v1) and its network namespace.
-// errdefs.ErrNotFound for an unknown container; errdefs.ErrFailedPrecondition
-// when it is not running, or on a machine with cgroup v2 only.
-func (e *Engine) Stats(ctx context.Context, id ContainerID) (ContainerStats, error) {
-	var st ContainerStats
-	pid, err := e.runningPid(string(id))
-	if err != nil {
-		return st, err
+// MachineMemory is the host's memory in bytes.
+func MachineMemory() (uint64, error) {
+	if m := hostMemory(); m > 0 {
+		return m, nil
 	}
-	groups, err := readCgroups(pid)
-	if err != nil {
-		return st, fmt.Errorf("container %q: %w", id, err)
-	}
-	v1 := func(ctrl, file string) string {
-		return filepath.Join("/sys/fs/cgroup", ctrl, groups[ctrl], file)
-	}
-	if _, ok := groups["memory"]; !ok {
-		return st, fmt.Errorf("container %q: stats need cgroup v1 (memory, cpuacct, blkio, pids): %w", id, errdefs.ErrFailedPrecondition)
-	}
-	st.Read = time.Now()
-	if st.SystemCPU, st.OnlineCPUs, err = systemCPU(); err != nil {
-		return st, err
-	}
-	if st.CPUUsage, err = readUint(v1("cpuacct", "cpuacct.usage")); err != nil {
-		return st, err
-	}
-	usage, err := readUint(v1("memory", "memory.usage_in_bytes"))
-	if err != nil {
-		return st, err
-	}
-	memStat, err := readKeyed(v1("memory", "memory.stat"))
-	if err != nil {
-		return st, err
-	}
-	// As docker's CLI: the inactive page cache can be reclaimed at once.
-	if inactive := memStat["total_inactive_file"]; inactive < usage {
-		usage -= inactive
-	}
-	st.MemUsage = usage
-	if st.MemLimit, err = readUint(v1("memory", "memory.limit_in_bytes")); err != nil {
-		return st, err
-	}
-	if total, err := MachineMemory(); err == nil && (st.MemLimit == 0 || st.MemLimit > total) {
-		st.MemLimit = total
-	}
-	if st.BlockRead, st.BlockWrite, err = blkioBytes(v1("blkio", "blkio.throttle.io_service_bytes_recursive")); err != nil {
-		return st, err
-	}
-	if st.Pids, err = readUint(v1("pids", "pids.current")); err != nil {
-		return st, err
-	}
-	if st.NetRx, st.NetTx, err = netBytes(pid); err != nil {
-		return st, err
-	}
-	return st, ctx.Err()
+	return 0, errors.New("/proc/meminfo: no MemTotal")
 }
 
-// readCgroups reads /proc/PID/cgroup: the cgroup v1 path of each
-// controller (a line "N:cpu,cpuacct:/path" names both).
-func readCgroups(pid int) (map[string]string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+// NetStats are the counters of one network interface, as the container sees them.
+type NetStats struct {
+	RxBytes, RxPackets, RxErrors, RxDropped uint64
+	TxBytes, TxPackets, TxErrors, TxDropped uint64
+}
+
+// cgroupRoot is where the cgroup hierarchies are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// Stats samples the resource use of running container id.
+// errdefs.ErrNotFound for an unknown container, ErrFailedPrecondition when
+// it is not running.
+func (e *Engine) Stats(ctx context.Context, id ContainerID) (Stats, error) {
+	dir, rec, err := e.lookup(string(id))
 	if err != nil {
-		return nil, withClass(err, errdefs.ErrFailedPrecondition)
+		return Stats{}, err
 	}
-	out := map[string]string{}
-	for line := range strings.Lines(string(b)) {
-		parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
-		if len(parts) != 3 || parts[1] == "" {
+	if rec == nil {
+		return Stats{}, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
+	}
+	st, err := e.observeDir(dir)
+	if err != nil {
+		return Stats{}, err
+	}
+	if (st.Status != StatusRunning && st.Status != StatusPaused) || st.Pid == 0 {
+		return Stats{}, fmt.Errorf("container %q is %s, not running: %w", rec.Config.Name, st.Status, errdefs.ErrFailedPrecondition)
+	}
+	cg := cgroupsPath(rec.Config, rec.ID)
+	s := Stats{Read: time.Now().UTC(), OnlineCPUs: runtime.NumCPU(), Networks: map[string]NetStats{}}
+	if s.SystemCPU, err = systemCPU(); err != nil {
+		return s, err
+	}
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "memory", cg)); err == nil {
+		err = cgroupV1Stats(cg, &s)
+	} else {
+		err = cgroupV2Stats(cg, &s)
+	}
+	if err != nil {
+		return s, fmt.Errorf("container %q: cgroup: %w", rec.Config.Name, err)
+	}
+	if s.MemLimit == 0 || s.MemLimit >= 1<<62 {
+		s.MemLimit = hostMemory()
+	}
+	if err := netStats(st.Pid, s.Networks); err != nil {
+		return s, fmt.Errorf("container %q: network counters: %w", rec.Config.Name, err)
+	}
+	return s, nil
+}
+
+func cgroupV1Stats(cg string, s *Stats) error {
+	v1 := func(ctrl, file string) string { return filepath.Join(cgroupRoot, ctrl, cg, file) }
+	var err error
+	if s.CPUTotal, err = readUint(v1("cpuacct", "cpuacct.usage")); err != nil {
+		return err
+	}
+	if s.MemUsage, err = readUint(v1("memory", "memory.usage_in_bytes")); err != nil {
+		return err
+	}
+	if s.MemLimit, err = readUint(v1("memory", "memory.limit_in_bytes")); err != nil {
+		return err
+	}
+	stat, err := readKeyed(v1("memory", "memory.stat"))
+	if err != nil {
+		return err
+	}
+	if cache := stat["total_inactive_file"]; cache < s.MemUsage {
+		s.MemUsage -= cache
+	}
+	if s.PIDs, err = readUint(v1("pids", "pids.current")); err != nil {
+		return err
+	}
+	s.PIDsLimit, _ = readUint(v1("pids", "pids.max")) // "max": none
+	return blkioV1(v1("blkio", "blkio.throttle.io_service_bytes_recursive"), s)
+}
+
+func blkioV1(p string, s *Stats) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text()) // MAJ:MIN Op bytes
+		if len(fs) != 3 {
 			continue
 		}
-		for _, c := range strings.Split(parts[1], ",") {
-			out[c] = parts[2]
+		n, _ := strconv.ParseUint(fs[2], 10, 64)
+		switch fs[1] {
+		case "Read":
+			s.BlkRead += n
+		case "Write":
+			s.BlkWrite += n
 		}
 	}
-	return out, nil
+	return sc.Err()
 }
 
+func cgroupV2Stats(cg string, s *Stats) error {
+	v2 := func(file string) string { return filepath.Join(cgroupRoot, cg, file) }
+	cpu, err := readKeyed(v2("cpu.stat"))
+	if err != nil {
+		return err
+	}
+	s.CPUTotal = cpu["usage_usec"] * 1000
+	if s.MemUsage, err = readUint(v2("memory.current")); err != nil {
+		return err
+	}
+	s.MemLimit, _ = readUint(v2("memory.max"))
+	if mem, err := readKeyed(v2("memory.stat")); err == nil && mem["inactive_file"] < s.MemUsage {
+		s.MemUsage -= mem["inactive_file"]
+	}
+	s.PIDs, _ = readUint(v2("pids.current"))
+	s.PIDsLimit, _ = readUint(v2("pids.max"))
+	return nil
+}
+
+// systemCPU is the host's CPU time in nanoseconds from /proc/stat, as
+// Docker counts it.
+func systemCPU() (uint64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fs := strings.Fields(line)
+	if len(fs) < 8 || fs[0] != "cpu" {
+		return 0, errors.New("/proc/stat: no cpu line")
+	}
+	var ticks uint64
+	for _, f := range fs[1:8] {
+		n, _ := strconv.ParseUint(f, 10, 64)
+		ticks += n
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return ticks * (uint64(time.Second) / clockTicks), nil
+}
+
+// hostMemory is the host's memory in bytes.
+func hostMemory() uint64 {
+	m, err := readKeyed("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	return m["MemTotal:"] * 1024
+}
+
+// netStats reads /proc/PID/net/dev: the counters of the interfaces of
+// PID's network namespace.
+func netStats(pid int, out map[string]NetStats) error {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/net/dev")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // it exited meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	parseNetDev(b, out)
+	return nil
+}
+
+// parseNetDev reads the counters of a /proc/net/dev, loopback left out.
+func parseNetDev(b []byte, out map[string]NetStats) {
+	lines := strings.Split(string(b), "\n")
+	for _, l := range lines[min(2, len(lines)):] {
+		name, rest, ok := strings.Cut(l, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "lo" {
+			continue
+		}
+		var v [16]uint64
+		for i, f := range strings.Fields(rest) {
+			if i < len(v) {
+				v[i], _ = strconv.ParseUint(f, 10, 64)
+			}
+		}
+		out[name] = NetStats{RxBytes: v[0], RxPackets: v[1], RxErrors: v[2], RxDropped: v[3],
+			TxBytes: v[8], TxPackets: v[9], TxErrors: v[10], TxDropped: v[11]}
+	}
+}
+
+// readUint reads a file holding one number.
 func readUint(p string) (uint64, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", p, err)
-	}
-	return n, nil
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }
 
-// readKeyed reads a file of "key value" lines.
+// readKeyed reads a file of "key value" lines (memory.stat, cpu.stat,
+// meminfo).
 func readKeyed(p string) (map[string]uint64, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]uint64{}
-	for line := range strings.Lines(string(b)) {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-			out[k] = n
+	for _, l := range strings.Split(string(b), "\n") {
+		fs := strings.Fields(l)
+		if len(fs) >= 2 {
+			out[fs[0]], _ = strconv.ParseUint(fs[1], 10, 64)
 		}
 	}
 	return out, nil
-}
-
-// clockTicks is USER_HZ, the unit of /proc/stat: 100 on Linux.
-const clockTicks = 100
-
-// systemCPU reads the machine's CPU time, in nanoseconds, from the "cpu"
-// line of /proc/stat (as docker does), and counts the CPUs it lists.
-func systemCPU() (total uint64, cpus int, err error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		fields := strings.Fields(line)
-		switch {
-		case len(fields) > 0 && fields[0] == "cpu":
-			for _, f := range fields[1:min(len(fields), 8)] { // user … softirq, steal: not guest time
-				n, err := strconv.ParseUint(f, 10, 64)
-				if err != nil {
-					return 0, 0, fmt.Errorf("/proc/stat: %w", err)
-				}
-				total += n
-			}
-		case len(fields) > 0 && strings.HasPrefix(fields[0], "cpu"):
-			cpus++
-		}
-	}
-	return total * (uint64(time.Second) / clockTicks), cpus, nil
-}
-
-// MachineMemory is the machine's memory in bytes (MemTotal of /proc/meminfo).
-func MachineMemory() (uint64, error) {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, fmt.Errorf("/proc/meminfo: no MemTotal")
-}
-
-// blkioBytes sums the Read and Write lines of a blkio io_service_bytes file.
-func blkioBytes(p string) (read, write uint64, err error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return 0, 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
-		}
-		n, err := strconv.ParseUint(f[2], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch f[1] {
-		case "Read":
-			read += n
-		case "Write":
-			write += n
-		}
-	}
-	return read, write, nil
-}
-
-// netBytes sums what the interfaces of the network namespace of pid,
-// loopback left out, received and sent (/proc/PID/net/dev).
-func netBytes(pid int) (rx, tx uint64, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/net/dev")
-	if err != nil {
-		return 0, 0, err
-	}
-	return parseNetDev(b)
-}
-
-func parseNetDev(b []byte) (rx, tx uint64, err error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		name, counters, ok := strings.Cut(sc.Text(), ":")
-		if !ok || strings.TrimSpace(name) == "lo" {
-			continue
-		}
-		f := strings.Fields(counters)
-		if len(f) < 9 {
-			continue
-		}
-		r, err1 := strconv.ParseUint(f[0], 10, 64)
-		t, err2 := strconv.ParseUint(f[8], 10, 64)
-		if err1 != nil || err2 != nil {
-			return 0, 0, fmt.Errorf("net/dev: %q: bad counters", strings.TrimSpace(name))
-		}
-		rx += r
-		tx += t
-	}
-	return rx, tx, sc.Err()
 }

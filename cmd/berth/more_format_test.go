@@ -18,11 +18,12 @@ func moreGoldenTables() []struct {
 	ctr := func(id, name string) *engine.Container {
 		return &engine.Container{ID: engine.ContainerID(id), Config: engine.ContainerConfig{Name: name}}
 	}
-	prev := engine.ContainerStats{Read: now, CPUUsage: 1e9, SystemCPU: 10e9, OnlineCPUs: 2}
+	prev := engine.Stats{Read: now, CPUTotal: 1e9, SystemCPU: 10e9, OnlineCPUs: 2}
 	stats := []statsRow{
 		{c: ctr("0123456789abcdef0123", "demo-web-1"), prev: prev, running: true, trunc: true,
-			cur: engine.ContainerStats{Read: now.Add(time.Second), CPUUsage: 1.5e9, SystemCPU: 12e9, OnlineCPUs: 2,
-				MemUsage: 3 << 20, MemLimit: 1 << 30, NetRx: 2048, NetTx: 516, BlockRead: 4096, BlockWrite: 1 << 20, Pids: 3}},
+			cur: engine.Stats{Read: now.Add(time.Second), CPUTotal: 1.5e9, SystemCPU: 12e9, OnlineCPUs: 2,
+				MemUsage: 3 << 20, MemLimit: 1 << 30, Networks: map[string]engine.NetStats{"eth0": {RxBytes: 2048, TxBytes: 516}},
+				BlkRead: 4096, BlkWrite: 1 << 20, PIDs: 3}},
 		{c: ctr("fedcba98765432100123", "demo-db-1"), trunc: true},
 	}
 	hist := []historyRow{

@@ -43,15 +43,9 @@ func runNetworkPrune(ctx context.Context, g *globalOptions, o networkPruneOption
 	}
 	// Networks any container of the root names, running or not, are in
 	// use, as Docker counts them.
-	ctrs, err := a.engine.List(ctx, nil)
+	keep, err := a.engine.NetworksInUse(ctx)
 	if err != nil {
 		return err
-	}
-	var keep []string
-	for _, c := range ctrs {
-		for _, nc := range c.Config.Networks {
-			keep = append(keep, nc.Network)
-		}
 	}
 	rep, err := a.nets.Prune(ctx, netmgr.PruneOptions{Labels: labels, Keep: keep})
 	if rep != nil {

@@ -145,12 +145,15 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) (retErr err
 	if _, err := a.engine.SweepAutoRemove(ctx); err != nil {
 		a.log.Warn("sweep auto-removed containers", "err", err)
 	}
+	api := dockerapi.New(ctx, dockerapi.Options{Engine: a.engine, Networks: a.nets, Builder: a.builder, Version: berthVersion(),
+		Logger: a.log, Root: a.root, RunDir: a.runDir})
 	srv := &http.Server{
-		Handler: dockerapi.New(dockerapi.Options{Engine: a.engine, Networks: a.nets, Version: berthVersion(),
-			Logger: a.log, Root: a.root, RunDir: a.runDir}),
+		Handler:           api,
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Before the first client: what it sees is the server as it idles.
+	releaseStartupMemory()
 	errc := make(chan error, len(addrs))
 	for _, la := range addrs {
 		l, err := listen(ctx, la)
@@ -172,6 +175,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) (retErr err
 	// moment to finish, streams (logs -f, attach) are cut.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	_ = api.Close() // event streams end
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
 	}

@@ -104,7 +104,7 @@ func runStats(ctx context.Context, g *globalOptions, a *app, o statsOptions, nam
 	if f, ok := g.stdout.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	prev := map[engine.ContainerID]engine.ContainerStats{}
+	prev := map[engine.ContainerID]engine.Stats{}
 	ticker := time.NewTicker(statsInterval)
 	defer ticker.Stop()
 	for first := true; ; first = false {
@@ -115,7 +115,7 @@ func runStats(ctx context.Context, g *globalOptions, a *app, o statsOptions, nam
 		ctrs = slices.DeleteFunc(ctrs, func(c *engine.Container) bool {
 			return !named && !o.all && c.State.Status != engine.StatusRunning
 		})
-		cur := map[engine.ContainerID]engine.ContainerStats{}
+		cur := map[engine.ContainerID]engine.Stats{}
 		for _, c := range ctrs {
 			if st, err := a.engine.Stats(ctx, c.ID); err == nil {
 				cur[c.ID] = st
@@ -170,7 +170,7 @@ var statsHeader = headerFields{
 // statsRow is a line of stats, with docker's fields.
 type statsRow struct {
 	c         *engine.Container
-	prev, cur engine.ContainerStats
+	prev, cur engine.Stats
 	running   bool
 	trunc     bool
 }
@@ -206,11 +206,12 @@ func (r statsRow) MemPerc() string {
 }
 
 func (r statsRow) NetIO() string {
-	return units.HumanSizeWithPrecision(float64(r.cur.NetRx), 3) + " / " + units.HumanSizeWithPrecision(float64(r.cur.NetTx), 3)
+	rx, tx := r.cur.NetTotals()
+	return units.HumanSizeWithPrecision(float64(rx), 3) + " / " + units.HumanSizeWithPrecision(float64(tx), 3)
 }
 
 func (r statsRow) BlockIO() string {
-	return units.HumanSizeWithPrecision(float64(r.cur.BlockRead), 3) + " / " + units.HumanSizeWithPrecision(float64(r.cur.BlockWrite), 3)
+	return units.HumanSizeWithPrecision(float64(r.cur.BlkRead), 3) + " / " + units.HumanSizeWithPrecision(float64(r.cur.BlkWrite), 3)
 }
 
-func (r statsRow) PIDs() string { return strconv.FormatUint(r.cur.Pids, 10) }
+func (r statsRow) PIDs() string { return strconv.FormatUint(r.cur.PIDs, 10) }

@@ -297,28 +297,10 @@ func runVolumePrune(ctx context.Context, g *globalOptions, o volumePruneOptions)
 	if err != nil {
 		return err
 	}
-	users, err := volumeUsers(ctx, a)
-	if err != nil {
-		return err
-	}
-	vols, err := a.engine.Volumes().List(ctx, nil)
-	if err != nil {
-		return err
-	}
-	var errs []error
+	removed, err := a.engine.Volumes().Prune(ctx, engine.VolumePruneOptions{All: o.all, Labels: f.labels})
 	fmt.Fprintln(g.stdout, "Deleted Volumes:")
-	for _, v := range vols {
-		_, anonymous := v.Labels[engine.LabelAnonymousVolume]
-		if len(users[v.Name]) > 0 || (!o.all && !anonymous) || !matchLabels(v.Labels, f.labels) {
-			continue
-		}
-		if err := a.engine.Volumes().Remove(ctx, v.Name); errdefs.IsConflict(err) {
-			continue // used by a container made meanwhile
-		} else if err != nil && !errdefs.IsNotFound(err) {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintln(g.stdout, v.Name)
+	for _, name := range removed {
+		fmt.Fprintln(g.stdout, name)
 	}
-	return errors.Join(errs...)
+	return err
 }

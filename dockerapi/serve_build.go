@@ -1,0 +1,137 @@
+package dockerapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/jsonstream"
+
+	"github.com/berth-dev/berth/engine"
+	engbuild "github.com/berth-dev/berth/engine/build"
+	"github.com/berth-dev/berth/engine/image"
+)
+
+// maxContext bounds the file content of a build context sent to
+// `POST /build`.
+const maxContext = 8 << 30
+
+// BuildOptions are the builder's options for the query of the classic
+// `POST /build`: t, dockerfile, buildargs, target, nocache, labels,
+// networkmode. The context directory is the caller's to fill in.
+// BuildKit's sessions (version=2), remote contexts and other platforms
+// are refused.
+func BuildOptions(r *http.Request) (engbuild.Options, error) {
+	q := r.URL.Query()
+	opt := engbuild.Options{Tags: q["t"], Target: q.Get("target"), NoCache: boolParam(r, "nocache")}
+	switch {
+	case q.Get("version") == string(build.BuilderBuildKit):
+		return opt, fmt.Errorf("version=2: BuildKit sessions are not served by berth; use the classic builder (DOCKER_BUILDKIT=0): %w", errdefs.ErrNotImplemented)
+	case q.Get("remote") != "":
+		return opt, fmt.Errorf("remote=%q: remote build contexts are not supported by berth: %w", q.Get("remote"), errdefs.ErrNotImplemented)
+	case q.Get("platform") != "" && q.Get("platform") != "linux/amd64" && q.Get("platform") != "linux":
+		return opt, fmt.Errorf("platform=%q: berth builds for its own platform only: %w", q.Get("platform"), errdefs.ErrInvalidArgument)
+	}
+	if df := q.Get("dockerfile"); df != "" {
+		if strings.Contains(df, "..") || strings.HasPrefix(df, "/") {
+			return opt, fmt.Errorf("dockerfile=%q: want a path inside the context: %w", df, errdefs.ErrInvalidArgument)
+		}
+		opt.Dockerfile = df
+	}
+	switch nm := q.Get("networkmode"); nm {
+	case "", "default", "bridge":
+	case "none":
+		opt.Network = "none"
+	default:
+		return opt, fmt.Errorf("networkmode=%q: want default or none: %w", nm, errdefs.ErrInvalidArgument)
+	}
+	if v := q.Get("buildargs"); v != "" {
+		var args map[string]*string
+		if err := json.Unmarshal([]byte(v), &args); err != nil {
+			return opt, fmt.Errorf("buildargs: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+		opt.BuildArgs = map[string]string{}
+		for k, v := range args {
+			if v != nil { // a key without a value is unset, as the client left it
+				opt.BuildArgs[k] = *v
+			}
+		}
+	}
+	if v := q.Get("labels"); v != "" {
+		if err := json.Unmarshal([]byte(v), &opt.Labels); err != nil {
+			return opt, fmt.Errorf("labels: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+	}
+	return opt, nil
+}
+
+// build is the classic `POST /build`: the tar body is the context, built
+// by berth's builder; the answer is a stream of {"stream": …} lines that
+// ends with the image's ID ({"aux": {"ID": …}}), or with the error.
+func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
+	opt, err := BuildOptions(r)
+	if err != nil {
+		return err
+	}
+	if s.opt.Builder == nil {
+		return fmt.Errorf("POST /build: this server has no builder: %w", errdefs.ErrNotImplemented)
+	}
+	dir, err := os.MkdirTemp("", "berth-build-context-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	body, err := decompressed(r.Body)
+	if err != nil {
+		return err
+	}
+	if err := engine.ExtractArchive(r.Context(), dir, body, engine.CopyInOptions{MaxBytes: maxContext}); err != nil {
+		return fmt.Errorf("build context: %w", err)
+	}
+	opt.ContextDir = dir
+	if opt.Dockerfile != "" {
+		opt.Dockerfile = filepath.Join(dir, opt.Dockerfile)
+	}
+	quiet := boolParam(r, "q")
+	send := jsonStream(w)
+	steps := map[int]bool{}
+	opt.Events = func(e engbuild.Event) {
+		if quiet {
+			return
+		}
+		switch e.Status {
+		case engbuild.StepStarted:
+			if !steps[e.Vertex] {
+				steps[e.Vertex] = true
+				send(jsonstream.Message{Stream: "Step " + strconv.Itoa(e.Vertex) + " : " + e.Name + "\n"})
+			}
+		case engbuild.StepCached:
+			if !steps[e.Vertex] {
+				steps[e.Vertex] = true
+				send(jsonstream.Message{Stream: "Step " + strconv.Itoa(e.Vertex) + " : " + e.Name + "\n"})
+			}
+			send(jsonstream.Message{Stream: " ---> Using cache\n"})
+		case engbuild.StepOutput:
+			send(jsonstream.Message{Stream: e.Line + "\n"})
+		}
+	}
+	res, err := s.opt.Builder.Build(r.Context(), opt)
+	if err != nil {
+		send(streamError(err))
+		return nil
+	}
+	send(auxMessage(map[string]string{"ID": res.ImageID}))
+	send(jsonstream.Message{Stream: "Successfully built " + shortDigest(res.ImageID) + "\n"})
+	for _, t := range res.Tags {
+		send(jsonstream.Message{Stream: "Successfully tagged " + image.FamiliarName(t) + "\n"})
+		s.emitObject(events.ImageEventType, events.ActionTag, res.ImageID, image.FamiliarName(t))
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/atomicfile"
+)
+
+// Rename gives container ref the name name, as `docker rename`: a running
+// container's peers resolve it by its new name from then on.
+// errdefs.ErrNotFound for an unknown container; ErrInvalidArgument for a
+// name Docker would refuse; ErrConflict when another container has it.
+func (e *Engine) Rename(ctx context.Context, ref, name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("invalid container name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*: %w", name, errdefs.ErrInvalidArgument)
+	}
+	unlockNames, err := e.lockNames(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlockNames()
+	dir, rec, unlock, err := e.lockRecord(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if rec.Config.Name == name {
+		return fmt.Errorf("renaming container %q: it already has that name: %w", name, errdefs.ErrInvalidArgument)
+	}
+	all, err := e.allRecords()
+	if err != nil {
+		return err
+	}
+	for _, ent := range all {
+		if ent.rec.Config.Name == name {
+			return fmt.Errorf("container name %q is already in use by container %s: %w", name, ent.rec.ID, errdefs.ErrConflict)
+		}
+	}
+	rec.Config.Name = name
+	if err := atomicfile.WriteJSON(filepath.Join(dir, ctrstate.RecordFile), rec, 0o600); err != nil {
+		return err
+	}
+	if st, err := e.observeDir(dir); err == nil && st.Status == StatusRunning && len(rec.Config.Networks) > 0 {
+		if err := e.syncHosts(ctx); err != nil {
+			e.log.WarnContext(ctx, "updating the hosts files of peers failed", "container", name, "err", err)
+		}
+	}
+	return nil
+}
