@@ -582,7 +582,7 @@ func (b *builder) upService(s *spec.Service) error {
 		var id int
 		switch {
 		case !ok:
-			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart}, cafter...)
+			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart, Hooks: hooksOf(s)}, cafter...)
 		case recreate:
 			reason := "configuration changed"
 			switch {
@@ -595,11 +595,11 @@ func (b *builder) upService(s *spec.Service) error {
 			}
 			b.replaced[s.Name] = true
 			id = b.add(RecreateContainer{Service: s.Name, Number: n, OldID: old.ID, Reason: reason,
-				Timeout: b.stopTimeout(s), Config: cfg, Start: !b.opt.NoStart}, cafter...)
+				Timeout: b.stopTimeout(s), Config: cfg, Start: !b.opt.NoStart, Hooks: hooksOf(s)}, cafter...)
 		case old.Status != engine.StatusRunning && !b.opt.NoStart:
-			id = b.add(StartContainer{Name: old.Name, ID: old.ID}, after...)
+			id = b.add(StartContainer{Name: old.Name, ID: old.ID, Hooks: hooksOf(s)}, after...)
 		case b.restartsWith(s) != "" && !b.opt.NoStart:
-			id = b.add(RestartContainer{Name: old.Name, ID: old.ID, Timeout: b.stopTimeout(s),
+			id = b.add(RestartContainer{Name: old.Name, ID: old.ID, Timeout: b.stopTimeout(s), Hooks: hooksOf(s),
 				Reason: "dependency " + b.restartsWith(s) + " was recreated"}, after...)
 		default:
 			b.plan.Unchanged = append(b.plan.Unchanged, "container/"+old.Name)
@@ -610,7 +610,7 @@ func (b *builder) upService(s *spec.Service) error {
 	// Scale down: the highest numbers go first.
 	for _, c := range b.observed.Containers {
 		if c.Service == s.Name && !c.OneOff && c.Number > scale {
-			b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: "scaled down", Timeout: b.stopTimeout(s)})
+			b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: "scaled down", Timeout: b.stopTimeout(s), Hooks: hooksOf(s)})
 		}
 	}
 	return nil
@@ -713,7 +713,7 @@ func (b *builder) down() error {
 		if orphan {
 			reason = "orphan"
 		}
-		id := b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: reason, Timeout: timeout}, after...)
+		id := b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: reason, Timeout: timeout, Hooks: b.hooksOfName(c.Service)}, after...)
 		removedBy[c.Service] = append(removedBy[c.Service], id)
 		all = append(all, id)
 	}

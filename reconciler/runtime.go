@@ -71,7 +71,12 @@ type Deps struct {
 //     holds. A running one is errdefs.ErrConflict and keeps running, unless
 //     force, which kills it first. A Remove that fails half-way leaves the
 //     container for a retry to finish.
-//   - Start, Stop and Remove of an id no container has are
+//   - Exec runs cfg's command in the running container id and returns its
+//     exit code once it has exited (the command's own failure is a code,
+//     not an error). A container that is not running is
+//     errdefs.ErrFailedPrecondition. Lifecycle hooks (post_start,
+//     pre_stop) run through it.
+//   - Start, Stop, Remove and Exec of an id no container has are
 //     errdefs.ErrNotFound.
 type Runtime interface {
 	Create(ctx context.Context, c engine.ContainerConfig) (*engine.Container, error)
@@ -79,6 +84,7 @@ type Runtime interface {
 	Stop(ctx context.Context, id engine.ContainerID, timeout time.Duration) error
 	Remove(ctx context.Context, id engine.ContainerID, force bool) error
 	List(ctx context.Context, labels map[string]string) ([]*engine.Container, error)
+	Exec(ctx context.Context, id engine.ContainerID, cfg engine.ExecConfig, stdio engine.ExecIO) (int, error)
 }
 
 // Networks is the part of the network manager the reconciler drives:

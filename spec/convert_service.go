@@ -126,6 +126,8 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		out.Mounts = append(out.Mounts, mount(v))
 	}
 	out.DependsOn = dependencies(s.DependsOn)
+	out.PostStart = hooks(s.PostStart)
+	out.PreStop = hooks(s.PreStop)
 	for _, c := range s.Configs {
 		out.Configs = append(out.Configs, fileRef(types.FileReferenceConfig(c), configsDir))
 	}
@@ -151,6 +153,15 @@ func serviceNetworks(in map[string]*types.ServiceNetworkConfig) []ServiceNetwork
 			sn.GwPriority = c.GatewayPriority
 		}
 		out = append(out, sn)
+	}
+	return out
+}
+
+// hooks converts post_start or pre_stop; nil when empty.
+func hooks(in []types.ServiceHook) []Hook {
+	var out []Hook
+	for _, h := range in {
+		out = append(out, execCommand(h))
 	}
 	return out
 }

@@ -90,6 +90,8 @@ type hashInput struct {
 	OomKillDisable bool              `json:"oom_kill_disable,omitempty"`
 	Uts            string            `json:"uts,omitempty"`
 	Annotations    map[string]string `json:"annotations,omitempty"`
+	PostStart      []Hook            `json:"post_start,omitempty"` // in file order: they run in turn
+	PreStop        []Hook            `json:"pre_stop,omitempty"`
 }
 
 type hashMount struct {
@@ -222,6 +224,8 @@ func ConfigHash(s Service) string {
 		OomKillDisable: s.OomKillDisable,
 		Uts:            s.Uts,
 		Annotations:    nonEmpty(s.Annotations),
+		PostStart:      s.PostStart,
+		PreStop:        s.PreStop,
 	}
 	if s.Logging != nil && (s.Logging.Driver != "" || len(s.Logging.Options) > 0) {
 		in.Logging = &hashLogging{Driver: s.Logging.Driver, Options: nonEmpty(s.Logging.Options)}

@@ -161,10 +161,19 @@ type Service struct {
 	Configs []FileRef // in file order
 	Secrets []FileRef // in file order
 
+	// PostStart runs in each container after it starts, PreStop before
+	// it is stopped, in file order (lifecycle hooks).
+	PostStart []Hook
+	PreStop   []Hook
+
 	// Develop is what `berth watch` does when the service's files change;
 	// nil without a develop section. It is not part of the config hash.
 	Develop *Develop
 }
+
+// Hook is a lifecycle hook (post_start, pre_stop): a command run in the
+// service's running container, as a sync+exec rule runs one.
+type Hook = WatchExec
 
 // Build is a service's build: section, paths resolved.
 type Build struct {

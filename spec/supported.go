@@ -152,6 +152,10 @@ var supportedFields = map[string]valueCheck{
 	"services.*.logging.options.max-size":             nil,
 	"services.*.logging.options.max-file":             nil,
 
+	// Lifecycle hooks, run by the reconciler through the engine's exec.
+	"services.*.post_start[]": nil, // command, user, privileged, working_dir, environment
+	"services.*.pre_stop[]":   nil,
+
 	// Acted on by berth watch (reconciler/develop.go); not part of the hash.
 	"services.*.develop.watch[].path":             nil,
 	"services.*.develop.watch[].action":           oneOf(WatchSync, WatchRebuild, WatchRestart, WatchSyncRestart, WatchSyncExec),

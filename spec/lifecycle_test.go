@@ -1,0 +1,50 @@
+package spec
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestLifecycleHooksLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", `services:
+  web:
+    image: web
+    user: "1000"
+    post_start:
+      - command: chown -R 1000 /data
+        user: root
+        privileged: true
+        working_dir: /data
+        environment: {B: "2", A: "1"}
+      - command: ["touch", "/data/ready"]
+    pre_stop:
+      - command: sync
+`)
+	p := mustLoad(t, LoadOptions{WorkingDir: dir})
+	if err := p.CheckSupported(); err != nil {
+		t.Fatalf("CheckSupported: %v", err)
+	}
+	web, _ := p.Service("web")
+	want := []Hook{
+		{Command: []string{"chown", "-R", "1000", "/data"}, User: "root", Privileged: true, WorkingDir: "/data", Environment: []string{"A=1", "B=2"}},
+		{Command: []string{"touch", "/data/ready"}},
+	}
+	if len(web.PostStart) != 2 || !slices.EqualFunc(web.PostStart, want, hookEqual) {
+		t.Errorf("post_start = %+v, want %+v", web.PostStart, want)
+	}
+	if len(web.PreStop) != 1 || !slices.Equal(web.PreStop[0].Command, []string{"sync"}) {
+		t.Errorf("pre_stop = %+v", web.PreStop)
+	}
+	// A hook is part of the service's hash, as in Docker Compose.
+	before := ConfigHash(web)
+	web.PreStop = nil
+	if ConfigHash(web) == before {
+		t.Error("pre_stop is not in the hash")
+	}
+}
+
+func hookEqual(a, b Hook) bool {
+	return slices.Equal(a.Command, b.Command) && a.User == b.User && a.Privileged == b.Privileged &&
+		a.WorkingDir == b.WorkingDir && slices.Equal(a.Environment, b.Environment)
+}
