@@ -3,8 +3,10 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -60,5 +62,37 @@ func TestPostStartFailureFailsUp(t *testing.T) {
 		if c.Service == "after" {
 			t.Errorf("after was created (%s) though app's post_start failed", c.State)
 		}
+	}
+}
+
+// TestFailedUpLeavesNothing: an up that fails on a port already taken
+// leaves no container, network or volume it made.
+func TestFailedUpLeavesNothing(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BUSY_PORT", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	r := h.berth("-f", file, "up", "-d")
+	l.Close()
+	if r.code == 0 || !strings.Contains(r.stderr, "already in use") {
+		t.Fatalf("up: exit %d, stderr:\n%s\nwant the port conflict", r.code, r.stderr)
+	}
+	if ps := h.ps(file, "-a"); len(ps) != 0 {
+		t.Errorf("containers left: %+v", ps)
+	}
+	if out := h.mustBerth("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, h.project) {
+		t.Errorf("networks left: %s", out)
+	}
+	if out := h.mustBerth("volume", "ls", "--format", "{{.Name}}"); strings.TrimSpace(out) != "" {
+		t.Errorf("volumes left: %s", out)
+	}
+	// With the port free, the same up runs.
+	h.mustBerth("-f", file, "up", "-d")
+	if ps := h.ps(file); len(ps) != 2 {
+		t.Errorf("after the second up: %+v", ps)
 	}
 }
