@@ -130,11 +130,14 @@ type ContainerConfig struct {
 	CapDrop     []string          `json:"cap_drop,omitempty"` // CAP_… names, or ALL
 	SecurityOpt []string          `json:"security_opt,omitempty"`
 	Sysctls     map[string]string `json:"sysctls,omitempty"`
-	Ulimits     map[string]Ulimit `json:"ulimits,omitempty"`  // by name: nofile, nproc, …
-	Devices     []string          `json:"devices,omitempty"`  // host:container:perm
-	ShmSize     int64             `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
-	Resources   Resources         `json:"resources,omitzero"`
-	OomScoreAdj int               `json:"oom_score_adj,omitempty"`
+	Ulimits     map[string]Ulimit `json:"ulimits,omitempty"` // by name: nofile, nproc, …
+	Devices     []string          `json:"devices,omitempty"` // host:container:perm
+	// DeviceCgroupRules are more devices the container may use, as
+	// Docker's "TYPE MAJOR:MINOR ACCESS" ("c 1:3 mr", "b 8:* rwm").
+	DeviceCgroupRules []string  `json:"device_cgroup_rules,omitempty"`
+	ShmSize           int64     `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
+	Resources         Resources `json:"resources,omitzero"`
+	OomScoreAdj       int       `json:"oom_score_adj,omitempty"`
 	// CgroupParent is the cgroup the container's goes under, relative to
 	// each hierarchy's root; "": berth's own (/berth).
 	CgroupParent string `json:"cgroup_parent,omitempty"`
@@ -206,6 +209,31 @@ type Resources struct {
 	CPURTPeriod    int64   `json:"cpu_rt_period,omitempty"`
 	MemSwappiness  int64   `json:"mem_swappiness,omitempty"` // 1-100; 0: the kernel's
 	OomKillDisable bool    `json:"oom_kill_disable,omitempty"`
+	Blkio          *Blkio  `json:"blkio,omitempty"` // nil: no block I/O limits
+}
+
+// Blkio are the block I/O weights and throttles of a container (cgroup
+// blkio), devices by host path.
+type Blkio struct {
+	Weight          uint16              `json:"weight,omitempty"` // 10-1000; 0: the kernel's
+	WeightDevice    []BlkioWeightDevice `json:"weight_device,omitempty"`
+	DeviceReadBps   []BlkioThrottle     `json:"device_read_bps,omitempty"`
+	DeviceWriteBps  []BlkioThrottle     `json:"device_write_bps,omitempty"`
+	DeviceReadIOps  []BlkioThrottle     `json:"device_read_iops,omitempty"`
+	DeviceWriteIOps []BlkioThrottle     `json:"device_write_iops,omitempty"`
+}
+
+// BlkioWeightDevice is the weight of one block device.
+type BlkioWeightDevice struct {
+	Path   string `json:"path"`
+	Weight uint16 `json:"weight"`
+}
+
+// BlkioThrottle is a rate limit on one block device: bytes or operations
+// per second.
+type BlkioThrottle struct {
+	Path string `json:"path"`
+	Rate uint64 `json:"rate"`
 }
 
 // RestartPolicy says when the shim restarts the container's process.

@@ -50,6 +50,12 @@ type SpecInputs struct {
 	// HostDevices are the host's device nodes under /dev, by path, which a
 	// privileged container gets.
 	HostDevices map[string]DeviceInfo
+	// BlockDevices are the host's block devices the container's
+	// Resources.Blkio names, by path.
+	BlockDevices map[string]DeviceInfo
+	// BlkioWeight says the kernel weighs block I/O (blkio.weight); without
+	// it weights are dropped, as Docker drops them.
+	BlkioWeight bool
 	// HostCapabilities is the host's bounding set, what "all
 	// capabilities" (privileged, cap_add ALL) means; nil: every one
 	// known.

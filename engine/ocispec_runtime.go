@@ -119,6 +119,12 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 	if err := setDevices(l, c, in); err != nil {
 		return err
 	}
+	if err := setDeviceCgroupRules(l, c.DeviceCgroupRules); err != nil {
+		return err
+	}
+	if err := setBlkio(l.Resources, c.Resources.Blkio, in); err != nil {
+		return err
+	}
 	if err := setResources(l.Resources, c.Resources); err != nil {
 		return err
 	}

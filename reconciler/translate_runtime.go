@@ -56,6 +56,13 @@ func translateRuntime(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 		MemSwappiness:  s.MemSwappiness,
 		OomKillDisable: s.OomKillDisable,
 	}
+	c.Resources.Blkio = blkioConfig(s.Blkio)
+	for _, r := range s.DeviceCgroupRules {
+		if _, err := engine.ParseDeviceCgroupRule(r); err != nil {
+			return fmt.Errorf("service %q: %w", s.Name, err)
+		}
+	}
+	c.DeviceCgroupRules = slices.Clone(s.DeviceCgroupRules)
 	c.CgroupParent, c.CgroupnsMode, c.UTSMode = s.CgroupParent, s.Cgroup, s.Uts
 	c.Annotations = maps.Clone(s.Annotations)
 	c.OomScoreAdj = s.OomScoreAdj
@@ -167,4 +174,27 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 		return lc, fmt.Errorf("max-file needs max-size: %w", errdefs.ErrInvalidArgument)
 	}
 	return lc, nil
+}
+
+// blkioConfig is blkio_config as the engine takes it.
+func blkioConfig(b *spec.Blkio) *engine.Blkio {
+	if b == nil {
+		return nil
+	}
+	throttles := func(in []spec.BlkioThrottle) []engine.BlkioThrottle {
+		var out []engine.BlkioThrottle
+		for _, t := range in {
+			out = append(out, engine.BlkioThrottle(t))
+		}
+		return out
+	}
+	out := &engine.Blkio{
+		Weight:        b.Weight,
+		DeviceReadBps: throttles(b.DeviceReadBps), DeviceWriteBps: throttles(b.DeviceWriteBps),
+		DeviceReadIOps: throttles(b.DeviceReadIOps), DeviceWriteIOps: throttles(b.DeviceWriteIOps),
+	}
+	for _, w := range b.WeightDevice {
+		out.WeightDevice = append(out.WeightDevice, engine.BlkioWeightDevice(w))
+	}
+	return out
 }

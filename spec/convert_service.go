@@ -126,6 +126,8 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		out.Mounts = append(out.Mounts, mount(v))
 	}
 	out.DependsOn = dependencies(s.DependsOn)
+	out.Blkio = blkio(s.BlkioConfig)
+	out.DeviceCgroupRules = cloneList(s.DeviceCgroupRules)
 	out.PostStart = hooks(s.PostStart)
 	out.PreStop = hooks(s.PreStop)
 	for _, c := range s.Configs {
@@ -153,6 +155,33 @@ func serviceNetworks(in map[string]*types.ServiceNetworkConfig) []ServiceNetwork
 			sn.GwPriority = c.GatewayPriority
 		}
 		out = append(out, sn)
+	}
+	return out
+}
+
+// blkio converts blkio_config; nil when it sets nothing.
+func blkio(b *types.BlkioConfig) *Blkio {
+	if b == nil {
+		return nil
+	}
+	throttles := func(in []types.ThrottleDevice) []BlkioThrottle {
+		var out []BlkioThrottle
+		for _, t := range in {
+			out = append(out, BlkioThrottle{Path: t.Path, Rate: uint64(t.Rate)})
+		}
+		return out
+	}
+	out := &Blkio{
+		Weight:        b.Weight,
+		DeviceReadBps: throttles(b.DeviceReadBps), DeviceWriteBps: throttles(b.DeviceWriteBps),
+		DeviceReadIOps: throttles(b.DeviceReadIOps), DeviceWriteIOps: throttles(b.DeviceWriteIOps),
+	}
+	for _, w := range b.WeightDevice {
+		out.WeightDevice = append(out.WeightDevice, BlkioWeightDevice{Path: w.Path, Weight: w.Weight})
+	}
+	if out.Weight == 0 && out.WeightDevice == nil && out.DeviceReadBps == nil && out.DeviceWriteBps == nil &&
+		out.DeviceReadIOps == nil && out.DeviceWriteIOps == nil {
+		return nil
 	}
 	return out
 }

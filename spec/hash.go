@@ -90,7 +90,9 @@ type hashInput struct {
 	OomKillDisable bool              `json:"oom_kill_disable,omitempty"`
 	Uts            string            `json:"uts,omitempty"`
 	Annotations    map[string]string `json:"annotations,omitempty"`
-	PostStart      []Hook            `json:"post_start,omitempty"` // in file order: they run in turn
+	Blkio          *Blkio            `json:"blkio,omitempty"`
+	DeviceCgroup   []string          `json:"device_cgroup_rules,omitempty"` // sorted
+	PostStart      []Hook            `json:"post_start,omitempty"`          // in file order: they run in turn
 	PreStop        []Hook            `json:"pre_stop,omitempty"`
 }
 
@@ -224,6 +226,8 @@ func ConfigHash(s Service) string {
 		OomKillDisable: s.OomKillDisable,
 		Uts:            s.Uts,
 		Annotations:    nonEmpty(s.Annotations),
+		Blkio:          s.Blkio,
+		DeviceCgroup:   sorted(s.DeviceCgroupRules),
 		PostStart:      s.PostStart,
 		PreStop:        s.PreStop,
 	}

@@ -150,6 +150,10 @@ type Service struct {
 	Uts            string            // UTS namespace: "host"; empty: private
 	UsernsMode     string            // "host" (berth has no user namespaces; the only mode it runs)
 	Annotations    map[string]string // OCI annotations of the container
+	Blkio          *Blkio            // block I/O weights and throttles; nil: none
+	// DeviceCgroupRules are Docker's "TYPE MAJOR:MINOR ACCESS" rules, as
+	// written.
+	DeviceCgroupRules []string
 	// NoAttach is set by attach: false: `up` does not stream the
 	// service's logs unless --attach names it.
 	NoAttach bool
@@ -216,6 +220,29 @@ type Healthcheck struct {
 type Port struct {
 	portmap.Mapping
 	Mode string // "ingress" (the default) or "host"
+}
+
+// Blkio is a service's blkio_config: devices by host path, rates in
+// bytes or operations per second.
+type Blkio struct {
+	Weight          uint16 // 10-1000; 0: unset
+	WeightDevice    []BlkioWeightDevice
+	DeviceReadBps   []BlkioThrottle
+	DeviceWriteBps  []BlkioThrottle
+	DeviceReadIOps  []BlkioThrottle
+	DeviceWriteIOps []BlkioThrottle
+}
+
+// BlkioWeightDevice is the weight of one block device.
+type BlkioWeightDevice struct {
+	Path   string
+	Weight uint16
+}
+
+// BlkioThrottle is a rate limit on one block device.
+type BlkioThrottle struct {
+	Path string
+	Rate uint64
 }
 
 // Ulimit is one resource limit. A single value in the file sets both.

@@ -149,6 +149,8 @@ var supportedFields = map[string]valueCheck{
 	"services.*.attach":                               nil,
 	"services.*.links":                                nil, // aliases of the linked service (Load)
 	"services.*.platform":                             hostPlatform,
+	"services.*.blkio_config":                         nil, // cgroup blkio; weights only where the kernel weighs block I/O
+	"services.*.device_cgroup_rules":                  nil,
 	"services.*.logging.options.max-size":             nil,
 	"services.*.logging.options.max-file":             nil,
 

@@ -48,3 +48,36 @@ func hookEqual(a, b Hook) bool {
 	return slices.Equal(a.Command, b.Command) && a.User == b.User && a.Privileged == b.Privileged &&
 		a.WorkingDir == b.WorkingDir && slices.Equal(a.Environment, b.Environment)
 }
+
+func TestBlkioAndDeviceRulesLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", `services:
+  web:
+    image: web
+    blkio_config:
+      weight: 300
+      weight_device: [{path: /dev/sda, weight: 400}]
+      device_read_bps: [{path: /dev/sda, rate: 12mb}]
+      device_write_iops: [{path: /dev/sdb, rate: 120}]
+    device_cgroup_rules: ["c 1:3 mr", "a 7:* rmw"]
+`)
+	p := mustLoad(t, LoadOptions{WorkingDir: dir})
+	if err := p.CheckSupported(); err != nil {
+		t.Fatalf("CheckSupported: %v", err)
+	}
+	web, _ := p.Service("web")
+	b := web.Blkio
+	if b == nil || b.Weight != 300 || len(b.WeightDevice) != 1 || b.WeightDevice[0] != (BlkioWeightDevice{"/dev/sda", 400}) ||
+		len(b.DeviceReadBps) != 1 || b.DeviceReadBps[0] != (BlkioThrottle{"/dev/sda", 12 << 20}) ||
+		len(b.DeviceWriteIOps) != 1 || b.DeviceWriteIOps[0] != (BlkioThrottle{"/dev/sdb", 120}) {
+		t.Errorf("blkio = %+v", b)
+	}
+	if !slices.Equal(web.DeviceCgroupRules, []string{"c 1:3 mr", "a 7:* rmw"}) {
+		t.Errorf("device_cgroup_rules = %q", web.DeviceCgroupRules)
+	}
+	before := ConfigHash(web)
+	web.Blkio.DeviceReadBps[0].Rate = 1
+	if ConfigHash(web) == before {
+		t.Error("blkio_config is not in the hash")
+	}
+}

@@ -1,0 +1,63 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestBlkioAndDeviceRules: blkio throttles and device cgroup rules in the
+// container's cgroups.
+func TestBlkioAndDeviceRules(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	disks, _ := filepath.Glob("/sys/block/*/dev")
+	var dev, majMin string
+	for _, d := range disks {
+		name := filepath.Base(filepath.Dir(d))
+		if strings.HasPrefix(name, "loop") || strings.HasPrefix(name, "zram") || strings.HasPrefix(name, "ram") {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/dev/"+name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+			b, _ := os.ReadFile(d)
+			dev, majMin = "/dev/"+name, strings.TrimSpace(string(b))
+			break
+		}
+	}
+	if dev == "" {
+		t.Fatal("no disk on this host to throttle")
+	}
+	t.Setenv("BLK_DEV", dev)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	ps := h.ps(file)
+	if len(ps) != 1 {
+		t.Fatalf("ps: %+v", ps)
+	}
+	leaves, _ := filepath.Glob("/sys/fs/cgroup/blkio/berth/" + ps[0].ID + "*")
+	if len(leaves) != 1 {
+		t.Fatalf("app's blkio cgroup: %v", leaves)
+	}
+	leaf := filepath.Base(leaves[0])
+	for file, want := range map[string]string{
+		"blkio/berth/" + leaf + "/blkio.throttle.read_bps_device":   majMin + " 1048576",
+		"blkio/berth/" + leaf + "/blkio.throttle.write_iops_device": majMin + " 120",
+		"devices/berth/" + leaf + "/devices.list":                   "c 10:200 rwm",
+	} {
+		b, err := os.ReadFile("/sys/fs/cgroup/" + file)
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s = %q (%v), want a line %q", file, b, err, want)
+		}
+	}
+	// Unchanged, a second up leaves the container alone.
+	h.mustBerth("-f", file, "up", "-d")
+	if again := h.ps(file); len(again) != 1 || again[0].ID != ps[0].ID {
+		t.Errorf("second up replaced the container: %+v", again)
+	}
+}

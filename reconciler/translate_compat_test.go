@@ -1,0 +1,34 @@
+package reconciler
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/spec"
+)
+
+func TestTranslateBlkioAndDeviceRules(t *testing.T) {
+	p := project()
+	web := service(p, "web")
+	web.Blkio = &spec.Blkio{Weight: 300, DeviceReadBps: []spec.BlkioThrottle{{Path: "/dev/sda", Rate: 1 << 20}},
+		WeightDevice: []spec.BlkioWeightDevice{{Path: "/dev/sdb", Weight: 20}}}
+	web.DeviceCgroupRules = []string{"c 1:3 mr"}
+	cfg, err := ContainerConfig(p, web, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cfg.Resources.Blkio
+	if b == nil || b.Weight != 300 || len(b.DeviceReadBps) != 1 || b.DeviceReadBps[0] != (engine.BlkioThrottle{Path: "/dev/sda", Rate: 1 << 20}) ||
+		len(b.WeightDevice) != 1 || b.WeightDevice[0] != (engine.BlkioWeightDevice{Path: "/dev/sdb", Weight: 20}) {
+		t.Errorf("blkio = %+v", b)
+	}
+	if len(cfg.DeviceCgroupRules) != 1 || cfg.DeviceCgroupRules[0] != "c 1:3 mr" {
+		t.Errorf("device cgroup rules = %q", cfg.DeviceCgroupRules)
+	}
+	web.DeviceCgroupRules = []string{"c 1:3 rx"}
+	_, err = ContainerConfig(p, web, 1)
+	if err == nil || !strings.Contains(err.Error(), `service "web": device_cgroup_rules: "c 1:3 rx"`) {
+		t.Errorf("a bad rule: %v", err)
+	}
+}
