@@ -293,6 +293,13 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	if err := validateConfig(id, cfg, img.Config); err != nil {
 		return nil, err
 	}
+	for i, m := range cfg.Mounts {
+		if m.Type == "image" {
+			if _, err := e.images.Resolve(ctx, m.Source); err != nil {
+				return nil, fmt.Errorf("mounts[%d]: image %q: %w", i, m.Source, err)
+			}
+		}
+	}
 	rec := &record{
 		Version:     recordVersion,
 		ID:          id,
@@ -413,6 +420,12 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 				return fmt.Errorf("mounts[%d]: volume without a name: %w", i, errdefs.ErrInvalidArgument)
 			}
 			in.VolumePaths[m.Source] = "/"
+		}
+		if m.Type == "image" {
+			if in.ImageLayers == nil {
+				in.ImageLayers = map[int][]string{}
+			}
+			in.ImageLayers[i] = []string{"/"}
 		}
 	}
 	if _, err := OCISpec(cfg, img, in); err != nil {

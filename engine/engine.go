@@ -261,13 +261,13 @@ type LogConfig struct {
 
 // Mount is a filesystem mounted into the container.
 type Mount struct {
-	Type     string   `json:"type"` // "bind", "volume", "tmpfs" or "file"
+	Type     string   `json:"type"` // "bind", "volume", "tmpfs", "file" or "image" (Source an image reference, always read-only)
 	Source   string   `json:"source,omitempty"`
 	Target   string   `json:"target"`
 	ReadOnly bool     `json:"read_only,omitempty"`
 	Options  []string `json:"options,omitempty"`
 
-	Subpath        string `json:"subpath,omitempty"`          // volume: mount this sub-directory
+	Subpath        string `json:"subpath,omitempty"`          // volume, image: mount this sub-directory
 	NoCopy         bool   `json:"nocopy,omitempty"`           // volume: do not seed from the image
 	Propagation    string `json:"propagation,omitempty"`      // bind: rprivate, shared, …
 	CreateHostPath bool   `json:"create_host_path,omitempty"` // bind: make a missing source

@@ -35,6 +35,9 @@ type SpecInputs struct {
 	// VolumePaths are the host directories of the named volumes that
 	// "volume" mounts name.
 	VolumePaths map[string]string
+	// ImageLayers are the layer directories (lowest first) of each "image"
+	// mount, by its index in the container's mounts.
+	ImageLayers map[int][]string
 	// FilesDir is where Start writes the "file" mounts, one file per mount
 	// index; empty only when the spec is built to validate a config.
 	FilesDir string
@@ -368,8 +371,21 @@ func userMounts(c ContainerConfig, in SpecInputs) ([]specs.Mount, error) {
 		case "file":
 			sm.Type, sm.Source = "bind", path.Join(in.FilesDir, fileMountName(i))
 			sm.Options = []string{"rbind", "ro", "nosuid", "nodev", "noexec"}
+		case "image":
+			if err := checkImageMountSource(i, m); err != nil {
+				return nil, err
+			}
+			layers, ok := in.ImageLayers[i]
+			if !ok {
+				return nil, fmt.Errorf("mounts[%d]: image %q: no layers given: %w", i, m.Source, errdefs.ErrInvalidArgument)
+			}
+			im, err := imageMount(dst, layers)
+			if err != nil {
+				return nil, fmt.Errorf("mounts[%d]: %w", i, err)
+			}
+			sm = im
 		default:
-			return nil, fmt.Errorf("mounts[%d]: type %q: want bind, volume, tmpfs or file: %w", i, m.Type, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("mounts[%d]: type %q: want bind, volume, tmpfs, file or image: %w", i, m.Type, errdefs.ErrInvalidArgument)
 		}
 		out = append(out, sm)
 	}

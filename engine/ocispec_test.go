@@ -162,6 +162,20 @@ func TestOCISpecGolden(t *testing.T) {
 			},
 		},
 		{
+			name: "image_mounts",
+			cfg: ContainerConfig{Name: "img", Image: "busybox", Mounts: []Mount{
+				{Type: "image", Source: "content:1", Target: "/content", ReadOnly: true},
+				{Type: "image", Source: "content:1", Target: "/sub", ReadOnly: true, Subpath: "site/sub"},
+			}},
+			img: busyboxImage,
+			in: func(in *SpecInputs) {
+				in.ImageLayers = map[int][]string{
+					0: {"/var/lib/berth/layers/a", "/var/lib/berth/layers/b"},
+					1: {"/var/lib/berth/layers/b/site/sub"},
+				}
+			},
+		},
+		{
 			name: "rlimit_clamped",
 			cfg:  ContainerConfig{Name: "rl", Image: "busybox"},
 			img:  busyboxImage,
@@ -292,6 +306,8 @@ func TestOCISpecRejects(t *testing.T) {
 		{"unknown mount type", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "nfs", Target: "/x"}}}, image.Config{}},
 		{"duplicate target", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "tmpfs", Target: "/x"}, {Type: "tmpfs", Target: "/x/"}}}, image.Config{}},
 		{"unknown volume", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "volume", Source: "nope", Target: "/x"}}}, image.Config{}},
+		{"image mount without an image", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "image", Target: "/x"}}}, image.Config{}},
+		{"image mount without layers", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "image", Source: "content:1", Target: "/x"}}}, image.Config{}},
 		{"device cgroup rule without access", ContainerConfig{Cmd: []string{"c"}, DeviceCgroupRules: []string{"c 1:3"}}, image.Config{}},
 		{"device cgroup rule of a bad type", ContainerConfig{Cmd: []string{"c"}, DeviceCgroupRules: []string{"x 1:3 r"}}, image.Config{}},
 		{"device cgroup rule of a bad number", ContainerConfig{Cmd: []string{"c"}, DeviceCgroupRules: []string{"c one:3 r"}}, image.Config{}},

@@ -419,6 +419,17 @@ func (b *builder) images(services []*spec.Service) ([]int, error) {
 			builds[s.Image] = s
 		}
 	}
+	// The images of image mounts are pulled when missing.
+	for _, s := range services {
+		for _, ref := range imageMountRefs(s) {
+			if _, known := users[ref]; !known && !b.observed.Images[ref] {
+				refs = append(refs, ref)
+			}
+			if !b.observed.Images[ref] && !slices.Contains(users[ref], s.Name) {
+				users[ref] = append(users[ref], s.Name)
+			}
+		}
+	}
 	slices.Sort(refs)
 	var ids []int
 	for _, ref := range refs {

@@ -21,7 +21,7 @@ type State struct {
 	Containers []ObservedContainer        // sorted by name
 	Networks   map[string]*netmgr.Network // by full name: the project's and those the file names
 	Volumes    map[string]*volmgr.Volume  // by full name: the project's and those the file names
-	Images     map[string]bool            // the desired services' image references: present or not
+	Images     map[string]bool            // the desired services' image references (and their image mounts'): present or not
 	// ImageIDs is the ID of each present image of the desired services,
 	// by reference: a container made from another image is recreated.
 	ImageIDs map[string]string
@@ -102,18 +102,20 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 		st.Networks[n.Name] = got
 	}
 	for _, s := range desired.Services {
-		if _, seen := st.Images[s.Image]; seen || d.Images == nil {
-			continue
-		}
-		img, err := d.Images.Resolve(ctx, s.Image)
-		switch {
-		case err == nil:
-			st.Images[s.Image] = true
-			st.ImageIDs[s.Image] = img.ID
-		case errdefs.IsNotFound(err):
-			st.Images[s.Image] = false
-		default:
-			return nil, fmt.Errorf("service %q: %w", s.Name, err)
+		for _, ref := range append([]string{s.Image}, imageMountRefs(&s)...) {
+			if _, seen := st.Images[ref]; seen || d.Images == nil {
+				continue
+			}
+			img, err := d.Images.Resolve(ctx, ref)
+			switch {
+			case err == nil:
+				st.Images[ref] = true
+				st.ImageIDs[ref] = img.ID
+			case errdefs.IsNotFound(err):
+				st.Images[ref] = false
+			default:
+				return nil, fmt.Errorf("service %q: %w", s.Name, err)
+			}
 		}
 	}
 	for _, v := range desired.Volumes {

@@ -32,3 +32,34 @@ func TestTranslateBlkioAndDeviceRules(t *testing.T) {
 		t.Errorf("a bad rule: %v", err)
 	}
 }
+
+func TestImageMountPulledWhenMissing(t *testing.T) {
+	f := newFake()
+	f.AddToRegistry("content:1")
+	p := project()
+	web := service(p, "web")
+	web.Mounts = append(web.Mounts, spec.Mount{Type: "image", Source: "content:1", Target: "/content", ReadOnly: true, Subpath: "site"})
+	plan, err := converge(t, f, p, Options{Mode: ModeUp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.String(), "pull image content:1 (for web)") {
+		t.Errorf("plan:\n%s\nwants the image mount's image pulled", plan)
+	}
+	var m *engine.Mount
+	for _, c := range containers(t, f) {
+		for i := range c.Config.Mounts {
+			if c.Config.Mounts[i].Type == "image" {
+				m = &c.Config.Mounts[i]
+			}
+		}
+	}
+	if m == nil || m.Source != "content:1" || m.Subpath != "site" || !m.ReadOnly {
+		t.Errorf("image mount = %+v", m)
+	}
+	// Present now: a second up pulls nothing.
+	plan, err = converge(t, f, p, Options{Mode: ModeUp})
+	if err != nil || !plan.Empty() {
+		t.Errorf("second up: %v\n%s", err, plan)
+	}
+}

@@ -6,8 +6,7 @@ import (
 )
 
 func TestLifecycleHooksLoad(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, dir+"/compose.yaml", `services:
+	web := loadWeb(t, `services:
   web:
     image: web
     user: "1000"
@@ -21,11 +20,6 @@ func TestLifecycleHooksLoad(t *testing.T) {
     pre_stop:
       - command: sync
 `)
-	p := mustLoad(t, LoadOptions{WorkingDir: dir})
-	if err := p.CheckSupported(); err != nil {
-		t.Fatalf("CheckSupported: %v", err)
-	}
-	web, _ := p.Service("web")
 	want := []Hook{
 		{Command: []string{"chown", "-R", "1000", "/data"}, User: "root", Privileged: true, WorkingDir: "/data", Environment: []string{"A=1", "B=2"}},
 		{Command: []string{"touch", "/data/ready"}},
@@ -50,8 +44,7 @@ func hookEqual(a, b Hook) bool {
 }
 
 func TestBlkioAndDeviceRulesLoad(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, dir+"/compose.yaml", `services:
+	web := loadWeb(t, `services:
   web:
     image: web
     blkio_config:
@@ -61,11 +54,6 @@ func TestBlkioAndDeviceRulesLoad(t *testing.T) {
       device_write_iops: [{path: /dev/sdb, rate: 120}]
     device_cgroup_rules: ["c 1:3 mr", "a 7:* rmw"]
 `)
-	p := mustLoad(t, LoadOptions{WorkingDir: dir})
-	if err := p.CheckSupported(); err != nil {
-		t.Fatalf("CheckSupported: %v", err)
-	}
-	web, _ := p.Service("web")
 	b := web.Blkio
 	if b == nil || b.Weight != 300 || len(b.WeightDevice) != 1 || b.WeightDevice[0] != (BlkioWeightDevice{"/dev/sda", 400}) ||
 		len(b.DeviceReadBps) != 1 || b.DeviceReadBps[0] != (BlkioThrottle{"/dev/sda", 12 << 20}) ||
@@ -80,4 +68,34 @@ func TestBlkioAndDeviceRulesLoad(t *testing.T) {
 	if ConfigHash(web) == before {
 		t.Error("blkio_config is not in the hash")
 	}
+}
+
+func TestImageVolumeLoads(t *testing.T) {
+	web := loadWeb(t, `services:
+  web:
+    image: web
+    volumes:
+      - type: image
+        source: content:1
+        target: /content
+        image: {subpath: site/sub}
+`)
+	want := Mount{Type: "image", Source: "content:1", Target: "/content", ReadOnly: true, Subpath: "site/sub"}
+	if len(web.Mounts) != 1 || web.Mounts[0] != want {
+		t.Errorf("mounts = %+v, want %+v", web.Mounts, want)
+	}
+}
+
+// loadWeb loads a project from yaml, checks berth runs all of it, and
+// returns its service web.
+func loadWeb(t *testing.T, yaml string) Service {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", yaml)
+	p := mustLoad(t, LoadOptions{WorkingDir: dir})
+	if err := p.CheckSupported(); err != nil {
+		t.Fatalf("CheckSupported: %v", err)
+	}
+	web, _ := p.Service("web")
+	return web
 }

@@ -221,6 +221,12 @@ func mount(v types.ServiceVolumeConfig) Mount {
 		m.NoCopy = v.Volume.NoCopy
 		m.Subpath = v.Volume.Subpath
 	}
+	if v.Type == types.VolumeTypeImage {
+		m.ReadOnly = true // an image is mounted read-only, as Docker does
+		if v.Image != nil {
+			m.Subpath = v.Image.SubPath
+		}
+	}
 	if v.Bind != nil {
 		m.Propagation = v.Bind.Propagation
 		// compose-go sets create_host_path for the short syntax and fills

@@ -303,12 +303,13 @@ type ServiceNetwork struct {
 
 // Mount is one entry of a service's volumes, resolved.
 type Mount struct {
-	Type     string // "volume", "bind" or "tmpfs"
-	Source   string // volume key (empty for an anonymous volume or tmpfs) or absolute host path
+	Type   string // "volume", "bind", "tmpfs" or "image"
+	Source string // volume key (empty for an anonymous volume or tmpfs), absolute host path, or image reference
+	// ReadOnly is always true for an image.
 	Target   string
 	ReadOnly bool
 	NoCopy   bool   // volume: do not copy the image's content into an empty volume
-	Subpath  string // volume: the sub-directory of the volume to mount; empty for all of it
+	Subpath  string // volume, image: the sub-directory to mount; empty for all of it
 	// Propagation is the bind mount's propagation ("rprivate", "shared",
 	// ...), empty for the default.
 	Propagation string

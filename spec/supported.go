@@ -46,7 +46,8 @@ var supportedFields = map[string]valueCheck{
 	"services.*.network_mode":                    nil, // "bridge" is refused by the reconciler
 	"services.*.mac_address":                     nil,
 	"services.*.volumes[]":                       nil,
-	"services.*.volumes[].type":                  oneOf(types.VolumeTypeVolume, types.VolumeTypeBind, types.VolumeTypeTmpfs),
+	"services.*.volumes[].type":                  oneOf(types.VolumeTypeVolume, types.VolumeTypeBind, types.VolumeTypeTmpfs, types.VolumeTypeImage),
+	"services.*.volumes[].image.subpath":         nil,
 	"services.*.volumes[].source":                nil,
 	"services.*.volumes[].target":                nil,
 	"services.*.volumes[].read_only":             nil,

@@ -36,3 +36,15 @@ func (b *builder) hooksOfName(name string) Hooks {
 	}
 	return Hooks{Service: name}
 }
+
+// imageMountRefs are the images s mounts (volumes of type image), in file
+// order.
+func imageMountRefs(s *spec.Service) []string {
+	var out []string
+	for _, m := range s.Mounts {
+		if m.Type == "image" && m.Source != "" {
+			out = append(out, m.Source)
+		}
+	}
+	return out
+}
