@@ -472,6 +472,11 @@ func (b *builder) imageStep(s *spec.Service) (string, error) {
 			return "", fmt.Errorf("service %q: image %q is not present and pull_policy is never: %w", s.Name, s.Image, errdefs.ErrNotFound)
 		}
 		return "", nil
+	case "refresh":
+		// A flag (--pull) has no interval: refresh is a service's.
+		if age, ok := b.observed.PullAge[s.Image]; present && ok && policy == s.PullPolicy && age < s.PullRefresh {
+			return "", nil
+		}
 	case "build":
 		return "", fmt.Errorf("service %q: pull_policy build needs a build section: %w", s.Name, errdefs.ErrInvalidArgument)
 	default:

@@ -142,6 +142,8 @@ type Volumes interface {
 //   - Pull fetches ref from its registry and names it in the store. A
 //     reference the registry lacks is errdefs.ErrNotFound; an unreachable
 //     registry errdefs.ErrUnavailable. A failed Pull changes no name.
+//   - LastPulled returns when ref was last pulled into the store (by
+//     Pull), the zero time if it never was.
 //   - Remove removes the name ref, and the image once it has no name left.
 //     An image a container (running or not) was made from is
 //     errdefs.ErrConflict and is kept; errdefs.ErrNotFound if ref names
@@ -149,6 +151,7 @@ type Volumes interface {
 type Images interface {
 	Resolve(ctx context.Context, ref string) (*image.Image, error)
 	Pull(ctx context.Context, ref string, opt image.PullOptions) (*image.Image, error)
+	LastPulled(ctx context.Context, ref string) (time.Time, error)
 	Remove(ctx context.Context, ref string) error
 }
 

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/spec"
@@ -61,5 +62,35 @@ func TestImageMountPulledWhenMissing(t *testing.T) {
 	plan, err = converge(t, f, p, Options{Mode: ModeUp})
 	if err != nil || !plan.Empty() {
 		t.Errorf("second up: %v\n%s", err, plan)
+	}
+}
+
+func TestPullPolicyRefresh(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		pulled   time.Duration // ago; 0: never pulled
+		wantPull bool
+	}{
+		{name: "pulled within the interval", pulled: 2 * time.Hour},
+		{name: "pulled before the interval", pulled: 25 * time.Hour, wantPull: true},
+		{name: "never pulled (imported, built)", wantPull: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			if tc.pulled != 0 {
+				f.SetPulled("busybox", time.Now().Add(-tc.pulled))
+			}
+			p := project()
+			for i := range p.Services {
+				p.Services[i].PullPolicy, p.Services[i].PullRefresh = "refresh", 24*time.Hour
+			}
+			plan, err := converge(t, f, p, Options{Mode: ModeUp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(plan.String(), "pull image busybox"); got != tc.wantPull {
+				t.Errorf("pulled = %v, want %v:\n%s", got, tc.wantPull, plan)
+			}
+		})
 	}
 }

@@ -2,7 +2,9 @@ package spec
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestLifecycleHooksLoad(t *testing.T) {
@@ -98,4 +100,26 @@ func loadWeb(t *testing.T, yaml string) Service {
 	}
 	web, _ := p.Service("web")
 	return web
+}
+
+func TestPullPolicyRefreshLoads(t *testing.T) {
+	for policy, every := range map[string]time.Duration{
+		"daily": 24 * time.Hour, "weekly": 7 * 24 * time.Hour, "every_12h": 12 * time.Hour, "every_1d2h": 26 * time.Hour, "refresh": 0,
+	} {
+		t.Run(policy, func(t *testing.T) {
+			web := loadWeb(t, "services:\n  web:\n    image: web\n    pull_policy: "+policy+"\n")
+			if web.PullPolicy != "refresh" || web.PullRefresh != every {
+				t.Errorf("pull policy %q every %v, want refresh every %v", web.PullPolicy, web.PullRefresh, every)
+			}
+		})
+	}
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    pull_policy: every_fortnight\n")
+	p, err := Load(t.Context(), LoadOptions{WorkingDir: dir})
+	if err == nil {
+		err = p.CheckSupported()
+	}
+	if err == nil || !strings.Contains(err.Error(), "pull_policy") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("every_fortnight: %v, want one line naming pull_policy", err)
+	}
 }

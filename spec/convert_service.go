@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/containerd/errdefs"
 )
 
 // Where Docker Compose mounts a config or secret whose target is empty or
@@ -138,6 +139,15 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 	}
 	var errs []FieldError
 	out.Ports, errs = ports(name, s.Ports)
+	if s.PullPolicy != "" {
+		policy, every, err := s.GetPullPolicy()
+		if err != nil {
+			errs = append(errs, FieldError{Path: "services." + name + ".pull_policy", Issue: err.Error(), Err: errdefs.ErrInvalidArgument})
+		}
+		if policy == types.PullPolicyRefresh {
+			out.PullPolicy, out.PullRefresh = policy, every
+		}
+	}
 	return out, errs
 }
 

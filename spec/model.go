@@ -83,7 +83,12 @@ type Service struct {
 	StopGracePeriod *time.Duration
 	ExtraHosts      []string // "name=ip", sorted
 	Profiles        []string
-	PullPolicy      string
+	// PullPolicy is "always", "missing", "never", "build" or "refresh";
+	// empty when unset. daily, weekly and every_<duration> are "refresh"
+	// with PullRefresh 24h, 168h and the duration: pull when the image's
+	// last pull is older.
+	PullPolicy  string
+	PullRefresh time.Duration
 
 	Healthcheck *Healthcheck // nil: the image's
 	Ports       []Port       // in file order, one entry per container port

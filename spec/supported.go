@@ -90,7 +90,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.dns_search":                      nil,
 	"services.*.dns_opt":                         nil,
 	"services.*.profiles":                        nil,
-	"services.*.pull_policy":                     oneOf(types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyNever, types.PullPolicyBuild),
+	"services.*.pull_policy":                     pullPolicy,
 
 	// Images built by berth's builder (engine/build).
 	"services.*.build.context":           nil,
@@ -304,6 +304,25 @@ func platformIsHost(p, goarch string) bool {
 		arch = "arm64"
 	}
 	return arch == goarch
+}
+
+// pullPolicy accepts the pull policies berth runs: always, missing (and
+// if_not_present), never, build, and refresh with its spellings daily,
+// weekly and every_<duration>.
+func pullPolicy(v any) string {
+	s, _ := v.(string)
+	switch {
+	case slices.Contains([]string{types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyIfNotPresent, types.PullPolicyNever,
+		types.PullPolicyBuild, types.PullPolicyRefresh, "daily", "weekly"}, s):
+		return ""
+	case strings.HasPrefix(s, "every_"):
+		var sc types.ServiceConfig
+		sc.PullPolicy = s
+		if _, _, err := sc.GetPullPolicy(); err == nil {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%s is not a pull policy berth runs (supported: always, missing, never, build, refresh, daily, weekly, every_<duration>)", describe(v))
 }
 
 // restartPolicy accepts the policies the shim applies: no, always,

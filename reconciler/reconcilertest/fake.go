@@ -36,6 +36,7 @@ type Fake struct {
 	failOn     map[string]bool
 	onStart    map[string]engine.State
 	execCode   map[string]int // by container name: the exit code of its execs
+	pulledAt   map[string]time.Time
 	nextID     int
 }
 
@@ -51,6 +52,7 @@ func NewFake() *Fake {
 		failOn:     map[string]bool{},
 		onStart:    map[string]engine.State{},
 		execCode:   map[string]int{},
+		pulledAt:   map[string]time.Time{},
 	}
 }
 
@@ -255,6 +257,13 @@ func (r *FakeRuntime) Remove(_ context.Context, id engine.ContainerID, force boo
 	}
 	delete(f.containers, id)
 	return nil
+}
+
+// SetPulled makes ref's last pull at t.
+func (f *Fake) SetPulled(ref string, t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pulledAt[ref] = t
 }
 
 // OnExec makes every Exec in the container called name exit with code.

@@ -46,6 +46,7 @@ type Volumes interface {
 type Images interface {
 	Resolve(ctx context.Context, ref string) (*image.Image, error)
 	Pull(ctx context.Context, ref string, opt image.PullOptions) (*image.Image, error)
+	LastPulled(ctx context.Context, ref string) (time.Time, error)
 	Remove(ctx context.Context, ref string) error
 }
 
