@@ -61,3 +61,22 @@ func TestBlkioAndDeviceRules(t *testing.T) {
 		t.Errorf("second up replaced the container: %+v", again)
 	}
 }
+
+// TestServiceNetworkOptions: interface_name, link_local_ips and the
+// endpoint's sysctls (driver_opts) on the container's interface.
+func TestServiceNetworkOptions(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	for cmd, want := range map[string]string{
+		"ip -4 addr show front0":                          "169.254.8.8/16",
+		"cat /proc/sys/net/ipv4/conf/front0/log_martians": "1",
+		"ip -o link show":                                 "eth0", // back keeps the default name
+	} {
+		r := h.berth("-f", file, "exec", "-T", "app", "sh", "-c", cmd)
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("%s: exit %d, %q (%s), want %q in it", cmd, r.code, r.stdout, r.stderr, want)
+		}
+	}
+}

@@ -439,6 +439,9 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 	if err := checkFileFields(cfg); err != nil {
 		return err
 	}
+	if err := checkEndpointSysctls(cfg.Networks); err != nil {
+		return err
+	}
 	if cfg.StopTimeout != nil && *cfg.StopTimeout < 0 {
 		return fmt.Errorf("stop_timeout: negative: %w", errdefs.ErrInvalidArgument)
 	}

@@ -294,6 +294,14 @@ type EndpointConfig struct {
 	MacAddress string     `json:"mac_address,omitempty"`
 	Priority   int        `json:"priority,omitempty"`    // higher: attached first (eth0)
 	GwPriority int        `json:"gw_priority,omitempty"` // highest: the default route
+	// InterfaceName is the container's interface; "": eth0, eth1, … in
+	// attach order.
+	InterfaceName string       `json:"interface_name,omitempty"`
+	LinkLocalIPs  []netip.Addr `json:"link_local_ips,omitempty"` // more addresses of the interface, link-local
+	// Sysctls are the interface's own settings (Docker's endpoint option
+	// com.docker.network.endpoint.sysctls): keys net.ipv4.conf.IFNAME.…
+	// or net.ipv6.conf.IFNAME.…, IFNAME standing for the interface.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
 }
 
 // HostEntry is a line of /etc/hosts.

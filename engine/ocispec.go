@@ -53,6 +53,10 @@ type SpecInputs struct {
 	// HostDevices are the host's device nodes under /dev, by path, which a
 	// privileged container gets.
 	HostDevices map[string]DeviceInfo
+	// EndpointSysctls are the settings of the container's interfaces
+	// (EndpointConfig.Sysctls with the interface's name in place of
+	// IFNAME), set beside its own sysctls, which win.
+	EndpointSysctls map[string]string
 	// BlockDevices are the host's block devices the container's
 	// Resources.Blkio names, by path.
 	BlockDevices map[string]DeviceInfo

@@ -100,6 +100,14 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 	if len(c.Sysctls) > 0 {
 		l.Sysctl = maps.Clone(c.Sysctls)
 	}
+	for k, v := range in.EndpointSysctls {
+		if l.Sysctl == nil {
+			l.Sysctl = map[string]string{}
+		}
+		if _, own := l.Sysctl[k]; !own {
+			l.Sysctl[k] = v
+		}
+	}
 	if c.Domainname != "" {
 		// runc before 1.2 ignores the domainname field: the UTS sysctl
 		// sets it on every version.

@@ -187,6 +187,9 @@ func (e *Engine) connect(ctx context.Context, dir string, rec *record) (netns st
 	}()
 	for i, nc := range attachOrder(rec.Config.Networks) {
 		ifname := fmt.Sprintf("eth%d", i)
+		if nc.InterfaceName != "" {
+			ifname = nc.InterfaceName
+		}
 		ep, err := e.nets.ConnectWith(ctx, nc.Network, id, e.connectOptions(rec, nc, ifname, i == 0))
 		if err != nil {
 			return "", nil, fmt.Errorf("network %q: %w", nc.Network, err)
@@ -227,6 +230,7 @@ func (e *Engine) specInputs(ctx context.Context, dir string, rec *record, netns 
 	if err := e.runtimeInputs(ctx, rootfs, rec, &in); err != nil {
 		return in, err
 	}
+	in.EndpointSysctls = endpointSysctls(rec.Config.Networks, eps)
 	if err := e.prepareMounts(ctx, dir, rec, rootfs, &in); err != nil {
 		return in, err
 	}

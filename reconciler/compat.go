@@ -1,7 +1,12 @@
 package reconciler
 
 import (
+	"fmt"
+	"maps"
+	"net/netip"
 	"slices"
+
+	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/spec"
@@ -47,4 +52,30 @@ func imageMountRefs(s *spec.Service) []string {
 		}
 	}
 	return out
+}
+
+// endpointExtras sets the attachment's interface_name, link_local_ips and
+// driver_opts: of the bridge driver's endpoint options, berth runs the
+// interface's sysctls (com.docker.network.endpoint.sysctls).
+func endpointExtras(s *spec.Service, sn spec.ServiceNetwork, ep *engine.EndpointConfig) error {
+	at := fmt.Sprintf("service %q: networks.%s", s.Name, sn.Name)
+	ep.InterfaceName = sn.InterfaceName
+	for _, ip := range sn.LinkLocalIPs {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !a.IsLinkLocalUnicast() {
+			return fmt.Errorf("%s.link_local_ips: %q is not a link-local address (169.254.0.0/16, fe80::/10): %w", at, ip, errdefs.ErrInvalidArgument)
+		}
+		ep.LinkLocalIPs = append(ep.LinkLocalIPs, a)
+	}
+	for _, k := range slices.Sorted(maps.Keys(sn.DriverOpts)) {
+		if k != engine.EndpointSysctlsOption {
+			return fmt.Errorf("%s.driver_opts: %q is not supported (supported: %s): %w", at, k, engine.EndpointSysctlsOption, errdefs.ErrNotImplemented)
+		}
+		sysctls, err := engine.ParseEndpointSysctls(sn.DriverOpts[k])
+		if err != nil {
+			return fmt.Errorf("%s.driver_opts: %w", at, err)
+		}
+		ep.Sysctls = sysctls
+	}
+	return nil
 }

@@ -94,3 +94,42 @@ func TestPullPolicyRefresh(t *testing.T) {
 		})
 	}
 }
+
+func TestTranslateEndpointExtras(t *testing.T) {
+	p := project()
+	web := service(p, "web")
+	web.Networks[0].InterfaceName = "front0"
+	web.Networks[0].LinkLocalIPs = []string{"169.254.8.8", "fe80::8"}
+	web.Networks[0].DriverOpts = map[string]string{"com.docker.network.endpoint.sysctls": "net.ipv4.conf.IFNAME.log_martians=1"}
+	cfg, err := ContainerConfig(p, web, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := cfg.Networks[0]
+	if ep.InterfaceName != "front0" || len(ep.LinkLocalIPs) != 2 || ep.LinkLocalIPs[0].String() != "169.254.8.8" ||
+		ep.Sysctls["net.ipv4.conf.IFNAME.log_martians"] != "1" {
+		t.Errorf("endpoint = %+v", ep)
+	}
+	for name, tc := range map[string]struct {
+		edit func(*spec.ServiceNetwork)
+		want string
+	}{
+		"not link-local": {func(n *spec.ServiceNetwork) { n.LinkLocalIPs = []string{"10.0.0.1"} },
+			`service "web": networks.default.link_local_ips: "10.0.0.1" is not a link-local address`},
+		"unknown driver option": {func(n *spec.ServiceNetwork) { n.DriverOpts = map[string]string{"com.example.x": "1"} },
+			`service "web": networks.default.driver_opts: "com.example.x" is not supported`},
+		"sysctl of the host": {func(n *spec.ServiceNetwork) {
+			n.DriverOpts = map[string]string{"com.docker.network.endpoint.sysctls": "net.core.somaxconn=10"}
+		}, `net.ipv4.conf.IFNAME.* and net.ipv6.conf.IFNAME.*`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := project()
+			web := service(p, "web")
+			tc.edit(&web.Networks[0])
+			_, err := ContainerConfig(p, web, 1)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

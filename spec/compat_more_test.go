@@ -123,3 +123,27 @@ func TestPullPolicyRefreshLoads(t *testing.T) {
 		t.Errorf("every_fortnight: %v, want one line naming pull_policy", err)
 	}
 }
+
+func TestServiceNetworkExtrasLoad(t *testing.T) {
+	web := loadWeb(t, `services:
+  web:
+    image: web
+    networks:
+      front:
+        interface_name: front0
+        link_local_ips: ["169.254.8.8"]
+        driver_opts: {com.docker.network.endpoint.sysctls: "net.ipv4.conf.IFNAME.log_martians=1"}
+networks:
+  front: {}
+`)
+	n := web.Networks[0]
+	if n.InterfaceName != "front0" || !slices.Equal(n.LinkLocalIPs, []string{"169.254.8.8"}) ||
+		n.DriverOpts["com.docker.network.endpoint.sysctls"] != "net.ipv4.conf.IFNAME.log_martians=1" {
+		t.Errorf("network = %+v", n)
+	}
+	before := ConfigHash(web)
+	web.Networks[0].InterfaceName = "eth5"
+	if ConfigHash(web) == before {
+		t.Error("interface_name is not in the hash")
+	}
+}

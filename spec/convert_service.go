@@ -163,6 +163,9 @@ func serviceNetworks(in map[string]*types.ServiceNetworkConfig) []ServiceNetwork
 			sn.MacAddress = c.MacAddress
 			sn.Priority = c.Priority
 			sn.GwPriority = c.GatewayPriority
+			sn.InterfaceName = c.InterfaceName
+			sn.LinkLocalIPs = cloneList(c.LinkLocalIPs)
+			sn.DriverOpts = cloneMap(c.DriverOpts)
 		}
 		out = append(out, sn)
 	}

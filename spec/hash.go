@@ -117,6 +117,10 @@ type hashNetwork struct {
 	MacAddress  string   `json:"mac_address"`
 	Priority    int      `json:"priority"`
 	GwPriority  int      `json:"gw_priority"`
+
+	InterfaceName string            `json:"interface_name,omitempty"`
+	LinkLocalIPs  []string          `json:"link_local_ips,omitempty"` // sorted
+	DriverOpts    map[string]string `json:"driver_opts,omitempty"`
 }
 
 type hashHealthcheck struct {
@@ -258,6 +262,10 @@ func hashNetworks(nets []ServiceNetwork) []hashNetwork {
 			MacAddress:  n.MacAddress,
 			Priority:    n.Priority,
 			GwPriority:  n.GwPriority,
+
+			InterfaceName: n.InterfaceName,
+			LinkLocalIPs:  sorted(n.LinkLocalIPs),
+			DriverOpts:    nonEmpty(n.DriverOpts),
 		})
 	}
 	slices.SortFunc(out, func(a, b hashNetwork) int { return strings.Compare(a.Name, b.Name) })

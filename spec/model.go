@@ -304,6 +304,11 @@ type ServiceNetwork struct {
 	MacAddress  string
 	Priority    int // the network with the highest priority is connected first; 0 when unset
 	GwPriority  int // the network with the highest gw_priority provides the default gateway; 0 when unset
+	// InterfaceName is the container's interface on the network; empty:
+	// eth0, eth1, … in attach order.
+	InterfaceName string
+	LinkLocalIPs  []string          // more addresses of the interface, link-local, as written
+	DriverOpts    map[string]string // the endpoint's driver options
 }
 
 // Mount is one entry of a service's volumes, resolved.

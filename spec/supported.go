@@ -25,24 +25,28 @@ import (
 // it, and check that hashInput covers it when a change to it needs a new
 // container.
 var supportedFields = map[string]valueCheck{
-	"services.*.image":                           nil,
-	"services.*.container_name":                  nil,
-	"services.*.command":                         nil,
-	"services.*.entrypoint":                      nil,
-	"services.*.environment":                     nil,
-	"services.*.env_file":                        nil, // merged into environment by Load
-	"services.*.label_file":                      nil, // merged into labels by Load
-	"services.*.working_dir":                     nil,
-	"services.*.user":                            nil,
-	"services.*.hostname":                        nil,
-	"services.*.init":                            nil,
-	"services.*.labels":                          nil,
-	"services.*.networks.*.aliases":              nil,
-	"services.*.networks.*.ipv4_address":         nil,
-	"services.*.networks.*.ipv6_address":         nil,
-	"services.*.networks.*.mac_address":          nil,
-	"services.*.networks.*.priority":             nil,
-	"services.*.networks.*.gw_priority":          nil,
+	"services.*.image":                     nil,
+	"services.*.container_name":            nil,
+	"services.*.command":                   nil,
+	"services.*.entrypoint":                nil,
+	"services.*.environment":               nil,
+	"services.*.env_file":                  nil, // merged into environment by Load
+	"services.*.label_file":                nil, // merged into labels by Load
+	"services.*.working_dir":               nil,
+	"services.*.user":                      nil,
+	"services.*.hostname":                  nil,
+	"services.*.init":                      nil,
+	"services.*.labels":                    nil,
+	"services.*.networks.*.aliases":        nil,
+	"services.*.networks.*.ipv4_address":   nil,
+	"services.*.networks.*.ipv6_address":   nil,
+	"services.*.networks.*.mac_address":    nil,
+	"services.*.networks.*.priority":       nil,
+	"services.*.networks.*.gw_priority":    nil,
+	"services.*.networks.*.interface_name": nil,
+	"services.*.networks.*.link_local_ips": nil,
+	// driver_opts keys are checked where they are used (reconciler.ContainerConfig).
+	"services.*.networks.*.driver_opts":          nil,
 	"services.*.network_mode":                    nil, // "bridge" is refused by the reconciler
 	"services.*.mac_address":                     nil,
 	"services.*.volumes[]":                       nil,
