@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +79,44 @@ func TestServiceNetworkOptions(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("%s: exit %d, %q (%s), want %q in it", cmd, r.code, r.stdout, r.stderr, want)
 		}
+	}
+}
+
+// TestServiceRuntime: a service's runtime runs its container (create,
+// start, exec, delete all go through it); one that does not exist
+// fails the up in one line and leaves nothing.
+func TestServiceRuntime(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	dir := t.TempDir()
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "calls")
+	wrapper := filepath.Join(dir, "logging-runc")
+	script := "#!/bin/sh\nfor a in \"$@\"; do case $a in create|start|exec|kill|delete) echo $a >> " + logFile + ";; esac; done\nexec " + runc + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("APP_RUNTIME", wrapper)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	h.mustBerth("-f", file, "exec", "-T", "app", "true")
+	h.mustBerth("-f", file, "down")
+	b, _ := os.ReadFile(logFile)
+	for _, verb := range []string{"create", "start", "exec", "delete"} {
+		if !strings.Contains(string(b), verb+"\n") {
+			t.Errorf("the service's runtime did not run %s; it ran:\n%s", verb, b)
+		}
+	}
+
+	t.Setenv("APP_RUNTIME", "no-such-runtime")
+	r := h.berth("-f", file, "up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, `runtime "no-such-runtime": not found in PATH`) {
+		t.Errorf("up with a missing runtime: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := h.ps(file, "-a"); len(ps) != 0 {
+		t.Errorf("a failed up left %+v", ps)
 	}
 }

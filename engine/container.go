@@ -279,7 +279,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	if !validName.MatchString(cfg.Name) {
 		return nil, fmt.Errorf("invalid name: want [a-zA-Z0-9][a-zA-Z0-9_.-]*: %w", errdefs.ErrInvalidArgument)
 	}
-	if _, err := e.runtimePath(); err != nil {
+	if _, err := e.runtimePath(cfg.Runtime); err != nil {
 		return nil, err
 	}
 	img, err := e.createImage(ctx, cfg)
@@ -646,7 +646,11 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	} else {
 		networks = e.nets != nil // unknown: ask, RemoveSandbox is idempotent
 	}
-	if err := e.releaseRun(ctx, dir, id, networks, true); err != nil {
+	var runtime string
+	if rec != nil {
+		runtime = rec.Config.Runtime
+	}
+	if err := e.releaseRun(ctx, dir, id, runtime, networks, true); err != nil {
 		return err
 	}
 	var cfg ContainerConfig

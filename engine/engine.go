@@ -179,6 +179,11 @@ type ContainerConfig struct {
 	// image's VOLUMEs that no mount covers (see ImageVolumeName).
 	VolumeLabels map[string]string `json:"volume_labels,omitempty"`
 
+	// Runtime is the OCI runtime binary that runs the container, a name
+	// looked up in PATH or a path (docker run --runtime); "": the
+	// engine's.
+	Runtime string `json:"runtime,omitempty"`
+
 	// RootfsLayers, when set, are the directories (overlay lower layers,
 	// lowest first) under the container's root filesystem in place of
 	// the image's layers: a builder's RUN step stacks the layers it made

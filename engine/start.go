@@ -60,7 +60,7 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		return nil
 	}
 	began := time.Now()
-	rtPath, err := e.runtimePath()
+	rtPath, err := e.runtimePath(rec.Config.Runtime)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		}
 	}
 	// What an earlier run left behind (it ended on its own, or its shim died).
-	if err := e.releaseRun(ctx, dir, rec.ID, len(rec.Config.Networks) > 0, !shimFinished(sf)); err != nil {
+	if err := e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf)); err != nil {
 		return err
 	}
 	defer func() {
@@ -346,9 +346,8 @@ func (e *Engine) startShim(ctx context.Context, dir string, id ContainerID, rtPa
 	// Killed half-way: take down what it may have made.
 	_ = cmd.Process.Kill()
 	<-done
-	if rt, err := e.runtime(); err == nil {
-		res.err = errors.Join(res.err, rt.delete(context.WithoutCancel(ctx), id, true))
-	}
+	rt := runtimeCmd{e: e, path: rtPath}
+	res.err = errors.Join(res.err, rt.delete(context.WithoutCancel(ctx), id, true))
 	return res.err
 }
 

@@ -147,3 +147,15 @@ networks:
 		t.Error("interface_name is not in the hash")
 	}
 }
+
+func TestRuntimeLoads(t *testing.T) {
+	web := loadWeb(t, "services:\n  web:\n    image: web\n    runtime: /usr/local/bin/crun\n")
+	if web.Runtime != "/usr/local/bin/crun" {
+		t.Errorf("runtime = %q", web.Runtime)
+	}
+	before := ConfigHash(web)
+	web.Runtime = ""
+	if ConfigHash(web) == before {
+		t.Error("runtime is not in the hash")
+	}
+}

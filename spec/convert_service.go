@@ -129,6 +129,7 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 	out.DependsOn = dependencies(s.DependsOn)
 	out.Blkio = blkio(s.BlkioConfig)
 	out.DeviceCgroupRules = cloneList(s.DeviceCgroupRules)
+	out.Runtime = s.Runtime
 	out.PostStart = hooks(s.PostStart)
 	out.PreStop = hooks(s.PreStop)
 	for _, c := range s.Configs {

@@ -91,6 +91,7 @@ type hashInput struct {
 	Uts            string            `json:"uts,omitempty"`
 	Annotations    map[string]string `json:"annotations,omitempty"`
 	Blkio          *Blkio            `json:"blkio,omitempty"`
+	Runtime        string            `json:"runtime,omitempty"`
 	DeviceCgroup   []string          `json:"device_cgroup_rules,omitempty"` // sorted
 	PostStart      []Hook            `json:"post_start,omitempty"`          // in file order: they run in turn
 	PreStop        []Hook            `json:"pre_stop,omitempty"`
@@ -231,6 +232,7 @@ func ConfigHash(s Service) string {
 		Uts:            s.Uts,
 		Annotations:    nonEmpty(s.Annotations),
 		Blkio:          s.Blkio,
+		Runtime:        s.Runtime,
 		DeviceCgroup:   sorted(s.DeviceCgroupRules),
 		PostStart:      s.PostStart,
 		PreStop:        s.PreStop,

@@ -156,6 +156,7 @@ type Service struct {
 	UsernsMode     string            // "host" (berth has no user namespaces; the only mode it runs)
 	Annotations    map[string]string // OCI annotations of the container
 	Blkio          *Blkio            // block I/O weights and throttles; nil: none
+	Runtime        string            // the OCI runtime binary, a name in PATH or a path; empty: the engine's
 	// DeviceCgroupRules are Docker's "TYPE MAJOR:MINOR ACCESS" rules, as
 	// written.
 	DeviceCgroupRules []string

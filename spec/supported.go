@@ -156,6 +156,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.platform":                             hostPlatform,
 	"services.*.blkio_config":                         nil, // cgroup blkio; weights only where the kernel weighs block I/O
 	"services.*.device_cgroup_rules":                  nil,
+	"services.*.runtime":                              nil, // an OCI runtime binary, by name in PATH or path
 	"services.*.logging.options.max-size":             nil,
 	"services.*.logging.options.max-file":             nil,
 
