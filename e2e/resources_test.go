@@ -120,3 +120,32 @@ func TestServiceRuntime(t *testing.T) {
 		t.Errorf("a failed up left %+v", ps)
 	}
 }
+
+// TestExternalLinks: a container outside the project answers to the
+// link's alias in the service's container; a link to a container that
+// does not exist fails the up in one line.
+func TestExternalLinks(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	netName, ctrName := h.project+"-ext", h.project+"-legacy"
+	t.Setenv("EXT_NETWORK", netName)
+	t.Setenv("EXT_CONTAINER", ctrName)
+	h.mustBerth("network", "create", netName)
+	t.Cleanup(func() { h.berth("network", "rm", netName) })
+	h.mustBerth("container", "run", "-d", "--init", "--name", ctrName, "--network", netName, "busybox:latest", "sleep", "3600")
+	t.Cleanup(func() { h.berth("container", "rm", "-f", ctrName) })
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	want := strings.TrimSpace(h.mustBerth("container", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", ctrName))
+	r := h.berth("-f", file, "exec", "-T", "app", "ping", "-c1", "-W2", "legacydb")
+	if r.code != 0 || want == "" || !strings.Contains(r.stdout, want) {
+		t.Errorf("ping legacydb: exit %d, %q (%s), want the address %q", r.code, r.stdout, r.stderr, want)
+	}
+	h.mustBerth("-f", file, "down")
+
+	t.Setenv("EXT_CONTAINER", h.project+"-nope")
+	r = h.berth("-f", file, "up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, `container "`+h.project+`-nope"`) {
+		t.Errorf("up with a link to no container: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -293,6 +293,12 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	if err := validateConfig(id, cfg, img.Config); err != nil {
 		return nil, err
 	}
+	for i, l := range cfg.Links {
+		name, _ := splitLink(l)
+		if _, _, err := e.lookup(name); err != nil {
+			return nil, fmt.Errorf("links[%d]: container %q: %w", i, name, err)
+		}
+	}
 	for i, m := range cfg.Mounts {
 		if m.Type == "image" {
 			if _, err := e.images.Resolve(ctx, m.Source); err != nil {
@@ -441,6 +447,11 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 	}
 	if err := checkEndpointSysctls(cfg.Networks); err != nil {
 		return err
+	}
+	for i, l := range cfg.Links {
+		if name, alias := splitLink(l); !validName.MatchString(name) || !oneField(alias) {
+			return fmt.Errorf("links[%d]: %q: want CONTAINER[:ALIAS]: %w", i, l, errdefs.ErrInvalidArgument)
+		}
 	}
 	if cfg.StopTimeout != nil && *cfg.StopTimeout < 0 {
 		return fmt.Errorf("stop_timeout: negative: %w", errdefs.ErrInvalidArgument)

@@ -103,21 +103,25 @@ type ContainerID string
 
 // ContainerConfig describes a container to create.
 type ContainerConfig struct {
-	Name        string            `json:"name"` // unique among containers
-	Image       string            `json:"image"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Entrypoint  []string          `json:"entrypoint"`    // nil: the image's; empty: none
-	Cmd         []string          `json:"cmd"`           // nil: the image's (dropped when Entrypoint is set, as Docker does)
-	Env         []string          `json:"env,omitempty"` // KEY=VALUE over the image's
-	WorkingDir  string            `json:"working_dir,omitempty"`
-	User        string            `json:"user,omitempty"`
-	Hostname    string            `json:"hostname,omitempty"` // default: first 12 digits of the ID
-	Init        bool              `json:"init,omitempty"`
-	Mounts      []Mount           `json:"mounts,omitempty"`
-	Networks    []EndpointConfig  `json:"networks,omitempty"` // none: loopback only
-	ExtraHosts  []HostEntry       `json:"extra_hosts,omitempty"`
-	StopSignal  string            `json:"stop_signal,omitempty"`  // default: the image's, else SIGTERM
-	StopTimeout *time.Duration    `json:"stop_timeout,omitempty"` // default 10s
+	Name       string            `json:"name"` // unique among containers
+	Image      string            `json:"image"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Entrypoint []string          `json:"entrypoint"`    // nil: the image's; empty: none
+	Cmd        []string          `json:"cmd"`           // nil: the image's (dropped when Entrypoint is set, as Docker does)
+	Env        []string          `json:"env,omitempty"` // KEY=VALUE over the image's
+	WorkingDir string            `json:"working_dir,omitempty"`
+	User       string            `json:"user,omitempty"`
+	Hostname   string            `json:"hostname,omitempty"` // default: first 12 digits of the ID
+	Init       bool              `json:"init,omitempty"`
+	Mounts     []Mount           `json:"mounts,omitempty"`
+	Networks   []EndpointConfig  `json:"networks,omitempty"` // none: loopback only
+	ExtraHosts []HostEntry       `json:"extra_hosts,omitempty"`
+	// Links are containers this one reaches by another name, as Docker's
+	// links: "NAME[:ALIAS]" (alias: NAME). While NAME runs on a network
+	// this container shares, its hosts file names its address ALIAS.
+	Links       []string       `json:"links,omitempty"`
+	StopSignal  string         `json:"stop_signal,omitempty"`  // default: the image's, else SIGTERM
+	StopTimeout *time.Duration `json:"stop_timeout,omitempty"` // default 10s
 
 	// Process and security (the containers issue).
 	Tty         bool              `json:"tty,omitempty"`

@@ -36,6 +36,7 @@ type hostsMember struct {
 	name     string
 	hostname string
 	extra    []HostEntry
+	links    []string // NAME[:ALIAS], ContainerConfig.Links
 	eps      []endpointRecord
 }
 
@@ -79,7 +80,29 @@ func renderHosts(m hostsMember, peers []hostsMember) []byte {
 			}
 		}
 	}
+	for _, l := range m.links {
+		name, alias := splitLink(l)
+		for _, p := range peers {
+			if p.name != name || p.id == m.id {
+				continue
+			}
+			for _, ep := range p.eps {
+				if _, shared := nets[ep.Network]; shared && ep.Address.IsValid() {
+					line(ep.Address.String(), dedupe([]string{alias, name}))
+				}
+			}
+		}
+	}
 	return b.Bytes()
+}
+
+// splitLink reads a link, "NAME[:ALIAS]"; the alias is NAME when not given.
+func splitLink(l string) (name, alias string) {
+	name, alias, ok := strings.Cut(l, ":")
+	if !ok || alias == "" {
+		alias = name
+	}
+	return name, alias
 }
 
 // oneField reports whether s can be one field of a line of /etc/hosts or
@@ -214,6 +237,7 @@ func memberOf(dir string, rec *record, eps []endpointRecord) hostsMember {
 		name:     rec.Config.Name,
 		hostname: containerHostname(rec.Config, rec.ID),
 		extra:    rec.Config.ExtraHosts,
+		links:    rec.Config.Links,
 		eps:      eps,
 	}
 }

@@ -64,6 +64,7 @@ func translateRuntime(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 	}
 	c.DeviceCgroupRules = slices.Clone(s.DeviceCgroupRules)
 	c.Runtime = s.Runtime
+	c.Links = slices.Clone(s.ExternalLinks)
 	c.CgroupParent, c.CgroupnsMode, c.UTSMode = s.CgroupParent, s.Cgroup, s.Uts
 	c.Annotations = maps.Clone(s.Annotations)
 	c.OomScoreAdj = s.OomScoreAdj

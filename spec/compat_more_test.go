@@ -159,3 +159,19 @@ func TestRuntimeLoads(t *testing.T) {
 		t.Error("runtime is not in the hash")
 	}
 }
+
+func TestExternalLinksLoad(t *testing.T) {
+	web := loadWeb(t, "services:\n  web:\n    image: web\n    external_links: [\"legacy-db:db\", cache]\n")
+	if !slices.Equal(web.ExternalLinks, []string{"legacy-db:db", "cache"}) {
+		t.Errorf("external_links = %q", web.ExternalLinks)
+	}
+	before := ConfigHash(web)
+	web.ExternalLinks = []string{"cache", "legacy-db:db"}
+	if ConfigHash(web) != before {
+		t.Error("reordering external_links changed the hash")
+	}
+	web.ExternalLinks = nil
+	if ConfigHash(web) == before {
+		t.Error("external_links is not in the hash")
+	}
+}

@@ -93,6 +93,7 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		Annotations:    cloneLabels(types.Labels(s.Annotations)),
 		NoAttach:       s.Attach != nil && !*s.Attach,
 		Links:          cloneList(s.Links),
+		ExternalLinks:  cloneList(s.ExternalLinks),
 		Develop:        develop(s.Develop),
 	}
 	if b := s.Build; b != nil {

@@ -92,6 +92,7 @@ type hashInput struct {
 	Annotations    map[string]string `json:"annotations,omitempty"`
 	Blkio          *Blkio            `json:"blkio,omitempty"`
 	Runtime        string            `json:"runtime,omitempty"`
+	ExternalLinks  []string          `json:"external_links,omitempty"`      // sorted
 	DeviceCgroup   []string          `json:"device_cgroup_rules,omitempty"` // sorted
 	PostStart      []Hook            `json:"post_start,omitempty"`          // in file order: they run in turn
 	PreStop        []Hook            `json:"pre_stop,omitempty"`
@@ -233,6 +234,7 @@ func ConfigHash(s Service) string {
 		Annotations:    nonEmpty(s.Annotations),
 		Blkio:          s.Blkio,
 		Runtime:        s.Runtime,
+		ExternalLinks:  sorted(s.ExternalLinks),
 		DeviceCgroup:   sorted(s.DeviceCgroupRules),
 		PostStart:      s.PostStart,
 		PreStop:        s.PreStop,

@@ -167,6 +167,9 @@ type Service struct {
 	// each as an alias of that service on the networks both share, and a
 	// dependency, as Docker Compose does.
 	Links []string
+	// ExternalLinks are "container[:alias]", as written: containers outside
+	// the project the service's reach by alias (external_links).
+	ExternalLinks []string
 
 	Configs []FileRef // in file order
 	Secrets []FileRef // in file order

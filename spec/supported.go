@@ -153,6 +153,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.annotations":                          nil,
 	"services.*.attach":                               nil,
 	"services.*.links":                                nil, // aliases of the linked service (Load)
+	"services.*.external_links":                       nil, // in the container's hosts file while the container runs on a shared network
 	"services.*.platform":                             hostPlatform,
 	"services.*.blkio_config":                         nil, // cgroup blkio; weights only where the kernel weighs block I/O
 	"services.*.device_cgroup_rules":                  nil,
