@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -147,5 +148,33 @@ func TestExternalLinks(t *testing.T) {
 	r = h.berth("-f", file, "up", "-d")
 	if r.code == 0 || !strings.Contains(r.stderr, `container "`+h.project+`-nope"`) {
 		t.Errorf("up with a link to no container: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestLoggingNone: a service logging to none keeps no log; reading it
+// fails as Docker's does.
+func TestLoggingNone(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	h.eventually("loud's output is in its log", 15*time.Second, func() bool {
+		return strings.Contains(h.berth("-f", file, "logs", "loud").stdout, "hello-from-loud")
+	})
+	r := h.berth("-f", file, "logs", "quiet")
+	if r.code == 0 || strings.Contains(r.stdout, "hello-from-quiet") || !strings.Contains(r.stderr, "configured logging driver does not support reading") {
+		t.Errorf("logs quiet: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range h.ps(file) {
+		if c.Service != "quiet" {
+			continue
+		}
+		logs, _ := filepath.Glob(filepath.Join(h.root, "containers", c.ID+"*", "container.log"))
+		if len(logs) != 1 {
+			t.Fatalf("quiet's log file: %v", logs)
+		}
+		if target, err := os.Readlink(logs[0]); err != nil || target != os.DevNull {
+			t.Errorf("quiet's log is %q (%v), want a link to %s", target, err, os.DevNull)
+		}
 	}
 }

@@ -363,6 +363,12 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	if err := atomicfile.WriteJSON(filepath.Join(tmp, ctrstate.RecordFile), rec, 0o600); err != nil {
 		return nil, err
 	}
+	if cfg.Logging.Driver == LogDriverNone {
+		// The shim appends to the log as always; nothing is kept.
+		if err := os.Symlink(os.DevNull, filepath.Join(tmp, ctrstate.LogFile)); err != nil {
+			return nil, err
+		}
+	}
 	sf := stateFile{Version: ctrstate.StateVersion, State: State{Status: StatusCreated}}
 	if err := writeState(tmp, sf); err != nil {
 		return nil, err

@@ -66,3 +66,6 @@ func checkEndpointSysctls(ncs []EndpointConfig) error {
 	}
 	return nil
 }
+
+// LogDriverNone is the log driver that keeps nothing (LogConfig.Driver).
+const LogDriverNone = "none"

@@ -262,10 +262,16 @@ type Healthcheck struct {
 	Retries       int           `json:"retries,omitempty"`
 }
 
-// LogConfig is the json-file log's rotation.
+// LogConfig is the container's log: its driver and the json-file log's
+// rotation.
 type LogConfig struct {
-	MaxSize int64 `json:"max_size,omitempty"` // bytes per file; 0: no rotation
-	MaxFile int   `json:"max_file,omitempty"` // files kept, with the current one
+	// Driver is "" (json-file) or "none": the container's output is not
+	// kept (its log is /dev/null); reading its log is
+	// errdefs.ErrFailedPrecondition, as Docker says, and following it
+	// (attached output) shows nothing.
+	Driver  string `json:"driver,omitempty"`
+	MaxSize int64  `json:"max_size,omitempty"` // bytes per file; 0: no rotation
+	MaxFile int    `json:"max_file,omitempty"` // files kept, with the current one
 }
 
 // Mount is a filesystem mounted into the container.

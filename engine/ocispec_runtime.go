@@ -68,6 +68,10 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 		return invalid("restart: a retry count of %d with %q", r.MaxRetries, r.Name)
 	case c.Logging.MaxSize < 0 || c.Logging.MaxFile < 0:
 		return invalid("logging: negative max-size or max-file")
+	case c.Logging.Driver != "" && c.Logging.Driver != LogDriverNone:
+		return invalid("logging: driver %q: want none, or nothing for json-file", c.Logging.Driver)
+	case c.Logging.Driver == LogDriverNone && c.Logging.MaxSize != 0:
+		return invalid("logging: driver none keeps no log to rotate")
 	}
 	p.Terminal = c.Tty
 	s.Root.Readonly = c.ReadOnly

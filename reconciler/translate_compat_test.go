@@ -133,3 +133,24 @@ func TestTranslateEndpointExtras(t *testing.T) {
 		})
 	}
 }
+
+func TestLoggingNoneAndOneOffUlimits(t *testing.T) {
+	p := project()
+	web := service(p, "web")
+	web.Logging = &spec.Logging{Driver: "none"}
+	web.Ulimits = map[string]spec.Ulimit{"nofile": {Soft: 512, Hard: 1024}}
+	cfg, err := OneOffConfig(p, web, "p-web-run-1", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Logging.Driver != engine.LogDriverNone {
+		t.Errorf("logging = %+v, want driver none", cfg.Logging)
+	}
+	if u := cfg.Ulimits["nofile"]; u != (engine.Ulimit{Soft: 512, Hard: 1024}) {
+		t.Errorf("run's ulimits = %+v, want the service's", cfg.Ulimits)
+	}
+	web.Logging.Options = map[string]string{"max-size": "1m"}
+	if _, err := ContainerConfig(p, web, 1); err == nil || !strings.Contains(err.Error(), "driver none takes no options") {
+		t.Errorf("none with options: %v", err)
+	}
+}

@@ -150,8 +150,14 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 		// Docker's local driver keeps 5 files of 20 MB unless told
 		// otherwise; berth keeps its JSON lines with that rotation.
 		lc.MaxSize, lc.MaxFile = 20<<20, 5
+	case engine.LogDriverNone:
+		if len(l.Options) > 0 {
+			return lc, fmt.Errorf("driver none takes no options: %w", errdefs.ErrInvalidArgument)
+		}
+		lc.Driver = engine.LogDriverNone
+		return lc, nil
 	default:
-		return lc, fmt.Errorf("driver %q: only json-file and local are supported: %w", l.Driver, errdefs.ErrNotImplemented)
+		return lc, fmt.Errorf("driver %q: only json-file, local and none are supported: %w", l.Driver, errdefs.ErrNotImplemented)
 	}
 	for _, k := range slices.Sorted(maps.Keys(l.Options)) {
 		v := l.Options[k]

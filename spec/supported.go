@@ -138,7 +138,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.deploy.restart_policy.condition":      oneOf("none", "any", "on-failure"),
 	"services.*.deploy.restart_policy.max_attempts":   nil,
 	"services.*.healthcheck":                          nil, // run by the shim
-	"services.*.logging.driver":                       oneOf("json-file", "local"),
+	"services.*.logging.driver":                       oneOf("json-file", "local", "none"),
 	"services.*.cgroup_parent":                        nil,
 	"services.*.cgroup":                               oneOf("host", "private"),
 	"services.*.cpuset":                               nil,
