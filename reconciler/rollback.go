@@ -68,14 +68,13 @@ func rollback(ctx context.Context, d Deps, project string, s *createdSink) error
 		}
 		s.EventSink.Event(Event{Target: target, Status: StatusRemoved})
 	}
+	ctrs, err := d.Runtime.List(ctx, map[string]string{spec.LabelProject: project})
+	if err != nil {
+		return err
+	}
 	for _, t := range created {
 		name, ok := strings.CutPrefix(t, "container/")
 		if !ok {
-			continue
-		}
-		ctrs, err := d.Runtime.List(ctx, map[string]string{spec.LabelProject: project})
-		if err != nil {
-			errs = append(errs, err)
 			continue
 		}
 		for _, c := range ctrs {
