@@ -230,7 +230,8 @@ type ConnectOptions struct {
 	// sandbox has none yet (the caller gives it through another).
 	NoDefaultRoute bool
 	// LinkLocal are more addresses of the interface: IPv4 169.254.0.0/16
-	// or IPv6 fe80::/10 only (link_local_ips).
+	// or IPv6 fe80::/10 only (link_local_ips); another address fails the
+	// connection with errdefs.ErrInvalidArgument.
 	LinkLocal []netip.Addr
 	// Ports to publish on the host to the endpoint's address: DNAT rules
 	// in berth's nat chain, removed with the endpoint. A host port bound by
@@ -645,11 +646,6 @@ func (m *Manager) ConnectWith(ctx context.Context, network, id string, opt Conne
 			if o.MAC == mac {
 				return nil, fmt.Errorf("network %q: sandbox %q: mac_address %s is used by sandbox %q: %w", network, id, mac, o.Sandbox, errdefs.ErrConflict)
 			}
-		}
-	}
-	for _, ll := range opt.LinkLocal {
-		if !ll.IsLinkLocalUnicast() {
-			return nil, fmt.Errorf("network %q: sandbox %q: link_local_ips: %s is not a link-local address (169.254.0.0/16, fe80::/10): %w", network, id, ll, errdefs.ErrInvalidArgument)
 		}
 	}
 	var ports []PortMapping

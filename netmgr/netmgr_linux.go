@@ -303,6 +303,9 @@ func configurePeer(h *netlink.Handle, n *Network, ep Endpoint, nsPath string) er
 		}
 	}
 	for _, ll := range ep.LinkLocal {
+		if !ll.IsLinkLocalUnicast() {
+			return fmt.Errorf("interface %q: link_local_ips: %s is not a link-local address (169.254.0.0/16, fe80::/10): %w", ep.IfName, ll, errdefs.ErrInvalidArgument)
+		}
 		a := &netlink.Addr{IPNet: ipNet(ll, 16)}
 		if ll.Is6() {
 			if err := inNetnsPath(nsPath, func() error { return enableIPv6On(ep.IfName) }); err != nil {
