@@ -83,8 +83,8 @@ func TestServiceNetworkOptions(t *testing.T) {
 	}
 }
 
-// TestServiceRuntime: a service's runtime runs its container (create,
-// start, exec, delete all go through it); one that does not exist
+// TestServiceRuntime: a service's runtime runs its container (its start,
+// exec and delete go through it); one that does not exist
 // fails the up in one line and leaves nothing.
 func TestServiceRuntime(t *testing.T) {
 	h := newHarness(t)
@@ -96,7 +96,7 @@ func TestServiceRuntime(t *testing.T) {
 	}
 	logFile := filepath.Join(dir, "calls")
 	wrapper := filepath.Join(dir, "logging-runc")
-	script := "#!/bin/sh\nfor a in \"$@\"; do case $a in create|start|exec|kill|delete) echo $a >> " + logFile + ";; esac; done\nexec " + runc + " \"$@\"\n"
+	script := "#!/bin/sh\nfor a in \"$@\"; do case $a in create|start|run|exec|delete) echo $a >> " + logFile + ";; esac; done\nexec " + runc + " \"$@\"\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -106,10 +106,9 @@ func TestServiceRuntime(t *testing.T) {
 	h.mustBerth("-f", file, "exec", "-T", "app", "true")
 	h.mustBerth("-f", file, "down")
 	b, _ := os.ReadFile(logFile)
-	for _, verb := range []string{"create", "start", "exec", "delete"} {
-		if !strings.Contains(string(b), verb+"\n") {
-			t.Errorf("the service's runtime did not run %s; it ran:\n%s", verb, b)
-		}
+	ran := func(verb string) bool { return strings.Contains(string(b), verb+"\n") }
+	if !(ran("create") && ran("start")) && !ran("run") || !ran("exec") || !ran("delete") {
+		t.Errorf("the service's runtime did not run the container (create and start, or run), exec and delete; it ran:\n%s", b)
 	}
 
 	t.Setenv("APP_RUNTIME", "no-such-runtime")
