@@ -279,7 +279,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	if !validName.MatchString(cfg.Name) {
 		return nil, fmt.Errorf("invalid name: want [a-zA-Z0-9][a-zA-Z0-9_.-]*: %w", errdefs.ErrInvalidArgument)
 	}
-	if _, err := e.runtimePath(); err != nil {
+	if _, err := e.runtimePath(cfg.Runtime); err != nil {
 		return nil, err
 	}
 	img, err := e.createImage(ctx, cfg)
@@ -292,6 +292,19 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	}
 	if err := validateConfig(id, cfg, img.Config); err != nil {
 		return nil, err
+	}
+	for i, l := range cfg.Links {
+		name, _ := splitLink(l)
+		if _, _, err := e.lookup(name); err != nil {
+			return nil, fmt.Errorf("links[%d]: container %q: %w", i, name, err)
+		}
+	}
+	for i, m := range cfg.Mounts {
+		if m.Type == "image" {
+			if _, err := e.images.Resolve(ctx, m.Source); err != nil {
+				return nil, fmt.Errorf("mounts[%d]: image %q: %w", i, m.Source, err)
+			}
+		}
 	}
 	rec := &record{
 		Version:     recordVersion,
@@ -349,6 +362,12 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	}
 	if err := atomicfile.WriteJSON(filepath.Join(tmp, ctrstate.RecordFile), rec, 0o600); err != nil {
 		return nil, err
+	}
+	if cfg.Logging.Driver == LogDriverNone {
+		// The shim appends to the log as always; nothing is kept.
+		if err := os.Symlink(os.DevNull, filepath.Join(tmp, ctrstate.LogFile)); err != nil {
+			return nil, err
+		}
 	}
 	sf := stateFile{Version: ctrstate.StateVersion, State: State{Status: StatusCreated}}
 	if err := writeState(tmp, sf); err != nil {
@@ -414,6 +433,12 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 			}
 			in.VolumePaths[m.Source] = "/"
 		}
+		if m.Type == "image" {
+			if in.ImageLayers == nil {
+				in.ImageLayers = map[int][]string{}
+			}
+			in.ImageLayers[i] = []string{"/"}
+		}
 	}
 	if _, err := OCISpec(cfg, img, in); err != nil {
 		return err
@@ -425,6 +450,14 @@ func validateConfig(id ContainerID, cfg ContainerConfig, img image.Config) error
 	}
 	if err := checkFileFields(cfg); err != nil {
 		return err
+	}
+	if err := checkEndpointSysctls(cfg.Networks); err != nil {
+		return err
+	}
+	for i, l := range cfg.Links {
+		if name, alias := splitLink(l); !validName.MatchString(name) || !oneField(alias) {
+			return fmt.Errorf("links[%d]: %q: want CONTAINER[:ALIAS]: %w", i, l, errdefs.ErrInvalidArgument)
+		}
 	}
 	if cfg.StopTimeout != nil && *cfg.StopTimeout < 0 {
 		return fmt.Errorf("stop_timeout: negative: %w", errdefs.ErrInvalidArgument)
@@ -630,7 +663,11 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	} else {
 		networks = e.nets != nil // unknown: ask, RemoveSandbox is idempotent
 	}
-	if err := e.releaseRun(ctx, dir, id, networks, true); err != nil {
+	var runtime string
+	if rec != nil {
+		runtime = rec.Config.Runtime
+	}
+	if err := e.releaseRun(ctx, dir, id, runtime, networks, true); err != nil {
 		return err
 	}
 	var cfg ContainerConfig

@@ -29,6 +29,7 @@ func connectOptions(rec *record, nc EndpointConfig, ifname string, hostConf []by
 	return netmgr.ConnectOptions{
 		IfName: ifname, Addr: nc.Address, Addr6: nc.Address6, Names: names, Upstreams: ups, Search: searchDomains(hostConf, rec.Config),
 		MAC: nc.MacAddress, NoDefaultRoute: nc.Network != gatewayNetwork(rec.Config.Networks),
+		LinkLocal: slices.Clone(nc.LinkLocalIPs),
 	}
 }
 

@@ -103,21 +103,25 @@ type ContainerID string
 
 // ContainerConfig describes a container to create.
 type ContainerConfig struct {
-	Name        string            `json:"name"` // unique among containers
-	Image       string            `json:"image"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Entrypoint  []string          `json:"entrypoint"`    // nil: the image's; empty: none
-	Cmd         []string          `json:"cmd"`           // nil: the image's (dropped when Entrypoint is set, as Docker does)
-	Env         []string          `json:"env,omitempty"` // KEY=VALUE over the image's
-	WorkingDir  string            `json:"working_dir,omitempty"`
-	User        string            `json:"user,omitempty"`
-	Hostname    string            `json:"hostname,omitempty"` // default: first 12 digits of the ID
-	Init        bool              `json:"init,omitempty"`
-	Mounts      []Mount           `json:"mounts,omitempty"`
-	Networks    []EndpointConfig  `json:"networks,omitempty"` // none: loopback only
-	ExtraHosts  []HostEntry       `json:"extra_hosts,omitempty"`
-	StopSignal  string            `json:"stop_signal,omitempty"`  // default: the image's, else SIGTERM
-	StopTimeout *time.Duration    `json:"stop_timeout,omitempty"` // default 10s
+	Name       string            `json:"name"` // unique among containers
+	Image      string            `json:"image"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Entrypoint []string          `json:"entrypoint"`    // nil: the image's; empty: none
+	Cmd        []string          `json:"cmd"`           // nil: the image's (dropped when Entrypoint is set, as Docker does)
+	Env        []string          `json:"env,omitempty"` // KEY=VALUE over the image's
+	WorkingDir string            `json:"working_dir,omitempty"`
+	User       string            `json:"user,omitempty"`
+	Hostname   string            `json:"hostname,omitempty"` // default: first 12 digits of the ID
+	Init       bool              `json:"init,omitempty"`
+	Mounts     []Mount           `json:"mounts,omitempty"`
+	Networks   []EndpointConfig  `json:"networks,omitempty"` // none: loopback only
+	ExtraHosts []HostEntry       `json:"extra_hosts,omitempty"`
+	// Links are containers this one reaches by another name, as Docker's
+	// links: "NAME[:ALIAS]" (alias: NAME). While NAME runs on a network
+	// this container shares, its hosts file names its address ALIAS.
+	Links       []string       `json:"links,omitempty"`
+	StopSignal  string         `json:"stop_signal,omitempty"`  // default: the image's, else SIGTERM
+	StopTimeout *time.Duration `json:"stop_timeout,omitempty"` // default 10s
 
 	// Process and security (the containers issue).
 	Tty         bool              `json:"tty,omitempty"`
@@ -130,11 +134,14 @@ type ContainerConfig struct {
 	CapDrop     []string          `json:"cap_drop,omitempty"` // CAP_… names, or ALL
 	SecurityOpt []string          `json:"security_opt,omitempty"`
 	Sysctls     map[string]string `json:"sysctls,omitempty"`
-	Ulimits     map[string]Ulimit `json:"ulimits,omitempty"`  // by name: nofile, nproc, …
-	Devices     []string          `json:"devices,omitempty"`  // host:container:perm
-	ShmSize     int64             `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
-	Resources   Resources         `json:"resources,omitzero"`
-	OomScoreAdj int               `json:"oom_score_adj,omitempty"`
+	Ulimits     map[string]Ulimit `json:"ulimits,omitempty"` // by name: nofile, nproc, …
+	Devices     []string          `json:"devices,omitempty"` // host:container:perm
+	// DeviceCgroupRules are more devices the container may use, as
+	// Docker's "TYPE MAJOR:MINOR ACCESS" ("c 1:3 mr", "b 8:* rwm").
+	DeviceCgroupRules []string  `json:"device_cgroup_rules,omitempty"`
+	ShmSize           int64     `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
+	Resources         Resources `json:"resources,omitzero"`
+	OomScoreAdj       int       `json:"oom_score_adj,omitempty"`
 	// CgroupParent is the cgroup the container's goes under, relative to
 	// each hierarchy's root; "": berth's own (/berth).
 	CgroupParent string `json:"cgroup_parent,omitempty"`
@@ -176,6 +183,11 @@ type ContainerConfig struct {
 	// image's VOLUMEs that no mount covers (see ImageVolumeName).
 	VolumeLabels map[string]string `json:"volume_labels,omitempty"`
 
+	// Runtime is the OCI runtime binary that runs the container, a name
+	// looked up in PATH or a path (docker run --runtime); "": the
+	// engine's.
+	Runtime string `json:"runtime,omitempty"`
+
 	// RootfsLayers, when set, are the directories (overlay lower layers,
 	// lowest first) under the container's root filesystem in place of
 	// the image's layers: a builder's RUN step stacks the layers it made
@@ -206,6 +218,31 @@ type Resources struct {
 	CPURTPeriod    int64   `json:"cpu_rt_period,omitempty"`
 	MemSwappiness  int64   `json:"mem_swappiness,omitempty"` // 1-100; 0: the kernel's
 	OomKillDisable bool    `json:"oom_kill_disable,omitempty"`
+	Blkio          *Blkio  `json:"blkio,omitempty"` // nil: no block I/O limits
+}
+
+// Blkio are the block I/O weights and throttles of a container (cgroup
+// blkio), devices by host path.
+type Blkio struct {
+	Weight          uint16              `json:"weight,omitempty"` // 10-1000; 0: the kernel's
+	WeightDevice    []BlkioWeightDevice `json:"weight_device,omitempty"`
+	DeviceReadBps   []BlkioThrottle     `json:"device_read_bps,omitempty"`
+	DeviceWriteBps  []BlkioThrottle     `json:"device_write_bps,omitempty"`
+	DeviceReadIOps  []BlkioThrottle     `json:"device_read_iops,omitempty"`
+	DeviceWriteIOps []BlkioThrottle     `json:"device_write_iops,omitempty"`
+}
+
+// BlkioWeightDevice is the weight of one block device.
+type BlkioWeightDevice struct {
+	Path   string `json:"path"`
+	Weight uint16 `json:"weight"`
+}
+
+// BlkioThrottle is a rate limit on one block device: bytes or operations
+// per second.
+type BlkioThrottle struct {
+	Path string `json:"path"`
+	Rate uint64 `json:"rate"`
 }
 
 // RestartPolicy says when the shim restarts the container's process.
@@ -225,21 +262,27 @@ type Healthcheck struct {
 	Retries       int           `json:"retries,omitempty"`
 }
 
-// LogConfig is the json-file log's rotation.
+// LogConfig is the container's log: its driver and the json-file log's
+// rotation.
 type LogConfig struct {
-	MaxSize int64 `json:"max_size,omitempty"` // bytes per file; 0: no rotation
-	MaxFile int   `json:"max_file,omitempty"` // files kept, with the current one
+	// Driver is "" (json-file) or "none": the container's output is not
+	// kept (its log is /dev/null); reading its log is
+	// errdefs.ErrFailedPrecondition, as Docker says, and following it
+	// (attached output) shows nothing.
+	Driver  string `json:"driver,omitempty"`
+	MaxSize int64  `json:"max_size,omitempty"` // bytes per file; 0: no rotation
+	MaxFile int    `json:"max_file,omitempty"` // files kept, with the current one
 }
 
 // Mount is a filesystem mounted into the container.
 type Mount struct {
-	Type     string   `json:"type"` // "bind", "volume", "tmpfs" or "file"
+	Type     string   `json:"type"` // "bind", "volume", "tmpfs", "file" or "image" (Source an image reference, always read-only)
 	Source   string   `json:"source,omitempty"`
 	Target   string   `json:"target"`
 	ReadOnly bool     `json:"read_only,omitempty"`
 	Options  []string `json:"options,omitempty"`
 
-	Subpath        string `json:"subpath,omitempty"`          // volume: mount this sub-directory
+	Subpath        string `json:"subpath,omitempty"`          // volume, image: mount this sub-directory
 	NoCopy         bool   `json:"nocopy,omitempty"`           // volume: do not seed from the image
 	Propagation    string `json:"propagation,omitempty"`      // bind: rprivate, shared, …
 	CreateHostPath bool   `json:"create_host_path,omitempty"` // bind: make a missing source
@@ -266,6 +309,14 @@ type EndpointConfig struct {
 	MacAddress string     `json:"mac_address,omitempty"`
 	Priority   int        `json:"priority,omitempty"`    // higher: attached first (eth0)
 	GwPriority int        `json:"gw_priority,omitempty"` // highest: the default route
+	// InterfaceName is the container's interface; "": eth0, eth1, … in
+	// attach order.
+	InterfaceName string       `json:"interface_name,omitempty"`
+	LinkLocalIPs  []netip.Addr `json:"link_local_ips,omitempty"` // more addresses of the interface, link-local
+	// Sysctls are the interface's own settings (Docker's endpoint option
+	// com.docker.network.endpoint.sysctls): keys net.ipv4.conf.IFNAME.…
+	// or net.ipv6.conf.IFNAME.…, IFNAME standing for the interface.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
 }
 
 // HostEntry is a line of /etc/hosts.

@@ -74,7 +74,7 @@ func (e *Engine) Exec(ctx context.Context, id ContainerID, cfg ExecConfig, stdio
 	if len(cfg.Cmd) == 0 || cfg.Cmd[0] == "" {
 		return -1, fmt.Errorf("exec: no command: %w", errdefs.ErrInvalidArgument)
 	}
-	rtPath, err := e.runtimePath()
+	rtPath, err := e.runtimePath(rec.Config.Runtime)
 	if err != nil {
 		return -1, err
 	}
@@ -289,7 +289,7 @@ func (e *Engine) Top(ctx context.Context, id ContainerID) ([]TopProcess, error) 
 	} else if st.Status != StatusRunning && st.Status != StatusPaused {
 		return nil, fmt.Errorf("container %q is %s, not running: %w", rec.Config.Name, st.Status, errdefs.ErrFailedPrecondition)
 	}
-	rt, err := e.runtime()
+	rt, err := e.runtime(rec.Config.Runtime)
 	if err != nil {
 		return nil, err
 	}

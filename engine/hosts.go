@@ -36,6 +36,7 @@ type hostsMember struct {
 	name     string
 	hostname string
 	extra    []HostEntry
+	links    []string // NAME[:ALIAS], ContainerConfig.Links
 	eps      []endpointRecord
 }
 
@@ -79,7 +80,29 @@ func renderHosts(m hostsMember, peers []hostsMember) []byte {
 			}
 		}
 	}
+	for _, l := range m.links {
+		name, alias := splitLink(l)
+		for _, p := range peers {
+			if p.name != name || p.id == m.id {
+				continue
+			}
+			for _, ep := range p.eps {
+				if _, shared := nets[ep.Network]; shared && ep.Address.IsValid() {
+					line(ep.Address.String(), dedupe([]string{alias, name}))
+				}
+			}
+		}
+	}
 	return b.Bytes()
+}
+
+// splitLink reads a link, "NAME[:ALIAS]"; the alias is NAME when not given.
+func splitLink(l string) (name, alias string) {
+	name, alias, ok := strings.Cut(l, ":")
+	if !ok || alias == "" {
+		alias = name
+	}
+	return name, alias
 }
 
 // oneField reports whether s can be one field of a line of /etc/hosts or
@@ -239,13 +262,15 @@ func memberOf(dir string, rec *record, eps []endpointRecord) hostsMember {
 		name:     rec.Config.Name,
 		hostname: containerHostname(rec.Config, rec.ID),
 		extra:    rec.Config.ExtraHosts,
+		links:    rec.Config.Links,
 		eps:      eps,
 	}
 }
 
 // writeOwnHosts writes the hosts file of the container about to start,
-// listing its running peers on networks without a resolver, under the
-// hosts lock.
+// listing its running peers on networks without a resolver and the
+// containers it links to (external_links: written at start, as Docker's
+// links are), under the hosts lock.
 func (e *Engine) writeOwnHosts(ctx context.Context, self hostsMember) error {
 	unlock, err := e.lockHosts(ctx)
 	if err != nil {
@@ -253,7 +278,7 @@ func (e *Engine) writeOwnHosts(ctx context.Context, self hostsMember) error {
 	}
 	defer unlock()
 	var peers []hostsMember
-	if withoutResolver(self.eps) {
+	if withoutResolver(self.eps) || len(self.links) > 0 {
 		att, _, err := e.attachedDirs()
 		if err != nil {
 			return err

@@ -35,6 +35,9 @@ func (e *Engine) Logs(ctx context.Context, id ContainerID, opt LogOptions, fn fu
 	if rec == nil {
 		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
+	if rec.Config.Logging.Driver == LogDriverNone && !opt.Follow {
+		return fmt.Errorf("container %q: configured logging driver does not support reading: %w", rec.Config.Name, errdefs.ErrFailedPrecondition)
+	}
 	lr := logReader{path: filepath.Join(dir, ctrstate.LogFile), opt: opt, fn: fn}
 	defer func() {
 		if lr.f != nil { // a followed log stays open until here

@@ -35,6 +35,9 @@ type SpecInputs struct {
 	// VolumePaths are the host directories of the named volumes that
 	// "volume" mounts name.
 	VolumePaths map[string]string
+	// ImageLayers are the layer directories (lowest first) of each "image"
+	// mount, by its index in the container's mounts.
+	ImageLayers map[int][]string
 	// FilesDir is where Start writes the "file" mounts, one file per mount
 	// index; empty only when the spec is built to validate a config.
 	FilesDir string
@@ -50,6 +53,16 @@ type SpecInputs struct {
 	// HostDevices are the host's device nodes under /dev, by path, which a
 	// privileged container gets.
 	HostDevices map[string]DeviceInfo
+	// EndpointSysctls are the settings of the container's interfaces
+	// (EndpointConfig.Sysctls with the interface's name in place of
+	// IFNAME), set beside its own sysctls, which win.
+	EndpointSysctls map[string]string
+	// BlockDevices are the host's block devices the container's
+	// Resources.Blkio names, by path.
+	BlockDevices map[string]DeviceInfo
+	// BlkioWeight says the kernel weighs block I/O (blkio.weight); without
+	// it weights are dropped, as Docker drops them.
+	BlkioWeight bool
 	// HostCapabilities is the host's bounding set, what "all
 	// capabilities" (privileged, cap_add ALL) means; nil: every one
 	// known.
@@ -362,8 +375,21 @@ func userMounts(c ContainerConfig, in SpecInputs) ([]specs.Mount, error) {
 		case "file":
 			sm.Type, sm.Source = "bind", path.Join(in.FilesDir, fileMountName(i))
 			sm.Options = []string{"rbind", "ro", "nosuid", "nodev", "noexec"}
+		case "image":
+			if err := checkImageMountSource(i, m); err != nil {
+				return nil, err
+			}
+			layers, ok := in.ImageLayers[i]
+			if !ok {
+				return nil, fmt.Errorf("mounts[%d]: image %q: no layers given: %w", i, m.Source, errdefs.ErrInvalidArgument)
+			}
+			im, err := imageMount(dst, layers)
+			if err != nil {
+				return nil, fmt.Errorf("mounts[%d]: %w", i, err)
+			}
+			sm = im
 		default:
-			return nil, fmt.Errorf("mounts[%d]: type %q: want bind, volume, tmpfs or file: %w", i, m.Type, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("mounts[%d]: type %q: want bind, volume, tmpfs, file or image: %w", i, m.Type, errdefs.ErrInvalidArgument)
 		}
 		out = append(out, sm)
 	}

@@ -68,6 +68,10 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 		return invalid("restart: a retry count of %d with %q", r.MaxRetries, r.Name)
 	case c.Logging.MaxSize < 0 || c.Logging.MaxFile < 0:
 		return invalid("logging: negative max-size or max-file")
+	case c.Logging.Driver != "" && c.Logging.Driver != LogDriverNone:
+		return invalid("logging: driver %q: want none, or nothing for json-file", c.Logging.Driver)
+	case c.Logging.Driver == LogDriverNone && c.Logging.MaxSize != 0:
+		return invalid("logging: driver none keeps no log to rotate")
 	}
 	p.Terminal = c.Tty
 	s.Root.Readonly = c.ReadOnly
@@ -100,6 +104,14 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 	if len(c.Sysctls) > 0 {
 		l.Sysctl = maps.Clone(c.Sysctls)
 	}
+	for k, v := range in.EndpointSysctls {
+		if l.Sysctl == nil {
+			l.Sysctl = map[string]string{}
+		}
+		if _, own := l.Sysctl[k]; !own {
+			l.Sysctl[k] = v
+		}
+	}
 	if c.Domainname != "" {
 		// runc before 1.2 ignores the domainname field: the UTS sysctl
 		// sets it on every version.
@@ -117,6 +129,12 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 		return err
 	}
 	if err := setDevices(l, c, in); err != nil {
+		return err
+	}
+	if err := setDeviceCgroupRules(l, c.DeviceCgroupRules); err != nil {
+		return err
+	}
+	if err := setBlkio(l.Resources, c.Resources.Blkio, in); err != nil {
 		return err
 	}
 	if err := setResources(l.Resources, c.Resources); err != nil {

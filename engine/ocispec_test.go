@@ -136,6 +136,46 @@ func TestOCISpecGolden(t *testing.T) {
 			},
 		},
 		{
+			name: "blkio_device_rules",
+			cfg: ContainerConfig{
+				Name: "blk", Image: "busybox", DeviceCgroupRules: []string{"c 1:3 mr", "b 8:* rwm", "a *:* m"},
+				Resources: Resources{Blkio: &Blkio{
+					Weight: 300, WeightDevice: []BlkioWeightDevice{{Path: "/dev/sda", Weight: 200}},
+					DeviceReadBps: []BlkioThrottle{{Path: "/dev/sda", Rate: 1 << 20}}, DeviceWriteIOps: []BlkioThrottle{{Path: "/dev/sdb", Rate: 100}},
+				}},
+			},
+			img: busyboxImage,
+			in: func(in *SpecInputs) {
+				in.BlkioWeight = true
+				in.BlockDevices = map[string]DeviceInfo{"/dev/sda": {Type: "b", Major: 8, Minor: 0}, "/dev/sdb": {Type: "b", Major: 8, Minor: 16}}
+			},
+		},
+		{
+			name: "blkio_without_weights",
+			cfg: ContainerConfig{
+				Name: "blk", Image: "busybox",
+				Resources: Resources{Blkio: &Blkio{Weight: 300, DeviceWriteBps: []BlkioThrottle{{Path: "/dev/sda", Rate: 4096}}}},
+			},
+			img: busyboxImage,
+			in: func(in *SpecInputs) {
+				in.BlockDevices = map[string]DeviceInfo{"/dev/sda": {Type: "b", Major: 8, Minor: 0}}
+			},
+		},
+		{
+			name: "image_mounts",
+			cfg: ContainerConfig{Name: "img", Image: "busybox", Mounts: []Mount{
+				{Type: "image", Source: "content:1", Target: "/content", ReadOnly: true},
+				{Type: "image", Source: "content:1", Target: "/sub", ReadOnly: true, Subpath: "site/sub"},
+			}},
+			img: busyboxImage,
+			in: func(in *SpecInputs) {
+				in.ImageLayers = map[int][]string{
+					0: {"/var/lib/berth/layers/a", "/var/lib/berth/layers/b"},
+					1: {"/var/lib/berth/layers/b/site/sub"},
+				}
+			},
+		},
+		{
 			name: "rlimit_clamped",
 			cfg:  ContainerConfig{Name: "rl", Image: "busybox"},
 			img:  busyboxImage,
@@ -266,6 +306,14 @@ func TestOCISpecRejects(t *testing.T) {
 		{"unknown mount type", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "nfs", Target: "/x"}}}, image.Config{}},
 		{"duplicate target", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "tmpfs", Target: "/x"}, {Type: "tmpfs", Target: "/x/"}}}, image.Config{}},
 		{"unknown volume", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "volume", Source: "nope", Target: "/x"}}}, image.Config{}},
+		{"image mount without an image", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "image", Target: "/x"}}}, image.Config{}},
+		{"image mount without layers", ContainerConfig{Cmd: []string{"c"}, Mounts: []Mount{{Type: "image", Source: "content:1", Target: "/x"}}}, image.Config{}},
+		{"device cgroup rule without access", ContainerConfig{Cmd: []string{"c"}, DeviceCgroupRules: []string{"c 1:3"}}, image.Config{}},
+		{"device cgroup rule of a bad type", ContainerConfig{Cmd: []string{"c"}, DeviceCgroupRules: []string{"x 1:3 r"}}, image.Config{}},
+		{"device cgroup rule of a bad number", ContainerConfig{Cmd: []string{"c"}, DeviceCgroupRules: []string{"c one:3 r"}}, image.Config{}},
+		{"device cgroup rule of a bad access", ContainerConfig{Cmd: []string{"c"}, DeviceCgroupRules: []string{"c 1:3 rx"}}, image.Config{}},
+		{"blkio weight out of range", ContainerConfig{Cmd: []string{"c"}, Resources: Resources{Blkio: &Blkio{Weight: 5}}}, image.Config{}},
+		{"blkio throttle of an unknown device", ContainerConfig{Cmd: []string{"c"}, Resources: Resources{Blkio: &Blkio{DeviceReadBps: []BlkioThrottle{{Path: "/dev/nope", Rate: 1}}}}}, image.Config{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,16 +13,21 @@ import (
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 )
 
-// runtimePath finds the OCI runtime binary. A missing one is
-// errdefs.ErrFailedPrecondition: `runtime "runc": not found in PATH`.
-func (e *Engine) runtimePath() (string, error) {
-	p, err := exec.LookPath(e.opt.Runtime)
+// runtimePath finds the OCI runtime binary of a container whose
+// configuration names runtime (ContainerConfig.Runtime): that one, else
+// the engine's. A missing one is errdefs.ErrFailedPrecondition: `runtime
+// "runc": not found in PATH`.
+func (e *Engine) runtimePath(runtime string) (string, error) {
+	if runtime == "" {
+		runtime = e.opt.Runtime
+	}
+	p, err := exec.LookPath(runtime)
 	if err != nil {
 		where := "not found in PATH"
-		if strings.Contains(e.opt.Runtime, "/") {
+		if strings.Contains(runtime, "/") {
 			where = "not found"
 		}
-		return "", withClass(fmt.Errorf("runtime %q: %s", e.opt.Runtime, where), errdefs.ErrFailedPrecondition)
+		return "", withClass(fmt.Errorf("runtime %q: %s", runtime, where), errdefs.ErrFailedPrecondition)
 	}
 	return p, nil
 }
@@ -35,8 +40,8 @@ type runtimeCmd struct {
 	path string
 }
 
-func (e *Engine) runtime() (runtimeCmd, error) {
-	p, err := e.runtimePath()
+func (e *Engine) runtime(runtime string) (runtimeCmd, error) {
+	p, err := e.runtimePath(runtime)
 	if err != nil {
 		return runtimeCmd{}, err
 	}

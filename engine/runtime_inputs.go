@@ -25,6 +25,12 @@ func placeholderRuntimeInputs(c ContainerConfig, in *SpecInputs) {
 			in.Devices[host] = DeviceInfo{Type: "c"}
 		}
 	}
+	if c.Resources.Blkio != nil {
+		in.BlockDevices, in.BlkioWeight = map[string]DeviceInfo{}, true
+		for _, p := range blkioPaths(c) {
+			in.BlockDevices[p] = DeviceInfo{Type: "b"}
+		}
+	}
 	if strings.HasPrefix(c.PidMode, "container:") {
 		in.PidNSPath = "/proc/1/ns/pid"
 	}
@@ -73,6 +79,10 @@ func (e *Engine) runtimeInputs(ctx context.Context, rootfs string, rec *record, 
 		}
 		in.Devices[host] = info
 	}
+	if err := blkioInputs(c, in); err != nil {
+		return err
+	}
+	e.blkioWarn(ctx, c, *in)
 	in.HostCapabilities = hostCapabilities()
 	if c.Privileged {
 		devs, err := hostDevices()

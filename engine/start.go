@@ -61,7 +61,7 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		return nil
 	}
 	began := time.Now()
-	rtPath, err := e.runtimePath()
+	rtPath, err := e.runtimePath(rec.Config.Runtime)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		}
 	}
 	// What an earlier run left behind (it ended on its own, or its shim died).
-	if err := e.releaseRun(ctx, dir, rec.ID, len(rec.Config.Networks) > 0, !shimFinished(sf)); err != nil {
+	if err := e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf)); err != nil {
 		return err
 	}
 	defer func() {
@@ -193,6 +193,9 @@ func (e *Engine) connect(ctx context.Context, dir string, rec *record) (netns st
 	}()
 	for i, nc := range attachOrder(rec.Config.Networks) {
 		ifname := fmt.Sprintf("eth%d", i)
+		if nc.InterfaceName != "" {
+			ifname = nc.InterfaceName
+		}
 		ep, err := e.nets.ConnectWith(ctx, nc.Network, id, e.connectOptions(rec, nc, ifname, i == 0))
 		if err != nil {
 			return "", nil, fmt.Errorf("network %q: %w", nc.Network, err)
@@ -233,6 +236,7 @@ func (e *Engine) specInputs(ctx context.Context, dir string, rec *record, netns 
 	if err := e.runtimeInputs(ctx, rootfs, rec, &in); err != nil {
 		return in, err
 	}
+	in.EndpointSysctls = endpointSysctls(rec.Config.Networks, eps)
 	if err := e.prepareMounts(ctx, dir, rec, rootfs, &in); err != nil {
 		return in, err
 	}
@@ -348,9 +352,8 @@ func (e *Engine) startShim(ctx context.Context, dir string, id ContainerID, rtPa
 	// Killed half-way: take down what it may have made.
 	_ = cmd.Process.Kill()
 	<-done
-	if rt, err := e.runtime(); err == nil {
-		res.err = errors.Join(res.err, rt.delete(context.WithoutCancel(ctx), id, true))
-	}
+	rt := runtimeCmd{e: e, path: rtPath}
+	res.err = errors.Join(res.err, rt.delete(context.WithoutCancel(ctx), id, true))
 	return res.err
 }
 

@@ -80,7 +80,7 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 		if err := markStopping(dir); err != nil {
 			return err
 		}
-		rt, err := e.runtime()
+		rt, err := e.runtime(rec.Config.Runtime)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 			return err
 		}
 	}
-	return e.releaseRun(ctx, dir, rec.ID, len(rec.Config.Networks) > 0, !shimFinished(sf))
+	return e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf))
 }
 
 // signalInit sends sig to the container's init through a pidfd, checked
@@ -240,11 +240,11 @@ func waitGone(ctx context.Context, procs []proc, d time.Duration) (bool, error) 
 // gone: the runtime's state (when the shim did not delete it), the rootfs
 // mount, the network sandbox, the endpoints record and pause marker; and
 // brings the peers' hosts files up to date. Idempotent.
-func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, networks, runtimeDelete bool) error {
+func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, runtime string, networks, runtimeDelete bool) error {
 	var errs []error
 	if runtimeDelete {
 		if _, err := os.Stat(filepath.Join(ctrstate.RuntimeRoot(e.opt.RunDir), string(id))); err == nil {
-			rt, err := e.runtime()
+			rt, err := e.runtime(runtime)
 			if err == nil {
 				err = rt.delete(ctx, id, true)
 			}
@@ -288,7 +288,7 @@ func (e *Engine) Kill(ctx context.Context, id ContainerID, signal string) error 
 	if st.Status != StatusRunning && st.Status != StatusPaused {
 		return fmt.Errorf("container %q: kill: not running: %w", rec.Config.Name, errdefs.ErrFailedPrecondition)
 	}
-	rt, err := e.runtime()
+	rt, err := e.runtime(rec.Config.Runtime)
 	if err != nil {
 		return err
 	}
@@ -354,7 +354,7 @@ func (e *Engine) setPaused(ctx context.Context, id ContainerID, pause bool) erro
 	if st.Status != want {
 		return fmt.Errorf("container %q: %s: the container is %s: %w", rec.Config.Name, verb, st.Status, errdefs.ErrFailedPrecondition)
 	}
-	rt, err := e.runtime()
+	rt, err := e.runtime(rec.Config.Runtime)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,11 @@ func (e *Engine) prepareMounts(ctx context.Context, dir string, rec *record, roo
 			err = prepareBind(m)
 		case "file":
 			err = writeFileMount(in.FilesDir, i, m)
+		case "image":
+			if in.ImageLayers == nil {
+				in.ImageLayers = map[int][]string{}
+			}
+			in.ImageLayers[i], err = e.imageMountLayers(ctx, m)
 		}
 		if err != nil {
 			return fmt.Errorf("mounts[%d]: %w", i, err)

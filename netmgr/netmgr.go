@@ -207,6 +207,8 @@ type Endpoint struct {
 	Search []string `json:"search,omitempty"`
 	// NoRoute: the endpoint gives the sandbox no default route.
 	NoRoute bool `json:"no_route,omitempty"`
+	// LinkLocal are more addresses of the interface, link-local.
+	LinkLocal []netip.Addr `json:"link_local,omitempty"`
 	// Ports published on the host to Addr, host ports settled.
 	Ports []PortMapping `json:"ports,omitempty"`
 	// DNS is the address of the network's resolver (its gateway), zero
@@ -227,6 +229,10 @@ type ConnectOptions struct {
 	// NoDefaultRoute: no default route through this network even if the
 	// sandbox has none yet (the caller gives it through another).
 	NoDefaultRoute bool
+	// LinkLocal are more addresses of the interface: IPv4 169.254.0.0/16
+	// or IPv6 fe80::/10 only (link_local_ips); another address fails the
+	// connection with errdefs.ErrInvalidArgument.
+	LinkLocal []netip.Addr
 	// Ports to publish on the host to the endpoint's address: DNAT rules
 	// in berth's nat chain, removed with the endpoint. A host port bound by
 	// any process of the host or published by berth is
@@ -692,6 +698,7 @@ func (m *Manager) reserve(ctx context.Context, network, id string, opt ConnectOp
 		Search:    slices.Clone(opt.Search),
 		Ports:     ports,
 		NoRoute:   opt.NoDefaultRoute,
+		LinkLocal: slices.Clone(opt.LinkLocal),
 	}
 	// Reserve the address in the record before plumbing, so a crash leaves
 	// an endpoint that RemoveSandbox cleans up.

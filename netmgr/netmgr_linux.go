@@ -302,6 +302,21 @@ func configurePeer(h *netlink.Handle, n *Network, ep Endpoint, nsPath string) er
 			return fmt.Errorf("interface %q: add address %s: %w", ep.IfName, ep.Addr6, err)
 		}
 	}
+	for _, ll := range ep.LinkLocal {
+		if !ll.IsLinkLocalUnicast() {
+			return fmt.Errorf("interface %q: link_local_ips: %s is not a link-local address (169.254.0.0/16, fe80::/10): %w", ep.IfName, ll, errdefs.ErrInvalidArgument)
+		}
+		a := &netlink.Addr{IPNet: ipNet(ll, 16)}
+		if ll.Is6() {
+			if err := inNetnsPath(nsPath, func() error { return enableIPv6On(ep.IfName) }); err != nil {
+				return fmt.Errorf("interface %q: %w", ep.IfName, err)
+			}
+			a = v6Addr(ll, 64)
+		}
+		if err := h.AddrAdd(peer, a); err != nil {
+			return fmt.Errorf("interface %q: add link-local address %s: %w", ep.IfName, ll, err)
+		}
+	}
 	if err := h.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("interface %q: set up: %w", ep.IfName, err)
 	}

@@ -197,7 +197,7 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 		emit(StatusCreated)
 		if a.Start {
 			emit(StatusStarting)
-			if err := d.Runtime.Start(ctx, c.ID); err != nil {
+			if err := start(ctx, d, c.ID, a.Hooks); err != nil {
 				return err
 			}
 			emit(StatusStarted)
@@ -207,7 +207,7 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 		if err := checkHostPaths(a.Service, a.Config); err != nil {
 			return err // before the old container goes
 		}
-		if err := stopAndRemove(ctx, d, a.OldID, a.Timeout); err != nil {
+		if err := stopAndRemove(ctx, d, a.OldID, a.Timeout, a.Hooks); err != nil {
 			return err
 		}
 		c, err := d.Runtime.Create(ctx, a.Config)
@@ -217,36 +217,36 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 		emit(StatusRecreated)
 		if a.Start {
 			emit(StatusStarting)
-			if err := d.Runtime.Start(ctx, c.ID); err != nil {
+			if err := start(ctx, d, c.ID, a.Hooks); err != nil {
 				return err
 			}
 			emit(StatusStarted)
 		}
 	case StartContainer:
 		emit(StatusStarting)
-		if err := d.Runtime.Start(ctx, a.ID); err != nil {
+		if err := start(ctx, d, a.ID, a.Hooks); err != nil {
 			return err
 		}
 		emit(StatusStarted)
 	case RestartContainer:
 		emit(StatusStopping)
-		if err := d.Runtime.Stop(ctx, a.ID, a.Timeout); err != nil {
+		if err := stop(ctx, d, a.ID, a.Timeout, a.Hooks); err != nil {
 			return err
 		}
 		emit(StatusStarting)
-		if err := d.Runtime.Start(ctx, a.ID); err != nil {
+		if err := start(ctx, d, a.ID, a.Hooks); err != nil {
 			return err
 		}
 		emit(StatusStarted)
 	case StopContainer:
 		emit(StatusStopping)
-		if err := d.Runtime.Stop(ctx, a.ID, a.Timeout); err != nil {
+		if err := stop(ctx, d, a.ID, a.Timeout, a.Hooks); err != nil {
 			return err
 		}
 		emit(StatusStopped)
 	case RemoveContainer:
 		emit(StatusStopping)
-		if err := stopAndRemove(ctx, d, a.ID, a.Timeout); err != nil {
+		if err := stopAndRemove(ctx, d, a.ID, a.Timeout, a.Hooks); err != nil {
 			return err
 		}
 		emit(StatusRemoved)
@@ -287,14 +287,59 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 	return nil
 }
 
-// stopAndRemove stops a container within timeout and removes it; a container
-// already gone counts as removed.
-func stopAndRemove(ctx context.Context, d Deps, id engine.ContainerID, timeout time.Duration) error {
-	if err := d.Runtime.Stop(ctx, id, timeout); err != nil && !errdefs.IsNotFound(err) {
+// stopAndRemove stops a container within timeout, after its pre_stop
+// hooks, and removes it; a container already gone counts as removed.
+func stopAndRemove(ctx context.Context, d Deps, id engine.ContainerID, timeout time.Duration, h Hooks) error {
+	if err := stop(ctx, d, id, timeout, h); err != nil && !errdefs.IsNotFound(err) {
 		return err
 	}
 	if err := d.Runtime.Remove(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
 		return err
+	}
+	return nil
+}
+
+// start starts a container and then runs its post_start hooks, in turn. A
+// hook that fails fails the start, with Docker Compose's message; the
+// container keeps running, as there.
+func start(ctx context.Context, d Deps, id engine.ContainerID, h Hooks) error {
+	if err := d.Runtime.Start(ctx, id); err != nil {
+		return err
+	}
+	for _, x := range h.PostStart {
+		if err := runHook(ctx, d, id, h.Service, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop runs a container's pre_stop hooks, in turn, then stops it. Hooks
+// need a running container: one that is not (created, exited, gone) is
+// stopped, a no-op, without them. A hook that fails keeps the container
+// running and fails the stop, as in Docker Compose.
+func stop(ctx context.Context, d Deps, id engine.ContainerID, timeout time.Duration, h Hooks) error {
+	for _, x := range h.PreStop {
+		err := runHook(ctx, d, id, h.Service, x)
+		if errdefs.IsFailedPrecondition(err) || errdefs.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return d.Runtime.Stop(ctx, id, timeout)
+}
+
+// runHook runs one lifecycle hook in container id; its output is
+// discarded, a non-zero exit is an error worded as Docker Compose words it.
+func runHook(ctx context.Context, d Deps, id engine.ContainerID, service string, x engine.ExecConfig) error {
+	code, err := d.Runtime.Exec(ctx, id, x, engine.ExecIO{})
+	if err != nil {
+		return fmt.Errorf("service %s: hook %s: %w", service, strings.Join(x.Cmd, " "), err)
+	}
+	if code != 0 {
+		return fmt.Errorf("%s hook exited with status %d", service, code)
 	}
 	return nil
 }

@@ -423,6 +423,17 @@ func (b *builder) images(services []*spec.Service) ([]int, error) {
 			builds[s.Image] = s
 		}
 	}
+	// The images of image mounts are pulled when missing.
+	for _, s := range services {
+		for _, ref := range imageMountRefs(s) {
+			if _, known := users[ref]; !known && !b.observed.Images[ref] {
+				refs = append(refs, ref)
+			}
+			if !b.observed.Images[ref] && !slices.Contains(users[ref], s.Name) {
+				users[ref] = append(users[ref], s.Name)
+			}
+		}
+	}
 	slices.Sort(refs)
 	var ids []int
 	for _, ref := range refs {
@@ -465,6 +476,11 @@ func (b *builder) imageStep(s *spec.Service) (string, error) {
 			return "", fmt.Errorf("service %q: image %q is not present and pull_policy is never: %w", s.Name, s.Image, errdefs.ErrNotFound)
 		}
 		return "", nil
+	case "refresh":
+		// A flag (--pull) has no interval: refresh is a service's.
+		if age, ok := b.observed.PullAge[s.Image]; present && ok && policy == s.PullPolicy && age < s.PullRefresh {
+			return "", nil
+		}
 	case "build":
 		return "", fmt.Errorf("service %q: pull_policy build needs a build section: %w", s.Name, errdefs.ErrInvalidArgument)
 	default:
@@ -621,7 +637,7 @@ func (b *builder) upService(s *spec.Service) error {
 		var id int
 		switch {
 		case !ok:
-			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart}, cafter...)
+			id = b.add(CreateContainer{Service: s.Name, Number: n, Config: cfg, Start: !b.opt.NoStart, Hooks: hooksOf(s)}, cafter...)
 		case recreate:
 			reason := "configuration changed"
 			switch {
@@ -634,11 +650,11 @@ func (b *builder) upService(s *spec.Service) error {
 			}
 			b.replaced[s.Name] = true
 			id = b.add(RecreateContainer{Service: s.Name, Number: n, OldID: old.ID, Reason: reason,
-				Timeout: b.stopTimeout(s), Config: cfg, Start: !b.opt.NoStart}, cafter...)
+				Timeout: b.stopTimeout(s), Config: cfg, Start: !b.opt.NoStart, Hooks: hooksOf(s)}, cafter...)
 		case old.Status != engine.StatusRunning && !b.opt.NoStart:
-			id = b.add(StartContainer{Name: old.Name, ID: old.ID}, after...)
+			id = b.add(StartContainer{Name: old.Name, ID: old.ID, Hooks: hooksOf(s)}, after...)
 		case b.restartsWith(s) != "" && !b.opt.NoStart:
-			id = b.add(RestartContainer{Name: old.Name, ID: old.ID, Timeout: b.stopTimeout(s),
+			id = b.add(RestartContainer{Name: old.Name, ID: old.ID, Timeout: b.stopTimeout(s), Hooks: hooksOf(s),
 				Reason: "dependency " + b.restartsWith(s) + " was recreated"}, after...)
 		default:
 			b.plan.Unchanged = append(b.plan.Unchanged, "container/"+old.Name)
@@ -649,7 +665,7 @@ func (b *builder) upService(s *spec.Service) error {
 	// Scale down: the highest numbers go first.
 	for _, c := range b.observed.Containers {
 		if c.Service == s.Name && !c.OneOff && c.Number > scale {
-			b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: "scaled down", Timeout: b.stopTimeout(s)})
+			b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: "scaled down", Timeout: b.stopTimeout(s), Hooks: hooksOf(s)})
 		}
 	}
 	return nil
@@ -752,7 +768,7 @@ func (b *builder) down() error {
 		if orphan {
 			reason = "orphan"
 		}
-		id := b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: reason, Timeout: timeout}, after...)
+		id := b.add(RemoveContainer{Name: c.Name, ID: c.ID, Reason: reason, Timeout: timeout, Hooks: b.hooksOfName(c.Service)}, after...)
 		removedBy[c.Service] = append(removedBy[c.Service], id)
 		all = append(all, id)
 	}

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/berth-dev/berth/spec"
@@ -76,7 +77,17 @@ func Converge(ctx context.Context, d Deps, name string, desired *spec.Project, o
 	if ao.DryRun {
 		return plan, nil
 	}
-	return plan, Apply(ctx, d, plan, ao.Parallel, sink)
+	if opt.Mode != ModeUp && opt.Mode != ModeRun {
+		return plan, Apply(ctx, d, plan, ao.Parallel, sink)
+	}
+	// An up or run whose step failed (not an interrupted one, nor a wait
+	// that failed) takes back what it made.
+	created := &createdSink{EventSink: sink}
+	err = Apply(ctx, d, plan, ao.Parallel, created)
+	if err != nil && ctx.Err() == nil && created.shouldRollback() {
+		err = errors.Join(err, rollback(ctx, d, name, created))
+	}
+	return plan, err
 }
 
 // observe reads the project's state, and for down --rmi which other

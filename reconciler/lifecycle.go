@@ -61,17 +61,17 @@ func (b *builder) lifecycle() error {
 			if running || c.OneOff {
 				continue
 			}
-			a = StartContainer{Name: c.Name, ID: c.ID}
+			a = StartContainer{Name: c.Name, ID: c.ID, Hooks: b.hooksOfName(c.Service)}
 		case ModeStop:
 			if !running {
 				continue
 			}
-			a = StopContainer{Name: c.Name, ID: c.ID, Timeout: b.stopTimeoutOf(c.Service)}
+			a = StopContainer{Name: c.Name, ID: c.ID, Timeout: b.stopTimeoutOf(c.Service), Hooks: b.hooksOfName(c.Service)}
 		case ModeRemove:
 			if running && !b.opt.Force {
 				continue
 			}
-			a = RemoveContainer{Name: c.Name, ID: c.ID, Reason: "rm", Timeout: b.stopTimeoutOf(c.Service)}
+			a = RemoveContainer{Name: c.Name, ID: c.ID, Reason: "rm", Timeout: b.stopTimeoutOf(c.Service), Hooks: b.hooksOfName(c.Service)}
 		}
 		id := b.add(a, after...)
 		stepsOf[c.Service] = append(stepsOf[c.Service], id)

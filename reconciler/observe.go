@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 
@@ -21,10 +22,14 @@ type State struct {
 	Containers []ObservedContainer        // sorted by name
 	Networks   map[string]*netmgr.Network // by full name: the project's and those the file names
 	Volumes    map[string]*volmgr.Volume  // by full name: the project's and those the file names
-	Images     map[string]bool            // the desired services' image references: present or not
+	Images     map[string]bool            // the desired services' image references (and their image mounts'): present or not
 	// ImageIDs is the ID of each present image of the desired services,
 	// by reference: a container made from another image is recreated.
 	ImageIDs map[string]string
+	// PullAge is, for the present images of services with pull_policy
+	// refresh (daily, weekly, every_<d>), how long ago they were last
+	// pulled when observed; an image never pulled is absent.
+	PullAge map[string]time.Duration
 	// ImageUsers is observed for down --rmi only: per image ID, the
 	// containers of other projects (or of none) that use it.
 	ImageUsers map[string][]string
@@ -102,18 +107,25 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 		st.Networks[n.Name] = got
 	}
 	for _, s := range desired.Services {
-		if _, seen := st.Images[s.Image]; seen || d.Images == nil {
-			continue
-		}
-		img, err := d.Images.Resolve(ctx, s.Image)
-		switch {
-		case err == nil:
-			st.Images[s.Image] = true
-			st.ImageIDs[s.Image] = img.ID
-		case errdefs.IsNotFound(err):
-			st.Images[s.Image] = false
-		default:
-			return nil, fmt.Errorf("service %q: %w", s.Name, err)
+		for _, ref := range append([]string{s.Image}, imageMountRefs(&s)...) {
+			if _, seen := st.Images[ref]; seen || d.Images == nil {
+				continue
+			}
+			img, err := d.Images.Resolve(ctx, ref)
+			switch {
+			case err == nil:
+				st.Images[ref] = true
+				st.ImageIDs[ref] = img.ID
+				if s.PullPolicy == "refresh" && ref == s.Image {
+					if err := observePull(ctx, d, st, ref); err != nil {
+						return nil, fmt.Errorf("service %q: %w", s.Name, err)
+					}
+				}
+			case errdefs.IsNotFound(err):
+				st.Images[ref] = false
+			default:
+				return nil, fmt.Errorf("service %q: %w", s.Name, err)
+			}
 		}
 	}
 	for _, v := range desired.Volumes {
@@ -163,5 +175,18 @@ func observeImageUsers(ctx context.Context, d Deps, st *State) error {
 	for _, u := range st.ImageUsers {
 		slices.Sort(u)
 	}
+	return nil
+}
+
+// observePull notes how long ago ref was last pulled, if it ever was.
+func observePull(ctx context.Context, d Deps, st *State, ref string) error {
+	at, err := d.Images.LastPulled(ctx, ref)
+	if err != nil || at.IsZero() {
+		return err
+	}
+	if st.PullAge == nil {
+		st.PullAge = map[string]time.Duration{}
+	}
+	st.PullAge[ref] = time.Since(at)
 	return nil
 }

@@ -44,12 +44,22 @@ type PullImage struct {
 	Services []string // the services that use it
 }
 
+// Hooks are the lifecycle hooks of a container step, run through
+// Runtime.Exec: PostStart once the container has started, PreStop before
+// it is stopped, each in turn. Service names the service in errors.
+type Hooks struct {
+	Service   string
+	PostStart []engine.ExecConfig
+	PreStop   []engine.ExecConfig
+}
+
 // CreateContainer makes a container and, when Start, starts it.
 type CreateContainer struct {
 	Service string
 	Number  int
 	Config  engine.ContainerConfig
 	Start   bool
+	Hooks   Hooks
 }
 
 // RecreateContainer replaces a container whose configuration changed: the old
@@ -62,12 +72,14 @@ type RecreateContainer struct {
 	Timeout time.Duration
 	Config  engine.ContainerConfig
 	Start   bool
+	Hooks   Hooks // PreStop runs in the old container, PostStart in the new one
 }
 
 // StartContainer starts an existing, stopped container.
 type StartContainer struct {
-	Name string
-	ID   engine.ContainerID
+	Name  string
+	ID    engine.ContainerID
+	Hooks Hooks
 }
 
 // RestartContainer stops and starts a container, as a dependency declared
@@ -77,6 +89,7 @@ type RestartContainer struct {
 	ID      engine.ContainerID
 	Reason  string
 	Timeout time.Duration
+	Hooks   Hooks
 }
 
 // StopContainer stops a running container and keeps it.
@@ -84,6 +97,7 @@ type StopContainer struct {
 	Name    string
 	ID      engine.ContainerID
 	Timeout time.Duration
+	Hooks   Hooks
 }
 
 // RemoveContainer stops (within Timeout) and removes a container.
@@ -92,6 +106,7 @@ type RemoveContainer struct {
 	ID      engine.ContainerID
 	Reason  string
 	Timeout time.Duration
+	Hooks   Hooks
 }
 
 // Conditions an AwaitService step waits for.

@@ -71,7 +71,12 @@ type Deps struct {
 //     holds. A running one is errdefs.ErrConflict and keeps running, unless
 //     force, which kills it first. A Remove that fails half-way leaves the
 //     container for a retry to finish.
-//   - Start, Stop and Remove of an id no container has are
+//   - Exec runs cfg's command in the running container id and returns its
+//     exit code once it has exited (the command's own failure is a code,
+//     not an error). A container that is not running is
+//     errdefs.ErrFailedPrecondition. Lifecycle hooks (post_start,
+//     pre_stop) run through it.
+//   - Start, Stop, Remove and Exec of an id no container has are
 //     errdefs.ErrNotFound.
 type Runtime interface {
 	Create(ctx context.Context, c engine.ContainerConfig) (*engine.Container, error)
@@ -79,6 +84,7 @@ type Runtime interface {
 	Stop(ctx context.Context, id engine.ContainerID, timeout time.Duration) error
 	Remove(ctx context.Context, id engine.ContainerID, force bool) error
 	List(ctx context.Context, labels map[string]string) ([]*engine.Container, error)
+	Exec(ctx context.Context, id engine.ContainerID, cfg engine.ExecConfig, stdio engine.ExecIO) (int, error)
 }
 
 // Networks is the part of the network manager the reconciler drives:
@@ -136,6 +142,8 @@ type Volumes interface {
 //   - Pull fetches ref from its registry and names it in the store. A
 //     reference the registry lacks is errdefs.ErrNotFound; an unreachable
 //     registry errdefs.ErrUnavailable. A failed Pull changes no name.
+//   - LastPulled returns when ref was last pulled into the store (by
+//     Pull), the zero time if it never was.
 //   - Remove removes the name ref, and the image once it has no name left.
 //     An image a container (running or not) was made from is
 //     errdefs.ErrConflict and is kept; errdefs.ErrNotFound if ref names
@@ -143,6 +151,7 @@ type Volumes interface {
 type Images interface {
 	Resolve(ctx context.Context, ref string) (*image.Image, error)
 	Pull(ctx context.Context, ref string, opt image.PullOptions) (*image.Image, error)
+	LastPulled(ctx context.Context, ref string) (time.Time, error)
 	Remove(ctx context.Context, ref string) error
 }
 

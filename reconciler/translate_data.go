@@ -46,6 +46,11 @@ func translateData(p *spec.Project, s *spec.Service, c *engine.ContainerConfig) 
 			}
 			em.Source = v.Name
 		case "bind", "tmpfs":
+		case "image":
+			if m.Source == "" {
+				return fmt.Errorf("service %q: volumes[%d]: an image mount names no image: %w", s.Name, i, errdefs.ErrInvalidArgument)
+			}
+			em.ReadOnly = true
 		default:
 			return fmt.Errorf("service %q: volumes[%d]: mount type %q is not supported by berth yet: %w", s.Name, i, m.Type, errdefs.ErrNotImplemented)
 		}

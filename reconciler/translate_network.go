@@ -43,6 +43,9 @@ func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 			}
 			ep.Address6 = a
 		}
+		if err := endpointExtras(s, sn, &ep); err != nil {
+			return err
+		}
 		c.Networks = append(c.Networks, ep)
 	}
 	if s.MacAddress != "" && len(c.Networks) > 0 {

@@ -56,6 +56,15 @@ func translateRuntime(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 		MemSwappiness:  s.MemSwappiness,
 		OomKillDisable: s.OomKillDisable,
 	}
+	c.Resources.Blkio = blkioConfig(s.Blkio)
+	for _, r := range s.DeviceCgroupRules {
+		if _, err := engine.ParseDeviceCgroupRule(r); err != nil {
+			return fmt.Errorf("service %q: %w", s.Name, err)
+		}
+	}
+	c.DeviceCgroupRules = slices.Clone(s.DeviceCgroupRules)
+	c.Runtime = s.Runtime
+	c.Links = slices.Clone(s.ExternalLinks)
 	c.CgroupParent, c.CgroupnsMode, c.UTSMode = s.CgroupParent, s.Cgroup, s.Uts
 	c.Annotations = maps.Clone(s.Annotations)
 	c.OomScoreAdj = s.OomScoreAdj
@@ -141,8 +150,14 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 		// Docker's local driver keeps 5 files of 20 MB unless told
 		// otherwise; berth keeps its JSON lines with that rotation.
 		lc.MaxSize, lc.MaxFile = 20<<20, 5
+	case engine.LogDriverNone:
+		if len(l.Options) > 0 {
+			return lc, fmt.Errorf("driver none takes no options: %w", errdefs.ErrInvalidArgument)
+		}
+		lc.Driver = engine.LogDriverNone
+		return lc, nil
 	default:
-		return lc, fmt.Errorf("driver %q: only json-file and local are supported: %w", l.Driver, errdefs.ErrNotImplemented)
+		return lc, fmt.Errorf("driver %q: only json-file, local and none are supported: %w", l.Driver, errdefs.ErrNotImplemented)
 	}
 	for _, k := range slices.Sorted(maps.Keys(l.Options)) {
 		v := l.Options[k]
@@ -167,4 +182,27 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 		return lc, fmt.Errorf("max-file needs max-size: %w", errdefs.ErrInvalidArgument)
 	}
 	return lc, nil
+}
+
+// blkioConfig is blkio_config as the engine takes it.
+func blkioConfig(b *spec.Blkio) *engine.Blkio {
+	if b == nil {
+		return nil
+	}
+	throttles := func(in []spec.BlkioThrottle) []engine.BlkioThrottle {
+		var out []engine.BlkioThrottle
+		for _, t := range in {
+			out = append(out, engine.BlkioThrottle(t))
+		}
+		return out
+	}
+	out := &engine.Blkio{
+		Weight:        b.Weight,
+		DeviceReadBps: throttles(b.DeviceReadBps), DeviceWriteBps: throttles(b.DeviceWriteBps),
+		DeviceReadIOps: throttles(b.DeviceReadIOps), DeviceWriteIOps: throttles(b.DeviceWriteIOps),
+	}
+	for _, w := range b.WeightDevice {
+		out.WeightDevice = append(out.WeightDevice, engine.BlkioWeightDevice(w))
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/containerd/errdefs"
 )
 
 // Where Docker Compose mounts a config or secret whose target is empty or
@@ -92,6 +93,7 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		Annotations:    cloneLabels(types.Labels(s.Annotations)),
 		NoAttach:       s.Attach != nil && !*s.Attach,
 		Links:          cloneList(s.Links),
+		ExternalLinks:  cloneList(s.ExternalLinks),
 		Develop:        develop(s.Develop),
 	}
 	if b := s.Build; b != nil {
@@ -139,6 +141,11 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		out.Mounts = append(out.Mounts, mount(v))
 	}
 	out.DependsOn = dependencies(s.DependsOn)
+	out.Blkio = blkio(s.BlkioConfig)
+	out.DeviceCgroupRules = cloneList(s.DeviceCgroupRules)
+	out.Runtime = s.Runtime
+	out.PostStart = hooks(s.PostStart)
+	out.PreStop = hooks(s.PreStop)
 	for _, c := range s.Configs {
 		out.Configs = append(out.Configs, fileRef(types.FileReferenceConfig(c), configsDir))
 	}
@@ -147,6 +154,15 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 	}
 	var errs []FieldError
 	out.Ports, errs = ports(name, s.Ports)
+	if s.PullPolicy != "" {
+		policy, every, err := s.GetPullPolicy()
+		if err != nil {
+			errs = append(errs, FieldError{Path: "services." + name + ".pull_policy", Issue: err.Error(), Err: errdefs.ErrInvalidArgument})
+		}
+		if policy == types.PullPolicyRefresh {
+			out.PullPolicy, out.PullRefresh = policy, every
+		}
+	}
 	return out, errs
 }
 
@@ -162,8 +178,47 @@ func serviceNetworks(in map[string]*types.ServiceNetworkConfig) []ServiceNetwork
 			sn.MacAddress = c.MacAddress
 			sn.Priority = c.Priority
 			sn.GwPriority = c.GatewayPriority
+			sn.InterfaceName = c.InterfaceName
+			sn.LinkLocalIPs = cloneList(c.LinkLocalIPs)
+			sn.DriverOpts = cloneMap(c.DriverOpts)
 		}
 		out = append(out, sn)
+	}
+	return out
+}
+
+// blkio converts blkio_config; nil when it sets nothing.
+func blkio(b *types.BlkioConfig) *Blkio {
+	if b == nil {
+		return nil
+	}
+	throttles := func(in []types.ThrottleDevice) []BlkioThrottle {
+		var out []BlkioThrottle
+		for _, t := range in {
+			out = append(out, BlkioThrottle{Path: t.Path, Rate: uint64(t.Rate)})
+		}
+		return out
+	}
+	out := &Blkio{
+		Weight:        b.Weight,
+		DeviceReadBps: throttles(b.DeviceReadBps), DeviceWriteBps: throttles(b.DeviceWriteBps),
+		DeviceReadIOps: throttles(b.DeviceReadIOps), DeviceWriteIOps: throttles(b.DeviceWriteIOps),
+	}
+	for _, w := range b.WeightDevice {
+		out.WeightDevice = append(out.WeightDevice, BlkioWeightDevice{Path: w.Path, Weight: w.Weight})
+	}
+	if out.Weight == 0 && out.WeightDevice == nil && out.DeviceReadBps == nil && out.DeviceWriteBps == nil &&
+		out.DeviceReadIOps == nil && out.DeviceWriteIOps == nil {
+		return nil
+	}
+	return out
+}
+
+// hooks converts post_start or pre_stop; nil when empty.
+func hooks(in []types.ServiceHook) []Hook {
+	var out []Hook
+	for _, h := range in {
+		out = append(out, execCommand(h))
 	}
 	return out
 }
@@ -193,6 +248,12 @@ func mount(v types.ServiceVolumeConfig) Mount {
 	if v.Volume != nil {
 		m.NoCopy = v.Volume.NoCopy
 		m.Subpath = v.Volume.Subpath
+	}
+	if v.Type == types.VolumeTypeImage {
+		m.ReadOnly = true // an image is mounted read-only, as Docker does
+		if v.Image != nil {
+			m.Subpath = v.Image.SubPath
+		}
 	}
 	if v.Bind != nil {
 		m.Propagation = v.Bind.Propagation

@@ -51,6 +51,15 @@ type WatchExec struct {
 	Environment []string // KEY=VALUE, sorted by key
 }
 
+// execCommand converts a command Compose runs in a container: a sync+exec
+// rule's, a lifecycle hook.
+func execCommand(h types.ServiceHook) WatchExec {
+	return WatchExec{
+		Command: cloneList(h.Command), User: h.User, Privileged: h.Privileged,
+		WorkingDir: h.WorkingDir, Environment: environment(h.Environment),
+	}
+}
+
 // develop converts a service's develop section; nil when it has no rule.
 func develop(d *types.DevelopConfig) *Develop {
 	if d == nil || len(d.Watch) == 0 {
@@ -63,10 +72,8 @@ func develop(d *types.DevelopConfig) *Develop {
 			Ignore: cloneList(t.Ignore), Include: cloneList(t.Include), InitialSync: t.InitialSync,
 		}
 		if t.Action == types.WatchActionSyncExec {
-			r.Exec = &WatchExec{
-				Command: cloneList(t.Exec.Command), User: t.Exec.User, Privileged: t.Exec.Privileged,
-				WorkingDir: t.Exec.WorkingDir, Environment: environment(t.Exec.Environment),
-			}
+			x := execCommand(t.Exec)
+			r.Exec = &x
 		}
 		out.Watch = append(out.Watch, r)
 	}

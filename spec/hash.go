@@ -90,6 +90,12 @@ type hashInput struct {
 	OomKillDisable bool              `json:"oom_kill_disable,omitempty"`
 	Uts            string            `json:"uts,omitempty"`
 	Annotations    map[string]string `json:"annotations,omitempty"`
+	Blkio          *Blkio            `json:"blkio,omitempty"`
+	Runtime        string            `json:"runtime,omitempty"`
+	ExternalLinks  []string          `json:"external_links,omitempty"`      // sorted
+	DeviceCgroup   []string          `json:"device_cgroup_rules,omitempty"` // sorted
+	PostStart      []Hook            `json:"post_start,omitempty"`          // in file order: they run in turn
+	PreStop        []Hook            `json:"pre_stop,omitempty"`
 }
 
 type hashMount struct {
@@ -113,6 +119,10 @@ type hashNetwork struct {
 	MacAddress  string   `json:"mac_address"`
 	Priority    int      `json:"priority"`
 	GwPriority  int      `json:"gw_priority"`
+
+	InterfaceName string            `json:"interface_name,omitempty"`
+	LinkLocalIPs  []string          `json:"link_local_ips,omitempty"` // sorted
+	DriverOpts    map[string]string `json:"driver_opts,omitempty"`
 }
 
 type hashHealthcheck struct {
@@ -222,6 +232,12 @@ func ConfigHash(s Service) string {
 		OomKillDisable: s.OomKillDisable,
 		Uts:            s.Uts,
 		Annotations:    nonEmpty(s.Annotations),
+		Blkio:          s.Blkio,
+		Runtime:        s.Runtime,
+		ExternalLinks:  sorted(s.ExternalLinks),
+		DeviceCgroup:   sorted(s.DeviceCgroupRules),
+		PostStart:      s.PostStart,
+		PreStop:        s.PreStop,
 	}
 	if s.Logging != nil && (s.Logging.Driver != "" || len(s.Logging.Options) > 0) {
 		in.Logging = &hashLogging{Driver: s.Logging.Driver, Options: nonEmpty(s.Logging.Options)}
@@ -250,6 +266,10 @@ func hashNetworks(nets []ServiceNetwork) []hashNetwork {
 			MacAddress:  n.MacAddress,
 			Priority:    n.Priority,
 			GwPriority:  n.GwPriority,
+
+			InterfaceName: n.InterfaceName,
+			LinkLocalIPs:  sorted(n.LinkLocalIPs),
+			DriverOpts:    nonEmpty(n.DriverOpts),
 		})
 	}
 	slices.SortFunc(out, func(a, b hashNetwork) int { return strings.Compare(a.Name, b.Name) })

@@ -119,6 +119,8 @@ func TestConfigHash(t *testing.T) {
 		{name: "secret target", change: func(s *Service) { s.Secrets[0].Target = "/run/secrets/other" }},
 		{name: "secret mode", change: func(s *Service) { s.Secrets[0].Mode = mode(0o400) }},
 		{name: "network priority", change: func(s *Service) { s.Networks[1].Priority = 10 }},
+		{name: "post_start hook", change: func(s *Service) { s.PostStart = []Hook{{Command: []string{"touch", "/ready"}}} }},
+		{name: "pre_stop hook", change: func(s *Service) { s.PreStop = []Hook{{Command: []string{"sync"}, User: "root"}} }},
 		{name: "mount subpath", change: func(s *Service) { s.Mounts[0].Subpath = "sub" }},
 		{name: "tmpfs mount size", change: func(s *Service) {
 			s.Mounts = append(s.Mounts, Mount{Type: "tmpfs", Target: "/scratch", TmpfsSize: 1 << 20})

@@ -83,7 +83,12 @@ type Service struct {
 	StopGracePeriod *time.Duration
 	ExtraHosts      []string // "name=ip", sorted
 	Profiles        []string
-	PullPolicy      string
+	// PullPolicy is "always", "missing", "never", "build" or "refresh";
+	// empty when unset. daily, weekly and every_<duration> are "refresh"
+	// with PullRefresh 24h, 168h and the duration: pull when the image's
+	// last pull is older.
+	PullPolicy  string
+	PullRefresh time.Duration
 
 	Healthcheck *Healthcheck // nil: the image's
 	Ports       []Port       // in file order, one entry per container port
@@ -150,6 +155,11 @@ type Service struct {
 	Uts            string            // UTS namespace: "host"; empty: private
 	UsernsMode     string            // "host" (berth has no user namespaces; the only mode it runs)
 	Annotations    map[string]string // OCI annotations of the container
+	Blkio          *Blkio            // block I/O weights and throttles; nil: none
+	Runtime        string            // the OCI runtime binary, a name in PATH or a path; empty: the engine's
+	// DeviceCgroupRules are Docker's "TYPE MAJOR:MINOR ACCESS" rules, as
+	// written.
+	DeviceCgroupRules []string
 	// NoAttach is set by attach: false: `up` does not stream the
 	// service's logs unless --attach names it.
 	NoAttach bool
@@ -157,14 +167,26 @@ type Service struct {
 	// each as an alias of that service on the networks both share, and a
 	// dependency, as Docker Compose does.
 	Links []string
+	// ExternalLinks are "container[:alias]", as written: containers outside
+	// the project the service's reach by alias (external_links).
+	ExternalLinks []string
 
 	Configs []FileRef // in file order
 	Secrets []FileRef // in file order
+
+	// PostStart runs in each container after it starts, PreStop before
+	// it is stopped, in file order (lifecycle hooks).
+	PostStart []Hook
+	PreStop   []Hook
 
 	// Develop is what `berth watch` does when the service's files change;
 	// nil without a develop section. It is not part of the config hash.
 	Develop *Develop
 }
+
+// Hook is a lifecycle hook (post_start, pre_stop): a command run in the
+// service's running container, as a sync+exec rule runs one.
+type Hook = WatchExec
 
 // Build is a service's build: section, paths resolved.
 type Build struct {
@@ -224,6 +246,29 @@ type Port struct {
 	Mode string // "ingress" (the default) or "host"
 }
 
+// Blkio is a service's blkio_config: devices by host path, rates in
+// bytes or operations per second.
+type Blkio struct {
+	Weight          uint16 // 10-1000; 0: unset
+	WeightDevice    []BlkioWeightDevice
+	DeviceReadBps   []BlkioThrottle
+	DeviceWriteBps  []BlkioThrottle
+	DeviceReadIOps  []BlkioThrottle
+	DeviceWriteIOps []BlkioThrottle
+}
+
+// BlkioWeightDevice is the weight of one block device.
+type BlkioWeightDevice struct {
+	Path   string
+	Weight uint16
+}
+
+// BlkioThrottle is a rate limit on one block device.
+type BlkioThrottle struct {
+	Path string
+	Rate uint64
+}
+
 // Ulimit is one resource limit. A single value in the file sets both.
 type Ulimit struct {
 	Soft int64
@@ -278,16 +323,22 @@ type ServiceNetwork struct {
 	MacAddress  string
 	Priority    int // the network with the highest priority is connected first; 0 when unset
 	GwPriority  int // the network with the highest gw_priority provides the default gateway; 0 when unset
+	// InterfaceName is the container's interface on the network; empty:
+	// eth0, eth1, … in attach order.
+	InterfaceName string
+	LinkLocalIPs  []string          // more addresses of the interface, link-local, as written
+	DriverOpts    map[string]string // the endpoint's driver options
 }
 
 // Mount is one entry of a service's volumes, resolved.
 type Mount struct {
-	Type     string // "volume", "bind" or "tmpfs"
-	Source   string // volume key (empty for an anonymous volume or tmpfs) or absolute host path
+	Type   string // "volume", "bind", "tmpfs" or "image"
+	Source string // volume key (empty for an anonymous volume or tmpfs), absolute host path, or image reference
+	// ReadOnly is always true for an image.
 	Target   string
 	ReadOnly bool
 	NoCopy   bool   // volume: do not copy the image's content into an empty volume
-	Subpath  string // volume: the sub-directory of the volume to mount; empty for all of it
+	Subpath  string // volume, image: the sub-directory to mount; empty for all of it
 	// Propagation is the bind mount's propagation ("rprivate", "shared",
 	// ...), empty for the default.
 	Propagation string

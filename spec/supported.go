@@ -25,28 +25,33 @@ import (
 // it, and check that hashInput covers it when a change to it needs a new
 // container.
 var supportedFields = map[string]valueCheck{
-	"services.*.image":                           nil,
-	"services.*.container_name":                  nil,
-	"services.*.command":                         nil,
-	"services.*.entrypoint":                      nil,
-	"services.*.environment":                     nil,
-	"services.*.env_file":                        nil, // merged into environment by Load
-	"services.*.label_file":                      nil, // merged into labels by Load
-	"services.*.working_dir":                     nil,
-	"services.*.user":                            nil,
-	"services.*.hostname":                        nil,
-	"services.*.init":                            nil,
-	"services.*.labels":                          nil,
-	"services.*.networks.*.aliases":              nil,
-	"services.*.networks.*.ipv4_address":         nil,
-	"services.*.networks.*.ipv6_address":         nil,
-	"services.*.networks.*.mac_address":          nil,
-	"services.*.networks.*.priority":             nil,
-	"services.*.networks.*.gw_priority":          nil,
+	"services.*.image":                     nil,
+	"services.*.container_name":            nil,
+	"services.*.command":                   nil,
+	"services.*.entrypoint":                nil,
+	"services.*.environment":               nil,
+	"services.*.env_file":                  nil, // merged into environment by Load
+	"services.*.label_file":                nil, // merged into labels by Load
+	"services.*.working_dir":               nil,
+	"services.*.user":                      nil,
+	"services.*.hostname":                  nil,
+	"services.*.init":                      nil,
+	"services.*.labels":                    nil,
+	"services.*.networks.*.aliases":        nil,
+	"services.*.networks.*.ipv4_address":   nil,
+	"services.*.networks.*.ipv6_address":   nil,
+	"services.*.networks.*.mac_address":    nil,
+	"services.*.networks.*.priority":       nil,
+	"services.*.networks.*.gw_priority":    nil,
+	"services.*.networks.*.interface_name": nil,
+	"services.*.networks.*.link_local_ips": nil,
+	// driver_opts keys are checked where they are used (reconciler.ContainerConfig).
+	"services.*.networks.*.driver_opts":          nil,
 	"services.*.network_mode":                    nil, // "bridge" is refused by the reconciler
 	"services.*.mac_address":                     nil,
 	"services.*.volumes[]":                       nil,
-	"services.*.volumes[].type":                  oneOf(types.VolumeTypeVolume, types.VolumeTypeBind, types.VolumeTypeTmpfs),
+	"services.*.volumes[].type":                  oneOf(types.VolumeTypeVolume, types.VolumeTypeBind, types.VolumeTypeTmpfs, types.VolumeTypeImage),
+	"services.*.volumes[].image.subpath":         nil,
 	"services.*.volumes[].source":                nil,
 	"services.*.volumes[].target":                nil,
 	"services.*.volumes[].read_only":             nil,
@@ -89,7 +94,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.dns_search":                      nil,
 	"services.*.dns_opt":                         nil,
 	"services.*.profiles":                        nil,
-	"services.*.pull_policy":                     oneOf(types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyNever, types.PullPolicyBuild),
+	"services.*.pull_policy":                     pullPolicy,
 
 	// Images built by berth's builder (engine/build).
 	"services.*.build.context":           nil,
@@ -138,7 +143,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.deploy.restart_policy.condition":      oneOf("none", "any", "on-failure"),
 	"services.*.deploy.restart_policy.max_attempts":   nil,
 	"services.*.healthcheck":                          nil, // run by the shim
-	"services.*.logging.driver":                       oneOf("json-file", "local"),
+	"services.*.logging.driver":                       oneOf("json-file", "local", "none"),
 	"services.*.cgroup_parent":                        nil,
 	"services.*.cgroup":                               oneOf("host", "private"),
 	"services.*.cpuset":                               nil,
@@ -153,9 +158,17 @@ var supportedFields = map[string]valueCheck{
 	"services.*.annotations":                          nil,
 	"services.*.attach":                               nil,
 	"services.*.links":                                nil, // aliases of the linked service (Load)
+	"services.*.external_links":                       nil, // in the container's hosts file while the container runs on a shared network
 	"services.*.platform":                             hostPlatform,
+	"services.*.blkio_config":                         nil, // cgroup blkio; weights only where the kernel weighs block I/O
+	"services.*.device_cgroup_rules":                  nil,
+	"services.*.runtime":                              nil, // an OCI runtime binary, by name in PATH or path
 	"services.*.logging.options.max-size":             nil,
 	"services.*.logging.options.max-file":             nil,
+
+	// Lifecycle hooks, run by the reconciler through the engine's exec.
+	"services.*.post_start[]": nil, // command, user, privileged, working_dir, environment
+	"services.*.pre_stop[]":   nil,
 
 	// Acted on by berth watch (reconciler/develop.go); not part of the hash.
 	"services.*.develop.watch[].path":             nil,
@@ -302,6 +315,25 @@ func platformIsHost(p, goarch string) bool {
 		arch = "arm64"
 	}
 	return arch == goarch
+}
+
+// pullPolicy accepts the pull policies berth runs: always, missing (and
+// if_not_present), never, build, and refresh with its spellings daily,
+// weekly and every_<duration>.
+func pullPolicy(v any) string {
+	s, _ := v.(string)
+	switch {
+	case slices.Contains([]string{types.PullPolicyAlways, types.PullPolicyMissing, types.PullPolicyIfNotPresent, types.PullPolicyNever,
+		types.PullPolicyBuild, types.PullPolicyRefresh, "daily", "weekly"}, s):
+		return ""
+	case strings.HasPrefix(s, "every_"):
+		var sc types.ServiceConfig
+		sc.PullPolicy = s
+		if _, _, err := sc.GetPullPolicy(); err == nil {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%s is not a pull policy berth runs (supported: always, missing, never, build, refresh, daily, weekly, every_<duration>)", describe(v))
 }
 
 // restartPolicy accepts the policies the shim applies: no, always,

@@ -111,6 +111,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opt PullOptions) (*Image, 
 	if err != nil {
 		return nil, fmt.Errorf("pull %q: %w", norm, err)
 	}
+	if err := s.recordPull(norm, time.Now()); err != nil {
+		return nil, err
+	}
 	return img, nil
 }
 

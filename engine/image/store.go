@@ -15,6 +15,8 @@
 //	<root>/images/leases/lease-*           blobs a running pull has placed
 //	                                       but not committed yet; see lease
 //	<root>/images/lock                     the store lock (flock)
+//	<root>/images/pulled/<hex>.json        when a reference was last pulled
+//	                                       (LastPulled)
 //	<root>/layers/<chain-id hex>/          one unpacked layer, an overlay lowerdir
 //	<root>/layers/.tmp-*                   layers being unpacked or removed
 //

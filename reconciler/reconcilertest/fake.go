@@ -35,6 +35,8 @@ type Fake struct {
 	calls      []string
 	failOn     map[string]bool
 	onStart    map[string]engine.State
+	execCode   map[string]int // by container name: the exit code of its execs
+	pulledAt   map[string]time.Time
 	nextID     int
 }
 
@@ -49,6 +51,8 @@ func NewFake() *Fake {
 		registry:   map[string]bool{SuiteImage: true},
 		failOn:     map[string]bool{},
 		onStart:    map[string]engine.State{},
+		execCode:   map[string]int{},
+		pulledAt:   map[string]time.Time{},
 	}
 }
 
@@ -253,6 +257,42 @@ func (r *FakeRuntime) Remove(_ context.Context, id engine.ContainerID, force boo
 	}
 	delete(f.containers, id)
 	return nil
+}
+
+// SetPulled makes ref's last pull at t.
+func (f *Fake) SetPulled(ref string, t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pulledAt[ref] = t
+}
+
+// OnExec makes every Exec in the container called name exit with code.
+func (f *Fake) OnExec(name string, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.execCode[name] = code
+}
+
+// Exec records the call as "exec NAME CMD…" and returns the code OnExec
+// set for the container, else 0. It runs nothing.
+func (r *FakeRuntime) Exec(_ context.Context, id engine.ContainerID, cfg engine.ExecConfig, _ engine.ExecIO) (int, error) {
+	f := (*Fake)(r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return -1, fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
+	}
+	if c.State.Status != engine.StatusRunning {
+		return -1, fmt.Errorf("container %q is %s, not running: %w", c.Config.Name, c.State.Status, errdefs.ErrFailedPrecondition)
+	}
+	if len(cfg.Cmd) == 0 || cfg.Cmd[0] == "" {
+		return -1, fmt.Errorf("exec: no command: %w", errdefs.ErrInvalidArgument)
+	}
+	if err := f.recordLocked("exec", c.Config.Name+" "+strings.Join(cfg.Cmd, " ")); err != nil {
+		return -1, err
+	}
+	return f.execCode[c.Config.Name], nil
 }
 
 // List returns copies of the containers carrying every label of labels,

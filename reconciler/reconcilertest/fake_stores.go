@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 
@@ -218,7 +219,19 @@ func (i *FakeImages) Pull(_ context.Context, ref string, _ image.PullOptions) (*
 		return nil, fmt.Errorf("pull %q: manifest unknown: %w", ref, errdefs.ErrNotFound)
 	}
 	f.images[ref] = true
+	f.pulledAt[ref] = time.Now()
 	return &image.Image{ID: f.imageIDLocked(ref)}, nil
+}
+
+// LastPulled returns when Pull last fetched ref, or SetPulled says it did.
+func (i *FakeImages) LastPulled(_ context.Context, ref string) (time.Time, error) {
+	if _, err := image.Normalize(ref); err != nil {
+		return time.Time{}, err
+	}
+	f := (*Fake)(i)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pulledAt[ref], nil
 }
 
 // Remove takes ref out of the store unless a container was made from it.

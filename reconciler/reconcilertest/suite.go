@@ -23,6 +23,7 @@ type Runtime interface {
 	Stop(ctx context.Context, id engine.ContainerID, timeout time.Duration) error
 	Remove(ctx context.Context, id engine.ContainerID, force bool) error
 	List(ctx context.Context, labels map[string]string) ([]*engine.Container, error)
+	Exec(ctx context.Context, id engine.ContainerID, cfg engine.ExecConfig, stdio engine.ExecIO) (int, error)
 }
 
 // Networks is reconciler.Networks, method for method.
@@ -45,6 +46,7 @@ type Volumes interface {
 type Images interface {
 	Resolve(ctx context.Context, ref string) (*image.Image, error)
 	Pull(ctx context.Context, ref string, opt image.PullOptions) (*image.Image, error)
+	LastPulled(ctx context.Context, ref string) (time.Time, error)
 	Remove(ctx context.Context, ref string) error
 }
 

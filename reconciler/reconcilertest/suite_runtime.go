@@ -20,6 +20,20 @@ const stopTimeout = 10 * time.Second
 // in t's cleanup.
 func RunRuntimeSuite(t *testing.T, newRuntime func(t *testing.T) Runtime) {
 	runClauses(t, newRuntime, []clause[Runtime]{
+		{"Exec runs a command in a running container; in one not running it is FailedPrecondition", func(t *testing.T, rt Runtime) {
+			c, err := rt.Create(t.Context(), sleeper("conformance-a", nil))
+			must(t, err, "Create")
+			_, err = rt.Exec(t.Context(), c.ID, engine.ExecConfig{Cmd: []string{"true"}}, engine.ExecIO{})
+			wantClass(t, err, errdefs.ErrFailedPrecondition, "Exec in a created container")
+			must(t, rt.Start(t.Context(), c.ID), "Start")
+			code, err := rt.Exec(t.Context(), c.ID, engine.ExecConfig{Cmd: []string{"true"}}, engine.ExecIO{})
+			if err != nil || code != 0 {
+				t.Errorf("Exec true = %d, %v; want 0, nil", code, err)
+			}
+			_, err = rt.Exec(t.Context(), missingID, engine.ExecConfig{Cmd: []string{"true"}}, engine.ExecIO{})
+			wantClass(t, err, errdefs.ErrNotFound, "Exec in a missing container")
+			must(t, rt.Stop(t.Context(), c.ID, stopTimeout), "Stop")
+		}},
 		{"Create makes a created container", func(t *testing.T, rt Runtime) {
 			c, err := rt.Create(t.Context(), sleeper("conformance-a", map[string]string{"tier": "web"}))
 			must(t, err, "Create")

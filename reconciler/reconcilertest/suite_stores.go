@@ -3,6 +3,7 @@ package reconcilertest
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 
@@ -273,6 +274,21 @@ func RunImagesSuite(t *testing.T, newImages func(t *testing.T) (Images, Runtime,
 			must(t, err, "Resolve after Pull")
 			if got.ID != pulled.ID {
 				t.Errorf("Resolve after Pull = %s, Pull returned %s", got.ID, pulled.ID)
+			}
+		}},
+		{"LastPulled is zero before a Pull and the Pull's time after it", func(t *testing.T, s store) {
+			before, err := s.im.LastPulled(t.Context(), s.refs.Pullable)
+			must(t, err, "LastPulled before Pull")
+			if !before.IsZero() {
+				t.Errorf("LastPulled before any Pull = %v, want zero", before)
+			}
+			start := time.Now()
+			_, err = s.im.Pull(t.Context(), s.refs.Pullable, image.PullOptions{})
+			must(t, err, "Pull")
+			at, err := s.im.LastPulled(t.Context(), s.refs.Pullable)
+			must(t, err, "LastPulled after Pull")
+			if at.Before(start.Add(-time.Second)) || at.After(time.Now().Add(time.Second)) {
+				t.Errorf("LastPulled after Pull = %v, want about %v", at, start)
 			}
 		}},
 		{"Pull of a reference the registry lacks is NotFound and changes nothing", func(t *testing.T, s store) {
