@@ -168,12 +168,27 @@ func Compute(desired, observed []Object, opt PlanOptions) (Plan, error) {
 		}
 	}
 	stale := func(o Object) bool { return !want[key(o)] }
+	// The earlier versions of a config or secret the file still has: once
+	// every service was moved to the new one, nothing uses them. Not when
+	// only some services are deployed: the others may still use them.
+	lineage := map[string]bool{}
+	for _, d := range desired {
+		if d.Lineage != "" {
+			lineage[string(d.Kind)+" "+d.Lineage] = true
+		}
+	}
+	superseded := func(o Object) bool {
+		return stale(o) && o.Lineage != "" && lineage[string(o.Kind)+" "+o.Lineage] && len(opt.Services) == 0
+	}
 	if opt.Prune {
 		plan.Actions = append(plan.Actions, removals(observed, stale)...)
-	} else if len(opt.Services) == 0 {
-		for _, o := range observed {
-			if stale(o) {
-				plan.Kept = append(plan.Kept, key(o))
+	} else {
+		plan.Actions = append(plan.Actions, removals(observed, superseded)...)
+		if len(opt.Services) == 0 {
+			for _, o := range observed {
+				if stale(o) && !superseded(o) {
+					plan.Kept = append(plan.Kept, key(o))
+				}
 			}
 		}
 	}

@@ -24,6 +24,9 @@ func TestCompute(t *testing.T) {
 	net := Object{Kind: KindNetwork, Name: "p_default", Immutable: true}
 	cfgNew := Object{Kind: KindConfig, Name: "p_motd-2", Immutable: true}
 	cfgOld := observed(Object{Kind: KindConfig, Name: "p_motd-1", Immutable: true}, nil)
+	// Versions of one Compose config: the file now makes motd-2.
+	motd1 := observed(Object{Kind: KindConfig, Name: "p_motd-1", Immutable: true, Lineage: "motd"}, nil)
+	motd2 := Object{Kind: KindConfig, Name: "p_motd-2", Immutable: true, Lineage: "motd"}
 	for _, tc := range []struct {
 		name     string
 		desired  []Object
@@ -53,6 +56,19 @@ func TestCompute(t *testing.T) {
 			desired:  []Object{svc("web", "a"), cfgNew},
 			observed: []Object{observed(svc("web", "a"), svcSpec{Image: "a"}), observed(svc("old", "x"), nil), cfgOld},
 			want:     "create config p_motd-2\nunchanged service p_web\nkeep config p_motd-1 (not in the file; --prune removes it)\nkeep service p_old (not in the file; --prune removes it)\n",
+		},
+		{
+			name:     "a config's earlier version goes once its successor is made, without --prune",
+			desired:  []Object{motd2, svc("web", "a")},
+			observed: []Object{motd1, observed(svc("web", "a"), svcSpec{Image: "a"})},
+			want:     "create config p_motd-2\nremove config p_motd-1\nunchanged service p_web\n",
+		},
+		{
+			name:     "... but not when only some services are deployed: the others may use it",
+			desired:  []Object{motd2, svc("web", "a")},
+			observed: []Object{motd1, observed(svc("web", "a"), svcSpec{Image: "a"})},
+			opt:      PlanOptions{Services: []string{"web"}},
+			want:     "create config p_motd-2\nunchanged service p_web\n",
 		},
 		{
 			name:     "--prune removes services before what they used",

@@ -43,6 +43,10 @@ type Object struct {
 	// Immutable objects are never updated: a changed config or secret gets
 	// a new name, a network is kept as it is.
 	Immutable bool
+	// Lineage names what the versions of an immutable object share (a
+	// config's or secret's Compose key): a version the file no longer
+	// makes is removed once a deploy has made its successor.
+	Lineage string
 	// After names the services (Compose names) this service starts after
 	// (depends_on): they are created or updated first.
 	After []string

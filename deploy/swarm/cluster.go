@@ -92,14 +92,16 @@ func (cl *Cluster) Observe(ctx context.Context, project string) ([]deploy.Object
 		return nil, fmt.Errorf("list configs: %w", err)
 	}
 	for _, c := range cfgs {
-		out = append(out, deploy.Object{Kind: deploy.KindConfig, Name: c.Spec.Name, ID: c.ID, Version: c.Version.Index, Immutable: true})
+		out = append(out, deploy.Object{Kind: deploy.KindConfig, Name: c.Spec.Name, ID: c.ID, Version: c.Version.Index, Immutable: true,
+			Lineage: c.Spec.Labels[labelKey(deploy.KindConfig)]})
 	}
 	var secs []swarm.Secret
 	if err := cl.c.do(ctx, "GET", "/secrets", q, nil, &secs); err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
 	for _, s := range secs {
-		out = append(out, deploy.Object{Kind: deploy.KindSecret, Name: s.Spec.Name, ID: s.ID, Version: s.Version.Index, Immutable: true})
+		out = append(out, deploy.Object{Kind: deploy.KindSecret, Name: s.Spec.Name, ID: s.ID, Version: s.Version.Index, Immutable: true,
+			Lineage: s.Spec.Labels[labelKey(deploy.KindSecret)]})
 	}
 	return out, nil
 }

@@ -213,7 +213,7 @@ func (t *translator) fileObjects(kind deploy.Kind, objs []spec.FileObject) {
 		} else {
 			specv = swarm.SecretSpec{Annotations: ann, Data: data}
 		}
-		t.objs = append(t.objs, deploy.Object{Kind: kind, Name: name, Spec: specv, Immutable: true})
+		t.objs = append(t.objs, deploy.Object{Kind: kind, Name: name, Spec: specv, Immutable: true, Lineage: o.Key})
 	}
 	if kind == deploy.KindConfig {
 		t.configNames = names
