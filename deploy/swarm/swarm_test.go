@@ -2,21 +2,18 @@ package swarm
 
 import (
 	"bytes"
-	"context"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
 
 	"github.com/berth-dev/berth/deploy"
+	"github.com/berth-dev/berth/internal/swarmtest"
 	"github.com/berth-dev/berth/internal/testutil"
 	"github.com/berth-dev/berth/spec"
 )
@@ -26,16 +23,9 @@ import (
 // changed, and removes it; it leaves no dockerd, swarm state or mount.
 func TestDeploySwarm(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	dockerd, err := exec.LookPath("dockerd")
-	if err != nil {
-		if testutil.InCI() {
-			t.Fatal("dockerd not found: make deps installs docker.io")
-		}
-		t.Skip("needs dockerd (apt-get install docker.io)")
-	}
 	ctx := t.Context()
 	start := time.Now()
-	cl := startSwarm(t, dockerd)
+	cl := startSwarm(t)
 	t.Logf("dockerd up, swarm initialised: %s", time.Since(start).Round(time.Millisecond))
 
 	files := []string{"testdata/TestDeploySwarm/compose.yaml"}
@@ -134,91 +124,18 @@ func serviceVersion(t *testing.T, cl *Cluster, name string) uint64 {
 	return s.Version.Index
 }
 
-// startSwarm starts a private dockerd (its own data root, exec root,
-// socket and containerd namespace), makes it a one-node Swarm and loads
-// the busybox image; t.Cleanup leaves the swarm, stops dockerd by PID
-// and removes its directories.
-func startSwarm(t *testing.T, dockerd string) *Cluster {
+// startSwarm starts a one-node Swarm of a private dockerd in namespaces of
+// its own (internal/swarmtest: nothing it makes, vxlan devices included,
+// reaches the host's network namespace) and loads the busybox image into
+// it; t.Cleanup takes it all down.
+func startSwarm(t *testing.T) *Cluster {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "berth-swarm-") // short: the socket path must fit sun_path
+	sw := swarmtest.Start(t, 1)
+	cl, err := Connect(t.Context(), Endpoint{Host: sw.Nodes[0].Host()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "docker.sock")
-	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := "berth-test-" + filepath.Base(dir)
-	cmd := exec.Command(dockerd, "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"-H", "unix://"+sock, "--pidfile", filepath.Join(dir, "dockerd.pid"), "--bridge", "none",
-		"--iptables=false", "--ip6tables=false", "--containerd-namespace", ns, "--containerd-plugins-namespace", ns+"-p")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if pids := testutil.ProcessesMentioning(dir); len(pids) > 0 {
-			t.Errorf("processes left behind by dockerd: %v", pids)
-		}
-		mounts, _ := testutil.MountsUnder(dir)
-		for i := len(mounts) - 1; i >= 0; i-- {
-			_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
-		}
-		if len(mounts) > 0 {
-			t.Errorf("mounts left behind by dockerd: %v", mounts)
-		}
-		if t.Failed() {
-			if b, err := os.ReadFile(logf.Name()); err == nil {
-				t.Logf("dockerd log (tail):\n%s", tail(string(b), 40))
-			}
-		}
-		_ = logf.Close()
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("remove %s: %v", dir, err)
-		}
-	})
-
-	ctx := t.Context()
-	var cl *Cluster
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := dial(ctx, Endpoint{Host: "unix://" + sock})
-		if err == nil {
-			cl = &Cluster{c: c, nodes: map[string]string{}}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dockerd did not answer: %v", err)
-		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("dockerd exited:\n%s", tail(string(b), 40))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	init := map[string]any{"ListenAddr": "127.0.0.1:" + freePort(t, "tcp"), "AdvertiseAddr": "127.0.0.1", "DataPathPort": 0}
-	if err := cl.c.do(ctx, "POST", "/swarm/init", nil, init, nil); err != nil {
-		t.Fatalf("swarm init: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cl.c.do(context.WithoutCancel(ctx), "POST", "/swarm/leave", map[string][]string{"force": {"true"}}, nil, nil)
-	})
-	if _, err := Connect(ctx, Endpoint{Host: "unix://" + sock}); err != nil {
-		t.Fatal(err)
-	}
-	importBusybox(t, cl, dir)
+	importBusybox(t, cl, t.TempDir())
 	return cl
 }
 
@@ -248,22 +165,4 @@ func importBusybox(t *testing.T, cl *Cluster, dir string) {
 	if resp.StatusCode != http.StatusOK || strings.Contains(out.String(), `"error"`) {
 		t.Fatalf("import busybox: %s: %s", resp.Status, out.String())
 	}
-}
-
-func freePort(t *testing.T, network string) string {
-	t.Helper()
-	l, err := net.Listen(network, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
