@@ -2,11 +2,14 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/containerd/errdefs"
 )
 
 // Event is one step of a deploy as it happens, for the CLI to render.
@@ -15,6 +18,10 @@ type Event struct {
 	Status string // "creating", "created", "updating", "updated", "removing", "removed", "running 2/2", …
 	Err    error  // set when the step failed
 }
+
+// errStale marks a create or update that found the cluster changed since
+// it was observed (another deploy got there first): Run plans again.
+var errStale = errors.New("changed on the cluster since observed")
 
 // maxParallel bounds the requests a deploy has in flight at once.
 const maxParallel = 8
@@ -144,6 +151,9 @@ func applyOne(ctx context.Context, t Target, a Action, emit func(Event)) error {
 		err = t.Remove(ctx, a.Object)
 	}
 	if err != nil {
+		if a.Op != OpRemove && errors.Is(err, errdefs.ErrConflict) {
+			err = fmt.Errorf("%w: %w", errStale, err)
+		}
 		err = fmt.Errorf("%s %s: %w", a.Op, a.Target(), err)
 		emit(Event{Target: a.Target(), Status: "failed", Err: err})
 		return err

@@ -2,12 +2,15 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/containerd/errdefs"
 )
 
 // recorder is a Target that keeps what was asked of it. A service becomes
@@ -155,4 +158,67 @@ func TestApplyCreatesIndependentServicesAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// racer is a recorder on which another client got there first: its first
+// update, at the version first observed, fails as stale; the service then
+// shows the racer's spec at a newer version.
+type racer struct {
+	*recorder
+	raced bool
+}
+
+func (r *racer) Update(ctx context.Context, current, o Object) error {
+	r.mu.Lock()
+	if !r.raced {
+		r.raced = true
+		r.objects = []Object{observed(current, svcSpec{Image: "racer"})}
+		r.objects[0].Version = current.Version + 1
+		r.calls = append(r.calls, fmt.Sprintf("stale update %s@%d", o.Name, current.Version))
+		r.mu.Unlock()
+		return fmt.Errorf("rpc error: update out of sequence: %w", errdefs.ErrConflict)
+	}
+	r.calls = append(r.calls, fmt.Sprintf("update %s@%d", o.Name, current.Version))
+	r.mu.Unlock()
+	return nil
+}
+
+// TestRunPlansAgainAfterARace: an update that finds the service changed
+// since it was observed makes Run observe and plan again, and update at
+// the new version; other failures are not retried.
+func TestRunPlansAgainAfterARace(t *testing.T) {
+	web := svc("web", "nginx")
+	r := &racer{recorder: newRecorder(observed(web, svcSpec{Image: "old"}))}
+	var events []string
+	_, err := Run(t.Context(), r, "p", []Object{web}, Options{}, func(e Event) { events = append(events, e.Target+": "+e.Status) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"stale update p_web@7", "update p_web@8"}
+	if !slices.Equal(r.calls, want) {
+		t.Errorf("calls %v, want %v", r.calls, want)
+	}
+	if !slices.Contains(events, "project p: changed by another client, planning again") {
+		t.Errorf("no re-plan event in %v", events)
+	}
+
+	r = &racer{recorder: newRecorder(observed(web, svcSpec{Image: "old"}))}
+	r.raced = true
+	r.failing = map[string]string{}
+	bad := &failingUpdate{r.recorder}
+	if _, err := Run(t.Context(), bad, "p", []Object{web}, Options{}, nil); err == nil || !strings.Contains(err.Error(), "no space") {
+		t.Fatalf("err = %v, want the update's own error", err)
+	}
+	if n := len(bad.calls); n != 1 {
+		t.Errorf("a failure that is no race was tried %d times: %v", n, bad.calls)
+	}
+}
+
+type failingUpdate struct{ *recorder }
+
+func (f *failingUpdate) Update(_ context.Context, _, o Object) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "update "+o.Name)
+	return errors.New("no space left on device")
 }

@@ -172,7 +172,13 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 		if json.Unmarshal(b, &msg) != nil || msg.Message == "" {
 			msg.Message = strings.TrimSpace(string(b))
 		}
-		return nil, fmt.Errorf("%s: %w", msg.Message, statusClass(resp.StatusCode))
+		class := statusClass(resp.StatusCode)
+		if strings.Contains(msg.Message, "update out of sequence") {
+			// Swarm answers a stale version with a 500: another client
+			// changed the object since it was read.
+			class = errdefs.ErrConflict
+		}
+		return nil, fmt.Errorf("%s: %w", msg.Message, class)
 	}
 	return resp, nil
 }
