@@ -20,23 +20,34 @@ const (
 	loopSync        = "sync"         // (a) save → the file in the container
 	loopSyncRestart = "sync+restart" // (b) save → the service restarted and running with it
 	loopRebuild     = "rebuild"      // (c) save of the dependencies file → the rebuilt service running with it
+	loopCompose     = "compose edit" // (d) an edit of one service's environment in compose.yaml → recreated, running with it
 )
+
+// loopFigures are the figures in the order they are measured and shown.
+var loopFigures = []string{loopSync, loopSyncRestart, loopRebuild, loopCompose}
+
+// composeEditors are the tools that act on an edit of the Compose file
+// itself; Docker Compose's watch does not, so figure (d) is berth's alone.
+var composeEditors = map[string]bool{"berth": true}
 
 // loopRuns is how many saves each figure takes, unless BERTH_BENCH_RUNS
 // says how many for all.
-var loopRuns = map[string]int{loopSync: 20, loopSyncRestart: 10, loopRebuild: 5}
+var loopRuns = map[string]int{loopSync: 20, loopSyncRestart: 10, loopRebuild: 5, loopCompose: 10}
 
 // developCompose is the project each tool watches. Every figure is read
 // from the host through ./out, bound into the container, the same way for
 // every tool: sync writes into /app, which is ./out/app (Docker Compose
 // copies through its daemon, berth straight into the container); the
 // command copies /dep.txt (built in) and /conf/v.txt (synced; none before
-// the first sync) into ./out when it starts. stop_signal KILL: busybox sleep as PID 1 ignores SIGTERM,
+// the first sync) into ./out when it starts, and its environment's V
+// (COMPOSE_V is replaced by each edit of figure d). stop_signal KILL: busybox sleep as PID 1 ignores SIGTERM,
 // and the grace period would be measured otherwise.
 const developCompose = `services:
   app:
     build: ./app
-    command: ["sh", "-c", "cp /dep.txt /out/built.tmp; mv /out/built.tmp /out/built; cat /conf/v.txt > /out/seen.tmp; mv /out/seen.tmp /out/seen; exec sleep 3600"]
+    command: ["sh", "-c", "cp /dep.txt /out/built.tmp; mv /out/built.tmp /out/built; cat /conf/v.txt > /out/seen.tmp; mv /out/seen.tmp /out/seen; echo \"$$V\" > /out/env.tmp; mv /out/env.tmp /out/env; exec sleep 3600"]
+    environment:
+      V: COMPOSE_V
     stop_signal: SIGKILL
     volumes:
       - ./out:/out
@@ -56,7 +67,7 @@ func BenchmarkDevelop(b *testing.B) {
 	work, rootfs := benchStart(b)
 	runs := loopRuns
 	if n, err := strconv.Atoi(os.Getenv("BERTH_BENCH_RUNS")); err == nil && n > 0 {
-		runs = map[string]int{loopSync: n, loopSyncRestart: n, loopRebuild: n}
+		runs = map[string]int{loopSync: n, loopSyncRestart: n, loopRebuild: n, loopCompose: n}
 	}
 
 	var loops []*devLoop
@@ -80,9 +91,12 @@ func BenchmarkDevelop(b *testing.B) {
 		loops = append(loops, l)
 	}
 	for range b.N {
-		for _, what := range []string{loopSync, loopSyncRestart, loopRebuild} {
+		for _, what := range loopFigures {
 			for i := range runs[what] {
 				for _, l := range loops {
+					if what == loopCompose && !composeEditors[l.t.name] {
+						continue
+					}
 					if err := l.save(b.Context(), what, i); err != nil {
 						b.Fatalf("%s: %s: %v\n%s", l.t.name, what, err, l.log())
 					}
@@ -113,7 +127,7 @@ func startDevLoop(b *testing.B, t *tool) (*devLoop, error) {
 	l := &devLoop{t: t, dir: filepath.Join(t.work, "develop"), samples: map[string][]time.Duration{}}
 	l.logFile = filepath.Join(t.work, "watch.log")
 	files := map[string]string{
-		"compose.yaml":   developCompose,
+		"compose.yaml":   composeWithV("compose-0"),
 		"app/Dockerfile": "FROM busybox:latest\nCOPY dep.txt /dep.txt\n",
 		"app/dep.txt":    "dep-0\n",
 		"conf/v.txt":     "conf-0\n",
@@ -232,12 +246,18 @@ func (l *devLoop) save(ctx context.Context, what string, i int) error {
 		edit, seen = "conf/v.txt", "out/seen"
 	case loopRebuild:
 		edit, seen = "app/dep.txt", "out/built"
+	case loopCompose:
+		edit, seen = "compose.yaml", "out/env"
 	}
-	want = fmt.Sprintf("%s-%d\n", what, i+1)
+	want = fmt.Sprintf("%s-%d\n", strings.ReplaceAll(what, " ", "-"), i+1)
+	body := want
+	if what == loopCompose {
+		body = composeWithV(strings.TrimSuffix(want, "\n"))
+	}
 	// A quiet tree before each save, as when a developer saves.
 	time.Sleep(600 * time.Millisecond)
 	start := time.Now()
-	if err := os.WriteFile(filepath.Join(l.dir, edit), []byte(want), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(l.dir, edit), []byte(body), 0o644); err != nil {
 		return err
 	}
 	p := filepath.Join(l.dir, seen)
@@ -253,6 +273,9 @@ func (l *devLoop) save(ctx context.Context, what string, i int) error {
 	l.samples[what] = append(l.samples[what], time.Since(start))
 	return nil
 }
+
+// composeWithV is the project's Compose file with the service's V set to v.
+func composeWithV(v string) string { return strings.Replace(developCompose, "COMPOSE_V", v, 1) }
 
 func fileIs(p, want string) bool {
 	b, err := os.ReadFile(p)
@@ -310,13 +333,17 @@ func developTable(loops []*devLoop, skipped []string) string {
 	}
 	sb.WriteString("ratio | saves |\n|---|")
 	sb.WriteString(strings.Repeat("---|", 2*len(loops)+2) + "\n")
-	for _, what := range []string{loopSync, loopSyncRestart, loopRebuild} {
+	for _, what := range loopFigures {
 		fmt.Fprintf(&sb, "| %s | ", what)
 		for _, l := range loops {
+			if len(l.samples[what]) == 0 {
+				sb.WriteString("— (does not act on it) | — | ")
+				continue
+			}
 			fmt.Fprintf(&sb, "%s | %s | ", ms(devMedian(l.samples[what])), ms(quantile(l.samples[what], 0.95)))
 		}
 		ratio := "—"
-		if len(loops) == 2 && devMedian(loops[0].samples[what]) > 0 {
+		if len(loops) == 2 && devMedian(loops[0].samples[what]) > 0 && devMedian(loops[1].samples[what]) > 0 {
 			ratio = fmt.Sprintf("%.1fx", float64(devMedian(loops[1].samples[what]))/float64(devMedian(loops[0].samples[what])))
 		}
 		fmt.Fprintf(&sb, "%s | %d |\n", ratio, len(loops[0].samples[what]))

@@ -7,11 +7,14 @@
 #   sync          save one file → the new content in the container
 #   sync+restart  save a config file → the service restarted and running with it
 #   rebuild       save the dependencies file → the rebuilt service running with it
+#   compose edit  change the service's environment in compose.yaml → the
+#                 service recreated and running with it (berth only: docker
+#                 compose watch does not act on Compose file edits)
 # with median, p95 and the ratio of the medians. The figures are read from
 # the host through a directory bound into the containers, alike for both.
 #
 #   hack/bench-develop.sh                          # as root; builds berth
-#   BERTH=bin/berth RUNS=5 hack/bench-develop.sh   # RUNS saves per figure (default 20, 10, 5)
+#   BERTH=bin/berth RUNS=5 hack/bench-develop.sh   # RUNS saves per figure (default 20, 10, 5, 10)
 #
 # The benchmark (BenchmarkDevelop in bench/develop_test.go) stops each watch
 # by its PID, takes both projects down and stops its dockerd by PID.
