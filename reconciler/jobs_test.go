@@ -3,6 +3,7 @@ package reconciler
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -111,7 +112,10 @@ func TestJobLifecycle(t *testing.T) {
 		t.Errorf("up removed the job's container:\n%s", plan)
 	}
 
-	convergePlan(t, f, p, Options{Mode: ModeDown, RemoveVolumes: true})
+	plan = convergePlan(t, f, p, Options{Mode: ModeDown, RemoveVolumes: true})
+	if !regexp.MustCompile(`(?m)^1\. stop and remove container p-migrate-run-1 .*\n2\. stop and remove container p-db-1 .*\[after 1\]`).MatchString(plan) {
+		t.Errorf("down does not remove the job's container before db's, which it depends on:\n%s", plan)
+	}
 	if cs := containers(t, f); len(cs) != 0 {
 		t.Errorf("after down: %d containers left", len(cs))
 	}
