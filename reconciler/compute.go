@@ -733,6 +733,11 @@ func (b *builder) down() error {
 		for i := range b.desired.Services {
 			services[b.desired.Services[i].Name] = &b.desired.Services[i]
 		}
+		// A job's containers (run's) go before what the job depends on,
+		// with the job's stop_grace_period.
+		for i := range b.desired.Jobs {
+			services[b.desired.Jobs[i].Name] = &b.desired.Jobs[i]
+		}
 		for _, n := range b.desired.DisabledServices {
 			services[n] = nil
 		}

@@ -55,6 +55,7 @@ var cachedProjectFields = map[string]string{
 	"unsupported": "cacheEntry.Unsupported",
 	"mainFile":    "cacheEntry.MainFile",
 	"developErrs": "not kept: a project with develop rules is not cached",
+	"refusedByUp": "not kept: a project with scheduled jobs is not cached",
 	"config":      "not kept: Render refuses a cached project; config loads without the cache",
 	"model":       "not kept: NoInterpolate loads are not cached",
 }
@@ -221,7 +222,7 @@ func (l *loader) storeCached(key string, p *Project, svcFiles []string) {
 	if !ok {
 		return
 	}
-	if len(p.developErrs) > 0 {
+	if len(p.developErrs) > 0 || len(p.refusedByUp) > 0 {
 		return
 	}
 	if slices.ContainsFunc(p.Secrets, func(o FileObject) bool { return o.Environment != "" && o.Content != "" }) {

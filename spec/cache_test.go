@@ -52,6 +52,8 @@ func TestCacheGivesTheSameProject(t *testing.T) {
 		{name: "networks", dir: "networks"},
 		{name: "override files", dir: "override", files: []string{"compose.yaml", "a.yaml", "b.yaml"}},
 		{name: "profiles", dir: "profiles", prof: []string{"debug"}},
+		{name: "jobs", dir: "jobs"},
+		{name: "jobs with a profile", dir: "jobs", prof: []string{"debug"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +94,13 @@ func TestCacheInvalidation(t *testing.T) {
   debug:
     image: dbg
     profiles: [debug]
+jobs:
+  migrate:
+    image: img
+    env_file:
+      - path: ./job.env
+        required: false
+    triggers: {manual: true}
 configs:
   app:
     file: ./app.conf
@@ -116,6 +125,9 @@ configs:
 		{"optional env_file created", func(t *testing.T, dir string, _ *LoadOptions) {
 			writeFile(t, filepath.Join(dir, "optional.env"), "X=5\n")
 		}, func(p *Project) bool { return len(web(p).Environment) == 1 }},
+		{"a job's optional env_file created", func(t *testing.T, dir string, _ *LoadOptions) {
+			writeFile(t, filepath.Join(dir, "job.env"), "X=6\n")
+		}, func(p *Project) bool { j, _ := p.Job("migrate"); return len(j.Environment) == 1 }},
 		{"override file created", func(t *testing.T, dir string, _ *LoadOptions) {
 			writeFile(t, filepath.Join(dir, "compose.override.yaml"), "services:\n  web:\n    image: over\n")
 		}, func(p *Project) bool { return web(p).Image == "over" }},
@@ -177,6 +189,7 @@ func TestCacheNotUsed(t *testing.T) {
 	}{
 		{name: "include", dir: "include"},
 		{name: "extends from another file", dir: "extends"},
+		{name: "scheduled jobs", dir: "jobs-scheduled"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

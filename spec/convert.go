@@ -14,21 +14,37 @@ import (
 // convertProject turns compose-go's project into berth's model. It reads
 // only the enabled services and the networks, volumes, configs and secrets
 // left in cp, which by then are those the enabled services use. The
-// FieldErrors, without File, are every value berth cannot run.
-func convertProject(cp *types.Project) (*Project, []FieldError) {
+// services named in jobs are jobs (see jobsAsServices): converted the same
+// way, they go to Project.Jobs. The FieldErrors, without File, are every
+// value berth cannot run.
+func convertProject(cp *types.Project, jobs types.Jobs) (*Project, []FieldError) {
 	p := &Project{
 		Name:       cp.Name,
 		WorkingDir: cp.WorkingDir,
-		config:     cp,
+		config:     servicesAsJobs(cp, jobs),
 	}
 	var errs []FieldError
 	for _, name := range slices.Sorted(maps.Keys(cp.Services)) {
 		s, serr := convertService(cp.Name, name, cp.Services[name])
-		p.Services = append(p.Services, s)
-		errs = append(errs, serr...)
+		j, isJob := jobs[name]
+		if !isJob {
+			p.Services = append(p.Services, s)
+			errs = append(errs, serr...)
+			continue
+		}
+		s.Job = jobOf(j)
+		p.Jobs = append(p.Jobs, s)
+		for _, fe := range serr {
+			fe.Path = "jobs." + strings.TrimPrefix(fe.Path, "services.")
+			errs = append(errs, fe)
+		}
 	}
 	foldLinks(p.Services)
-	p.DisabledServices = slices.Sorted(maps.Keys(cp.DisabledServices))
+	for _, name := range slices.Sorted(maps.Keys(cp.DisabledServices)) {
+		if _, isJob := jobs[name]; !isJob {
+			p.DisabledServices = append(p.DisabledServices, name)
+		}
+	}
 	for _, key := range slices.Sorted(maps.Keys(cp.Networks)) {
 		n := cp.Networks[key]
 		nw := Network{
@@ -66,10 +82,12 @@ func convertProject(cp *types.Project) (*Project, []FieldError) {
 	for _, key := range slices.Sorted(maps.Keys(cp.Secrets)) {
 		p.Secrets = append(p.Secrets, fileObject(key, types.FileObjectConfig(cp.Secrets[key])))
 	}
-	for i := range p.Services {
-		digestFileRefs(p.Services[i].Configs, p.Configs)
-		digestFileRefs(p.Services[i].Secrets, p.Secrets)
-		defaultSSH(p.Services[i].Build, cp.Environment)
+	for _, ss := range [][]Service{p.Services, p.Jobs} {
+		for i := range ss {
+			digestFileRefs(ss[i].Configs, p.Configs)
+			digestFileRefs(ss[i].Secrets, p.Secrets)
+			defaultSSH(ss[i].Build, cp.Environment)
+		}
 	}
 	return p, errs
 }

@@ -115,6 +115,9 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	if err != nil {
 		return nil, l.loadError(err)
 	}
+	// Jobs go through what services go through, as services (jobs.go):
+	// a job named by the command is enabled as a service would be.
+	cp, l.jobs = jobsAsServices(cp)
 	if len(opt.Services) > 0 {
 		if cp, err = cp.WithServicesEnabled(opt.Services...); err != nil {
 			return nil, l.loadError(err)
@@ -133,13 +136,13 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	}
 	// Checked before unused resources are dropped: a top-level secret or
 	// network berth cannot make is reported even when no service uses it.
-	unsupported, err := l.unsupported(cp)
+	unsupported, err := l.unsupported(servicesAsJobs(cp, l.jobs))
 	if err != nil {
 		return nil, err
 	}
 	cp = cp.WithoutUnnecessaryResources()
 
-	p, bad := convertProject(cp)
+	p, bad := convertProject(cp, l.jobs)
 	if len(bad) > 0 {
 		errs := make([]error, len(bad))
 		for i, fe := range bad {
@@ -149,6 +152,7 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 		return nil, errors.Join(errs...)
 	}
 	p.unsupported = unsupported
+	p.refusedByUp = l.refusedByUp(p.Jobs)
 	p.mainFile = l.display(l.primaryFile())
 	for _, s := range p.Services {
 		for _, fe := range developIssues(s) {
@@ -221,6 +225,9 @@ type loader struct {
 
 	composeFiles []string  // the Compose files compose-go loads, once known
 	started      time.Time // when Load began, before any file was read
+	// jobs are the project's jobs, enabled or not, by name, as the file
+	// declares them; Load carries them as services (jobsAsServices).
+	jobs types.Jobs
 }
 
 func newLoader(opt LoadOptions) (*loader, error) {
@@ -462,7 +469,7 @@ func (l *loader) checkEnvFiles(cp *types.Project) error {
 			if _, err := os.Stat(f.Path); err == nil {
 				continue
 			}
-			path := "services." + name + ".env_file"
+			path := elementPath(l.jobs, name) + ".env_file"
 			if len(files) > 1 {
 				path += "[" + strconv.Itoa(i) + "]"
 			}

@@ -27,8 +27,12 @@ type Project struct {
 	// DisabledServices names the services the active profiles leave out,
 	// sorted. Their containers are not orphans.
 	DisabledServices []string
-	Networks         []Network
-	Volumes          []Volume
+	// Jobs are the enabled jobs (the top-level jobs element), sorted by
+	// name: each a Service with Job set. up does not start them; run does,
+	// through WithJob.
+	Jobs     []Service
+	Networks []Network
+	Volumes  []Volume
 	// Configs and Secrets are the project's configs and secrets that an
 	// enabled service uses, sorted by key.
 	Configs []FileObject
@@ -37,6 +41,8 @@ type Project struct {
 	// unsupported lists fields the project sets that berth does not run yet;
 	// see Project.CheckSupported.
 	unsupported []FieldError
+	// refusedByUp lists what `berth up` refuses; see Project.CheckSchedules.
+	refusedByUp []FieldError
 	// developErrs are the develop rules watch cannot act on; see
 	// Project.CheckWatch. mainFile names the project in errors about it
 	// as a whole.
@@ -56,7 +62,9 @@ type Project struct {
 // otherwise, zero means "not set": the image's value or the engine's
 // default applies.
 type Service struct {
-	Name          string
+	Name string
+	// Job is set when this is a job, not a service: what triggers it.
+	Job           *Job
 	Image         string
 	ContainerName string
 	Entrypoint    []string // nil: the image's; empty: cleared

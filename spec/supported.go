@@ -251,7 +251,7 @@ var refusedFields = map[string]string{
 }
 
 // allFields is the table CheckSupported walks: what berth runs, what it
-// ignores and what it refuses.
+// ignores and what it refuses, for services and, derived, for jobs.
 func allFields() map[string]valueCheck {
 	out := maps.Clone(supportedFields)
 	for k := range ignoredFields {
@@ -260,6 +260,7 @@ func allFields() map[string]valueCheck {
 	for k, why := range refusedFields {
 		out[k] = refuse(why)
 	}
+	maps.Copy(out, jobFields(out)) // a job's container attributes are a service's (jobs.go)
 	return out
 }
 

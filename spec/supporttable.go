@@ -62,11 +62,14 @@ func supportOf(path string) Support {
 		pattern = append(pattern, key)
 	}
 	key := joinPattern(pattern)
+	sk := serviceKey(key) // a job's container attribute has its service's status
 	switch {
-	case refusedFields[key] != "":
-		s.Status, s.Note = StatusRefused, refusedFields[key]
-	case ignoredFields[key] != "":
-		s.Status, s.Note = StatusIgnored, ignoredFields[key]
+	case refusedFields[sk] != "":
+		s.Status, s.Note = StatusRefused, refusedFields[sk]
+	case refusedByUp[key] != "":
+		s.Status, s.Note = StatusRefused, refusedByUp[key]
+	case ignoredFields[sk] != "":
+		s.Status, s.Note = StatusIgnored, ignoredFields[sk]
 	default:
 		s.Status = StatusRuns
 		if r.check != nil {

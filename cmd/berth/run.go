@@ -49,8 +49,8 @@ type runOptions struct {
 func newRunCommand(g *globalOptions) *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] SERVICE [COMMAND] [ARGS...]",
-		Short: "Run a one-off command on a service",
+		Use:   "run [OPTIONS] SERVICE|JOB [COMMAND] [ARGS...]",
+		Short: "Run a one-off command on a service, or run a job",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), g, o, args[0], args[1:])
@@ -112,6 +112,12 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 	p, err := g.loadRunnable(ctx, service)
 	if err != nil {
 		return err
+	}
+	if _, isJob := p.Job(service); isJob {
+		// A job runs as a one-off of a service would, as with docker compose run.
+		if p, err = p.WithJob(service); err != nil {
+			return err
+		}
 	}
 	s, ok := p.Service(service)
 	if !ok {

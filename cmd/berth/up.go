@@ -89,6 +89,9 @@ func runUp(ctx context.Context, g *globalOptions, o upOptions, services []string
 	if err != nil {
 		return err
 	}
+	if err := checkJobs(g, p); err != nil {
+		return err
+	}
 	if err := applyScale(p, o.scale); err != nil {
 		return err
 	}
@@ -201,5 +204,23 @@ func applyScale(p *spec.Project, flags []string) error {
 		}
 		p.Services[i].Scale = n
 	}
+	return nil
+}
+
+// checkJobs does with the project's jobs what docker compose up does: it
+// refuses scheduled jobs, which nothing would fire, and says that the
+// others wait for `run`.
+func checkJobs(g *globalOptions, p *spec.Project) error {
+	if err := p.CheckSchedules(); err != nil {
+		return err
+	}
+	if len(p.Jobs) == 0 {
+		return nil
+	}
+	names := make([]string, len(p.Jobs))
+	for i, j := range p.Jobs {
+		names[i] = j.Name
+	}
+	fmt.Fprintf(g.stderr, "WARN jobs are not started by up; run them with `berth run JOB`: %s\n", strings.Join(names, ", "))
 	return nil
 }
