@@ -107,7 +107,7 @@ func BenchmarkDevelop(b *testing.B) {
 	b.Log("\n" + developTable(loops, skipped))
 	for _, l := range loops {
 		for what, d := range l.samples {
-			b.ReportMetric(devMedian(d).Seconds()*1000, "ms/"+l.t.name+"-"+what)
+			b.ReportMetric(devMedian(d).Seconds()*1000, "ms/"+l.t.name+"-"+strings.ReplaceAll(what, " ", "-"))
 		}
 	}
 }

@@ -11,6 +11,9 @@ trap 'rm -f "$log"' EXIT
 # The pyapp example's base image (TestPyappExample): debootstrap from the
 # Debian mirror once, a few minutes, outside the tests' timeout; cached.
 bash examples/pyapp/base.sh >/dev/null || exit 1
+# The builder's C compiler image (TestBuildCProgram): that base plus gcc,
+# once, about a minute; cached.
+bash hack/cc-image.sh >/dev/null || exit 1
 # Clients in modules of their own (testcontainers-go), so that their
 # dependencies stay out of berth's go.mod; run with the same retry rule.
 clients=0
