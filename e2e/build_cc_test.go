@@ -3,11 +3,15 @@
 package e2e
 
 import (
+	"archive/tar"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -89,4 +93,130 @@ ENTRYPOINT ["/hello"]
 	if out := h.mustBerth("container", "run", "--rm", "hello-c:1"); out != "hi again 0:\n" {
 		t.Errorf("the rebuilt image prints %q", out)
 	}
+}
+
+// TestBuildLargeContext: a context of 100k files (100 directories, one of
+// them left out by .dockerignore) and one of 512 MiB (a sparse file) are
+// streamed, not held: berth's peak memory stays far below their size, the
+// layer holds exactly what the context allows (read back from `image save`,
+// so that the test does not pay for creating 100k files again), and a
+// rebuild with nothing changed is a cache hit.
+func TestBuildLargeContext(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	for d := range 100 {
+		sub := filepath.Join(dir, fmt.Sprintf("d%02d", d))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 1000 {
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%03d", i)), []byte(fmt.Sprintf("%d-%d\n", d, i)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("d99\nDockerfile\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY . /ctx/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := os.Create(filepath.Join(dir, "blob"))
+	if err == nil {
+		err = blob.Truncate(512 << 20)
+	}
+	if err == nil {
+		err = blob.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	build := func() (string, int64) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, berthBin, "--root", h.root, "image", "build", "--network", "none", "-t", "big:1", dir)
+		cmd.Env = append(os.Environ(), "BERTH_NO_OUTBOUND=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		return string(out), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	}
+	out, peak := build()
+	t.Logf("cold build: peak RSS %d MiB", peak>>20)
+	if peak > 200<<20 {
+		t.Errorf("a build of 100k files and 512 MiB peaked at %d MiB of memory, want under 200", peak>>20)
+	}
+	if !strings.Contains(out, "COPY . /ctx/") {
+		t.Errorf("no COPY step in the output:\n%s", out)
+	}
+
+	saved := filepath.Join(t.TempDir(), "big.tar")
+	h.mustBerth("image", "save", "-o", saved, "big:1")
+	files, sizes, content := layerFiles(t, saved)
+	if files != 99002 || sizes["ctx/blob"] != 512<<20 || content != "42-417\n" || sizes["ctx/d99/f000"] != 0 || sizes["ctx/Dockerfile"] != 0 {
+		t.Errorf("the layer holds %d files (want 99,002: the 99,000 not ignored, the blob and .dockerignore), ctx/blob of %d bytes, ctx/d42/f417 %q, d99 %d, Dockerfile %d",
+			files, sizes["ctx/blob"], content, sizes["ctx/d99/f000"], sizes["ctx/Dockerfile"])
+	}
+
+	out, peak = build()
+	if ran := ranSteps(out); len(ran) != 0 {
+		t.Errorf("a rebuild with nothing changed ran %q", ran)
+	}
+	t.Logf("cached rebuild: peak RSS %d MiB", peak>>20)
+}
+
+// layerFiles reads the only layer of the image archive at path (`image
+// save`): how many regular files it has, the sizes of a few, and the
+// content of ctx/d42/f417.
+func layerFiles(t *testing.T, path string) (int, map[string]int64, string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	outer := tar.NewReader(f)
+	sizes := map[string]int64{}
+	files, content := 0, ""
+	for {
+		hdr, err := outer.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Size < 100<<20 { // the config, manifests, index: the layer is the big one
+			continue
+		}
+		inner := tar.NewReader(outer)
+		for {
+			ih, err := inner.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("layer %s: %v", hdr.Name, err)
+			}
+			if ih.Typeflag != tar.TypeReg {
+				continue
+			}
+			files++
+			name := strings.TrimPrefix(ih.Name, "./")
+			switch name {
+			case "ctx/blob", "ctx/d99/f000", "ctx/Dockerfile":
+				sizes[name] = ih.Size
+			case "ctx/d42/f417":
+				b, err := io.ReadAll(inner)
+				if err != nil {
+					t.Fatal(err)
+				}
+				content = string(b)
+			}
+		}
+	}
+	return files, sizes, content
 }

@@ -25,6 +25,11 @@ func main() {
 	// takes ~6 ms off a no-op `up` of 20 services. The resolver above keeps
 	// the default, as it lives long.
 	debug.SetGCPercent(400)
+	// A long one (a build of a context of 100k files) collects as often as
+	// it must to stay near this, rather than grow to 5x its live heap.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 	code := run(context.Background(), os.Args[1:])
 	stopProfile()
 	os.Exit(code)

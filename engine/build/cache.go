@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -118,6 +119,7 @@ func (c *cache) tempName() string {
 type layerWriter struct {
 	c    *cache
 	f    *os.File
+	bw   *bufio.Writer // a tar writes each header and small file on its own
 	h    io.Writer
 	sum  func() []byte
 	size int64
@@ -129,11 +131,11 @@ func (c *cache) newLayer() (*layerWriter, error) {
 		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	h := sha256.New()
-	return &layerWriter{c: c, f: f, h: h, sum: func() []byte { return h.Sum(nil) }}, nil
+	return &layerWriter{c: c, f: f, bw: bufio.NewWriterSize(f, 256<<10), h: h, sum: func() []byte { return h.Sum(nil) }}, nil
 }
 
 func (w *layerWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
+	n, err := w.bw.Write(p)
 	_, _ = w.h.Write(p[:n]) // a hash never fails
 	w.size += int64(n)
 	return n, err
@@ -150,6 +152,10 @@ func (w *layerWriter) diffID() string { return "sha256:" + hex.EncodeToString(w.
 
 // commit syncs the layer and renames it into place under its digest.
 func (w *layerWriter) commit() (string, error) {
+	if err := w.bw.Flush(); err != nil {
+		w.abort()
+		return "", fmt.Errorf("build cache: %w", err)
+	}
 	if err := w.f.Sync(); err != nil {
 		w.abort()
 		return "", fmt.Errorf("build cache: %w", err)

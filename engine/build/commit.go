@@ -80,6 +80,9 @@ func (b *Builder) Commit(ctx context.Context, id engine.ContainerID, opt CommitO
 	}
 	defer w.abort() // the image store keeps its own copy
 	changed, err := packUpper(upper, below, w)
+	if err == nil {
+		err = w.bw.Flush() // the image store reads the file
+	}
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", c.Config.Name, err)
 	}

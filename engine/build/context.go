@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/containerd/errdefs"
@@ -226,6 +227,11 @@ func checksum(files []srcFile) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// sumBuffers are fileSum's read buffers: io.Copy would allocate one per
+// file (an *os.File copies through WriteTo), 3 GB of garbage for a context
+// of 100k files.
+var sumBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
 func fileSum(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -233,7 +239,9 @@ func fileSum(p string) ([]byte, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	buf := sumBuffers.Get().(*[32 << 10]byte)
+	defer sumBuffers.Put(buf)
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf[:]); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil
