@@ -134,7 +134,6 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.emitObject(events.NetworkEventType, events.ActionCreate, n.ID, n.Name)
 	return writeJSON(w, http.StatusCreated, network.CreateResponse{ID: n.ID})
 }
 
@@ -154,7 +153,6 @@ func (s *Server) networkDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.emitObject(events.NetworkEventType, events.ActionDestroy, n.ID, n.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -190,7 +188,6 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.emitObject(events.VolumeEventType, events.ActionCreate, v.Name, v.Name)
 	return writeJSON(w, http.StatusCreated, Volume(v))
 }
 
@@ -206,7 +203,6 @@ func (s *Server) volumeDelete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.eng.Volumes().Remove(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
-	s.emitObject(events.VolumeEventType, events.ActionDestroy, r.PathValue("name"), r.PathValue("name"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

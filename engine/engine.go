@@ -59,6 +59,7 @@ import (
 
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/volmgr"
 	"github.com/containerd/errdefs"
@@ -86,6 +87,7 @@ type Engine struct {
 	images *image.Store
 	nets   *netmgr.Manager
 	vols   *volmgr.Store
+	events *eventlog.Log // <root>/events
 	// defNets makes and removes the default network (defaultnet.go):
 	// nets, or a fake in tests; nil without a network manager.
 	defNets networkStore
@@ -461,6 +463,7 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 		images:         images,
 		nets:           nets,
 		vols:           vols,
+		events:         eventlog.Open(filepath.Join(opt.Root, "events")),
 		alive:          ctrstate.Alive,
 		hostResolvConf: "/etc/resolv.conf",
 	}

@@ -62,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -963,6 +964,83 @@ static void record_state(struct state *st)
 	}
 }
 
+/* ---- events ---- */
+
+/*
+ * record_event appends one event about the container to the state root's
+ * event journal, as internal/eventlog's Append does (names, format, lock
+ * and rotation change there together): under the journal's lock, stamped
+ * with the time, the current file rotated when the line would take it past
+ * EVENTS_MAX. kv are attribute pairs, NULL-terminated. The engine's
+ * readers add the container's name, image and labels. A failure is
+ * logged: the container's exit is recorded all the same.
+ */
+static void record_event(const char *action, ...)
+{
+	char *edir = str_cat(O.root, "/" EVENTS_DIR, NULL);
+	char *lockp = str_cat(edir, "/" EVENTS_LOCK, NULL);
+	char *cur = str_cat(edir, "/" EVENTS_FILE, NULL);
+	char *rot = str_cat(edir, "/" EVENTS_ROTATED, NULL);
+	int lfd = -1, fd = -1;
+	const char *what = NULL;
+	if (mkdir_all(edir, 0700) < 0) {
+		what = "mkdir";
+		goto out;
+	}
+	lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0) {
+		what = "open lock";
+		goto out;
+	}
+	while (flock(lfd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			what = "lock";
+			goto out;
+		}
+	struct timespec now;
+	real_now(&now);
+	struct buf b = {0};
+	buf_puts(&b, "{\"time\":");
+	buf_int(&b, (long long)now.tv_sec * 1000000000 + now.tv_nsec);
+	buf_puts(&b, ",\"type\":\"container\",\"action\":");
+	buf_json_string(&b, action, strlen(action));
+	buf_puts(&b, ",\"id\":");
+	buf_json_string(&b, O.id, strlen(O.id));
+	buf_puts(&b, ",\"attrs\":{");
+	va_list ap;
+	va_start(ap, action);
+	int first = 1;
+	for (const char *k; (k = va_arg(ap, const char *));) {
+		const char *v = va_arg(ap, const char *);
+		if (!first)
+			buf_putc(&b, ',');
+		first = 0;
+		buf_json_string(&b, k, strlen(k));
+		buf_putc(&b, ':');
+		buf_json_string(&b, v, strlen(v));
+	}
+	va_end(ap);
+	buf_puts(&b, "}}\n");
+	long long size = file_size(cur);
+	if (size > 0 && size + (long long)b.len > EVENTS_MAX && rename(cur, rot) < 0)
+		logmsg("event journal: rotate: ", strerror(errno), NULL);
+	fd = open(cur, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len)
+		what = "append";
+	buf_free(&b);
+out:
+	if (what)
+		logmsg("event journal: ", what, ": ", strerror(errno), NULL);
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
+	free(edir);
+	free(lockp);
+	free(cur);
+	free(rot);
+}
+
 /* ---- health ---- */
 
 static void write_health(void)
@@ -1543,6 +1621,8 @@ static int oom_killed(void)
 	return 0;
 }
 
+static int64_t ts_diff(const struct timespec *a, const struct timespec *b);
+
 /* supervise waits for the container's init to exit, then records it:
  * exited, or restarting when the policy says the run is followed by
  * another (so that exited is only ever written once the shim is done). */
@@ -1580,6 +1660,15 @@ static void supervise(struct state *st)
 		st->pid = 0;
 		st->init_start = 0;
 	}
+	/* The event before the state: whoever sees the exit (Wait, then a
+	 * removal) finds the die already in the journal. */
+	char *code_s = str_int(code);
+	struct buf dur = {0};
+	buf_int(&dur, ts_diff(&st->finished, &st->started) / 1000000000);
+	buf_putc(&dur, 0);
+	record_event("die", "exitCode", code_s, "execDuration", dur.p, NULL);
+	buf_free(&dur);
+	free(code_s);
 	record_state(st);
 }
 
@@ -1629,6 +1718,7 @@ static void run(struct state st)
 			if (start(&next, st.restart_count, &err) == 0) {
 				free(st.error);
 				st = next;
+				record_event("start", NULL);
 				break;
 			}
 			/* A failed start counts as a failed run, as in Docker. */

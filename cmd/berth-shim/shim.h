@@ -33,6 +33,13 @@
 #define STOPPING_FILE "stopping"
 #define STATE_VERSION 1
 
+/* The event journal under the state root, shared with internal/eventlog. */
+#define EVENTS_DIR "events"
+#define EVENTS_FILE "events.jsonl"
+#define EVENTS_ROTATED "events.jsonl.1"
+#define EVENTS_LOCK "lock"
+#define EVENTS_MAX (1 << 20)
+
 enum {
 	FRAME_STDOUT = 1,
 	FRAME_STDERR = 2,

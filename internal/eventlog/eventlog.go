@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -348,4 +350,27 @@ func (t *tail) drain() error {
 			return fmt.Errorf("event journal: %w", err)
 		}
 	}
+}
+
+// Record appends an event about object id, with attrs, and logs the
+// failure instead of returning it: the change it reports was made, and a
+// full disk must not undo it.
+func (l *Log) Record(ctx context.Context, log *slog.Logger, typ, action, id string, attrs map[string]string) {
+	if l == nil {
+		return
+	}
+	if err := l.Append(ctx, Event{Type: typ, Action: action, ID: id, Attrs: attrs}); err != nil && log != nil {
+		log.WarnContext(ctx, "event not recorded", "type", typ, "action", action, "id", id, "err", err)
+	}
+}
+
+// Attrs returns labels (not changed) with the pairs kv (key, value, …)
+// over them.
+func Attrs(labels map[string]string, kv ...string) map[string]string {
+	out := make(map[string]string, len(labels)+len(kv)/2)
+	maps.Copy(out, labels)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
 }
