@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -64,7 +63,7 @@ func (s *Server) follow(ready chan struct{}) {
 	defer s.wg.Done()
 	en := newEnricher(s.eng)
 	for {
-		err := s.eng.Events().Follow(s.ctx, ready, func(ev eventlog.Event) { s.events.publish(en.message(s.ctx, ev)) })
+		err := s.eng.Journal().Follow(s.ctx, ready, func(ev eventlog.Event) { s.events.publish(en.message(s.ctx, ev)) })
 		ready = nil
 		if s.ctx.Err() != nil {
 			return
@@ -79,62 +78,49 @@ func (s *Server) follow(ready chan struct{}) {
 }
 
 // enricher turns journal events into Docker's messages, giving a
-// container event that carries only its ID (a shim's die or start) the
+// container event that names no container (a shim's die or start) the
 // container's name, image and labels: from the events before it, else
 // from the container's record.
 type enricher struct {
 	eng *engine.Engine
-	// known are the attributes of the containers seen, by ID.
-	known map[string]map[string]string
+	// known are the containers seen, by ID.
+	known map[string]engine.ContainerConfig
 }
 
 func newEnricher(eng *engine.Engine) *enricher {
-	return &enricher{eng: eng, known: map[string]map[string]string{}}
+	return &enricher{eng: eng, known: map[string]engine.ContainerConfig{}}
 }
-
-// perEvent are the attributes that belong to one event, not to its
-// container.
-var perEvent = []string{"exitCode", "execDuration", "signal", "oldName"}
 
 // knownMax bounds the containers an enricher remembers.
 const knownMax = 4096
 
 func (en *enricher) message(ctx context.Context, ev eventlog.Event) events.Message {
-	attrs := ev.Attrs
+	if ev.Type == "" {
+		ev.Type = string(events.ContainerEventType)
+	}
 	if ev.Type == string(events.ContainerEventType) {
-		if _, named := attrs["name"]; named {
-			base := maps.Clone(attrs)
-			for _, k := range perEvent {
-				delete(base, k)
-			}
+		if ev.Name != "" {
 			if len(en.known) >= knownMax {
 				clear(en.known)
 			}
-			en.known[ev.ID] = base
+			en.known[ev.ID] = engine.ContainerConfig{Name: ev.Name, Image: ev.Image, Labels: ev.Labels}
 		} else {
-			base, ok := en.known[ev.ID]
+			c, ok := en.known[ev.ID]
 			if !ok && en.eng != nil {
-				if c, err := en.eng.Get(ctx, ev.ID); err == nil {
-					base = engine.ContainerEventAttrs(c.Config)
-					en.known[ev.ID] = base
+				if ctr, err := en.eng.Get(ctx, ev.ID); err == nil {
+					c = ctr.Config
+					en.known[ev.ID] = engine.ContainerConfig{Name: c.Name, Image: c.Image, Labels: c.Labels}
 				}
 			}
-			attrs = maps.Clone(base)
-			if attrs == nil {
-				attrs = map[string]string{}
-			}
-			maps.Copy(attrs, ev.Attrs)
+			ev.Name, ev.Image, ev.Labels = c.Name, c.Image, c.Labels
 		}
 		if ev.Action == string(events.ActionDestroy) {
 			delete(en.known, ev.ID)
 		}
 	}
-	if attrs == nil {
-		attrs = map[string]string{}
-	}
 	return events.Message{Type: events.Type(ev.Type), Action: events.Action(ev.Action),
-		Actor: events.Actor{ID: ev.ID, Attributes: attrs}, Scope: "local",
-		Time: ev.Time / int64(time.Second), TimeNano: ev.Time}
+		Actor: events.Actor{ID: ev.ID, Attributes: ev.DockerAttributes()}, Scope: "local",
+		Time: ev.Time.Unix(), TimeNano: ev.Time.UnixNano()}
 }
 
 // emit records an event of the given type and action about object id in
@@ -143,7 +129,8 @@ func (s *Server) emit(typ events.Type, action events.Action, id string, attrs ma
 	if s.eng == nil {
 		return
 	}
-	s.eng.Events().Record(s.ctx, s.log, string(typ), string(action), id, attrs)
+	s.eng.Journal().Record(s.ctx, s.log, eventlog.Event{Type: string(typ), Action: string(action), ID: id,
+		Name: attrs["name"], Attributes: attrs})
 }
 
 // emitObject records an event about a network, volume or image, with its
@@ -155,9 +142,11 @@ func (s *Server) emitObject(typ events.Type, action events.Action, id, name stri
 // emitContainer records a container event: its labels, image and name as
 // attributes, as Docker's.
 func (s *Server) emitContainer(action events.Action, c *engine.Container, extra map[string]string) {
-	attrs := engine.ContainerEventAttrs(c.Config)
-	maps.Copy(attrs, extra)
-	s.emit(events.ContainerEventType, action, string(c.ID), attrs)
+	ev := engine.ContainerEvent(string(action), c.ID, c.Config)
+	ev.Attributes = extra
+	if s.eng != nil {
+		s.eng.Journal().Record(s.ctx, s.log, ev)
+	}
 }
 
 // eventMatches tells whether m passes Docker's event filters: type, event,
@@ -274,9 +263,9 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) replay(ctx context.Context, since, until time.Time) ([]events.Message, error) {
 	en := newEnricher(s.eng)
 	var out []events.Message
-	err := s.eng.Events().Read(func(ev eventlog.Event) error {
+	err := s.eng.Journal().Read(func(ev eventlog.Event) error {
 		m := en.message(ctx, ev) // every event: the attributes of later ones
-		if ev.Time >= since.UnixNano() && (until.IsZero() || ev.Time <= until.UnixNano()) {
+		if !ev.Time.Before(since) && (until.IsZero() || !ev.Time.After(until)) {
 			out = append(out, m)
 		}
 		return nil

@@ -125,20 +125,20 @@ func TestEventsFromTheJournal(t *testing.T) {
 	live := eventStream(t, srv, "/v1.51/events?filters="+url.QueryEscape(`{"type":["container","volume"]}`))
 
 	// What a CLI process does: its own journal handle on the same root.
-	other := eventlog.Open(eng.Events().Dir())
+	other := eventlog.Open(eng.Journal().Dir())
 	id := strings.Repeat("ab", 32)
 	cfg := engine.ContainerConfig{Name: "web", Image: "busybox:latest", Labels: map[string]string{"com.example": "x"}}
-	if err := other.Append(t.Context(), eventlog.Event{Type: "container", Action: "create", ID: id, Attrs: engine.ContainerEventAttrs(cfg)}); err != nil {
+	if err := other.Append(t.Context(), engine.ContainerEvent("create", engine.ContainerID(id), cfg)); err != nil {
 		t.Fatal(err)
 	}
 	// What a shim appends when the container exits: no name, image or labels.
-	if err := other.Append(t.Context(), eventlog.Event{Type: "container", Action: "die", ID: id, Attrs: map[string]string{"exitCode": "3"}}); err != nil {
+	if err := other.Append(t.Context(), eventlog.Event{Type: "container", Action: "die", ID: id, Attributes: map[string]string{"exitCode": "3"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eng.Volumes().Create(t.Context(), "data", map[string]string{"com.example": "y"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Append(t.Context(), eventlog.Event{Type: "network", Action: "create", ID: "n1", Attrs: map[string]string{"name": "net"}}); err != nil {
+	if err := other.Append(t.Context(), eventlog.Event{Type: "network", Action: "create", ID: "n1", Name: "net"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -245,7 +245,7 @@ func (e *Engine) Create(ctx context.Context, cfg ContainerConfig) (*Container, e
 		}
 		return nil, err
 	}
-	e.events.Record(ctx, e.log, "container", "create", string(c.ID), ContainerEventAttrs(c.Config))
+	e.events.Record(ctx, e.log, ContainerEvent("create", c.ID, c.Config))
 	return c, nil
 }
 
@@ -686,7 +686,7 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	if rec != nil {
 		e.containerEvent(ctx, "destroy", rec)
 	} else {
-		e.events.Record(ctx, e.log, "container", "destroy", string(id), nil)
+		e.events.Record(ctx, e.log, ContainerEvent("destroy", id, ContainerConfig{}))
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err

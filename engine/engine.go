@@ -87,7 +87,7 @@ type Engine struct {
 	images *image.Store
 	nets   *netmgr.Manager
 	vols   *volmgr.Store
-	events *eventlog.Log // <root>/events
+	events *eventlog.Log // <root>/events.jsonl
 	// defNets makes and removes the default network (defaultnet.go):
 	// nets, or a fake in tests; nil without a network manager.
 	defNets networkStore
@@ -463,7 +463,7 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 		images:         images,
 		nets:           nets,
 		vols:           vols,
-		events:         eventlog.Open(filepath.Join(opt.Root, "events")),
+		events:         eventlog.Open(opt.Root),
 		alive:          ctrstate.Alive,
 		hostResolvConf: "/etc/resolv.conf",
 	}

@@ -279,7 +279,7 @@ func New(opt Options) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{opt: opt, log: log, events: eventlog.Open(filepath.Join(opt.Root, "events"))}, nil
+	return &Manager{opt: opt, log: log, events: eventlog.Open(opt.Root)}, nil
 }
 
 // Create makes the network: record, subnet, bridge (with the gateway address,
@@ -548,7 +548,8 @@ func (m *Manager) removeLocked(ctx context.Context, n *Network) error {
 // event records action on network n in the event journal, with Docker's
 // attributes (name, type) over its labels.
 func (m *Manager) event(ctx context.Context, action string, n *Network) {
-	m.events.Record(ctx, m.log, "network", action, n.ID, eventlog.Attrs(n.Labels, "name", n.Name, "type", "bridge"))
+	m.events.Record(ctx, m.log, eventlog.Event{Type: "network", Action: action, ID: n.ID, Name: n.Name,
+		Labels: n.Labels, Attributes: map[string]string{"type": "bridge"}})
 }
 
 // CreateSandbox makes a network namespace for id, bind-mounted at

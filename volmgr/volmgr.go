@@ -81,7 +81,7 @@ func Open(root string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("volume store: %w", err)
 	}
-	return &Store{dir: dir, log: log, events: eventlog.Open(filepath.Join(root, "events"))}, nil
+	return &Store{dir: dir, log: log, events: eventlog.Open(root)}, nil
 }
 
 // Path returns the host directory holding the data of volume name.
@@ -142,7 +142,7 @@ func (s *Store) CreateWithOptions(ctx context.Context, name string, opt CreateOp
 		return nil, fmt.Errorf("volume %q: %w", name, err)
 	}
 	v.Mountpoint = s.Path(name)
-	s.events.Record(ctx, s.log, "volume", "create", name, eventlog.Attrs(v.Labels, "driver", v.Driver))
+	s.event(ctx, "create", v)
 	return v, nil
 }
 
@@ -232,8 +232,15 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("volume %q: remove data: %w", name, err)
 	}
-	s.events.Record(ctx, s.log, "volume", "destroy", name, eventlog.Attrs(v.Labels, "driver", v.Driver))
+	s.event(ctx, "destroy", v)
 	return nil
+}
+
+// event records action on volume v in the event journal, with Docker's
+// attributes (driver) and its labels.
+func (s *Store) event(ctx context.Context, action string, v *Volume) {
+	s.events.Record(ctx, s.log, eventlog.Event{Type: "volume", Action: action, ID: v.Name, Name: v.Name,
+		Labels: v.Labels, Attributes: map[string]string{"driver": v.Driver}})
 }
 
 func hasLabels(have, want map[string]string) bool {

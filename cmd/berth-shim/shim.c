@@ -968,75 +968,82 @@ static void record_state(struct state *st)
 
 /*
  * record_event appends one event about the container to the state root's
- * event journal, as internal/eventlog's Append does (names, format, lock
- * and rotation change there together): under the journal's lock, stamped
- * with the time, the current file rotated when the line would take it past
- * EVENTS_MAX. kv are attribute pairs, NULL-terminated. The engine's
- * readers add the container's name, image and labels. A failure is
- * logged: the container's exit is recorded all the same.
+ * event journal, as internal/eventlog's Append does (names, format,
+ * locking and rotation change there together): the current file, flocked
+ * and checked to be still the current one, rotated to .1 once it has
+ * reached EVENTS_MAX, then one line stamped with the time. kv are the
+ * event's attribute pairs, NULL-terminated; readers add the container's
+ * name, image and labels. A failure is logged: the container's exit is
+ * recorded all the same.
  */
 static void record_event(const char *action, ...)
 {
-	char *edir = str_cat(O.root, "/" EVENTS_DIR, NULL);
-	char *lockp = str_cat(edir, "/" EVENTS_LOCK, NULL);
-	char *cur = str_cat(edir, "/" EVENTS_FILE, NULL);
-	char *rot = str_cat(edir, "/" EVENTS_ROTATED, NULL);
-	int lfd = -1, fd = -1;
-	const char *what = NULL;
-	if (mkdir_all(edir, 0700) < 0) {
-		what = "mkdir";
-		goto out;
-	}
-	lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lfd < 0) {
-		what = "open lock";
-		goto out;
-	}
-	while (flock(lfd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			what = "lock";
-			goto out;
-		}
-	struct timespec now;
-	real_now(&now);
+	char *cur = str_cat(O.root, "/" EVENTS_FILE, NULL);
+	char *rot = str_cat(O.root, "/" EVENTS_FILE ".1", NULL);
 	struct buf b = {0};
-	buf_puts(&b, "{\"time\":");
-	buf_int(&b, (long long)now.tv_sec * 1000000000 + now.tv_nsec);
-	buf_puts(&b, ",\"type\":\"container\",\"action\":");
-	buf_json_string(&b, action, strlen(action));
-	buf_puts(&b, ",\"id\":");
-	buf_json_string(&b, O.id, strlen(O.id));
-	buf_puts(&b, ",\"attrs\":{");
-	va_list ap;
-	va_start(ap, action);
-	int first = 1;
-	for (const char *k; (k = va_arg(ap, const char *));) {
-		const char *v = va_arg(ap, const char *);
-		if (!first)
-			buf_putc(&b, ',');
-		first = 0;
-		buf_json_string(&b, k, strlen(k));
-		buf_putc(&b, ':');
-		buf_json_string(&b, v, strlen(v));
-	}
-	va_end(ap);
-	buf_puts(&b, "}}\n");
-	long long size = file_size(cur);
-	if (size > 0 && size + (long long)b.len > EVENTS_MAX && rename(cur, rot) < 0)
-		logmsg("event journal: rotate: ", strerror(errno), NULL);
-	fd = open(cur, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len)
-		what = "append";
-	buf_free(&b);
-out:
-	if (what)
-		logmsg("event journal: ", what, ": ", strerror(errno), NULL);
-	if (fd >= 0)
+	const char *what = "rotated under every attempt";
+	int err = 0;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		int fd = open(cur, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			what = "open", err = errno;
+			break;
+		}
+		int rc;
+		while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+			;
+		if (rc < 0) {
+			what = "lock", err = errno;
+			close(fd);
+			break;
+		}
+		struct stat fst, pst;
+		if (fstat(fd, &fst) < 0 || stat(cur, &pst) < 0 || fst.st_ino != pst.st_ino || fst.st_dev != pst.st_dev) {
+			close(fd); /* rotated while we waited: the new one */
+			continue;
+		}
+		if (pst.st_size > 0 && pst.st_size >= EVENTS_MAX) {
+			if (rename(cur, rot) < 0) {
+				what = "rotate", err = errno;
+				close(fd);
+				break;
+			}
+			close(fd);
+			continue;
+		}
+		struct timespec now;
+		real_now(&now);
+		buf_puts(&b, "{\"version\":1,\"time\":\"");
+		buf_time(&b, &now);
+		buf_puts(&b, "\",\"type\":\"container\",\"action\":");
+		buf_json_string(&b, action, strlen(action));
+		buf_puts(&b, ",\"id\":");
+		buf_json_string(&b, O.id, strlen(O.id));
+		va_list ap;
+		va_start(ap, action);
+		int first = 1;
+		for (const char *k; (k = va_arg(ap, const char *));) {
+			const char *v = va_arg(ap, const char *);
+			buf_puts(&b, first ? ",\"attributes\":{" : ",");
+			first = 0;
+			buf_json_string(&b, k, strlen(k));
+			buf_putc(&b, ':');
+			buf_json_string(&b, v, strlen(v));
+		}
+		va_end(ap);
+		buf_puts(&b, first ? "}\n" : "}}\n");
+		what = NULL;
+		if (write(fd, b.p, b.len) != (ssize_t)b.len)
+			what = "append", err = errno;
 		close(fd);
-	if (lfd >= 0)
-		close(lfd);
-	free(edir);
-	free(lockp);
+		break;
+	}
+	if (what) {
+		char *msg = str_cat("event journal: ", what, err ? ": " : "", err ? strerror(err) : "", NULL);
+		logf_shim(msg);
+		free(msg);
+	}
+	buf_free(&b);
 	free(cur);
 	free(rot);
 }

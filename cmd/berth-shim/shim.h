@@ -33,12 +33,9 @@
 #define STOPPING_FILE "stopping"
 #define STATE_VERSION 1
 
-/* The event journal under the state root, shared with internal/eventlog. */
-#define EVENTS_DIR "events"
+/* The event journal in the state root, shared with internal/eventlog. */
 #define EVENTS_FILE "events.jsonl"
-#define EVENTS_ROTATED "events.jsonl.1"
-#define EVENTS_LOCK "lock"
-#define EVENTS_MAX (1 << 20)
+#define EVENTS_MAX (4 << 20)
 
 enum {
 	FRAME_STDOUT = 1,

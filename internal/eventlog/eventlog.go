@@ -1,23 +1,25 @@
 // Package eventlog is the journal of what berth did to containers,
 // networks, volumes and images: an append-only file of JSON lines under the
 // state root that every berth process (the CLI, berth serve, the shims)
-// appends to and that `GET /events` replays and follows. berth has no
-// daemon to see every change; the journal is how one process learns what
-// another did.
+// appends to and that `GET /events` (and `berth events --since`) replays
+// and follows. berth has no daemon to see every change; the journal is how
+// one process learns what another did.
 //
 // # On disk
 //
-//	<root>/events/events.jsonl     the current file: one Event per line
-//	<root>/events/events.jsonl.1   the file before it (rotated)
-//	<root>/events/lock             flock: appenders exclusive, a reader opening both files shared
+//	<root>/events.jsonl     the current file: one Event per line
+//	<root>/events.jsonl.1   the file before it (rotated)
 //
-// An appender takes the lock, stamps the event's time, rotates the current
-// file to .1 when the line would take it past MaxSize, appends one line with
-// a single write, and releases the lock: lines never interleave, times never
-// go backwards within the journal (while the clock does not), and the
-// journal never holds more than about twice MaxSize. The shim
-// (cmd/berth-shim) appends its die and start events the same way; the
-// format, names and size limit change there together.
+// An appender opens the current file, takes an exclusive flock on it and
+// checks that it is still the current file (else it was rotated meanwhile:
+// it opens the new one); if the file has reached MaxSize it renames it to
+// .1 and starts again; it stamps the event's time and appends one line
+// with a single write. So lines never interleave, times never go backwards
+// within the journal (while the clock does not), and the journal never
+// holds much more than twice MaxSize. A reader that must see the two files
+// without a rotation between takes a shared flock on the current one. The
+// shim (cmd/berth-shim) appends its die and start events the same way; the
+// format, names, locking and size limit change there together.
 package eventlog
 
 import (
@@ -38,82 +40,111 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"golang.org/x/sys/unix"
-
-	"github.com/berth-dev/berth/internal/flock"
 )
 
-// Names under the journal's directory, shared with cmd/berth-shim.
+// Names in the state root, shared with cmd/berth-shim.
 const (
-	File     = "events.jsonl"
-	Rotated  = "events.jsonl.1"
-	LockFile = "lock"
+	File    = "events.jsonl"
+	Rotated = File + ".1"
 )
 
-// MaxSize is the size past which the current file is rotated.
-const MaxSize = 1 << 20
+// MaxSize is the size at which the current file is rotated.
+const MaxSize = 4 << 20
+
+// Version is the version of the lines this package writes.
+const Version = 1
 
 // maxLine bounds one line a reader accepts; longer ones are skipped.
 const maxLine = 256 << 10
 
 // Event is one line of the journal.
 type Event struct {
-	// Time is when it happened, in nanoseconds since the Unix epoch;
-	// Append sets it.
-	Time   int64  `json:"time"`
-	Type   string `json:"type"`   // container, network, volume, image
+	Version int `json:"version"`
+	// Time is when it happened; Append sets it.
+	Time time.Time `json:"time"`
+	// Type is container (also when empty: the first lines were only
+	// about containers), network, volume or image.
+	Type   string `json:"type,omitempty"`
 	Action string `json:"action"` // Docker's: create, start, die, destroy, …
 	// ID is the object's: a container's or network's ID, a volume's
 	// name, an image's ID or reference.
-	ID    string            `json:"id"`
-	Attrs map[string]string `json:"attrs,omitempty"`
+	ID string `json:"id"`
+	// Name, Image and Labels are the object's; a shim's die and start
+	// carry none (readers add the container's).
+	Name   string            `json:"name,omitempty"`
+	Image  string            `json:"image,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// Attributes are the event's own: a die's exitCode, a kill's signal,
+	// a rename's oldName, a network's type, a volume's driver.
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
-// Log is the journal in one directory. Safe for concurrent use by several
-// goroutines and processes.
+// Log is the journal under one state root. Safe for concurrent use by
+// several goroutines and processes.
 type Log struct {
 	dir string
 	// max is MaxSize, smaller in tests.
 	max int64
 }
 
-// Open returns the journal in dir (<root>/events); nothing is made until
-// the first Append.
+// Open returns the journal under the state root dir; nothing is made
+// until the first Append.
 func Open(dir string) *Log { return &Log{dir: dir, max: MaxSize} }
 
-// Dir is the journal's directory.
+// Dir is the directory of the journal's files: the state root.
 func (l *Log) Dir() string { return l.dir }
 
-// Append stamps ev with the time and appends it.
+// Append stamps ev with the time and the version and appends it.
 func (l *Log) Append(ctx context.Context, ev Event) error {
-	unlock, err := flock.Lock(context.WithoutCancel(ctx), filepath.Join(l.dir, LockFile))
-	if err != nil {
-		return fmt.Errorf("event journal: %w", err)
+	ev.Version = Version
+	p := filepath.Join(l.dir, File)
+	for range 5 {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return fmt.Errorf("event journal: %w", err)
+		}
+		if err := flockRetry(f, unix.LOCK_EX); err != nil {
+			f.Close()
+			return fmt.Errorf("event journal: %w", err)
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) != nil || !sameFile(f, &st) {
+			f.Close() // rotated while we waited: the new one
+			continue
+		}
+		if st.Size > 0 && st.Size >= l.max {
+			err := os.Rename(p, filepath.Join(l.dir, Rotated))
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("event journal: rotate: %w", err)
+			}
+			continue
+		}
+		ev.Time = time.Now().UTC()
+		line, err := json.Marshal(ev)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("event journal: %w", err)
+		}
+		_, err = f.Write(append(line, '\n'))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("event journal: %w", err)
+		}
+		return nil
 	}
-	defer unlock()
-	ev.Time = time.Now().UnixNano()
-	line, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("event journal: %w", err)
-	}
-	line = append(line, '\n')
-	cur := filepath.Join(l.dir, File)
-	if fi, err := os.Stat(cur); err == nil && fi.Size() > 0 && fi.Size()+int64(len(line)) > l.max {
-		if err := os.Rename(cur, filepath.Join(l.dir, Rotated)); err != nil {
-			return fmt.Errorf("event journal: rotate: %w", err)
+	return fmt.Errorf("event journal %s: rotated under every attempt", p)
+}
+
+func flockRetry(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			return err
 		}
 	}
-	f, err := os.OpenFile(cur, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("event journal: %w", err)
-	}
-	_, err = f.Write(line)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("event journal: %w", err)
-	}
-	return nil
 }
 
 // Read calls fn with every event in the journal, oldest first: the rotated
@@ -137,35 +168,50 @@ func (l *Log) Read(fn func(Event) error) error {
 }
 
 // open opens the rotated and current files (nil for one that does not
-// exist) under the shared lock, so that no rotation comes between. With
-// atEnd, only the current file is opened, positioned at its end.
+// exist) with no rotation between: under a shared flock on the current
+// one. With atEnd, only the current file is opened, positioned at its end.
 func (l *Log) open(atEnd bool) (old, cur *os.File, err error) {
-	if _, err := os.Stat(l.dir); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
-	}
-	unlock, err := flock.LockShared(context.Background(), filepath.Join(l.dir, LockFile))
-	if err != nil {
-		return nil, nil, fmt.Errorf("event journal: %w", err)
-	}
-	defer unlock()
-	if !atEnd {
-		if old, err = openIfExists(filepath.Join(l.dir, Rotated)); err != nil {
+	p := filepath.Join(l.dir, File)
+	for range 5 {
+		if cur, err = openIfExists(p); err != nil {
 			return nil, nil, err
 		}
-	}
-	if cur, err = openIfExists(filepath.Join(l.dir, File)); err != nil {
-		if old != nil {
-			old.Close()
+		if cur == nil {
+			if atEnd {
+				return nil, nil, nil
+			}
+			old, err = openIfExists(filepath.Join(l.dir, Rotated))
+			return old, nil, err
 		}
-		return nil, nil, err
-	}
-	if atEnd && cur != nil {
-		if _, err := cur.Seek(0, io.SeekEnd); err != nil {
+		if err := flockRetry(cur, unix.LOCK_SH); err != nil {
 			cur.Close()
 			return nil, nil, fmt.Errorf("event journal: %w", err)
 		}
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) != nil || !sameFile(cur, &st) {
+			cur.Close() // rotated meanwhile
+			continue
+		}
+		if !atEnd {
+			if old, err = openIfExists(filepath.Join(l.dir, Rotated)); err != nil {
+				cur.Close()
+				return nil, nil, err
+			}
+		} else if _, err := cur.Seek(0, io.SeekEnd); err != nil {
+			cur.Close()
+			return nil, nil, fmt.Errorf("event journal: %w", err)
+		}
+		// Unlocked, still open: the lock was only for the opening.
+		if err := unix.Flock(int(cur.Fd()), unix.LOCK_UN); err != nil {
+			cur.Close()
+			if old != nil {
+				old.Close()
+			}
+			return nil, nil, fmt.Errorf("event journal: %w", err)
+		}
+		return old, cur, nil
 	}
-	return old, cur, nil
+	return nil, nil, fmt.Errorf("event journal %s: rotated under every attempt", p)
 }
 
 func openIfExists(p string) (*os.File, error) {
@@ -204,7 +250,7 @@ func readLines(r io.Reader, fn func(Event) error) error {
 // the journal cannot be watched. ready, if not nil, is closed once every
 // event appended after that point will be seen.
 func (l *Log) Follow(ctx context.Context, ready chan<- struct{}, fn func(Event)) error {
-	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+	if err := os.MkdirAll(l.dir, 0o711); err != nil {
 		return fmt.Errorf("event journal: %w", err)
 	}
 	w, err := fsnotify.NewBufferedWatcher(256)
@@ -352,25 +398,28 @@ func (t *tail) drain() error {
 	}
 }
 
-// Record appends an event about object id, with attrs, and logs the
-// failure instead of returning it: the change it reports was made, and a
-// full disk must not undo it.
-func (l *Log) Record(ctx context.Context, log *slog.Logger, typ, action, id string, attrs map[string]string) {
+// Record appends ev and logs the failure instead of returning it: the
+// change it reports was made, and a full disk must not undo it.
+func (l *Log) Record(ctx context.Context, log *slog.Logger, ev Event) {
 	if l == nil {
 		return
 	}
-	if err := l.Append(ctx, Event{Type: typ, Action: action, ID: id, Attrs: attrs}); err != nil && log != nil {
-		log.WarnContext(ctx, "event not recorded", "type", typ, "action", action, "id", id, "err", err)
+	if err := l.Append(ctx, ev); err != nil && log != nil {
+		log.WarnContext(ctx, "event not recorded", "type", ev.Type, "action", ev.Action, "id", ev.ID, "err", err)
 	}
 }
 
-// Attrs returns labels (not changed) with the pairs kv (key, value, …)
-// over them.
-func Attrs(labels map[string]string, kv ...string) map[string]string {
-	out := make(map[string]string, len(labels)+len(kv)/2)
-	maps.Copy(out, labels)
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i]] = kv[i+1]
+// DockerAttributes are the event's attributes as Docker's events carry
+// them: the labels, image and name, and the event's own.
+func (ev Event) DockerAttributes() map[string]string {
+	out := make(map[string]string, len(ev.Labels)+len(ev.Attributes)+2)
+	maps.Copy(out, ev.Labels)
+	if ev.Image != "" {
+		out["image"] = ev.Image
 	}
+	if ev.Name != "" {
+		out["name"] = ev.Name
+	}
+	maps.Copy(out, ev.Attributes)
 	return out
 }

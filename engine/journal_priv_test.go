@@ -14,13 +14,14 @@ import (
 func journal(t *testing.T, e *Engine, id ContainerID, keys ...string) []string {
 	t.Helper()
 	var out []string
-	err := e.Events().Read(func(ev eventlog.Event) error {
+	err := e.Journal().Read(func(ev eventlog.Event) error {
 		if ev.ID != string(id) {
 			return nil
 		}
 		s := ev.Action
+		attrs := ev.DockerAttributes()
 		for _, k := range keys {
-			if v, ok := ev.Attrs[k]; ok {
+			if v, ok := attrs[k]; ok {
 				s += " " + k + "=" + v
 			}
 		}
