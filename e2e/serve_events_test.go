@@ -118,7 +118,7 @@ func (w *eventWatch) wait(t *testing.T, from int, what string, match func(docker
 // TestServeEventsFromTheCLI: `docker events` on berth serve reports what
 // berth CLI processes did meanwhile (containers run, stopped, exiting on
 // their own, restarted by their shim, removed; networks and volumes made
-// and removed), with Docker's fields, each within a bounded time of the
+// and removed; an image tagged and untagged), with Docker's fields, each within a bounded time of the
 // command (logged: the latency from the record to the client).
 func TestServeEventsFromTheCLI(t *testing.T) {
 	if _, err := os.Stat(dockerCLI); err != nil {
@@ -171,6 +171,12 @@ func TestServeEventsFromTheCLI(t *testing.T) {
 	expect("volume", "create", "evvol", map[string]string{"driver": "local"})
 	h.mustBerth("volume", "rm", "evvol")
 	expect("volume", "destroy", "evvol", map[string]string{"driver": "local"})
+
+	h.mustBerth("image", "tag", "busybox", "evimg:1")
+	imgID := strings.TrimSpace(h.mustBerth("image", "inspect", "-f", "{{.Id}}", "evimg:1"))
+	expect("image", "tag", imgID, map[string]string{"name": "evimg:1"})
+	h.mustBerth("image", "rm", "evimg:1")
+	expect("image", "untag", imgID, map[string]string{"name": "evimg:1"})
 
 	// Each object's in order (ev2's restart runs beside the commands
 	// after it).
