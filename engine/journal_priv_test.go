@@ -37,7 +37,8 @@ func journal(t *testing.T, e *Engine, id ContainerID, keys ...string) []string {
 // The engine and the shim record a container's life in the journal as
 // Docker reports it: create, start, die (from the shim, with the exit
 // code) for a run that ends by itself; kill, die, stop for a stop; the
-// shim's die and start for each restart of its policy; destroy.
+// shim's die and start for each restart of its policy, and a
+// healthcheck's health_status; destroy.
 func TestPrivEventsOfAContainer(t *testing.T) {
 	e := newPrivEngine(t)
 	ctx := t.Context()
@@ -73,6 +74,21 @@ func TestPrivEventsOfAContainer(t *testing.T) {
 		t.Fatalf("journal of a stop: %q, want %q", got, want)
 	}
 	if err := e.Remove(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+
+	// A healthcheck's change of status, from the shim.
+	cfg = busybox("ev4", "sleep", "1000")
+	cfg.Healthcheck = &Healthcheck{Test: []string{"CMD", "true"}, Interval: 100 * time.Millisecond, Retries: 1}
+	id = mustCreate(t, e, cfg)
+	if err := e.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	waitHealth(t, e, id, HealthHealthy)
+	if got := journal(t, e, id); !slices.Contains(got, "health_status: healthy") {
+		t.Fatalf("journal of a healthy container: %q", got)
+	}
+	if err := e.Remove(ctx, id, true); err != nil {
 		t.Fatal(err)
 	}
 

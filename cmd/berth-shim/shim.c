@@ -1126,6 +1126,7 @@ static void health_record(int exit_code, struct buf *output)
 	r->exit_code = exit_code;
 	r->output = *output;
 	*output = (struct buf){0};
+	const char *was = H.status_name;
 	if (exit_code == 0) {
 		H.status_name = "healthy";
 		H.failing_streak = 0;
@@ -1133,6 +1134,11 @@ static void health_record(int exit_code, struct buf *output)
 		/* failures in the start period do not count */
 	} else if (++H.failing_streak >= O.retries)
 		H.status_name = "unhealthy";
+	if (strcmp(was, H.status_name)) { /* as Docker: on a change; before the state, as die */
+		char *action = str_cat("health_status: ", H.status_name, NULL);
+		record_event(action, NULL);
+		free(action);
+	}
 	write_health();
 	H.next = mono_ns() + health_delay();
 }
