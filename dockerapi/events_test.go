@@ -194,3 +194,28 @@ func TestEventsFromTheJournal(t *testing.T) {
 	check(next(t, both), "volume", "destroy", "data", map[string]string{"driver": "local"})
 	check(next(t, live), "volume", "destroy", "data", nil)
 }
+
+// A stream with until in the future hands on what comes until then, and
+// ends.
+func TestEventsUntilEndsTheStream(t *testing.T) {
+	srv, eng := newEventsServer(t)
+	until := time.Now().Add(time.Second)
+	ch := eventStream(t, srv, "/v1.51/events?until="+strconv.FormatFloat(float64(until.UnixNano())/1e9, 'f', 9, 64))
+	if _, err := eng.Volumes().Create(t.Context(), "v", nil); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, ch); m.Type != "volume" || m.Action != "create" {
+		t.Fatalf("event %+v, want volume create", m)
+	}
+	select {
+	case m, ok := <-ch:
+		if ok {
+			t.Fatalf("an event after the last: %+v", m)
+		}
+		if time.Now().Before(until) {
+			t.Fatal("the stream ended before until")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end at until")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -248,5 +249,17 @@ func TestLinesOfOtherWriters(t *testing.T) {
 	want := map[string]string{"a": "b", "image": "busybox", "name": "web"}
 	if ev := evs[1]; ev.Type != "" || ev.Action != "start" || !maps.Equal(ev.DockerAttributes(), want) {
 		t.Errorf("a container line without type read as %+v, attributes %v", ev, ev.DockerAttributes())
+	}
+}
+
+// BenchmarkAppend is the cost an operation pays to record its event.
+func BenchmarkAppend(b *testing.B) {
+	l := Open(b.TempDir())
+	ev := Event{Type: "container", Action: "start", ID: strings.Repeat("ab", 32), Name: "web", Image: "busybox",
+		Labels: map[string]string{"com.docker.compose.project": "p", "com.docker.compose.service": "web"}}
+	for b.Loop() {
+		if err := l.Append(b.Context(), ev); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
