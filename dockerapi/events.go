@@ -178,8 +178,10 @@ func eventMatches(m events.Message, f map[string][]string) bool {
 // eventFilters are the filter keys `GET /events` knows.
 var eventFilters = []string{"type", "event", "label", "container", "image", "network", "volume"}
 
-// systemEvents is `GET /events?since=&until=&filters=`: the events of this
-// server's operations as JSON lines, until the client goes away or until
+// systemEvents is `GET /events?since=&until=&filters=`: the events of the
+// state root's journal, whichever berth process recorded them (this
+// server, the CLI, a shim), as JSON lines: with since, those recorded from
+// then on first; then those to come, until the client goes away or until
 // passes.
 func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 	f, err := listFilters(r)
