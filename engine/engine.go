@@ -20,6 +20,8 @@
 //	<root>/containers/<id>/shim.log, runc.log   the shim's and the runtime's errors
 //	<run>/runc/                             the runtime's own state (--root)
 //	<run>/attach/<id[:24]>.sock             the shim's attach socket (stdin, terminal, raw output)
+//	<root>/events.jsonl, events.jsonl.1     the event journal (internal/eventlog, Journal): appended by
+//	                                        the engine, the shims, netmgr, volmgr and the image store
 //
 // A container directory appears complete (Create renames it into place) and
 // is taken apart by Remove after its record is deleted; a directory without
