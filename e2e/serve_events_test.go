@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,8 +43,13 @@ type eventWatch struct {
 // dockerEvents starts `docker events --since SINCE --format '{{json .}}'`
 // against sock; it is ended (by its PID) when the test ends.
 func (h *harness) dockerEvents(sock string, since time.Time) *eventWatch {
+	return h.startEvents(sock, exec.Command(dockerCLI, "events", "--since", fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()), "--format", "{{json .}}"))
+}
+
+// startEvents starts cmd, a `docker events … --format '{{json .}}'`,
+// against sock.
+func (h *harness) startEvents(sock string, cmd *exec.Cmd) *eventWatch {
 	t := h.t
-	cmd := exec.Command(dockerCLI, "events", "--since", fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()), "--format", "{{json .}}")
 	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+t.TempDir())
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
@@ -216,4 +222,42 @@ func TestServeEventsFromTheCLI(t *testing.T) {
 	h.mustBerth("container", "rm", "ev2")
 	h.mustBerth("volume", "rm", "evsentinel")
 	h.eventually("no container left", 20*time.Second, func() bool { return len(h.ctrNames("-a")) == 0 })
+}
+
+// TestServeEventsOfAComposeProject: a client that follows a project's
+// events as docker compose does (a label filter) sees what `berth up` and
+// `berth down` did to its containers, network and volume.
+func TestServeEventsOfAComposeProject(t *testing.T) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("no docker CLI at %s", dockerCLI)
+	}
+	h := newHarness(t)
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	compose := "services:\n  app:\n    image: busybox\n    init: true\n    command: [\"sleep\", \"1000\"]\n    volumes: [\"data:/data\"]\nvolumes:\n  data: {}\n"
+	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	sock := h.serve()
+	cmd := exec.Command(dockerCLI, "events", "--since", strconv.FormatInt(time.Now().Unix()-1, 10),
+		"--filter", "label=com.docker.compose.project="+h.project, "--format", "{{json .}}")
+	w := h.startEvents(sock, cmd)
+
+	h.mustBerth("-f", file, "up", "-d")
+	h.mustBerth("-f", file, "down", "-v")
+	from := map[string]int{}
+	for _, s := range []struct{ typ, action string }{
+		{"volume", "create"}, {"network", "create"}, {"container", "create"}, {"container", "start"},
+		{"container", "kill"}, {"container", "die"}, {"container", "stop"}, {"container", "destroy"},
+		{"network", "destroy"}, {"volume", "destroy"},
+	} {
+		ev, i := w.wait(t, from[s.typ], s.typ+" "+s.action, func(ev dockerEvent) bool { return ev.Type == s.typ && ev.Action == s.action })
+		from[s.typ] = i + 1
+		if ev.Actor.Attributes["com.docker.compose.project"] != h.project {
+			t.Errorf("%s %s: attributes %v lack the project's label", s.typ, s.action, ev.Actor.Attributes)
+		}
+		if s.typ == "container" && ev.Actor.Attributes["com.docker.compose.service"] != "app" {
+			t.Errorf("%s %s: attributes %v lack the service's label", s.typ, s.action, ev.Actor.Attributes)
+		}
+	}
 }
