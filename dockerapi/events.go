@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,29 +14,23 @@ import (
 	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/internal/eventlog"
 )
 
-// eventsKept is how many past events `GET /events?since=` can replay.
-const eventsKept = 1024
-
-// eventHub hands the events of the operations this server performs to the
-// clients of `GET /events`. Safe for concurrent use.
+// eventHub hands the events of the state root's journal (what every berth
+// process did: this server, the CLI, the shims) to the clients of
+// `GET /events` as the server's follower reads them. Safe for concurrent
+// use.
 type eventHub struct {
-	mu sync.Mutex // guards the fields below
-	// past are the latest events, oldest first.
-	past []events.Message
+	mu   sync.Mutex // guards subs
 	subs map[chan events.Message]struct{}
 }
 
-// publish records m and hands it to every subscriber; a subscriber too slow
-// to take it misses it rather than holding the server up.
+// publish hands m to every subscriber; a subscriber too slow to take it
+// misses it rather than holding the others up.
 func (h *eventHub) publish(m events.Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.past) == eventsKept {
-		h.past = slices.Delete(h.past, 0, 1)
-	}
-	h.past = append(h.past, m)
 	for ch := range h.subs {
 		select {
 		case ch <- m:
@@ -46,93 +39,114 @@ func (h *eventHub) publish(m events.Message) {
 	}
 }
 
-// subscribe returns the events recorded since since (zero: none) and a
-// channel of those to come, until cancel is called.
-func (h *eventHub) subscribe(since time.Time) (past []events.Message, ch chan events.Message, cancel func()) {
+// subscribe returns a channel of the events to come, until cancel is
+// called.
+func (h *eventHub) subscribe() (ch chan events.Message, cancel func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !since.IsZero() {
-		for _, m := range h.past {
-			if m.TimeNano >= since.UnixNano() {
-				past = append(past, m)
-			}
-		}
-	}
 	ch = make(chan events.Message, 256)
 	if h.subs == nil {
 		h.subs = map[chan events.Message]struct{}{}
 	}
 	h.subs[ch] = struct{}{}
-	return past, ch, func() {
+	return ch, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		delete(h.subs, ch)
 	}
 }
 
-// emit publishes an event of the given type and action about object id.
-func (s *Server) emit(typ events.Type, action events.Action, id string, attrs map[string]string) {
-	now := time.Now()
-	if attrs == nil {
-		attrs = map[string]string{}
+// follow feeds the hub from the journal until the server closes; ready is
+// closed once it follows. A journal that cannot be followed is logged, and
+// tried again.
+func (s *Server) follow(ready chan struct{}) {
+	defer s.wg.Done()
+	en := newEnricher(s.eng)
+	for {
+		err := s.eng.Journal().Follow(s.ctx, ready, func(ev eventlog.Event) { s.events.publish(en.message(s.ctx, ev)) })
+		ready = nil
+		if s.ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("following the event journal", "err", err)
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
-	s.events.publish(events.Message{Type: typ, Action: action, Actor: events.Actor{ID: id, Attributes: attrs},
-		Scope: "local", Time: now.Unix(), TimeNano: now.UnixNano()})
 }
 
-// emitObject publishes an event about a network, volume or image, with
-// its name as attribute.
+// enricher turns journal events into Docker's messages, giving a
+// container event that names no container (a shim's die or start) the
+// container's name, image and labels: from the events before it, else
+// from the container's record.
+type enricher struct {
+	eng *engine.Engine
+	// known are the containers seen, by ID.
+	known map[string]engine.ContainerConfig
+}
+
+func newEnricher(eng *engine.Engine) *enricher {
+	return &enricher{eng: eng, known: map[string]engine.ContainerConfig{}}
+}
+
+// knownMax bounds the containers an enricher remembers.
+const knownMax = 4096
+
+func (en *enricher) message(ctx context.Context, ev eventlog.Event) events.Message {
+	if ev.Type == "" {
+		ev.Type = string(events.ContainerEventType)
+	}
+	if ev.Type == string(events.ContainerEventType) {
+		if ev.Name != "" {
+			if len(en.known) >= knownMax {
+				clear(en.known)
+			}
+			en.known[ev.ID] = engine.ContainerConfig{Name: ev.Name, Image: ev.Image, Labels: ev.Labels}
+		} else {
+			c, ok := en.known[ev.ID]
+			if !ok && en.eng != nil {
+				if ctr, err := en.eng.Get(ctx, ev.ID); err == nil {
+					c = ctr.Config
+					en.known[ev.ID] = engine.ContainerConfig{Name: c.Name, Image: c.Image, Labels: c.Labels}
+				}
+			}
+			ev.Name, ev.Image, ev.Labels = c.Name, c.Image, c.Labels
+		}
+		if ev.Action == string(events.ActionDestroy) {
+			delete(en.known, ev.ID)
+		}
+	}
+	return events.Message{Type: events.Type(ev.Type), Action: events.Action(ev.Action),
+		Actor: events.Actor{ID: ev.ID, Attributes: ev.DockerAttributes()}, Scope: "local",
+		Time: ev.Time.Unix(), TimeNano: ev.Time.UnixNano()}
+}
+
+// emit records an event of the given type and action about object id in
+// the journal, for an operation the engine does not record itself.
+func (s *Server) emit(typ events.Type, action events.Action, id string, attrs map[string]string) {
+	if s.eng == nil {
+		return
+	}
+	s.eng.Journal().Record(s.ctx, s.log, eventlog.Event{Type: string(typ), Action: string(action), ID: id,
+		Name: attrs["name"], Attributes: attrs})
+}
+
+// emitObject records an event about a network, volume or image, with its
+// name as attribute.
 func (s *Server) emitObject(typ events.Type, action events.Action, id, name string) {
 	s.emit(typ, action, id, map[string]string{"name": name})
 }
 
-// emitContainer publishes a container event: its labels, image and name
-// as attributes, as Docker's.
+// emitContainer records a container event: its labels, image and name as
+// attributes, as Docker's.
 func (s *Server) emitContainer(action events.Action, c *engine.Container, extra map[string]string) {
-	attrs := maps.Clone(c.Config.Labels)
-	if attrs == nil {
-		attrs = map[string]string{}
+	ev := engine.ContainerEvent(string(action), c.ID, c.Config)
+	ev.Attributes = extra
+	if s.eng != nil {
+		s.eng.Journal().Record(s.ctx, s.log, ev)
 	}
-	attrs["image"], attrs["name"] = c.Config.Image, c.Config.Name
-	maps.Copy(attrs, extra)
-	s.emit(events.ContainerEventType, action, string(c.ID), attrs)
-}
-
-// watchExit publishes die (with the exit code) when container c's current
-// run ends, and destroy when its shim removes it (--rm), unless this server
-// already watches it. The watch ends with the
-// server (Close).
-func (s *Server) watchExit(c *engine.Container) {
-	s.mu.Lock()
-	if s.watching[c.ID] {
-		s.mu.Unlock()
-		return
-	}
-	s.watching[c.ID] = true
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.watching, c.ID)
-			s.mu.Unlock()
-		}()
-		st, err := s.eng.Wait(s.ctx, c.ID)
-		if err != nil {
-			return // gone, or the server stops
-		}
-		if cur, err := s.eng.Get(s.ctx, string(c.ID)); err == nil {
-			c = cur // renamed meanwhile
-		}
-		s.emitContainer(events.ActionDie, c, map[string]string{"exitCode": fmt.Sprint(st.ExitCode)})
-		if c.Config.AutoRemove && c.Config.AutoRemoveOwner == nil {
-			// Its shim removes it: destroy once it is gone.
-			if s.waitGone(s.ctx, c.ID) == nil {
-				s.emitContainer(events.ActionDestroy, c, nil)
-			}
-		}
-	}()
 }
 
 // eventMatches tells whether m passes Docker's event filters: type, event,
@@ -164,8 +178,10 @@ func eventMatches(m events.Message, f map[string][]string) bool {
 // eventFilters are the filter keys `GET /events` knows.
 var eventFilters = []string{"type", "event", "label", "container", "image", "network", "volume"}
 
-// systemEvents is `GET /events?since=&until=&filters=`: the events of this
-// server's operations as JSON lines, until the client goes away or until
+// systemEvents is `GET /events?since=&until=&filters=`: the events of the
+// state root's journal, whichever berth process recorded them (this
+// server, the CLI, a shim), as JSON lines: with since, those recorded from
+// then on first; then those to come, until the client goes away or until
 // passes.
 func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 	f, err := listFilters(r)
@@ -191,7 +207,9 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel = context.WithDeadline(ctx, until)
 		defer cancel()
 	}
-	past, ch, cancel := s.events.subscribe(since)
+	// Live events are taken from before the replay on, and those the
+	// replay already sent (not newer than its last) are skipped.
+	ch, cancel := s.events.subscribe()
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -200,8 +218,9 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 		fl.Flush()
 	}
 	enc := json.NewEncoder(w)
+	var last int64
 	send := func(m events.Message) bool {
-		if !eventMatches(m, f) || (!until.IsZero() && m.TimeNano > until.UnixNano()) {
+		if m.TimeNano <= last || !eventMatches(m, f) || (!until.IsZero() && m.TimeNano > until.UnixNano()) {
 			return true
 		}
 		if enc.Encode(m) != nil {
@@ -212,10 +231,20 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		return true
 	}
-	for _, m := range past {
-		if !send(m) {
-			return nil
+	if !since.IsZero() && s.eng != nil {
+		past, err := s.replay(ctx, since, until)
+		if err != nil {
+			s.log.Warn("replaying the event journal", "err", err)
 		}
+		for _, m := range past {
+			if !send(m) {
+				return nil
+			}
+			last = max(last, m.TimeNano)
+		}
+	}
+	if !until.IsZero() && !until.After(time.Now()) {
+		return nil
 	}
 	for {
 		select {
@@ -229,4 +258,19 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+}
+
+// replay returns the journal's events from since to until (zero: no end),
+// oldest first.
+func (s *Server) replay(ctx context.Context, since, until time.Time) ([]events.Message, error) {
+	en := newEnricher(s.eng)
+	var out []events.Message
+	err := s.eng.Journal().Read(func(ev eventlog.Event) error {
+		m := en.message(ctx, ev) // every event: the attributes of later ones
+		if !ev.Time.Before(since) && (until.IsZero() || !ev.Time.After(until)) {
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-dev/berth/engine"
 )
@@ -150,12 +149,6 @@ func (s *Server) containerRename(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("name is required: %w", errdefs.ErrInvalidArgument)
 	}
 	return s.lifecycle(w, r, func(ctx context.Context, c *engine.Container) error {
-		if err := s.eng.Rename(ctx, string(c.ID), name); err != nil {
-			return err
-		}
-		old := c.Config.Name
-		c.Config.Name = name
-		s.emitContainer(events.ActionRename, c, map[string]string{"oldName": "/" + old})
-		return nil
+		return s.eng.Rename(ctx, string(c.ID), name)
 	})
 }

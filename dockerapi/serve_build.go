@@ -11,7 +11,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/build"
-	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
 
 	"github.com/berth-dev/berth/engine"
@@ -131,7 +130,6 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	send(jsonstream.Message{Stream: "Successfully built " + shortDigest(res.ImageID) + "\n"})
 	for _, t := range res.Tags {
 		send(jsonstream.Message{Stream: "Successfully tagged " + image.FamiliarName(t) + "\n"})
-		s.emitObject(events.ImageEventType, events.ActionTag, res.ImageID, image.FamiliarName(t))
 	}
 	return nil
 }

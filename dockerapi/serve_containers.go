@@ -84,7 +84,6 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.emitContainer(events.ActionCreate, c, nil)
 	return writeJSON(w, http.StatusCreated, container.CreateResponse{ID: string(c.ID), Warnings: []string{}})
 }
 
@@ -228,8 +227,6 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) error {
 	if err := s.eng.Start(r.Context(), c.ID); err != nil {
 		return err
 	}
-	s.emitContainer(events.ActionStart, c, nil)
-	s.watchExit(c)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -261,11 +258,9 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	s.watchExit(c)
 	if err := s.eng.Stop(r.Context(), c.ID, timeout); err != nil {
 		return err
 	}
-	s.emitContainer(events.ActionStop, c, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -283,7 +278,6 @@ func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 		s.emitContainer(events.ActionRestart, c, nil)
-		s.watchExit(c)
 		return nil
 	})
 }
@@ -294,23 +288,19 @@ func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) error {
 		if sig == "" {
 			sig = "SIGKILL"
 		}
-		if err := s.eng.Kill(ctx, c.ID, sig); err != nil {
-			return err
-		}
-		s.emitContainer(events.ActionKill, c, map[string]string{"signal": sig})
-		return nil
+		return s.eng.Kill(ctx, c.ID, sig)
 	})
 }
 
 func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) error {
 	return s.lifecycle(w, r, func(ctx context.Context, c *engine.Container) error {
-		return s.emitAfter(s.eng.Pause(ctx, c.ID), events.ActionPause, c)
+		return s.eng.Pause(ctx, c.ID)
 	})
 }
 
 func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) error {
 	return s.lifecycle(w, r, func(ctx context.Context, c *engine.Container) error {
-		return s.emitAfter(s.eng.Unpause(ctx, c.ID), events.ActionUnPause, c)
+		return s.eng.Unpause(ctx, c.ID)
 	})
 }
 
@@ -322,16 +312,8 @@ func (s *Server) containerDelete(w http.ResponseWriter, r *http.Request) error {
 		}
 		// v: the container's anonymous volumes go with it; the engine
 		// removes what it made itself for the image's VOLUMEs.
-		return s.emitAfter(s.eng.Remove(ctx, c.ID, force), events.ActionDestroy, c)
+		return s.eng.Remove(ctx, c.ID, force)
 	})
-}
-
-// emitAfter publishes a container event when err is nil, and returns err.
-func (s *Server) emitAfter(err error, action events.Action, c *engine.Container) error {
-	if err == nil {
-		s.emitContainer(action, c, nil)
-	}
-	return err
 }
 
 // waitForStart returns once c has left the created state (it was started,
@@ -407,9 +389,6 @@ func (s *Server) wait(ctx context.Context, c *engine.Container, cond container.W
 	s.waitAttached(c.ID)
 	if own := c.Config.AutoRemoveOwner; own != nil {
 		err := s.eng.Remove(context.WithoutCancel(ctx), c.ID, true)
-		if err == nil {
-			s.emitContainer(events.ActionDestroy, c, nil)
-		}
 		if err != nil && !errdefs.IsNotFound(err) {
 			return resp, err
 		}

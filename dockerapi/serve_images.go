@@ -60,11 +60,9 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	for _, img := range imgs {
 		if len(img.RepoTags) == 0 {
 			send(jsonstream.Message{Stream: "Loaded image ID: " + img.ID + "\n"})
-			s.emitObject(events.ImageEventType, events.ActionLoad, img.ID, img.ID)
 		}
 		for _, t := range img.RepoTags {
 			send(jsonstream.Message{Stream: "Loaded image: " + image.FamiliarName(t) + "\n"})
-			s.emitObject(events.ImageEventType, events.ActionLoad, img.ID, image.FamiliarName(t))
 		}
 	}
 	return nil
@@ -130,7 +128,6 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 	}
 	send(jsonstream.Message{Status: tag + ": digest: " + digest})
 	send(auxMessage(map[string]any{"Tag": tag, "Digest": digest}))
-	s.emitObject(events.ImageEventType, events.ActionPush, img.ID, image.FamiliarName(norm))
 	return nil
 }
 

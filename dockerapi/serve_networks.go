@@ -50,9 +50,6 @@ func (s *Server) volumePrune(w http.ResponseWriter, r *http.Request) error {
 	}
 	all := slices.ContainsFunc(other["all"], func(v string) bool { return v == "true" || v == "1" })
 	removed, err := s.eng.Volumes().Prune(r.Context(), engine.VolumePruneOptions{All: all, Labels: labels})
-	for _, name := range removed {
-		s.emitObject(events.VolumeEventType, events.ActionDestroy, name, name)
-	}
 	if err != nil {
 		return err
 	}
@@ -79,9 +76,6 @@ func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) error {
 	if rep != nil {
 		removed = rep.Networks
 	}
-	for _, name := range removed {
-		s.emitObject(events.NetworkEventType, events.ActionDestroy, name, name)
-	}
 	if err != nil {
 		return err
 	}
@@ -106,7 +100,7 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.networkAttach(w, r, req.Container, func(ctx context.Context, n *netmgr.Network, c *engine.Container) error {
 		return s.eng.ConnectNetwork(ctx, c.ID, EndpointConfig(n.Name, req.EndpointConfig))
-	}, events.ActionConnect)
+	})
 }
 
 // networkDisconnect is `POST /networks/{id}/disconnect`.
@@ -117,12 +111,12 @@ func (s *Server) networkDisconnect(w http.ResponseWriter, r *http.Request) error
 	}
 	return s.networkAttach(w, r, req.Container, func(ctx context.Context, n *netmgr.Network, c *engine.Container) error {
 		return s.eng.DisconnectNetwork(ctx, c.ID, n.Name)
-	}, events.ActionDisconnect)
+	})
 }
 
 // networkAttach finds the network of the path and the container ref,
-// runs op on them and answers 200 with a network event.
-func (s *Server) networkAttach(w http.ResponseWriter, r *http.Request, ref string, op func(context.Context, *netmgr.Network, *engine.Container) error, action events.Action) error {
+// runs op on them and answers 200 (the engine records the event).
+func (s *Server) networkAttach(w http.ResponseWriter, r *http.Request, ref string, op func(context.Context, *netmgr.Network, *engine.Container) error) error {
 	if ref == "" {
 		return fmt.Errorf("Container is required: %w", errdefs.ErrInvalidArgument)
 	}
@@ -137,7 +131,6 @@ func (s *Server) networkAttach(w http.ResponseWriter, r *http.Request, ref strin
 	if err := op(r.Context(), n, c); err != nil {
 		return err
 	}
-	s.emit(events.NetworkEventType, action, n.ID, map[string]string{"name": n.Name, "container": string(c.ID)})
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/events"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/network"
@@ -134,7 +133,6 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.emitObject(events.NetworkEventType, events.ActionCreate, n.ID, n.Name)
 	return writeJSON(w, http.StatusCreated, network.CreateResponse{ID: n.ID})
 }
 
@@ -154,7 +152,6 @@ func (s *Server) networkDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.emitObject(events.NetworkEventType, events.ActionDestroy, n.ID, n.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -190,7 +187,6 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.emitObject(events.VolumeEventType, events.ActionCreate, v.Name, v.Name)
 	return writeJSON(w, http.StatusCreated, Volume(v))
 }
 
@@ -206,7 +202,6 @@ func (s *Server) volumeDelete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.eng.Volumes().Remove(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
-	s.emitObject(events.VolumeEventType, events.ActionDestroy, r.PathValue("name"), r.PathValue("name"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -285,14 +280,12 @@ func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) error {
 	if tag != "" {
 		repo += ":" + tag
 	}
-	img, err := s.image(r.Context(), name)
-	if err != nil {
+	if _, err := s.image(r.Context(), name); err != nil {
 		return err
 	}
 	if err := s.eng.Images().Tag(r.Context(), name, repo); err != nil {
 		return err
 	}
-	s.emitObject(events.ImageEventType, events.ActionTag, img.ID, image.FamiliarName(repo))
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }
@@ -315,10 +308,8 @@ func (s *Server) imageDelete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := []imagetypes.DeleteResponse{{Untagged: image.FamiliarName(name)}}
-	s.emitObject(events.ImageEventType, events.ActionUnTag, img.ID, image.FamiliarName(name))
 	if _, err := s.eng.Images().Resolve(r.Context(), img.ID); errdefs.IsNotFound(err) {
 		out = append(out, imagetypes.DeleteResponse{Deleted: img.ID})
-		s.emitObject(events.ImageEventType, events.ActionDelete, img.ID, image.FamiliarName(name))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -357,7 +348,6 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 		send(streamError(err))
 		return nil
 	}
-	s.emitObject(events.ImageEventType, events.ActionPull, image.FamiliarName(ref), image.FamiliarName(ref))
 	if len(img.RepoDigests) > 0 {
 		_, d, _ := strings.Cut(img.RepoDigests[0], "@")
 		send(jsonstream.Message{Status: "Digest: " + d})

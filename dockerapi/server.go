@@ -61,8 +61,6 @@ type Server struct {
 	events eventHub
 
 	mu sync.Mutex // guards the fields below
-	// watching are the containers whose exit is watched for a die event.
-	watching map[engine.ContainerID]bool
 	// execs are the exec instances by ID.
 	execs map[string]*execInstance
 	// attached counts the attach streams per container ID, which an
@@ -79,11 +77,22 @@ func New(ctx context.Context, opt Options) *Server {
 	}
 
 	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, mux: http.NewServeMux(),
-		execs: map[string]*execInstance{}, attached: map[engine.ContainerID]*sync.WaitGroup{},
-		watching: map[engine.ContainerID]bool{}}
+		execs: map[string]*execInstance{}, attached: map[engine.ContainerID]*sync.WaitGroup{}}
 	// The server's own lifetime, not a request's: Close ends it.
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.routes()
+	if s.eng != nil {
+		// The event journal's follower: what is recorded from here on
+		// reaches the event streams.
+		ready := make(chan struct{})
+		s.wg.Add(1)
+		go s.follow(ready)
+		select {
+		case <-ready:
+		case <-time.After(5 * time.Second):
+			s.log.Warn("the event journal is not followed yet")
+		}
+	}
 	return s
 }
 

@@ -245,6 +245,7 @@ func (e *Engine) Create(ctx context.Context, cfg ContainerConfig) (*Container, e
 		}
 		return nil, err
 	}
+	e.events.Record(ctx, e.log, ContainerEvent("create", c.ID, c.Config))
 	return c, nil
 }
 
@@ -652,7 +653,7 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 			if !force {
 				return fmt.Errorf("the container is %s: stop it first or force the removal: %w", st.Status, errdefs.ErrConflict)
 			}
-			if err := e.stopLocked(ctx, dir, rec, 0, ""); err != nil {
+			if _, err := e.stopLocked(ctx, dir, rec, 0, ""); err != nil {
 				return err
 			}
 		}
@@ -682,6 +683,11 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 	}
 	// The record is gone: from here on the container no longer exists for
 	// Get and List, and a failure is finished by the next Remove of its ID.
+	if rec != nil {
+		e.containerEvent(ctx, "destroy", rec)
+	} else {
+		e.events.Record(ctx, e.log, ContainerEvent("destroy", id, ContainerConfig{}))
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}

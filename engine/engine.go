@@ -20,6 +20,8 @@
 //	<root>/containers/<id>/shim.log, runc.log   the shim's and the runtime's errors
 //	<run>/runc/                             the runtime's own state (--root)
 //	<run>/attach/<id[:24]>.sock             the shim's attach socket (stdin, terminal, raw output)
+//	<root>/events.jsonl, events.jsonl.1     the event journal (internal/eventlog, Journal): appended by
+//	                                        the engine, the shims, netmgr, volmgr and the image store
 //
 // A container directory appears complete (Create renames it into place) and
 // is taken apart by Remove after its record is deleted; a directory without
@@ -59,6 +61,7 @@ import (
 
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/volmgr"
 	"github.com/containerd/errdefs"
@@ -86,6 +89,7 @@ type Engine struct {
 	images *image.Store
 	nets   *netmgr.Manager
 	vols   *volmgr.Store
+	events *eventlog.Log // <root>/events.jsonl
 	// defNets makes and removes the default network (defaultnet.go):
 	// nets, or a fake in tests; nil without a network manager.
 	defNets networkStore
@@ -461,6 +465,7 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 		images:         images,
 		nets:           nets,
 		vols:           vols,
+		events:         eventlog.Open(opt.Root),
 		alive:          ctrstate.Alive,
 		hostResolvConf: "/etc/resolv.conf",
 	}

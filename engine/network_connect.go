@@ -71,7 +71,11 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 		return fmt.Errorf("container %q: it runs without a network sandbox of its own: %w", name, errdefs.ErrConflict)
 	}
 	rec.Config.Networks = append(rec.Config.Networks, nc)
-	return e.writeRecord(dir, rec)
+	if err := e.writeRecord(dir, rec); err != nil {
+		return err
+	}
+	e.networkEvent(ctx, "connect", nc.Network, rec.ID)
+	return nil
 }
 
 // DisconnectNetwork takes network off container id, as docker network
@@ -100,7 +104,11 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, id ContainerID, network 
 		}
 	}
 	rec.Config.Networks = slices.Delete(rec.Config.Networks, i, i+1)
-	return e.writeRecord(dir, rec)
+	if err := e.writeRecord(dir, rec); err != nil {
+		return err
+	}
+	e.networkEvent(ctx, "disconnect", network, rec.ID)
+	return nil
 }
 
 // rewriteEndpoints records a running container's endpoints after a connect

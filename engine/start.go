@@ -60,6 +60,11 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if active(st.Status) {
 		return nil
 	}
+	defer func() {
+		if retErr == nil {
+			e.containerEvent(ctx, "start", rec)
+		}
+	}()
 	began := time.Now()
 	rtPath, err := e.runtimePath(rec.Config.Runtime)
 	if err != nil {

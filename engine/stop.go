@@ -57,63 +57,70 @@ func (e *Engine) StopSignal(ctx context.Context, id ContainerID, timeout time.Du
 			timeout = *rec.Config.StopTimeout
 		}
 	}
-	if err := e.stopLocked(ctx, dir, rec, timeout, signal); err != nil {
+	stopped, err := e.stopLocked(ctx, dir, rec, timeout, signal)
+	if err != nil {
 		return fmt.Errorf("container %q: stop: %w", rec.Config.Name, err)
+	}
+	if stopped {
+		e.containerEvent(ctx, "stop", rec)
 	}
 	return nil
 }
 
 // stopLocked stops the container with signal ("": its stop signal; timeout
-// 0: SIGKILL at once) and releases its run. The container lock is held.
-func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeout time.Duration, signal string) error {
+// 0: SIGKILL at once) and releases its run, and tells whether it had a run
+// to stop. The container lock is held.
+func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeout time.Duration, signal string) (bool, error) {
 	if signal == "" {
 		signal = rec.StopSignal
 	}
 	sf, st, err := e.readObserved(dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	paused := isPaused(dir)
 	if active(st.Status) {
 		// Before any signal: the shim must not restart what is being
 		// stopped (restart.go).
 		if err := markStopping(dir); err != nil {
-			return err
+			return true, err
 		}
 		rt, err := e.runtime(rec.Config.Runtime)
 		if err != nil {
-			return err
+			return true, err
 		}
 		procs := runProcs(sf)
 		gone := false
 		if timeout > 0 {
 			if err := e.signalInit(ctx, rt, rec.ID, sf, signal); err != nil {
-				return err
+				return true, err
 			}
+			e.containerEvent(ctx, "kill", rec, "signal", signalNumber(signal))
 			if paused {
 				// A frozen process handles no signal: thaw it.
 				_ = rt.resume(ctx, rec.ID)
 			}
 			if gone, err = waitGone(ctx, procs, timeout); err != nil {
-				return err
+				return true, err
 			}
 		}
 		if !gone {
 			if err := e.signalInit(ctx, rt, rec.ID, sf, "SIGKILL"); err != nil {
-				return err
+				return true, err
 			}
+			e.containerEvent(ctx, "kill", rec, "signal", signalNumber("SIGKILL"))
 			if paused {
 				_ = rt.resume(ctx, rec.ID)
 			}
 			if gone, err = waitGone(ctx, procs, killWait); err != nil {
-				return err
+				return true, err
 			}
 			if !gone {
-				return fmt.Errorf("still running %s after SIGKILL: %w", killWait, errdefs.ErrUnavailable)
+				return true, fmt.Errorf("still running %s after SIGKILL: %w", killWait, errdefs.ErrUnavailable)
 			}
 		}
 		if sf, err = readState(dir); err != nil {
-			return err
+			return true, err
 		}
 	}
 	if sf.Status == StatusRunning {
@@ -121,10 +128,11 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 		sf.State = observe(sf, false, func(int, uint64) bool { return false })
 		sf.FinishedAt = time.Now().UTC()
 		if err := writeState(dir, sf); err != nil {
-			return err
+			return true, err
 		}
+		e.containerEvent(ctx, "die", rec, "exitCode", strconv.Itoa(sf.ExitCode))
 	}
-	return e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf))
+	return active(st.Status), e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf))
 }
 
 // signalInit sends sig to the container's init through a pidfd, checked
@@ -295,6 +303,7 @@ func (e *Engine) Kill(ctx context.Context, id ContainerID, signal string) error 
 	if err := rt.kill(ctx, rec.ID, sig); err != nil {
 		return fmt.Errorf("container %q: kill: %w", rec.Config.Name, err)
 	}
+	e.containerEvent(ctx, "kill", rec, "signal", signalNumber(sig))
 	return nil
 }
 
@@ -366,6 +375,7 @@ func (e *Engine) setPaused(ctx context.Context, id ContainerID, pause bool) erro
 		if err := os.WriteFile(marker, nil, 0o644); err != nil {
 			return fmt.Errorf("container %q: pause: %w", rec.Config.Name, err)
 		}
+		e.containerEvent(ctx, "pause", rec)
 		return nil
 	}
 	if err := rt.resume(ctx, rec.ID); err != nil {
@@ -374,5 +384,6 @@ func (e *Engine) setPaused(ctx context.Context, id ContainerID, pause bool) erro
 	if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("container %q: unpause: %w", rec.Config.Name, err)
 	}
+	e.containerEvent(ctx, "unpause", rec)
 	return nil
 }

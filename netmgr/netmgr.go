@@ -57,6 +57,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/internal/flock"
 )
 
@@ -127,6 +128,9 @@ type Options struct {
 type Manager struct {
 	opt Options      // immutable after New
 	log *slog.Logger // immutable after New
+	// events is the state root's event journal: network create and
+	// destroy are recorded there for `GET /events`.
+	events *eventlog.Log
 }
 
 // NetworkConfig asks for a network.
@@ -275,7 +279,7 @@ func New(opt Options) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{opt: opt, log: log}, nil
+	return &Manager{opt: opt, log: log, events: eventlog.Open(opt.Root)}, nil
 }
 
 // Create makes the network: record, subnet, bridge (with the gateway address,
@@ -392,6 +396,7 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 		return nil, err
 	}
 	m.log.Debug("network created", "network", n.Name, "bridge", n.Bridge, "subnet", n.Subnet.String())
+	m.event(ctx, "create", n)
 	return n, nil
 }
 
@@ -536,7 +541,15 @@ func (m *Manager) removeLocked(ctx context.Context, n *Network) error {
 	}
 	_ = os.Remove(m.resolverLog(name)) // best effort: an operator's aid only
 	m.log.Debug("network removed", "network", name)
+	m.event(ctx, "destroy", n)
 	return nil
+}
+
+// event records action on network n in the event journal, with Docker's
+// attributes (name, type) over its labels.
+func (m *Manager) event(ctx context.Context, action string, n *Network) {
+	m.events.Record(ctx, m.log, eventlog.Event{Type: "network", Action: action, ID: n.ID, Name: n.Name,
+		Labels: n.Labels, Attributes: map[string]string{"type": "bridge"}})
 }
 
 // CreateSandbox makes a network namespace for id, bind-mounted at

@@ -28,6 +28,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/internal/flock"
 )
 
@@ -69,6 +70,9 @@ type CreateOptions struct {
 type Store struct {
 	dir string // <root>/volumes; immutable
 	log *slog.Logger
+	// events is the state root's event journal: volume create and
+	// destroy are recorded there for `GET /events`.
+	events *eventlog.Log
 }
 
 // Open returns the store under root, creating its directory.
@@ -77,7 +81,7 @@ func Open(root string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("volume store: %w", err)
 	}
-	return &Store{dir: dir, log: log}, nil
+	return &Store{dir: dir, log: log, events: eventlog.Open(root)}, nil
 }
 
 // Path returns the host directory holding the data of volume name.
@@ -138,6 +142,7 @@ func (s *Store) CreateWithOptions(ctx context.Context, name string, opt CreateOp
 		return nil, fmt.Errorf("volume %q: %w", name, err)
 	}
 	v.Mountpoint = s.Path(name)
+	s.event(ctx, "create", v)
 	return v, nil
 }
 
@@ -207,7 +212,8 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 		return err
 	}
 	defer unlock()
-	if _, err := s.read(name); err != nil {
+	v, err := s.read(name)
+	if err != nil {
 		return err
 	}
 	dir := filepath.Join(s.dir, name)
@@ -226,7 +232,15 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("volume %q: remove data: %w", name, err)
 	}
+	s.event(ctx, "destroy", v)
 	return nil
+}
+
+// event records action on volume v in the event journal, with Docker's
+// attributes (driver) and its labels.
+func (s *Store) event(ctx context.Context, action string, v *Volume) {
+	s.events.Record(ctx, s.log, eventlog.Event{Type: "volume", Action: action, ID: v.Name, Name: v.Name,
+		Labels: v.Labels, Attributes: map[string]string{"driver": v.Driver}})
 }
 
 func hasLabels(have, want map[string]string) bool {

@@ -62,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -963,6 +964,90 @@ static void record_state(struct state *st)
 	}
 }
 
+/* ---- events ---- */
+
+/*
+ * record_event appends one event about the container to the state root's
+ * event journal, as internal/eventlog's Append does (names, format,
+ * locking and rotation change there together): the current file, flocked
+ * and checked to be still the current one, rotated to .1 once it has
+ * reached EVENTS_MAX, then one line stamped with the time. kv are the
+ * event's attribute pairs, NULL-terminated; readers add the container's
+ * name, image and labels. A failure is logged: the container's exit is
+ * recorded all the same.
+ */
+static void record_event(const char *action, ...)
+{
+	char *cur = str_cat(O.root, "/" EVENTS_FILE, NULL);
+	char *rot = str_cat(O.root, "/" EVENTS_FILE ".1", NULL);
+	struct buf b = {0};
+	const char *what = "rotated under every attempt";
+	int err = 0;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		int fd = open(cur, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			what = "open", err = errno;
+			break;
+		}
+		int rc;
+		while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+			;
+		if (rc < 0) {
+			what = "lock", err = errno;
+			close(fd);
+			break;
+		}
+		struct stat fst, pst;
+		if (fstat(fd, &fst) < 0 || stat(cur, &pst) < 0 || fst.st_ino != pst.st_ino || fst.st_dev != pst.st_dev) {
+			close(fd); /* rotated while we waited: the new one */
+			continue;
+		}
+		if (pst.st_size > 0 && pst.st_size >= EVENTS_MAX) {
+			if (rename(cur, rot) < 0) {
+				what = "rotate", err = errno;
+				close(fd);
+				break;
+			}
+			close(fd);
+			continue;
+		}
+		struct timespec now;
+		real_now(&now);
+		buf_puts(&b, "{\"version\":1,\"time\":\"");
+		buf_time(&b, &now);
+		buf_puts(&b, "\",\"type\":\"container\",\"action\":");
+		buf_json_string(&b, action, strlen(action));
+		buf_puts(&b, ",\"id\":");
+		buf_json_string(&b, O.id, strlen(O.id));
+		va_list ap;
+		va_start(ap, action);
+		int first = 1;
+		for (const char *k; (k = va_arg(ap, const char *));) {
+			const char *v = va_arg(ap, const char *);
+			buf_puts(&b, first ? ",\"attributes\":{" : ",");
+			first = 0;
+			buf_json_string(&b, k, strlen(k));
+			buf_putc(&b, ':');
+			buf_json_string(&b, v, strlen(v));
+		}
+		va_end(ap);
+		buf_puts(&b, first ? "}\n" : "}}\n");
+		what = NULL;
+		if (write(fd, b.p, b.len) != (ssize_t)b.len)
+			what = "append", err = errno;
+		close(fd);
+		break;
+	}
+	if (what) {
+		char *msg = str_cat("event journal: ", what, err ? ": " : "", err ? strerror(err) : "", NULL);
+		logf_shim(msg);
+		free(msg);
+	}
+	buf_free(&b);
+	free(cur);
+	free(rot);
+}
+
 /* ---- health ---- */
 
 static void write_health(void)
@@ -1041,6 +1126,7 @@ static void health_record(int exit_code, struct buf *output)
 	r->exit_code = exit_code;
 	r->output = *output;
 	*output = (struct buf){0};
+	const char *was = H.status_name;
 	if (exit_code == 0) {
 		H.status_name = "healthy";
 		H.failing_streak = 0;
@@ -1048,6 +1134,11 @@ static void health_record(int exit_code, struct buf *output)
 		/* failures in the start period do not count */
 	} else if (++H.failing_streak >= O.retries)
 		H.status_name = "unhealthy";
+	if (strcmp(was, H.status_name)) { /* as Docker: on a change; before the state, as die */
+		char *action = str_cat("health_status: ", H.status_name, NULL);
+		record_event(action, NULL);
+		free(action);
+	}
 	write_health();
 	H.next = mono_ns() + health_delay();
 }
@@ -1543,6 +1634,8 @@ static int oom_killed(void)
 	return 0;
 }
 
+static int64_t ts_diff(const struct timespec *a, const struct timespec *b);
+
 /* supervise waits for the container's init to exit, then records it:
  * exited, or restarting when the policy says the run is followed by
  * another (so that exited is only ever written once the shim is done). */
@@ -1580,6 +1673,15 @@ static void supervise(struct state *st)
 		st->pid = 0;
 		st->init_start = 0;
 	}
+	/* The event before the state: whoever sees the exit (Wait, then a
+	 * removal) finds the die already in the journal. */
+	char *code_s = str_int(code);
+	struct buf dur = {0};
+	buf_int(&dur, ts_diff(&st->finished, &st->started) / 1000000000);
+	buf_putc(&dur, 0);
+	record_event("die", "exitCode", code_s, "execDuration", dur.p, NULL);
+	buf_free(&dur);
+	free(code_s);
 	record_state(st);
 }
 
@@ -1629,6 +1731,7 @@ static void run(struct state st)
 			if (start(&next, st.restart_count, &err) == 0) {
 				free(st.error);
 				st = next;
+				record_event("start", NULL);
 				break;
 			}
 			/* A failed start counts as a failed run, as in Docker. */

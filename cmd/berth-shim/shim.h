@@ -33,6 +33,10 @@
 #define STOPPING_FILE "stopping"
 #define STATE_VERSION 1
 
+/* The event journal in the state root, shared with internal/eventlog. */
+#define EVENTS_FILE "events.jsonl"
+#define EVENTS_MAX (4 << 20)
+
 enum {
 	FRAME_STDOUT = 1,
 	FRAME_STDERR = 2,

@@ -35,25 +35,8 @@ func corrupt(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, errCorruptArchive)...)
 }
 
-// Load reads an image archive and stores every image in it: a
-// docker-archive (what `docker save` writes: manifest.json naming configs
-// and layer files, with the images' names) or an OCI image layout
-// tarball (index.json and blobs/; images are named by the
-// io.containerd.image.name or, if it is a full reference,
-// org.opencontainers.image.ref.name annotation; a multi-platform index
-// gives its DefaultPlatform image). The archive may be gzip- or
-// zstd-compressed; told apart by magic bytes and by which of manifest.json
-// (preferred, as Docker does) and index.json it has.
-//
-// Every blob is checked (layers against the config's diff IDs and, where
-// the archive names them, their digests) before anything is committed;
-// then all images are committed at once. A corrupt, truncated or
-// unrecognised archive is an errdefs.ErrInvalidArgument error and leaves
-// the store unchanged. An image that had one of the names loses it.
-// Layers are stored as they are in the archive (compressed or not) and
-// unpacked later by LayerDirs. A reader that is a regular, uncompressed
-// file is read in place; any other is first copied to scratch space.
-func (s *Store) Load(ctx context.Context, r io.Reader) ([]*Image, error) {
+// doLoad is Load, without recording its event.
+func (s *Store) doLoad(ctx context.Context, r io.Reader) ([]*Image, error) {
 	imgs, err := s.loadArchive(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)

@@ -309,13 +309,8 @@ func (s *Store) ingestTarball(ctx context.Context, r io.Reader) (_ *ingestedLaye
 	return l, p, nil
 }
 
-// Put stores img, as pulled from a registry or loaded from an archive,
-// under ref (normalised; a tag, or a digest reference matching img's
-// manifest; "" for no name). Blobs the store has are not read again. Layers
-// are unpacked later, by LayerDirs. Errors: ErrInvalidArgument for a bad
-// reference or an image that is not a single-platform image manifest,
-// ErrDataLoss when a blob read from img does not match its digest.
-func (s *Store) Put(ctx context.Context, img v1.Image, ref string) (_ *Image, retErr error) {
+// doPut is Put, without recording its event.
+func (s *Store) doPut(ctx context.Context, img v1.Image, ref string) (_ *Image, retErr error) {
 	var name string
 	if ref != "" {
 		n, err := Normalize(ref)

@@ -76,29 +76,8 @@ type PullOptions struct {
 	Transport http.RoundTripper
 }
 
-// Pull fetches the image ref (normalised first: "busybox" is
-// docker.io/library/busybox:latest; a digest reference pins the manifest)
-// from its registry and names it ref in the store. Registries on the
-// loopback interface are spoken to over plain HTTP, others over HTTPS.
-// From a multi-platform index the image for opt.Platform is taken; an
-// index without it, or a single image built for another platform, is an
-// errdefs.ErrNotFound error naming the platforms there are.
-//
-// Layers are downloaded in parallel, each checked against its digest
-// (errdefs.ErrDataLoss "layer sha256:…: digest mismatch" otherwise) before
-// it is renamed into the store's blobs; blobs the store has are not
-// fetched again, and pulls running at once in this process download a
-// shared blob once. Layers are unpacked later, on first use, by LayerDirs.
-// A pull that fails or is cancelled leaves no partial blob and changes no
-// name; running it again starts over cleanly, reusing the layers it had
-// completed (the next Remove or Prune collects those if no image comes to
-// use them).
-//
-// Errors name the reference: `pull "localhost:5000/nope:latest": manifest
-// unknown` (errdefs.ErrNotFound). Unreachable registries are
-// errdefs.ErrUnavailable, refused credentials ErrPermissionDenied or
-// ErrUnauthenticated, a malformed reference or platform ErrInvalidArgument.
-func (s *Store) Pull(ctx context.Context, ref string, opt PullOptions) (*Image, error) {
+// doPull is Pull, without recording its event.
+func (s *Store) doPull(ctx context.Context, ref string, opt PullOptions) (*Image, error) {
 	r, err := parseRef(ref)
 	if err != nil {
 		return nil, fmt.Errorf("pull: %w", err)

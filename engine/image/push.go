@@ -26,14 +26,8 @@ type PushOptions struct {
 	Transport http.RoundTripper
 }
 
-// Push uploads the image named ref (normalised; it must carry a tag) to
-// the registry ref names, with the manifest it has in the store, so the
-// registry knows it by the same manifest digest, which Push returns.
-// Blobs the registry has already are not sent again. Registries on the
-// loopback interface are spoken to over plain HTTP. Errors:
-// errdefs.ErrNotFound if the store has no image named ref, the classes of
-// Pull for the registry's answers.
-func (s *Store) Push(ctx context.Context, ref string, opt PushOptions) (string, error) {
+// doPush is Push, without recording its event.
+func (s *Store) doPush(ctx context.Context, ref string, opt PushOptions) (string, error) {
 	norm, err := normalizeTag(ref)
 	if err != nil {
 		return "", fmt.Errorf("push: %w", err)

@@ -71,6 +71,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -86,6 +87,10 @@ type Store struct {
 	// localOnly refuses pulls and pushes to registries off this machine
 	// (SetLocalRegistriesOnly); set before use, then read only.
 	localOnly bool
+
+	// events is the state root's event journal: pulls, pushes, loads,
+	// imports, tags, untags and deletions are recorded there (events.go).
+	events *eventlog.Log
 
 	// downloads makes pulls running at once in this process fetch a blob
 	// once; keyed by the blob's hex digest. Other processes may download
@@ -144,7 +149,7 @@ func Open(root string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{root: root, log: log, chown: os.Geteuid() == 0}
+	s := &Store{root: root, log: log, chown: os.Geteuid() == 0, events: eventlog.Open(root)}
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
@@ -166,13 +171,8 @@ func Open(root string, log *slog.Logger) (*Store, error) {
 // Root returns the state root the store was opened on.
 func (s *Store) Root() string { return s.root }
 
-// Import reads a rootfs tarball (plain, gzip or zstd; told apart by their
-// magic bytes) and stores it as a one-layer image named ref (normalised; ""
-// for no name). An image that had the name before keeps its content and
-// loses the name. The layer is unpacked at once, in the same pass that
-// stores its blob; Import returns when r has been read to its end. Errors: ErrInvalidArgument for a bad reference, change or
-// tarball (ErrUnsafeLayer for one that tries to write outside the layer).
-func (s *Store) Import(ctx context.Context, r io.Reader, ref string, opt ImportOptions) (*Image, error) {
+// doImport is Import, without recording its event.
+func (s *Store) doImport(ctx context.Context, r io.Reader, ref string, opt ImportOptions) (*Image, error) {
 	var name string
 	if ref != "" {
 		n, err := normalizeTag(ref)
@@ -324,13 +324,8 @@ func firstName(img *Image) string {
 	return ""
 }
 
-// Remove removes the name ref. Given an image ID, ID prefix or digest
-// reference instead, it removes every name of that image. An image left
-// without a name is deleted: its manifest, config and layer blobs and its
-// unpacked layers, except those another image still uses. The caller makes
-// sure no container uses the image. errdefs.ErrNotFound if ref names no
-// image.
-func (s *Store) Remove(ctx context.Context, ref string) error {
+// doRemove is Remove, without recording its event.
+func (s *Store) doRemove(ctx context.Context, ref string) error {
 	return s.editRef(ctx, ref, func(im *v1.IndexManifest, e *entry, exact string) error {
 		im.Manifests = slices.DeleteFunc(im.Manifests, func(d v1.Descriptor) bool {
 			if exact != "" {
@@ -348,9 +343,8 @@ func (s *Store) Remove(ctx context.Context, ref string) error {
 	})
 }
 
-// Tag gives the image src the name ref, taking it from any image that had
-// it. errdefs.ErrNotFound if src names no image.
-func (s *Store) Tag(ctx context.Context, src, ref string) error {
+// doTag is Tag, without recording its event.
+func (s *Store) doTag(ctx context.Context, src, ref string) error {
 	name, err := normalizeTag(ref)
 	if err != nil {
 		return err

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/eventlog"
+)
+
+// journal returns the journal's events about id as "action k=v …" with
+// the attributes keys asked for.
+func journal(t *testing.T, e *Engine, id ContainerID, keys ...string) []string {
+	t.Helper()
+	var out []string
+	err := e.Journal().Read(func(ev eventlog.Event) error {
+		if ev.ID != string(id) {
+			return nil
+		}
+		s := ev.Action
+		attrs := ev.DockerAttributes()
+		for _, k := range keys {
+			if v, ok := attrs[k]; ok {
+				s += " " + k + "=" + v
+			}
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The engine and the shim record a container's life in the journal as
+// Docker reports it: create, start, die (from the shim, with the exit
+// code) for a run that ends by itself; kill, die, stop for a stop; the
+// shim's die and start for each restart of its policy, and a
+// healthcheck's health_status; destroy.
+func TestPrivEventsOfAContainer(t *testing.T) {
+	e := newPrivEngine(t)
+	ctx := t.Context()
+	cfg := busybox("ev", "sh", "-c", "exit 3")
+	cfg.Labels = map[string]string{"com.example": "x"}
+	id := mustCreate(t, e, cfg)
+	if err := e.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, e, id)
+	want := []string{"create name=ev com.example=x", "start name=ev com.example=x", "die exitCode=3"}
+	if got := journal(t, e, id, "name", "com.example", "exitCode"); !slices.Equal(got, want) {
+		t.Fatalf("journal of a run: %q, want %q", got, want)
+	}
+	if err := e.Remove(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := journal(t, e, id, "name"); got[len(got)-1] != "destroy name=ev" {
+		t.Fatalf("journal after remove: %q", got)
+	}
+
+	cfg = busybox("ev2", "sleep", "1000")
+	cfg.Init = true // sleep as PID 1 would ignore SIGTERM
+	id = mustCreate(t, e, cfg)
+	if err := e.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Stop(ctx, id, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"create", "start", "kill signal=15", "die exitCode=143", "stop"}
+	if got := journal(t, e, id, "signal", "exitCode"); !slices.Equal(got, want) {
+		t.Fatalf("journal of a stop: %q, want %q", got, want)
+	}
+	if err := e.Remove(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+
+	// A healthcheck's change of status, from the shim.
+	cfg = busybox("ev4", "sleep", "1000")
+	cfg.Healthcheck = &Healthcheck{Test: []string{"CMD", "true"}, Interval: 100 * time.Millisecond, Retries: 1}
+	id = mustCreate(t, e, cfg)
+	if err := e.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	waitHealth(t, e, id, HealthHealthy)
+	if got := journal(t, e, id); !slices.Contains(got, "health_status: healthy") {
+		t.Fatalf("journal of a healthy container: %q", got)
+	}
+	if err := e.Remove(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg = busybox("ev3", "sh", "-c", "exit 1")
+	cfg.Restart = RestartPolicy{Name: "on-failure", MaxRetries: 1}
+	id = mustCreate(t, e, cfg)
+	if err := e.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitExited(t, e, id); st.RestartCount != 1 {
+		t.Fatalf("not restarted once: %+v", st)
+	}
+	want = []string{"create", "start", "die exitCode=1", "start", "die exitCode=1"}
+	if got := journal(t, e, id, "exitCode"); !slices.Equal(got, want) {
+		t.Fatalf("journal of a restart: %q, want %q", got, want)
+	}
+	if err := e.Remove(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(journal(t, e, id), " "); !strings.HasSuffix(got, "destroy") {
+		t.Fatalf("journal after remove: %q", got)
+	}
+}
