@@ -142,6 +142,8 @@ type ContainerConfig struct {
 	ShmSize           int64     `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
 	Resources         Resources `json:"resources,omitzero"`
 	OomScoreAdj       int       `json:"oom_score_adj,omitempty"`
+	// Umask is the process's initial umask; nil: the runtime's (0022).
+	Umask *uint32 `json:"umask,omitempty"`
 	// CgroupParent is the cgroup the container's goes under, relative to
 	// each hierarchy's root; "": berth's own (/berth).
 	CgroupParent string `json:"cgroup_parent,omitempty"`

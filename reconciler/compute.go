@@ -515,8 +515,9 @@ func (b *builder) buildImage(s *spec.Service, services []string) BuildImage {
 	if bs.DockerfileInline != "" {
 		a.Options.DockerfileContent = []byte(bs.DockerfileInline)
 	}
-	if bs.Privileged {
-		a.Options.Allow = []string{build.AllowSecurityInsecure}
+	a.Options.Allow = slices.Clone(bs.Entitlements)
+	if bs.Privileged && !slices.Contains(a.Options.Allow, build.AllowSecurityInsecure) {
+		a.Options.Allow = append(a.Options.Allow, build.AllowSecurityInsecure)
 	}
 	for _, m := range []map[string]string{bs.SSH, b.opt.BuildSSH} {
 		for id, sock := range m {

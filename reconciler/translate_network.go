@@ -22,8 +22,12 @@ func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 		if !ok {
 			return fmt.Errorf("service %q: network %q is not declared in the project: %w", s.Name, sn.Name, errdefs.ErrInvalidArgument)
 		}
+		aliases := slices.Clone(sn.Aliases)
+		if !sn.NoServiceAlias {
+			aliases = append([]string{s.Name}, aliases...)
+		}
 		ep := engine.EndpointConfig{
-			Network: nw.Name, Aliases: append([]string{s.Name}, sn.Aliases...),
+			Network: nw.Name, Aliases: aliases,
 			MacAddress: sn.MacAddress, Priority: sn.Priority, GwPriority: sn.GwPriority,
 		}
 		if sn.IPv4Address != "" {

@@ -101,6 +101,7 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 			Context: b.Context, Dockerfile: b.Dockerfile, DockerfileInline: b.DockerfileInline,
 			Target: b.Target, Labels: cloneLabels(b.Labels), Tags: cloneList(b.Tags),
 			NoCache: b.NoCache, Pull: b.Pull, Network: b.Network, Privileged: b.Privileged,
+			Entitlements: cloneList(b.Entitlements),
 		}
 		for _, r := range b.Secrets {
 			id := r.Source
@@ -144,6 +145,10 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 	out.Blkio = blkio(s.BlkioConfig)
 	out.DeviceCgroupRules = cloneList(s.DeviceCgroupRules)
 	out.Runtime = s.Runtime
+	if s.Umask != nil {
+		u := *s.Umask
+		out.Umask = &u
+	}
 	out.PostStart = hooks(s.PostStart)
 	out.PreStop = hooks(s.PreStop)
 	for _, c := range s.Configs {
@@ -161,6 +166,20 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		}
 		if policy == types.PullPolicyRefresh {
 			out.PullPolicy, out.PullRefresh = policy, every
+		}
+	}
+	if s.PullRefreshAfter != "" {
+		// The interval of a plain pull_policy: refresh, written as
+		// every_<duration> takes it; with a policy that names its own
+		// interval, or no refresh at all, it has no effect.
+		var every types.ServiceConfig
+		every.PullPolicy = "every_" + s.PullRefreshAfter
+		_, after, err := every.GetPullPolicy()
+		switch {
+		case err != nil || after <= 0:
+			errs = append(errs, FieldError{Path: "services." + name + ".pull_refresh_after", Issue: strconv.Quote(s.PullRefreshAfter) + " is not a duration", Err: errdefs.ErrInvalidArgument})
+		case s.PullPolicy == types.PullPolicyRefresh:
+			out.PullRefresh = after
 		}
 	}
 	return out, errs
@@ -181,6 +200,7 @@ func serviceNetworks(in map[string]*types.ServiceNetworkConfig) []ServiceNetwork
 			sn.InterfaceName = c.InterfaceName
 			sn.LinkLocalIPs = cloneList(c.LinkLocalIPs)
 			sn.DriverOpts = cloneMap(c.DriverOpts)
+			sn.NoServiceAlias = !c.ServiceNameAliasEnabled()
 		}
 		out = append(out, sn)
 	}

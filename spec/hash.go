@@ -96,6 +96,7 @@ type hashInput struct {
 	DeviceCgroup   []string          `json:"device_cgroup_rules,omitempty"` // sorted
 	PostStart      []Hook            `json:"post_start,omitempty"`          // in file order: they run in turn
 	PreStop        []Hook            `json:"pre_stop,omitempty"`
+	Umask          *uint32           `json:"umask,omitempty"`
 }
 
 type hashMount struct {
@@ -123,6 +124,8 @@ type hashNetwork struct {
 	InterfaceName string            `json:"interface_name,omitempty"`
 	LinkLocalIPs  []string          `json:"link_local_ips,omitempty"` // sorted
 	DriverOpts    map[string]string `json:"driver_opts,omitempty"`
+
+	NoServiceAlias bool `json:"no_service_alias,omitempty"`
 }
 
 type hashHealthcheck struct {
@@ -234,6 +237,7 @@ func ConfigHash(s Service) string {
 		Annotations:    nonEmpty(s.Annotations),
 		Blkio:          s.Blkio,
 		Runtime:        s.Runtime,
+		Umask:          s.Umask,
 		ExternalLinks:  sorted(s.ExternalLinks),
 		DeviceCgroup:   sorted(s.DeviceCgroupRules),
 		PostStart:      s.PostStart,
@@ -270,6 +274,8 @@ func hashNetworks(nets []ServiceNetwork) []hashNetwork {
 			InterfaceName: n.InterfaceName,
 			LinkLocalIPs:  sorted(n.LinkLocalIPs),
 			DriverOpts:    nonEmpty(n.DriverOpts),
+
+			NoServiceAlias: n.NoServiceAlias,
 		})
 	}
 	slices.SortFunc(out, func(a, b hashNetwork) int { return strings.Compare(a.Name, b.Name) })

@@ -157,6 +157,7 @@ type Service struct {
 	Annotations    map[string]string // OCI annotations of the container
 	Blkio          *Blkio            // block I/O weights and throttles; nil: none
 	Runtime        string            // the OCI runtime binary, a name in PATH or a path; empty: the engine's
+	Umask          *uint32           // the process's initial umask; nil: the runtime's (0022)
 	// DeviceCgroupRules are Docker's "TYPE MAJOR:MINOR ACCESS" rules, as
 	// written.
 	DeviceCgroupRules []string
@@ -209,6 +210,9 @@ type Build struct {
 	SSH map[string]string
 	// Privileged lets RUN --security=insecure run privileged.
 	Privileged bool
+	// Entitlements are what RUN steps may use besides: network.host,
+	// security.insecure.
+	Entitlements []string
 }
 
 // BuildSecret is one entry of build.secrets.
@@ -328,6 +332,9 @@ type ServiceNetwork struct {
 	InterfaceName string
 	LinkLocalIPs  []string          // more addresses of the interface, link-local, as written
 	DriverOpts    map[string]string // the endpoint's driver options
+	// NoServiceAlias is use_service_name_alias: false: the service's
+	// name is not an alias of its containers on this network.
+	NoServiceAlias bool
 }
 
 // Mount is one entry of a service's volumes, resolved.

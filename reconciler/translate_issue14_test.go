@@ -1,0 +1,73 @@
+package reconciler
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine/build"
+	"github.com/berth-dev/berth/spec"
+)
+
+func TestTranslateUmaskAndServiceAlias(t *testing.T) {
+	p := project()
+	web := service(p, "web")
+	u := uint32(0o027)
+	web.Umask = &u
+	web.Networks = []spec.ServiceNetwork{{Name: "default", Aliases: []string{"www"}, NoServiceAlias: true}}
+	cfg, err := ContainerConfig(p, web, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Umask == nil || *cfg.Umask != 0o027 {
+		t.Errorf("umask = %v", cfg.Umask)
+	}
+	if got := cfg.Networks[0].Aliases; !slices.Equal(got, []string{"www"}) {
+		t.Errorf("aliases = %q, want www only (use_service_name_alias: false)", got)
+	}
+	web.Networks[0].NoServiceAlias = false
+	cfg, _ = ContainerConfig(p, web, 1)
+	if got := cfg.Networks[0].Aliases; !slices.Equal(got, []string{"web", "www"}) {
+		t.Errorf("aliases = %q, want web and www", got)
+	}
+}
+
+func TestLogOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opts map[string]string
+		want string // "" accepted, else part of the error
+	}{
+		{map[string]string{"mode": "non-blocking", "max-buffer-size": "4m", "max-size": "1m"}, ""},
+		{map[string]string{"mode": "blocking"}, ""},
+		{map[string]string{"compress": "false"}, ""},
+		{map[string]string{"max-buffer-size": "4m"}, "max-buffer-size is only supported with 'mode=non-blocking'"},
+		{map[string]string{"mode": "non-blocking", "max-buffer-size": "lots"}, `max-buffer-size "lots": not a size`},
+		{map[string]string{"mode": "lossy"}, `mode "lossy": want blocking or non-blocking`},
+		{map[string]string{"compress": "true"}, "berth keeps rotated logs uncompressed"},
+	} {
+		_, err := logConfig(&spec.Logging{Driver: "local", Options: tc.opts})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.opts, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: err = %v, want %q", tc.opts, err, tc.want)
+		case tc.want != "" && !errdefs.IsInvalidArgument(err) && !errdefs.IsNotImplemented(err):
+			t.Errorf("%v: err = %v, not classified", tc.opts, err)
+		}
+	}
+}
+
+// TestBuildEntitlements: build.entitlements reach the build's Allow, with
+// security.insecure once more when build.privileged is set too.
+func TestBuildEntitlements(t *testing.T) {
+	p := buildProject()
+	b := service(p, "app").Build
+	b.Entitlements = []string{build.AllowNetworkHost, build.AllowSecurityInsecure}
+	b.Privileged = true
+	o, _ := buildStepOptions(t, newFake(), p, Options{Mode: ModeBuild})
+	if !slices.Equal(o.Allow, []string{build.AllowNetworkHost, build.AllowSecurityInsecure}) {
+		t.Errorf("allow = %q", o.Allow)
+	}
+}

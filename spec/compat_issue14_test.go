@@ -1,0 +1,151 @@
+package spec
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUmaskAliasRefreshEntitlementsLoad(t *testing.T) {
+	web := loadWeb(t, `services:
+  web:
+    image: web
+    umask: "0027"
+    pull_policy: refresh
+    pull_refresh_after: 2h
+    networks:
+      front: {use_service_name_alias: false, aliases: [www]}
+      back: {}
+    build:
+      context: .
+      entitlements: [network.host]
+      privileged: true
+    logging:
+      driver: json-file
+      options: {max-size: 1m, mode: non-blocking, max-buffer-size: 4m, compress: "false"}
+networks:
+  front: {}
+  back: {}
+`)
+	if web.Umask == nil || *web.Umask != 0o027 {
+		t.Errorf("umask = %v, want 0027", web.Umask)
+	}
+	if web.PullPolicy != "refresh" || web.PullRefresh != 2*time.Hour {
+		t.Errorf("pull policy %q every %v, want refresh every 2h", web.PullPolicy, web.PullRefresh)
+	}
+	nets := map[string]ServiceNetwork{}
+	for _, n := range web.Networks {
+		nets[n.Name] = n
+	}
+	if !nets["front"].NoServiceAlias || nets["back"].NoServiceAlias || !slices.Equal(nets["front"].Aliases, []string{"www"}) {
+		t.Errorf("networks = %+v", web.Networks)
+	}
+	if !slices.Equal(web.Build.Entitlements, []string{"network.host"}) || !web.Build.Privileged {
+		t.Errorf("build = %+v", web.Build)
+	}
+
+	before := ConfigHash(web)
+	for name, change := range map[string]func(*Service){
+		"umask":                  func(s *Service) { u := uint32(0o077); s.Umask = &u },
+		"use_service_name_alias": func(s *Service) { s.Networks[1].NoServiceAlias = false },
+		"logging mode":           func(s *Service) { s.Logging.Options = map[string]string{"max-size": "1m"} },
+	} {
+		s := web
+		s.Networks = slices.Clone(web.Networks)
+		s.Logging = &Logging{Driver: web.Logging.Driver, Options: web.Logging.Options}
+		change(&s)
+		if ConfigHash(s) == before {
+			t.Errorf("%s is not in the hash", name)
+		}
+	}
+	// A service without the new fields keeps the hash it had.
+	plain := baseService()
+	unset := ConfigHash(plain)
+	plain.Umask = nil
+	if ConfigHash(plain) != unset {
+		t.Error("an unset umask changes the hash")
+	}
+}
+
+func TestPullRefreshAfterOnlyForPlainRefresh(t *testing.T) {
+	for policy, want := range map[string]time.Duration{"daily": 24 * time.Hour, "every_3h": 3 * time.Hour, "refresh": 90 * time.Minute} {
+		web := loadWeb(t, "services:\n  web:\n    image: web\n    pull_policy: "+policy+"\n    pull_refresh_after: 90m\n")
+		if web.PullRefresh != want {
+			t.Errorf("%s with pull_refresh_after 90m: every %v, want %v", policy, web.PullRefresh, want)
+		}
+	}
+	web := loadWeb(t, "services:\n  web:\n    image: web\n    pull_refresh_after: 1d\n")
+	if web.PullPolicy != "" || web.PullRefresh != 0 {
+		t.Errorf("pull_refresh_after alone: policy %q every %v, want neither", web.PullPolicy, web.PullRefresh)
+	}
+}
+
+func TestIssue14Ignored(t *testing.T) {
+	loadWeb(t, `services:
+  web:
+    image: web
+    ports:
+      - {target: 80, published: "8080", name: http, app_protocol: http}
+    deploy:
+      resources:
+        reservations:
+          generic_resources:
+            - discrete_resource_spec: {kind: ssd, value: 1}
+    build:
+      context: .
+      cache_from: [type=registry,ref=example/cache]
+      secrets:
+        - {source: token, uid: "1000", gid: "1000", mode: 0400}
+secrets:
+  token:
+    file: ./token
+    labels: {a: b}
+configs:
+  cfg:
+    file: ./cfg
+    labels: {a: b}
+networks:
+  default:
+    enable_ipv4: true
+    ipam:
+      driver: default
+      options: {foo: bar}
+`)
+}
+
+// TestIssue14Refused covers the attributes that cannot apply on one Linux
+// host and the values berth does not run, each with one line naming the
+// field.
+func TestIssue14Refused(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"services:\n  web:\n    image: web\n    gpus: all\n", "services.web.gpus: not supported: GPU requests need the NVIDIA container toolkit"},
+		{"services:\n  web:\n    image: web\n    deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}\n",
+			"services.web.deploy.resources.reservations.devices: not supported: device requests"},
+		{"services:\n  web:\n    image: web\n    models: [llm]\nmodels:\n  llm: {model: ai/smollm2}\n", "models: not supported: models are served by Docker Model Runner"},
+		{"services:\n  web:\n    provider: {type: model, options: {model: ai/smollm2}}\n", "services.web.provider: not supported: a provider service"},
+		{"services:\n  web:\n    image: web\n    logging: {options: {labels: a}}\n", "services.web.logging.options.labels: not supported by berth yet"},
+		{"services:\n  web:\n    image: web\n    logging: {options: {compress: \"true\"}}\n", `services.web.logging.options.compress: "true" is not supported by berth yet (supported: "false")`},
+		{"services:\n  web:\n    image: web\n    logging: {options: {mode: lossy}}\n", `services.web.logging.options.mode: "lossy" is not supported`},
+		{"services:\n  web:\n    image: web\n    pull_refresh_after: soon\n", `services.web.pull_refresh_after: "soon" is not a duration`},
+		{"services:\n  web:\n    build: {context: ., entitlements: [device]}\n", `services.web.build.entitlements: "device" is not supported by berth yet (supported: "network.host", "security.insecure")`},
+		{"services:\n  web:\n    build: {context: ., isolation: hyperv}\n", `services.web.build.isolation: "hyperv" is not supported`},
+		{"services:\n  web:\n    build: {context: ., provenance: mode=max}\n", `services.web.build.provenance: "mode=max" is not supported by berth yet (supported: "false")`},
+		{"services:\n  web:\n    build: {context: ., cache_to: [type=inline]}\n", "services.web.build.cache_to: not supported: berth's builder exports no build cache"},
+		{"services:\n  web:\n    image: web\nnetworks:\n  default: {enable_ipv4: false}\n", "networks.default.enable_ipv4: false is not supported by berth yet (supported: true)"},
+		{"services:\n  web:\n    image: web\nnetworks:\n  default: {ipam: {driver: dhcp}}\n", `networks.default.ipam.driver: "dhcp" is not supported by berth yet (supported: "default")`},
+		{"services:\n  web:\n    image: web\n    volumes: [data:/data]\nvolumes:\n  data: {driver_opts: {size: 1G}}\n", "volumes.data.driver_opts.size: not supported: the local volume driver takes type, o and device"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir+"/compose.yaml", tc.yaml)
+			p, err := Load(t.Context(), LoadOptions{WorkingDir: dir})
+			if err == nil {
+				err = p.CheckSupported()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v, want one line with %q", err, tc.want)
+			}
+		})
+	}
+}
