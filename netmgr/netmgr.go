@@ -151,6 +151,10 @@ type NetworkConfig struct {
 	Subnet6    netip.Prefix // zero: allocate from Options.Pool6
 	Gateway6   netip.Addr   // zero: first address of Subnet6
 	IPRange6   netip.Prefix // part of Subnet6 endpoints get addresses from; zero: all of it
+	// AuxAddresses are addresses of Subnet or Subnet6 never given to an
+	// endpoint (Docker's auxiliary addresses): taken by something outside
+	// the network's containers.
+	AuxAddresses []netip.Addr
 }
 
 // recordVersion is the version of Network records this package writes and
@@ -172,6 +176,8 @@ type Network struct {
 	Subnet6  netip.Prefix      `json:"subnet6,omitzero"`
 	Gateway6 netip.Addr        `json:"gateway6,omitzero"`
 	IPRange6 netip.Prefix      `json:"ip_range6,omitzero"`
+	// AuxAddresses are never given to an endpoint.
+	AuxAddresses []netip.Addr `json:"aux_addresses,omitempty"`
 	MTU      int               `json:"mtu,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Created  time.Time         `json:"created"`
@@ -335,6 +341,11 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 	if err := checkIPRange(cfg.Name, "ip_range6", cfg.IPRange6, subnet6); err != nil {
 		return nil, err
 	}
+	for _, a := range cfg.AuxAddresses {
+		if !subnet.Contains(a) && !subnet6.Contains(a) {
+			return nil, fmt.Errorf("network %q: auxiliary address %s is not in the network's subnets: %w", cfg.Name, a, errdefs.ErrInvalidArgument)
+		}
+	}
 	if subnet6.IsValid() {
 		if err := ipv6Available(); err != nil {
 			return nil, fmt.Errorf("network %q: enable_ipv6: %w", cfg.Name, err)
@@ -365,6 +376,8 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 		Gateway6: gw6,
 		IPRange6: cfg.IPRange6.Masked(),
 		MTU:      cfg.MTU,
+
+		AuxAddresses: slices.Clone(cfg.AuxAddresses),
 		Internal: cfg.Internal,
 		Labels:   maps.Clone(cfg.Labels),
 		Created:  time.Now().UTC(),
@@ -637,13 +650,7 @@ func (m *Manager) reserve(ctx context.Context, network, id string, opt ConnectOp
 		}
 		return nil, nil, "", fmt.Errorf("sandbox %q: %w", id, err)
 	}
-	used := make(map[netip.Addr]bool, 2*len(n.Endpoints))
-	for _, ep := range n.Endpoints {
-		used[ep.Addr] = true
-		if ep.Addr6.IsValid() {
-			used[ep.Addr6] = true
-		}
-	}
+	used := usedAddrs(n)
 	a, err := pickAddrIn(n.Subnet, n.IPRange, n.Gateway, used, addr)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("network %q: sandbox %q: %w", network, id, err)

@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -69,5 +70,23 @@ func TestBuildEntitlements(t *testing.T) {
 	o, _ := buildStepOptions(t, newFake(), p, Options{Mode: ModeBuild})
 	if !slices.Equal(o.Allow, []string{build.AllowNetworkHost, build.AllowSecurityInsecure}) {
 		t.Errorf("allow = %q", o.Allow)
+	}
+}
+
+func TestNetworkConfigAuxAddresses(t *testing.T) {
+	n := spec.Network{Key: "front", Name: "p_front", Subnets: []spec.IPAMConfig{{
+		Subnet: "10.215.0.0/24", AuxAddresses: map[string]string{"router": "10.215.0.5", "nas": "10.215.0.4"},
+	}}}
+	cfg, err := NetworkConfig(n, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []netip.Addr{netip.MustParseAddr("10.215.0.4"), netip.MustParseAddr("10.215.0.5")}; !slices.Equal(cfg.AuxAddresses, want) {
+		t.Errorf("aux addresses = %v, want %v (sorted by name)", cfg.AuxAddresses, want)
+	}
+	n.Subnets[0].AuxAddresses = map[string]string{"router": "10.9.0.5"}
+	_, err = NetworkConfig(n, nil)
+	if want := `networks.front.ipam.config[0].aux_addresses.router: "10.9.0.5" is not an address of subnet 10.215.0.0/24`; err == nil || !strings.Contains(err.Error(), want) || !errdefs.IsInvalidArgument(err) {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }

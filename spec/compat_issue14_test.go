@@ -149,3 +149,25 @@ func TestIssue14Refused(t *testing.T) {
 		})
 	}
 }
+
+func TestAuxAddressesLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", `services:
+  web:
+    image: web
+networks:
+  default:
+    ipam:
+      config:
+        - subnet: 10.215.0.0/24
+          aux_addresses: {router: 10.215.0.5}
+`)
+	p := mustLoad(t, LoadOptions{WorkingDir: dir})
+	if err := p.CheckSupported(); err != nil {
+		t.Fatal(err)
+	}
+	n := p.Networks[0]
+	if len(n.Subnets) != 1 || n.Subnets[0].AuxAddresses["router"] != "10.215.0.5" {
+		t.Errorf("network = %+v", n)
+	}
+}

@@ -389,6 +389,9 @@ type IPAMConfig struct {
 	Subnet  string // CIDR, e.g. "172.28.0.0/16"
 	Gateway string // empty: the engine picks one
 	IPRange string // CIDR of the sub-range containers get addresses from; empty: all of Subnet
+	// AuxAddresses are addresses of Subnet the network must not give to
+	// a container (aux_addresses), by the name the file gives them.
+	AuxAddresses map[string]string
 }
 
 // Volume is one of the project's named volumes that a service uses.

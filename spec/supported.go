@@ -208,6 +208,7 @@ var supportedFields = map[string]valueCheck{
 	"networks.*.ipam.config[].subnet":   nil,
 	"networks.*.ipam.config[].gateway":  nil,
 	"networks.*.ipam.config[].ip_range": nil,
+	"networks.*.ipam.config[].aux_addresses": nil, // never handed to a container
 
 	"volumes.*.name":     nil,
 	"volumes.*.external": nil,
