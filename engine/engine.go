@@ -288,6 +288,11 @@ type Mount struct {
 	NoCopy         bool   `json:"nocopy,omitempty"`           // volume: do not seed from the image
 	Propagation    string `json:"propagation,omitempty"`      // bind: rprivate, shared, …
 	CreateHostPath bool   `json:"create_host_path,omitempty"` // bind: make a missing source
+	// Recursive is Docker's bind recursion: "" or "enabled" (sub-mounts
+	// too; read-only ones read-only as well), "disabled" (no
+	// sub-mounts), "writable" (read-only, sub-mounts not), "readonly"
+	// (read-only, every sub-mount too).
+	Recursive string `json:"recursive,omitempty"`
 	TmpfsSize      int64  `json:"tmpfs_size,omitempty"`       // bytes
 	TmpfsMode      uint32 `json:"tmpfs_mode,omitempty"`
 

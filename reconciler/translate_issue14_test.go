@@ -90,3 +90,17 @@ func TestNetworkConfigAuxAddresses(t *testing.T) {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
+
+func TestAnonymousVolumeLabels(t *testing.T) {
+	p := project()
+	web := service(p, "web")
+	web.Mounts = []spec.Mount{{Type: "volume", Target: "/anon", VolumeLabels: map[string]string{"owner": "web", spec.LabelProject: "not-mine"}}}
+	cfg, err := ContainerConfig(p, web, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols := anonymousVolumes(p.Name, web, 1, &cfg, nil, false)
+	if len(vols) != 1 || vols[0].Labels["owner"] != "web" || vols[0].Labels[spec.LabelProject] != p.Name {
+		t.Errorf("anonymous volumes = %+v, want volume.labels under berth's own", vols)
+	}
+}

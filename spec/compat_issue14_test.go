@@ -171,3 +171,35 @@ networks:
 		t.Errorf("network = %+v", n)
 	}
 }
+
+func TestBindRecursiveAndVolumeLabelsLoad(t *testing.T) {
+	web := loadWeb(t, `services:
+  web:
+    image: web
+    volumes:
+      - {type: bind, source: ., target: /src, read_only: true, bind: {recursive: readonly}}
+      - {type: volume, target: /anon, volume: {labels: {owner: web}}}
+`)
+	if web.Mounts[0].Recursive != "readonly" || web.Mounts[1].VolumeLabels["owner"] != "web" {
+		t.Errorf("mounts = %+v", web.Mounts)
+	}
+	before := ConfigHash(web)
+	web.Mounts[0].Recursive = "writable"
+	if ConfigHash(web) == before {
+		t.Error("bind.recursive is not in the hash")
+	}
+	for yaml, want := range map[string]string{
+		"{type: bind, source: ., target: /src, bind: {recursive: readonly}}":                   `services.web.volumes[0].bind.recursive: "readonly" needs read_only: true`,
+		"{type: bind, source: ., target: /src, read_only: true, bind: {recursive: sometimes}}": "services.web.volumes.0.bind.recursive: value must be one of",
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    volumes:\n      - "+yaml+"\n")
+		p, err := Load(t.Context(), LoadOptions{WorkingDir: dir})
+		if err == nil {
+			err = p.CheckSupported()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want one line with %q", yaml, err, want)
+		}
+	}
+}

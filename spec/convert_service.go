@@ -2,6 +2,7 @@ package spec
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"path"
 	"slices"
@@ -159,6 +160,12 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 	}
 	var errs []FieldError
 	out.Ports, errs = ports(name, s.Ports)
+	for i, m := range out.Mounts {
+		if (m.Recursive == "writable" || m.Recursive == "readonly") && !m.ReadOnly {
+			errs = append(errs, FieldError{Path: fmt.Sprintf("services.%s.volumes[%d].bind.recursive", name, i),
+				Issue: strconv.Quote(m.Recursive) + " needs read_only: true", Err: errdefs.ErrInvalidArgument})
+		}
+	}
 	if s.PullPolicy != "" {
 		policy, every, err := s.GetPullPolicy()
 		if err != nil {
@@ -268,6 +275,7 @@ func mount(v types.ServiceVolumeConfig) Mount {
 	if v.Volume != nil {
 		m.NoCopy = v.Volume.NoCopy
 		m.Subpath = v.Volume.Subpath
+		m.VolumeLabels = cloneMap(v.Volume.Labels)
 	}
 	if v.Type == types.VolumeTypeImage {
 		m.ReadOnly = true // an image is mounted read-only, as Docker does
@@ -277,6 +285,7 @@ func mount(v types.ServiceVolumeConfig) Mount {
 	}
 	if v.Bind != nil {
 		m.Propagation = v.Bind.Propagation
+		m.Recursive = v.Bind.Recursive
 		// compose-go sets create_host_path for the short syntax and fills
 		// in true for a bind: block that leaves it out.
 		m.CreateHostPath = v.Type == types.VolumeTypeBind && bool(v.Bind.CreateHostPath)

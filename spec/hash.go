@@ -110,6 +110,9 @@ type hashMount struct {
 	CreateHostPath bool   `json:"create_host_path"`
 	TmpfsSize      int64  `json:"tmpfs_size"`
 	TmpfsMode      uint32 `json:"tmpfs_mode"`
+
+	Recursive    string            `json:"recursive,omitempty"`
+	VolumeLabels map[string]string `json:"volume_labels,omitempty"`
 }
 
 type hashNetwork struct {

@@ -357,6 +357,14 @@ type Mount struct {
 	CreateHostPath bool
 	TmpfsSize      int64  // tmpfs: size in bytes; 0: the engine's default
 	TmpfsMode      uint32 // tmpfs: permission bits; 0: the engine's default
+
+	// Recursive is bind.recursive: "enabled" (also when empty), "disabled"
+	// (the source's sub-mounts are not mounted), "writable" (read-only,
+	// its sub-mounts not), "readonly" (read-only with every sub-mount).
+	Recursive string
+	// VolumeLabels label the anonymous volume the mount makes
+	// (volume.labels); a named volume has its own.
+	VolumeLabels map[string]string
 }
 
 // Dependency is one depends_on entry.

@@ -60,6 +60,8 @@ var supportedFields = map[string]valueCheck{
 	"services.*.volumes[].volume.subpath":        nil,
 	"services.*.volumes[].bind.propagation":      oneOf("private", "rprivate", "shared", "rshared", "slave", "rslave"),
 	"services.*.volumes[].bind.create_host_path": nil,
+	"services.*.volumes[].bind.recursive":        oneOf("enabled", "disabled", "writable", "readonly"),
+	"services.*.volumes[].volume.labels":         nil, // of the anonymous volume the mount makes
 	"services.*.volumes[].bind.selinux":          oneOf("z", "Z"), // accepted; no relabelling without SELinux
 	"services.*.volumes[].tmpfs.size":            nil,
 	"services.*.volumes[].tmpfs.mode":            nil,

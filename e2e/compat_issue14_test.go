@@ -1,0 +1,124 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestComposeCompatMore: umask, use_service_name_alias: false,
+// aux_addresses, bind.recursive, volume.labels and the non-blocking log
+// mode run with Docker's meaning.
+func TestComposeCompatMore(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	// A bind source with a sub-mount, to tell the recursion modes apart.
+	src := filepath.Join(dir, "src")
+	sub := filepath.Join(src, "sub")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(sub, unix.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(sub, "marker"), []byte("in-the-submount"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "compose.yaml")
+	bind := func(target, recursive string) string {
+		return "      - {type: bind, source: " + src + ", target: " + target + ", read_only: true, bind: {recursive: " + recursive + "}}\n"
+	}
+	yaml := `services:
+  web:
+    image: busybox:latest
+    init: true
+    umask: "0027"
+    command: ["sh", "-c", "umask > /tmp/umask; echo hello-from-web > /tmp/index.html; echo logged-line; exec httpd -f -p 8080 -h /tmp"]
+    logging:
+      options: {mode: non-blocking, max-buffer-size: 1m}
+    networks:
+      front:
+        use_service_name_alias: false
+        aliases: [www]
+    volumes:
+` + bind("/enabled", "enabled") + bind("/disabled", "disabled") + bind("/writable", "writable") + bind("/readonly", "readonly") +
+		"      - " + src + ":/default:ro\n" +
+		`      - {type: volume, target: /anon, volume: {labels: {org.example.owner: web}}}
+  client:
+    image: busybox:latest
+    init: true
+    command: ["sleep", "3600"]
+    networks: [front]
+networks:
+  front:
+    enable_ipv4: true
+    ipam:
+      driver: default
+      config:
+        - subnet: 10.217.44.0/24
+          aux_addresses: {router: 10.217.44.2, nas: 10.217.44.3}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+
+	exec := func(svc, script string) result {
+		return h.berth("-f", file, "exec", "-T", svc, "sh", "-c", script)
+	}
+	if r := exec("web", "cat /tmp/umask"); r.code != 0 || strings.TrimSpace(r.stdout) != "0027" {
+		t.Errorf("web's umask: exit %d %q, want 0027", r.code, r.stdout)
+	}
+	// Aux addresses are never handed out: web and client get .4 and .5.
+	for _, svc := range []string{"web", "client"} {
+		r := exec(svc, "ip -4 -o addr show eth0")
+		if r.code != 0 || strings.Contains(r.stdout, "10.217.44.2/") || strings.Contains(r.stdout, "10.217.44.3/") || !strings.Contains(r.stdout, "10.217.44.") {
+			t.Errorf("%s's address: exit %d %q, want one of 10.217.44.0/24 other than the aux addresses", svc, r.code, r.stdout)
+		}
+	}
+	h.eventually("client reaches web by its alias www", 15*time.Second, func() bool {
+		r := exec("client", "timeout 3 wget -q -O - http://www:8080/")
+		return r.code == 0 && strings.Contains(r.stdout, "hello-from-web")
+	})
+	if r := exec("client", "timeout 3 wget -q -O - http://web:8080/"); r.code == 0 {
+		t.Errorf("client reaches web by its service name with use_service_name_alias: false:\n%s", r.stdout)
+	}
+
+	// bind.recursive: enabled (the default) and readonly mount the
+	// sub-mount read-only (this kernel is newer than 5.12),
+	// writable leaves it writable, disabled does not mount it.
+	for target, want := range map[string]string{"/default": "ro", "/enabled": "ro", "/readonly": "ro", "/writable": "rw", "/disabled": "absent"} {
+		r := exec("web", "cat "+target+"/sub/marker 2>/dev/null && echo || echo absent; touch "+target+"/sub/x 2>/dev/null && echo rw || echo ro")
+		got := strings.Fields(r.stdout)
+		switch {
+		case want == "absent" && (len(got) < 1 || got[0] != "absent"):
+			t.Errorf("%s/sub: %q, want the sub-mount absent", target, r.stdout)
+		case want != "absent" && (len(got) != 2 || got[0] != "in-the-submount" || got[1] != want):
+			t.Errorf("%s/sub: %q, want the sub-mount %s", target, r.stdout, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(sub, "x")); err != nil {
+		t.Errorf("the write through the writable mount did not reach the sub-mount: %v", err)
+	}
+
+	// The anonymous volume (the only volume of the test's root) carries
+	// volume.labels.
+	vol := strings.TrimSpace(h.mustBerth("volume", "ls", "-q"))
+	if vol == "" || strings.Contains(vol, "\n") {
+		t.Fatalf("volumes %q, want the one anonymous volume", vol)
+	}
+	if out := h.mustBerth("volume", "inspect", vol); !strings.Contains(out, `"org.example.owner": "web"`) {
+		t.Errorf("volume %s lacks volume.labels:\n%s", vol, out)
+	}
+	h.eventually("the non-blocking log holds web's output", 10*time.Second, func() bool {
+		return strings.Contains(h.berth("-f", file, "logs", "web").stdout, "logged-line")
+	})
+}
