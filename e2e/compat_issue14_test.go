@@ -122,3 +122,47 @@ networks:
 		return strings.Contains(h.berth("-f", file, "logs", "web").stdout, "logged-line")
 	})
 }
+
+// TestComposeBuildRunOptions: build.extra_hosts, shm_size and ulimits are
+// those of the containers RUN steps run in, and entitlements let a RUN
+// step use the host's network.
+func TestComposeBuildRunOptions(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := `services:
+  app:
+    build:
+      context: .
+      network: none
+      extra_hosts: ["registry.internal=10.1.2.3"]
+      shm_size: 32m
+      ulimits: {nofile: {soft: 1234, hard: 1234}}
+      entitlements: [network.host]
+      dockerfile_inline: |
+        FROM busybox:latest
+        RUN grep registry.internal /etc/hosts > /hosts && df -k /dev/shm | tail -1 > /shm && ulimit -n > /nofile
+        RUN --network=host echo host-network > /net
+    init: true
+    command: ["sleep", "600"]
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v", "--rmi", "local") })
+	h.mustBerth("-f", file, "up", "-d")
+	r := h.berth("-f", file, "exec", "-T", "app", "cat", "/hosts", "/shm", "/nofile", "/net")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 4 {
+		t.Fatalf("app's files: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if f := strings.Fields(lines[0]); len(f) < 2 || f[0] != "10.1.2.3" || f[1] != "registry.internal" {
+		t.Errorf("RUN's /etc/hosts line %q, want 10.1.2.3 registry.internal", lines[0])
+	}
+	if f := strings.Fields(lines[1]); len(f) < 2 || f[1] != "32768" {
+		t.Errorf("RUN's /dev/shm: %q, want 32768 KiB", lines[1])
+	}
+	if lines[2] != "1234" || lines[3] != "host-network" {
+		t.Errorf("RUN's nofile %q, want 1234; RUN --network=host wrote %q", lines[2], lines[3])
+	}
+}

@@ -515,6 +515,18 @@ func (b *builder) buildImage(s *spec.Service, services []string) BuildImage {
 	if bs.DockerfileInline != "" {
 		a.Options.DockerfileContent = []byte(bs.DockerfileInline)
 	}
+	a.Options.ShmSize = bs.ShmSize
+	for name, u := range bs.Ulimits {
+		if a.Options.Ulimits == nil {
+			a.Options.Ulimits = map[string]engine.Ulimit{}
+		}
+		a.Options.Ulimits[name] = engine.Ulimit(u)
+	}
+	for _, h := range bs.ExtraHosts {
+		if e, err := parseExtraHost(h); err == nil { // checked by spec.Load
+			a.Options.ExtraHosts = append(a.Options.ExtraHosts, e)
+		}
+	}
 	a.Options.Allow = slices.Clone(bs.Entitlements)
 	if bs.Privileged && !slices.Contains(a.Options.Allow, build.AllowSecurityInsecure) {
 		a.Options.Allow = append(a.Options.Allow, build.AllowSecurityInsecure)

@@ -104,3 +104,20 @@ func TestAnonymousVolumeLabels(t *testing.T) {
 		t.Errorf("anonymous volumes = %+v, want volume.labels under berth's own", vols)
 	}
 }
+
+// TestBuildRunContainerOptions: build.extra_hosts, shm_size and ulimits
+// reach the build's options.
+func TestBuildRunContainerOptions(t *testing.T) {
+	p := buildProject()
+	b := service(p, "app").Build
+	b.ExtraHosts = []string{"gw=host-gateway", "registry=10.1.2.3"}
+	b.ShmSize = 32 << 20
+	b.Ulimits = map[string]spec.Ulimit{"nofile": {Soft: 100, Hard: 200}}
+	o, _ := buildStepOptions(t, newFake(), p, Options{Mode: ModeBuild})
+	if len(o.ExtraHosts) != 2 || o.ExtraHosts[0].IP != "host-gateway" || o.ExtraHosts[1].IP != "10.1.2.3" || o.ExtraHosts[1].Names[0] != "registry" {
+		t.Errorf("extra hosts %+v", o.ExtraHosts)
+	}
+	if o.ShmSize != 32<<20 || o.Ulimits["nofile"].Soft != 100 || o.Ulimits["nofile"].Hard != 200 {
+		t.Errorf("shm %d, ulimits %+v", o.ShmSize, o.Ulimits)
+	}
+}

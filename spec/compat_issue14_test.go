@@ -203,3 +203,25 @@ func TestBindRecursiveAndVolumeLabelsLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildRunOptionsLoad(t *testing.T) {
+	web := loadWeb(t, `services:
+  web:
+    build:
+      context: .
+      extra_hosts: ["registry=10.1.2.3", "gw:host-gateway"]
+      shm_size: 32m
+      ulimits: {nofile: {soft: 100, hard: 200}, nproc: 50}
+`)
+	b := web.Build
+	if !slices.Equal(b.ExtraHosts, []string{"gw=host-gateway", "registry=10.1.2.3"}) || b.ShmSize != 32<<20 ||
+		b.Ulimits["nofile"] != (Ulimit{Soft: 100, Hard: 200}) || b.Ulimits["nproc"] != (Ulimit{Soft: 50, Hard: 50}) {
+		t.Errorf("build = %+v", b)
+	}
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    build: {context: ., extra_hosts: [\"registry=nowhere\"]}\n")
+	_, err := Load(t.Context(), LoadOptions{WorkingDir: dir})
+	if want := `services.web.build.extra_hosts: "registry=nowhere": "nowhere" is not an IP address`; err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v, want one line with %q", err, want)
+	}
+}

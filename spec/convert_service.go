@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"net/netip"
 	"path"
 	"slices"
 	"strconv"
@@ -103,6 +104,12 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 			Target: b.Target, Labels: cloneLabels(b.Labels), Tags: cloneList(b.Tags),
 			NoCache: b.NoCache, Pull: b.Pull, Network: b.Network, Privileged: b.Privileged,
 			Entitlements: cloneList(b.Entitlements),
+			ShmSize:      int64(b.ShmSize),
+			Ulimits:      ulimits(b.Ulimits),
+		}
+		if len(b.ExtraHosts) > 0 {
+			out.Build.ExtraHosts = b.ExtraHosts.AsList("=")
+			slices.Sort(out.Build.ExtraHosts)
 		}
 		for _, r := range b.Secrets {
 			id := r.Source
@@ -160,6 +167,14 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 	}
 	var errs []FieldError
 	out.Ports, errs = ports(name, s.Ports)
+	if out.Build != nil {
+		for _, h := range out.Build.ExtraHosts {
+			_, ip, _ := strings.Cut(h, "=")
+			if _, err := netip.ParseAddr(strings.Trim(ip, "[]")); err != nil && ip != "host-gateway" {
+				errs = append(errs, FieldError{Path: "services." + name + ".build.extra_hosts", Issue: fmt.Sprintf("%q: %q is not an IP address", h, ip), Err: errdefs.ErrInvalidArgument})
+			}
+		}
+	}
 	for i, m := range out.Mounts {
 		if (m.Recursive == "writable" || m.Recursive == "readonly") && !m.ReadOnly {
 			errs = append(errs, FieldError{Path: fmt.Sprintf("services.%s.volumes[%d].bind.recursive", name, i),

@@ -213,6 +213,11 @@ type Build struct {
 	// Entitlements are what RUN steps may use besides: network.host,
 	// security.insecure.
 	Entitlements []string
+	// ExtraHosts ("HOST=IP", sorted), ShmSize (bytes; 0: the engine's)
+	// and Ulimits are those of the containers RUN steps run in.
+	ExtraHosts []string
+	ShmSize    int64
+	Ulimits    map[string]Ulimit
 }
 
 // BuildSecret is one entry of build.secrets.

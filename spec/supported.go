@@ -116,6 +116,9 @@ var supportedFields = map[string]valueCheck{
 	"services.*.build.secrets[].target":  nil,
 	"services.*.build.ssh":               nil,
 	"services.*.build.entitlements":      entitlements,
+	"services.*.build.extra_hosts":       nil, // of the containers RUN steps run in, as shm_size and ulimits
+	"services.*.build.shm_size":          nil,
+	"services.*.build.ulimits":           nil,
 	"services.*.build.isolation":         oneOf("default"), // the only isolation of a Linux engine
 	"services.*.build.provenance":        oneOf("false"),
 	"services.*.build.sbom":              oneOf("false"),

@@ -74,6 +74,12 @@ type Options struct {
 	// SSH are the agent sockets RUN --mount=type=ssh forwards, by ID
 	// (--ssh default=$SSH_AUTH_SOCK).
 	SSH map[string]string
+	// ExtraHosts, ShmSize (bytes; 0: the engine's 64 MiB) and Ulimits are
+	// those of every RUN step's container (--add-host, --shm-size,
+	// --ulimit). Like Network, they are not part of the steps' cache keys.
+	ExtraHosts []engine.HostEntry
+	ShmSize    int64
+	Ulimits    map[string]engine.Ulimit
 	// Allow are the entitlements RUN steps may use: AllowNetworkHost,
 	// AllowSecurityInsecure.
 	Allow []string
@@ -538,6 +544,9 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 		Labels:       map[string]string{LabelBuild: "1"},
 		Mounts:       ms.mounts,
 		Privileged:   rs.Security == "insecure",
+		ExtraHosts:   slices.Clone(r.opt.ExtraHosts),
+		ShmSize:      r.opt.ShmSize,
+		Ulimits:      maps.Clone(r.opt.Ulimits),
 	}
 	scripts, err := r.b.cache.writeScripts(rs.Files)
 	if err != nil {
