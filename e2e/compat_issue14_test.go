@@ -166,3 +166,50 @@ func TestComposeBuildRunOptions(t *testing.T) {
 		t.Errorf("RUN's nofile %q, want 1234; RUN --network=host wrote %q", lines[2], lines[3])
 	}
 }
+
+// TestComposeBuildNoCacheFilter: the stages no_cache_filter names are
+// built again by every build; the others come from the cache.
+func TestComposeBuildNoCacheFilter(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := `services:
+  app:
+    build:
+      context: .
+      network: none
+      no_cache_filter: [gen]
+      dockerfile_inline: |
+        FROM busybox:latest AS kept
+        RUN cat /proc/sys/kernel/random/uuid > /kept
+        FROM busybox:latest AS gen
+        RUN cat /proc/sys/kernel/random/uuid > /gen
+        FROM busybox:latest
+        COPY --from=kept /kept /kept
+        COPY --from=gen /gen /gen
+    init: true
+    command: ["sleep", "600"]
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v", "--rmi", "local") })
+	read := func() []string {
+		r := h.berth("-f", file, "exec", "-T", "app", "cat", "/kept", "/gen")
+		f := strings.Fields(r.stdout)
+		if r.code != 0 || len(f) != 2 {
+			t.Fatalf("app's files: exit %d %q %s", r.code, r.stdout, r.stderr)
+		}
+		return f
+	}
+	h.mustBerth("-f", file, "up", "-d")
+	first := read()
+	h.mustBerth("-f", file, "up", "-d", "--build")
+	second := read()
+	if second[0] != first[0] {
+		t.Errorf("stage kept was built again: %s → %s", first[0], second[0])
+	}
+	if second[1] == first[1] {
+		t.Errorf("stage gen came from the cache despite no_cache_filter: %s", second[1])
+	}
+}

@@ -516,6 +516,7 @@ func (b *builder) buildImage(s *spec.Service, services []string) BuildImage {
 		a.Options.DockerfileContent = []byte(bs.DockerfileInline)
 	}
 	a.Options.ShmSize = bs.ShmSize
+	a.Options.NoCacheFilter = slices.Clone(bs.NoCacheFilter)
 	for name, u := range bs.Ulimits {
 		if a.Options.Ulimits == nil {
 			a.Options.Ulimits = map[string]engine.Ulimit{}

@@ -113,7 +113,11 @@ func TestBuildRunContainerOptions(t *testing.T) {
 	b.ExtraHosts = []string{"gw=host-gateway", "registry=10.1.2.3"}
 	b.ShmSize = 32 << 20
 	b.Ulimits = map[string]spec.Ulimit{"nofile": {Soft: 100, Hard: 200}}
+	b.NoCacheFilter = []string{"gen"}
 	o, _ := buildStepOptions(t, newFake(), p, Options{Mode: ModeBuild})
+	if !slices.Equal(o.NoCacheFilter, []string{"gen"}) {
+		t.Errorf("no-cache filter %q", o.NoCacheFilter)
+	}
 	if len(o.ExtraHosts) != 2 || o.ExtraHosts[0].IP != "host-gateway" || o.ExtraHosts[1].IP != "10.1.2.3" || o.ExtraHosts[1].Names[0] != "registry" {
 		t.Errorf("extra hosts %+v", o.ExtraHosts)
 	}

@@ -212,8 +212,12 @@ func TestBuildRunOptionsLoad(t *testing.T) {
       extra_hosts: ["registry=10.1.2.3", "gw:host-gateway"]
       shm_size: 32m
       ulimits: {nofile: {soft: 100, hard: 200}, nproc: 50}
+      no_cache_filter: [gen]
 `)
 	b := web.Build
+	if !slices.Equal(b.NoCacheFilter, []string{"gen"}) {
+		t.Errorf("no_cache_filter = %q", b.NoCacheFilter)
+	}
 	if !slices.Equal(b.ExtraHosts, []string{"gw=host-gateway", "registry=10.1.2.3"}) || b.ShmSize != 32<<20 ||
 		b.Ulimits["nofile"] != (Ulimit{Soft: 100, Hard: 200}) || b.Ulimits["nproc"] != (Ulimit{Soft: 50, Hard: 50}) {
 		t.Errorf("build = %+v", b)

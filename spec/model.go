@@ -218,6 +218,8 @@ type Build struct {
 	ExtraHosts []string
 	ShmSize    int64
 	Ulimits    map[string]Ulimit
+	// NoCacheFilter names the stages built without the cache.
+	NoCacheFilter []string
 }
 
 // BuildSecret is one entry of build.secrets.

@@ -61,7 +61,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.volumes[].bind.propagation":      oneOf("private", "rprivate", "shared", "rshared", "slave", "rslave"),
 	"services.*.volumes[].bind.create_host_path": nil,
 	"services.*.volumes[].bind.recursive":        oneOf("enabled", "disabled", "writable", "readonly"),
-	"services.*.volumes[].volume.labels":         nil, // of the anonymous volume the mount makes
+	"services.*.volumes[].volume.labels":         nil,             // of the anonymous volume the mount makes
 	"services.*.volumes[].bind.selinux":          oneOf("z", "Z"), // accepted; no relabelling without SELinux
 	"services.*.volumes[].tmpfs.size":            nil,
 	"services.*.volumes[].tmpfs.mode":            nil,
@@ -118,6 +118,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.build.entitlements":      entitlements,
 	"services.*.build.extra_hosts":       nil, // of the containers RUN steps run in, as shm_size and ulimits
 	"services.*.build.shm_size":          nil,
+	"services.*.build.no_cache_filter":   nil,
 	"services.*.build.ulimits":           nil,
 	"services.*.build.isolation":         oneOf("default"), // the only isolation of a Linux engine
 	"services.*.build.provenance":        oneOf("false"),
@@ -209,10 +210,10 @@ var supportedFields = map[string]valueCheck{
 	"networks.*.driver":      oneOf("bridge"),
 	"networks.*.labels":      nil,
 	// driver_opts keys are checked where they are used (reconciler.NetworkConfig).
-	"networks.*.driver_opts":            nil,
-	"networks.*.ipam.config[].subnet":   nil,
-	"networks.*.ipam.config[].gateway":  nil,
-	"networks.*.ipam.config[].ip_range": nil,
+	"networks.*.driver_opts":                 nil,
+	"networks.*.ipam.config[].subnet":        nil,
+	"networks.*.ipam.config[].gateway":       nil,
+	"networks.*.ipam.config[].ip_range":      nil,
 	"networks.*.ipam.config[].aux_addresses": nil, // never handed to a container
 
 	"volumes.*.name":     nil,

@@ -66,6 +66,10 @@ type Options struct {
 	Tags              []string          // -t; none leaves the image without a name
 	Labels            map[string]string // --label, over the Dockerfile's
 	NoCache           bool              // run every step again (the cache is still written)
+	// NoCacheFilter names the stages whose steps run again, as NoCache
+	// does for all (--no-cache-filter). The stages built on what they
+	// make are built again unless it is what the cache last held.
+	NoCacheFilter []string
 	Network           string            // RUN's network: "" or "default" (the default bridge), "none", "host" (grants AllowNetworkHost)
 	// Pull re-resolves every FROM image against its registry, as --pull.
 	Pull bool
@@ -364,7 +368,8 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	}
 	defer func() { retErr = errors.Join(retErr, cleanup()) }()
 	key := stepKey(ss.key, st.keyText(), src.sum)
-	ent, hit, err := r.lookup(ctx, key)
+	noCache := r.noCache(s)
+	ent, hit, err := r.lookup(ctx, key, noCache)
 	if err != nil {
 		return err
 	}
@@ -374,7 +379,7 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 			return err
 		}
 		defer unlock()
-		if ent, hit, err = r.lookup(ctx, key); err != nil {
+		if ent, hit, err = r.lookup(ctx, key, noCache); err != nil {
 			return err
 		}
 	}
@@ -400,6 +405,11 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 		r.emit(Event{Vertex: v, Name: name, Status: StepDone, Duration: time.Since(began)})
 	}
 	ss.key = key
+	if noCache && !r.opt.NoCache {
+		// What follows is keyed by what the step made this time, not by
+		// the instruction alone, so it is built again when that changed.
+		ss.key = stepKey(key, "no-cache-filter", ent.DiffID)
+	}
 	h := v1.History{CreatedBy: st.created, Comment: "berth", Created: v1.Time{Time: ent.Created}}
 	if ent.DiffID == "" {
 		h.EmptyLayer = true
@@ -413,8 +423,14 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	return nil
 }
 
-func (r *run) lookup(ctx context.Context, key string) (*cacheEntry, bool, error) {
-	if r.opt.NoCache {
+// noCache reports whether s's steps run again: --no-cache, or s is named
+// by --no-cache-filter.
+func (r *run) noCache(s *Stage) bool {
+	return r.opt.NoCache || slices.ContainsFunc(r.opt.NoCacheFilter, func(n string) bool { return strings.EqualFold(n, s.Name) })
+}
+
+func (r *run) lookup(ctx context.Context, key string, noCache bool) (*cacheEntry, bool, error) {
+	if noCache {
 		return nil, false, nil
 	}
 	return r.use(ctx, key)
