@@ -213,3 +213,54 @@ func TestComposeBuildNoCacheFilter(t *testing.T) {
 		t.Errorf("stage gen came from the cache despite no_cache_filter: %s", second[1])
 	}
 }
+
+// TestComposeBuildAdditionalContexts: a directory, an image and another
+// service's image (built first) as named build contexts.
+func TestComposeBuildAdditionalContexts(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	for _, d := range []string{"app", "lib", "shared"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "shared", "greeting.txt"), []byte("from-shared\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := `services:
+  app:
+    build:
+      context: ./app
+      network: none
+      additional_contexts:
+        shared: ./shared
+        base: docker-image://busybox:latest
+        lib: service:lib
+      dockerfile_inline: |
+        FROM base
+        COPY --from=shared greeting.txt /greeting.txt
+        COPY --from=lib /lib.txt /lib.txt
+        RUN --mount=type=bind,from=shared,target=/s cat /s/greeting.txt > /mounted.txt
+    init: true
+    command: ["sleep", "600"]
+  lib:
+    build:
+      context: ./lib
+      network: none
+      dockerfile_inline: |
+        FROM busybox:latest
+        RUN echo from-lib > /lib.txt
+    init: true
+    command: ["sleep", "600"]
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v", "--rmi", "local") })
+	h.mustBerth("-f", file, "up", "-d")
+	r := h.berth("-f", file, "exec", "-T", "app", "cat", "/greeting.txt", "/lib.txt", "/mounted.txt")
+	if want := "from-shared\nfrom-lib\nfrom-shared\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("app's files: exit %d %q, want %q\n%s", r.code, r.stdout, want, r.stderr)
+	}
+}

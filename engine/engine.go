@@ -293,8 +293,8 @@ type Mount struct {
 	// sub-mounts), "writable" (read-only, sub-mounts not), "readonly"
 	// (read-only, every sub-mount too).
 	Recursive string `json:"recursive,omitempty"`
-	TmpfsSize      int64  `json:"tmpfs_size,omitempty"`       // bytes
-	TmpfsMode      uint32 `json:"tmpfs_mode,omitempty"`
+	TmpfsSize int64  `json:"tmpfs_size,omitempty"` // bytes
+	TmpfsMode uint32 `json:"tmpfs_mode,omitempty"`
 
 	// Type "file" (configs and secrets): Content, or the host file Source
 	// when Content is nil, is written at start under the container's

@@ -436,14 +436,61 @@ func (b *builder) images(services []*spec.Service) ([]int, error) {
 	}
 	slices.Sort(refs)
 	var ids []int
+	built := map[string]int{}
+	var addBuild func(ref string, seen []string) (int, error)
+	addBuild = func(ref string, seen []string) (int, error) {
+		if id, ok := built[ref]; ok {
+			return id, nil
+		}
+		s := builds[ref]
+		if slices.Contains(seen, ref) {
+			return 0, fmt.Errorf("service %q: build.additional_contexts: the builds name each other: %w", s.Name, errdefs.ErrInvalidArgument)
+		}
+		// A context "service:NAME" is NAME's image: built first when
+		// this plan builds it.
+		var after []int
+		for _, dep := range contextServices(s.Build) {
+			d, ok := b.desired.Service(dep)
+			if !ok {
+				return 0, fmt.Errorf("service %q: build.additional_contexts: no service %q: %w", s.Name, dep, errdefs.ErrInvalidArgument)
+			}
+			if builds[d.Image] != nil {
+				id, err := addBuild(d.Image, append(seen, ref))
+				if err != nil {
+					return 0, err
+				}
+				after = append(after, id)
+			}
+		}
+		id := b.add(b.buildImage(s, users[ref]), after...)
+		built[ref] = id
+		return id, nil
+	}
 	for _, ref := range refs {
-		if s := builds[ref]; s != nil {
-			ids = append(ids, b.add(b.buildImage(s, users[ref])))
+		if builds[ref] != nil {
+			id, err := addBuild(ref, nil)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
 			continue
 		}
 		ids = append(ids, b.add(PullImage{Ref: ref, Services: users[ref]}))
 	}
-	return ids, nil
+	return slices.Compact(slices.Sorted(slices.Values(ids))), nil
+}
+
+// contextServices are the services build.additional_contexts names with
+// "service:NAME", sorted.
+func contextServices(bs *spec.Build) []string {
+	var out []string
+	for _, v := range bs.AdditionalContexts {
+		if name, ok := strings.CutPrefix(v, spec.ServiceContextPrefix); ok {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // imageStep says what s's image needs: "pull", "build" or "" (nothing).
@@ -514,6 +561,17 @@ func (b *builder) buildImage(s *spec.Service, services []string) BuildImage {
 	}}
 	if bs.DockerfileInline != "" {
 		a.Options.DockerfileContent = []byte(bs.DockerfileInline)
+	}
+	for name, v := range bs.AdditionalContexts {
+		if a.Options.Contexts == nil {
+			a.Options.Contexts = map[string]string{}
+		}
+		if svc, ok := strings.CutPrefix(v, spec.ServiceContextPrefix); ok {
+			if d, ok := b.desired.Service(svc); ok {
+				v = build.ImageContextPrefix + d.Image
+			}
+		}
+		a.Options.Contexts[name] = v
 	}
 	a.Options.ShmSize = bs.ShmSize
 	a.Options.NoCacheFilter = slices.Clone(bs.NoCacheFilter)

@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -123,5 +124,39 @@ func TestBuildRunContainerOptions(t *testing.T) {
 	}
 	if o.ShmSize != 32<<20 || o.Ulimits["nofile"].Soft != 100 || o.Ulimits["nofile"].Hard != 200 {
 		t.Errorf("shm %d, ulimits %+v", o.ShmSize, o.Ulimits)
+	}
+}
+
+// TestBuildAdditionalContexts: a "service:NAME" context is that service's
+// image, built first; the others pass as they are.
+func TestBuildAdditionalContexts(t *testing.T) {
+	p := buildProject()
+	p.Services = append(p.Services, spec.Service{Name: "lib", Image: "p-lib", Build: &spec.Build{Context: "/src/p/lib"}, Scale: 1,
+		Networks: []spec.ServiceNetwork{{Name: "default"}}})
+	b := service(p, "app").Build
+	b.AdditionalContexts = map[string]string{"lib": "service:lib", "shared": "/src/p/shared", "base": "docker-image://busybox:latest"}
+	_, plan := buildStepOptions(t, newFake(), p, Options{Mode: ModeBuild})
+	var o build.Options
+	for _, s := range plan.Steps {
+		if a, ok := s.Action.(BuildImage); ok && a.Ref == "p-app" {
+			o = a.Options
+		}
+	}
+	want := map[string]string{"lib": "docker-image://p-lib", "shared": "/src/p/shared", "base": "docker-image://busybox:latest"}
+	if !maps.Equal(o.Contexts, want) {
+		t.Errorf("contexts %v, want %v", o.Contexts, want)
+	}
+	ids := map[string]int{}
+	var appAfter []int
+	for _, s := range plan.Steps {
+		if a, ok := s.Action.(BuildImage); ok {
+			ids[a.Ref] = s.ID
+			if a.Ref == "p-app" {
+				appAfter = s.After
+			}
+		}
+	}
+	if !slices.Contains(appAfter, ids["p-lib"]) {
+		t.Errorf("app's build waits for %v, not lib's build (step %d):\n%s", appAfter, ids["p-lib"], plan)
 	}
 }

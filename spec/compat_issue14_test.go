@@ -229,3 +229,31 @@ func TestBuildRunOptionsLoad(t *testing.T) {
 		t.Errorf("err = %v, want one line with %q", err, want)
 	}
 }
+
+func TestAdditionalContextsLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", `services:
+  web:
+    build:
+      context: .
+      additional_contexts:
+        shared: ./shared
+        base: docker-image://busybox:latest
+        lib: service:lib
+  lib:
+    build: {context: .}
+`)
+	p := mustLoad(t, LoadOptions{WorkingDir: dir})
+	if err := p.CheckSupported(); err != nil {
+		t.Fatal(err)
+	}
+	web, _ := p.Service("web")
+	if c := web.Build.AdditionalContexts; c["shared"] != dir+"/shared" || c["base"] != "docker-image://busybox:latest" || c["lib"] != "service:lib" {
+		t.Errorf("contexts = %v", c)
+	}
+	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    build: {context: ., additional_contexts: {src: \"https://github.com/example/src.git\"}}\n")
+	err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
+	if want := `services.web.build.additional_contexts.src: "https://github.com/example/src.git" is not supported by berth yet (supported: a directory, "docker-image://REF", "service:NAME")`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}

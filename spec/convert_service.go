@@ -103,10 +103,11 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 			Context: b.Context, Dockerfile: b.Dockerfile, DockerfileInline: b.DockerfileInline,
 			Target: b.Target, Labels: cloneLabels(b.Labels), Tags: cloneList(b.Tags),
 			NoCache: b.NoCache, Pull: b.Pull, Network: b.Network, Privileged: b.Privileged,
-			Entitlements:  cloneList(b.Entitlements),
-			ShmSize:       int64(b.ShmSize),
-			NoCacheFilter: cloneList(b.NoCacheFilter),
-			Ulimits:       ulimits(b.Ulimits),
+			Entitlements:       cloneList(b.Entitlements),
+			ShmSize:            int64(b.ShmSize),
+			NoCacheFilter:      cloneList(b.NoCacheFilter),
+			AdditionalContexts: cloneMap(b.AdditionalContexts),
+			Ulimits:            ulimits(b.Ulimits),
 		}
 		if len(b.ExtraHosts) > 0 {
 			out.Build.ExtraHosts = b.ExtraHosts.AsList("=")

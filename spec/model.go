@@ -220,7 +220,15 @@ type Build struct {
 	Ulimits    map[string]Ulimit
 	// NoCacheFilter names the stages built without the cache.
 	NoCacheFilter []string
+	// AdditionalContexts are the named contexts, by name: an absolute
+	// directory, "docker-image://REF" or "service:NAME" (that service's
+	// image, built first).
+	AdditionalContexts map[string]string
 }
+
+// ServiceContextPrefix starts an additional context that is the image of
+// another service.
+const ServiceContextPrefix = types.ServicePrefix
 
 // BuildSecret is one entry of build.secrets.
 type BuildSecret struct {

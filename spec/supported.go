@@ -100,29 +100,30 @@ var supportedFields = map[string]valueCheck{
 	"services.*.pull_policy":                     pullPolicy,
 
 	// Images built by berth's builder (engine/build).
-	"services.*.build.context":           nil,
-	"services.*.build.dockerfile":        nil,
-	"services.*.build.dockerfile_inline": nil,
-	"services.*.build.args":              nil,
-	"services.*.build.target":            nil,
-	"services.*.build.labels":            nil,
-	"services.*.build.tags":              nil,
-	"services.*.build.no_cache":          nil,
-	"services.*.build.network":           oneOf("default", "none", "host"),
-	"services.*.build.platforms[]":       hostPlatform,
-	"services.*.build.pull":              nil,
-	"services.*.build.privileged":        nil,
-	"services.*.build.secrets[].source":  nil,
-	"services.*.build.secrets[].target":  nil,
-	"services.*.build.ssh":               nil,
-	"services.*.build.entitlements":      entitlements,
-	"services.*.build.extra_hosts":       nil, // of the containers RUN steps run in, as shm_size and ulimits
-	"services.*.build.shm_size":          nil,
-	"services.*.build.no_cache_filter":   nil,
-	"services.*.build.ulimits":           nil,
-	"services.*.build.isolation":         oneOf("default"), // the only isolation of a Linux engine
-	"services.*.build.provenance":        oneOf("false"),
-	"services.*.build.sbom":              oneOf("false"),
+	"services.*.build.context":               nil,
+	"services.*.build.dockerfile":            nil,
+	"services.*.build.dockerfile_inline":     nil,
+	"services.*.build.args":                  nil,
+	"services.*.build.target":                nil,
+	"services.*.build.labels":                nil,
+	"services.*.build.tags":                  nil,
+	"services.*.build.no_cache":              nil,
+	"services.*.build.network":               oneOf("default", "none", "host"),
+	"services.*.build.platforms[]":           hostPlatform,
+	"services.*.build.pull":                  nil,
+	"services.*.build.privileged":            nil,
+	"services.*.build.secrets[].source":      nil,
+	"services.*.build.secrets[].target":      nil,
+	"services.*.build.ssh":                   nil,
+	"services.*.build.entitlements":          entitlements,
+	"services.*.build.extra_hosts":           nil, // of the containers RUN steps run in, as shm_size and ulimits
+	"services.*.build.shm_size":              nil,
+	"services.*.build.no_cache_filter":       nil,
+	"services.*.build.additional_contexts.*": additionalContext,
+	"services.*.build.ulimits":               nil,
+	"services.*.build.isolation":             oneOf("default"), // the only isolation of a Linux engine
+	"services.*.build.provenance":            oneOf("false"),
+	"services.*.build.sbom":                  oneOf("false"),
 
 	// Process, security and resources (engine.OCISpec).
 	"services.*.tty":                                  nil,
@@ -347,6 +348,16 @@ func entitlements(v any) string {
 		}
 	}
 	return ""
+}
+
+// additionalContext accepts the named build contexts berth's builder
+// reads: a directory, an image and another service's image.
+func additionalContext(v any) string {
+	s, _ := v.(string)
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "docker-image://") || strings.HasPrefix(s, ServiceContextPrefix) {
+		return ""
+	}
+	return fmt.Sprintf("%s is %s (supported: a directory, \"docker-image://REF\", \"service:NAME\")", describe(v), issueNotSupported)
 }
 
 // hostPlatform accepts a platform this host runs: linux and its own

@@ -66,11 +66,17 @@ type Options struct {
 	Tags              []string          // -t; none leaves the image without a name
 	Labels            map[string]string // --label, over the Dockerfile's
 	NoCache           bool              // run every step again (the cache is still written)
+	// Contexts are the named build contexts (--build-context NAME=VALUE):
+	// "docker-image://REF" stands for the image REF wherever the
+	// Dockerfile names NAME as an image (FROM, COPY --from, RUN --mount
+	// from=); an absolute directory is a context COPY --from=NAME and RUN
+	// --mount=type=bind,from=NAME read. A stage of that name wins.
+	Contexts map[string]string
 	// NoCacheFilter names the stages whose steps run again, as NoCache
 	// does for all (--no-cache-filter). The stages built on what they
 	// make are built again unless it is what the cache last held.
 	NoCacheFilter []string
-	Network           string            // RUN's network: "" or "default" (the default bridge), "none", "host" (grants AllowNetworkHost)
+	Network       string // RUN's network: "" or "default" (the default bridge), "none", "host" (grants AllowNetworkHost)
 	// Pull re-resolves every FROM image against its registry, as --pull.
 	Pull bool
 	// Secrets are what RUN --mount=type=secret mounts, by ID (--secret).
@@ -166,6 +172,9 @@ type run struct {
 	opt    Options
 	plan   *Plan
 	ctxDir *srcTree
+	// locals are the named contexts that are directories, once opened.
+	localMu sync.Mutex
+	locals  map[string]*srcTree
 	// states holds every stage of the plan from the start; a stage's is
 	// filled in before its done channel is closed (see stages), and read
 	// by others only after that.
@@ -194,7 +203,12 @@ func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr err
 	if err != nil {
 		return nil, err
 	}
-	plan, err := Parse(data, PlanOptions{File: name, BuildArgs: opt.BuildArgs, Target: opt.Target})
+	for n, v := range opt.Contexts {
+		if _, isImage := strings.CutPrefix(v, ImageContextPrefix); !isImage && !filepath.IsAbs(v) {
+			return nil, fmt.Errorf("build context %q: %q is neither %sREF nor an absolute directory: %w", n, v, ImageContextPrefix, errdefs.ErrInvalidArgument)
+		}
+	}
+	plan, err := Parse(data, PlanOptions{File: name, BuildArgs: opt.BuildArgs, Target: opt.Target, Contexts: opt.Contexts})
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +471,13 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 	tree := r.ctxDir
 	cleanup := none
 	sum := ""
-	if st.copy.From != "" {
+	local, err := r.localContext(st.copy.From)
+	if err != nil {
+		return source{}, none, err
+	}
+	if local != nil {
+		tree = local
+	} else if st.copy.From != "" {
 		fs, from, err := r.copyFromState(ctx, st)
 		if err != nil {
 			return source{}, none, err
@@ -656,4 +676,40 @@ func (r *run) commit(ctx context.Context, ss *stageState) (*Result, error) {
 		res.Tags = append(res.Tags, n)
 	}
 	return res, nil
+}
+
+// ImageContextPrefix starts a named build context that is an image.
+const ImageContextPrefix = "docker-image://"
+
+// contextRef is the image a name stands for: the image of the named
+// context of that name, else the name itself.
+func (r *run) contextRef(name string) string {
+	if ref, ok := strings.CutPrefix(r.opt.Contexts[name], ImageContextPrefix); ok && findStage(r.plan.all, name) == nil {
+		return ref
+	}
+	return name
+}
+
+// localContext is the named context name when it is a directory, opened
+// once per build; nil when it is none.
+func (r *run) localContext(name string) (*srcTree, error) {
+	dir := r.opt.Contexts[name]
+	if name == "" || dir == "" || strings.HasPrefix(dir, ImageContextPrefix) || findStage(r.plan.all, name) != nil {
+		return nil, nil
+	}
+	r.localMu.Lock()
+	defer r.localMu.Unlock()
+	if t := r.locals[name]; t != nil {
+		return t, nil
+	}
+	t, err := openContext(dir, "")
+	if err != nil {
+		return nil, fmt.Errorf("build context %q: %w", name, err)
+	}
+	t.what = fmt.Sprintf("build context %q", name)
+	if r.locals == nil {
+		r.locals = map[string]*srcTree{}
+	}
+	r.locals[name] = t
+	return t, nil
 }
