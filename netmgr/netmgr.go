@@ -173,14 +173,14 @@ type Network struct {
 	IPRange  netip.Prefix `json:"ip_range,omitzero"`
 	// Subnet6, Gateway6 and IPRange6 are the IPv6 side of a network made
 	// with EnableIPv6; zero otherwise.
-	Subnet6  netip.Prefix      `json:"subnet6,omitzero"`
-	Gateway6 netip.Addr        `json:"gateway6,omitzero"`
-	IPRange6 netip.Prefix      `json:"ip_range6,omitzero"`
+	Subnet6  netip.Prefix `json:"subnet6,omitzero"`
+	Gateway6 netip.Addr   `json:"gateway6,omitzero"`
+	IPRange6 netip.Prefix `json:"ip_range6,omitzero"`
 	// AuxAddresses are never given to an endpoint.
-	AuxAddresses []netip.Addr `json:"aux_addresses,omitempty"`
-	MTU      int               `json:"mtu,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Created  time.Time         `json:"created"`
+	AuxAddresses []netip.Addr      `json:"aux_addresses,omitempty"`
+	MTU          int               `json:"mtu,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Created      time.Time         `json:"created"`
 	// Endpoints by sandbox ID.
 	Endpoints map[string]Endpoint `json:"endpoints,omitempty"`
 	// Resolver is the network's DNS resolver process, once started.
@@ -378,9 +378,9 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 		MTU:      cfg.MTU,
 
 		AuxAddresses: slices.Clone(cfg.AuxAddresses),
-		Internal: cfg.Internal,
-		Labels:   maps.Clone(cfg.Labels),
-		Created:  time.Now().UTC(),
+		Internal:     cfg.Internal,
+		Labels:       maps.Clone(cfg.Labels),
+		Created:      time.Now().UTC(),
 	}
 	// The record comes first: a crash half-way leaves a record that Remove
 	// can clean up, never a bridge nobody knows about.
