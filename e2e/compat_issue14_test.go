@@ -264,3 +264,28 @@ func TestComposeBuildAdditionalContexts(t *testing.T) {
 		t.Errorf("app's files: exit %d %q, want %q\n%s", r.code, r.stdout, want, r.stderr)
 	}
 }
+
+// TestUseAPISocketNeedsTheSocket: use_api_socket mounts the engine's
+// socket as Docker Compose does; without one at /var/run/docker.sock, up
+// fails with one line naming it and leaves nothing.
+func TestUseAPISocketNeedsTheSocket(t *testing.T) {
+	if _, err := os.Stat("/var/run/docker.sock"); err == nil {
+		t.Skip("this machine has a socket at /var/run/docker.sock")
+	}
+	h := newHarness(t)
+	dir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	file := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(file, []byte("services:\n  tool:\n    image: busybox:latest\n    use_api_socket: true\n    command: [\"true\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	r := h.berth("-f", file, "up", "-d")
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if last := lines[len(lines)-1]; r.code != 1 || !strings.Contains(last, "bind source /var/run/docker.sock does not exist") {
+		t.Errorf("up: exit %d, last line %q; want exit 1 naming the socket\n%s", r.code, last, r.stderr)
+	}
+	if ps := h.ps(file, "-a"); len(ps) != 0 {
+		t.Errorf("a failed up left containers: %+v", ps)
+	}
+}

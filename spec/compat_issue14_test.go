@@ -257,3 +257,45 @@ func TestAdditionalContextsLoad(t *testing.T) {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
+
+// TestUseAPISocket: as Docker Compose, the engine's socket is mounted and
+// the docker config's credentials are given as a config, DOCKER_CONFIG
+// pointing at it; berth config still prints the file as written.
+func TestUseAPISocket(t *testing.T) {
+	cfgDir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+	writeFile(t, cfgDir+"/config.json", `{"auths": {"registry.example:5000": {"auth": "dXNlcjpwYXNz"}}}`)
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    use_api_socket: true\n  own:\n    image: own\n    use_api_socket: true\n    environment: {DOCKER_CONFIG: /cfg}\n")
+	p := mustLoad(t, LoadOptions{WorkingDir: dir})
+	if err := p.CheckSupported(); err != nil {
+		t.Fatal(err)
+	}
+	web, _ := p.Service("web")
+	if len(web.Mounts) != 1 || web.Mounts[0].Source != "/var/run/docker.sock" || web.Mounts[0].Target != "/var/run/docker.sock" || web.Mounts[0].CreateHostPath {
+		t.Errorf("mounts = %+v, want the engine's socket (which must exist)", web.Mounts)
+	}
+	if !slices.Contains(web.Environment, "DOCKER_CONFIG=/run/secrets/docker") {
+		t.Errorf("environment = %q", web.Environment)
+	}
+	if len(web.Configs) != 1 || web.Configs[0].Target != "/run/secrets/docker/config.json" {
+		t.Errorf("configs = %+v", web.Configs)
+	}
+	var content string
+	for _, c := range p.Configs {
+		if c.Key == web.Configs[0].Source {
+			content = c.Content
+		}
+	}
+	if !strings.Contains(content, "registry.example:5000") || !strings.Contains(content, "dXNlcjpwYXNz") {
+		t.Errorf("credentials config = %q", content)
+	}
+	own, _ := p.Service("own")
+	if !slices.Contains(own.Environment, "DOCKER_CONFIG=/cfg") {
+		t.Errorf("own DOCKER_CONFIG replaced: %q", own.Environment)
+	}
+	out, err := p.Render("yaml")
+	if err != nil || strings.Contains(string(out), "docker.sock") {
+		t.Errorf("config prints the mount Load added (%v):\n%s", err, out)
+	}
+}

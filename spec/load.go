@@ -139,7 +139,12 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	}
 	cp = cp.WithoutUnnecessaryResources()
 
-	p, bad := convertProject(cp)
+	run, err := withAPISocket(cp)
+	if err != nil {
+		return nil, err
+	}
+	p, bad := convertProject(run)
+	p.config = cp // berth config prints the project as written
 	if len(bad) > 0 {
 		errs := make([]error, len(bad))
 		for i, fe := range bad {

@@ -183,6 +183,7 @@ var supportedFields = map[string]valueCheck{
 	"services.*.logging.options.max-buffer-size": nil, // with mode non-blocking, as Docker requires
 	"services.*.logging.options.compress":        oneOf("false"),
 	"services.*.umask":                           nil,
+	"services.*.use_api_socket":                  nil, // as Docker Compose: /var/run/docker.sock and the docker config's credentials
 	"services.*.pull_refresh_after":              nil, // the interval of pull_policy refresh
 
 	// Lifecycle hooks, run by the reconciler through the engine's exec.
