@@ -46,8 +46,8 @@ func TestCheckSupported(t *testing.T) {
 		dir := copyCase(t, "discovery")
 		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    storage_opt: {size: 1G}\n    logging: {options: {tag: web}}\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		want := "compose.override.yaml: services.web.storage_opt: not supported: per-container storage options need a storage driver with quotas; berth's overlay layers have none\n" +
-			"compose.override.yaml: services.web.logging.options.tag: not supported by berth yet"
+		want := "compose.override.yaml: services.web.logging.options.tag: not supported by berth yet\n" +
+			"compose.override.yaml: services.web.storage_opt: not supported: per-container storage options need a storage driver with quotas; berth's overlay layers have none"
 		if err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want:\n%s", err, want)
 		}
