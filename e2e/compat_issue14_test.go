@@ -289,3 +289,38 @@ func TestUseAPISocketNeedsTheSocket(t *testing.T) {
 		t.Errorf("a failed up left containers: %+v", ps)
 	}
 }
+
+// TestLoggingAttrs: json-file's labels, env and tag options give each
+// line the attributes docker logs --details shows, through berth's CLI.
+func TestLoggingAttrs(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := `services:
+  web:
+    image: busybox:latest
+    init: true
+    command: ["sh", "-c", "echo detailed-line; exec sleep 600"]
+    labels: {team: core}
+    environment: {APP_ENV: test}
+    logging:
+      driver: json-file
+      options: {labels: team, env: APP_ENV, tag: "{{.Name}}"}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	ps := h.ps(file)
+	if len(ps) != 1 {
+		t.Fatalf("containers: %+v", ps)
+	}
+	want := "APP_ENV=test,tag=" + ps[0].Name + ",team=core detailed-line"
+	h.eventually("logs --details shows the attributes", 10*time.Second, func() bool {
+		return strings.Contains(h.berth("container", "logs", "--details", ps[0].Name).stdout, want)
+	})
+	if out := h.berth("-f", file, "logs", "--no-log-prefix", "web").stdout; strings.Contains(out, "team=core") {
+		t.Errorf("logs without --details shows the attributes:\n%s", out)
+	}
+}

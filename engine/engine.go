@@ -274,6 +274,17 @@ type LogConfig struct {
 	Driver  string `json:"driver,omitempty"`
 	MaxSize int64  `json:"max_size,omitempty"` // bytes per file; 0: no rotation
 	MaxFile int    `json:"max_file,omitempty"` // files kept, with the current one
+	// The json-file driver's attributes of every line, which Logs gives
+	// with Details (docker logs --details): the container labels named
+	// by Labels or matching LabelsRegex, the environment variables named
+	// by Env or matching EnvRegex, and Tag, a template over the
+	// container (Docker's {{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}},
+	// {{.ImageFullID}}, {{.ImageName}}, {{.DaemonName}}).
+	Labels      []string `json:"labels,omitempty"`
+	LabelsRegex string   `json:"labels_regex,omitempty"`
+	Env         []string `json:"env,omitempty"`
+	EnvRegex    string   `json:"env_regex,omitempty"`
+	Tag         string   `json:"tag,omitempty"`
 }
 
 // Mount is a filesystem mounted into the container.
@@ -414,6 +425,9 @@ type LogLine struct {
 	Time   time.Time `json:"time"`
 	Stream string    `json:"stream"` // "stdout" or "stderr"
 	Text   string    `json:"log"`    // without the trailing newline
+	// Attrs are the line's attributes (logging labels, env, tag), given
+	// with LogOptions.Details only.
+	Attrs map[string]string `json:"attrs,omitempty"`
 }
 
 // LogOptions select what Logs returns.
@@ -422,6 +436,9 @@ type LogOptions struct {
 	Tail   int  // last N lines; negative: all
 	Since  time.Time
 	Until  time.Time
+	// Details gives each line the attributes the container's logging
+	// options name (LogConfig.Labels, Env, Tag).
+	Details bool
 }
 
 // New returns an Engine using the image store and network manager given.

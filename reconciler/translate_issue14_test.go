@@ -160,3 +160,22 @@ func TestBuildAdditionalContexts(t *testing.T) {
 		t.Errorf("app's build waits for %v, not lib's build (step %d):\n%s", appAfter, ids["p-lib"], plan)
 	}
 }
+
+func TestLogAttrOptions(t *testing.T) {
+	lc, err := logConfig(&spec.Logging{Driver: "json-file", Options: map[string]string{
+		"labels": "team, tier", "labels-regex": "^com", "env": "APP_ENV", "env-regex": "^X_", "tag": "{{.Name}}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(lc.Labels, []string{"team", "tier"}) || lc.LabelsRegex != "^com" || !slices.Equal(lc.Env, []string{"APP_ENV"}) ||
+		lc.EnvRegex != "^X_" || lc.Tag != "{{.Name}}" {
+		t.Errorf("log config = %+v", lc)
+	}
+	_, err = logConfig(&spec.Logging{Driver: "local", Options: map[string]string{"labels": "team"}})
+	if want := "unknown log opt 'labels' for local log driver"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("labels with local: %v, want %q", err, want)
+	}
+	if _, err := logConfig(&spec.Logging{Options: map[string]string{"tag": "{{.Name"}}); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("a bad tag template: %v", err)
+	}
+}

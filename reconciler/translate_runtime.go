@@ -193,6 +193,23 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 				// Docker's words.
 				return lc, fmt.Errorf("max-buffer-size is only supported with 'mode=non-blocking': %w", errdefs.ErrInvalidArgument)
 			}
+		case "labels", "labels-regex", "env", "env-regex", "tag":
+			if l.Driver == "local" {
+				// Docker's words.
+				return lc, fmt.Errorf("unknown log opt '%s' for local log driver: %w", k, errdefs.ErrInvalidArgument)
+			}
+			switch k {
+			case "labels":
+				lc.Labels = splitList(v)
+			case "labels-regex":
+				lc.LabelsRegex = v
+			case "env":
+				lc.Env = splitList(v)
+			case "env-regex":
+				lc.EnvRegex = v
+			case "tag":
+				lc.Tag = v
+			}
 		case "compress":
 			if b, err := strconv.ParseBool(v); err != nil {
 				return lc, fmt.Errorf("compress %q: not a boolean: %w", v, errdefs.ErrInvalidArgument)
@@ -202,6 +219,9 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 		default:
 			return lc, fmt.Errorf("option %q: not supported: %w", k, errdefs.ErrNotImplemented)
 		}
+	}
+	if err := engine.CheckLogAttrs(lc); err != nil {
+		return lc, err
 	}
 	if lc.MaxFile > 1 && lc.MaxSize == 0 {
 		return lc, fmt.Errorf("max-file needs max-size: %w", errdefs.ErrInvalidArgument)
@@ -228,6 +248,18 @@ func blkioConfig(b *spec.Blkio) *engine.Blkio {
 	}
 	for _, w := range b.WeightDevice {
 		out.WeightDevice = append(out.WeightDevice, engine.BlkioWeightDevice(w))
+	}
+	return out
+}
+
+// splitList splits a comma-separated option value, as Docker's logging
+// options are written, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -124,7 +124,7 @@ func TestIssue14Refused(t *testing.T) {
 			"services.web.deploy.resources.reservations.devices: not supported: device requests"},
 		{"services:\n  web:\n    image: web\n    models: [llm]\nmodels:\n  llm: {model: ai/smollm2}\n", "models: not supported: models are served by Docker Model Runner"},
 		{"services:\n  web:\n    provider: {type: model, options: {model: ai/smollm2}}\n", "services.web.provider: not supported: a provider service"},
-		{"services:\n  web:\n    image: web\n    logging: {options: {labels: a}}\n", "services.web.logging.options.labels: not supported by berth yet"},
+		{"services:\n  web:\n    image: web\n    logging: {options: {syslog-address: udp://x}}\n", "services.web.logging.options.syslog-address: not supported: the json-file and local drivers take no other option"},
 		{"services:\n  web:\n    image: web\n    logging: {options: {compress: \"true\"}}\n", `services.web.logging.options.compress: "true" is not supported by berth yet (supported: "false")`},
 		{"services:\n  web:\n    image: web\n    logging: {options: {mode: lossy}}\n", `services.web.logging.options.mode: "lossy" is not supported`},
 		{"services:\n  web:\n    image: web\n    pull_refresh_after: soon\n", `services.web.pull_refresh_after: "soon" is not a duration`},

@@ -182,9 +182,15 @@ var supportedFields = map[string]valueCheck{
 	"services.*.logging.options.mode":            oneOf("blocking", "non-blocking"),
 	"services.*.logging.options.max-buffer-size": nil, // with mode non-blocking, as Docker requires
 	"services.*.logging.options.compress":        oneOf("false"),
-	"services.*.umask":                           nil,
-	"services.*.use_api_socket":                  nil, // as Docker Compose: /var/run/docker.sock and the docker config's credentials
-	"services.*.pull_refresh_after":              nil, // the interval of pull_policy refresh
+	// json-file's attributes of each line, shown by docker logs --details.
+	"services.*.logging.options.labels":       nil,
+	"services.*.logging.options.labels-regex": nil,
+	"services.*.logging.options.env":          nil,
+	"services.*.logging.options.env-regex":    nil,
+	"services.*.logging.options.tag":          nil,
+	"services.*.umask":                        nil,
+	"services.*.use_api_socket":               nil, // as Docker Compose: /var/run/docker.sock and the docker config's credentials
+	"services.*.pull_refresh_after":           nil, // the interval of pull_policy refresh
 
 	// Lifecycle hooks, run by the reconciler through the engine's exec.
 	"services.*.post_start[]": nil, // command, user, privileged, working_dir, environment
@@ -288,6 +294,8 @@ var refusedFields = map[string]string{
 	"services.*.gpus":                                  "GPU requests need the NVIDIA container toolkit's runtime hook; berth makes no device requests (use devices: for a device node)",
 	"services.*.deploy.resources.reservations.devices": "device requests (GPUs) need the NVIDIA container toolkit's runtime hook; berth makes none (use devices: for a device node)",
 	"services.*.build.cache_to":                        "berth's builder exports no build cache (nor does Docker's default docker build driver)",
+	"services.*.logging.options.*": "the json-file and local drivers take no other option (Docker: unknown log opt); they take max-size, max-file, mode, max-buffer-size, compress, " +
+		"and json-file labels, labels-regex, env, env-regex, tag",
 }
 
 // allFields is the table CheckSupported walks: what berth runs, what it
