@@ -324,3 +324,65 @@ func TestLoggingAttrs(t *testing.T) {
 		t.Errorf("logs without --details shows the attributes:\n%s", out)
 	}
 }
+
+// TestPreStart: pre_start containers run to completion, in turn, before
+// the service starts, with the service's image, environment and named
+// volumes; they are removed once done and do not run again while the
+// service runs. One that fails keeps the service from starting, with
+// Docker Compose's message, and is kept for inspection.
+func TestPreStart(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := `services:
+  web:
+    image: busybox:latest
+    init: true
+    environment: {GREETING: hello}
+    command: ["sh", "-c", "cat /data/seed > /tmp/seen; exec sleep 600"]
+    volumes: [data:/data]
+    pre_start:
+      - command: ["sh", "-c", "echo \"$$GREETING first\" > /data/seed"]
+      - command: ["sh", "-c", "echo second >> /data/seed; echo ran >> /data/runs"]
+volumes:
+  data: {}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	if r := h.berth("-f", file, "exec", "-T", "web", "cat", "/tmp/seen"); r.code != 0 || r.stdout != "hello first\nsecond\n" {
+		t.Errorf("web saw %q (exit %d), want the hooks' output in order", r.stdout, r.code)
+	}
+	if ps := h.ps(file, "-a"); len(ps) != 1 {
+		t.Errorf("containers after up: %+v, want web's alone", ps)
+	}
+	// A second up with web running runs no hook.
+	h.mustBerth("-f", file, "up", "-d")
+	if r := h.berth("-f", file, "exec", "-T", "web", "cat", "/data/runs"); r.stdout != "ran\n" {
+		t.Errorf("hooks ran %q times, want once while web runs", r.stdout)
+	}
+
+	// A failing hook: web is not started, the hook container is kept. (A
+	// running web whose hooks changed keeps running when they fail: the
+	// hooks run before its replacement is made.)
+	h.mustBerth("-f", file, "down", "-v")
+	bad := strings.Replace(yaml, `echo second >> /data/seed; echo ran >> /data/runs`, `exit 3`, 1)
+	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.berth("-f", file, "up", "-d")
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if last := lines[len(lines)-1]; r.code == 0 || !strings.Contains(last, `service "web" pre_start[1] exited with code 3`) {
+		t.Errorf("up with a failing hook: exit %d, last line %q\n%s", r.code, last, r.stderr)
+	}
+	for _, c := range h.ps(file, "-a") {
+		if c.Service == "web" && c.State == "running" && !strings.Contains(c.Name, "pre_start") {
+			t.Errorf("web runs despite its failed pre_start: %+v", c)
+		}
+	}
+	if out := h.mustBerth("container", "ls", "-a"); !strings.Contains(out, "pre_start-1") {
+		t.Errorf("the failed hook container is not kept:\n%s", out)
+	}
+}

@@ -689,6 +689,24 @@ func (b *builder) upService(s *spec.Service) error {
 		}
 	}
 	scale := max(s.Scale, 0)
+	// pre_start runs once before the service's containers start, when
+	// none of them runs on (Docker Compose's rule).
+	if len(s.PreStart) > 0 && !b.opt.NoStart && scale > 0 {
+		runsOn := false
+		for n := 1; n <= scale; n++ {
+			old, ok := existing[n]
+			imageChanged := ok && old.ImageID != "" && b.observed.ImageIDs[s.Image] != "" && old.ImageID != b.observed.ImageIDs[s.Image]
+			recreate := ok && !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash || imageChanged || b.depsOfChanged[s.Name] != "")
+			runsOn = runsOn || (ok && !recreate && old.Status == engine.StatusRunning)
+		}
+		if !runsOn {
+			rp, err := preStartConfigs(b.desired, s)
+			if err != nil {
+				return err
+			}
+			after = append(slices.Clone(after), b.add(rp, after...))
+		}
+	}
 	for n := 1; n <= scale; n++ {
 		cfg, err := ContainerConfig(b.desired, s, n)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/spec"
 )
@@ -177,5 +178,61 @@ func TestLogAttrOptions(t *testing.T) {
 	}
 	if _, err := logConfig(&spec.Logging{Options: map[string]string{"tag": "{{.Name"}}); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("a bad tag template: %v", err)
+	}
+}
+
+// TestPreStartPlanAndRun: pre_start runs before the service's containers
+// are made, is removed when it succeeds, does not run again while the
+// service runs, and a failing one keeps the service from starting.
+func TestPreStartPlanAndRun(t *testing.T) {
+	f := newFake()
+	p := project()
+	web := service(p, "web")
+	web.PreStart = []spec.Service{{Name: "web", Image: "busybox", Command: []string{"migrate"}, Networks: web.Networks}}
+	f.OnStart("p-web-pre_start-0", engine.State{Status: engine.StatusExited})
+	plan, err := converge(t, f, p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hook, create int
+	for _, s := range plan.Steps {
+		switch a := s.Action.(type) {
+		case RunPreStart:
+			hook = s.ID
+			if len(a.Configs) != 1 || a.Configs[0].Labels[spec.LabelHook] != spec.HookPreStart || len(a.Configs[0].Networks[0].Aliases) != 0 {
+				t.Errorf("pre_start configs = %+v", a.Configs)
+			}
+		case CreateContainer:
+			if a.Service == "web" {
+				create = s.ID
+				if !slices.Contains(s.After, hook) {
+					t.Errorf("web's creation waits for %v, not pre_start (step %d)", s.After, hook)
+				}
+			}
+		}
+	}
+	if hook == 0 || create == 0 {
+		t.Fatalf("no pre_start or web step:\n%s", plan)
+	}
+	ctrs, _ := f.Runtime().List(t.Context(), map[string]string{spec.LabelHook: spec.HookPreStart})
+	if len(ctrs) != 0 {
+		t.Errorf("pre_start containers left: %d", len(ctrs))
+	}
+	plan, err = converge(t, f, p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan.String(), "pre_start") {
+		t.Errorf("pre_start planned again while web runs:\n%s", plan)
+	}
+
+	f = newFake()
+	f.OnStart("p-web-pre_start-0", engine.State{Status: engine.StatusExited, ExitCode: 3})
+	_, err = converge(t, f, p, Options{})
+	if want := `service "web" pre_start[0] exited with code 3`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a failing pre_start: %v, want %q", err, want)
+	}
+	if ctrs, _ := f.Runtime().List(t.Context(), map[string]string{spec.LabelService: "web"}); len(ctrs) != 1 || ctrs[0].Config.Labels[spec.LabelHook] != spec.HookPreStart {
+		t.Errorf("containers of web after a failed pre_start: %d, want the kept hook alone", len(ctrs))
 	}
 }

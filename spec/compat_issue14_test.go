@@ -299,3 +299,37 @@ func TestUseAPISocket(t *testing.T) {
 		t.Errorf("config prints the mount Load added (%v):\n%s", err, out)
 	}
 }
+
+func TestPreStartLoads(t *testing.T) {
+	web := loadWeb(t, `services:
+  web:
+    image: web
+    environment: {A: "1"}
+    user: app
+    volumes: [./src:/src]
+    pre_start:
+      - command: ["migrate"]
+        environment: {B: "2"}
+`)
+	if len(web.PreStart) != 1 {
+		t.Fatalf("pre_start = %+v", web.PreStart)
+	}
+	h := web.PreStart[0]
+	if h.Image != "web" || h.User != "app" || !slices.Equal(h.Command, []string{"migrate"}) || !slices.Contains(h.Environment, "A=1") || !slices.Contains(h.Environment, "B=2") {
+		t.Errorf("hook = %+v, want the service's image, user and environment with its own", h)
+	}
+	if len(h.Mounts) != 0 {
+		t.Errorf("hook mounts = %+v, want none of the service's (Docker Compose shares them at run time)", h.Mounts)
+	}
+	before := ConfigHash(web)
+	web.PreStart[0].Command = []string{"migrate", "--again"}
+	if ConfigHash(web) == before {
+		t.Error("pre_start is not in the hash")
+	}
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    pre_start: [{command: [\"true\"], per_replica: true}]\n")
+	_, err := Load(t.Context(), LoadOptions{WorkingDir: dir})
+	if want := "services.web.pre_start[0].per_replica: per_replica is not yet supported"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("per_replica: %v, want %q", err, want)
+	}
+}

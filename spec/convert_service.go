@@ -161,14 +161,24 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 	}
 	out.PostStart = hooks(s.PostStart)
 	out.PreStop = hooks(s.PreStop)
+	var errs []FieldError
+	for i, h := range s.PreStart {
+		if h.PerReplica {
+			errs = append(errs, FieldError{Path: fmt.Sprintf("services.%s.pre_start[%d].per_replica", name, i), Issue: "per_replica is not yet supported (nor by Docker Compose)", Err: errdefs.ErrNotImplemented})
+		}
+		hs, herrs := convertService(project, name, types.ServiceConfig{Name: name, ContainerSpec: h.ContainerSpec})
+		errs = append(errs, herrs...)
+		out.PreStart = append(out.PreStart, hs)
+	}
 	for _, c := range s.Configs {
 		out.Configs = append(out.Configs, fileRef(types.FileReferenceConfig(c), configsDir))
 	}
 	for _, c := range s.Secrets {
 		out.Secrets = append(out.Secrets, fileRef(types.FileReferenceConfig(c), secretsDir))
 	}
-	var errs []FieldError
-	out.Ports, errs = ports(name, s.Ports)
+	var perrs []FieldError
+	out.Ports, perrs = ports(name, s.Ports)
+	errs = append(errs, perrs...)
 	if out.Build != nil {
 		for _, h := range out.Build.ExtraHosts {
 			_, ip, _ := strings.Cut(h, "=")

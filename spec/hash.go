@@ -97,6 +97,7 @@ type hashInput struct {
 	PostStart      []Hook            `json:"post_start,omitempty"`          // in file order: they run in turn
 	PreStop        []Hook            `json:"pre_stop,omitempty"`
 	Umask          *uint32           `json:"umask,omitempty"`
+	PreStart       []string          `json:"pre_start,omitempty"` // each hook's own hash, in file order
 }
 
 type hashMount struct {
@@ -245,6 +246,9 @@ func ConfigHash(s Service) string {
 		DeviceCgroup:   sorted(s.DeviceCgroupRules),
 		PostStart:      s.PostStart,
 		PreStop:        s.PreStop,
+	}
+	for _, h := range s.PreStart {
+		in.PreStart = append(in.PreStart, ConfigHash(h))
 	}
 	if s.Logging != nil && (s.Logging.Driver != "" || len(s.Logging.Options) > 0) {
 		in.Logging = &hashLogging{Driver: s.Logging.Driver, Options: nonEmpty(s.Logging.Options)}

@@ -179,6 +179,12 @@ type Service struct {
 	// it is stopped, in file order (lifecycle hooks).
 	PostStart []Hook
 	PreStop   []Hook
+	// PreStart are init containers run to completion, in turn, before
+	// the service's containers start when none of them runs (pre_start):
+	// each a container specification completed with the service's (Load
+	// does that, as compose-go does), its volumes its own; they also get
+	// the service's named volumes and binds.
+	PreStart []Service
 
 	// Develop is what `berth watch` does when the service's files change;
 	// nil without a develop section. It is not part of the config hash.

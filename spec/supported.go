@@ -195,6 +195,8 @@ var supportedFields = map[string]valueCheck{
 	// Lifecycle hooks, run by the reconciler through the engine's exec.
 	"services.*.post_start[]": nil, // command, user, privileged, working_dir, environment
 	"services.*.pre_stop[]":   nil,
+	// Init containers: what they inherit from the service is checked there.
+	"services.*.pre_start[]": nil,
 
 	// Acted on by berth watch (reconciler/develop.go); not part of the hash.
 	"services.*.develop.watch[].path":             nil,

@@ -44,9 +44,9 @@ func TestCheckSupported(t *testing.T) {
 	})
 	t.Run("the file that sets the attribute is named", func(t *testing.T) {
 		dir := copyCase(t, "discovery")
-		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    storage_opt: {size: 1G}\n    pre_start: [{command: [\"true\"]}]\n")
+		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    storage_opt: {size: 1G}\n    deploy: {mode: global}\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		want := "compose.override.yaml: services.web.pre_start: not supported by berth yet\n" +
+		want := "compose.override.yaml: services.web.deploy.mode: \"global\" is not supported by berth yet (supported: \"replicated\")\n" +
 			"compose.override.yaml: services.web.storage_opt: not supported: per-container storage options need a storage driver with quotas; berth's overlay layers have none"
 		if err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want:\n%s", err, want)
@@ -54,9 +54,9 @@ func TestCheckSupported(t *testing.T) {
 	})
 	t.Run("an included file is named", func(t *testing.T) {
 		dir := copyCase(t, "include")
-		writeFile(t, dir+"/sub/compose.yaml", "services:\n  db:\n    image: db\n    pre_start: [{command: [\"true\"]}]\n")
+		writeFile(t, dir+"/sub/compose.yaml", "services:\n  db:\n    image: db\n    deploy: {mode: global}\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		if want := "sub/compose.yaml: services.db.pre_start: not supported by berth yet"; err == nil || err.Error() != want {
+		if want := "sub/compose.yaml: services.db.deploy.mode: \"global\" is not supported by berth yet (supported: \"replicated\")"; err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want %s", err, want)
 		}
 	})
