@@ -272,7 +272,7 @@ var ignoredFields = map[string]string{
 	"services.*.build.secrets[].uid":                             "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its owner",
 	"services.*.build.secrets[].gid":                             "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its owner",
 	"services.*.build.secrets[].mode":                            "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its mode",
-	"services.*.build.cache_from":                                "an external build cache only makes a build faster; berth's builder uses its own step cache and imports none",
+	"services.*.build.cache_from":                                "an external build cache only makes a build faster; berth's builder uses its own step cache, imports none and warns so when it builds",
 }
 
 // refusedFields cannot apply on one Linux host: any value is refused, with
