@@ -41,6 +41,10 @@ func NetworkConfig(req network.CreateRequest) (netmgr.NetworkConfig, error) {
 			} else {
 				cfg.Subnet, cfg.Gateway, cfg.IPRange = c.Subnet, c.Gateway, c.IPRange
 			}
+			// --aux-address: taken, never given to a container.
+			for _, name := range slices.Sorted(maps.Keys(c.AuxAddress)) {
+				cfg.AuxAddresses = append(cfg.AuxAddresses, c.AuxAddress[name])
+			}
 		}
 	}
 	if v := req.Options[optMTU]; v != "" {

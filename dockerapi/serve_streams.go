@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -30,6 +33,7 @@ type logOptions struct {
 func readLogOptions(r *http.Request) (logOptions, error) {
 	o := logOptions{stdout: boolParam(r, "stdout"), stderr: boolParam(r, "stderr"), timestamps: boolParam(r, "timestamps")}
 	o.Follow = boolParam(r, "follow")
+	o.Details = boolParam(r, "details")
 	o.Tail = -1
 	if t := r.URL.Query().Get("tail"); t != "" && t != "all" {
 		n, err := intParam(r, "tail", -1)
@@ -62,6 +66,9 @@ func (s *Server) sendLogs(ctx context.Context, c *engine.Container, o logOptions
 			return nil
 		}
 		text := l.Text + "\n"
+		if o.Details {
+			text = LogDetails(l.Attrs) + " " + text
+		}
 		if o.timestamps {
 			text = l.Time.UTC().Format("2006-01-02T15:04:05.000000000Z") + " " + text
 		}
@@ -389,4 +396,14 @@ func (p *ptyPair) Close() error {
 	err := p.File.Close()
 	<-p.done // the master reads EIO once no process holds the replica
 	return errors.Join(err, p.master.Close())
+}
+
+// LogDetails is how docker logs --details shows a line's attributes:
+// key=value, query-escaped, sorted by key, comma-separated.
+func LogDetails(attrs map[string]string) string {
+	parts := make([]string, 0, len(attrs))
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(attrs[k]))
+	}
+	return strings.Join(parts, ",")
 }

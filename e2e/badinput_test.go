@@ -24,8 +24,8 @@ func TestBadInputHarmsNothing(t *testing.T) {
 	}{
 		{"unknown image, never pulled", "services:\n  a:\n    image: nosuch:latest\n    pull_policy: never\n",
 			`image "nosuch:latest" is not present and pull_policy is never`},
-		{"unsupported field", "services:\n  a:\n    image: busybox\n    use_api_socket: true\n",
-			"services.a.use_api_socket"},
+		{"unsupported field", "services:\n  a:\n    image: busybox\n    deploy: {mode: global}\n",
+			"services.a.deploy.mode: \"global\" is not supported by berth yet"},
 		{"refused field", "services:\n  a:\n    image: busybox\n    storage_opt: {size: 1G}\n",
 			"services.a.storage_opt: not supported: per-container storage options"},
 		{"wrong type", "services:\n  a:\n    image: busybox\n    command: {a: b}\n", "services.a.command"},

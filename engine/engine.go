@@ -146,6 +146,8 @@ type ContainerConfig struct {
 	ShmSize           int64     `json:"shm_size,omitempty"` // bytes; 0: 64 MiB
 	Resources         Resources `json:"resources,omitzero"`
 	OomScoreAdj       int       `json:"oom_score_adj,omitempty"`
+	// Umask is the process's initial umask; nil: the runtime's (0022).
+	Umask *uint32 `json:"umask,omitempty"`
 	// CgroupParent is the cgroup the container's goes under, relative to
 	// each hierarchy's root; "": berth's own (/berth).
 	CgroupParent string `json:"cgroup_parent,omitempty"`
@@ -276,6 +278,17 @@ type LogConfig struct {
 	Driver  string `json:"driver,omitempty"`
 	MaxSize int64  `json:"max_size,omitempty"` // bytes per file; 0: no rotation
 	MaxFile int    `json:"max_file,omitempty"` // files kept, with the current one
+	// The json-file driver's attributes of every line, which Logs gives
+	// with Details (docker logs --details): the container labels named
+	// by Labels or matching LabelsRegex, the environment variables named
+	// by Env or matching EnvRegex, and Tag, a template over the
+	// container (Docker's {{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}},
+	// {{.ImageFullID}}, {{.ImageName}}, {{.DaemonName}}).
+	Labels      []string `json:"labels,omitempty"`
+	LabelsRegex string   `json:"labels_regex,omitempty"`
+	Env         []string `json:"env,omitempty"`
+	EnvRegex    string   `json:"env_regex,omitempty"`
+	Tag         string   `json:"tag,omitempty"`
 }
 
 // Mount is a filesystem mounted into the container.
@@ -290,8 +303,13 @@ type Mount struct {
 	NoCopy         bool   `json:"nocopy,omitempty"`           // volume: do not seed from the image
 	Propagation    string `json:"propagation,omitempty"`      // bind: rprivate, shared, …
 	CreateHostPath bool   `json:"create_host_path,omitempty"` // bind: make a missing source
-	TmpfsSize      int64  `json:"tmpfs_size,omitempty"`       // bytes
-	TmpfsMode      uint32 `json:"tmpfs_mode,omitempty"`
+	// Recursive is Docker's bind recursion: "" or "enabled" (sub-mounts
+	// too; read-only ones read-only as well), "disabled" (no
+	// sub-mounts), "writable" (read-only, sub-mounts not), "readonly"
+	// (read-only, every sub-mount too).
+	Recursive string `json:"recursive,omitempty"`
+	TmpfsSize int64  `json:"tmpfs_size,omitempty"` // bytes
+	TmpfsMode uint32 `json:"tmpfs_mode,omitempty"`
 
 	// Type "file" (configs and secrets): Content, or the host file Source
 	// when Content is nil, is written at start under the container's
@@ -411,6 +429,9 @@ type LogLine struct {
 	Time   time.Time `json:"time"`
 	Stream string    `json:"stream"` // "stdout" or "stderr"
 	Text   string    `json:"log"`    // without the trailing newline
+	// Attrs are the line's attributes (logging labels, env, tag), given
+	// with LogOptions.Details only.
+	Attrs map[string]string `json:"attrs,omitempty"`
 }
 
 // LogOptions select what Logs returns.
@@ -419,6 +440,9 @@ type LogOptions struct {
 	Tail   int  // last N lines; negative: all
 	Since  time.Time
 	Until  time.Time
+	// Details gives each line the attributes the container's logging
+	// options name (LogConfig.Labels, Env, Tag).
+	Details bool
 }
 
 // New returns an Engine using the image store and network manager given.

@@ -38,6 +38,19 @@ func (e *Engine) Logs(ctx context.Context, id ContainerID, opt LogOptions, fn fu
 	if rec.Config.Logging.Driver == LogDriverNone && !opt.Follow {
 		return fmt.Errorf("container %q: configured logging driver does not support reading: %w", rec.Config.Name, errdefs.ErrFailedPrecondition)
 	}
+	if opt.Details {
+		attrs, err := logAttrs(rec)
+		if err != nil {
+			return err
+		}
+		if len(attrs) > 0 {
+			inner := fn
+			fn = func(l LogLine) error {
+				l.Attrs = attrs
+				return inner(l)
+			}
+		}
+	}
 	lr := logReader{path: filepath.Join(dir, ctrstate.LogFile), opt: opt, fn: fn}
 	defer func() {
 		if lr.f != nil { // a followed log stays open until here

@@ -26,6 +26,10 @@ type SpecInputs struct {
 	// every rlimit of the container is clamped to them (raising a hard
 	// limit needs CAP_SYS_RESOURCE, which berth may not have).
 	HostRlimits map[string]uint64
+	// RecursiveReadOnly says the kernel can make a bind mount read-only
+	// with its sub-mounts (mount_setattr, Linux 5.12): read-only binds then
+	// are, as Docker's are.
+	RecursiveReadOnly bool
 	// Files bind-mounted at /etc/hosts, /etc/resolv.conf and /etc/hostname;
 	// "" leaves the image's.
 	HostsPath, ResolvConfPath, HostnamePath string
@@ -361,7 +365,11 @@ func userMounts(c ContainerConfig, in SpecInputs) ([]specs.Mount, error) {
 				return nil, fmt.Errorf("mounts[%d]: source %q: not an absolute path: %w", i, m.Source, errdefs.ErrInvalidArgument)
 			}
 			sm.Type, sm.Source = "bind", path.Clean(src)
-			sm.Options = append([]string{"rbind", rw}, m.Options...)
+			bind, err := bindOptions(m.Recursive, m.ReadOnly, in.RecursiveReadOnly)
+			if err != nil {
+				return nil, fmt.Errorf("mounts[%d]: %w", i, err)
+			}
+			sm.Options = append(bind, m.Options...)
 			if m.Propagation != "" {
 				if !slices.Contains(propagations, m.Propagation) {
 					return nil, fmt.Errorf("mounts[%d]: propagation %q: want one of %s: %w", i, m.Propagation, strings.Join(propagations, ", "), errdefs.ErrInvalidArgument)
@@ -403,4 +411,36 @@ func cgroupsPath(c ContainerConfig, id ContainerID) string {
 		return ctrstate.CgroupsPath(string(id))
 	}
 	return path.Join("/", c.CgroupParent, string(id))
+}
+
+// bindOptions are the options of a bind mount with Docker's
+// bind.recursive and read-only flag: rbind, or bind when recursion is
+// disabled; ro, made recursive (rro) when recursive is "readonly", or
+// enabled (the default) on a kernel that can (rroOK), as Docker does.
+func bindOptions(recursive string, readOnly, rroOK bool) ([]string, error) {
+	switch recursive {
+	case "", "enabled", "disabled", "writable", "readonly":
+	default:
+		return nil, invalid("bind recursive %q: want enabled, disabled, writable or readonly", recursive)
+	}
+	if !readOnly {
+		if recursive == "writable" || recursive == "readonly" {
+			return nil, invalid("bind recursive %q needs a read-only mount", recursive)
+		}
+		if recursive == "disabled" {
+			return []string{"bind", "rw"}, nil
+		}
+		return []string{"rbind", "rw"}, nil
+	}
+	switch recursive {
+	case "disabled":
+		return []string{"bind", "ro"}, nil
+	case "writable":
+		return []string{"rbind", "ro"}, nil
+	case "", "enabled":
+		if !rroOK {
+			return []string{"rbind", "ro"}, nil
+		}
+	}
+	return []string{"rbind", "ro", "rro"}, nil
 }

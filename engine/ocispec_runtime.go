@@ -83,6 +83,13 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 		v := c.OomScoreAdj
 		p.OOMScoreAdj = &v
 	}
+	if c.Umask != nil {
+		if *c.Umask > 0o777 {
+			return invalid("umask %#o: more than the permission bits", *c.Umask)
+		}
+		u := *c.Umask
+		p.User.Umask = &u
+	}
 	for _, g := range c.GroupAdd {
 		// Names were resolved by Start into in.User; numbers are taken here.
 		if n, err := strconv.ParseUint(g, 10, 32); err == nil && !slices.Contains(p.User.AdditionalGids, uint32(n)) {

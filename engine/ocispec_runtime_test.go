@@ -140,6 +140,16 @@ func TestOCISpecLimits(t *testing.T) {
 			t.Errorf("the default NOFILE warns: %q", w)
 		}
 	})
+	t.Run("umask", func(t *testing.T) {
+		u := uint32(0o027)
+		s := mustSpec(t, ContainerConfig{Umask: &u}, baseInputs())
+		if s.Process.User.Umask == nil || *s.Process.User.Umask != 0o027 {
+			t.Errorf("umask %v, want 0027", s.Process.User.Umask)
+		}
+		if s := mustSpec(t, ContainerConfig{}, baseInputs()); s.Process.User.Umask != nil {
+			t.Errorf("umask %v without one set", *s.Process.User.Umask)
+		}
+	})
 	t.Run("resources", func(t *testing.T) {
 		s := mustSpec(t, ContainerConfig{Resources: Resources{MemLimit: 64 << 20, MemSwapLimit: -1, CPUs: 0.5, CPUShares: 256, PidsLimit: 50}}, baseInputs())
 		r := s.Linux.Resources
@@ -240,6 +250,7 @@ func TestOCISpecRejectsRuntime(t *testing.T) {
 		"bad uts mode":           {UTSMode: "container:x"},
 		"uts host with hostname": {UTSMode: "host", Hostname: "h"},
 		"cgroup parent escapes":  {CgroupParent: "../../x"},
+		"umask above 0777":       {Umask: func() *uint32 { u := uint32(0o1777); return &u }()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c.Cmd = []string{"c"}

@@ -219,15 +219,16 @@ func (e *Engine) connect(ctx context.Context, dir string, rec *record) (netns st
 func (e *Engine) specInputs(ctx context.Context, dir string, rec *record, netns string, eps []endpointRecord) (SpecInputs, error) {
 	rootfs := filepath.Join(dir, ctrstate.RootfsDir)
 	in := SpecInputs{
-		ID:             rec.ID,
-		Rootfs:         rootfs,
-		NetNS:          netns,
-		HostRlimits:    map[string]uint64{},
-		HostsPath:      filepath.Join(dir, "hosts"),
-		ResolvConfPath: filepath.Join(dir, "resolv.conf"),
-		HostnamePath:   filepath.Join(dir, "hostname"),
-		InitPath:       e.opt.Shim,
-		VolumePaths:    map[string]string{},
+		ID:                rec.ID,
+		Rootfs:            rootfs,
+		NetNS:             netns,
+		HostRlimits:       map[string]uint64{},
+		RecursiveReadOnly: kernelAtLeast(5, 12),
+		HostsPath:         filepath.Join(dir, "hosts"),
+		ResolvConfPath:    filepath.Join(dir, "resolv.conf"),
+		HostnamePath:      filepath.Join(dir, "hostname"),
+		InitPath:          e.opt.Shim,
+		VolumePaths:       map[string]string{},
 	}
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil {
@@ -382,4 +383,18 @@ func (e *Engine) recordStartError(dir string, sf stateFile, st State, err error)
 	if werr := writeState(dir, sf); werr != nil {
 		e.log.Warn("recording a failed start failed", "dir", dir, "err", werr)
 	}
+}
+
+// kernelAtLeast reports whether the running kernel's version is at least
+// major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
 }

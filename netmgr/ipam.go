@@ -273,3 +273,19 @@ func addrAdd(a netip.Addr, shift int, i uint64) netip.Addr {
 	binary.BigEndian.PutUint64(b[8:], lo2)
 	return netip.AddrFrom16(b)
 }
+
+// usedAddrs are the addresses of n no new endpoint may have: its
+// endpoints' and its auxiliary addresses.
+func usedAddrs(n *Network) map[netip.Addr]bool {
+	used := make(map[netip.Addr]bool, 2*len(n.Endpoints)+len(n.AuxAddresses))
+	for _, a := range n.AuxAddresses {
+		used[a] = true
+	}
+	for _, ep := range n.Endpoints {
+		used[ep.Addr] = true
+		if ep.Addr6.IsValid() {
+			used[ep.Addr6] = true
+		}
+	}
+	return used
+}

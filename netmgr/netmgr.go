@@ -155,6 +155,10 @@ type NetworkConfig struct {
 	Subnet6    netip.Prefix // zero: allocate from Options.Pool6
 	Gateway6   netip.Addr   // zero: first address of Subnet6
 	IPRange6   netip.Prefix // part of Subnet6 endpoints get addresses from; zero: all of it
+	// AuxAddresses are addresses of Subnet or Subnet6 never given to an
+	// endpoint (Docker's auxiliary addresses): taken by something outside
+	// the network's containers.
+	AuxAddresses []netip.Addr
 }
 
 // recordVersion is the version of Network records this package writes and
@@ -173,12 +177,14 @@ type Network struct {
 	IPRange  netip.Prefix `json:"ip_range,omitzero"`
 	// Subnet6, Gateway6 and IPRange6 are the IPv6 side of a network made
 	// with EnableIPv6; zero otherwise.
-	Subnet6  netip.Prefix      `json:"subnet6,omitzero"`
-	Gateway6 netip.Addr        `json:"gateway6,omitzero"`
-	IPRange6 netip.Prefix      `json:"ip_range6,omitzero"`
-	MTU      int               `json:"mtu,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Created  time.Time         `json:"created"`
+	Subnet6  netip.Prefix `json:"subnet6,omitzero"`
+	Gateway6 netip.Addr   `json:"gateway6,omitzero"`
+	IPRange6 netip.Prefix `json:"ip_range6,omitzero"`
+	// AuxAddresses are never given to an endpoint.
+	AuxAddresses []netip.Addr      `json:"aux_addresses,omitempty"`
+	MTU          int               `json:"mtu,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Created      time.Time         `json:"created"`
 	// Endpoints by sandbox ID.
 	Endpoints map[string]Endpoint `json:"endpoints,omitempty"`
 	// Resolver is the network's DNS resolver process, once started.
@@ -339,6 +345,11 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 	if err := checkIPRange(cfg.Name, "ip_range6", cfg.IPRange6, subnet6); err != nil {
 		return nil, err
 	}
+	for _, a := range cfg.AuxAddresses {
+		if !subnet.Contains(a) && !subnet6.Contains(a) {
+			return nil, fmt.Errorf("network %q: auxiliary address %s is not in the network's subnets: %w", cfg.Name, a, errdefs.ErrInvalidArgument)
+		}
+	}
 	if subnet6.IsValid() {
 		if err := ipv6Available(); err != nil {
 			return nil, fmt.Errorf("network %q: enable_ipv6: %w", cfg.Name, err)
@@ -369,9 +380,11 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 		Gateway6: gw6,
 		IPRange6: cfg.IPRange6.Masked(),
 		MTU:      cfg.MTU,
-		Internal: cfg.Internal,
-		Labels:   maps.Clone(cfg.Labels),
-		Created:  time.Now().UTC(),
+
+		AuxAddresses: slices.Clone(cfg.AuxAddresses),
+		Internal:     cfg.Internal,
+		Labels:       maps.Clone(cfg.Labels),
+		Created:      time.Now().UTC(),
 	}
 	// The record comes first: a crash half-way leaves a record that Remove
 	// can clean up, never a bridge nobody knows about.
@@ -650,13 +663,7 @@ func (m *Manager) reserve(ctx context.Context, network, id string, opt ConnectOp
 		}
 		return nil, nil, "", fmt.Errorf("sandbox %q: %w", id, err)
 	}
-	used := make(map[netip.Addr]bool, 2*len(n.Endpoints))
-	for _, ep := range n.Endpoints {
-		used[ep.Addr] = true
-		if ep.Addr6.IsValid() {
-			used[ep.Addr6] = true
-		}
-	}
+	used := usedAddrs(n)
 	a, err := pickAddrIn(n.Subnet, n.IPRange, n.Gateway, used, addr)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("network %q: sandbox %q: %w", network, id, err)

@@ -524,3 +524,21 @@ func TestInternalDropRulesGoFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestAuxAddressesNeverHandedOut: aux_addresses are taken like endpoints'
+// addresses, for allocation and for a static request.
+func TestAuxAddressesNeverHandedOut(t *testing.T) {
+	n := &Network{
+		Subnet: pfx("10.214.0.0/24"), Gateway: ip("10.214.0.1"),
+		AuxAddresses: []netip.Addr{ip("10.214.0.2"), ip("10.214.0.3")},
+		Endpoints:    map[string]Endpoint{"a": {Addr: ip("10.214.0.4")}},
+	}
+	used := usedAddrs(n)
+	got, err := pickAddrIn(n.Subnet, n.IPRange, n.Gateway, used, netip.Addr{})
+	if err != nil || got != ip("10.214.0.5") {
+		t.Errorf("allocated %v, %v; want 10.214.0.5 past the aux addresses and the endpoint", got, err)
+	}
+	if _, err := pickAddrIn(n.Subnet, n.IPRange, n.Gateway, used, ip("10.214.0.3")); !errdefs.IsConflict(err) {
+		t.Errorf("static request of an aux address: %v, want a conflict", err)
+	}
+}

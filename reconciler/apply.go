@@ -250,6 +250,12 @@ func run(ctx context.Context, d Deps, a Action, sink EventSink) (retErr error) {
 			return err
 		}
 		emit(StatusRemoved)
+	case RunPreStart:
+		emit(StatusStarting)
+		if err := runPreStart(ctx, d, a); err != nil {
+			return err
+		}
+		emit(StatusExited)
 	case AwaitService:
 		emit(StatusWaiting)
 		if err := awaitService(ctx, d, a); err != nil {

@@ -436,14 +436,65 @@ func (b *builder) images(services []*spec.Service) ([]int, error) {
 	}
 	slices.Sort(refs)
 	var ids []int
+	built := map[string]int{}
+	var addBuild func(ref string, seen []string) (int, error)
+	addBuild = func(ref string, seen []string) (int, error) {
+		if id, ok := built[ref]; ok {
+			return id, nil
+		}
+		s := builds[ref]
+		if slices.Contains(seen, ref) {
+			return 0, fmt.Errorf("service %q: build.additional_contexts: the builds name each other: %w", s.Name, errdefs.ErrInvalidArgument)
+		}
+		// A context "service:NAME" is NAME's image: built first when
+		// this plan builds it.
+		var after []int
+		for _, dep := range contextServices(s.Build) {
+			d, ok := b.desired.Service(dep)
+			if !ok {
+				return 0, fmt.Errorf("service %q: build.additional_contexts: no service %q: %w", s.Name, dep, errdefs.ErrInvalidArgument)
+			}
+			if builds[d.Image] != nil {
+				id, err := addBuild(d.Image, append(seen, ref))
+				if err != nil {
+					return 0, err
+				}
+				after = append(after, id)
+			}
+		}
+		if len(s.Build.CacheFrom) > 0 {
+			b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf(
+				"service %q: build.cache_from is ignored: berth's builder uses its own step cache and imports no external one", s.Name))
+		}
+		id := b.add(b.buildImage(s, users[ref]), after...)
+		built[ref] = id
+		return id, nil
+	}
 	for _, ref := range refs {
-		if s := builds[ref]; s != nil {
-			ids = append(ids, b.add(b.buildImage(s, users[ref])))
+		if builds[ref] != nil {
+			id, err := addBuild(ref, nil)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
 			continue
 		}
 		ids = append(ids, b.add(PullImage{Ref: ref, Services: users[ref]}))
 	}
-	return ids, nil
+	return slices.Compact(slices.Sorted(slices.Values(ids))), nil
+}
+
+// contextServices are the services build.additional_contexts names with
+// "service:NAME", sorted.
+func contextServices(bs *spec.Build) []string {
+	var out []string
+	for _, v := range bs.AdditionalContexts {
+		if name, ok := strings.CutPrefix(v, spec.ServiceContextPrefix); ok {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // imageStep says what s's image needs: "pull", "build" or "" (nothing).
@@ -515,8 +566,33 @@ func (b *builder) buildImage(s *spec.Service, services []string) BuildImage {
 	if bs.DockerfileInline != "" {
 		a.Options.DockerfileContent = []byte(bs.DockerfileInline)
 	}
-	if bs.Privileged {
-		a.Options.Allow = []string{build.AllowSecurityInsecure}
+	for name, v := range bs.AdditionalContexts {
+		if a.Options.Contexts == nil {
+			a.Options.Contexts = map[string]string{}
+		}
+		if svc, ok := strings.CutPrefix(v, spec.ServiceContextPrefix); ok {
+			if d, ok := b.desired.Service(svc); ok {
+				v = build.ImageContextPrefix + d.Image
+			}
+		}
+		a.Options.Contexts[name] = v
+	}
+	a.Options.ShmSize = bs.ShmSize
+	a.Options.NoCacheFilter = slices.Clone(bs.NoCacheFilter)
+	for name, u := range bs.Ulimits {
+		if a.Options.Ulimits == nil {
+			a.Options.Ulimits = map[string]engine.Ulimit{}
+		}
+		a.Options.Ulimits[name] = engine.Ulimit(u)
+	}
+	for _, h := range bs.ExtraHosts {
+		if e, err := parseExtraHost(h); err == nil { // checked by spec.Load
+			a.Options.ExtraHosts = append(a.Options.ExtraHosts, e)
+		}
+	}
+	a.Options.Allow = slices.Clone(bs.Entitlements)
+	if bs.Privileged && !slices.Contains(a.Options.Allow, build.AllowSecurityInsecure) {
+		a.Options.Allow = append(a.Options.Allow, build.AllowSecurityInsecure)
 	}
 	for _, m := range []map[string]string{bs.SSH, b.opt.BuildSSH} {
 		for id, sock := range m {
@@ -617,6 +693,24 @@ func (b *builder) upService(s *spec.Service) error {
 		}
 	}
 	scale := max(s.Scale, 0)
+	// pre_start runs once before the service's containers start, when
+	// none of them runs on (Docker Compose's rule).
+	if len(s.PreStart) > 0 && !b.opt.NoStart && scale > 0 {
+		runsOn := false
+		for n := 1; n <= scale; n++ {
+			old, ok := existing[n]
+			imageChanged := ok && old.ImageID != "" && b.observed.ImageIDs[s.Image] != "" && old.ImageID != b.observed.ImageIDs[s.Image]
+			recreate := ok && !b.opt.NoRecreate && (b.opt.ForceRecreate || old.Hash != hash || imageChanged || b.depsOfChanged[s.Name] != "")
+			runsOn = runsOn || (ok && !recreate && old.Status == engine.StatusRunning)
+		}
+		if !runsOn {
+			rp, err := preStartConfigs(b.desired, s)
+			if err != nil {
+				return err
+			}
+			after = append(slices.Clone(after), b.add(rp, after...))
+		}
+	}
 	for n := 1; n <= scale; n++ {
 		cfg, err := ContainerConfig(b.desired, s, n)
 		if err != nil {

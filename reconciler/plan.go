@@ -119,6 +119,14 @@ const (
 	ConditionReady = "ready"
 )
 
+// RunPreStart runs a service's pre_start containers, in turn, each to
+// completion; one that fails is kept for inspection and fails the step.
+type RunPreStart struct {
+	Project string
+	Service string
+	Configs []engine.ContainerConfig
+}
+
 // AwaitService waits until every container of a service meets Condition,
 // and fails as soon as one cannot any more (unhealthy, exited non-zero).
 type AwaitService struct {
@@ -147,6 +155,7 @@ func (a StopContainer) Target() string     { return "container/" + a.Name }
 func (a RestartContainer) Target() string  { return "container/" + a.Name }
 func (a RemoveContainer) Target() string   { return "container/" + a.Name }
 func (a AwaitService) Target() string      { return "service/" + a.Service }
+func (a RunPreStart) Target() string       { return "pre_start/" + a.Service }
 func (a RemoveNetwork) Target() string     { return "network/" + a.Name }
 func (a RemoveVolume) Target() string      { return "volume/" + a.Name }
 func (a RemoveImage) Target() string       { return "image/" + a.Ref }
@@ -173,6 +182,9 @@ func (a StartContainer) String() string { return "start container " + a.Name }
 func (a StopContainer) String() string  { return "stop container " + a.Name }
 func (a RemoveContainer) String() string {
 	return fmt.Sprintf("stop and remove container %s (%s)", a.Name, a.Reason)
+}
+func (a RunPreStart) String() string {
+	return fmt.Sprintf("run %d pre_start container(s) of service %s", len(a.Configs), a.Service)
 }
 func (a AwaitService) String() string {
 	return fmt.Sprintf("wait for service %s: %s", a.Service, a.Condition)

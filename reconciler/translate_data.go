@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"strconv"
@@ -30,7 +31,7 @@ func translateData(p *spec.Project, s *spec.Service, c *engine.ContainerConfig) 
 			return fmt.Errorf("service %q: volumes[%d]: target %q is not an absolute path: %w", s.Name, i, m.Target, errdefs.ErrInvalidArgument)
 		}
 		em := engine.Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly,
-			NoCopy: m.NoCopy, Subpath: m.Subpath, Propagation: m.Propagation, CreateHostPath: m.CreateHostPath,
+			NoCopy: m.NoCopy, Subpath: m.Subpath, Propagation: m.Propagation, CreateHostPath: m.CreateHostPath, Recursive: m.Recursive,
 			TmpfsSize: m.TmpfsSize, TmpfsMode: m.TmpfsMode}
 		switch m.Type {
 		case "volume":
@@ -242,12 +243,19 @@ func anonymousVolumes(project string, s *spec.Service, n int, cfg *engine.Contai
 		if observed[m.Source] != nil {
 			continue
 		}
-		out = append(out, CreateVolume{Name: m.Source, Labels: map[string]string{
+		labels := map[string]string{}
+		for _, sm := range s.Mounts {
+			if sm.Type == "volume" && sm.Source == "" && sm.Target == m.Target {
+				maps.Copy(labels, sm.VolumeLabels) // volume.labels; berth's own come last
+			}
+		}
+		maps.Copy(labels, map[string]string{
 			spec.LabelProject:         project,
 			spec.LabelService:         s.Name,
 			spec.LabelContainerNumber: strconv.Itoa(n),
 			volmgr.LabelAnonymous:     "",
-		}})
+		})
+		out = append(out, CreateVolume{Name: m.Source, Labels: labels})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -22,8 +23,12 @@ func translateNetwork(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 		if !ok {
 			return fmt.Errorf("service %q: network %q is not declared in the project: %w", s.Name, sn.Name, errdefs.ErrInvalidArgument)
 		}
+		aliases := slices.Clone(sn.Aliases)
+		if !sn.NoServiceAlias {
+			aliases = append([]string{s.Name}, aliases...)
+		}
 		ep := engine.EndpointConfig{
-			Network: nw.Name, Aliases: append([]string{s.Name}, sn.Aliases...),
+			Network: nw.Name, Aliases: aliases,
 			MacAddress: sn.MacAddress, Priority: sn.Priority, GwPriority: sn.GwPriority,
 		}
 		if sn.IPv4Address != "" {
@@ -140,6 +145,13 @@ func NetworkConfig(n spec.Network, labels map[string]string) (netmgr.NetworkConf
 			if r, err = netip.ParsePrefix(sub.IPRange); err != nil || r.Addr().Is6() != is6 {
 				return cfg, fmt.Errorf("%s.ip_range: %q is not a CIDR of subnet %s's family: %w", field, sub.IPRange, pfx, errdefs.ErrInvalidArgument)
 			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(sub.AuxAddresses)) {
+			a, err := netip.ParseAddr(sub.AuxAddresses[name])
+			if err != nil || !pfx.Contains(a) {
+				return cfg, fmt.Errorf("%s.aux_addresses.%s: %q is not an address of subnet %s: %w", field, name, sub.AuxAddresses[name], pfx, errdefs.ErrInvalidArgument)
+			}
+			cfg.AuxAddresses = append(cfg.AuxAddresses, a)
 		}
 		if is6 {
 			cfg.Subnet6, cfg.Gateway6, cfg.IPRange6, seen6 = pfx, gw, r, true

@@ -68,6 +68,10 @@ func translateRuntime(p *spec.Project, s *spec.Service, c *engine.ContainerConfi
 	c.CgroupParent, c.CgroupnsMode, c.UTSMode = s.CgroupParent, s.Cgroup, s.Uts
 	c.Annotations = maps.Clone(s.Annotations)
 	c.OomScoreAdj = s.OomScoreAdj
+	if s.Umask != nil {
+		u := *s.Umask
+		c.Umask = &u
+	}
 	var err error
 	if c.PidMode, err = namespaceMode(p, s, "pid", s.Pid); err != nil {
 		return err
@@ -174,9 +178,50 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 				return lc, fmt.Errorf("max-file %q: not a positive number: %w", v, errdefs.ErrInvalidArgument)
 			}
 			lc.MaxFile = n
+		case "mode":
+			// The shim drains the container's output as it comes and
+			// writes it itself: the container never waits on its log,
+			// which is what non-blocking buys from Docker's drivers.
+			if v != "blocking" && v != "non-blocking" {
+				return lc, fmt.Errorf("mode %q: want blocking or non-blocking: %w", v, errdefs.ErrInvalidArgument)
+			}
+		case "max-buffer-size":
+			if n, err := units.RAMInBytes(v); err != nil || n <= 0 {
+				return lc, fmt.Errorf("max-buffer-size %q: not a size: %w", v, errdefs.ErrInvalidArgument)
+			}
+			if l.Options["mode"] != "non-blocking" {
+				// Docker's words.
+				return lc, fmt.Errorf("max-buffer-size is only supported with 'mode=non-blocking': %w", errdefs.ErrInvalidArgument)
+			}
+		case "labels", "labels-regex", "env", "env-regex", "tag":
+			if l.Driver == "local" {
+				// Docker's words.
+				return lc, fmt.Errorf("unknown log opt '%s' for local log driver: %w", k, errdefs.ErrInvalidArgument)
+			}
+			switch k {
+			case "labels":
+				lc.Labels = splitList(v)
+			case "labels-regex":
+				lc.LabelsRegex = v
+			case "env":
+				lc.Env = splitList(v)
+			case "env-regex":
+				lc.EnvRegex = v
+			case "tag":
+				lc.Tag = v
+			}
+		case "compress":
+			if b, err := strconv.ParseBool(v); err != nil {
+				return lc, fmt.Errorf("compress %q: not a boolean: %w", v, errdefs.ErrInvalidArgument)
+			} else if b {
+				return lc, fmt.Errorf("compress %q: berth keeps rotated logs uncompressed: %w", v, errdefs.ErrNotImplemented)
+			}
 		default:
 			return lc, fmt.Errorf("option %q: not supported: %w", k, errdefs.ErrNotImplemented)
 		}
+	}
+	if err := engine.CheckLogAttrs(lc); err != nil {
+		return lc, err
 	}
 	if lc.MaxFile > 1 && lc.MaxSize == 0 {
 		return lc, fmt.Errorf("max-file needs max-size: %w", errdefs.ErrInvalidArgument)
@@ -203,6 +248,18 @@ func blkioConfig(b *spec.Blkio) *engine.Blkio {
 	}
 	for _, w := range b.WeightDevice {
 		out.WeightDevice = append(out.WeightDevice, engine.BlkioWeightDevice(w))
+	}
+	return out
+}
+
+// splitList splits a comma-separated option value, as Docker's logging
+// options are written, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
 	}
 	return out
 }

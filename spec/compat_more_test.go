@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -83,7 +84,7 @@ func TestImageVolumeLoads(t *testing.T) {
         image: {subpath: site/sub}
 `)
 	want := Mount{Type: "image", Source: "content:1", Target: "/content", ReadOnly: true, Subpath: "site/sub"}
-	if len(web.Mounts) != 1 || web.Mounts[0] != want {
+	if len(web.Mounts) != 1 || !reflect.DeepEqual(web.Mounts[0], want) {
 		t.Errorf("mounts = %+v, want %+v", web.Mounts, want)
 	}
 }

@@ -60,7 +60,7 @@ func convertProject(cp *types.Project, jobs types.Jobs) (*Project, []FieldError)
 		}
 		for _, pool := range n.Ipam.Config {
 			if pool != nil {
-				nw.Subnets = append(nw.Subnets, IPAMConfig{Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange})
+				nw.Subnets = append(nw.Subnets, IPAMConfig{Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange, AuxAddresses: cloneMap(pool.AuxiliaryAddresses)})
 			}
 		}
 		p.Networks = append(p.Networks, nw)

@@ -2,7 +2,9 @@ package spec
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
+	"net/netip"
 	"path"
 	"slices"
 	"strconv"
@@ -101,6 +103,16 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 			Context: b.Context, Dockerfile: b.Dockerfile, DockerfileInline: b.DockerfileInline,
 			Target: b.Target, Labels: cloneLabels(b.Labels), Tags: cloneList(b.Tags),
 			NoCache: b.NoCache, Pull: b.Pull, Network: b.Network, Privileged: b.Privileged,
+			Entitlements:       cloneList(b.Entitlements),
+			ShmSize:            int64(b.ShmSize),
+			NoCacheFilter:      cloneList(b.NoCacheFilter),
+			CacheFrom:          cloneList(b.CacheFrom),
+			AdditionalContexts: cloneMap(b.AdditionalContexts),
+			Ulimits:            ulimits(b.Ulimits),
+		}
+		if len(b.ExtraHosts) > 0 {
+			out.Build.ExtraHosts = b.ExtraHosts.AsList("=")
+			slices.Sort(out.Build.ExtraHosts)
 		}
 		for _, r := range b.Secrets {
 			id := r.Source
@@ -144,16 +156,44 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 	out.Blkio = blkio(s.BlkioConfig)
 	out.DeviceCgroupRules = cloneList(s.DeviceCgroupRules)
 	out.Runtime = s.Runtime
+	if s.Umask != nil {
+		u := *s.Umask
+		out.Umask = &u
+	}
 	out.PostStart = hooks(s.PostStart)
 	out.PreStop = hooks(s.PreStop)
+	var errs []FieldError
+	for i, h := range s.PreStart {
+		if h.PerReplica {
+			errs = append(errs, FieldError{Path: fmt.Sprintf("services.%s.pre_start[%d].per_replica", name, i), Issue: "per_replica is not yet supported (nor by Docker Compose)", Err: errdefs.ErrNotImplemented})
+		}
+		hs, herrs := convertService(project, name, types.ServiceConfig{Name: name, ContainerSpec: h.ContainerSpec})
+		errs = append(errs, herrs...)
+		out.PreStart = append(out.PreStart, hs)
+	}
 	for _, c := range s.Configs {
 		out.Configs = append(out.Configs, fileRef(types.FileReferenceConfig(c), configsDir))
 	}
 	for _, c := range s.Secrets {
 		out.Secrets = append(out.Secrets, fileRef(types.FileReferenceConfig(c), secretsDir))
 	}
-	var errs []FieldError
-	out.Ports, errs = ports(name, s.Ports)
+	var perrs []FieldError
+	out.Ports, perrs = ports(name, s.Ports)
+	errs = append(errs, perrs...)
+	if out.Build != nil {
+		for _, h := range out.Build.ExtraHosts {
+			_, ip, _ := strings.Cut(h, "=")
+			if _, err := netip.ParseAddr(strings.Trim(ip, "[]")); err != nil && ip != "host-gateway" {
+				errs = append(errs, FieldError{Path: "services." + name + ".build.extra_hosts", Issue: fmt.Sprintf("%q: %q is not an IP address", h, ip), Err: errdefs.ErrInvalidArgument})
+			}
+		}
+	}
+	for i, m := range out.Mounts {
+		if (m.Recursive == "writable" || m.Recursive == "readonly") && !m.ReadOnly {
+			errs = append(errs, FieldError{Path: fmt.Sprintf("services.%s.volumes[%d].bind.recursive", name, i),
+				Issue: strconv.Quote(m.Recursive) + " needs read_only: true", Err: errdefs.ErrInvalidArgument})
+		}
+	}
 	if s.PullPolicy != "" {
 		policy, every, err := s.GetPullPolicy()
 		if err != nil {
@@ -161,6 +201,20 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 		}
 		if policy == types.PullPolicyRefresh {
 			out.PullPolicy, out.PullRefresh = policy, every
+		}
+	}
+	if s.PullRefreshAfter != "" {
+		// The interval of a plain pull_policy: refresh, written as
+		// every_<duration> takes it; with a policy that names its own
+		// interval, or no refresh at all, it has no effect.
+		var every types.ServiceConfig
+		every.PullPolicy = "every_" + s.PullRefreshAfter
+		_, after, err := every.GetPullPolicy()
+		switch {
+		case err != nil || after <= 0:
+			errs = append(errs, FieldError{Path: "services." + name + ".pull_refresh_after", Issue: strconv.Quote(s.PullRefreshAfter) + " is not a duration", Err: errdefs.ErrInvalidArgument})
+		case s.PullPolicy == types.PullPolicyRefresh:
+			out.PullRefresh = after
 		}
 	}
 	return out, errs
@@ -181,6 +235,7 @@ func serviceNetworks(in map[string]*types.ServiceNetworkConfig) []ServiceNetwork
 			sn.InterfaceName = c.InterfaceName
 			sn.LinkLocalIPs = cloneList(c.LinkLocalIPs)
 			sn.DriverOpts = cloneMap(c.DriverOpts)
+			sn.NoServiceAlias = !c.ServiceNameAliasEnabled()
 		}
 		out = append(out, sn)
 	}
@@ -248,6 +303,7 @@ func mount(v types.ServiceVolumeConfig) Mount {
 	if v.Volume != nil {
 		m.NoCopy = v.Volume.NoCopy
 		m.Subpath = v.Volume.Subpath
+		m.VolumeLabels = cloneMap(v.Volume.Labels)
 	}
 	if v.Type == types.VolumeTypeImage {
 		m.ReadOnly = true // an image is mounted read-only, as Docker does
@@ -257,6 +313,7 @@ func mount(v types.ServiceVolumeConfig) Mount {
 	}
 	if v.Bind != nil {
 		m.Propagation = v.Bind.Propagation
+		m.Recursive = v.Bind.Recursive
 		// compose-go sets create_host_path for the short syntax and fills
 		// in true for a bind: block that leaves it out.
 		m.CreateHostPath = v.Type == types.VolumeTypeBind && bool(v.Bind.CreateHostPath)

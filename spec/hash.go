@@ -96,6 +96,8 @@ type hashInput struct {
 	DeviceCgroup   []string          `json:"device_cgroup_rules,omitempty"` // sorted
 	PostStart      []Hook            `json:"post_start,omitempty"`          // in file order: they run in turn
 	PreStop        []Hook            `json:"pre_stop,omitempty"`
+	Umask          *uint32           `json:"umask,omitempty"`
+	PreStart       []string          `json:"pre_start,omitempty"` // each hook's own hash, in file order
 }
 
 type hashMount struct {
@@ -109,6 +111,9 @@ type hashMount struct {
 	CreateHostPath bool   `json:"create_host_path"`
 	TmpfsSize      int64  `json:"tmpfs_size"`
 	TmpfsMode      uint32 `json:"tmpfs_mode"`
+
+	Recursive    string            `json:"recursive,omitempty"`
+	VolumeLabels map[string]string `json:"volume_labels,omitempty"`
 }
 
 type hashNetwork struct {
@@ -123,6 +128,8 @@ type hashNetwork struct {
 	InterfaceName string            `json:"interface_name,omitempty"`
 	LinkLocalIPs  []string          `json:"link_local_ips,omitempty"` // sorted
 	DriverOpts    map[string]string `json:"driver_opts,omitempty"`
+
+	NoServiceAlias bool `json:"no_service_alias,omitempty"`
 }
 
 type hashHealthcheck struct {
@@ -234,10 +241,14 @@ func ConfigHash(s Service) string {
 		Annotations:    nonEmpty(s.Annotations),
 		Blkio:          s.Blkio,
 		Runtime:        s.Runtime,
+		Umask:          s.Umask,
 		ExternalLinks:  sorted(s.ExternalLinks),
 		DeviceCgroup:   sorted(s.DeviceCgroupRules),
 		PostStart:      s.PostStart,
 		PreStop:        s.PreStop,
+	}
+	for _, h := range s.PreStart {
+		in.PreStart = append(in.PreStart, ConfigHash(h))
 	}
 	if s.Logging != nil && (s.Logging.Driver != "" || len(s.Logging.Options) > 0) {
 		in.Logging = &hashLogging{Driver: s.Logging.Driver, Options: nonEmpty(s.Logging.Options)}
@@ -270,6 +281,8 @@ func hashNetworks(nets []ServiceNetwork) []hashNetwork {
 			InterfaceName: n.InterfaceName,
 			LinkLocalIPs:  sorted(n.LinkLocalIPs),
 			DriverOpts:    nonEmpty(n.DriverOpts),
+
+			NoServiceAlias: n.NoServiceAlias,
 		})
 	}
 	slices.SortFunc(out, func(a, b hashNetwork) int { return strings.Compare(a.Name, b.Name) })

@@ -259,9 +259,9 @@ func TestJobFieldErrors(t *testing.T) {
 		check           func(*Project) error
 	}{
 		{
-			name:  "an attribute berth does not run yet",
-			job:   "    use_api_socket: true\n",
-			want:  "compose.yaml: jobs.j.use_api_socket: not supported by berth yet",
+			name:  "an attribute refused by value",
+			job:   "    gpus: all\n",
+			want:  "compose.yaml: jobs.j.gpus: not supported: GPU requests need the NVIDIA container toolkit's runtime hook; berth makes no device requests (use devices: for a device node)",
 			check: func(p *Project) error { return p.CheckSupported() },
 		},
 		{

@@ -12,6 +12,11 @@ const (
 	LabelContainerNumber = "com.docker.compose.container-number"
 	// LabelOneOff is LabelTrue on containers made by `run`, else LabelFalse.
 	LabelOneOff = "com.docker.compose.oneoff"
+	// LabelHook names the lifecycle hook a container runs (HookPreStart),
+	// Docker Compose's label.
+	LabelHook = "com.docker.compose.hook"
+	// HookPreStart is LabelHook's value on a pre_start container.
+	HookPreStart = "pre_start"
 	// LabelConfigHash holds ConfigHash of the service the container was made from.
 	LabelConfigHash = "com.docker.compose.config-hash"
 	// LabelWorkingDir is the absolute project directory.

@@ -142,7 +142,14 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	}
 	cp = cp.WithoutUnnecessaryResources()
 
-	p, bad := convertProject(cp, l.jobs)
+	run, err := withAPISocket(cp)
+	if err != nil {
+		return nil, err
+	}
+	p, bad := convertProject(run, l.jobs)
+	if run != cp {
+		p.config = servicesAsJobs(cp, l.jobs) // berth config prints the project as written
+	}
 	if len(bad) > 0 {
 		errs := make([]error, len(bad))
 		for i, fe := range bad {

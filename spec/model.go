@@ -165,6 +165,7 @@ type Service struct {
 	Annotations    map[string]string // OCI annotations of the container
 	Blkio          *Blkio            // block I/O weights and throttles; nil: none
 	Runtime        string            // the OCI runtime binary, a name in PATH or a path; empty: the engine's
+	Umask          *uint32           // the process's initial umask; nil: the runtime's (0022)
 	// DeviceCgroupRules are Docker's "TYPE MAJOR:MINOR ACCESS" rules, as
 	// written.
 	DeviceCgroupRules []string
@@ -186,6 +187,12 @@ type Service struct {
 	// it is stopped, in file order (lifecycle hooks).
 	PostStart []Hook
 	PreStop   []Hook
+	// PreStart are init containers run to completion, in turn, before
+	// the service's containers start when none of them runs (pre_start):
+	// each a container specification completed with the service's (Load
+	// does that, as compose-go does), its volumes its own; they also get
+	// the service's named volumes and binds.
+	PreStart []Service
 
 	// Develop is what `berth watch` does when the service's files change;
 	// nil without a develop section. It is not part of the config hash.
@@ -217,7 +224,28 @@ type Build struct {
 	SSH map[string]string
 	// Privileged lets RUN --security=insecure run privileged.
 	Privileged bool
+	// Entitlements are what RUN steps may use besides: network.host,
+	// security.insecure.
+	Entitlements []string
+	// ExtraHosts ("HOST=IP", sorted), ShmSize (bytes; 0: the engine's)
+	// and Ulimits are those of the containers RUN steps run in.
+	ExtraHosts []string
+	ShmSize    int64
+	Ulimits    map[string]Ulimit
+	// NoCacheFilter names the stages built without the cache.
+	NoCacheFilter []string
+	// CacheFrom are build.cache_from as written: berth's builder imports
+	// no external cache, and says so when it builds.
+	CacheFrom []string
+	// AdditionalContexts are the named contexts, by name: an absolute
+	// directory, "docker-image://REF" or "service:NAME" (that service's
+	// image, built first).
+	AdditionalContexts map[string]string
 }
+
+// ServiceContextPrefix starts an additional context that is the image of
+// another service.
+const ServiceContextPrefix = types.ServicePrefix
 
 // BuildSecret is one entry of build.secrets.
 type BuildSecret struct {
@@ -336,6 +364,9 @@ type ServiceNetwork struct {
 	InterfaceName string
 	LinkLocalIPs  []string          // more addresses of the interface, link-local, as written
 	DriverOpts    map[string]string // the endpoint's driver options
+	// NoServiceAlias is use_service_name_alias: false: the service's
+	// name is not an alias of its containers on this network.
+	NoServiceAlias bool
 }
 
 // Mount is one entry of a service's volumes, resolved.
@@ -358,6 +389,14 @@ type Mount struct {
 	CreateHostPath bool
 	TmpfsSize      int64  // tmpfs: size in bytes; 0: the engine's default
 	TmpfsMode      uint32 // tmpfs: permission bits; 0: the engine's default
+
+	// Recursive is bind.recursive: "enabled" (also when empty), "disabled"
+	// (the source's sub-mounts are not mounted), "writable" (read-only,
+	// its sub-mounts not), "readonly" (read-only with every sub-mount).
+	Recursive string
+	// VolumeLabels label the anonymous volume the mount makes
+	// (volume.labels); a named volume has its own.
+	VolumeLabels map[string]string
 }
 
 // Dependency is one depends_on entry.
@@ -390,6 +429,9 @@ type IPAMConfig struct {
 	Subnet  string // CIDR, e.g. "172.28.0.0/16"
 	Gateway string // empty: the engine picks one
 	IPRange string // CIDR of the sub-range containers get addresses from; empty: all of Subnet
+	// AuxAddresses are addresses of Subnet the network must not give to
+	// a container (aux_addresses), by the name the file gives them.
+	AuxAddresses map[string]string
 }
 
 // Volume is one of the project's named volumes that a service uses.

@@ -25,26 +25,27 @@ import (
 // it, and check that hashInput covers it when a change to it needs a new
 // container.
 var supportedFields = map[string]valueCheck{
-	"services.*.image":                     nil,
-	"services.*.container_name":            nil,
-	"services.*.command":                   nil,
-	"services.*.entrypoint":                nil,
-	"services.*.environment":               nil,
-	"services.*.env_file":                  nil, // merged into environment by Load
-	"services.*.label_file":                nil, // merged into labels by Load
-	"services.*.working_dir":               nil,
-	"services.*.user":                      nil,
-	"services.*.hostname":                  nil,
-	"services.*.init":                      nil,
-	"services.*.labels":                    nil,
-	"services.*.networks.*.aliases":        nil,
-	"services.*.networks.*.ipv4_address":   nil,
-	"services.*.networks.*.ipv6_address":   nil,
-	"services.*.networks.*.mac_address":    nil,
-	"services.*.networks.*.priority":       nil,
-	"services.*.networks.*.gw_priority":    nil,
-	"services.*.networks.*.interface_name": nil,
-	"services.*.networks.*.link_local_ips": nil,
+	"services.*.image":                             nil,
+	"services.*.container_name":                    nil,
+	"services.*.command":                           nil,
+	"services.*.entrypoint":                        nil,
+	"services.*.environment":                       nil,
+	"services.*.env_file":                          nil, // merged into environment by Load
+	"services.*.label_file":                        nil, // merged into labels by Load
+	"services.*.working_dir":                       nil,
+	"services.*.user":                              nil,
+	"services.*.hostname":                          nil,
+	"services.*.init":                              nil,
+	"services.*.labels":                            nil,
+	"services.*.networks.*.aliases":                nil,
+	"services.*.networks.*.ipv4_address":           nil,
+	"services.*.networks.*.ipv6_address":           nil,
+	"services.*.networks.*.mac_address":            nil,
+	"services.*.networks.*.priority":               nil,
+	"services.*.networks.*.gw_priority":            nil,
+	"services.*.networks.*.interface_name":         nil,
+	"services.*.networks.*.link_local_ips":         nil,
+	"services.*.networks.*.use_service_name_alias": nil,
 	// driver_opts keys are checked where they are used (reconciler.ContainerConfig).
 	"services.*.networks.*.driver_opts":          nil,
 	"services.*.network_mode":                    nil, // "bridge" is refused by the reconciler
@@ -59,6 +60,8 @@ var supportedFields = map[string]valueCheck{
 	"services.*.volumes[].volume.subpath":        nil,
 	"services.*.volumes[].bind.propagation":      oneOf("private", "rprivate", "shared", "rshared", "slave", "rslave"),
 	"services.*.volumes[].bind.create_host_path": nil,
+	"services.*.volumes[].bind.recursive":        oneOf("enabled", "disabled", "writable", "readonly"),
+	"services.*.volumes[].volume.labels":         nil,             // of the anonymous volume the mount makes
 	"services.*.volumes[].bind.selinux":          oneOf("z", "Z"), // accepted; no relabelling without SELinux
 	"services.*.volumes[].tmpfs.size":            nil,
 	"services.*.volumes[].tmpfs.mode":            nil,
@@ -97,21 +100,30 @@ var supportedFields = map[string]valueCheck{
 	"services.*.pull_policy":                     pullPolicy,
 
 	// Images built by berth's builder (engine/build).
-	"services.*.build.context":           nil,
-	"services.*.build.dockerfile":        nil,
-	"services.*.build.dockerfile_inline": nil,
-	"services.*.build.args":              nil,
-	"services.*.build.target":            nil,
-	"services.*.build.labels":            nil,
-	"services.*.build.tags":              nil,
-	"services.*.build.no_cache":          nil,
-	"services.*.build.network":           oneOf("default", "none", "host"),
-	"services.*.build.platforms[]":       hostPlatform,
-	"services.*.build.pull":              nil,
-	"services.*.build.privileged":        nil,
-	"services.*.build.secrets[].source":  nil,
-	"services.*.build.secrets[].target":  nil,
-	"services.*.build.ssh":               nil,
+	"services.*.build.context":               nil,
+	"services.*.build.dockerfile":            nil,
+	"services.*.build.dockerfile_inline":     nil,
+	"services.*.build.args":                  nil,
+	"services.*.build.target":                nil,
+	"services.*.build.labels":                nil,
+	"services.*.build.tags":                  nil,
+	"services.*.build.no_cache":              nil,
+	"services.*.build.network":               oneOf("default", "none", "host"),
+	"services.*.build.platforms[]":           hostPlatform,
+	"services.*.build.pull":                  nil,
+	"services.*.build.privileged":            nil,
+	"services.*.build.secrets[].source":      nil,
+	"services.*.build.secrets[].target":      nil,
+	"services.*.build.ssh":                   nil,
+	"services.*.build.entitlements":          entitlements,
+	"services.*.build.extra_hosts":           nil, // of the containers RUN steps run in, as shm_size and ulimits
+	"services.*.build.shm_size":              nil,
+	"services.*.build.no_cache_filter":       nil,
+	"services.*.build.additional_contexts.*": additionalContext,
+	"services.*.build.ulimits":               nil,
+	"services.*.build.isolation":             oneOf("default"), // the only isolation of a Linux engine
+	"services.*.build.provenance":            oneOf("false"),
+	"services.*.build.sbom":                  oneOf("false"),
 
 	// Process, security and resources (engine.OCISpec).
 	"services.*.tty":                                  nil,
@@ -165,10 +177,26 @@ var supportedFields = map[string]valueCheck{
 	"services.*.runtime":                              nil, // an OCI runtime binary, by name in PATH or path
 	"services.*.logging.options.max-size":             nil,
 	"services.*.logging.options.max-file":             nil,
+	// Every driver's options in Docker: the shim drains a container's
+	// output as it comes, so it never blocks on its log, in either mode.
+	"services.*.logging.options.mode":            oneOf("blocking", "non-blocking"),
+	"services.*.logging.options.max-buffer-size": nil, // with mode non-blocking, as Docker requires
+	"services.*.logging.options.compress":        oneOf("false"),
+	// json-file's attributes of each line, shown by docker logs --details.
+	"services.*.logging.options.labels":       nil,
+	"services.*.logging.options.labels-regex": nil,
+	"services.*.logging.options.env":          nil,
+	"services.*.logging.options.env-regex":    nil,
+	"services.*.logging.options.tag":          nil,
+	"services.*.umask":                        nil,
+	"services.*.use_api_socket":               nil, // as Docker Compose: /var/run/docker.sock and the docker config's credentials
+	"services.*.pull_refresh_after":           nil, // the interval of pull_policy refresh
 
 	// Lifecycle hooks, run by the reconciler through the engine's exec.
 	"services.*.post_start[]": nil, // command, user, privileged, working_dir, environment
 	"services.*.pre_stop[]":   nil,
+	// Init containers: what they inherit from the service is checked there.
+	"services.*.pre_start[]": nil,
 
 	// Acted on by berth watch (reconciler/develop.go); not part of the hash.
 	"services.*.develop.watch[].path":             nil,
@@ -187,13 +215,16 @@ var supportedFields = map[string]valueCheck{
 	"networks.*.external":    nil,
 	"networks.*.internal":    nil,
 	"networks.*.enable_ipv6": nil,
+	"networks.*.enable_ipv4": isTrue, // every bridge network has an IPv4 subnet
+	"networks.*.ipam.driver": oneOf("default"),
 	"networks.*.driver":      oneOf("bridge"),
 	"networks.*.labels":      nil,
 	// driver_opts keys are checked where they are used (reconciler.NetworkConfig).
-	"networks.*.driver_opts":            nil,
-	"networks.*.ipam.config[].subnet":   nil,
-	"networks.*.ipam.config[].gateway":  nil,
-	"networks.*.ipam.config[].ip_range": nil,
+	"networks.*.driver_opts":                 nil,
+	"networks.*.ipam.config[].subnet":        nil,
+	"networks.*.ipam.config[].gateway":       nil,
+	"networks.*.ipam.config[].ip_range":      nil,
+	"networks.*.ipam.config[].aux_addresses": nil, // never handed to a container
 
 	"volumes.*.name":     nil,
 	"volumes.*.external": nil,
@@ -221,33 +252,52 @@ var supportedFields = map[string]valueCheck{
 // ignoredFields are accepted and ignored, exactly where Docker Compose
 // ignores them outside Swarm, with the reason.
 var ignoredFields = map[string]string{
-	"services.*.deploy.placement":                   "placement across Swarm nodes",
-	"services.*.deploy.update_config":               "Swarm rolling updates",
-	"services.*.deploy.rollback_config":             "Swarm rollbacks",
-	"services.*.deploy.endpoint_mode":               "Swarm service endpoints",
-	"services.*.deploy.labels":                      "labels of the Swarm service, not of its containers",
-	"services.*.deploy.resources.reservations.cpus": "a Swarm scheduling hint",
-	"networks.*.attachable":                         "for Swarm overlay networks; a bridge network takes any container",
-	"services.*.deploy.restart_policy.delay":        "Swarm's restart delay; the engine backs off as Docker's does",
-	"services.*.deploy.restart_policy.window":       "Swarm's restart window",
-	"services.*.volumes[].consistency":              "Docker Desktop for Mac only",
-	"version":                                       "obsolete: Docker Compose warns and ignores it, as berth does",
+	"services.*.deploy.placement":                                "placement across Swarm nodes",
+	"services.*.deploy.update_config":                            "Swarm rolling updates",
+	"services.*.deploy.rollback_config":                          "Swarm rollbacks",
+	"services.*.deploy.endpoint_mode":                            "Swarm service endpoints",
+	"services.*.deploy.labels":                                   "labels of the Swarm service, not of its containers",
+	"services.*.deploy.resources.reservations.cpus":              "a Swarm scheduling hint",
+	"networks.*.attachable":                                      "for Swarm overlay networks; a bridge network takes any container",
+	"services.*.deploy.restart_policy.delay":                     "Swarm's restart delay; the engine backs off as Docker's does",
+	"services.*.deploy.restart_policy.window":                    "Swarm's restart window",
+	"services.*.volumes[].consistency":                           "Docker Desktop for Mac only",
+	"version":                                                    "obsolete: Docker Compose warns and ignores it, as berth does",
+	"configs.*.labels":                                           "labels of a Swarm config; Docker Compose mounts the file and makes no object to label",
+	"secrets.*.labels":                                           "labels of a Swarm secret; Docker Compose mounts the file and makes no object to label",
+	"networks.*.ipam.options":                                    "Docker's default IPAM driver takes no options",
+	"services.*.ports[].name":                                    "a name for tools that read the file; Docker Compose publishes the port without it",
+	"services.*.ports[].app_protocol":                            "a hint for tools that read the file; Docker Compose publishes the port without it",
+	"services.*.deploy.resources.reservations.generic_resources": "Swarm generic resources; Docker Compose passes none to the engine",
+	"services.*.build.secrets[].uid":                             "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its owner",
+	"services.*.build.secrets[].gid":                             "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its owner",
+	"services.*.build.secrets[].mode":                            "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its mode",
+	"services.*.build.cache_from":                                "an external build cache only makes a build faster; berth's builder uses its own step cache, imports none and warns so when it builds",
 }
 
 // refusedFields cannot apply on one Linux host: any value is refused, with
 // the reason.
 var refusedFields = map[string]string{
-	"services.*.storage_opt":     "per-container storage options need a storage driver with quotas; berth's overlay layers have none",
-	"services.*.isolation":       "isolation is a Windows container setting",
-	"services.*.cpu_count":       "a Windows container setting",
-	"services.*.cpu_percent":     "a Windows container setting",
-	"services.*.credential_spec": "a Windows container setting",
-	"configs.*.external":         "external configs live in a Swarm cluster",
-	"secrets.*.external":         "external secrets live in a Swarm cluster",
-	"configs.*.template_driver":  "template drivers are Swarm's",
-	"secrets.*.template_driver":  "template drivers are Swarm's",
-	"secrets.*.driver":           "secret drivers are Swarm's",
-	"secrets.*.driver_opts":      "secret drivers are Swarm's",
+	"services.*.storage_opt":                           "per-container storage options need a storage driver with quotas; berth's overlay layers have none",
+	"services.*.isolation":                             "isolation is a Windows container setting",
+	"services.*.cpu_count":                             "a Windows container setting",
+	"services.*.cpu_percent":                           "a Windows container setting",
+	"services.*.credential_spec":                       "a Windows container setting",
+	"configs.*.external":                               "external configs live in a Swarm cluster",
+	"secrets.*.external":                               "external secrets live in a Swarm cluster",
+	"configs.*.template_driver":                        "template drivers are Swarm's",
+	"secrets.*.template_driver":                        "template drivers are Swarm's",
+	"secrets.*.driver":                                 "secret drivers are Swarm's",
+	"secrets.*.driver_opts":                            "secret drivers are Swarm's",
+	"volumes.*.driver_opts.*":                          "the local volume driver takes type, o and device (size needs project quotas, which berth's volumes do not have)",
+	"models":                                           "models are served by Docker Model Runner (the docker model plugin), which berth does not have",
+	"services.*.models":                                "models are served by Docker Model Runner (the docker model plugin), which berth does not have",
+	"services.*.provider":                              "a provider service is made by a Docker CLI provider plugin (docker-<type>), which berth does not run",
+	"services.*.gpus":                                  "GPU requests need the NVIDIA container toolkit's runtime hook; berth makes no device requests (use devices: for a device node)",
+	"services.*.deploy.resources.reservations.devices": "device requests (GPUs) need the NVIDIA container toolkit's runtime hook; berth makes none (use devices: for a device node)",
+	"services.*.build.cache_to":                        "berth's builder exports no build cache (nor does Docker's default docker build driver)",
+	"services.*.logging.options.*": "the json-file and local drivers take no other option (Docker: unknown log opt); they take max-size, max-file, mode, max-buffer-size, compress, " +
+		"and json-file labels, labels-regex, env, env-regex, tag",
 }
 
 // allFields is the table CheckSupported walks: what berth runs, what it
@@ -290,6 +340,36 @@ func oneOf(allowed ...string) valueCheck {
 // host, saying why.
 func refuse(reason string) valueCheck {
 	return func(any) string { return "not supported: " + reason }
+}
+
+// isTrue accepts true only.
+func isTrue(v any) string {
+	if b, ok := v.(bool); ok && b {
+		return ""
+	}
+	return fmt.Sprintf("%s is %s (supported: true)", describe(v), issueNotSupported)
+}
+
+// entitlements accepts the entitlements berth's builder grants:
+// network.host and security.insecure.
+func entitlements(v any) string {
+	list, _ := v.([]any)
+	for _, e := range list {
+		if s, _ := e.(string); s != "network.host" && s != "security.insecure" {
+			return fmt.Sprintf("%s is %s (supported: \"network.host\", \"security.insecure\")", describe(e), issueNotSupported)
+		}
+	}
+	return ""
+}
+
+// additionalContext accepts the named build contexts berth's builder
+// reads: a directory, an image and another service's image.
+func additionalContext(v any) string {
+	s, _ := v.(string)
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "docker-image://") || strings.HasPrefix(s, ServiceContextPrefix) {
+		return ""
+	}
+	return fmt.Sprintf("%s is %s (supported: a directory, \"docker-image://REF\", \"service:NAME\")", describe(v), issueNotSupported)
 }
 
 // hostPlatform accepts a platform this host runs: linux and its own

@@ -20,7 +20,7 @@ func TestCheckSupported(t *testing.T) {
 			`compose.yaml: networks.front.driver: "overlay" is not supported by berth yet (supported: "bridge")`,
 			`compose.yaml: secrets.ext.external: not supported: external secrets live in a Swarm cluster`,
 			`compose.yaml: volumes.data.driver: "nfs" is not supported by berth yet (supported: "local")`,
-			`compose.yaml: volumes.data.driver_opts.addr: not supported by berth yet`,
+			`compose.yaml: volumes.data.driver_opts.addr: not supported: the local volume driver takes type, o and device (size needs project quotas, which berth's volumes do not have)`,
 		}
 		if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
 			t.Errorf("CheckSupported:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -44,19 +44,19 @@ func TestCheckSupported(t *testing.T) {
 	})
 	t.Run("the file that sets the attribute is named", func(t *testing.T) {
 		dir := copyCase(t, "discovery")
-		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    storage_opt: {size: 1G}\n    use_api_socket: true\n")
+		writeFile(t, dir+"/compose.override.yaml", "services:\n  web:\n    storage_opt: {size: 1G}\n    deploy: {mode: global}\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		want := "compose.override.yaml: services.web.storage_opt: not supported: per-container storage options need a storage driver with quotas; berth's overlay layers have none\n" +
-			"compose.override.yaml: services.web.use_api_socket: not supported by berth yet"
+		want := "compose.override.yaml: services.web.deploy.mode: \"global\" is not supported by berth yet (supported: \"replicated\")\n" +
+			"compose.override.yaml: services.web.storage_opt: not supported: per-container storage options need a storage driver with quotas; berth's overlay layers have none"
 		if err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want:\n%s", err, want)
 		}
 	})
 	t.Run("an included file is named", func(t *testing.T) {
 		dir := copyCase(t, "include")
-		writeFile(t, dir+"/sub/compose.yaml", "services:\n  db:\n    image: db\n    use_api_socket: true\n")
+		writeFile(t, dir+"/sub/compose.yaml", "services:\n  db:\n    image: db\n    deploy: {mode: global}\n")
 		err := mustLoad(t, LoadOptions{WorkingDir: dir}).CheckSupported()
-		if want := "sub/compose.yaml: services.db.use_api_socket: not supported by berth yet"; err == nil || err.Error() != want {
+		if want := "sub/compose.yaml: services.db.deploy.mode: \"global\" is not supported by berth yet (supported: \"replicated\")"; err == nil || err.Error() != want {
 			t.Errorf("CheckSupported = %v, want %s", err, want)
 		}
 	})

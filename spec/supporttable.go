@@ -56,6 +56,10 @@ func supportOf(path string) Support {
 			next, key = r.children["*"], "*"
 		}
 		if next == nil {
+			if part == "*" && len(r.children) > 0 {
+				// Some keys run, named in the table; the others do not yet.
+				s.Note = "runs: " + strings.Join(slices.Sorted(maps.Keys(r.children)), ", ")
+			}
 			return s
 		}
 		r = next

@@ -244,11 +244,15 @@ func newContainerLogsCommand(g *globalOptions) *cobra.Command {
 				if l.Stream == "stderr" {
 					w = g.stderr
 				}
+				text := l.Text
+				if o.details {
+					text = dockerapi.LogDetails(l.Attrs) + " " + text
+				}
 				if o.timestamps {
-					_, err := fmt.Fprintf(w, "%s %s\n", l.Time.Format(time.RFC3339Nano), l.Text)
+					_, err := fmt.Fprintf(w, "%s %s\n", l.Time.Format(time.RFC3339Nano), text)
 					return err
 				}
-				_, err := fmt.Fprintln(w, l.Text)
+				_, err := fmt.Fprintln(w, text)
 				return err
 			})
 		},
@@ -259,6 +263,7 @@ func newContainerLogsCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&o.timestamps, "timestamps", "t", false, "show timestamps")
 	f.StringVar(&o.since, "since", "", "show logs since timestamp or relative (42m)")
 	f.StringVar(&o.until, "until", "", "show logs before a timestamp or relative (42m)")
+	f.BoolVar(&o.details, "details", false, "show the attributes the logging options add (labels, env, tag)")
 	return cmd
 }
 

@@ -26,6 +26,7 @@ type logsOptions struct {
 	until      string
 	index      int  // compose: only the container of that number
 	noColor    bool // compose: no colours in the prefixes
+	details    bool // container logs: the lines' attributes (logging labels, env, tag)
 }
 
 func newLogsCommand(g *globalOptions) *cobra.Command {
@@ -116,7 +117,7 @@ func linePrefix(project string, c *engine.Container, width int, colour string) s
 }
 
 func (o logsOptions) engineOptions(now time.Time) (engine.LogOptions, error) {
-	opt := engine.LogOptions{Follow: o.follow, Tail: -1}
+	opt := engine.LogOptions{Follow: o.follow, Tail: -1, Details: o.details}
 	if o.tail != "all" && o.tail != "" {
 		var n int
 		if _, err := fmt.Sscan(o.tail, &n); err != nil || n < 0 {

@@ -37,6 +37,7 @@ func (t *translator) refusals(s spec.Service, x swarmFields) {
 		{"cpu_shares", s.CPUShares != 0}, {"cpuset", s.Cpuset != ""}, {"cpu_quota", s.CPUQuota != 0},
 		{"cpu_period", s.CPUPeriod != 0}, {"cpu_rt_runtime", s.CPURTRuntime != 0}, {"cpu_rt_period", s.CPURTPeriod != 0},
 		{"oom_kill_disable", s.OomKillDisable}, {"annotations", len(s.Annotations) > 0},
+		{"umask", s.Umask != nil}, {"pre_start", len(s.PreStart) > 0},
 	}
 	for _, f := range notOnSwarm {
 		if f.set {
@@ -46,6 +47,17 @@ func (t *translator) refusals(s spec.Service, x swarmFields) {
 	for _, n := range s.Networks {
 		if n.IPv4Address != "" || n.IPv6Address != "" || n.MacAddress != "" {
 			r("networks."+n.Name, "static addresses: Swarm assigns task addresses")
+		}
+		if n.NoServiceAlias {
+			r("networks."+n.Name+".use_service_name_alias", "a Swarm service always answers to its name")
+		}
+	}
+	for i, m := range s.Mounts {
+		if m.Recursive != "" && m.Recursive != "enabled" {
+			r(fmt.Sprintf("volumes[%d].bind.recursive", i), "not deployed by berth")
+		}
+		if len(m.VolumeLabels) > 0 {
+			r(fmt.Sprintf("volumes[%d].volume.labels", i), "not deployed by berth")
 		}
 	}
 	switch x.Mode {

@@ -116,6 +116,10 @@ func TestTranslateRefuses(t *testing.T) {
 		`compose.yaml: services.hostnet.pid: Swarm services have no such setting`,
 		`compose.yaml: services.pinned.ports[0].host_ip: 127.0.0.1: Swarm publishes a port on every address of a node`,
 		`compose.yaml: services.pinned.healthcheck.start_interval: needs Engine API 1.44; the cluster speaks 1.41`,
+		`compose.yaml: services.hooked.umask: Swarm services have no such setting`,
+		`compose.yaml: services.hooked.pre_start: Swarm services have no such setting`,
+		`compose.yaml: services.hooked.networks.default.use_service_name_alias: a Swarm service always answers to its name`,
+		`compose.yaml: services.hooked.volumes[0].bind.recursive: not deployed by berth`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	for _, w := range want {

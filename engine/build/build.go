@@ -66,7 +66,17 @@ type Options struct {
 	Tags              []string          // -t; none leaves the image without a name
 	Labels            map[string]string // --label, over the Dockerfile's
 	NoCache           bool              // run every step again (the cache is still written)
-	Network           string            // RUN's network: "" or "default" (the default bridge), "none", "host" (grants AllowNetworkHost)
+	// Contexts are the named build contexts (--build-context NAME=VALUE):
+	// "docker-image://REF" stands for the image REF wherever the
+	// Dockerfile names NAME as an image (FROM, COPY --from, RUN --mount
+	// from=); an absolute directory is a context COPY --from=NAME and RUN
+	// --mount=type=bind,from=NAME read. A stage of that name wins.
+	Contexts map[string]string
+	// NoCacheFilter names the stages whose steps run again, as NoCache
+	// does for all (--no-cache-filter). The stages built on what they
+	// make are built again unless it is what the cache last held.
+	NoCacheFilter []string
+	Network       string // RUN's network: "" or "default" (the default bridge), "none", "host" (grants AllowNetworkHost)
 	// Pull re-resolves every FROM image against its registry, as --pull.
 	Pull bool
 	// Secrets are what RUN --mount=type=secret mounts, by ID (--secret).
@@ -74,6 +84,12 @@ type Options struct {
 	// SSH are the agent sockets RUN --mount=type=ssh forwards, by ID
 	// (--ssh default=$SSH_AUTH_SOCK).
 	SSH map[string]string
+	// ExtraHosts, ShmSize (bytes; 0: the engine's 64 MiB) and Ulimits are
+	// those of every RUN step's container (--add-host, --shm-size,
+	// --ulimit). Like Network, they are not part of the steps' cache keys.
+	ExtraHosts []engine.HostEntry
+	ShmSize    int64
+	Ulimits    map[string]engine.Ulimit
 	// Allow are the entitlements RUN steps may use: AllowNetworkHost,
 	// AllowSecurityInsecure.
 	Allow []string
@@ -156,6 +172,9 @@ type run struct {
 	opt    Options
 	plan   *Plan
 	ctxDir *srcTree
+	// locals are the named contexts that are directories, once opened.
+	localMu sync.Mutex
+	locals  map[string]*srcTree
 	// states holds every stage of the plan from the start; a stage's is
 	// filled in before its done channel is closed (see stages), and read
 	// by others only after that.
@@ -184,7 +203,12 @@ func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr err
 	if err != nil {
 		return nil, err
 	}
-	plan, err := Parse(data, PlanOptions{File: name, BuildArgs: opt.BuildArgs, Target: opt.Target})
+	for n, v := range opt.Contexts {
+		if _, isImage := strings.CutPrefix(v, ImageContextPrefix); !isImage && !filepath.IsAbs(v) {
+			return nil, fmt.Errorf("build context %q: %q is neither %sREF nor an absolute directory: %w", n, v, ImageContextPrefix, errdefs.ErrInvalidArgument)
+		}
+	}
+	plan, err := Parse(data, PlanOptions{File: name, BuildArgs: opt.BuildArgs, Target: opt.Target, Contexts: opt.Contexts})
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +382,8 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	}
 	defer func() { retErr = errors.Join(retErr, cleanup()) }()
 	key := stepKey(ss.key, st.keyText(), src.sum)
-	ent, hit, err := r.lookup(ctx, key)
+	noCache := r.noCache(s)
+	ent, hit, err := r.lookup(ctx, key, noCache)
 	if err != nil {
 		return err
 	}
@@ -368,7 +393,7 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 			return err
 		}
 		defer unlock()
-		if ent, hit, err = r.lookup(ctx, key); err != nil {
+		if ent, hit, err = r.lookup(ctx, key, noCache); err != nil {
 			return err
 		}
 	}
@@ -394,6 +419,11 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 		r.emit(Event{Vertex: v, Name: name, Status: StepDone, Duration: time.Since(began)})
 	}
 	ss.key = key
+	if noCache && !r.opt.NoCache {
+		// What follows is keyed by what the step made this time, not by
+		// the instruction alone, so it is built again when that changed.
+		ss.key = stepKey(key, "no-cache-filter", ent.DiffID)
+	}
 	h := v1.History{CreatedBy: st.created, Comment: "berth", Created: v1.Time{Time: ent.Created}}
 	if ent.DiffID == "" {
 		h.EmptyLayer = true
@@ -407,8 +437,14 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	return nil
 }
 
-func (r *run) lookup(ctx context.Context, key string) (*cacheEntry, bool, error) {
-	if r.opt.NoCache {
+// noCache reports whether s's steps run again: --no-cache, or s is named
+// by --no-cache-filter.
+func (r *run) noCache(s *Stage) bool {
+	return r.opt.NoCache || slices.ContainsFunc(r.opt.NoCacheFilter, func(n string) bool { return strings.EqualFold(n, s.Name) })
+}
+
+func (r *run) lookup(ctx context.Context, key string, noCache bool) (*cacheEntry, bool, error) {
+	if noCache {
 		return nil, false, nil
 	}
 	return r.use(ctx, key)
@@ -435,7 +471,13 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 	tree := r.ctxDir
 	cleanup := none
 	sum := ""
-	if st.copy.From != "" {
+	local, err := r.localContext(st.copy.From)
+	if err != nil {
+		return source{}, none, err
+	}
+	if local != nil {
+		tree = local
+	} else if st.copy.From != "" {
 		fs, from, err := r.copyFromState(ctx, st)
 		if err != nil {
 			return source{}, none, err
@@ -538,6 +580,9 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 		Labels:       map[string]string{LabelBuild: "1"},
 		Mounts:       ms.mounts,
 		Privileged:   rs.Security == "insecure",
+		ExtraHosts:   slices.Clone(r.opt.ExtraHosts),
+		ShmSize:      r.opt.ShmSize,
+		Ulimits:      maps.Clone(r.opt.Ulimits),
 	}
 	scripts, err := r.b.cache.writeScripts(rs.Files)
 	if err != nil {
@@ -631,4 +676,40 @@ func (r *run) commit(ctx context.Context, ss *stageState) (*Result, error) {
 		res.Tags = append(res.Tags, n)
 	}
 	return res, nil
+}
+
+// ImageContextPrefix starts a named build context that is an image.
+const ImageContextPrefix = "docker-image://"
+
+// contextRef is the image a name stands for: the image of the named
+// context of that name, else the name itself.
+func (r *run) contextRef(name string) string {
+	if ref, ok := strings.CutPrefix(r.opt.Contexts[name], ImageContextPrefix); ok && findStage(r.plan.all, name) == nil {
+		return ref
+	}
+	return name
+}
+
+// localContext is the named context name when it is a directory, opened
+// once per build; nil when it is none.
+func (r *run) localContext(name string) (*srcTree, error) {
+	dir := r.opt.Contexts[name]
+	if name == "" || dir == "" || strings.HasPrefix(dir, ImageContextPrefix) || findStage(r.plan.all, name) != nil {
+		return nil, nil
+	}
+	r.localMu.Lock()
+	defer r.localMu.Unlock()
+	if t := r.locals[name]; t != nil {
+		return t, nil
+	}
+	t, err := openContext(dir, "")
+	if err != nil {
+		return nil, fmt.Errorf("build context %q: %w", name, err)
+	}
+	t.what = fmt.Sprintf("build context %q", name)
+	if r.locals == nil {
+		r.locals = map[string]*srcTree{}
+	}
+	r.locals[name] = t
+	return t, nil
 }

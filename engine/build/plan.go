@@ -104,6 +104,9 @@ type PlanOptions struct {
 	File      string            // the Dockerfile's name for messages; "" is "Dockerfile"
 	BuildArgs map[string]string // --build-arg
 	Target    string            // --target; "" is the last stage
+	// Contexts are the named build contexts (Options.Contexts): a
+	// directory's name is no image to plan.
+	Contexts map[string]string
 }
 
 // platformArgs are the automatic platform ARGs, with the host's values (a
@@ -160,6 +163,8 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 		s.Base = base
 		if b := findStage(all[:i], base); b != nil {
 			s.BaseStage = b
+		} else if v := opt.Contexts[base]; v != "" && !strings.HasPrefix(v, ImageContextPrefix) {
+			return nil, &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("FROM %s: the build context %q is a directory, not an image", base, base)}
 		}
 		all[i] = s
 	}
@@ -201,6 +206,8 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 					return &Error{File: file, Line: commandLine(c), Msg: fmt.Sprintf("--from=%s names this stage or a later one", from)}
 				} else if from == "" {
 					return &Error{File: file, Line: commandLine(c), Msg: "--from names no stage or image"}
+				} else if v := opt.Contexts[from]; v != "" && !strings.HasPrefix(v, ImageContextPrefix) {
+					continue // a directory: read when the step runs
 				} else if copyFrom(c) != "" { // RUN --mount from= an image reads it when it runs
 					if p.images[from] == nil {
 						p.images[from] = &Stage{Index: -1, Name: from, Base: from, Line: commandLine(c), From: "FROM " + from, Image: true}

@@ -96,10 +96,18 @@ func (r *run) secret(id string) (Secret, bool) {
 func (r *run) bindSource(ctx context.Context, m runMount) (*bindSource, error) {
 	b := &bindSource{rel: m.Source}
 	what := "--mount=type=bind,from=" + m.From
+	local, err := r.localContext(m.From)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	switch {
-	case m.From == "":
-		what = "--mount=type=bind,source=" + m.Source
+	case m.From == "" || local != nil:
 		t := r.ctxDir
+		if local != nil {
+			t = local
+		} else {
+			what = "--mount=type=bind,source=" + m.Source
+		}
 		p, err := securejoin.SecureJoin(t.root, m.Source)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
@@ -112,7 +120,7 @@ func (r *run) bindSource(ctx context.Context, m runMount) (*bindSource, error) {
 			rel = ""
 		}
 		if _, err := os.Lstat(p); err != nil || t.ignored(rel) {
-			return nil, fmt.Errorf("%s: %q: not found in the build context: %w", what, m.Source, errdefs.ErrNotFound)
+			return nil, fmt.Errorf("%s: %q: not found in the %s: %w", what, m.Source, t.what, errdefs.ErrNotFound)
 		}
 		files, err := t.files(rel, "", false, excludeAt{})
 		if err != nil {

@@ -54,6 +54,7 @@ func (r *run) stages(ctx context.Context) error {
 // resolveImage finds a base or mount image in the store, pulling it when
 // the store lacks it, or always with Options.Pull.
 func (r *run) resolveImage(ctx context.Context, ref string) (*image.Image, error) {
+	ref = r.contextRef(ref)
 	if !r.opt.Pull {
 		img, err := r.b.images.Resolve(ctx, ref)
 		if !errdefs.IsNotFound(err) {
