@@ -245,6 +245,7 @@ func (e *Engine) Create(ctx context.Context, cfg ContainerConfig) (*Container, e
 		}
 		return nil, err
 	}
+	e.journal(ctx, "create", &record{ID: c.ID, Config: c.Config}, nil)
 	return c, nil
 }
 
@@ -638,6 +639,7 @@ func (e *Engine) Remove(ctx context.Context, id ContainerID, force bool) error {
 	if err := e.removeLocked(ctx, dir, rec, force); err != nil {
 		return fmt.Errorf("container %q: remove: %w", name, err)
 	}
+	e.journal(ctx, "destroy", rec, nil)
 	return nil
 }
 

@@ -453,6 +453,8 @@ func setMoreResources(r *specs.LinuxResources, res Resources) error {
 		return invalid("mem_swappiness %d: want 0-100", res.MemSwappiness)
 	case res.CpusetCpus != "" && !validCpuset(res.CpusetCpus):
 		return invalid("cpuset %q: want a list such as 0-2,4", res.CpusetCpus)
+	case res.CpusetMems != "" && !validCpuset(res.CpusetMems):
+		return invalid("cpuset_mems %q: want a list such as 0-1", res.CpusetMems)
 	}
 	cpu := func() *specs.LinuxCPU {
 		if r.CPU == nil {
@@ -462,6 +464,9 @@ func setMoreResources(r *specs.LinuxResources, res Resources) error {
 	}
 	if res.CpusetCpus != "" {
 		cpu().Cpus = res.CpusetCpus
+	}
+	if res.CpusetMems != "" {
+		cpu().Mems = res.CpusetMems
 	}
 	if res.CPUQuota > 0 && res.CPUs == 0 {
 		cpu().Quota = ptr(res.CPUQuota)

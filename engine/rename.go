@@ -41,10 +41,12 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 			return fmt.Errorf("container name %q is already in use by container %s: %w", name, ent.rec.ID, errdefs.ErrConflict)
 		}
 	}
+	oldName := rec.Config.Name
 	rec.Config.Name = name
 	if err := atomicfile.WriteJSON(filepath.Join(dir, ctrstate.RecordFile), rec, 0o600); err != nil {
 		return err
 	}
+	e.journal(ctx, "rename", rec, map[string]string{"oldName": oldName})
 	if st, err := e.observeDir(dir); err == nil && st.Status == StatusRunning && len(rec.Config.Networks) > 0 {
 		if err := e.syncHosts(ctx); err != nil {
 			e.log.WarnContext(ctx, "updating the hosts files of peers failed", "container", name, "err", err)

@@ -46,6 +46,7 @@ func (e *Engine) Start(ctx context.Context, id ContainerID) error {
 	if err := e.startLocked(ctx, dir, rec); err != nil {
 		return fmt.Errorf("container %q: start: %w", rec.Config.Name, err)
 	}
+	e.journal(ctx, "start", rec, nil)
 	return nil
 }
 

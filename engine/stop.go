@@ -57,8 +57,15 @@ func (e *Engine) StopSignal(ctx context.Context, id ContainerID, timeout time.Du
 			timeout = *rec.Config.StopTimeout
 		}
 	}
+	st, err := e.observeDir(dir)
+	if err != nil {
+		return err
+	}
 	if err := e.stopLocked(ctx, dir, rec, timeout, signal); err != nil {
 		return fmt.Errorf("container %q: stop: %w", rec.Config.Name, err)
+	}
+	if active(st.Status) {
+		e.journal(ctx, "stop", rec, nil)
 	}
 	return nil
 }
@@ -295,6 +302,7 @@ func (e *Engine) Kill(ctx context.Context, id ContainerID, signal string) error 
 	if err := rt.kill(ctx, rec.ID, sig); err != nil {
 		return fmt.Errorf("container %q: kill: %w", rec.Config.Name, err)
 	}
+	e.journal(ctx, "kill", rec, map[string]string{"signal": sig})
 	return nil
 }
 
@@ -366,6 +374,7 @@ func (e *Engine) setPaused(ctx context.Context, id ContainerID, pause bool) erro
 		if err := os.WriteFile(marker, nil, 0o644); err != nil {
 			return fmt.Errorf("container %q: pause: %w", rec.Config.Name, err)
 		}
+		e.journal(ctx, "pause", rec, nil)
 		return nil
 	}
 	if err := rt.resume(ctx, rec.ID); err != nil {
@@ -374,5 +383,6 @@ func (e *Engine) setPaused(ctx context.Context, id ContainerID, pause bool) erro
 	if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("container %q: unpause: %w", rec.Config.Name, err)
 	}
+	e.journal(ctx, "unpause", rec, nil)
 	return nil
 }

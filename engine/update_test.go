@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+func TestResourceUpdateApply(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	for _, tc := range []struct {
+		name    string
+		have    Resources
+		u       ResourceUpdate
+		want    Resources
+		wantErr string
+	}{
+		{name: "only the fields given change", have: Resources{MemLimit: 32 << 20, PidsLimit: 10},
+			u: ResourceUpdate{MemLimit: i64(64 << 20)}, want: Resources{MemLimit: 64 << 20, PidsLimit: 10}},
+		{name: "cpus replaces quota and period", have: Resources{CPUQuota: 20000, CPUPeriod: 100000},
+			u: ResourceUpdate{CPUs: ptr(1.5)}, want: Resources{CPUs: 1.5}},
+		{name: "quota while cpus are set", have: Resources{CPUs: 1},
+			u: ResourceUpdate{CPUQuota: i64(5000)}, wantErr: "update cpus instead"},
+		{name: "cpus with quota", u: ResourceUpdate{CPUs: ptr(1.0), CPUPeriod: i64(5000)}, wantErr: "cannot both be set"},
+		{name: "blkio weight", u: ResourceUpdate{BlkioWeight: ptr(uint16(300))}, want: Resources{Blkio: &Blkio{Weight: 300}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, restart := tc.have, RestartPolicy{}
+			err := tc.u.apply(&res, &restart)
+			if tc.wantErr != "" {
+				if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want InvalidArgument with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (res.Blkio == nil) != (tc.want.Blkio == nil) || (res.Blkio != nil && res.Blkio.Weight != tc.want.Blkio.Weight) {
+				t.Errorf("blkio %+v, want %+v", res.Blkio, tc.want.Blkio)
+			}
+			res.Blkio, tc.want.Blkio = nil, nil
+			if res != tc.want {
+				t.Errorf("resources %+v, want %+v", res, tc.want)
+			}
+		})
+	}
+}
+
+func TestUpdateStoppedContainer(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", true)
+	c, err := e.Create(t.Context(), ContainerConfig{Name: "upd", Image: "busybox", Cmd: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Update(t.Context(), "upd", ResourceUpdate{MemLimit: ptr(int64(64 << 20)), Restart: &RestartPolicy{Name: "always"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Get(t.Context(), string(c.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config.Resources.MemLimit != 64<<20 || got.Config.Restart.Name != "always" {
+		t.Errorf("after update: resources %+v, restart %+v", got.Config.Resources, got.Config.Restart)
+	}
+	if err := e.Update(t.Context(), "upd", ResourceUpdate{MemLimit: ptr(int64(1 << 20))}); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("a 1 MiB limit: %v, want InvalidArgument", err)
+	}
+	if err := e.Update(t.Context(), "nosuch", ResourceUpdate{MemLimit: ptr(int64(64 << 20))}); !errdefs.IsNotFound(err) {
+		t.Errorf("unknown container: %v, want NotFound", err)
+	}
+	auto, err := e.Create(t.Context(), ContainerConfig{Name: "auto", Image: "busybox", Cmd: []string{"true"}, AutoRemove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Update(t.Context(), string(auto.ID), ResourceUpdate{Restart: &RestartPolicy{Name: "always"}}); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("restart policy of an auto-remove container: %v, want InvalidArgument", err)
+	}
+}
+
+func TestEventJournal(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", true)
+	before := time.Now()
+	c, err := e.Create(t.Context(), ContainerConfig{Name: "ev", Image: "busybox", Cmd: []string{"true"}, Labels: map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Rename(t.Context(), "ev", "ev2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Remove(t.Context(), c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.Events(t.Context(), before, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, ev := range evs {
+		actions = append(actions, ev.Action+":"+ev.Name)
+		if ev.ID != c.ID || ev.Labels["k"] != "v" {
+			t.Errorf("event %+v: want container %s with its labels", ev, c.ID)
+		}
+	}
+	if got := strings.Join(actions, " "); got != "create:ev rename:ev2 destroy:ev2" {
+		t.Errorf("events %q, want create:ev rename:ev2 destroy:ev2", got)
+	}
+	if evs[1].Attributes["oldName"] != "ev" {
+		t.Errorf("rename attributes %v, want oldName ev", evs[1].Attributes)
+	}
+	if evs, _ := e.Events(t.Context(), time.Time{}, before); len(evs) != 0 {
+		t.Errorf("events until before they happened: %+v", evs)
+	}
+
+	// A line cut short is skipped; the journal rotates past journalMax.
+	f, err := os.OpenFile(e.journalPath(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"version":1,"time":"20`)
+	f.Close()
+	defer func(m int64) { journalMax = m }(journalMax)
+	journalMax = 1
+	if _, err := e.Create(t.Context(), ContainerConfig{Name: "ev3", Image: "busybox", Cmd: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err = e.Events(t.Context(), before, time.Time{})
+	if err != nil || len(evs) != 4 || evs[3].Name != "ev3" {
+		t.Errorf("after a rotation: %d events (%v), want 4 ending with ev3's create", len(evs), err)
+	}
+	if _, err := os.Stat(e.journalPath() + ".1"); err != nil {
+		t.Errorf("rotated journal: %v", err)
+	}
+}
