@@ -30,6 +30,13 @@ func TestParseTimeFlag(t *testing.T) {
 	if _, err := parseTimeFlag("--since", "yesterday", now); err == nil || !strings.Contains(err.Error(), "--since") {
 		t.Fatalf("bad value: err = %v", err)
 	}
+	got, err = parseTimeFlag("--until", "1767268800.25", now)
+	if err != nil || !got.Equal(time.Unix(1767268800, 250000000)) {
+		t.Fatalf("Unix time: %v %v", got, err)
+	}
+	if _, err := parseTimeFlag("--until", "1767268800.", now); err == nil {
+		t.Fatal("a Unix time without its fraction's digits: no error")
+	}
 }
 
 func TestOneLine(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
@@ -19,7 +20,10 @@ import (
 // daemon to push events, so they are observed changes of state.
 const eventPoll = 200 * time.Millisecond
 
-type eventsOptions struct{ json bool }
+type eventsOptions struct {
+	json         bool
+	since, until string
+}
 
 func newEventsCommand(g *globalOptions) *cobra.Command {
 	var o eventsOptions
@@ -31,6 +35,8 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "output events as a stream of json objects")
+	cmd.Flags().StringVar(&o.since, "since", "", "show all events created since timestamp (2013-01-02T13:23:37Z, a Unix time, or relative: 42m)")
+	cmd.Flags().StringVar(&o.until, "until", "", "stream events until this timestamp, then exit")
 	return cmd
 }
 
@@ -45,6 +51,18 @@ type containerEvent struct {
 }
 
 func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services []string) error {
+	now := time.Now()
+	since, err := parseTimeFlag("--since", o.since, now)
+	if err != nil {
+		return err
+	}
+	until, err := parseTimeFlag("--until", o.until, now)
+	if err != nil {
+		return err
+	}
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		return fmt.Errorf("--until %q: before --since %q: %w", o.until, o.since, errdefs.ErrInvalidArgument)
+	}
 	a, name, err := g.openProject(ctx)
 	if err != nil {
 		return err
@@ -60,6 +78,33 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 		}
 		_, err := fmt.Fprintf(g.stdout, "%s container %s %s (%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"), ev.Action, ev.ID, strings.Join(attrs, ", "))
 		return err
+	}
+	if !since.IsZero() {
+		to := now
+		if !until.IsZero() && until.Before(now) {
+			to = until
+		}
+		past, err := a.engine.Events(ctx, since, to)
+		if err != nil {
+			return err
+		}
+		for _, ev := range past {
+			if ev.Labels[spec.LabelProject] != name || (len(services) > 0 && !slices.Contains(services, ev.Labels[spec.LabelService])) {
+				continue
+			}
+			if err := emit(journalEvent(ev)); err != nil {
+				return err
+			}
+		}
+	}
+	if !until.IsZero() && !until.After(now) {
+		return nil
+	}
+	var deadline <-chan time.Time
+	if !until.IsZero() {
+		t := time.NewTimer(until.Sub(now))
+		defer t.Stop()
+		deadline = t.C
 	}
 	seen := map[engine.ContainerID]*engine.Container{}
 	first := true
@@ -97,6 +142,8 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 		first = false
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-deadline:
 			return nil
 		case <-time.After(eventPoll):
 		}
@@ -149,4 +196,12 @@ func newContainerEvent(t time.Time, action string, c *engine.Container) containe
 	}
 	return containerEvent{Time: t, Type: "container", Action: action, ID: string(c.ID),
 		Service: c.Config.Labels[spec.LabelService], Attributes: attrs}
+}
+
+// journalEvent is an event of the engine's journal as `events` prints it.
+func journalEvent(ev engine.Event) containerEvent {
+	attrs := map[string]string{"name": ev.Name, "image": ev.Image}
+	maps.Copy(attrs, ev.Attributes)
+	return containerEvent{Time: ev.Time.Local(), Type: "container", Action: ev.Action, ID: string(ev.ID),
+		Service: ev.Labels[spec.LabelService], Attributes: attrs}
 }
