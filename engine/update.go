@@ -134,6 +134,13 @@ func (e *Engine) Update(ctx context.Context, ref string, u ResourceUpdate) error
 			return fmt.Errorf("container %q: update: %w", name, err)
 		}
 	}
+	if active(st.Status) {
+		// The shim runs the same bundle again when its policy restarts
+		// the container: the new run must have the new limits too.
+		if err := patchBundle(dir, lr); err != nil {
+			return fmt.Errorf("container %q: update: %w", name, err)
+		}
+	}
 	rec.Config.Resources, rec.Config.Restart = res, restart
 	if err := e.writeRecord(dir, rec); err != nil {
 		return err
@@ -183,4 +190,36 @@ func restartArg(p RestartPolicy) string {
 		return "no"
 	}
 	return p.Name
+}
+
+// patchBundle sets the updated cgroup values in the bundle's config.json,
+// which the shim's restarts use; its devices and block I/O throttles stay.
+func patchBundle(dir string, lr *specs.LinuxResources) error {
+	p := filepath.Join(dir, ctrstate.BundleDir, "config.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("bundle %s: %w", p, err)
+	}
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	if s.Linux.Resources == nil {
+		s.Linux.Resources = &specs.LinuxResources{}
+	}
+	r := s.Linux.Resources
+	r.Memory, r.CPU, r.Pids = lr.Memory, lr.CPU, lr.Pids
+	if lr.BlockIO != nil {
+		if r.BlockIO == nil {
+			r.BlockIO = &specs.LinuxBlockIO{}
+		}
+		r.BlockIO.Weight = lr.BlockIO.Weight
+	}
+	if b, err = json.Marshal(&s); err != nil {
+		return err
+	}
+	return atomicfile.Replace(p, b, 0o600)
 }

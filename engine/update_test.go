@@ -1,12 +1,17 @@
 package engine
 
 import (
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
 )
 
 func TestResourceUpdateApply(t *testing.T) {
@@ -134,5 +139,43 @@ func TestEventJournal(t *testing.T) {
 	}
 	if _, err := os.Stat(e.journalPath() + ".1"); err != nil {
 		t.Errorf("rotated journal: %v", err)
+	}
+}
+
+func TestPatchBundle(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ctrstate.BundleDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := specs.Spec{Version: specs.Version, Linux: &specs.Linux{Resources: &specs.LinuxResources{
+		Devices: defaultDeviceRules(),
+		Memory:  &specs.LinuxMemory{Limit: ptr(int64(32 << 20))},
+		BlockIO: &specs.LinuxBlockIO{ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{Rate: 5}}},
+	}}}
+	b, _ := json.Marshal(old)
+	p := filepath.Join(dir, ctrstate.BundleDir, "config.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lr, err := updateResources(Resources{MemLimit: 64 << 20, PidsLimit: 50, Blkio: &Blkio{Weight: 300}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := patchBundle(dir, lr); err != nil {
+		t.Fatal(err)
+	}
+	var got specs.Spec
+	b, _ = os.ReadFile(p)
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	r := got.Linux.Resources
+	switch {
+	case r.Memory == nil || *r.Memory.Limit != 64<<20:
+		t.Errorf("memory %+v, want the updated limit", r.Memory)
+	case r.Pids == nil || *r.Pids.Limit != 50:
+		t.Errorf("pids %+v, want 50", r.Pids)
+	case len(r.Devices) != len(old.Linux.Resources.Devices) || len(r.BlockIO.ThrottleReadBpsDevice) != 1 || *r.BlockIO.Weight != 300:
+		t.Errorf("devices %d, block I/O %+v: want the devices and throttles kept, the weight updated", len(r.Devices), r.BlockIO)
 	}
 }

@@ -1,0 +1,254 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// inspectField is one field of `container inspect -f`.
+func (h *harness) inspectField(ref, tmpl string) string {
+	h.t.Helper()
+	return strings.TrimSpace(h.mustBerth("container", "inspect", "-f", tmpl, ref))
+}
+
+// TestCLIRestRename: a running Compose container renamed keeps running
+// under its new name, is still the service's container for ps and down,
+// is reached by its new name, and its old name is free for another.
+func TestCLIRestRename(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() {
+		h.berth("container", "rm", "-f", "taken-old-name")
+		h.berth("-f", file, "down", "-v")
+	})
+	h.mustBerth("-f", file, "up", "-d")
+	var web psEntry
+	for _, e := range h.ps(file) {
+		if e.Service == "web" {
+			web = e
+		}
+	}
+	if web.ID == "" {
+		t.Fatalf("no web container in ps: %+v", h.ps(file))
+	}
+	pid := h.inspectField(web.Name, "{{.State.Pid}}")
+
+	h.mustBerth("container", "rename", web.Name, "renamed-web")
+	var found *psEntry
+	for _, e := range h.ps(file) {
+		if e.Service == "web" {
+			found = &e
+		}
+	}
+	switch {
+	case found == nil:
+		t.Fatalf("ps no longer lists the renamed web container")
+	case found.Name != "renamed-web" || found.ID != web.ID || found.State != "running":
+		t.Errorf("ps after rename: %+v, want renamed-web, ID %s, running", *found, web.ID)
+	}
+	if got := h.inspectField("renamed-web", "{{.State.Pid}}"); got != pid {
+		t.Errorf("pid after rename %s, want %s: the container was restarted", got, pid)
+	}
+	if r := h.berth("-f", file, "exec", "-T", "probe", "ping", "-c", "1", "-W", "3", "renamed-web"); r.code != 0 {
+		t.Errorf("probe cannot reach renamed-web: exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// The old name is free: another container takes it.
+	h.mustBerth("container", "run", "-d", "--name", web.Name, "busybox", "sleep", "60")
+	h.mustBerth("container", "rm", "-f", web.Name)
+
+	h.mustBerth("container", "run", "-d", "--name", "taken-old-name", "busybox", "sleep", "60")
+	oneLineError(t, h.berth("container", "rename", "renamed-web", "taken-old-name"), "rename to a name in use", "already in use")
+	oneLineError(t, h.berth("container", "rename", "renamed-web", "bad/name"), "rename to a bad name", "invalid container name")
+	oneLineError(t, h.berth("container", "rename", "no-such-ctr", "whatever"), "rename of an unknown container", "no-such-ctr")
+	oneLineError(t, h.berth("container", "rename", "renamed-web"), "rename with one argument", "2 arg")
+
+	// down finds the renamed container by its labels.
+	h.mustBerth("-f", file, "down", "-v")
+	if names := h.ctrNames("-a"); !slices.Equal(names, []string{"taken-old-name"}) {
+		t.Errorf("containers after down: %v, want only taken-old-name", names)
+	}
+}
+
+// cgroupValue reads a cgroup v1 file of container id, as in
+// /sys/fs/cgroup/<controller>/berth/<id>/<file>.
+func cgroupValue(t *testing.T, controller, id, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, "berth", id, file))
+	if err != nil {
+		t.Fatalf("cgroup: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestCLIRestUpdate: update writes new limits into a running container's
+// cgroups without restarting it, keeps them for its next start, and a new
+// restart policy makes the running container's exit restart it.
+func TestCLIRestUpdate(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() { h.berth("container", "rm", "-f", "upd") })
+	h.mustBerth("container", "run", "-d", "--name", "upd", "-m", "32m", "--cpus", "0.5", "--pids-limit", "20", "busybox", "sleep", "300")
+	id := h.inspectField("upd", "{{.Id}}")
+	pid := h.inspectField("upd", "{{.State.Pid}}")
+	check := func(when string, want map[[2]string]string) {
+		t.Helper()
+		for k, v := range want {
+			if got := cgroupValue(t, k[0], id, k[1]); got != v {
+				t.Errorf("%s: %s/%s = %s, want %s", when, k[0], k[1], got, v)
+			}
+		}
+	}
+	check("at create", map[[2]string]string{
+		{"memory", "memory.limit_in_bytes"}: "33554432",
+		{"cpu", "cpu.cfs_quota_us"}:         "50000",
+		{"pids", "pids.max"}:                "20",
+	})
+
+	if out := strings.TrimSpace(h.mustBerth("container", "update", "-m", "64m", "--memory-reservation", "16m", "--cpus", "1.5",
+		"--cpu-shares", "512", "--pids-limit", "50", "upd")); out != "upd" {
+		t.Errorf("update printed %q, want the container's name", out)
+	}
+	check("after update", map[[2]string]string{
+		{"memory", "memory.limit_in_bytes"}:      "67108864",
+		{"memory", "memory.soft_limit_in_bytes"}: "16777216",
+		{"cpu", "cpu.cfs_quota_us"}:              "150000",
+		{"cpu", "cpu.shares"}:                    "512",
+		{"pids", "pids.max"}:                     "50",
+	})
+	if got := h.inspectField("upd", "{{.State.Pid}} {{.State.Status}}"); got != pid+" running" {
+		t.Errorf("after update: pid and status %q, want %s running", got, pid)
+	}
+	if got := h.inspectField("upd", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}"); got != "67108864 1500000000 50" {
+		t.Errorf("inspect after update: %q, want 67108864 1500000000 50", got)
+	}
+
+	// Bad input changes nothing.
+	oneLineError(t, h.berth("container", "update", "upd"), "update without a flag", "one or more flags")
+	oneLineError(t, h.berth("container", "update", "-m", "1m", "upd"), "update below the memory minimum", "minimum")
+	oneLineError(t, h.berth("container", "update", "-m", "lots", "upd"), "update with a bad size", `--memory "lots"`)
+	oneLineError(t, h.berth("container", "update", "--restart", "sometimes", "upd"), "update with a bad restart policy", "--restart")
+	oneLineError(t, h.berth("container", "update", "-m", "64m", "no-such-ctr"), "update of an unknown container", "no-such-ctr")
+	oneLineError(t, h.berth("container", "update", "--cpu-quota", "20000", "upd"), "update with a quota while cpus are set", "cpus")
+	check("after bad updates", map[[2]string]string{{"memory", "memory.limit_in_bytes"}: "67108864"})
+
+	// A restart policy given to the running container: its exit restarts it.
+	h.mustBerth("container", "update", "--restart", "always", "upd")
+	n, err := strconv.Atoi(pid)
+	if err != nil {
+		t.Fatalf("pid %q: %v", pid, err)
+	}
+	if err := syscall.Kill(n, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill the container's init: %v", err)
+	}
+	h.eventually("the killed container to be restarted by its new policy", 30*time.Second, func() bool {
+		r := h.berth("container", "inspect", "-f", "{{.State.Status}} {{.State.Pid}} {{.RestartCount}}", "upd")
+		f := strings.Fields(r.stdout)
+		return r.code == 0 && len(f) == 3 && f[0] == "running" && f[1] != pid && f[1] != "0" && f[2] == "1"
+	})
+	// The new run has the updated limits.
+	check("after the restart", map[[2]string]string{
+		{"memory", "memory.limit_in_bytes"}: "67108864",
+		{"pids", "pids.max"}:                "50",
+	})
+
+	// A stopped container's update is its next start's.
+	h.mustBerth("container", "stop", "-t", "1", "upd")
+	h.mustBerth("container", "update", "-m", "48m", "--restart", "no", "upd")
+	h.mustBerth("container", "start", "upd")
+	check("after a stopped update and a start", map[[2]string]string{
+		{"memory", "memory.limit_in_bytes"}: "50331648",
+		{"cpu", "cpu.cfs_quota_us"}:         "150000",
+	})
+	if got := h.inspectField("upd", "{{.HostConfig.RestartPolicy.Name}}"); got != "no" {
+		t.Errorf("restart policy after update --restart no: %q", got)
+	}
+}
+
+// journalEvent is a line of `events --json`.
+type journalEvent struct {
+	Time       time.Time         `json:"time"`
+	Action     string            `json:"action"`
+	ID         string            `json:"id"`
+	Service    string            `json:"service"`
+	Attributes map[string]string `json:"attributes"`
+}
+
+func (h *harness) events(file string, args ...string) []journalEvent {
+	h.t.Helper()
+	out := h.mustBerth(append([]string{"-f", file, "events", "--json"}, args...)...)
+	var evs []journalEvent
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var ev journalEvent
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			h.t.Fatalf("events line %q: %v", line, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// TestCLIRestEvents: events --since replays what happened to the
+// project's containers, in order, and --until ends the stream: at once
+// when it is past, at that time when it is to come.
+func TestCLIRestEvents(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	t0 := time.Now()
+	h.mustBerth("-f", file, "up", "-d")
+	ps := h.ps(file)
+	if len(ps) != 1 {
+		t.Fatalf("ps: %+v", ps)
+	}
+	h.mustBerth("-f", file, "stop", "-t", "1")
+	h.mustBerth("container", "rename", ps[0].Name, "renamed-app")
+	t1 := time.Now()
+
+	evs := h.events(file, "--since", t0.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano))
+	var actions []string
+	for _, ev := range evs {
+		if ev.Service != "app" || !strings.HasPrefix(ev.ID, ps[0].ID) {
+			t.Errorf("event of another container: %+v", ev)
+		}
+		if ev.Time.Before(t0) || ev.Time.After(t1) {
+			t.Errorf("event outside --since and --until: %+v", ev)
+		}
+		actions = append(actions, ev.Action)
+	}
+	if want := []string{"create", "start", "die", "stop", "rename"}; !slices.Equal(actions, want) {
+		t.Errorf("events --since --until: %v, want %v", actions, want)
+	}
+	if len(evs) == 5 && (evs[4].Attributes["name"] != "renamed-app" || evs[4].Attributes["oldName"] != ps[0].Name) {
+		t.Errorf("rename event attributes %v", evs[4].Attributes)
+	}
+	// A Unix time and a duration name the same window.
+	unix := strconv.FormatFloat(float64(t0.UnixNano())/1e9, 'f', 9, 64)
+	if got := h.events(file, "--since", unix, "--until", "0s"); len(got) != 5 {
+		t.Errorf("events --since %s --until 0s: %d events, want 5", unix, len(got))
+	}
+	if got := h.events(file, "--since", t1.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano)); len(got) != 0 {
+		t.Errorf("events in a window after them: %+v", got)
+	}
+
+	// --until to come: streams until then, and no longer.
+	start := time.Now()
+	h.events(file, "--until", start.Add(2*time.Second).Format(time.RFC3339Nano))
+	if d := time.Since(start); d < 2*time.Second || d > 20*time.Second {
+		t.Errorf("events --until in 2s returned after %s", d)
+	}
+
+	oneLineError(t, h.berth("-f", file, "events", "--since", "yesterday"), "events --since yesterday", "--since")
+	oneLineError(t, h.berth("-f", file, "events", "--since", "1m", "--until", "2m"), "events --until before --since", "before --since")
+}
