@@ -242,6 +242,18 @@ func TestCLIRestEvents(t *testing.T) {
 		t.Errorf("events in a window after them: %+v", got)
 	}
 
+	// docker's system events: the same record, with its filters and templates.
+	out := h.mustBerth("system", "events", "--since", t0.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano),
+		"--filter", "container="+ps[0].ID, "--filter", "type=container", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	if want := "create " + ps[0].Name + "\nstart " + ps[0].Name + "\ndie renamed-app\nstop " + ps[0].Name + "\nrename renamed-app"; strings.TrimSpace(out) != want {
+		t.Errorf("system events --filter --format:\n%s\nwant:\n%s", out, want)
+	}
+	if out := h.mustBerth("system", "events", "--since", t0.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano),
+		"--filter", "event=die", "--format", "{{.Action}}"); strings.TrimSpace(out) != "die" {
+		t.Errorf("system events --filter event=die: %q", out)
+	}
+	oneLineError(t, h.berth("system", "events", "--filter", "colour=red"), "system events with an unknown filter", "unknown key")
+
 	// --until to come: streams until then, and no longer.
 	start := time.Now()
 	h.events(file, "--until", start.Add(2*time.Second).Format(time.RFC3339Nano))

@@ -79,20 +79,34 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 		_, err := fmt.Fprintf(g.stdout, "%s container %s %s (%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"), ev.Action, ev.ID, strings.Join(attrs, ", "))
 		return err
 	}
+	keep := func(labels map[string]string) bool {
+		return labels[spec.LabelProject] == name && (len(services) == 0 || slices.Contains(services, labels[spec.LabelService]))
+	}
+	return streamEvents(ctx, a.engine, since, until, now, map[string]string{spec.LabelProject: name}, keep,
+		func(ev engine.Event) error { return emit(journalEvent(ev)) })
+}
+
+// streamEvents hands emit the container events from since (zero: from
+// now) to until (zero: until ctx ends) whose labels keep accepts: first
+// the engine's record of the past, then the changes it observes by
+// polling the containers that carry labels. berth has no daemon to push
+// events, so the live ones are observed changes of state.
+func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now time.Time, labels map[string]string,
+	keep func(map[string]string) bool, emit func(engine.Event) error) error {
 	if !since.IsZero() {
 		to := now
 		if !until.IsZero() && until.Before(now) {
 			to = until
 		}
-		past, err := a.engine.Events(ctx, since, to)
+		past, err := eng.Events(ctx, since, to)
 		if err != nil {
 			return err
 		}
 		for _, ev := range past {
-			if ev.Labels[spec.LabelProject] != name || (len(services) > 0 && !slices.Contains(services, ev.Labels[spec.LabelService])) {
+			if !keep(ev.Labels) {
 				continue
 			}
-			if err := emit(journalEvent(ev)); err != nil {
+			if err := emit(ev); err != nil {
 				return err
 			}
 		}
@@ -109,14 +123,14 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 	seen := map[engine.ContainerID]*engine.Container{}
 	first := true
 	for {
-		ctrs, err := a.engine.List(ctx, map[string]string{spec.LabelProject: name})
+		ctrs, err := eng.List(ctx, labels)
 		if err != nil {
 			return err
 		}
 		now := time.Now()
 		current := map[engine.ContainerID]bool{}
 		for _, c := range ctrs {
-			if len(services) > 0 && !slices.Contains(services, c.Config.Labels[spec.LabelService]) {
+			if !keep(c.Config.Labels) {
 				continue
 			}
 			current[c.ID] = true
@@ -126,7 +140,7 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 				continue
 			}
 			for _, action := range transitions(prev, c) {
-				if err := emit(newContainerEvent(now, action, c)); err != nil {
+				if err := emit(observedEvent(now, action, c)); err != nil {
 					return err
 				}
 			}
@@ -134,7 +148,7 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 		for id, c := range seen {
 			if !current[id] {
 				delete(seen, id)
-				if err := emit(newContainerEvent(now, "destroy", c)); err != nil {
+				if err := emit(observedEvent(now, "destroy", c)); err != nil {
 					return err
 				}
 			}
@@ -189,13 +203,13 @@ func transitions(prev, cur *engine.Container) []string {
 	return out
 }
 
-func newContainerEvent(t time.Time, action string, c *engine.Container) containerEvent {
-	attrs := map[string]string{"name": c.Config.Name, "image": c.Config.Image}
+// observedEvent is a change of c's state seen at t.
+func observedEvent(t time.Time, action string, c *engine.Container) engine.Event {
+	ev := engine.Event{Time: t, Action: action, ID: c.ID, Name: c.Config.Name, Image: c.Config.Image, Labels: c.Config.Labels}
 	if action == "die" {
-		attrs["exitCode"] = fmt.Sprint(c.State.ExitCode)
+		ev.Attributes = map[string]string{"exitCode": fmt.Sprint(c.State.ExitCode)}
 	}
-	return containerEvent{Time: t, Type: "container", Action: action, ID: string(c.ID),
-		Service: c.Config.Labels[spec.LabelService], Attributes: attrs}
+	return ev
 }
 
 // journalEvent is an event of the engine's journal as `events` prints it.
