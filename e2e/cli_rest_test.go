@@ -3,12 +3,16 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -263,4 +267,123 @@ func TestCLIRestEvents(t *testing.T) {
 
 	oneLineError(t, h.berth("-f", file, "events", "--since", "yesterday"), "events --since yesterday", "--since")
 	oneLineError(t, h.berth("-f", file, "events", "--since", "1m", "--until", "2m"), "events --until before --since", "before --since")
+}
+
+// background is a berth command running while the test acts on it.
+type background struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	mu    sync.Mutex // guards out
+	out   bytes.Buffer
+	done  chan struct{}
+	code  int
+}
+
+func (h *harness) start(args ...string) *background {
+	h.t.Helper()
+	b := &background{done: make(chan struct{})}
+	b.cmd = exec.Command(berthBin, append([]string{"--root", h.root}, args...)...)
+	b.cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
+	w := writerFunc(func(p []byte) (int, error) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.out.Write(p)
+	})
+	b.cmd.Stdout, b.cmd.Stderr = w, w
+	var err error
+	if b.stdin, err = b.cmd.StdinPipe(); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := b.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	go func() {
+		defer close(b.done)
+		err := b.cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); ok {
+			b.code = ee.ExitCode()
+		}
+	}()
+	h.t.Cleanup(func() {
+		b.stdin.Close()
+		select {
+		case <-b.done:
+		default:
+			_ = b.cmd.Process.Kill()
+			<-b.done
+		}
+	})
+	return b
+}
+
+func (b *background) output() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.out.String()
+}
+
+// exited waits up to d for the command to end and returns its exit code.
+func (b *background) exited(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-b.done:
+		return b.code
+	case <-time.After(d):
+		t.Fatalf("berth still runs after %s; output %q", d, b.output())
+		return -1
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestCLIRestRunSignals: container run in the foreground hands the
+// signals it gets to the container (--sig-proxy, the default), leaves the
+// container running on a signal with --sig-proxy=false, and on the detach
+// keys with -i.
+func TestCLIRestRunSignals(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() { h.berth("container", "rm", "-f", "sp-proxy", "sp-off", "sp-keys") })
+	ready := func(b *background) {
+		h.eventually("the container to say it is ready", 30*time.Second, func() bool { return strings.Contains(b.output(), "ready") })
+	}
+
+	b := h.start("container", "run", "--name", "sp-proxy", "busybox", "sh", "-c", `trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.1; done`)
+	ready(b)
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.exited(t, 30*time.Second); code != 42 || !strings.Contains(b.output(), "got-term") {
+		t.Errorf("run with a proxied SIGTERM: exit %d, output %q; want 42 and the trap's line", code, b.output())
+	}
+
+	b = h.start("container", "run", "--sig-proxy=false", "--name", "sp-off", "busybox", "sh", "-c", "echo ready; exec sleep 300")
+	ready(b)
+	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.exited(t, 30*time.Second); code != 130 {
+		t.Errorf("run --sig-proxy=false interrupted: exit %d, want 130; output %q", code, b.output())
+	}
+	if got := h.inspectField("sp-off", "{{.State.Status}}"); got != "running" {
+		t.Errorf("after run --sig-proxy=false was interrupted the container is %s, want running", got)
+	}
+
+	b = h.start("container", "run", "-i", "--rm", "--detach-keys", "ctrl-x,x", "--name", "sp-keys", "busybox", "sh", "-c", "echo ready; exec sleep 300")
+	ready(b)
+	if _, err := b.stdin.Write([]byte("\x18x")); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.exited(t, 30*time.Second); code != 0 {
+		t.Errorf("run -i after the detach keys: exit %d, want 0; output %q", code, b.output())
+	}
+	if got := h.inspectField("sp-keys", "{{.State.Status}}"); got != "running" {
+		t.Errorf("after the detach keys the --rm container is %s, want running", got)
+	}
+
+	oneLineError(t, h.berth("container", "run", "--detach-keys", "ctrl-é", "--name", "sp-bad", "busybox", "true"), "run with bad detach keys", "--detach-keys")
+	if r := h.berth("container", "inspect", "sp-bad"); r.code == 0 {
+		t.Error("run with bad detach keys made a container")
+	}
 }
