@@ -387,3 +387,45 @@ func TestCLIRestRunSignals(t *testing.T) {
 		t.Error("run with bad detach keys made a container")
 	}
 }
+
+// TestCLIRestGwPriority: network connect --gw-priority above the other
+// networks' moves a running container's default route to the new
+// network; a connection of a lower priority leaves it.
+func TestCLIRestGwPriority(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() {
+		h.berth("container", "rm", "-f", "gwc")
+		h.berth("network", "rm", "gwa", "gwb", "gwz")
+	})
+	gateway := map[string]string{}
+	for _, n := range []string{"gwa", "gwb", "gwz"} {
+		h.mustBerth("network", "create", n)
+		gateway[n] = h.mustBerth("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", n)
+		gateway[n] = strings.TrimSpace(gateway[n])
+	}
+	defaults := func() []string {
+		var out []string
+		for _, line := range strings.Split(h.mustBerth("container", "exec", "gwc", "ip", "route"), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == "default" {
+				out = append(out, f[2])
+			}
+		}
+		return out
+	}
+	h.mustBerth("container", "run", "-d", "--name", "gwc", "--network", "gwa", "busybox", "sleep", "300")
+	if got := defaults(); !slices.Equal(got, []string{gateway["gwa"]}) {
+		t.Fatalf("default routes at start: %v, want via gwa's gateway %s", got, gateway["gwa"])
+	}
+	h.mustBerth("network", "connect", "--gw-priority", "10", "gwb", "gwc")
+	if got := defaults(); !slices.Equal(got, []string{gateway["gwb"]}) {
+		t.Errorf("default routes after connecting gwb with --gw-priority 10: %v, want only via %s", got, gateway["gwb"])
+	}
+	h.mustBerth("network", "connect", "gwz", "gwc")
+	if got := defaults(); !slices.Equal(got, []string{gateway["gwb"]}) {
+		t.Errorf("default routes after connecting gwz with no priority: %v, want still via %s", got, gateway["gwb"])
+	}
+	if got := h.inspectField("gwc", "{{.NetworkSettings.Networks.gwb.GwPriority}}"); got != "10" {
+		t.Errorf("inspect: gwb's GwPriority %q, want 10", got)
+	}
+	oneLineError(t, h.berth("network", "connect", "--gw-priority", "high", "gwa", "gwc"), "connect with a bad --gw-priority", "gw-priority")
+}
