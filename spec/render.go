@@ -107,6 +107,35 @@ func (p *Project) VolumeNames() []string {
 	return out
 }
 
+// NetworkNames returns the keys of the project's networks, sorted
+// (`config --networks`).
+func (p *Project) NetworkNames() []string {
+	if p.model != nil {
+		return modelKeys(p.model, "networks")
+	}
+	out := make([]string, 0, len(p.Networks))
+	for _, n := range p.Networks {
+		out = append(out, n.Key)
+	}
+	return out
+}
+
+// EnvironmentLines returns the environment the project's files were
+// interpolated with (the process's and the project's env files), as sorted
+// KEY=VALUE lines (`config --environment`). errdefs.ErrFailedPrecondition
+// for a project loaded without interpolation.
+func (p *Project) EnvironmentLines() ([]string, error) {
+	if p.config == nil {
+		return nil, fmt.Errorf("project %q: loaded without interpolation, it has no environment: %w", p.Name, errdefs.ErrFailedPrecondition)
+	}
+	out := make([]string, 0, len(p.config.Environment))
+	for k, v := range p.config.Environment {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // Images returns the image of each enabled service, in service name order
 // (`config --images`). A service without an image gets the name Docker
 // Compose would build it under, "<project>-<service>".

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -18,6 +21,9 @@ type configOptions struct {
 	hash          string
 	noInterpolate bool
 	quiet         bool
+	networks      bool
+	environment   bool
+	output        string
 }
 
 func newConfigCommand(g *globalOptions) *cobra.Command {
@@ -38,6 +44,9 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.hash, "hash", "", `print the service config hash, one per line ("*" for all)`)
 	f.BoolVar(&o.noInterpolate, "no-interpolate", false, "don't interpolate environment variables")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "only validate the configuration, don't print anything")
+	f.BoolVar(&o.networks, "networks", false, "print the network names, one per line")
+	f.BoolVar(&o.environment, "environment", false, "print the environment used for interpolation")
+	f.StringVarP(&o.output, "output", "o", "", "save to file (default to stdout)")
 	return cmd
 }
 
@@ -50,7 +59,25 @@ func runConfig(ctx context.Context, g *globalOptions, o configOptions) error {
 	if err != nil {
 		return err
 	}
-	w := g.stdout
+	if o.quiet {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := renderConfig(&buf, p, o); err != nil {
+		return err
+	}
+	if o.output == "" {
+		_, err = g.stdout.Write(buf.Bytes())
+		return err
+	}
+	if err := atomicfile.WriteFile(o.output, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("--output %q: %w", o.output, err)
+	}
+	return nil
+}
+
+// renderConfig writes what config's flags ask for to w.
+func renderConfig(w io.Writer, p *spec.Project, o configOptions) error {
 	lines := func(xs []string) error {
 		for _, x := range xs {
 			fmt.Fprintln(w, x)
@@ -58,8 +85,14 @@ func runConfig(ctx context.Context, g *globalOptions, o configOptions) error {
 		return nil
 	}
 	switch {
-	case o.quiet:
-		return nil
+	case o.environment:
+		env, err := p.EnvironmentLines()
+		if err != nil {
+			return err
+		}
+		return lines(env)
+	case o.networks:
+		return lines(p.NetworkNames())
 	case o.services:
 		return lines(p.ServiceNames())
 	case o.volumes:
