@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/containerd/errdefs"
 	"gopkg.in/yaml.v3"
 )
@@ -133,6 +134,32 @@ func (p *Project) EnvironmentLines() ([]string, error) {
 		out = append(out, k+"="+v)
 	}
 	slices.Sort(out)
+	return out, nil
+}
+
+// Variable is a variable the Compose files interpolate (`config
+// --variables`): ${NAME:?…} is Required, ${NAME:-x} has Default x,
+// ${NAME:+y} Alternate y.
+type Variable struct {
+	Name      string
+	Required  bool
+	Default   string
+	Alternate string
+}
+
+// Variables lists the variables the project's files use, sorted by name.
+// The project must be loaded with NoInterpolate (errdefs.ErrFailedPrecondition
+// otherwise): the variables are read from the files as written.
+func (p *Project) Variables() ([]Variable, error) {
+	if p.model == nil {
+		return nil, fmt.Errorf("project %q: variables are read from a project loaded without interpolation: %w", p.Name, errdefs.ErrFailedPrecondition)
+	}
+	vars := template.ExtractVariables(p.model, template.DefaultPattern)
+	out := make([]Variable, 0, len(vars))
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		v := vars[name]
+		out = append(out, Variable{Name: v.Name, Required: v.Required, Default: v.DefaultValue, Alternate: v.PresenceValue})
+	}
 	return out, nil
 }
 

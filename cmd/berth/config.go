@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"text/tabwriter"
+
+	"github.com/containerd/errdefs"
+	"gopkg.in/yaml.v3"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +28,9 @@ type configOptions struct {
 	quiet         bool
 	networks      bool
 	environment   bool
+	variables     bool
 	output        string
+	formatSet     bool // --format given: --variables is then yaml or json, else a table
 }
 
 func newConfigCommand(g *globalOptions) *cobra.Command {
@@ -32,6 +39,7 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 		Use:   "config [OPTIONS] [SERVICE...]",
 		Short: "Parse, resolve and render the Compose file in canonical format",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.formatSet = cmd.Flags().Changed("format")
 			return runConfig(cmd.Context(), g, o)
 		},
 	}
@@ -46,12 +54,14 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "only validate the configuration, don't print anything")
 	f.BoolVar(&o.networks, "networks", false, "print the network names, one per line")
 	f.BoolVar(&o.environment, "environment", false, "print the environment used for interpolation")
+	f.BoolVar(&o.variables, "variables", false, "print the model variables and their default values")
 	f.StringVarP(&o.output, "output", "o", "", "save to file (default to stdout)")
 	return cmd
 }
 
 func runConfig(ctx context.Context, g *globalOptions, o configOptions) error {
-	opt, err := g.project.loadOptions(o.noInterpolate)
+	// Variables are read from the files as written.
+	opt, err := g.project.loadOptions(o.noInterpolate || o.variables)
 	if err != nil {
 		return err
 	}
@@ -85,6 +95,12 @@ func renderConfig(w io.Writer, p *spec.Project, o configOptions) error {
 		return nil
 	}
 	switch {
+	case o.variables:
+		vars, err := p.Variables()
+		if err != nil {
+			return err
+		}
+		return writeVariables(w, vars, o)
 	case o.environment:
 		env, err := p.EnvironmentLines()
 		if err != nil {
@@ -114,4 +130,45 @@ func renderConfig(w io.Writer, p *spec.Project, o configOptions) error {
 	}
 	_, err = w.Write(b)
 	return err
+}
+
+// writeVariables prints config --variables as docker compose does: a table
+// of NAME, REQUIRED, DEFAULT VALUE and ALTERNATE VALUE, or with --format
+// yaml or json the variables by name.
+func writeVariables(w io.Writer, vars []spec.Variable, o configOptions) error {
+	if o.formatSet {
+		type variable struct {
+			Name          string `json:"Name" yaml:"name"`
+			DefaultValue  string `json:"DefaultValue" yaml:"defaultvalue"`
+			PresenceValue string `json:"PresenceValue" yaml:"presencevalue"`
+			Required      bool   `json:"Required" yaml:"required"`
+		}
+		byName := map[string]variable{}
+		for _, v := range vars {
+			byName[v.Name] = variable{Name: v.Name, DefaultValue: v.Default, PresenceValue: v.Alternate, Required: v.Required}
+		}
+		switch o.format {
+		case "json":
+			b, err := json.MarshalIndent(byName, "", "  ")
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(w, "%s\n", b)
+			return err
+		case "yaml":
+			enc := yaml.NewEncoder(w)
+			enc.SetIndent(2)
+			if err := enc.Encode(byName); err != nil {
+				return err
+			}
+			return enc.Close()
+		}
+		return fmt.Errorf("--format %q: must be yaml or json: %w", o.format, errdefs.ErrInvalidArgument)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tREQUIRED\tDEFAULT VALUE\tALTERNATE VALUE")
+	for _, v := range vars {
+		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\n", v.Name, v.Required, v.Default, v.Alternate)
+	}
+	return tw.Flush()
 }

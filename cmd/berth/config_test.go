@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// TestConfigOutputModes: config --networks, --environment and -o.
+// TestConfigOutputModes: config --networks, --environment, --variables and -o.
 func TestConfigOutputModes(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "compose.yaml")
-	compose := "services:\n  web:\n    image: busybox:${TAG}\n    networks: [front, back]\nnetworks:\n  front: {}\n  back: {}\n"
+	compose := "services:\n  web:\n    image: busybox:${TAG}\n    environment:\n      - P=${PORT:-8080}\n      - M=${MODE:+on}\n    networks: [front, back]\nnetworks:\n  front: {}\n  back: {}\n"
 	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +36,17 @@ func TestConfigOutputModes(t *testing.T) {
 	}
 	if _, err := config("--environment", "--no-interpolate"); err == nil || !strings.Contains(oneLine(err), "without interpolation") {
 		t.Errorf("--environment --no-interpolate: %v, want an error", err)
+	}
+	vars, err := config("--variables")
+	want := "NAME   REQUIRED   DEFAULT VALUE   ALTERNATE VALUE\n" +
+		"MODE   false                      on\n" +
+		"PORT   false      8080            \n" +
+		"TAG    false                      \n"
+	if err != nil || vars != want {
+		t.Errorf("--variables: %v\n%q\nwant\n%q", err, vars, want)
+	}
+	if vars, err := config("--variables", "--format", "json"); err != nil || !strings.Contains(vars, `"TAG": {`) || !strings.Contains(vars, `"Required": false`) {
+		t.Errorf("--variables --format json: %v\n%s", err, vars)
 	}
 	dst := filepath.Join(dir, "out.yaml")
 	if out, err := config("-o", dst); err != nil || out != "" {
