@@ -429,3 +429,41 @@ func TestCLIRestGwPriority(t *testing.T) {
 	}
 	oneLineError(t, h.berth("network", "connect", "--gw-priority", "high", "gwa", "gwc"), "connect with a bad --gw-priority", "gw-priority")
 }
+
+// TestCLIRestRunCgroupFlags: run's cgroup and namespace flags reach the
+// container's cgroups and namespaces.
+func TestCLIRestRunCgroupFlags(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() { h.berth("container", "rm", "-f", "cg") })
+	h.mustBerth("container", "run", "-d", "--name", "cg", "--cpu-period", "50000", "--cpu-quota", "25000",
+		"--cpuset-cpus", "0", "--memory-swappiness", "10", "--oom-kill-disable", "-m", "64m",
+		"--device-cgroup-rule", "c 10:200 rwm", "--uts", "host", "--annotation", "org.example.team=ci",
+		"busybox", "sleep", "300")
+	id := h.inspectField("cg", "{{.Id}}")
+	for _, c := range []struct{ controller, file, want string }{
+		{"cpu", "cpu.cfs_period_us", "50000"},
+		{"cpu", "cpu.cfs_quota_us", "25000"},
+		{"cpuset", "cpuset.cpus", "0"},
+		{"memory", "memory.swappiness", "10"},
+	} {
+		if got := cgroupValue(t, c.controller, id, c.file); got != c.want {
+			t.Errorf("%s/%s = %s, want %s", c.controller, c.file, got, c.want)
+		}
+	}
+	if got := cgroupValue(t, "memory", id, "memory.oom_control"); !strings.Contains(got, "oom_kill_disable 1") {
+		t.Errorf("memory.oom_control = %q, want oom_kill_disable 1", got)
+	}
+	if got := cgroupValue(t, "devices", id, "devices.list"); !strings.Contains(got, "c 10:200 rwm") {
+		t.Errorf("devices.list = %q, want the rule c 10:200 rwm", got)
+	}
+	host, _ := os.Hostname()
+	if got := strings.TrimSpace(h.mustBerth("container", "exec", "cg", "hostname")); got != host {
+		t.Errorf("--uts host: hostname %q, want the host's %q", got, host)
+	}
+	spec, err := os.ReadFile(filepath.Join(h.root, "containers", id, "bundle", "config.json"))
+	if err != nil || !strings.Contains(string(spec), `"org.example.team":"ci"`) {
+		t.Errorf("--annotation: not in the bundle's config.json (%v)", err)
+	}
+	oneLineError(t, h.berth("container", "run", "--cgroupns", "shared", "busybox", "true"), "run --cgroupns shared", "--cgroupns")
+	oneLineError(t, h.berth("container", "run", "--device-read-bps", "/dev/sda:fast", "busybox", "true"), "run with a bad rate", "--device-read-bps")
+}
