@@ -32,6 +32,7 @@ type cgroupFlags struct {
 	memSwappiness    int64
 	oomKillDisable   bool
 	uts              string
+	userns           string
 	runtime          string
 }
 
@@ -55,6 +56,7 @@ func (o *cgroupFlags) bind(f *pflag.FlagSet) {
 	f.Int64Var(&o.memSwappiness, "memory-swappiness", -1, "tune container memory swappiness (1 to 100)")
 	f.BoolVar(&o.oomKillDisable, "oom-kill-disable", false, "disable OOM Killer")
 	f.StringVar(&o.uts, "uts", "", "UTS namespace to use (host)")
+	f.StringVar(&o.userns, "userns", "", "user namespace to use (host: berth never remaps users, so always the host's)")
 	f.StringVar(&o.runtime, "runtime", "", "OCI runtime to use for this container (default: berth's --runtime)")
 }
 
@@ -76,6 +78,11 @@ func (o *cgroupFlags) apply(c *engine.ContainerConfig) error {
 		c.CgroupnsMode = o.cgroupns
 	default:
 		return badFlag("cgroupns", o.cgroupns, "want host or private")
+	}
+	if o.userns != "" && o.userns != "host" {
+		// As docker's: the only value is host, which turns off a daemon's
+		// remapping; berth has none, containers use the host's user IDs.
+		return badFlag("userns", o.userns, "want host")
 	}
 	switch o.uts {
 	case "", "host":

@@ -50,6 +50,7 @@ func TestBadFlagValues(t *testing.T) {
 		{"annotation", []string{"--annotation", "novalue"}, `--annotation "novalue"`},
 		{"cgroupns", []string{"--cgroupns", "shared"}, `--cgroupns "shared"`},
 		{"uts", []string{"--uts", "private"}, `--uts "private"`},
+		{"userns", []string{"--userns", "remap"}, `--userns "remap"`},
 		{"cpu-quota", []string{"--cpu-quota", "-1"}, `--cpu-quota "-1"`},
 		{"cpus with a quota", []string{"--cpus", "1", "--cpu-quota", "20000"}, `--cpus "1"`},
 		{"memory-swappiness", []string{"--memory-swappiness", "101"}, `--memory-swappiness "101"`},
