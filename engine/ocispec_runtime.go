@@ -128,6 +128,11 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 	if err := setNamespaces(l, c, in); err != nil {
 		return err
 	}
+	if c.UTSMode == "host" {
+		// The host's UTS namespace: its hostname is the container's, and
+		// the runtime refuses to set one (or a domain name) there.
+		s.Hostname, s.Domainname = "", ""
+	}
 	if err := setDevices(l, c, in); err != nil {
 		return err
 	}
@@ -334,8 +339,8 @@ func setNamespaces(l *specs.Linux, c ContainerConfig, in SpecInputs) error {
 	default:
 		return invalid("cgroup %q: want host or private", c.CgroupnsMode)
 	}
-	if c.UTSMode == "host" && c.Hostname != "" {
-		return invalid("uts host: a hostname cannot be set")
+	if c.UTSMode == "host" && (c.Hostname != "" || c.Domainname != "") {
+		return invalid("uts host: a hostname or domain name cannot be set")
 	}
 	if strings.Contains(c.CgroupParent, "..") {
 		return invalid("cgroup_parent %q: must not leave the hierarchy", c.CgroupParent)
