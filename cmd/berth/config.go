@@ -30,6 +30,7 @@ type configOptions struct {
 	environment   bool
 	variables     bool
 	output        string
+	render        spec.RenderOptions
 	formatSet     bool // --format given: --variables is then yaml or json, else a table
 }
 
@@ -55,6 +56,10 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.networks, "networks", false, "print the network names, one per line")
 	f.BoolVar(&o.environment, "environment", false, "print the environment used for interpolation")
 	f.BoolVar(&o.variables, "variables", false, "print the model variables and their default values")
+	f.BoolVar(&o.render.NoPathResolution, "no-path-resolution", false, "don't resolve file paths")
+	f.BoolVar(&o.render.NoNormalize, "no-normalize", false, "don't normalize compose model")
+	f.BoolVar(&o.render.NoConsistency, "no-consistency", false, "don't check model consistency - warning: may produce invalid Compose output")
+	f.BoolVar(&o.render.NoEnvResolution, "no-env-resolution", false, "don't resolve service env files")
 	f.StringVarP(&o.output, "output", "o", "", "save to file (default to stdout)")
 	return cmd
 }
@@ -64,6 +69,10 @@ func runConfig(ctx context.Context, g *globalOptions, o configOptions) error {
 	opt, err := g.project.loadOptions(o.noInterpolate || o.variables)
 	if err != nil {
 		return err
+	}
+	if !o.listing() {
+		// They change the document only.
+		opt.Render = o.render
 	}
 	p, err := spec.Load(ctx, opt)
 	if err != nil {
@@ -171,4 +180,10 @@ func writeVariables(w io.Writer, vars []spec.Variable, o configOptions) error {
 		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\n", v.Name, v.Required, v.Default, v.Alternate)
 	}
 	return tw.Flush()
+}
+
+// listing tells whether config prints a list (names, hashes, variables,
+// the environment) rather than the project's document.
+func (o configOptions) listing() bool {
+	return o.services || o.volumes || o.networks || o.images || o.profiles || o.hash != "" || o.environment || o.variables
 }

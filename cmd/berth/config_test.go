@@ -59,3 +59,59 @@ func TestConfigOutputModes(t *testing.T) {
 		t.Errorf("-o into a missing directory: %v, want an --output error", err)
 	}
 }
+
+// TestConfigRenderSteps: config --no-path-resolution, --no-env-resolution,
+// --no-normalize and --no-consistency leave their step out of the
+// document.
+func TestConfigRenderSteps(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	compose := "services:\n  web:\n    build: ./app\n    env_file: web.env\n"
+	for name, content := range map[string]string{"compose.yaml": compose, "web.env": "FROM_FILE=1\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := func(f string, args ...string) (string, error) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		cmd := newRootCommand(&globalOptions{stdout: &out, stderr: &errb})
+		cmd.SetArgs(append([]string{"--project-directory", dir, "-f", f, "config"}, args...))
+		err := cmd.ExecuteContext(t.Context())
+		return out.String(), err
+	}
+	full, err := config(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"context: " + filepath.Join(dir, "app"), "FROM_FILE: \"1\"", "networks:\n      default: null"} {
+		if !strings.Contains(full, want) {
+			t.Errorf("config lacks %q:\n%s", want, full)
+		}
+	}
+	for _, tc := range []struct{ flag, gone, kept string }{
+		{"--no-path-resolution", "context: " + filepath.Join(dir, "app"), "context: ./app"},
+		{"--no-env-resolution", "FROM_FILE", "web.env"},
+		{"--no-normalize", "default: null", "web"},
+	} {
+		out, err := config(file, tc.flag)
+		if err != nil || strings.Contains(out, tc.gone) || !strings.Contains(out, tc.kept) {
+			t.Errorf("config %s: %v; want %q gone and %q kept:\n%s", tc.flag, err, tc.gone, tc.kept, out)
+		}
+	}
+
+	if out, _ := config(file, "--no-path-resolution"); !strings.Contains(out, "FROM_FILE") || strings.Contains(out, "env_file") {
+		t.Errorf("config --no-path-resolution: the env file is not merged into the environment:\n%s", out)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("services:\n  web:\n    image: busybox\n    networks: [nowhere]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config(bad); err == nil || !strings.Contains(oneLine(err), "nowhere") {
+		t.Errorf("config of a service on an undefined network: %v, want an error naming it", err)
+	}
+	if out, err := config(bad, "--no-consistency"); err != nil || !strings.Contains(out, "nowhere") {
+		t.Errorf("config --no-consistency: %v\n%s", err, out)
+	}
+}
