@@ -121,6 +121,19 @@ func (p *Project) NetworkNames() []string {
 	return out
 }
 
+// ModelNames returns the keys of the project's top-level models, sorted
+// (`config --models`); berth runs no model yet, but lists them as it
+// renders them.
+func (p *Project) ModelNames() []string {
+	switch {
+	case p.model != nil:
+		return modelKeys(p.model, "models")
+	case p.config == nil:
+		return nil
+	}
+	return slices.Sorted(maps.Keys(p.config.Models))
+}
+
 // EnvironmentLines returns the environment the project's files were
 // interpolated with (the process's and the project's env files), as sorted
 // KEY=VALUE lines (`config --environment`). errdefs.ErrFailedPrecondition

@@ -27,6 +27,7 @@ type configOptions struct {
 	noInterpolate bool
 	quiet         bool
 	networks      bool
+	models        bool
 	environment   bool
 	variables     bool
 	output        string
@@ -54,6 +55,7 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.noInterpolate, "no-interpolate", false, "don't interpolate environment variables")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "only validate the configuration, don't print anything")
 	f.BoolVar(&o.networks, "networks", false, "print the network names, one per line")
+	f.BoolVar(&o.models, "models", false, "print the model names, one per line")
 	f.BoolVar(&o.environment, "environment", false, "print the environment used for interpolation")
 	f.BoolVar(&o.variables, "variables", false, "print the model variables and their default values")
 	f.BoolVar(&o.render.NoPathResolution, "no-path-resolution", false, "don't resolve file paths")
@@ -118,6 +120,8 @@ func renderConfig(w io.Writer, p *spec.Project, o configOptions) error {
 		return lines(env)
 	case o.networks:
 		return lines(p.NetworkNames())
+	case o.models:
+		return lines(p.ModelNames())
 	case o.services:
 		return lines(p.ServiceNames())
 	case o.volumes:
@@ -185,5 +189,5 @@ func writeVariables(w io.Writer, vars []spec.Variable, o configOptions) error {
 // listing tells whether config prints a list (names, hashes, variables,
 // the environment) rather than the project's document.
 func (o configOptions) listing() bool {
-	return o.services || o.volumes || o.networks || o.images || o.profiles || o.hash != "" || o.environment || o.variables
+	return o.services || o.volumes || o.networks || o.models || o.images || o.profiles || o.hash != "" || o.environment || o.variables
 }

@@ -12,7 +12,7 @@ import (
 func TestConfigOutputModes(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "compose.yaml")
-	compose := "services:\n  web:\n    image: busybox:${TAG}\n    environment:\n      - P=${PORT:-8080}\n      - M=${MODE:+on}\n    networks: [front, back]\nnetworks:\n  front: {}\n  back: {}\n"
+	compose := "services:\n  web:\n    image: busybox:${TAG}\n    environment:\n      - P=${PORT:-8080}\n      - M=${MODE:+on}\n    networks: [front, back]\n    models: [llm]\nnetworks:\n  front: {}\n  back: {}\nmodels:\n  llm:\n    model: ai/smollm2\n"
 	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +29,9 @@ func TestConfigOutputModes(t *testing.T) {
 	}
 	if out, err := config("--networks"); err != nil || out != "back\nfront\n" {
 		t.Errorf("--networks: %q, %v; want back and front", out, err)
+	}
+	if out, err := config("--models"); err != nil || out != "llm\n" {
+		t.Errorf("--models: %q, %v; want llm", out, err)
 	}
 	out, err := config("--environment")
 	if err != nil || !strings.Contains("\n"+out, "\nTAG=1.36\n") {
