@@ -467,3 +467,31 @@ func TestCLIRestRunCgroupFlags(t *testing.T) {
 	oneLineError(t, h.berth("container", "run", "--cgroupns", "shared", "busybox", "true"), "run --cgroupns shared", "--cgroupns")
 	oneLineError(t, h.berth("container", "run", "--device-read-bps", "/dev/sda:fast", "busybox", "true"), "run with a bad rate", "--device-read-bps")
 }
+
+// TestCLIRestDockerUpdate: the stock docker CLI's update, through berth
+// serve, changes a running container's cgroup limits as berth's own does.
+func TestCLIRestDockerUpdate(t *testing.T) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("no docker CLI at %s", dockerCLI)
+	}
+	h := newHarness(t)
+	sock := h.serve()
+	t.Cleanup(func() { h.berth("container", "rm", "-f", "dupd") })
+	h.mustDocker(sock, "run", "-d", "--name", "dupd", "-m", "32m", "busybox", "sleep", "300")
+	id := h.inspectField("dupd", "{{.Id}}")
+	h.mustDocker(sock, "update", "-m", "96m", "--pids-limit", "40", "--restart", "on-failure:2", "dupd")
+	for _, c := range []struct{ controller, file, want string }{
+		{"memory", "memory.limit_in_bytes", "100663296"},
+		{"pids", "pids.max", "40"},
+	} {
+		if got := cgroupValue(t, c.controller, id, c.file); got != c.want {
+			t.Errorf("after docker update: %s/%s = %s, want %s", c.controller, c.file, got, c.want)
+		}
+	}
+	if got := strings.TrimSpace(h.mustDocker(sock, "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.HostConfig.Memory}}", "dupd")); got != "on-failure:2 100663296" {
+		t.Errorf("docker inspect after update: %q", got)
+	}
+	if r := h.docker(sock, "update", "-m", "1m", "dupd"); r.code == 0 || !strings.Contains(r.stderr, "minimum") {
+		t.Errorf("docker update -m 1m: exit %d, %q; want a refusal naming the minimum", r.code, r.stderr)
+	}
+}
