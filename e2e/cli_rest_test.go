@@ -495,3 +495,42 @@ func TestCLIRestDockerUpdate(t *testing.T) {
 		t.Errorf("docker update -m 1m: exit %d, %q; want a refusal naming the minimum", r.code, r.stderr)
 	}
 }
+
+// TestCLIRestEventsLive: a running `events` reports, as they happen, the
+// operations other berth commands make (create, start, rename, update,
+// stop) and the exit it observes (die), in order.
+func TestCLIRestEventsLive(t *testing.T) {
+	h := newHarness(t)
+	file := testdata(t)
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	b := h.start("-f", file, "events", "--json")
+	h.mustBerth("-f", file, "up", "-d")
+	ps := h.ps(file)
+	if len(ps) != 1 {
+		t.Fatalf("ps: %+v", ps)
+	}
+	h.mustBerth("container", "rename", ps[0].Name, "live-app")
+	h.mustBerth("container", "update", "--pids-limit", "30", "live-app")
+	h.mustBerth("-f", file, "stop", "-t", "1")
+	var actions []string
+	h.eventually("events to report the stop", 30*time.Second, func() bool {
+		actions = actions[:0]
+		for _, line := range strings.Split(b.output(), "\n") {
+			var ev journalEvent
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Service == "app" {
+				actions = append(actions, ev.Action)
+			}
+		}
+		return slices.Contains(actions, "stop")
+	})
+	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	b.exited(t, 20*time.Second)
+	// up may come before events started to follow the journal: what
+	// follows must be there, in order.
+	got := strings.Join(actions, " ")
+	if !strings.HasSuffix(got, "rename update die stop") {
+		t.Errorf("live events: %q, want them to end with rename update die stop", got)
+	}
+}

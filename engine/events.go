@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -162,4 +163,93 @@ func readJournal(p string) (_ []Event, bad int, _ error) {
 		out = append(out, ev)
 	}
 	return out, bad, sc.Err()
+}
+
+// EventCursor follows the journal from where it was made: Next returns
+// the events appended since. Not safe for concurrent use.
+type EventCursor struct {
+	path string
+	ino  uint64 // the journal file read, by inode; 0: none yet
+	off  int64  // bytes of it consumed: whole lines only
+}
+
+// FollowEvents returns a cursor at the journal's present end.
+func (e *Engine) FollowEvents() (*EventCursor, error) {
+	c := &EventCursor{path: e.journalPath()}
+	var st unix.Stat_t
+	switch err := unix.Stat(c.path, &st); {
+	case err == nil:
+		c.ino, c.off = st.Ino, st.Size
+	case !errors.Is(err, unix.ENOENT):
+		return nil, fmt.Errorf("event journal %s: %w", c.path, err)
+	}
+	return c, nil
+}
+
+// Next returns the events appended to the journal since the last call,
+// oldest first, across a rotation. A line still being written is left for
+// the next call.
+func (c *EventCursor) Next() ([]Event, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(c.path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("event journal %s: %w", c.path, err)
+	}
+	var out []Event
+	if c.ino != 0 && st.Ino != c.ino {
+		// Rotated: the rest of the file read so far is events.jsonl.1.
+		var old unix.Stat_t
+		if unix.Stat(c.path+".1", &old) == nil && old.Ino == c.ino {
+			evs, _, err := readLines(c.path+".1", c.off)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, evs...)
+		}
+		c.off = 0
+	}
+	c.ino = st.Ino
+	evs, n, err := readLines(c.path, c.off)
+	if err != nil {
+		return nil, err
+	}
+	c.off += n
+	return append(out, evs...), nil
+}
+
+// readLines reads the whole lines of p from offset off: their events and
+// how many bytes they took. Lines of another version or not JSON are
+// skipped.
+func readLines(p string, off int64) ([]Event, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, nil
+		}
+		return nil, 0, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, 0); err != nil {
+		return nil, 0, err
+	}
+	r := bufio.NewReader(f)
+	var out []Event
+	var n int64
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			// io.EOF: a line without its newline is still being written.
+			if errors.Is(err, io.EOF) {
+				return out, n, nil
+			}
+			return out, n, err
+		}
+		n += int64(len(line))
+		var ev Event
+		if json.Unmarshal(line, &ev) == nil && ev.Version == journalVersion {
+			out = append(out, ev)
+		}
+	}
 }

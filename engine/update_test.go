@@ -179,3 +179,52 @@ func TestPatchBundle(t *testing.T) {
 		t.Errorf("devices %d, block I/O %+v: want the devices and throttles kept, the weight updated", len(r.Devices), r.BlockIO)
 	}
 }
+
+func TestEventCursor(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", true)
+	cur, err := e.FollowEvents() // no journal yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := cur.Next(); err != nil || len(evs) != 0 {
+		t.Fatalf("before any event: %v, %v", evs, err)
+	}
+	c, err := e.Create(t.Context(), ContainerConfig{Name: "cur", Image: "busybox", Cmd: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := cur.Next()
+	if err != nil || len(evs) != 1 || evs[0].Action != "create" || evs[0].ID != c.ID {
+		t.Fatalf("after create: %+v, %v", evs, err)
+	}
+	if evs, _ := cur.Next(); len(evs) != 0 {
+		t.Fatalf("events twice: %+v", evs)
+	}
+	// A line being written is left for later.
+	f, err := os.OpenFile(e.journalPath(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"version":1,"action":"half"`)
+	if evs, _ := cur.Next(); len(evs) != 0 {
+		t.Fatalf("a partial line was read: %+v", evs)
+	}
+	f.WriteString(`,"id":"x","time":"2026-01-01T00:00:00Z"}` + "\n")
+	f.Close()
+	if evs, _ := cur.Next(); len(evs) != 1 || evs[0].Action != "half" {
+		t.Fatalf("the completed line: %+v", evs)
+	}
+	// Across a rotation: the last events of the old file, then the new.
+	defer func(m int64) { journalMax = m }(journalMax)
+	if err := e.Rename(t.Context(), "cur", "cur2"); err != nil {
+		t.Fatal(err)
+	}
+	journalMax = 1
+	if err := e.Remove(t.Context(), c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	evs, err = cur.Next()
+	if err != nil || len(evs) != 2 || evs[0].Action != "rename" || evs[1].Action != "destroy" {
+		t.Fatalf("across a rotation: %+v, %v; want rename then destroy", evs, err)
+	}
+}

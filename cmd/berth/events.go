@@ -88,11 +88,18 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 
 // streamEvents hands emit the container events from since (zero: from
 // now) to until (zero: until ctx ends) whose labels keep accepts: first
-// the engine's record of the past, then the changes it observes by
-// polling the containers that carry labels. berth has no daemon to push
-// events, so the live ones are observed changes of state.
+// the engine's record of the past, then, as they come, the operations the
+// engine records (create, start, stop, kill, pause, unpause, rename,
+// update, destroy, by whichever berth process) and what only the
+// containers' state tells, observed by polling those that carry labels:
+// exits (die), restarts by the restart policy, health, removals by the
+// shim. berth has no daemon to push events.
 func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now time.Time, labels map[string]string,
 	keep func(map[string]string) bool, emit func(engine.Event) error) error {
+	cur, err := eng.FollowEvents()
+	if err != nil {
+		return err
+	}
 	if !since.IsZero() {
 		to := now
 		if !until.IsZero() && until.Before(now) {
@@ -121,8 +128,22 @@ func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now tim
 		deadline = t.C
 	}
 	seen := map[engine.ContainerID]*engine.Container{}
+	destroyed := map[engine.ContainerID]bool{} // by a recorded destroy
 	first := true
 	for {
+		var batch []engine.Event
+		recorded, err := cur.Next()
+		if err != nil {
+			return err
+		}
+		for _, ev := range recorded {
+			if ev.Action == "destroy" {
+				destroyed[ev.ID] = true
+			}
+			if keep(ev.Labels) {
+				batch = append(batch, ev)
+			}
+		}
 		ctrs, err := eng.List(ctx, labels)
 		if err != nil {
 			return err
@@ -139,18 +160,22 @@ func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now tim
 			if first {
 				continue
 			}
-			for _, action := range transitions(prev, c) {
-				if err := emit(observedEvent(now, action, c)); err != nil {
-					return err
-				}
+			for _, action := range observedOnly(prev, c) {
+				batch = append(batch, observedEvent(now, action, c))
 			}
 		}
 		for id, c := range seen {
 			if !current[id] {
 				delete(seen, id)
-				if err := emit(observedEvent(now, "destroy", c)); err != nil {
-					return err
+				if !destroyed[id] { // removed by its shim (--rm): no record
+					batch = append(batch, observedEvent(now, "destroy", c))
 				}
+			}
+		}
+		slices.SortStableFunc(batch, func(a, b engine.Event) int { return a.Time.Compare(b.Time) })
+		for _, ev := range batch {
+			if err := emit(ev); err != nil {
+				return err
 			}
 		}
 		first = false
@@ -162,6 +187,26 @@ func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now tim
 		case <-time.After(eventPoll):
 		}
 	}
+}
+
+// observedOnly are the transitions between two observations of a
+// container that the engine's journal does not record: its exits, the
+// restarts its restart policy made (the restart count went up), its
+// health.
+func observedOnly(prev, cur *engine.Container) []string {
+	var out []string
+	for _, action := range transitions(prev, cur) {
+		switch {
+		case action == "create", action == "pause", action == "unpause":
+		case action == "start":
+			if prev != nil && cur.State.RestartCount > prev.State.RestartCount {
+				out = append(out, action)
+			}
+		default: // die, health_status: …
+			out = append(out, action)
+		}
+	}
+	return out
 }
 
 // transitions names the events between two observations of a container.
@@ -203,11 +248,15 @@ func transitions(prev, cur *engine.Container) []string {
 	return out
 }
 
-// observedEvent is a change of c's state seen at t.
+// observedEvent is a change of c's state seen at t; an exit is dated by
+// the container's own record of it.
 func observedEvent(t time.Time, action string, c *engine.Container) engine.Event {
 	ev := engine.Event{Time: t, Action: action, ID: c.ID, Name: c.Config.Name, Image: c.Config.Image, Labels: c.Config.Labels}
 	if action == "die" {
 		ev.Attributes = map[string]string{"exitCode": fmt.Sprint(c.State.ExitCode)}
+		if f := c.State.FinishedAt; !f.IsZero() && !f.After(t) {
+			ev.Time = f
+		}
 	}
 	return ev
 }

@@ -47,3 +47,30 @@ func TestDockerEventFilters(t *testing.T) {
 		t.Errorf("line %q, want it to end with %q", out.String(), want)
 	}
 }
+
+// TestObservedOnly: what the journal records (create, a start by a
+// command, pause) is not reported again from observation; exits, restarts
+// by the policy and health are.
+func TestObservedOnly(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctr := func(st engine.Status, started time.Time, restarts int) *engine.Container {
+		return &engine.Container{State: engine.State{Status: st, StartedAt: started, RestartCount: restarts}}
+	}
+	for _, tc := range []struct {
+		name      string
+		prev, cur *engine.Container
+		want      string
+	}{
+		{"new and running", nil, ctr(engine.StatusRunning, t0, 0), ""},
+		{"exited", ctr(engine.StatusRunning, t0, 0), ctr(engine.StatusExited, t0, 0), "die"},
+		{"started by a command", ctr(engine.StatusExited, t0, 0), ctr(engine.StatusRunning, t0.Add(time.Second), 0), ""},
+		{"restarted by its policy", ctr(engine.StatusRunning, t0, 0), ctr(engine.StatusRunning, t0.Add(time.Second), 1), "die start"},
+		{"paused", ctr(engine.StatusRunning, t0, 0), ctr(engine.StatusPaused, t0, 0), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(observedOnly(tc.prev, tc.cur), " "); got != tc.want {
+				t.Errorf("observedOnly = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
