@@ -29,7 +29,7 @@ type cgroupFlags struct {
 	readIOps         []string
 	writeBps         []string
 	writeIOps        []string
-	memSwappiness    int64
+	memSwappiness    optionalInt // -1, as docker's default: the kernel's
 	oomKillDisable   bool
 	uts              string
 	userns           string
@@ -53,7 +53,7 @@ func (o *cgroupFlags) bind(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.readIOps, "device-read-iops", nil, "limit read rate (IO per second) from a device: DEVICE:RATE")
 	f.StringArrayVar(&o.writeBps, "device-write-bps", nil, "limit write rate (bytes per second) to a device: DEVICE:RATE")
 	f.StringArrayVar(&o.writeIOps, "device-write-iops", nil, "limit write rate (IO per second) to a device: DEVICE:RATE")
-	f.Int64Var(&o.memSwappiness, "memory-swappiness", -1, "tune container memory swappiness (1 to 100)")
+	f.Var(&o.memSwappiness, "memory-swappiness", "tune container memory swappiness (1 to 100; -1: the kernel's)")
 	f.BoolVar(&o.oomKillDisable, "oom-kill-disable", false, "disable OOM Killer")
 	f.StringVar(&o.uts, "uts", "", "UTS namespace to use (host)")
 	f.StringVar(&o.userns, "userns", "", "user namespace to use (host: berth never remaps users, so always the host's)")
@@ -109,12 +109,12 @@ func (o *cgroupFlags) apply(c *engine.ContainerConfig) error {
 		return badFlag("cpus", strconv.FormatFloat(r.CPUs, 'g', -1, 64), "conflicts with --cpu-period and --cpu-quota")
 	}
 	r.CpusetCpus, r.CpusetMems = o.cpusetCpus, o.cpusetMems
-	if o.memSwappiness != -1 {
-		if o.memSwappiness < 1 || o.memSwappiness > 100 {
+	if n := o.memSwappiness.v; o.memSwappiness.set && n != -1 {
+		if n < 1 || n > 100 {
 			// 0 is the engine's "the kernel's default", not docker's "no swapping".
-			return badFlag("memory-swappiness", strconv.FormatInt(o.memSwappiness, 10), "want 1-100 (0 is not supported)")
+			return badFlag("memory-swappiness", strconv.Itoa(n), "want 1-100 (0 is not supported)")
 		}
-		r.MemSwappiness = o.memSwappiness
+		r.MemSwappiness = int64(n)
 	}
 	r.OomKillDisable = o.oomKillDisable
 	return o.applyBlkio(c)
