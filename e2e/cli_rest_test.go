@@ -70,6 +70,18 @@ func TestCLIRestRename(t *testing.T) {
 	h.mustBerth("container", "run", "-d", "--name", web.Name, "busybox", "sleep", "60")
 	h.mustBerth("container", "rm", "-f", web.Name)
 
+	// up finds the renamed container by its labels: nothing to do.
+	h.mustBerth("-f", file, "up", "-d")
+	var webs []psEntry
+	for _, e := range h.ps(file) {
+		if e.Service == "web" {
+			webs = append(webs, e)
+		}
+	}
+	if len(webs) != 1 || webs[0].ID != web.ID || webs[0].Name != "renamed-web" {
+		t.Errorf("web after rename and up: %+v, want the renamed container alone", webs)
+	}
+
 	h.mustBerth("container", "run", "-d", "--name", "taken-old-name", "busybox", "sleep", "60")
 	oneLineError(t, h.berth("container", "rename", "renamed-web", "taken-old-name"), "rename to a name in use", "already in use")
 	oneLineError(t, h.berth("container", "rename", "renamed-web", "bad/name"), "rename to a bad name", "invalid container name")
