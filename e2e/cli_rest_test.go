@@ -147,6 +147,13 @@ func TestCLIRestUpdate(t *testing.T) {
 		t.Errorf("inspect after update: %q, want 67108864 1500000000 50", got)
 	}
 
+	h.mustBerth("container", "update", "--memory-swap", "128m", "--cpuset-cpus", "0", "upd")
+	check("after a swap and cpuset update", map[[2]string]string{
+		{"memory", "memory.memsw.limit_in_bytes"}: "134217728",
+		{"memory", "memory.limit_in_bytes"}:       "67108864",
+		{"cpuset", "cpuset.cpus"}:                 "0",
+	})
+
 	// Bad input changes nothing.
 	oneLineError(t, h.berth("container", "update", "upd"), "update without a flag", "one or more flags")
 	oneLineError(t, h.berth("container", "update", "-m", "1m", "upd"), "update below the memory minimum", "minimum")
