@@ -88,6 +88,15 @@ type RenderOptions struct {
 	NoNormalize      bool // no defaults filled in (networks, build context…)
 	NoConsistency    bool // no check that services name networks, volumes… that exist
 	NoEnvResolution  bool // env_file stays, not merged into environment
+	// Services, when set, are the only services rendered, with the
+	// services they depend on (config SERVICE…); one a profile leaves out
+	// is enabled.
+	Services []string
+}
+
+// set tells whether r leaves any step out or selects services.
+func (r RenderOptions) set() bool {
+	return r.NoPathResolution || r.NoNormalize || r.NoConsistency || r.NoEnvResolution || len(r.Services) > 0
 }
 
 // Load loads the Compose project opt describes the way `docker compose`
@@ -124,7 +133,7 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	if opt.NoInterpolate {
 		return l.loadModel(ctx, o)
 	}
-	if opt.Render != (RenderOptions{}) {
+	if opt.Render.set() {
 		return l.loadForRender(ctx, o)
 	}
 	cp, err := o.LoadProject(ctx)
@@ -482,6 +491,14 @@ func (l *loader) loadForRender(ctx context.Context, o *cli.ProjectOptions) (*Pro
 	cp, err := o.LoadProject(ctx)
 	if err != nil {
 		return nil, l.loadError(err)
+	}
+	if len(r.Services) > 0 {
+		if cp, err = cp.WithServicesEnabled(r.Services...); err == nil {
+			cp, err = cp.WithSelectedServices(r.Services)
+		}
+		if err != nil {
+			return nil, l.loadError(err)
+		}
 	}
 	if !r.NoEnvResolution {
 		if cp, err = l.resolveEnvForRender(ctx, o, cp); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/containerd/errdefs"
@@ -42,7 +43,7 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 		Short: "Parse, resolve and render the Compose file in canonical format",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.formatSet = cmd.Flags().Changed("format")
-			return runConfig(cmd.Context(), g, o)
+			return runConfig(cmd.Context(), g, o, args)
 		},
 	}
 	f := cmd.Flags()
@@ -66,7 +67,13 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func runConfig(ctx context.Context, g *globalOptions, o configOptions) error {
+func runConfig(ctx context.Context, g *globalOptions, o configOptions, services []string) error {
+	if len(services) > 0 && o.listing() {
+		return fmt.Errorf("config %s: services select what the document shows; they do not apply to a list: %w", strings.Join(services, " "), errdefs.ErrInvalidArgument)
+	}
+	if len(services) > 0 && o.noInterpolate {
+		return fmt.Errorf("config --no-interpolate %s: services cannot be selected in a document that is not interpolated: %w", strings.Join(services, " "), errdefs.ErrNotImplemented)
+	}
 	// Variables are read from the files as written.
 	opt, err := g.project.loadOptions(o.noInterpolate || o.variables)
 	if err != nil {
@@ -75,6 +82,7 @@ func runConfig(ctx context.Context, g *globalOptions, o configOptions) error {
 	if !o.listing() {
 		// They change the document only.
 		opt.Render = o.render
+		opt.Render.Services = services
 	}
 	p, err := spec.Load(ctx, opt)
 	if err != nil {

@@ -118,3 +118,38 @@ func TestConfigRenderSteps(t *testing.T) {
 		t.Errorf("config --no-consistency: %v\n%s", err, out)
 	}
 }
+
+// TestConfigServices: config SERVICE… renders those services and the ones
+// they depend on, and nothing else.
+func TestConfigServices(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	compose := "services:\n  web:\n    image: busybox\n    depends_on: [db]\n  db:\n    image: busybox\n  other:\n    image: busybox\n"
+	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config := func(args ...string) (string, error) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		cmd := newRootCommand(&globalOptions{stdout: &out, stderr: &errb})
+		cmd.SetArgs(append([]string{"--project-directory", dir, "-f", file, "config"}, args...))
+		err := cmd.ExecuteContext(t.Context())
+		return out.String(), err
+	}
+	out, err := config("web")
+	if err != nil || !strings.Contains(out, "\n  web:\n") || !strings.Contains(out, "\n  db:\n") || strings.Contains(out, "other") {
+		t.Errorf("config web: %v; want web and db, not other:\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nosuch"}, "nosuch"},
+		{[]string{"--services", "web"}, "do not apply to a list"},
+		{[]string{"--no-interpolate", "web"}, "not interpolated"},
+	} {
+		if _, err := config(tc.args...); err == nil || !strings.Contains(oneLine(err), tc.want) {
+			t.Errorf("config %v: %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}
