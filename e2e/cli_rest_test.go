@@ -18,8 +18,8 @@ import (
 	"time"
 )
 
-// inspectField is one field of `container inspect -f`.
-func (h *harness) inspectField(ref, tmpl string) string {
+// inspectOne is one field of `container inspect -f`.
+func (h *harness) inspectOne(ref, tmpl string) string {
 	h.t.Helper()
 	return strings.TrimSpace(h.mustBerth("container", "inspect", "-f", tmpl, ref))
 }
@@ -44,7 +44,7 @@ func TestCLIRestRename(t *testing.T) {
 	if web.ID == "" {
 		t.Fatalf("no web container in ps: %+v", h.ps(file))
 	}
-	pid := h.inspectField(web.Name, "{{.State.Pid}}")
+	pid := h.inspectOne(web.Name, "{{.State.Pid}}")
 
 	h.mustBerth("container", "rename", web.Name, "renamed-web")
 	var found *psEntry
@@ -59,7 +59,7 @@ func TestCLIRestRename(t *testing.T) {
 	case found.Name != "renamed-web" || found.ID != web.ID || found.State != "running":
 		t.Errorf("ps after rename: %+v, want renamed-web, ID %s, running", *found, web.ID)
 	}
-	if got := h.inspectField("renamed-web", "{{.State.Pid}}"); got != pid {
+	if got := h.inspectOne("renamed-web", "{{.State.Pid}}"); got != pid {
 		t.Errorf("pid after rename %s, want %s: the container was restarted", got, pid)
 	}
 	if r := h.berth("-f", file, "exec", "-T", "probe", "ping", "-c", "1", "-W", "3", "renamed-web"); r.code != 0 {
@@ -95,9 +95,9 @@ func TestCLIRestRename(t *testing.T) {
 	}
 }
 
-// cgroupValue reads a cgroup v1 file of container id, as in
+// restCgroupValue reads a cgroup v1 file of container id, as in
 // /sys/fs/cgroup/<controller>/berth/<id>/<file>.
-func cgroupValue(t *testing.T, controller, id, file string) string {
+func restCgroupValue(t *testing.T, controller, id, file string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, "berth", id, file))
 	if err != nil {
@@ -113,12 +113,12 @@ func TestCLIRestUpdate(t *testing.T) {
 	h := newHarness(t)
 	t.Cleanup(func() { h.berth("container", "rm", "-f", "upd") })
 	h.mustBerth("container", "run", "-d", "--name", "upd", "-m", "32m", "--cpus", "0.5", "--pids-limit", "20", "busybox", "sleep", "300")
-	id := h.inspectField("upd", "{{.Id}}")
-	pid := h.inspectField("upd", "{{.State.Pid}}")
+	id := h.inspectOne("upd", "{{.Id}}")
+	pid := h.inspectOne("upd", "{{.State.Pid}}")
 	check := func(when string, want map[[2]string]string) {
 		t.Helper()
 		for k, v := range want {
-			if got := cgroupValue(t, k[0], id, k[1]); got != v {
+			if got := restCgroupValue(t, k[0], id, k[1]); got != v {
 				t.Errorf("%s: %s/%s = %s, want %s", when, k[0], k[1], got, v)
 			}
 		}
@@ -140,10 +140,10 @@ func TestCLIRestUpdate(t *testing.T) {
 		{"cpu", "cpu.shares"}:                    "512",
 		{"pids", "pids.max"}:                     "50",
 	})
-	if got := h.inspectField("upd", "{{.State.Pid}} {{.State.Status}}"); got != pid+" running" {
+	if got := h.inspectOne("upd", "{{.State.Pid}} {{.State.Status}}"); got != pid+" running" {
 		t.Errorf("after update: pid and status %q, want %s running", got, pid)
 	}
-	if got := h.inspectField("upd", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}"); got != "67108864 1500000000 50" {
+	if got := h.inspectOne("upd", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}"); got != "67108864 1500000000 50" {
 		t.Errorf("inspect after update: %q, want 67108864 1500000000 50", got)
 	}
 
@@ -191,13 +191,13 @@ func TestCLIRestUpdate(t *testing.T) {
 		{"memory", "memory.limit_in_bytes"}: "50331648",
 		{"cpu", "cpu.cfs_quota_us"}:         "150000",
 	})
-	if got := h.inspectField("upd", "{{.HostConfig.RestartPolicy.Name}}"); got != "no" {
+	if got := h.inspectOne("upd", "{{.HostConfig.RestartPolicy.Name}}"); got != "no" {
 		t.Errorf("restart policy after update --restart no: %q", got)
 	}
 }
 
-// journalEvent is a line of `events --json`.
-type journalEvent struct {
+// restEvent is a line of `events --json`.
+type restEvent struct {
 	Time       time.Time         `json:"time"`
 	Action     string            `json:"action"`
 	ID         string            `json:"id"`
@@ -205,15 +205,15 @@ type journalEvent struct {
 	Attributes map[string]string `json:"attributes"`
 }
 
-func (h *harness) events(file string, args ...string) []journalEvent {
+func (h *harness) eventsJSON(file string, args ...string) []restEvent {
 	h.t.Helper()
 	out := h.mustBerth(append([]string{"-f", file, "events", "--json"}, args...)...)
-	var evs []journalEvent
+	var evs []restEvent
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
 			continue
 		}
-		var ev journalEvent
+		var ev restEvent
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			h.t.Fatalf("events line %q: %v", line, err)
 		}
@@ -239,7 +239,7 @@ func TestCLIRestEvents(t *testing.T) {
 	h.mustBerth("container", "rename", ps[0].Name, "renamed-app")
 	t1 := time.Now()
 
-	evs := h.events(file, "--since", t0.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano))
+	evs := h.eventsJSON(file, "--since", t0.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano))
 	var actions []string
 	for _, ev := range evs {
 		if ev.Service != "app" || !strings.HasPrefix(ev.ID, ps[0].ID) {
@@ -258,10 +258,10 @@ func TestCLIRestEvents(t *testing.T) {
 	}
 	// A Unix time and a duration name the same window.
 	unix := strconv.FormatFloat(float64(t0.UnixNano())/1e9, 'f', 9, 64)
-	if got := h.events(file, "--since", unix, "--until", "0s"); len(got) != 5 {
+	if got := h.eventsJSON(file, "--since", unix, "--until", "0s"); len(got) != 5 {
 		t.Errorf("events --since %s --until 0s: %d events, want 5", unix, len(got))
 	}
-	if got := h.events(file, "--since", t1.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano)); len(got) != 0 {
+	if got := h.eventsJSON(file, "--since", t1.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano)); len(got) != 0 {
 		t.Errorf("events in a window after them: %+v", got)
 	}
 
@@ -279,7 +279,7 @@ func TestCLIRestEvents(t *testing.T) {
 
 	// --until to come: streams until then, and no longer.
 	start := time.Now()
-	h.events(file, "--until", start.Add(2*time.Second).Format(time.RFC3339Nano))
+	h.eventsJSON(file, "--until", start.Add(2*time.Second).Format(time.RFC3339Nano))
 	if d := time.Since(start); d < 2*time.Second || d > 20*time.Second {
 		t.Errorf("events --until in 2s returned after %s", d)
 	}
@@ -288,8 +288,8 @@ func TestCLIRestEvents(t *testing.T) {
 	oneLineError(t, h.berth("-f", file, "events", "--since", "1m", "--until", "2m"), "events --until before --since", "before --since")
 }
 
-// background is a berth command running while the test acts on it.
-type background struct {
+// restBackground is a berth command running while the test acts on it.
+type restBackground struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	mu    sync.Mutex // guards out
@@ -298,12 +298,12 @@ type background struct {
 	code  int
 }
 
-func (h *harness) start(args ...string) *background {
+func (h *harness) startInBackground(args ...string) *restBackground {
 	h.t.Helper()
-	b := &background{done: make(chan struct{})}
+	b := &restBackground{done: make(chan struct{})}
 	b.cmd = exec.Command(berthBin, append([]string{"--root", h.root}, args...)...)
 	b.cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+h.project)
-	w := writerFunc(func(p []byte) (int, error) {
+	w := restWriterFunc(func(p []byte) (int, error) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return b.out.Write(p)
@@ -335,14 +335,14 @@ func (h *harness) start(args ...string) *background {
 	return b
 }
 
-func (b *background) output() string {
+func (b *restBackground) output() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.out.String()
 }
 
 // exited waits up to d for the command to end and returns its exit code.
-func (b *background) exited(t *testing.T, d time.Duration) int {
+func (b *restBackground) exited(t *testing.T, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-b.done:
@@ -353,9 +353,9 @@ func (b *background) exited(t *testing.T, d time.Duration) int {
 	}
 }
 
-type writerFunc func([]byte) (int, error)
+type restWriterFunc func([]byte) (int, error)
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+func (f restWriterFunc) Write(p []byte) (int, error) { return f(p) }
 
 // TestCLIRestRunSignals: container run in the foreground hands the
 // signals it gets to the container (--sig-proxy, the default), leaves the
@@ -364,11 +364,11 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func TestCLIRestRunSignals(t *testing.T) {
 	h := newHarness(t)
 	t.Cleanup(func() { h.berth("container", "rm", "-f", "sp-proxy", "sp-off", "sp-keys") })
-	ready := func(b *background) {
+	ready := func(b *restBackground) {
 		h.eventually("the container to say it is ready", 30*time.Second, func() bool { return strings.Contains(b.output(), "ready") })
 	}
 
-	b := h.start("container", "run", "--name", "sp-proxy", "busybox", "sh", "-c", `trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.1; done`)
+	b := h.startInBackground("container", "run", "--name", "sp-proxy", "busybox", "sh", "-c", `trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.1; done`)
 	ready(b)
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ func TestCLIRestRunSignals(t *testing.T) {
 		t.Errorf("run with a proxied SIGTERM: exit %d, output %q; want 42 and the trap's line", code, b.output())
 	}
 
-	b = h.start("container", "run", "--sig-proxy=false", "--name", "sp-off", "busybox", "sh", "-c", "echo ready; exec sleep 300")
+	b = h.startInBackground("container", "run", "--sig-proxy=false", "--name", "sp-off", "busybox", "sh", "-c", "echo ready; exec sleep 300")
 	ready(b)
 	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -385,11 +385,11 @@ func TestCLIRestRunSignals(t *testing.T) {
 	if code := b.exited(t, 30*time.Second); code != 130 {
 		t.Errorf("run --sig-proxy=false interrupted: exit %d, want 130; output %q", code, b.output())
 	}
-	if got := h.inspectField("sp-off", "{{.State.Status}}"); got != "running" {
+	if got := h.inspectOne("sp-off", "{{.State.Status}}"); got != "running" {
 		t.Errorf("after run --sig-proxy=false was interrupted the container is %s, want running", got)
 	}
 
-	b = h.start("container", "run", "-i", "--rm", "--detach-keys", "ctrl-x,x", "--name", "sp-keys", "busybox", "sh", "-c", "echo ready; exec sleep 300")
+	b = h.startInBackground("container", "run", "-i", "--rm", "--detach-keys", "ctrl-x,x", "--name", "sp-keys", "busybox", "sh", "-c", "echo ready; exec sleep 300")
 	ready(b)
 	if _, err := b.stdin.Write([]byte("\x18x")); err != nil {
 		t.Fatal(err)
@@ -397,7 +397,7 @@ func TestCLIRestRunSignals(t *testing.T) {
 	if code := b.exited(t, 30*time.Second); code != 0 {
 		t.Errorf("run -i after the detach keys: exit %d, want 0; output %q", code, b.output())
 	}
-	if got := h.inspectField("sp-keys", "{{.State.Status}}"); got != "running" {
+	if got := h.inspectOne("sp-keys", "{{.State.Status}}"); got != "running" {
 		t.Errorf("after the detach keys the --rm container is %s, want running", got)
 	}
 
@@ -443,7 +443,7 @@ func TestCLIRestGwPriority(t *testing.T) {
 	if got := defaults(); !slices.Equal(got, []string{gateway["gwb"]}) {
 		t.Errorf("default routes after connecting gwz with no priority: %v, want still via %s", got, gateway["gwb"])
 	}
-	if got := h.inspectField("gwc", "{{.NetworkSettings.Networks.gwb.GwPriority}}"); got != "10" {
+	if got := h.inspectOne("gwc", "{{.NetworkSettings.Networks.gwb.GwPriority}}"); got != "10" {
 		t.Errorf("inspect: gwb's GwPriority %q, want 10", got)
 	}
 	oneLineError(t, h.berth("network", "connect", "--gw-priority", "high", "gwa", "gwc"), "connect with a bad --gw-priority", "gw-priority")
@@ -458,21 +458,21 @@ func TestCLIRestRunCgroupFlags(t *testing.T) {
 		"--cpuset-cpus", "0", "--memory-swappiness", "10", "--oom-kill-disable", "-m", "64m",
 		"--device-cgroup-rule", "c 10:200 rwm", "--uts", "host", "--annotation", "org.example.team=ci",
 		"busybox", "sleep", "300")
-	id := h.inspectField("cg", "{{.Id}}")
+	id := h.inspectOne("cg", "{{.Id}}")
 	for _, c := range []struct{ controller, file, want string }{
 		{"cpu", "cpu.cfs_period_us", "50000"},
 		{"cpu", "cpu.cfs_quota_us", "25000"},
 		{"cpuset", "cpuset.cpus", "0"},
 		{"memory", "memory.swappiness", "10"},
 	} {
-		if got := cgroupValue(t, c.controller, id, c.file); got != c.want {
+		if got := restCgroupValue(t, c.controller, id, c.file); got != c.want {
 			t.Errorf("%s/%s = %s, want %s", c.controller, c.file, got, c.want)
 		}
 	}
-	if got := cgroupValue(t, "memory", id, "memory.oom_control"); !strings.Contains(got, "oom_kill_disable 1") {
+	if got := restCgroupValue(t, "memory", id, "memory.oom_control"); !strings.Contains(got, "oom_kill_disable 1") {
 		t.Errorf("memory.oom_control = %q, want oom_kill_disable 1", got)
 	}
-	if got := cgroupValue(t, "devices", id, "devices.list"); !strings.Contains(got, "c 10:200 rwm") {
+	if got := restCgroupValue(t, "devices", id, "devices.list"); !strings.Contains(got, "c 10:200 rwm") {
 		t.Errorf("devices.list = %q, want the rule c 10:200 rwm", got)
 	}
 	host, _ := os.Hostname()
@@ -497,13 +497,13 @@ func TestCLIRestDockerUpdate(t *testing.T) {
 	sock := h.serve()
 	t.Cleanup(func() { h.berth("container", "rm", "-f", "dupd") })
 	h.mustDocker(sock, "run", "-d", "--name", "dupd", "-m", "32m", "busybox", "sleep", "300")
-	id := h.inspectField("dupd", "{{.Id}}")
+	id := h.inspectOne("dupd", "{{.Id}}")
 	h.mustDocker(sock, "update", "-m", "96m", "--pids-limit", "40", "--restart", "on-failure:2", "dupd")
 	for _, c := range []struct{ controller, file, want string }{
 		{"memory", "memory.limit_in_bytes", "100663296"},
 		{"pids", "pids.max", "40"},
 	} {
-		if got := cgroupValue(t, c.controller, id, c.file); got != c.want {
+		if got := restCgroupValue(t, c.controller, id, c.file); got != c.want {
 			t.Errorf("after docker update: %s/%s = %s, want %s", c.controller, c.file, got, c.want)
 		}
 	}
@@ -522,7 +522,7 @@ func TestCLIRestEventsLive(t *testing.T) {
 	h := newHarness(t)
 	file := testdata(t)
 	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
-	b := h.start("-f", file, "events", "--json")
+	b := h.startInBackground("-f", file, "events", "--json")
 	h.mustBerth("-f", file, "up", "-d")
 	ps := h.ps(file)
 	if len(ps) != 1 {
@@ -535,7 +535,7 @@ func TestCLIRestEventsLive(t *testing.T) {
 	h.eventually("events to report the stop", 30*time.Second, func() bool {
 		actions = actions[:0]
 		for _, line := range strings.Split(b.output(), "\n") {
-			var ev journalEvent
+			var ev restEvent
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.Service == "app" {
 				actions = append(actions, ev.Action)
 			}
