@@ -346,6 +346,7 @@ func resources(cfg engine.ContainerConfig) container.Resources {
 		CPUShares:          r.CPUShares,
 		CgroupParent:       cfg.CgroupParent,
 		CpusetCpus:         r.CpusetCpus,
+		CpusetMems:         r.CpusetMems,
 		CPUQuota:           r.CPUQuota,
 		CPUPeriod:          r.CPUPeriod,
 		CPURealtimeRuntime: r.CPURTRuntime,

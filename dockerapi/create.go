@@ -122,7 +122,7 @@ func hostSettings(c *engine.ContainerConfig, hc *container.HostConfig) error {
 	}
 	r := hc.Resources
 	c.Resources = engine.Resources{MemLimit: r.Memory, MemReservation: r.MemoryReservation, MemSwapLimit: r.MemorySwap,
-		CPUs: float64(r.NanoCPUs) / 1e9, CPUShares: r.CPUShares, CpusetCpus: r.CpusetCpus, CPUQuota: r.CPUQuota,
+		CPUs: float64(r.NanoCPUs) / 1e9, CPUShares: r.CPUShares, CpusetCpus: r.CpusetCpus, CpusetMems: r.CpusetMems, CPUQuota: r.CPUQuota,
 		CPUPeriod: r.CPUPeriod, CPURTRuntime: r.CPURealtimeRuntime, CPURTPeriod: r.CPURealtimePeriod}
 	if r.PidsLimit != nil && *r.PidsLimit > 0 {
 		c.Resources.PidsLimit = *r.PidsLimit

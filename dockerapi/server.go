@@ -146,6 +146,7 @@ func (s *Server) routes() {
 	m.Handle("GET /containers/{id}/top", handlerFunc(s.containerTop))
 	m.Handle("GET /containers/{id}/stats", handlerFunc(s.containerStats))
 	m.Handle("POST /containers/{id}/rename", handlerFunc(s.containerRename))
+	m.Handle("POST /containers/{id}/update", handlerFunc(s.containerUpdate))
 	m.Handle("POST /exec/{id}/start", handlerFunc(s.execStart))
 	m.Handle("POST /exec/{id}/resize", handlerFunc(s.execResize))
 	m.Handle("GET /exec/{id}/json", handlerFunc(s.execInspect))

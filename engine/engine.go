@@ -218,6 +218,7 @@ type Resources struct {
 	CPUShares      int64   `json:"cpu_shares,omitempty"`
 	PidsLimit      int64   `json:"pids_limit,omitempty"`
 	CpusetCpus     string  `json:"cpuset_cpus,omitempty"` // "0-2,4"
+	CpusetMems     string  `json:"cpuset_mems,omitempty"` // memory nodes, "0-1"
 	CPUQuota       int64   `json:"cpu_quota,omitempty"`   // µs per CPUPeriod; with CPUs set, CPUs wins
 	CPUPeriod      int64   `json:"cpu_period,omitempty"`  // µs
 	CPURTRuntime   int64   `json:"cpu_rt_runtime,omitempty"`

@@ -18,8 +18,9 @@ import (
 // ConnectNetwork adds network nc.Network to container id, as docker
 // network connect: a running container gets an interface on it at once
 // (the next free ethN, with nc's address and aliases), its resolv.conf and
-// every peer's /etc/hosts follow; a stopped one joins it at its next
-// start. errdefs.ErrConflict if the container is already on the network or
+// every peer's /etc/hosts follow, and its default route when nc's
+// GwPriority is above every other network's; a stopped one joins it at its
+// next start. errdefs.ErrConflict if the container is already on the network or
 // uses another's network namespace, the host's or none; errdefs.ErrNotFound
 // for an unknown container or network.
 func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc EndpointConfig) (retErr error) {
@@ -53,7 +54,11 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 		ifname := freeIfName(eps)
 		netsAfter := append(slices.Clone(rec.Config.Networks), nc)
 		opt := e.connectOptions(rec, nc, ifname, false)
-		opt.NoDefaultRoute = nc.Network != gatewayNetwork(netsAfter)
+		gw := gatewayNetwork(netsAfter)
+		opt.NoDefaultRoute = nc.Network != gw
+		// A network of a higher gateway priority than the one routing
+		// now takes the default route over (docker's --gw-priority).
+		opt.TakeDefaultRoute = nc.Network == gw && gatewayNetwork(rec.Config.Networks) != ""
 		ep, err := e.nets.ConnectWith(ctx, nc.Network, string(rec.ID), opt)
 		if err != nil {
 			return fmt.Errorf("container %q: %w", name, err)

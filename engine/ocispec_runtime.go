@@ -135,6 +135,11 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 	if err := setNamespaces(l, c, in); err != nil {
 		return err
 	}
+	if c.UTSMode == "host" {
+		// The host's UTS namespace: its hostname is the container's, and
+		// the runtime refuses to set one (or a domain name) there.
+		s.Hostname, s.Domainname = "", ""
+	}
 	if err := setDevices(l, c, in); err != nil {
 		return err
 	}
@@ -341,8 +346,8 @@ func setNamespaces(l *specs.Linux, c ContainerConfig, in SpecInputs) error {
 	default:
 		return invalid("cgroup %q: want host or private", c.CgroupnsMode)
 	}
-	if c.UTSMode == "host" && c.Hostname != "" {
-		return invalid("uts host: a hostname cannot be set")
+	if c.UTSMode == "host" && (c.Hostname != "" || c.Domainname != "") {
+		return invalid("uts host: a hostname or domain name cannot be set")
 	}
 	if strings.Contains(c.CgroupParent, "..") {
 		return invalid("cgroup_parent %q: must not leave the hierarchy", c.CgroupParent)
@@ -460,6 +465,8 @@ func setMoreResources(r *specs.LinuxResources, res Resources) error {
 		return invalid("mem_swappiness %d: want 0-100", res.MemSwappiness)
 	case res.CpusetCpus != "" && !validCpuset(res.CpusetCpus):
 		return invalid("cpuset %q: want a list such as 0-2,4", res.CpusetCpus)
+	case res.CpusetMems != "" && !validCpuset(res.CpusetMems):
+		return invalid("cpuset_mems %q: want a list such as 0-1", res.CpusetMems)
 	}
 	cpu := func() *specs.LinuxCPU {
 		if r.CPU == nil {
@@ -469,6 +476,9 @@ func setMoreResources(r *specs.LinuxResources, res Resources) error {
 	}
 	if res.CpusetCpus != "" {
 		cpu().Cpus = res.CpusetCpus
+	}
+	if res.CpusetMems != "" {
+		cpu().Mems = res.CpusetMems
 	}
 	if res.CPUQuota > 0 && res.CPUs == 0 {
 		cpu().Quota = ptr(res.CPUQuota)

@@ -188,6 +188,9 @@ func TestOCISpecLimits(t *testing.T) {
 		if !cgroupns || uts {
 			t.Errorf("namespaces %+v", s.Linux.Namespaces)
 		}
+		if s.Hostname != "" || s.Domainname != "" {
+			t.Errorf("uts host: hostname %q, domain name %q: the runtime refuses them there", s.Hostname, s.Domainname)
+		}
 		if s.Annotations["org.example/k"] != "v" {
 			t.Errorf("annotations %v", s.Annotations)
 		}
@@ -249,6 +252,7 @@ func TestOCISpecRejectsRuntime(t *testing.T) {
 		"bad cgroup namespace":   {CgroupnsMode: "shared"},
 		"bad uts mode":           {UTSMode: "container:x"},
 		"uts host with hostname": {UTSMode: "host", Hostname: "h"},
+		"uts host with a domain": {UTSMode: "host", Domainname: "d.org"},
 		"cgroup parent escapes":  {CgroupParent: "../../x"},
 		"umask above 0777":       {Umask: func() *uint32 { u := uint32(0o1777); return &u }()},
 	} {

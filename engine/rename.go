@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/containerd/errdefs"
 
@@ -47,10 +49,37 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 		return err
 	}
 	e.containerEvent(ctx, "rename", rec, "oldName", "/"+old)
-	if st, err := e.observeDir(dir); err == nil && st.Status == StatusRunning && len(rec.Config.Networks) > 0 {
+	if st, err := e.observeDir(dir); err == nil && active(st.Status) && len(rec.Config.Networks) > 0 {
+		if err := e.renameEndpoints(ctx, dir, rec); err != nil {
+			return fmt.Errorf("container %q: renamed, but its networks' resolvers still answer for %q: %w", name, old, err)
+		}
 		if err := e.syncHosts(ctx); err != nil {
 			e.log.WarnContext(ctx, "updating the hosts files of peers failed", "container", name, "err", err)
 		}
 	}
 	return nil
+}
+
+// renameEndpoints gives the endpoints of rec's running container the
+// names of its new name on every network it is on.
+func (e *Engine) renameEndpoints(ctx context.Context, dir string, rec *record) error {
+	if e.nets == nil {
+		return nil
+	}
+	eps, err := readEndpoints(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ep := range eps {
+		i := slices.IndexFunc(rec.Config.Networks, func(nc EndpointConfig) bool { return nc.Network == ep.Network })
+		if i < 0 {
+			continue
+		}
+		opt := e.connectOptions(rec, rec.Config.Networks[i], ep.IfName, false)
+		if err := e.nets.SetNames(ctx, ep.Network, string(rec.ID), opt.Names); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -25,11 +25,12 @@ func markStopping(dir string) error {
 	return atomicfile.WriteFile(filepath.Join(dir, ctrstate.StoppingFile), nil, 0o644)
 }
 
-// clearStopping removes the stopping marker and the last run's health
-// before a start.
+// clearStopping removes the stopping marker, the last run's health and
+// the restart policy an update gave it (the new run's shim is given the
+// record's) before a start.
 func clearStopping(dir string) error {
 	var errs []error
-	for _, f := range []string{ctrstate.StoppingFile, ctrstate.HealthFile} {
+	for _, f := range []string{ctrstate.StoppingFile, ctrstate.HealthFile, ctrstate.RestartFile} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}

@@ -47,3 +47,25 @@ func (m *Manager) Disconnect(ctx context.Context, network, id string) error {
 	m.log.Debug("sandbox disconnected", "network", network, "sandbox", id)
 	return nil
 }
+
+// SetNames replaces the names network's resolver answers with the address
+// of sandbox id's endpoint (a container renamed while it runs). The
+// resolver follows the record at once. errdefs.ErrNotFound if the network
+// does not exist or the sandbox is not connected to it.
+func (m *Manager) SetNames(ctx context.Context, network, id string, names []string) error {
+	if err := validateName("sandbox", id); err != nil {
+		return err
+	}
+	n, unlock, err := m.lockRecord(ctx, network)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ep, ok := n.Endpoints[id]
+	if !ok {
+		return fmt.Errorf("network %q: sandbox %q: not connected: %w", network, id, errdefs.ErrNotFound)
+	}
+	ep.Names = dedupeNames(names)
+	n.Endpoints[id] = ep
+	return m.writeRecord(n)
+}

@@ -217,6 +217,9 @@ type Endpoint struct {
 	Search []string `json:"search,omitempty"`
 	// NoRoute: the endpoint gives the sandbox no default route.
 	NoRoute bool `json:"no_route,omitempty"`
+	// TakeRoute: the endpoint's default route replaces the one the sandbox
+	// has. Not recorded: set by ConnectWith.
+	TakeRoute bool `json:"-"`
 	// LinkLocal are more addresses of the interface, link-local.
 	LinkLocal []netip.Addr `json:"link_local,omitempty"`
 	// Ports published on the host to Addr, host ports settled.
@@ -239,6 +242,10 @@ type ConnectOptions struct {
 	// NoDefaultRoute: no default route through this network even if the
 	// sandbox has none yet (the caller gives it through another).
 	NoDefaultRoute bool
+	// TakeDefaultRoute: the sandbox's default route goes through this
+	// network from now on, replacing the one it has (a connected network
+	// of a higher gateway priority); an internal network gives none.
+	TakeDefaultRoute bool
 	// LinkLocal are more addresses of the interface: IPv4 169.254.0.0/16
 	// or IPv6 fe80::/10 only (link_local_ips); another address fails the
 	// connection with errdefs.ErrInvalidArgument.
@@ -718,6 +725,7 @@ func (m *Manager) reserve(ctx context.Context, network, id string, opt ConnectOp
 		Search:    slices.Clone(opt.Search),
 		Ports:     ports,
 		NoRoute:   opt.NoDefaultRoute,
+		TakeRoute: opt.TakeDefaultRoute && !opt.NoDefaultRoute,
 		LinkLocal: slices.Clone(opt.LinkLocal),
 	}
 	// Reserve the address in the record before plumbing, so a crash leaves

@@ -323,11 +323,11 @@ func configurePeer(h *netlink.Handle, n *Network, ep Endpoint, nsPath string) er
 	if n.Internal || ep.NoRoute {
 		return nil
 	}
-	if err := addDefaultRoute(h, peer, netlink.FAMILY_V4, n.Gateway); err != nil {
+	if err := addDefaultRoute(h, peer, netlink.FAMILY_V4, n.Gateway, ep.TakeRoute); err != nil {
 		return fmt.Errorf("interface %q: %w", ep.IfName, err)
 	}
 	if ep.Addr6.IsValid() {
-		if err := addDefaultRoute(h, peer, netlink.FAMILY_V6, n.Gateway6); err != nil {
+		if err := addDefaultRoute(h, peer, netlink.FAMILY_V6, n.Gateway6, ep.TakeRoute); err != nil {
 			return fmt.Errorf("interface %q: %w", ep.IfName, err)
 		}
 	}
@@ -335,8 +335,15 @@ func configurePeer(h *netlink.Handle, n *Network, ep Endpoint, nsPath string) er
 }
 
 // addDefaultRoute adds a default route of family via gw on link, unless the
-// sandbox has one of that family already.
-func addDefaultRoute(h *netlink.Handle, link netlink.Link, family int, gw netip.Addr) error {
+// sandbox has one of that family already; with take, it replaces the one
+// the sandbox has, in one step.
+func addDefaultRoute(h *netlink.Handle, link netlink.Link, family int, gw netip.Addr, take bool) error {
+	if take {
+		if err := h.RouteReplace(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(gw.AsSlice())}); err != nil {
+			return fmt.Errorf("default route via %s: %w", gw, err)
+		}
+		return nil
+	}
 	routes, err := h.RouteList(nil, family)
 	if err != nil {
 		return fmt.Errorf("sandbox routes: %w", err)

@@ -118,7 +118,7 @@ func cacheKey(opt LoadOptions) string {
 
 // cacheable reports whether Load may use the cache for opt.
 func cacheable(opt LoadOptions) bool {
-	return filepath.IsAbs(opt.CacheDir) && !opt.NoInterpolate && !slices.Contains(opt.ConfigFiles, "-")
+	return filepath.IsAbs(opt.CacheDir) && !opt.NoInterpolate && !opt.Render.set() && !slices.Contains(opt.ConfigFiles, "-")
 }
 
 // An entry's file is "<project>.<key>.json": found by key, removed by

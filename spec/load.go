@@ -75,6 +75,28 @@ type LoadOptions struct {
 	// another salt is never used. The caller makes it change with every
 	// build of itself.
 	CacheSalt string
+	// Render, for `config` alone, leaves steps of loading out. A project
+	// loaded with any of them set is only good for Render: it is not
+	// converted to berth's model, nor cached.
+	Render RenderOptions
+}
+
+// RenderOptions are the steps of loading `docker compose config` can leave
+// out of what it prints.
+type RenderOptions struct {
+	NoPathResolution bool // relative paths stay relative
+	NoNormalize      bool // no defaults filled in (networks, build context…)
+	NoConsistency    bool // no check that services name networks, volumes… that exist
+	NoEnvResolution  bool // env_file stays, not merged into environment
+	// Services, when set, are the only services rendered, with the
+	// services they depend on (config SERVICE…); one a profile leaves out
+	// is enabled.
+	Services []string
+}
+
+// set tells whether r leaves any step out or selects services.
+func (r RenderOptions) set() bool {
+	return r.NoPathResolution || r.NoNormalize || r.NoConsistency || r.NoEnvResolution || len(r.Services) > 0
 }
 
 // Load loads the Compose project opt describes the way `docker compose`
@@ -110,6 +132,9 @@ func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
 	l.composeFiles = o.ConfigPaths
 	if opt.NoInterpolate {
 		return l.loadModel(ctx, o)
+	}
+	if opt.Render.set() {
+		return l.loadForRender(ctx, o)
 	}
 	cp, err := o.LoadProject(ctx)
 	if err != nil {
@@ -462,6 +487,71 @@ func (l *loader) loadModel(ctx context.Context, o *cli.ProjectOptions) (*Project
 		}
 	}
 	return p, nil
+}
+
+// loadForRender loads the project as compose-go does with opt.Render's
+// steps left out, for Render only.
+func (l *loader) loadForRender(ctx context.Context, o *cli.ProjectOptions) (*Project, error) {
+	r := l.opt.Render
+	for _, fn := range []cli.ProjectOptionsFn{
+		cli.WithResolvedPaths(!r.NoPathResolution),
+		cli.WithNormalization(!r.NoNormalize),
+		cli.WithConsistency(!r.NoConsistency),
+	} {
+		if err := fn(o); err != nil {
+			return nil, l.loadError(err)
+		}
+	}
+	cp, err := o.LoadProject(ctx)
+	if err != nil {
+		return nil, l.loadError(err)
+	}
+	if len(r.Services) > 0 {
+		if cp, err = cp.WithServicesEnabled(r.Services...); err == nil {
+			cp, err = cp.WithSelectedServices(r.Services)
+		}
+		if err != nil {
+			return nil, l.loadError(err)
+		}
+	}
+	if !r.NoEnvResolution {
+		if cp, err = l.resolveEnvForRender(ctx, o, cp); err != nil {
+			return nil, err
+		}
+	}
+	cp = cp.WithoutUnnecessaryResources()
+	return &Project{Name: cp.Name, WorkingDir: cp.WorkingDir, ComposeFiles: slices.Clone(cp.ComposeFiles),
+		EnvFiles: slices.Clone(l.envRead), config: cp}, nil
+}
+
+// resolveEnvForRender merges the services' env_file into their
+// environment. With relative paths kept, the env files are read through a
+// load that resolves them, as they are relative to the project.
+func (l *loader) resolveEnvForRender(ctx context.Context, o *cli.ProjectOptions, cp *types.Project) (*types.Project, error) {
+	if !l.opt.Render.NoPathResolution {
+		cp, err := cp.WithServicesEnvironmentResolved(true)
+		if err != nil {
+			return nil, l.loadError(err)
+		}
+		return cp, nil
+	}
+	if err := cli.WithResolvedPaths(true)(o); err != nil {
+		return nil, l.loadError(err)
+	}
+	resolved, err := o.LoadProject(ctx)
+	if err == nil {
+		resolved, err = resolved.WithServicesEnvironmentResolved(true)
+	}
+	if err != nil {
+		return nil, l.loadError(err)
+	}
+	for name, s := range cp.Services {
+		if r, ok := resolved.Services[name]; ok {
+			s.Environment, s.EnvFiles = r.Environment, nil
+			cp.Services[name] = s
+		}
+	}
+	return cp, nil
 }
 
 // checkEnvFiles reports the first required env_file of an enabled service

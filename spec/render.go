@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/containerd/errdefs"
 	"gopkg.in/yaml.v3"
 )
@@ -105,6 +106,74 @@ func (p *Project) VolumeNames() []string {
 		out = append(out, v.Key)
 	}
 	return out
+}
+
+// NetworkNames returns the keys of the project's networks, sorted
+// (`config --networks`).
+func (p *Project) NetworkNames() []string {
+	if p.model != nil {
+		return modelKeys(p.model, "networks")
+	}
+	out := make([]string, 0, len(p.Networks))
+	for _, n := range p.Networks {
+		out = append(out, n.Key)
+	}
+	return out
+}
+
+// ModelNames returns the keys of the project's top-level models, sorted
+// (`config --models`); berth runs no model yet, but lists them as it
+// renders them.
+func (p *Project) ModelNames() []string {
+	switch {
+	case p.model != nil:
+		return modelKeys(p.model, "models")
+	case p.config == nil:
+		return nil
+	}
+	return slices.Sorted(maps.Keys(p.config.Models))
+}
+
+// EnvironmentLines returns the environment the project's files were
+// interpolated with (the process's and the project's env files), as sorted
+// KEY=VALUE lines (`config --environment`). errdefs.ErrFailedPrecondition
+// for a project loaded without interpolation.
+func (p *Project) EnvironmentLines() ([]string, error) {
+	if p.config == nil {
+		return nil, fmt.Errorf("project %q: loaded without interpolation, it has no environment: %w", p.Name, errdefs.ErrFailedPrecondition)
+	}
+	out := make([]string, 0, len(p.config.Environment))
+	for k, v := range p.config.Environment {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Variable is a variable the Compose files interpolate (`config
+// --variables`): ${NAME:?…} is Required, ${NAME:-x} has Default x,
+// ${NAME:+y} Alternate y.
+type Variable struct {
+	Name      string
+	Required  bool
+	Default   string
+	Alternate string
+}
+
+// Variables lists the variables the project's files use, sorted by name.
+// The project must be loaded with NoInterpolate (errdefs.ErrFailedPrecondition
+// otherwise): the variables are read from the files as written.
+func (p *Project) Variables() ([]Variable, error) {
+	if p.model == nil {
+		return nil, fmt.Errorf("project %q: variables are read from a project loaded without interpolation: %w", p.Name, errdefs.ErrFailedPrecondition)
+	}
+	vars := template.ExtractVariables(p.model, template.DefaultPattern)
+	out := make([]Variable, 0, len(vars))
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		v := vars[name]
+		out = append(out, Variable{Name: v.Name, Required: v.Required, Default: v.DefaultValue, Alternate: v.PresenceValue})
+	}
+	return out, nil
 }
 
 // Images returns the image of each enabled service, in service name order

@@ -1594,8 +1594,32 @@ static int stopping(void)
 	return r;
 }
 
+/* reload_policy reads the restart policy the engine wrote when the
+ * container's policy was updated while it ran (docker update --restart):
+ * it replaces the one of --restart from then on. */
+static void reload_policy(void)
+{
+	char *p = path_of(RESTART_POLICY_FILE);
+	struct buf b = {0};
+	int ok = read_file(p, &b, 256) == 0;
+	free(p);
+	if (!ok)
+		return;
+	buf_putc(&b, 0);
+	char *nl = strchr(b.p, '\n');
+	if (nl)
+		*nl = 0;
+	char *err = parse_policy(b.p);
+	if (err) {
+		logmsg(RESTART_POLICY_FILE, ": ", err, NULL);
+		free(err);
+	}
+	buf_free(&b);
+}
+
 static int policy_restarts(int code, int count)
 {
+	reload_policy();
 	switch (O.policy) {
 	case POLICY_ALWAYS:
 	case POLICY_UNLESS_STOPPED:

@@ -31,6 +31,7 @@
 #define PAUSED_FILE "paused"
 #define HEALTH_FILE "health.json"
 #define STOPPING_FILE "stopping"
+#define RESTART_POLICY_FILE "restart-policy"
 #define STATE_VERSION 1
 
 /* The event journal in the state root, shared with internal/eventlog. */

@@ -13,7 +13,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -29,6 +28,13 @@ func TestParseTimeFlag(t *testing.T) {
 	}
 	if _, err := parseTimeFlag("--since", "yesterday", now); err == nil || !strings.Contains(err.Error(), "--since") {
 		t.Fatalf("bad value: err = %v", err)
+	}
+	got, err = parseTimeFlag("--until", "1767268800.25", now)
+	if err != nil || !got.Equal(time.Unix(1767268800, 250000000)) {
+		t.Fatalf("Unix time: %v %v", got, err)
+	}
+	if _, err := parseTimeFlag("--until", "1767268800.", now); err == nil {
+		t.Fatal("a Unix time without its fraction's digits: no error")
 	}
 }
 
@@ -57,38 +63,6 @@ func TestConfigBadFileExitCode(t *testing.T) {
 	msg := oneLine(err)
 	if strings.Contains(msg, "\n") || !strings.Contains(msg, "compose.yaml") {
 		t.Fatalf("error %q is not one line naming the file", msg)
-	}
-}
-
-func TestEventTransitions(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ctr := func(st engine.Status, started time.Time, health string) *engine.Container {
-		c := &engine.Container{State: engine.State{Status: st, StartedAt: started}}
-		if health != "" {
-			c.State.Health = &engine.Health{Status: health}
-		}
-		return c
-	}
-	tests := []struct {
-		name      string
-		prev, cur *engine.Container
-		want      string
-	}{
-		{"created", nil, ctr(engine.StatusCreated, time.Time{}, ""), "create"},
-		{"created and started", nil, ctr(engine.StatusRunning, t0, ""), "create start"},
-		{"started", ctr(engine.StatusCreated, time.Time{}, ""), ctr(engine.StatusRunning, t0, ""), "start"},
-		{"died", ctr(engine.StatusRunning, t0, ""), ctr(engine.StatusExited, t0, ""), "die"},
-		{"restarted", ctr(engine.StatusRunning, t0, ""), ctr(engine.StatusRunning, t0.Add(time.Second), ""), "die start"},
-		{"paused", ctr(engine.StatusRunning, t0, ""), ctr(engine.StatusPaused, t0, ""), "pause"},
-		{"healthy", ctr(engine.StatusRunning, t0, "starting"), ctr(engine.StatusRunning, t0, "healthy"), "health_status: healthy"},
-		{"unchanged", ctr(engine.StatusRunning, t0, ""), ctr(engine.StatusRunning, t0, ""), ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := strings.Join(transitions(tc.prev, tc.cur), " "); got != tc.want {
-				t.Fatalf("transitions = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }
 

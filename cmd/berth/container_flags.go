@@ -71,6 +71,7 @@ type runtimeFlags struct {
 	pid, ipc       string
 	attach         []string
 	cidfile        string
+	cgroupFlags
 }
 
 func (o *runtimeFlags) bind(f *pflag.FlagSet) {
@@ -126,6 +127,7 @@ func (o *runtimeFlags) bind(f *pflag.FlagSet) {
 	f.StringVar(&o.ipc, "ipc", "", "IPC mode to use")
 	f.StringArrayVarP(&o.attach, "attach", "a", nil, "attach to STDIN, STDOUT or STDERR")
 	f.StringVar(&o.cidfile, "cidfile", "", "write the container ID to the file")
+	o.cgroupFlags.bind(f)
 	for _, name := range []string{"net-alias", "dns-opt"} {
 		_ = f.MarkHidden(name)
 	}
@@ -167,7 +169,7 @@ func badFlag(flag, value, why string) error {
 // apply sets c's fields from the flags; c already holds the basics.
 func (o *runtimeFlags) apply(c *engine.ContainerConfig) error {
 	for _, step := range []func(*engine.ContainerConfig) error{
-		o.applyProcess, o.applyResources, o.applyHealth, o.applyData, o.applyNetwork,
+		o.applyProcess, o.applyResources, o.cgroupFlags.apply, o.applyHealth, o.applyData, o.applyNetwork,
 	} {
 		if err := step(c); err != nil {
 			return err

@@ -47,6 +47,18 @@ func TestBadFlagValues(t *testing.T) {
 		{"ip on the default network", []string{"--ip", "10.0.0.2"}, "--ip"},
 		{"ip family", []string{"--network", "front", "--ip", "fd00::2"}, `--ip "fd00::2"`},
 		{"env-file missing", []string{"--env-file", "/nonexistent/env"}, `--env-file "/nonexistent/env"`},
+		{"annotation", []string{"--annotation", "novalue"}, `--annotation "novalue"`},
+		{"cgroupns", []string{"--cgroupns", "shared"}, `--cgroupns "shared"`},
+		{"uts", []string{"--uts", "private"}, `--uts "private"`},
+		{"userns", []string{"--userns", "remap"}, `--userns "remap"`},
+		{"cpu-quota", []string{"--cpu-quota", "-1"}, `--cpu-quota "-1"`},
+		{"cpus with a quota", []string{"--cpus", "1", "--cpu-quota", "20000"}, `--cpus "1"`},
+		{"memory-swappiness", []string{"--memory-swappiness", "101"}, `--memory-swappiness "101"`},
+		{"memory-swappiness 0", []string{"--memory-swappiness", "0"}, `--memory-swappiness "0"`},
+		{"blkio-weight", []string{"--blkio-weight", "5"}, `--blkio-weight "5"`},
+		{"blkio-weight-device", []string{"--blkio-weight-device", "/dev/sda"}, `--blkio-weight-device "/dev/sda"`},
+		{"device-read-bps", []string{"--device-read-bps", "/dev/sda:fast"}, `--device-read-bps "/dev/sda:fast"`},
+		{"device-write-iops", []string{"--device-write-iops", "sda:10"}, `--device-write-iops "sda:10"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,5 +147,33 @@ func TestHelpOfEveryVerb(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestCgroupFlags: the cgroup, namespace and runtime flags land in the
+// container's configuration.
+func TestCgroupFlags(t *testing.T) {
+	var o containerCreateOptions
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	o.bindFlags(fs)
+	err := fs.Parse([]string{"--annotation", "org.x=1", "--cgroup-parent", "ci/jobs", "--cgroupns", "private", "--uts", "host",
+		"--cpu-period", "50000", "--cpu-quota", "25000", "--cpuset-cpus", "0", "--cpuset-mems", "0", "--memory-swappiness", "10",
+		"--oom-kill-disable", "--device-cgroup-rule", "c 10:200 rwm", "--device-read-bps", "/dev/sda:1mb", "--device-write-iops", "/dev/sda:120",
+		"--blkio-weight", "300", "--runtime", "crun"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.config([]string{"busybox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Resources
+	switch {
+	case c.Annotations["org.x"] != "1" || c.CgroupParent != "ci/jobs" || c.CgroupnsMode != "private" || c.UTSMode != "host" || c.Runtime != "crun":
+		t.Errorf("config %+v", c)
+	case r.CPUPeriod != 50000 || r.CPUQuota != 25000 || r.CpusetCpus != "0" || r.CpusetMems != "0" || r.MemSwappiness != 10 || !r.OomKillDisable:
+		t.Errorf("resources %+v", r)
+	case len(c.DeviceCgroupRules) != 1 || r.Blkio == nil || r.Blkio.Weight != 300 || r.Blkio.DeviceReadBps[0].Rate != 1<<20 || r.Blkio.DeviceWriteIOps[0].Rate != 120:
+		t.Errorf("devices %v, blkio %+v", c.DeviceCgroupRules, r.Blkio)
 	}
 }

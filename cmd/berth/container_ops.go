@@ -25,6 +25,7 @@ func newContainerOpsCommands(g *globalOptions) []*cobra.Command {
 		newContainerRestartCommand(g), newContainerKillCommand(g),
 		newContainerPauseCommand(g, true), newContainerPauseCommand(g, false),
 		newContainerWaitCommand(g), newContainerTopCommand(g), newContainerExecCommand(g),
+		newContainerRenameCommand(g), newContainerUpdateCommand(g),
 	}
 }
 
@@ -121,25 +122,11 @@ func (o *containerCreateOptions) config(args []string) (engine.ContainerConfig, 
 		c.Ports = ports
 	}
 	if o.restart != "" {
-		name, n, hasN := strings.Cut(o.restart, ":")
-		c.Restart.Name = name
-		if hasN {
-			if _, err := fmt.Sscanf(n, "%d", &c.Restart.MaxRetries); err != nil {
-				return c, fmt.Errorf("--restart %q: %w", o.restart, errdefs.ErrInvalidArgument)
-			}
+		p, err := parseRestartPolicy(o.restart)
+		if err != nil {
+			return c, err
 		}
-	}
-	switch c.Restart.Name {
-	case "", "no", "always", "unless-stopped":
-		if c.Restart.MaxRetries != 0 {
-			return c, fmt.Errorf("--restart %q: maximum retry count is valid only with on-failure: %w", o.restart, errdefs.ErrInvalidArgument)
-		}
-	case "on-failure":
-		if c.Restart.MaxRetries < 0 {
-			return c, fmt.Errorf("--restart %q: maximum retry count must not be negative: %w", o.restart, errdefs.ErrInvalidArgument)
-		}
-	default:
-		return c, fmt.Errorf("--restart %q: want no, always, on-failure[:N] or unless-stopped: %w", o.restart, errdefs.ErrInvalidArgument)
+		c.Restart = p
 	}
 	if o.pull != "" && o.pull != "always" && o.pull != "missing" && o.pull != "never" {
 		return c, fmt.Errorf(`--pull %q: want "always", "missing" or "never": %w`, o.pull, errdefs.ErrInvalidArgument)

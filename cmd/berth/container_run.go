@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/engine"
@@ -18,7 +20,9 @@ import (
 
 type containerRunOptions struct {
 	containerCreateOptions
-	detach bool
+	detach     bool
+	sigProxy   bool
+	detachKeys string
 }
 
 func newContainerRunCommand(g *globalOptions) *cobra.Command {
@@ -38,6 +42,8 @@ func newContainerRunCommand(g *globalOptions) *cobra.Command {
 	o.bind(cmd)
 	cmd.Flags().BoolVar(&o.rm, "rm", false, "remove the container when it exits")
 	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	cmd.Flags().BoolVar(&o.sigProxy, "sig-proxy", true, "proxy received signals to the process (without -t); false: a signal leaves the container running")
+	cmd.Flags().StringVar(&o.detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container (with -i)")
 	return cmd
 }
 
@@ -46,6 +52,10 @@ func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOption
 		return fmt.Errorf("container run -t: the input device is not a TTY: %w", errdefs.ErrInvalidArgument)
 	}
 	cfg, err := o.config(args)
+	if err != nil {
+		return err
+	}
+	keys, err := parseDetachKeys(o.detachKeys)
 	if err != nil {
 		return err
 	}
@@ -67,8 +77,12 @@ func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOption
 		return err
 	}
 	cleanup := context.WithoutCancel(ctx)
+	left := false // detached from a running container: it stays
 	if o.rm && !o.detach {
 		defer func() {
+			if left {
+				return // removed once it exits: see AutoRemoveOwner
+			}
 			if err := a.engine.Remove(cleanup, c.ID, true); err != nil && !errdefs.IsNotFound(err) && retErr == nil {
 				retErr = err
 			}
@@ -86,12 +100,8 @@ func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOption
 		fmt.Fprintln(g.stdout, c.ID)
 		return nil
 	}
-	var code int
-	if o.interactive || o.tty {
-		code, err = attachToExit(ctx, g, a, c, o.interactive, o.tty)
-	} else {
-		code, err = followToExit(ctx, g, a, c)
-	}
+	code, detached, err := runForeground(ctx, g, a, c, o, keys)
+	left = detached
 	if err != nil {
 		return err
 	}
@@ -99,6 +109,93 @@ func runContainerRun(ctx context.Context, g *globalOptions, o containerRunOption
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// runForeground shows a started container's output (attached to the
+// caller's stdin with -i, its terminal with -t) until it exits, and returns
+// its exit code, as docker run does:
+//   - without -t and with --sig-proxy, the signals berth receives go to the
+//     container, which decides whether to exit;
+//   - with --sig-proxy=false, a signal leaves berth (130) and the container
+//     running (detached);
+//   - with -t, keys go to the container through the terminal, and a signal
+//     to berth stops the container (130);
+//   - with -i, the detach keys leave the container running (detached, 0).
+func runForeground(ctx context.Context, g *globalOptions, a *app, c *engine.Container, o containerRunOptions, keys []byte) (code int, detached bool, err error) {
+	// The streams outlive the root's signal context: what a signal does
+	// is decided here.
+	live, detach := context.WithCancel(context.WithoutCancel(ctx))
+	defer detach()
+	proxy := o.sigProxy && !o.tty
+	if proxy {
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+		defer signal.Stop(sigs)
+		go func() {
+			for s := range sigs {
+				_ = a.engine.Kill(live, c.ID, unix.SignalName(s.(syscall.Signal)))
+			}
+		}()
+	} else {
+		stop := context.AfterFunc(ctx, detach)
+		defer stop()
+	}
+	var dr *detachReader
+	var st engine.State
+	if o.interactive || o.tty {
+		var in io.Reader
+		if o.interactive {
+			dr = &detachReader{r: os.Stdin, keys: keys, detach: detach}
+			in = dr
+		}
+		err = attachStreams(live, a, c.ID, g, in, o.tty, !o.tty)
+		if err == nil || errdefs.IsFailedPrecondition(err) || errors.Is(err, context.Canceled) {
+			err = nil
+			if live.Err() == nil {
+				st, err = a.engine.Wait(live, c.ID)
+			}
+		}
+	} else {
+		st, err = followUntil(live, g, a, c)
+	}
+	switch {
+	case dr != nil && dr.seen():
+		return 0, true, nil
+	case ctx.Err() != nil && !proxy && o.tty:
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return 130, false, a.engine.Stop(stopCtx, c.ID, -1)
+	case ctx.Err() != nil && !proxy:
+		return 130, true, nil
+	case err != nil:
+		return 1, false, err
+	}
+	return st.ExitCode, false, nil
+}
+
+// followUntil prints the container's output until it exits (its state
+// then) or ctx ends.
+func followUntil(ctx context.Context, g *globalOptions, a *app, c *engine.Container) (engine.State, error) {
+	logCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logDone := make(chan error, 1)
+	go func() {
+		logDone <- a.engine.Logs(logCtx, c.ID, engine.LogOptions{Follow: true, Tail: -1}, func(l engine.LogLine) error {
+			w := g.stdout
+			if l.Stream == "stderr" {
+				w = g.stderr
+			}
+			_, err := fmt.Fprintln(w, l.Text)
+			return err
+		})
+	}()
+	st, err := a.engine.Wait(ctx, c.ID)
+	if err != nil {
+		cancel()
+		<-logDone
+		return st, err
+	}
+	return st, <-logDone
 }
 
 // attachTerminal attaches the caller's stdin (with -i) and output to the

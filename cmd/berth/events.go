@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
@@ -19,7 +20,10 @@ import (
 // daemon to push events, so they are observed changes of state.
 const eventPoll = 200 * time.Millisecond
 
-type eventsOptions struct{ json bool }
+type eventsOptions struct {
+	json         bool
+	since, until string
+}
 
 func newEventsCommand(g *globalOptions) *cobra.Command {
 	var o eventsOptions
@@ -31,6 +35,8 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "output events as a stream of json objects")
+	cmd.Flags().StringVar(&o.since, "since", "", "show all events created since timestamp (2013-01-02T13:23:37Z, a Unix time, or relative: 42m)")
+	cmd.Flags().StringVar(&o.until, "until", "", "stream events until this timestamp, then exit")
 	return cmd
 }
 
@@ -45,6 +51,18 @@ type containerEvent struct {
 }
 
 func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services []string) error {
+	now := time.Now()
+	since, err := parseTimeFlag("--since", o.since, now)
+	if err != nil {
+		return err
+	}
+	until, err := parseTimeFlag("--until", o.until, now)
+	if err != nil {
+		return err
+	}
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		return fmt.Errorf("--until %q: before --since %q: %w", o.until, o.since, errdefs.ErrInvalidArgument)
+	}
 	a, name, err := g.openProject(ctx)
 	if err != nil {
 		return err
@@ -61,92 +79,133 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 		_, err := fmt.Fprintf(g.stdout, "%s container %s %s (%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"), ev.Action, ev.ID, strings.Join(attrs, ", "))
 		return err
 	}
-	seen := map[engine.ContainerID]*engine.Container{}
-	first := true
-	for {
-		ctrs, err := a.engine.List(ctx, map[string]string{spec.LabelProject: name})
+	keep := func(labels map[string]string) bool {
+		return labels[spec.LabelProject] == name && (len(services) == 0 || slices.Contains(services, labels[spec.LabelService]))
+	}
+	return streamEvents(ctx, a.engine, since, until, now, map[string]string{spec.LabelProject: name}, keep,
+		func(ev engine.Event) error { return emit(journalEvent(ev)) })
+}
+
+// streamEvents hands emit the container events from since (zero: from
+// now) to until (zero: until ctx ends) whose labels keep accepts: first
+// the engine's record of the past, then, as they come, the operations the
+// engine records (create, start, stop, kill, pause, unpause, rename,
+// update, destroy, by whichever berth process; die, a restart's start and
+// health by the shims), and the removals of --rm containers, which only
+// polling the containers that carry labels tells. berth has no daemon to
+// push events.
+func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now time.Time, labels map[string]string,
+	keep func(map[string]string) bool, emit func(engine.Event) error) error {
+	cur, err := eng.FollowEvents()
+	if err != nil {
+		return err
+	}
+	if !since.IsZero() {
+		to := now
+		if !until.IsZero() && until.Before(now) {
+			to = until
+		}
+		past, err := eng.Events(ctx, since, to)
 		if err != nil {
 			return err
+		}
+		for _, ev := range past {
+			if !keep(ev.Labels) {
+				continue
+			}
+			if err := emit(ev); err != nil {
+				return err
+			}
+		}
+	}
+	if !until.IsZero() && !until.After(now) {
+		return nil
+	}
+	var deadline <-chan time.Time
+	if !until.IsZero() {
+		t := time.NewTimer(until.Sub(now))
+		defer t.Stop()
+		deadline = t.C
+	}
+	seen := map[engine.ContainerID]*engine.Container{}
+	destroyed := map[engine.ContainerID]bool{}     // by a recorded destroy
+	known := map[engine.ContainerID]engine.Event{} // names, images and labels by ID
+	for {
+		var batch []engine.Event
+		recorded, err := cur.Next()
+		if err != nil {
+			return err
+		}
+		ctrs, err := eng.List(ctx, labels)
+		if err != nil {
+			return err
+		}
+		for _, c := range ctrs {
+			known[c.ID] = engine.Event{Name: c.Config.Name, Image: c.Config.Image, Labels: c.Config.Labels}
+		}
+		for _, ev := range recorded {
+			if ev.Action == "destroy" {
+				destroyed[ev.ID] = true
+			}
+			if ev.Name != "" {
+				known[ev.ID] = ev
+			} else if k, ok := known[ev.ID]; ok { // the shim's: die, a restart's start, health
+				ev.Name, ev.Image, ev.Labels = k.Name, k.Image, k.Labels
+			}
+			if keep(ev.Labels) {
+				batch = append(batch, ev)
+			}
 		}
 		now := time.Now()
 		current := map[engine.ContainerID]bool{}
 		for _, c := range ctrs {
-			if len(services) > 0 && !slices.Contains(services, c.Config.Labels[spec.LabelService]) {
+			if !keep(c.Config.Labels) {
 				continue
 			}
 			current[c.ID] = true
-			prev := seen[c.ID]
 			seen[c.ID] = c
-			if first {
-				continue
-			}
-			for _, action := range transitions(prev, c) {
-				if err := emit(newContainerEvent(now, action, c)); err != nil {
-					return err
-				}
-			}
 		}
 		for id, c := range seen {
 			if !current[id] {
 				delete(seen, id)
-				if err := emit(newContainerEvent(now, "destroy", c)); err != nil {
-					return err
+				if !destroyed[id] { // removed by its shim (--rm): no record
+					batch = append(batch, observedEvent(now, "destroy", c))
 				}
 			}
 		}
-		first = false
+		slices.SortStableFunc(batch, func(a, b engine.Event) int { return a.Time.Compare(b.Time) })
+		for _, ev := range batch {
+			if err := emit(ev); err != nil {
+				return err
+			}
+		}
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-deadline:
 			return nil
 		case <-time.After(eventPoll):
 		}
 	}
 }
 
-// transitions names the events between two observations of a container.
-func transitions(prev, cur *engine.Container) []string {
-	var out []string
-	if prev == nil {
-		out = append(out, "create")
-		if cur.State.Status == engine.StatusCreated {
-			return out
+// observedEvent is a change of c's state seen at t; an exit is dated by
+// the container's own record of it.
+func observedEvent(t time.Time, action string, c *engine.Container) engine.Event {
+	ev := engine.Event{Time: t, Action: action, ID: c.ID, Name: c.Config.Name, Image: c.Config.Image, Labels: c.Config.Labels}
+	if action == "die" {
+		ev.Attributes = map[string]string{"exitCode": fmt.Sprint(c.State.ExitCode)}
+		if f := c.State.FinishedAt; !f.IsZero() && !f.After(t) {
+			ev.Time = f
 		}
-		prev = &engine.Container{State: engine.State{Status: engine.StatusCreated}}
 	}
-	p, c := prev.State, cur.State
-	restarted := !c.StartedAt.IsZero() && !c.StartedAt.Equal(p.StartedAt)
-	if restarted && p.Status == engine.StatusRunning {
-		out = append(out, "die")
-	}
-	switch {
-	case c.Status == engine.StatusPaused && p.Status != engine.StatusPaused:
-		out = append(out, "pause")
-	case p.Status == engine.StatusPaused && c.Status == engine.StatusRunning:
-		out = append(out, "unpause")
-	case restarted && (c.Status == engine.StatusRunning || c.Status == engine.StatusExited):
-		out = append(out, "start")
-	}
-	if (c.Status == engine.StatusExited || c.Status == engine.StatusDead) && p.Status != c.Status {
-		out = append(out, "die")
-	}
-	ph, ch := "", ""
-	if p.Health != nil {
-		ph = p.Health.Status
-	}
-	if c.Health != nil {
-		ch = c.Health.Status
-	}
-	if ch != "" && ch != ph {
-		out = append(out, "health_status: "+ch)
-	}
-	return out
+	return ev
 }
 
-func newContainerEvent(t time.Time, action string, c *engine.Container) containerEvent {
-	attrs := map[string]string{"name": c.Config.Name, "image": c.Config.Image}
-	if action == "die" {
-		attrs["exitCode"] = fmt.Sprint(c.State.ExitCode)
-	}
-	return containerEvent{Time: t, Type: "container", Action: action, ID: string(c.ID),
-		Service: c.Config.Labels[spec.LabelService], Attributes: attrs}
+// journalEvent is an event of the engine's journal as `events` prints it.
+func journalEvent(ev engine.Event) containerEvent {
+	attrs := map[string]string{"name": ev.Name, "image": ev.Image}
+	maps.Copy(attrs, ev.Attributes)
+	return containerEvent{Time: ev.Time.Local(), Type: "container", Action: ev.Action, ID: string(ev.ID),
+		Service: ev.Labels[spec.LabelService], Attributes: attrs}
 }

@@ -34,6 +34,7 @@ func newImageRegistryCommands(g *globalOptions) []*cobra.Command {
 type pullOptions struct {
 	platform string
 	quiet    bool
+	allTags  bool
 }
 
 func newImagePullCommand(g *globalOptions) *cobra.Command {
@@ -43,9 +44,13 @@ func newImagePullCommand(g *globalOptions) *cobra.Command {
 		Short: "Download an image from a registry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.allTags {
+				return runImagePullAllTags(cmd.Context(), g, o, args[0])
+			}
 			return runImagePull(cmd.Context(), g, o, args[0])
 		},
 	}
+	cmd.Flags().BoolVarP(&o.allTags, "all-tags", "a", false, "download all tagged images in the repository")
 	cmd.Flags().StringVar(&o.platform, "platform", "", "platform os/arch[/variant] to pull from a multi-platform image (default "+image.DefaultPlatform+")")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "suppress progress output")
 	return cmd
@@ -185,17 +190,73 @@ func bar(done, total int64, width int) string {
 }
 
 func newImagePushCommand(g *globalOptions) *cobra.Command {
-	var quiet bool
+	var quiet, allTags bool
 	cmd := &cobra.Command{
 		Use:   "push [OPTIONS] NAME[:TAG]",
 		Short: "Upload an image to a registry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if allTags {
+				return runImagePushAllTags(cmd.Context(), g, quiet, args[0])
+			}
 			return runImagePush(cmd.Context(), g, quiet, args[0])
 		},
 	}
+	cmd.Flags().BoolVarP(&allTags, "all-tags", "a", false, "push all tags of an image to the repository")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress progress output")
 	return cmd
+}
+
+// runImagePullAllTags is pull --all-tags: every tag the registry has of
+// the repository, one after the other, as docker pulls them.
+func runImagePullAllTags(ctx context.Context, g *globalOptions, o pullOptions, ref string) error {
+	repo, err := image.NormalizeRepository(ref)
+	if err != nil {
+		return fmt.Errorf("pull: %w", err)
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	tags, err := a.images.RemoteTags(ctx, repo, image.PullOptions{})
+	if err != nil {
+		return fmt.Errorf("pull: %w", err)
+	}
+	if len(tags) == 0 {
+		return fmt.Errorf("pull %q: the registry has no tag of it: %w", image.FamiliarName(repo), errdefs.ErrNotFound)
+	}
+	if !o.quiet {
+		fmt.Fprintf(g.stdout, "Pulling all tags of %s: %s\n", image.FamiliarName(repo), strings.Join(tags, ", "))
+	}
+	for _, tag := range tags {
+		if err := runImagePull(ctx, g, o, repo+":"+tag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runImagePushAllTags is push --all-tags: every tag the store has of the
+// repository.
+func runImagePushAllTags(ctx context.Context, g *globalOptions, quiet bool, ref string) error {
+	repo, err := image.NormalizeRepository(ref)
+	if err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	refs, err := a.images.LocalTags(ctx, repo)
+	if err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	for _, r := range refs {
+		if err := runImagePush(ctx, g, quiet, image.FamiliarName(r)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runImagePush(ctx context.Context, g *globalOptions, quiet bool, ref string) error {

@@ -169,3 +169,62 @@ func TestImageCommands(t *testing.T) {
 		t.Errorf("prune -a -f: %v\n%s", err, out)
 	}
 }
+
+// TestImageAllTags: push -a sends every tag the store has of a
+// repository, pull -a fetches every tag the registry has; a tag with -a is
+// refused.
+func TestImageAllTags(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	repo := host + "/cli/many"
+
+	src := t.TempDir()
+	s, err := image.Open(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rootfs bytes.Buffer
+	if err := testimage.BusyboxRootfs(&rootfs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(t.Context(), &rootfs, repo+":1", image.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{repo + ":2", host + "/cli/other:3"} {
+		if err := s.Tag(t.Context(), repo+":1", tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := runCmd(t, src, nil, "push", "-a", repo); err != nil || !strings.Contains(out, repo+":1: digest:") || !strings.Contains(out, repo+":2: digest:") || strings.Contains(out, "other") {
+		t.Fatalf("push -a: %v\n%s", err, out)
+	}
+
+	dst := t.TempDir()
+	if out, err := runCmd(t, dst, nil, "pull", "--all-tags", "-q", repo); err != nil || out != repo+":1\n"+repo+":2\n" {
+		t.Fatalf("pull --all-tags -q: %v\n%q", err, out)
+	}
+	d, err := image.Open(dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"1", "2"} {
+		if _, err := d.Resolve(t.Context(), repo+":"+tag); err != nil {
+			t.Errorf("after pull -a: %v", err)
+		}
+	}
+	if _, err := d.Resolve(t.Context(), host+"/cli/other:3"); err == nil {
+		t.Error("pull -a fetched another repository's image")
+	}
+
+	for _, tc := range []struct{ name, want string }{
+		{"pull -a " + repo + ":1", "a tag cannot be used with --all-tags"},
+		{"push -a " + repo + ":1", "a tag cannot be used with --all-tags"},
+		{"push -a " + host + "/cli/none", "no image of repository"},
+		{"pull -a " + host + "/cli/none", "list tags of"},
+	} {
+		if _, err := runCmd(t, dst, nil, strings.Fields(tc.name)...); err == nil || !strings.Contains(oneLine(err), tc.want) || strings.Contains(oneLine(err), "\n") {
+			t.Errorf("%s: %v, want one line with %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -135,13 +137,26 @@ func (o logsOptions) engineOptions(now time.Time) (engine.LogOptions, error) {
 	return opt, nil
 }
 
-// parseTimeFlag reads an RFC 3339 time or a duration before now ("42m").
+// unixSeconds is a Unix time as docker's --since and --until take it:
+// seconds, and a fraction of up to nine digits.
+var unixSeconds = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,9})?$`)
+
+// parseTimeFlag reads an RFC 3339 time, a Unix time ("1700000000.5") or
+// a duration before now ("42m").
 func parseTimeFlag(flag, v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
 	if d, err := time.ParseDuration(v); err == nil {
 		return now.Add(-d), nil
+	}
+	if sec, frac, ok := strings.Cut(v, "."); unixSeconds.MatchString(v) {
+		n, _ := strconv.ParseInt(sec, 10, 64)
+		ns := int64(0)
+		if ok {
+			ns, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+		}
+		return time.Unix(n, ns), nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, v); err == nil {

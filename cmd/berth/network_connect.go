@@ -11,8 +11,9 @@ import (
 )
 
 type networkConnectOptions struct {
-	aliases []string
-	ip, ip6 string
+	aliases    []string
+	ip, ip6    string
+	gwPriority int
 }
 
 // newNetworkConnectCommand is docker network connect.
@@ -23,7 +24,7 @@ func newNetworkConnectCommand(g *globalOptions) *cobra.Command {
 		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			nc := engine.EndpointConfig{Network: args[0], Aliases: o.aliases}
+			nc := engine.EndpointConfig{Network: args[0], Aliases: o.aliases, GwPriority: o.gwPriority}
 			for _, a := range []struct {
 				flag, val string
 				to        *netip.Addr
@@ -49,6 +50,7 @@ func newNetworkConnectCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.aliases, "alias", nil, "add network-scoped alias for the container")
 	f.StringVar(&o.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	f.StringVar(&o.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
+	f.IntVar(&o.gwPriority, "gw-priority", 0, "highest gw-priority provides the default gateway; accepts positive and negative values")
 	return cmd
 }
 

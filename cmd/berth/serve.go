@@ -49,7 +49,7 @@ func newSystemCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "system", Short: "Manage berth", Args: cobra.NoArgs}
 	svc := newServeCommand(g)
 	svc.Use, svc.Short = "service [OPTIONS]", "Serve the Docker Engine API on a socket (as berth serve)"
-	cmd.AddCommand(svc, newSystemDfCommand(g), newSystemInfoCommand(g), newSystemPruneCommand(g))
+	cmd.AddCommand(svc, newSystemDfCommand(g), newSystemInfoCommand(g), newSystemPruneCommand(g), newSystemEventsCommand(g))
 	return cmd
 }
 

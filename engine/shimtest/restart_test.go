@@ -245,3 +245,35 @@ func TestRestartBackoffAndStop(t *testing.T) {
 	}
 	s.requireNoLeftovers()
 }
+
+// TestRestartPolicyFile: a restart policy the engine writes while the
+// container runs (update --restart) is the shim's from the next exit on:
+// started with none, the container is restarted once the file says
+// on-failure:1, and no more after that one restart.
+func TestRestartPolicyFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, waitFor+`n=$(cat count 2>/dev/null || echo 0)
+n=$((n+1))
+echo $n >count
+waitfor release.$n
+exit 3
+`)
+	s := e.startShim()
+	s.mustStart()
+	if err := os.WriteFile(e.path(ctrstate.RestartFile), []byte("on-failure:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.touch("release.1")
+	e.waitState("running again with restart_count 1", func(st state) bool {
+		return st.Status == ctrstate.StatusRunning && st.RestartCount == 1
+	})
+	e.touch("release.2")
+	s.waitExit0()
+	if st := e.state(); st.Status != ctrstate.StatusExited || st.ExitCode == nil || *st.ExitCode != 3 || st.RestartCount != 1 {
+		t.Errorf("state.json: %s, want exited, exit code 3, restart_count 1", e.rawState())
+	}
+	if n := len(e.verbCalls("run")); n != 2 {
+		t.Errorf("%d runs, want 2", n)
+	}
+	s.requireNoLeftovers()
+}

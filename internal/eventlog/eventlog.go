@@ -99,7 +99,7 @@ func (l *Log) Append(ctx context.Context, ev Event) error {
 	ev.Version = Version
 	p := filepath.Join(l.dir, File)
 	for range 5 {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return fmt.Errorf("event journal: %w", err)
 		}
@@ -126,7 +126,16 @@ func (l *Log) Append(ctx context.Context, ev Event) error {
 			f.Close()
 			return fmt.Errorf("event journal: %w", err)
 		}
-		_, err = f.Write(append(line, '\n'))
+		line = append(line, '\n')
+		if st.Size > 0 {
+			// A line cut short (a crash, a full disk) is ended first, so
+			// that it does not take this one with it.
+			last := make([]byte, 1)
+			if _, err := f.ReadAt(last, st.Size-1); err == nil && last[0] != '\n' {
+				line = append([]byte{'\n'}, line...)
+			}
+		}
+		_, err = f.Write(line)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -31,6 +31,7 @@ const (
 	PausedFile    = "paused"         // present while the engine has paused the container
 	HealthFile    = "health.json"    // the healthcheck's status and last results, written by the shim
 	StoppingFile  = "stopping"       // written by the engine before it stops the container: the shim must not restart it
+	RestartFile   = "restart-policy" // the restart policy set while the container runs (update --restart): the shim's from then on
 )
 
 // AttachSocket is the unix socket on which the shim of container id serves
