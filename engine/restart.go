@@ -74,3 +74,17 @@ func shimArgs(rec *record) []string {
 	args = append(args, healthArgs(effectiveHealthcheck(rec.Config.Healthcheck, rec.ImageConfig.Healthcheck))...)
 	return args
 }
+
+// runcDeleteArgs lets the shim of a container run by runc, with a PID
+// namespace of its own, delete runc's state of the stopped container
+// itself, as `runc delete` would (its cgroup, then its state directory),
+// instead of running runc once more per exit: the one run of runc left on
+// the way from a signal to a removed container. With the host's or another
+// container's PID namespace, runc's delete also kills what is left in the
+// cgroup, so runc does it. Another runtime keeps its own delete.
+func runcDeleteArgs(rtPath string, rec *record) []string {
+	if filepath.Base(rtPath) != "runc" || rec.Config.PidMode != "" {
+		return nil
+	}
+	return []string{"--runc-cgroup", cgroupsPath(rec.Config, rec.ID)}
+}
