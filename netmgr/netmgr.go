@@ -528,7 +528,11 @@ func (m *Manager) removeLocked(ctx context.Context, n *Network) error {
 	if err := m.stopResolvers(name, n.Resolver); err != nil {
 		return fmt.Errorf("network %q: resolver: %w", name, err)
 	}
-	if err := errors.Join(m.removeFirewall(ctx, n), deleteBridge(n)); err != nil {
+	// The kernel's unregistering of the bridge (tens of milliseconds)
+	// overlaps the runs of iptables that remove its rules. The record goes
+	// last, so a removal cut short is finished by the next.
+	bridgeDeleted := startDeleteBridge(n)
+	if err := errors.Join(m.removeFirewall(ctx, n), bridgeDeleted()); err != nil {
 		return err
 	}
 	if err := m.deleteRecord(name); err != nil {

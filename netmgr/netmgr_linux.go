@@ -173,6 +173,29 @@ func deleteBridge(n *Network) error {
 	return nil
 }
 
+// startDeleteBridge starts deleting the network's bridge and returns the
+// function that waits for it. The netlink socket is made here, on the
+// caller's thread, so the bridge is the one of the caller's network
+// namespace whichever thread deletes it.
+func startDeleteBridge(n *Network) (wait func() error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		err = fmt.Errorf("network %q: netlink: %w", n.Name, err)
+		return func() error { return err }
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer h.Close()
+		done <- deleteLinkWith(h, n.Bridge)
+	}()
+	return func() error {
+		if err := <-done; err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
+		}
+		return nil
+	}
+}
+
 // bridgeExists reports whether the network's bridge is on the host whole:
 // the link with its gateway addresses. A bridge cut short by a killed berth
 // (link made, addresses not yet) counts as missing.
@@ -207,6 +230,21 @@ func deleteLink(name string) error {
 		return fmt.Errorf("link %s: %w", name, err)
 	}
 	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete link %s: %w", name, err)
+	}
+	return nil
+}
+
+// deleteLinkWith is deleteLink through the netlink handle h.
+func deleteLinkWith(h *netlink.Handle, name string) error {
+	link, err := h.LinkByName(name)
+	if err != nil {
+		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
+			return nil
+		}
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if err := h.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete link %s: %w", name, err)
 	}
 	return nil

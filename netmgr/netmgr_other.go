@@ -16,6 +16,7 @@ func hostPrefixes() ([]netip.Prefix, error)                              { retur
 func createBridge(*Network, string) error                                { return errNotLinux }
 func ipv6Available() error                                               { return errNotLinux }
 func deleteBridge(*Network) error                                        { return errNotLinux }
+func startDeleteBridge(*Network) func() error                            { return func() error { return errNotLinux } }
 func bridgeExists(*Network) (bool, error)                                { return false, errNotLinux }
 func deleteLink(string) error                                            { return errNotLinux }
 func plumb(*Network, Endpoint, string) error                             { return errNotLinux }
