@@ -525,14 +525,14 @@ func (m *Manager) removeLocked(ctx context.Context, n *Network) error {
 		ids := slices.Sorted(maps.Keys(n.Endpoints))
 		return fmt.Errorf("network %q: sandboxes %q still connected: %w", name, ids, errdefs.ErrConflict)
 	}
-	if err := m.stopResolvers(name, n.Resolver); err != nil {
-		return fmt.Errorf("network %q: resolver: %w", name, err)
-	}
-	// The kernel's unregistering of the bridge (tens of milliseconds)
-	// overlaps the runs of iptables that remove its rules. The record goes
-	// last, so a removal cut short is finished by the next.
-	bridgeDeleted := startDeleteBridge(n)
-	if err := errors.Join(m.removeFirewall(ctx, n), bridgeDeleted()); err != nil {
+	bridgeDeleted := startDeleteBridge(n, func() error {
+		if err := m.stopResolvers(name, n.Resolver); err != nil {
+			return fmt.Errorf("network %q: resolver: %w", name, err)
+		}
+		return nil
+	})
+	fwErr := m.removeFirewall(ctx, n)
+	if err := errors.Join(fwErr, bridgeDeleted()); err != nil {
 		return err
 	}
 	if err := m.deleteRecord(name); err != nil {

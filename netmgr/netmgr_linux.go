@@ -173,11 +173,13 @@ func deleteBridge(n *Network) error {
 	return nil
 }
 
-// startDeleteBridge starts deleting the network's bridge and returns the
-// function that waits for it. The netlink socket is made here, on the
-// caller's thread, so the bridge is the one of the caller's network
-// namespace whichever thread deletes it.
-func startDeleteBridge(n *Network) (wait func() error) {
+// startDeleteBridge starts, on a goroutine of its own, before (stopping
+// the network's resolver, which listens on the bridge) and, once that
+// succeeded, the deletion of the network's bridge; it returns the function
+// that waits for both. The netlink socket is made here, on the caller's
+// thread, so the bridge is the one of the caller's network namespace
+// whichever thread deletes it.
+func startDeleteBridge(n *Network, before func() error) (wait func() error) {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		err = fmt.Errorf("network %q: netlink: %w", n.Name, err)
@@ -186,14 +188,17 @@ func startDeleteBridge(n *Network) (wait func() error) {
 	done := make(chan error, 1)
 	go func() {
 		defer h.Close()
-		done <- deleteLinkWith(h, n.Bridge)
-	}()
-	return func() error {
-		if err := <-done; err != nil {
-			return fmt.Errorf("network %q: %w", n.Name, err)
+		if err := before(); err != nil {
+			done <- err
+			return
 		}
-		return nil
-	}
+		if err := deleteLinkWith(h, n.Bridge); err != nil {
+			done <- fmt.Errorf("network %q: %w", n.Name, err)
+			return
+		}
+		done <- nil
+	}()
+	return func() error { return <-done }
 }
 
 // bridgeExists reports whether the network's bridge is on the host whole:

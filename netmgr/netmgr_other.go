@@ -16,7 +16,6 @@ func hostPrefixes() ([]netip.Prefix, error)                              { retur
 func createBridge(*Network, string) error                                { return errNotLinux }
 func ipv6Available() error                                               { return errNotLinux }
 func deleteBridge(*Network) error                                        { return errNotLinux }
-func startDeleteBridge(*Network) func() error                            { return func() error { return errNotLinux } }
 func bridgeExists(*Network) (bool, error)                                { return false, errNotLinux }
 func deleteLink(string) error                                            { return errNotLinux }
 func plumb(*Network, Endpoint, string) error                             { return errNotLinux }
@@ -34,3 +33,7 @@ func choosePorts([]PortMapping, []*Network, bool) ([]PortMapping, error) { retur
 
 // Prune needs Linux.
 func (m *Manager) Prune(context.Context, PruneOptions) (*PruneReport, error) { return nil, errNotLinux }
+
+func startDeleteBridge(*Network, func() error) func() error {
+	return func() error { return errNotLinux }
+}
