@@ -787,19 +787,45 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 		return err
 	}
 	gone := map[string]bool{}
+	connected := false
 	for _, n := range pre {
-		if ep, ok := n.Endpoints[id]; ok && len(ep.Ports) == 0 && deleteLink(ep.HostVeth) == nil {
+		ep, ok := n.Endpoints[id]
+		connected = connected || ok
+		if ok && len(ep.Ports) == 0 && deleteLink(ep.HostVeth) == nil {
 			gone[n.Name] = true
 		}
 	}
+	if !connected {
+		// Nothing recorded to release (a second release of the same run,
+		// or a sandbox never connected): no need to queue for the lock.
+		// Endpoints of id are recorded only by a Connect of id, which its
+		// caller does not run beside RemoveSandbox of the same id.
+		if err := removeNetns(m.sandboxPath(id)); err != nil {
+			return fmt.Errorf("sandbox %q: %w", id, err)
+		}
+		return nil
+	}
+	errs := m.releaseEndpoints(ctx, id, gone)
+	// The namespace is the sandbox's own: it goes once the lock is free
+	// for the next sandbox's records.
+	if err := removeNetns(m.sandboxPath(id)); err != nil {
+		errs = append(errs, fmt.Errorf("sandbox %q: %w", id, err))
+	}
+	return errors.Join(errs...)
+}
+
+// releaseEndpoints removes sandbox id's endpoints from the networks'
+// records, under the network lock: its published ports' rules first, then
+// its host veths not already deleted (gone names their networks).
+func (m *Manager) releaseEndpoints(ctx context.Context, id string, gone map[string]bool) []error {
 	unlock, err := m.lock(ctx)
 	if err != nil {
-		return err
+		return []error{err}
 	}
 	defer unlock()
 	nets, err := m.readAll()
 	if err != nil {
-		return err
+		return []error{err}
 	}
 	var errs []error
 	for _, n := range nets {
@@ -824,10 +850,7 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := removeNetns(m.sandboxPath(id)); err != nil {
-		errs = append(errs, fmt.Errorf("sandbox %q: %w", id, err))
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // sandboxPath is where sandbox id's namespace is bind-mounted.
