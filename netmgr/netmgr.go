@@ -127,6 +127,8 @@ type Options struct {
 type Manager struct {
 	opt Options      // immutable after New
 	log *slog.Logger // immutable after New
+
+	releases releaseQueue // RemoveSandbox's releases of endpoints, done together
 }
 
 // NetworkConfig asks for a network.
@@ -817,40 +819,110 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 // releaseEndpoints removes sandbox id's endpoints from the networks'
 // records, under the network lock: its published ports' rules first, then
 // its host veths not already deleted (gone names their networks).
+//
+// The releases of concurrent RemoveSandbox calls are done together: the
+// first caller takes the lock for what is queued, and whatever was queued
+// meanwhile goes in its next round, so twenty containers taken down at
+// once hold the lock a few times, each record written once a round,
+// rather than twenty times in a row (a write is two fsyncs). A caller's
+// result is its own sandbox's. The rounds run on the first caller's
+// thread: the callers of one Manager share a network namespace.
 func (m *Manager) releaseEndpoints(ctx context.Context, id string, gone map[string]bool) []error {
+	r := &release{id: id, gone: gone, done: make(chan struct{})}
+	q := &m.releases
+	q.mu.Lock()
+	q.queue = append(q.queue, r)
+	lead := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if lead {
+		for {
+			q.mu.Lock()
+			batch := q.queue
+			q.queue = nil
+			if len(batch) == 0 {
+				q.running = false
+				q.mu.Unlock()
+				break
+			}
+			q.mu.Unlock()
+			m.releaseBatch(ctx, batch)
+		}
+	}
+	<-r.done
+	return r.errs
+}
+
+// releaseQueue is the queue of releaseEndpoints.
+type releaseQueue struct {
+	mu      sync.Mutex
+	queue   []*release
+	running bool // a caller is releasing what is queued
+}
+
+// release is one queued releaseEndpoints.
+type release struct {
+	id   string
+	gone map[string]bool
+	errs []error
+	done chan struct{} // closed once errs is final
+}
+
+// releaseBatch releases the endpoints of the batch's sandboxes under one
+// holding of the network lock, writing each changed record once.
+func (m *Manager) releaseBatch(ctx context.Context, batch []*release) {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	fail := func(err error) {
+		for _, r := range batch {
+			r.errs = append(r.errs, err)
+		}
+	}
 	unlock, err := m.lock(ctx)
 	if err != nil {
-		return []error{err}
+		fail(err)
+		return
 	}
 	defer unlock()
 	nets, err := m.readAll()
 	if err != nil {
-		return []error{err}
+		fail(err)
+		return
 	}
-	var errs []error
 	for _, n := range nets {
-		ep, ok := n.Endpoints[id]
-		if !ok {
+		var changed []*release
+		for _, r := range batch {
+			ep, ok := n.Endpoints[r.id]
+			if !ok {
+				continue
+			}
+			if len(ep.Ports) > 0 {
+				if err := m.unpublish(ctx, n, r.id); err != nil {
+					r.errs = append(r.errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, r.id, err))
+					continue
+				}
+			}
+			if !r.gone[n.Name] {
+				if err := deleteLink(ep.HostVeth); err != nil {
+					r.errs = append(r.errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, r.id, err))
+					continue
+				}
+			}
+			delete(n.Endpoints, r.id)
+			changed = append(changed, r)
+		}
+		if len(changed) == 0 {
 			continue
 		}
-		if len(ep.Ports) > 0 {
-			if err := m.unpublish(ctx, n, id); err != nil {
-				errs = append(errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, id, err))
-				continue
-			}
-		}
-		if !gone[n.Name] {
-			if err := deleteLink(ep.HostVeth); err != nil {
-				errs = append(errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, id, err))
-				continue
-			}
-		}
-		delete(n.Endpoints, id)
 		if err := m.writeRecord(n); err != nil {
-			errs = append(errs, err)
+			for _, r := range changed {
+				r.errs = append(r.errs, err)
+			}
 		}
 	}
-	return errs
 }
 
 // sandboxPath is where sandbox id's namespace is bind-mounted.
