@@ -402,6 +402,74 @@ func TestPrivStopFallsBackToSIGKILL(t *testing.T) {
 	assertNothingLeft(t, e, id)
 }
 
+// TestPrivRunLeavesNoRuntimeState: once a run is over, whether it ended on
+// its own or was stopped, runc's state and the container's cgroups are
+// gone before any Remove: deleted by the shim itself when the container
+// has a PID namespace of its own (--runc-cgroup), by runc's delete when it
+// shares the host's. The exit code is recorded either way.
+func TestPrivRunLeavesNoRuntimeState(t *testing.T) {
+	e := newPrivEngine(t)
+	ctx := t.Context()
+	nothingWithRuntime := func(t *testing.T, id ContainerID) {
+		t.Helper()
+		if _, err := os.Stat(filepath.Join(ctrstate.RuntimeRoot(e.opt.RunDir), string(id))); !os.IsNotExist(err) {
+			t.Errorf("runtime state left (%v)", err)
+		}
+		leaves, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + string(id))
+		if _, err := os.Stat("/sys/fs/cgroup/berth/" + string(id)); err == nil {
+			leaves = append(leaves, "/sys/fs/cgroup/berth/"+string(id))
+		}
+		if len(leaves) > 0 {
+			t.Errorf("cgroups left: %q", leaves)
+		}
+		b, _ := os.ReadFile(filepath.Join(e.containerDir(id), ctrstate.ShimLogFile))
+		for _, bad := range []string{"remove cgroup", "remove runtime state", "runtime delete: "} {
+			if strings.Contains(string(b), bad) {
+				t.Errorf("shim.log:\n%s", b)
+			}
+		}
+	}
+	for _, pid := range []string{"", "host"} {
+		t.Run("pid="+pid, func(t *testing.T) {
+			name := "own"
+			if pid != "" {
+				name = pid
+			}
+			exits := busybox("exits-"+name, "sh", "-c", "exit 7")
+			exits.PidMode = pid
+			id := mustCreate(t, e, exits)
+			if err := e.Start(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if st := waitExited(t, e, id); st.ExitCode != 7 {
+				t.Errorf("exited %+v, want code 7", st)
+			}
+			nothingWithRuntime(t, id)
+
+			sleeper := busybox("stopped-"+name, "sleep", "1000")
+			sleeper.Init = true
+			sleeper.PidMode = pid
+			sid := mustCreate(t, e, sleeper)
+			if err := e.Start(ctx, sid); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Stop(ctx, sid, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := e.Get(ctx, string(sid)); err != nil || c.State.ExitCode != 128+15 {
+				t.Errorf("after stop: %+v, %v; want exited 143", c, err)
+			}
+			nothingWithRuntime(t, sid)
+			for _, id := range []ContainerID{id, sid} {
+				if err := e.Remove(ctx, id, false); err != nil {
+					t.Fatal(err)
+				}
+				assertNothingLeft(t, e, id)
+			}
+		})
+	}
+}
+
 func TestPrivBadEntrypoint(t *testing.T) {
 	e := newPrivEngine(t)
 	ctx := t.Context()

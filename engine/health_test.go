@@ -41,3 +41,23 @@ func TestShimArgs(t *testing.T) {
 		t.Errorf("shimArgs %q", got)
 	}
 }
+
+// runcDeleteArgs lets the shim delete runc's state itself only for runc and
+// a container with a PID namespace of its own, naming its cgroup.
+func TestRuncDeleteArgs(t *testing.T) {
+	for _, tc := range []struct {
+		runtime string
+		cfg     ContainerConfig
+		want    []string
+	}{
+		{"/usr/sbin/runc", ContainerConfig{}, []string{"--runc-cgroup", "/berth/abc"}},
+		{"/usr/sbin/runc", ContainerConfig{CgroupParent: "/mine"}, []string{"--runc-cgroup", "/mine/abc"}},
+		{"/usr/sbin/runc", ContainerConfig{PidMode: "host"}, nil},
+		{"/usr/sbin/runc", ContainerConfig{PidMode: "container:db"}, nil},
+		{"/usr/bin/crun", ContainerConfig{}, nil},
+	} {
+		if got := runcDeleteArgs(tc.runtime, &record{ID: "abc", Config: tc.cfg}); !slices.Equal(got, tc.want) {
+			t.Errorf("runcDeleteArgs(%q, %+v) = %q, want %q", tc.runtime, tc.cfg, got, tc.want)
+		}
+	}
+}

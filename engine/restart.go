@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
-	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
 // active tells whether a container in status s has a run to stop: running,
@@ -21,8 +20,18 @@ func active(s Status) bool {
 // every restart and after every start: a container being stopped is not
 // restarted, and one the shim had just restarted is killed by it. Start
 // removes the marker.
+//
+// The marker is an empty file whose existence is all it says, so creating
+// it is atomic without a temporary file, and it needs no fsync: it matters
+// only while the shim runs, and nothing runs after a crash of the machine.
+// (Two fsyncs per container were the largest part of signalling 20
+// containers on a busy disk.)
 func markStopping(dir string) error {
-	return atomicfile.WriteFile(filepath.Join(dir, ctrstate.StoppingFile), nil, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, ctrstate.StoppingFile), os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // clearStopping removes the stopping marker, the last run's health and
@@ -65,4 +74,18 @@ func shimArgs(rec *record) []string {
 	}
 	args = append(args, healthArgs(effectiveHealthcheck(rec.Config.Healthcheck, rec.ImageConfig.Healthcheck))...)
 	return args
+}
+
+// runcDeleteArgs lets the shim of a container run by runc, with a PID
+// namespace of its own, delete runc's state of the stopped container
+// itself, as `runc delete` would (its cgroup, then its state directory),
+// instead of running runc once more per exit: the one run of runc left on
+// the way from a signal to a removed container. With the host's or another
+// container's PID namespace, runc's delete also kills what is left in the
+// cgroup, so runc does it. Another runtime keeps its own delete.
+func runcDeleteArgs(rtPath string, rec *record) []string {
+	if filepath.Base(rtPath) != "runc" || rec.Config.PidMode != "" {
+		return nil
+	}
+	return []string{"--runc-cgroup", cgroupsPath(rec.Config, rec.ID)}
 }

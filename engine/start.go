@@ -141,7 +141,7 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if err := clearStopping(dir); err != nil {
 		return err
 	}
-	if err := e.startShim(ctx, dir, rec.ID, rtPath, shimArgs(rec)...); err != nil {
+	if err := e.startShim(ctx, dir, rec.ID, rtPath, append(shimArgs(rec), runcDeleteArgs(rtPath, rec)...)...); err != nil {
 		return err
 	}
 	if len(eps) > 0 {

@@ -259,10 +259,17 @@ func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, run
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, unmount(filepath.Join(dir, ctrstate.RootfsDir)))
+	// The rootfs is unmounted beside the sandbox's removal: the kernel syncs
+	// the upper directory's file system at the unmount (tens of
+	// milliseconds on a busy disk), and deleting a veth waits for the
+	// kernel too. The sandbox's removal stays on this thread, whose network
+	// namespace is the caller's.
+	unmounted := make(chan error, 1)
+	go func() { unmounted <- unmount(filepath.Join(dir, ctrstate.RootfsDir)) }()
 	if networks && e.nets != nil {
 		errs = append(errs, e.nets.RemoveSandbox(ctx, string(id)))
 	}
+	errs = append(errs, <-unmounted)
 	_ = os.Remove(filepath.Join(dir, ctrstate.PausedFile))
 	_ = os.Remove(ctrstate.AttachSocket(e.opt.RunDir, string(id))) // a killed shim's
 	err := os.Remove(filepath.Join(dir, ctrstate.EndpointsFile))

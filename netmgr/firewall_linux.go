@@ -82,8 +82,16 @@ func (m *Manager) removeFirewallLocked(ctx context.Context, n *Network) error {
 // deleteChainRulesLocked deletes the rules of berth's filter chain of
 // family f for which match holds, and the chain with its jump rule once it
 // is empty. The firewall lock must be held.
+//
+// When the chain is left empty (the last network goes), its rules, every
+// copy of the jump rule and the chain go in one run of iptables-restore,
+// from the one listing of the table: two runs of iptables instead of six.
 func (m *Manager) deleteChainRulesLocked(ctx context.Context, f family, match func([]string) bool) error {
-	rules, exists, err := m.chainRules(ctx, f)
+	out, err := m.xtables(ctx, f, "-S")
+	if err != nil {
+		return err
+	}
+	rules, exists, err := parseChainRules(f, out)
 	if err != nil {
 		return err
 	}
@@ -96,13 +104,25 @@ func (m *Manager) deleteChainRulesLocked(ctx context.Context, f family, match fu
 			del = append(del, r)
 		}
 	}
-	if err := m.deleteRules(ctx, f, "filter", fwChain, del); err != nil {
-		return err
-	}
 	if len(del) < len(rules) {
-		return nil
+		return m.deleteRules(ctx, f, "filter", fwChain, del)
 	}
-	return m.dropChainLocked(ctx, f)
+	if slices.ContainsFunc(del, func(r []string) bool { return slices.ContainsFunc(r, needsQuoting) }) {
+		if err := m.deleteRules(ctx, f, "filter", fwChain, del); err != nil {
+			return err
+		}
+		return m.dropChainLocked(ctx, f)
+	}
+	var batch []string
+	for _, r := range del {
+		batch = append(batch, "-D "+fwChain+" "+strings.Join(r, " "))
+	}
+	for _, l := range lines(out) {
+		if l == "-A "+fwParent+" -j "+fwChain {
+			batch = append(batch, "-D "+fwParent+" -j "+fwChain)
+		}
+	}
+	return m.restore(ctx, f, "filter", append(batch, "-X "+fwChain))
 }
 
 // deleteRules deletes rules (each the arguments after "-A chain") from
@@ -115,8 +135,7 @@ func (m *Manager) deleteRules(ctx context.Context, f family, table, chain string
 		_, err := m.xtables(ctx, f, append([]string{"-t", table, "-D", chain}, r...)...)
 		return err
 	}
-	var batch strings.Builder
-	n := 0
+	var batch []string
 	for _, r := range rules {
 		if len(rules) == 1 || slices.ContainsFunc(r, needsQuoting) {
 			if err := one(r); err != nil {
@@ -124,13 +143,20 @@ func (m *Manager) deleteRules(ctx context.Context, f family, table, chain string
 			}
 			continue
 		}
-		batch.WriteString("-D " + chain + " " + strings.Join(r, " ") + "\n")
-		n++
+		batch = append(batch, "-D "+chain+" "+strings.Join(r, " "))
 	}
-	if n == 0 {
+	if len(batch) == 0 {
 		return nil
 	}
-	input := "*" + table + "\n" + batch.String() + "COMMIT\n"
+	return m.restore(ctx, f, table, batch)
+}
+
+// restore applies cmds (iptables command lines, such as "-D CHAIN ARGS…",
+// none needing quoting) to table in one run of iptables-restore
+// --noflush, which applies them all or none. The firewall lock must be
+// held.
+func (m *Manager) restore(ctx context.Context, f family, table string, cmds []string) error {
+	input := "*" + table + "\n" + strings.Join(cmds, "\n") + "\nCOMMIT\n"
 	bin := f.String() + "-restore"
 	args := []string{"-w", "--noflush"}
 	m.log.Debug(bin, "args", args, "input", input)
@@ -209,6 +235,11 @@ func (m *Manager) chainRules(ctx context.Context, f family) (rules [][]string, e
 	if err != nil {
 		return nil, false, err
 	}
+	return parseChainRules(f, out)
+}
+
+// parseChainRules is chainRules of out, the filter table's listing.
+func parseChainRules(f family, out string) (rules [][]string, exists bool, err error) {
 	for _, l := range lines(out) {
 		if l == "-N "+fwChain {
 			exists = true

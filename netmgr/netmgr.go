@@ -131,6 +131,8 @@ type Manager struct {
 	// events is the state root's event journal: network create and
 	// destroy are recorded there for `GET /events`.
 	events *eventlog.Log
+
+	releases releaseQueue // RemoveSandbox's releases of endpoints, done together
 }
 
 // NetworkConfig asks for a network.
@@ -550,10 +552,14 @@ func (m *Manager) removeLocked(ctx context.Context, n *Network) error {
 		ids := slices.Sorted(maps.Keys(n.Endpoints))
 		return fmt.Errorf("network %q: sandboxes %q still connected: %w", name, ids, errdefs.ErrConflict)
 	}
-	if err := m.stopResolvers(name, n.Resolver); err != nil {
-		return fmt.Errorf("network %q: resolver: %w", name, err)
-	}
-	if err := errors.Join(m.removeFirewall(ctx, n), deleteBridge(n)); err != nil {
+	bridgeDeleted := startDeleteBridge(n, func() error {
+		if err := m.stopResolvers(name, n.Resolver); err != nil {
+			return fmt.Errorf("network %q: resolver: %w", name, err)
+		}
+		return nil
+	})
+	fwErr := m.removeFirewall(ctx, n)
+	if err := errors.Join(fwErr, bridgeDeleted()); err != nil {
 		return err
 	}
 	if err := m.deleteRecord(name); err != nil {
@@ -811,47 +817,140 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 		return err
 	}
 	gone := map[string]bool{}
+	connected := false
 	for _, n := range pre {
-		if ep, ok := n.Endpoints[id]; ok && len(ep.Ports) == 0 && deleteLink(ep.HostVeth) == nil {
+		ep, ok := n.Endpoints[id]
+		connected = connected || ok
+		if ok && len(ep.Ports) == 0 && deleteLink(ep.HostVeth) == nil {
 			gone[n.Name] = true
 		}
 	}
-	unlock, err := m.lock(ctx)
-	if err != nil {
-		return err
+	if !connected {
+		// Nothing recorded to release (a second release of the same run,
+		// or a sandbox never connected): no need to queue for the lock.
+		// Endpoints of id are recorded only by a Connect of id, which its
+		// caller does not run beside RemoveSandbox of the same id.
+		if err := removeNetns(m.sandboxPath(id)); err != nil {
+			return fmt.Errorf("sandbox %q: %w", id, err)
+		}
+		return nil
 	}
-	defer unlock()
-	nets, err := m.readAll()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, n := range nets {
-		ep, ok := n.Endpoints[id]
-		if !ok {
-			continue
-		}
-		if len(ep.Ports) > 0 {
-			if err := m.unpublish(ctx, n, id); err != nil {
-				errs = append(errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, id, err))
-				continue
-			}
-		}
-		if !gone[n.Name] {
-			if err := deleteLink(ep.HostVeth); err != nil {
-				errs = append(errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, id, err))
-				continue
-			}
-		}
-		delete(n.Endpoints, id)
-		if err := m.writeRecord(n); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := m.releaseEndpoints(ctx, id, gone)
+	// The namespace is the sandbox's own: it goes once the lock is free
+	// for the next sandbox's records.
 	if err := removeNetns(m.sandboxPath(id)); err != nil {
 		errs = append(errs, fmt.Errorf("sandbox %q: %w", id, err))
 	}
 	return errors.Join(errs...)
+}
+
+// releaseEndpoints removes sandbox id's endpoints from the networks'
+// records, under the network lock: its published ports' rules first, then
+// its host veths not already deleted (gone names their networks).
+//
+// The releases of concurrent RemoveSandbox calls are done together: the
+// first caller takes the lock for what is queued, and whatever was queued
+// meanwhile goes in its next round, so twenty containers taken down at
+// once hold the lock a few times, each record written once a round,
+// rather than twenty times in a row (a write is two fsyncs). A caller's
+// result is its own sandbox's. The rounds run on the first caller's
+// thread: the callers of one Manager share a network namespace.
+func (m *Manager) releaseEndpoints(ctx context.Context, id string, gone map[string]bool) []error {
+	r := &release{id: id, gone: gone, done: make(chan struct{})}
+	q := &m.releases
+	q.mu.Lock()
+	q.queue = append(q.queue, r)
+	lead := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if lead {
+		for {
+			q.mu.Lock()
+			batch := q.queue
+			q.queue = nil
+			if len(batch) == 0 {
+				q.running = false
+				q.mu.Unlock()
+				break
+			}
+			q.mu.Unlock()
+			m.releaseBatch(ctx, batch)
+		}
+	}
+	<-r.done
+	return r.errs
+}
+
+// releaseQueue is the queue of releaseEndpoints.
+type releaseQueue struct {
+	mu      sync.Mutex
+	queue   []*release
+	running bool // a caller is releasing what is queued
+}
+
+// release is one queued releaseEndpoints.
+type release struct {
+	id   string
+	gone map[string]bool
+	errs []error
+	done chan struct{} // closed once errs is final
+}
+
+// releaseBatch releases the endpoints of the batch's sandboxes under one
+// holding of the network lock, writing each changed record once.
+func (m *Manager) releaseBatch(ctx context.Context, batch []*release) {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	fail := func(err error) {
+		for _, r := range batch {
+			r.errs = append(r.errs, err)
+		}
+	}
+	unlock, err := m.lock(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer unlock()
+	nets, err := m.readAll()
+	if err != nil {
+		fail(err)
+		return
+	}
+	for _, n := range nets {
+		var changed []*release
+		for _, r := range batch {
+			ep, ok := n.Endpoints[r.id]
+			if !ok {
+				continue
+			}
+			if len(ep.Ports) > 0 {
+				if err := m.unpublish(ctx, n, r.id); err != nil {
+					r.errs = append(r.errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, r.id, err))
+					continue
+				}
+			}
+			if !r.gone[n.Name] {
+				if err := deleteLink(ep.HostVeth); err != nil {
+					r.errs = append(r.errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, r.id, err))
+					continue
+				}
+			}
+			delete(n.Endpoints, r.id)
+			changed = append(changed, r)
+		}
+		if len(changed) == 0 {
+			continue
+		}
+		if err := m.writeRecord(n); err != nil {
+			for _, r := range changed {
+				r.errs = append(r.errs, err)
+			}
+		}
+	}
 }
 
 // sandboxPath is where sandbox id's namespace is bind-mounted.

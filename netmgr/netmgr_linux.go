@@ -173,6 +173,34 @@ func deleteBridge(n *Network) error {
 	return nil
 }
 
+// startDeleteBridge starts, on a goroutine of its own, before (stopping
+// the network's resolver, which listens on the bridge) and, once that
+// succeeded, the deletion of the network's bridge; it returns the function
+// that waits for both. The netlink socket is made here, on the caller's
+// thread, so the bridge is the one of the caller's network namespace
+// whichever thread deletes it.
+func startDeleteBridge(n *Network, before func() error) (wait func() error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		err = fmt.Errorf("network %q: netlink: %w", n.Name, err)
+		return func() error { return err }
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer h.Close()
+		if err := before(); err != nil {
+			done <- err
+			return
+		}
+		if err := deleteLinkWith(h, n.Bridge); err != nil {
+			done <- fmt.Errorf("network %q: %w", n.Name, err)
+			return
+		}
+		done <- nil
+	}()
+	return func() error { return <-done }
+}
+
 // bridgeExists reports whether the network's bridge is on the host whole:
 // the link with its gateway addresses. A bridge cut short by a killed berth
 // (link made, addresses not yet) counts as missing.
@@ -207,6 +235,21 @@ func deleteLink(name string) error {
 		return fmt.Errorf("link %s: %w", name, err)
 	}
 	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete link %s: %w", name, err)
+	}
+	return nil
+}
+
+// deleteLinkWith is deleteLink through the netlink handle h.
+func deleteLinkWith(h *netlink.Handle, name string) error {
+	link, err := h.LinkByName(name)
+	if err != nil {
+		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
+			return nil
+		}
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if err := h.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete link %s: %w", name, err)
 	}
 	return nil

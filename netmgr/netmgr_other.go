@@ -33,3 +33,7 @@ func choosePorts([]PortMapping, []*Network, bool) ([]PortMapping, error) { retur
 
 // Prune needs Linux.
 func (m *Manager) Prune(context.Context, PruneOptions) (*PruneReport, error) { return nil, errNotLinux }
+
+func startDeleteBridge(*Network, func() error) func() error {
+	return func() error { return errNotLinux }
+}

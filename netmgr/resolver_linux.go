@@ -152,9 +152,49 @@ func (m *Manager) stopResolvers(network string, recorded *Process) error {
 }
 
 // stopProcess ends p (SIGTERM, then SIGKILL) and waits until it is gone. A
-// nil or finished process counts as stopped.
+// nil or finished process counts as stopped. It signals and waits through
+// a pidfd (woken by the exit at once, and never hitting a reused PID),
+// else by polling.
 func stopProcess(p *Process) error {
-	if p == nil || !processAlive(*p) {
+	if p == nil {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(p.Pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return stopProcessPolling(p)
+	}
+	defer unix.Close(fd)
+	if !processAlive(*p) { // checked once the pidfd pins the PID
+		return nil
+	}
+	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
+		if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill %d: %w", p.Pid, err)
+		}
+		deadline := time.Now().Add(resolverStopTimeout)
+		for {
+			left := time.Until(deadline)
+			if left <= 0 {
+				break
+			}
+			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(max(left.Milliseconds(), 1)))
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				return fmt.Errorf("wait for %d: %w", p.Pid, err)
+			}
+			if n > 0 {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("process %d still running after SIGKILL", p.Pid)
+}
+
+// stopProcessPolling is stopProcess without pidfds.
+func stopProcessPolling(p *Process) error {
+	if !processAlive(*p) {
 		return nil
 	}
 	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {

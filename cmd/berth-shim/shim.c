@@ -39,6 +39,13 @@
  *   --log-max-size BYTES --log-max-file N  rotate container.log.
  *   --auto-remove  once the container has exited for good, start
  *       `BERTH container rm ID` (detached) before exiting.
+ *   --runc-cgroup PATH  the runtime is runc and the container has a PID
+ *       namespace of its own, in cgroup PATH (linux.cgroupsPath): once its
+ *       init has exited, do what `runc delete` does for a stopped container
+ *       of that kind, without running it: remove the cgroup PATH (and the
+ *       cgroups below it) in every hierarchy under /sys/fs/cgroup, then
+ *       runc's state directory <run-dir>/runc/<id>. (No process is left in
+ *       a PID namespace whose init is gone, so runc would kill none.)
  *   --debug  log the runtime's command lines to stderr.
  *
  * Attach clients reach the container's stdin or terminal, and its raw
@@ -54,6 +61,7 @@
 #define _GNU_SOURCE
 #include "shim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -90,7 +98,7 @@
 enum { POLICY_NO, POLICY_ALWAYS, POLICY_UNLESS_STOPPED, POLICY_ON_FAILURE };
 
 struct options {
-	char *root, *run_dir, *runtime, *id, *berth;
+	char *root, *run_dir, *runtime, *id, *berth, *runc_cgroup;
 	char *restart_arg, *log_max_size_arg, *log_max_file_arg;
 	int debug, tty, init, stdin_, auto_remove;
 	int policy;
@@ -320,6 +328,8 @@ static char *parse_args(int argc, char **argv)
 			dst = &O.runtime;
 		else if (!strcmp(name, "--berth"))
 			dst = &O.berth;
+		else if (!strcmp(name, "--runc-cgroup"))
+			dst = &O.runc_cgroup;
 		else if (!strcmp(name, "--id"))
 			dst = &O.id;
 		else if (!strcmp(name, "--restart"))
@@ -1659,6 +1669,115 @@ static int oom_killed(void)
 }
 
 static int64_t ts_diff(const struct timespec *a, const struct timespec *b);
+/* rm_cgroup removes the cgroup directory p, the cgroups below it first
+ * (a cgroup directory holds only the kernel's files, which go with it, and
+ * its children). 0 when it is gone or never was, else an errno. A cgroup
+ * whose last task is still leaving (EBUSY) is tried again for about 250 ms,
+ * as runc does. */
+static int rm_cgroup(const char *p)
+{
+	DIR *d = opendir(p);
+	if (!d)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : errno;
+	int rc = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *c = str_cat(p, "/", e->d_name, NULL);
+		int r = rm_cgroup(c);
+		rc = rc ? rc : r;
+		free(c);
+	}
+	closedir(d);
+	for (int i = 0;; i++) {
+		if (rmdir(p) == 0 || errno == ENOENT)
+			return rc;
+		if (errno != EBUSY || i >= 8)
+			return errno;
+		struct timespec ts = {0, (1L << i) * 1000000L}; /* 1, 2, 4 … 128 ms */
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* rm_tree removes the directory p and everything in it; 0 when it is gone
+ * or never was, else an errno. */
+static int rm_tree(const char *p)
+{
+	DIR *d = opendir(p);
+	if (!d)
+		return errno == ENOENT ? 0 : errno;
+	int rc = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		int r = errno;
+		if (r == EISDIR) {
+			char *c = str_cat(p, "/", e->d_name, NULL);
+			r = rm_tree(c);
+			free(c);
+		}
+		rc = rc ? rc : r;
+	}
+	closedir(d);
+	if (rmdir(p) < 0 && errno != ENOENT)
+		rc = rc ? rc : errno;
+	return rc;
+}
+
+/* delete_runc_state is `runc delete` of the stopped container, for
+ * --runc-cgroup: its cgroup in every hierarchy (v1's controllers, the
+ * hybrid unified one, and a v2 root), then runc's state directory, which
+ * goes even when a cgroup could not (as in runc's own delete; the engine's
+ * removal of the container tries the cgroups again). */
+static void delete_runc_state(void)
+{
+	const char *base = "/sys/fs/cgroup";
+	char *v2 = str_cat(base, O.runc_cgroup, NULL);
+	int r = rm_cgroup(v2);
+	if (r)
+		logmsg("remove cgroup ", v2, ": ", strerror(r), NULL);
+	free(v2);
+	DIR *d = opendir(base);
+	if (d) {
+		for (struct dirent *e; (e = readdir(d));) {
+			if (e->d_name[0] == '.')
+				continue;
+			char *c = str_cat(base, "/", e->d_name, O.runc_cgroup, NULL);
+			if ((r = rm_cgroup(c)))
+				logmsg("remove cgroup ", c, ": ", strerror(r), NULL);
+			free(c);
+		}
+		closedir(d);
+	}
+	char *st = str_cat(O.run_dir, "/runc/", O.id, NULL);
+	if ((r = rm_tree(st)))
+		logmsg("remove runtime state ", st, ": ", strerror(r), NULL);
+	free(st);
+}
+
+/* delete_runtime_state removes what the runtime holds of the stopped
+ * container: by runc's own delete, or as it would (--runc-cgroup). */
+static void delete_runtime_state(void)
+{
+	if (O.runc_cgroup) {
+		delete_runc_state();
+		return;
+	}
+	char **argv = runtime_argv("delete", O.id, NULL);
+	debug_exec(argv);
+	struct buf out = {0};
+	char *err = NULL;
+	if (run_output(argv, &out, &err) < 0) {
+		char *msg = last_error_message(out.p ? out.p : "", out.len);
+		logmsg("runtime delete: ", err ? err : "failed", ": ", msg, NULL);
+		free(msg);
+	}
+	free(err);
+	buf_free(&out);
+	free_argv(argv);
+}
 
 /* supervise waits for the container's init to exit, then records it:
  * exited, or restarting when the policy says the run is followed by
@@ -1676,18 +1795,7 @@ static void supervise(struct state *st)
 	}
 	pending.len = 0;
 	st->oom_killed = oom_killed();
-	char **argv = runtime_argv("delete", O.id, NULL);
-	debug_exec(argv);
-	struct buf out = {0};
-	char *err = NULL;
-	if (run_output(argv, &out, &err) < 0) {
-		char *msg = last_error_message(out.p ? out.p : "", out.len);
-		logmsg("runtime delete: ", err ? err : "failed", ": ", msg, NULL);
-		free(msg);
-	}
-	free(err);
-	buf_free(&out);
-	free_argv(argv);
+	delete_runtime_state();
 	int code = exit_code_of(init_status);
 	st->status = ST_EXITED;
 	st->exit_code = code;
