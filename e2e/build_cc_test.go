@@ -21,16 +21,7 @@ import (
 // hack/e2e.sh, and cached) into the test's root as cc:bookworm.
 func (h *harness) ccImage() {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(h.t.Context(), 15*time.Minute)
-	defer cancel()
-	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "hack", "cc-image.sh"))
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		h.t.Fatalf("hack/cc-image.sh: %v\n%s", err, stderr.String())
-	}
-	h.mustBerth("image", "import", strings.TrimSpace(string(out)), "cc:bookworm")
+	h.importMadeImage(filepath.Join(repoRoot, "hack", "cc-image.sh"), "cc:bookworm")
 }
 
 // TestBuildCProgram: a two-stage Dockerfile compiles a C program with gcc

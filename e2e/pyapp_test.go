@@ -21,16 +21,23 @@ import (
 // timeout does not pay for it) and prints the cached tarball after that.
 func (h *harness) pyappBase() {
 	h.t.Helper()
+	h.importMadeImage(filepath.Join(repoRoot, "examples", "pyapp", "base.sh"), "pyapp-base:bookworm")
+}
+
+// importMadeImage runs script, which prints the path of a rootfs tarball
+// it made (or had cached), and imports that tarball as ref.
+func (h *harness) importMadeImage(script, ref string) {
+	h.t.Helper()
 	ctx, cancel := context.WithTimeout(h.t.Context(), 15*time.Minute)
 	defer cancel()
 	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "examples", "pyapp", "base.sh"))
+	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		h.t.Fatalf("examples/pyapp/base.sh: %v\n%s", err, stderr.String())
+		h.t.Fatalf("%s: %v\n%s", filepath.Base(script), err, stderr.String())
 	}
-	h.mustBerth("image", "import", strings.TrimSpace(string(out)), "pyapp-base:bookworm")
+	h.mustBerth("image", "import", strings.TrimSpace(string(out)), ref)
 }
 
 // pageAt fetches url, "" when nothing answers or the answer is not a 200.
