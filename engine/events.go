@@ -61,8 +61,12 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time) ([]Event, e
 			e.log.WarnContext(ctx, "event journal: lines that are not JSON skipped", "path", p, "lines", bad)
 		}
 		for _, ev := range evs {
+			// The name, image and labels as they were then: the last
+			// event before this one that had them.
 			if ev.Name != "" {
 				known[ev.ID] = ev
+			} else if k, ok := known[ev.ID]; ok {
+				ev.Name, ev.Image, ev.Labels = k.Name, k.Image, maps.Clone(k.Labels)
 			}
 			if in(ev.Time) {
 				out = append(out, ev)
@@ -72,10 +76,6 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time) ([]Event, e
 	var ctrs []*Container
 	for i, ev := range out {
 		if ev.Name != "" {
-			continue
-		}
-		if k, ok := known[ev.ID]; ok {
-			out[i].Name, out[i].Image, out[i].Labels = k.Name, k.Image, maps.Clone(k.Labels)
 			continue
 		}
 		if ctrs == nil {

@@ -141,7 +141,9 @@ func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now tim
 			return err
 		}
 		for _, c := range ctrs {
-			known[c.ID] = engine.Event{Name: c.Config.Name, Image: c.Config.Image, Labels: c.Config.Labels}
+			if _, ok := known[c.ID]; !ok { // its events name it as it was then
+				known[c.ID] = engine.Event{Name: c.Config.Name, Image: c.Config.Image, Labels: c.Config.Labels}
+			}
 		}
 		for _, ev := range recorded {
 			if ev.Action == "destroy" {
