@@ -462,10 +462,6 @@ func (b *builder) images(services []*spec.Service) ([]int, error) {
 				after = append(after, id)
 			}
 		}
-		if len(s.Build.CacheFrom) > 0 {
-			b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf(
-				"service %q: build.cache_from is ignored: berth's builder uses its own step cache and imports no external one", s.Name))
-		}
 		id := b.add(b.buildImage(s, users[ref]), after...)
 		built[ref] = id
 		return id, nil

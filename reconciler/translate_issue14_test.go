@@ -236,12 +236,3 @@ func TestPreStartPlanAndRun(t *testing.T) {
 		t.Errorf("containers of web after a failed pre_start: %d, want the kept hook alone", len(ctrs))
 	}
 }
-
-func TestBuildCacheFromWarns(t *testing.T) {
-	p := buildProject()
-	service(p, "app").Build.CacheFrom = []string{"type=registry,ref=example/cache"}
-	_, plan := buildStepOptions(t, newFake(), p, Options{Mode: ModeBuild})
-	if want := `service "app": build.cache_from is ignored`; !slices.ContainsFunc(plan.Warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
-		t.Errorf("warnings %q, want one starting %q", plan.Warnings, want)
-	}
-}

@@ -94,7 +94,6 @@ func TestIssue14Ignored(t *testing.T) {
             - discrete_resource_spec: {kind: ssd, value: 1}
     build:
       context: .
-      cache_from: [type=registry,ref=example/cache]
       secrets:
         - {source: token, uid: "1000", gid: "1000", mode: 0400}
 secrets:
@@ -120,6 +119,8 @@ networks:
 func TestIssue14Refused(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"services:\n  web:\n    image: web\n    gpus: all\n", "services.web.gpus: not supported: GPU requests need the NVIDIA container toolkit"},
+		{"services:\n  web:\n    image: web\n    build: {context: ., cache_from: [example/cache]}\n",
+			"services.web.build.cache_from: not supported: berth's builder imports no external build cache"},
 		{"services:\n  web:\n    image: web\n    deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}\n",
 			"services.web.deploy.resources.reservations.devices: not supported: device requests"},
 		{"services:\n  web:\n    image: web\n    models: [llm]\nmodels:\n  llm: {model: ai/smollm2}\n", "models: not supported: models are served by Docker Model Runner"},

@@ -106,7 +106,6 @@ func convertService(project, name string, s types.ServiceConfig) (Service, []Fie
 			Entitlements:       cloneList(b.Entitlements),
 			ShmSize:            int64(b.ShmSize),
 			NoCacheFilter:      cloneList(b.NoCacheFilter),
-			CacheFrom:          cloneList(b.CacheFrom),
 			AdditionalContexts: cloneMap(b.AdditionalContexts),
 			Ulimits:            ulimits(b.Ulimits),
 		}

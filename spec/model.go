@@ -234,9 +234,6 @@ type Build struct {
 	Ulimits    map[string]Ulimit
 	// NoCacheFilter names the stages built without the cache.
 	NoCacheFilter []string
-	// CacheFrom are build.cache_from as written: berth's builder imports
-	// no external cache, and says so when it builds.
-	CacheFrom []string
 	// AdditionalContexts are the named contexts, by name: an absolute
 	// directory, "docker-image://REF" or "service:NAME" (that service's
 	// image, built first).

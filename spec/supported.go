@@ -272,7 +272,6 @@ var ignoredFields = map[string]string{
 	"services.*.build.secrets[].uid":                             "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its owner",
 	"services.*.build.secrets[].gid":                             "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its owner",
 	"services.*.build.secrets[].mode":                            "Docker Compose passes a build secret's id and source only; RUN --mount=type=secret sets its mode",
-	"services.*.build.cache_from":                                "an external build cache only makes a build faster; berth's builder uses its own step cache, imports none and warns so when it builds",
 }
 
 // refusedFields cannot apply on one Linux host: any value is refused, with
@@ -296,6 +295,7 @@ var refusedFields = map[string]string{
 	"services.*.gpus":                                  "GPU requests need the NVIDIA container toolkit's runtime hook; berth makes no device requests (use devices: for a device node)",
 	"services.*.deploy.resources.reservations.devices": "device requests (GPUs) need the NVIDIA container toolkit's runtime hook; berth makes none (use devices: for a device node)",
 	"services.*.build.cache_to":                        "berth's builder exports no build cache (nor does Docker's default docker build driver)",
+	"services.*.build.cache_from":                      "berth's builder imports no external build cache (registry, local or other cache types); its own step cache lasts across builds",
 	"services.*.logging.options.*": "the json-file and local drivers take no other option (Docker: unknown log opt); they take max-size, max-file, mode, max-buffer-size, compress, " +
 		"and json-file labels, labels-regex, env, env-regex, tag",
 }
