@@ -60,11 +60,8 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if active(st.Status) {
 		return nil
 	}
-	defer func() {
-		if retErr == nil {
-			e.containerEvent(ctx, "start", rec)
-		}
-	}()
+	// The shim records the start event (it knows it before an exit can
+	// be reaped; the engine would record it after a fast exit's die).
 	began := time.Now()
 	rtPath, err := e.runtimePath(rec.Config.Runtime)
 	if err != nil {

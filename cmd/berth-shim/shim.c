@@ -1569,6 +1569,9 @@ static int start(struct state *st, int restart_count, char **errp)
 		drain();
 		goto out;
 	}
+	/* Recorded here, before the engine hears of the start and before an
+	 * exit can be reaped: the journal has start before its die. */
+	record_event("start", NULL);
 	if (ready_fd >= 0) {
 		close(ready_fd);
 		ready_fd = -1;
@@ -1863,7 +1866,6 @@ static void run(struct state st)
 			if (start(&next, st.restart_count, &err) == 0) {
 				free(st.error);
 				st = next;
-				record_event("start", NULL);
 				break;
 			}
 			/* A failed start counts as a failed run, as in Docker. */
