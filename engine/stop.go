@@ -91,11 +91,13 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 		}
 		procs := runProcs(sf)
 		gone := false
+		// Each kill is recorded before its signal is sent: the shim
+		// records the die it may cause at once, and kill comes first.
 		if timeout > 0 {
+			e.containerEvent(ctx, "kill", rec, "signal", signalNumber(signal))
 			if err := e.signalInit(ctx, rt, rec.ID, sf, signal); err != nil {
 				return true, err
 			}
-			e.containerEvent(ctx, "kill", rec, "signal", signalNumber(signal))
 			if paused {
 				// A frozen process handles no signal: thaw it.
 				_ = rt.resume(ctx, rec.ID)
@@ -105,10 +107,10 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 			}
 		}
 		if !gone {
+			e.containerEvent(ctx, "kill", rec, "signal", signalNumber("SIGKILL"))
 			if err := e.signalInit(ctx, rt, rec.ID, sf, "SIGKILL"); err != nil {
 				return true, err
 			}
-			e.containerEvent(ctx, "kill", rec, "signal", signalNumber("SIGKILL"))
 			if paused {
 				_ = rt.resume(ctx, rec.ID)
 			}
@@ -307,10 +309,10 @@ func (e *Engine) Kill(ctx context.Context, id ContainerID, signal string) error 
 	if err != nil {
 		return err
 	}
+	e.containerEvent(ctx, "kill", rec, "signal", signalNumber(sig)) // before the die it may cause
 	if err := rt.kill(ctx, rec.ID, sig); err != nil {
 		return fmt.Errorf("container %q: kill: %w", rec.Config.Name, err)
 	}
-	e.containerEvent(ctx, "kill", rec, "signal", signalNumber(sig))
 	return nil
 }
 
