@@ -52,26 +52,28 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time) ([]Event, e
 	}
 	var out []Event
 	known := map[ContainerID]Event{}
-	for _, p := range []string{e.journalPath() + ".1", e.journalPath()} {
-		evs, bad, err := readJournal(p)
-		if err != nil {
-			return nil, err
+	err := e.events.Read(func(le eventlog.Event) error {
+		if le.Version != journalVersion {
+			return fmt.Errorf("event journal: version %d: not known to this berth", le.Version)
 		}
-		if bad > 0 {
-			e.log.WarnContext(ctx, "event journal: lines that are not JSON skipped", "path", p, "lines", bad)
+		ev := fromJournal(le)
+		if !ev.isContainer() {
+			return nil
 		}
-		for _, ev := range evs {
-			// The name, image and labels as they were then: the last
-			// event before this one that had them.
-			if ev.Name != "" {
-				known[ev.ID] = ev
-			} else if k, ok := known[ev.ID]; ok {
-				ev.Name, ev.Image, ev.Labels = k.Name, k.Image, maps.Clone(k.Labels)
-			}
-			if in(ev.Time) {
-				out = append(out, ev)
-			}
+		// The name, image and labels as they were then: the last event
+		// before this one that had them.
+		if ev.Name != "" {
+			known[ev.ID] = ev
+		} else if k, ok := known[ev.ID]; ok {
+			ev.Name, ev.Image, ev.Labels = k.Name, k.Image, maps.Clone(k.Labels)
 		}
+		if in(ev.Time) {
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var ctrs []*Container
 	for i, ev := range out {
@@ -97,35 +99,10 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time) ([]Event, e
 // networks', volumes' and images').
 func (ev Event) isContainer() bool { return ev.Type == "" || ev.Type == "container" }
 
-// readJournal reads one journal file; a missing one has no events. bad
-// counts the lines that are not JSON (one cut short by a full disk or a
-// crash), which are skipped.
-func readJournal(p string) (_ []Event, bad int, _ error) {
-	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	var out []Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		var ev Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			bad++
-			continue
-		}
-		if ev.Version != journalVersion {
-			return nil, bad, fmt.Errorf("event journal %s:%d: version %d: not known to this berth", p, n, ev.Version)
-		}
-		if ev.isContainer() {
-			out = append(out, ev)
-		}
-	}
-	return out, bad, sc.Err()
+// fromJournal is a journal line as the engine's Event.
+func fromJournal(le eventlog.Event) Event {
+	return Event{Version: le.Version, Time: le.Time, Type: le.Type, Action: le.Action, ID: ContainerID(le.ID),
+		Name: le.Name, Image: le.Image, Labels: le.Labels, Attributes: le.Attributes}
 }
 
 // EventCursor follows the journal from where it was made: Next returns
@@ -210,9 +187,11 @@ func readLines(p string, off int64) ([]Event, int64, error) {
 			return out, n, err
 		}
 		n += int64(len(line))
-		var ev Event
-		if json.Unmarshal(line, &ev) == nil && ev.Version == journalVersion && ev.isContainer() {
-			out = append(out, ev)
+		var le eventlog.Event
+		if json.Unmarshal(line, &le) == nil && le.Version == journalVersion {
+			if ev := fromJournal(le); ev.isContainer() {
+				out = append(out, ev)
+			}
 		}
 	}
 }

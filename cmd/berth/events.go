@@ -52,16 +52,9 @@ type containerEvent struct {
 
 func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services []string) error {
 	now := time.Now()
-	since, err := parseTimeFlag("--since", o.since, now)
+	since, until, err := eventWindow(o.since, o.until, now)
 	if err != nil {
 		return err
-	}
-	until, err := parseTimeFlag("--until", o.until, now)
-	if err != nil {
-		return err
-	}
-	if !since.IsZero() && !until.IsZero() && until.Before(since) {
-		return fmt.Errorf("--until %q: before --since %q: %w", o.until, o.since, errdefs.ErrInvalidArgument)
 	}
 	a, name, err := g.openProject(ctx)
 	if err != nil {
@@ -84,6 +77,21 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 	}
 	return streamEvents(ctx, a.engine, since, until, now, map[string]string{spec.LabelProject: name}, keep,
 		func(ev engine.Event) error { return emit(journalEvent(ev)) })
+}
+
+// eventWindow parses --since and --until (zero: not given) at now; until
+// may not come before since.
+func eventWindow(sinceFlag, untilFlag string, now time.Time) (since, until time.Time, err error) {
+	if since, err = parseTimeFlag("--since", sinceFlag, now); err != nil {
+		return
+	}
+	if until, err = parseTimeFlag("--until", untilFlag, now); err != nil {
+		return
+	}
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		err = fmt.Errorf("--until %q: before --since %q: %w", untilFlag, sinceFlag, errdefs.ErrInvalidArgument)
+	}
+	return
 }
 
 // streamEvents hands emit the container events from since (zero: from

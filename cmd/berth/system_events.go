@@ -46,16 +46,9 @@ func newSystemEventsCommand(g *globalOptions) *cobra.Command {
 
 func runSystemEvents(ctx context.Context, g *globalOptions, o systemEventsOptions) error {
 	now := time.Now()
-	since, err := parseTimeFlag("--since", o.since, now)
+	since, until, err := eventWindow(o.since, o.until, now)
 	if err != nil {
 		return err
-	}
-	until, err := parseTimeFlag("--until", o.until, now)
-	if err != nil {
-		return err
-	}
-	if !since.IsZero() && !until.IsZero() && until.Before(since) {
-		return fmt.Errorf("--until %q: before --since %q: %w", o.until, o.since, errdefs.ErrInvalidArgument)
 	}
 	filters, err := keyedFilters(o.filters, "container", "event", "image", "label", "type")
 	if err != nil {
