@@ -167,10 +167,14 @@ func TestBuildInterrupted(t *testing.T) {
 		name string
 		sig  syscall.Signal
 		copy bool // interrupt while the COPY's layer is written, not during a RUN
+		// the RUN binds an image: an overlay mounted under the build's
+		// scratch directory on the host, which the next build unmounts
+		mount bool
 	}{
-		{"SIGKILL during RUN", syscall.SIGKILL, false},
-		{"SIGINT during RUN", syscall.SIGINT, false},
-		{"SIGKILL during COPY", syscall.SIGKILL, true},
+		{"SIGKILL during RUN", syscall.SIGKILL, false, false},
+		{"SIGINT during RUN", syscall.SIGINT, false, false},
+		{"SIGKILL during COPY", syscall.SIGKILL, true, false},
+		{"SIGKILL during RUN with a bind mount", syscall.SIGKILL, false, true},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			h := newHarness(t)
@@ -187,6 +191,8 @@ func TestBuildInterrupted(t *testing.T) {
 				}
 				_ = f.Close()
 				df += "COPY big /big\n"
+			} else if tc.mount {
+				df += strings.Replace(gatedRun, "RUN ", "RUN --mount=type=bind,from=busybox,target=/b,rw ", 1) + "\n"
 			} else {
 				df += gatedRun + "\n"
 			}
@@ -216,7 +222,9 @@ func TestBuildInterrupted(t *testing.T) {
 
 			// The next build (the gated step made a plain one) works and
 			// reuses the finished step.
-			writeFile(t, filepath.Join(dir, "Dockerfile"), strings.Replace(df, gatedRun, "RUN echo passed > /passed", 1))
+			next := strings.Replace(df, gatedRun, "RUN echo passed > /passed", 1)
+			next = strings.Replace(next, gatedRun[len("RUN "):], "echo passed > /passed", 1)
+			writeFile(t, filepath.Join(dir, "Dockerfile"), next)
 			r := h.berth("image", "build", "--progress", "plain", "--network", "none", "-t", "app:1", dir)
 			if r.code != 0 {
 				t.Fatalf("the next build: exit %d\n%s", r.code, r.stderr)

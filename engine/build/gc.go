@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/internal/flock"
@@ -115,10 +114,12 @@ func (c *cache) sweep(ctx context.Context, eng *engine.Engine) error {
 				continue // the marker stays for the next sweep
 			}
 		} else if e.IsDir() {
-			// An overlay mounted by mountLowers: unmount it first, or
-			// leave it for the next sweep (never remove through a mount).
-			if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-				errs = append(errs, fmt.Errorf("build cache: unmount %s: %w", p, err))
+			// An overlay mounted by mountLowers on it, or what a RUN
+			// step's scratch directory has mounted below it: unmount
+			// that first, or leave it for the next sweep (never remove
+			// through a mount).
+			if err := unmountUnder(p); err != nil {
+				errs = append(errs, fmt.Errorf("build cache: %w", err))
 				continue
 			}
 		}

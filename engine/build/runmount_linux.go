@@ -237,52 +237,15 @@ func (r *run) prepareMounts(ctx context.Context, rs *runStep) (_ *stepMounts, re
 }
 
 // scratchDir makes a private directory in the cache that release removes.
-// It is flocked (<dir>.lock) while in use, so that sweepScratch tells one a
-// killed build left from one a running build uses.
-func (r *run) scratchDir(ctx context.Context, sm *stepMounts) (string, error) {
+// Its name carries this build's owner (tempName), so that the next build's
+// sweep tells one a killed build left from one a running build uses.
+func (r *run) scratchDir(sm *stepMounts) (string, error) {
 	dir := r.b.cache.tempName()
-	unlock, err := flock.Lock(ctx, dir+".lock")
-	if err != nil {
-		return "", fmt.Errorf("build cache: %w", err)
-	}
-	sm.releases = append(sm.releases, func() error {
-		err := os.RemoveAll(dir)
-		if rerr := os.Remove(dir + ".lock"); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = errors.Join(err, rerr)
-		}
-		unlock()
-		return err
-	})
+	sm.releases = append(sm.releases, func() error { return os.RemoveAll(dir) })
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", fmt.Errorf("build cache: %w", err)
 	}
 	return dir, nil
-}
-
-// sweepScratch removes the scratch directories of RUN steps whose build
-// was killed (their lock is free), unmounting what is mounted below them
-// first. Best effort: what it cannot remove is logged and left for the
-// next build.
-func (b *Builder) sweepScratch(ctx context.Context) {
-	locks, _ := filepath.Glob(filepath.Join(b.cache.dir, ".tmp-*.lock"))
-	for _, l := range locks {
-		unlock, ok, err := flock.TryLock(ctx, l)
-		if !ok || err != nil {
-			continue
-		}
-		dir := strings.TrimSuffix(l, ".lock")
-		err = unmountUnder(dir)
-		if err == nil {
-			err = os.RemoveAll(dir)
-		}
-		if err == nil {
-			err = os.Remove(l)
-		}
-		unlock()
-		if err != nil {
-			b.log.Warn("build scratch directory left by a killed build not removed", "path", dir, "err", err)
-		}
-	}
 }
 
 // unmountUnder unmounts every mount at or below dir, deepest first.
@@ -309,7 +272,7 @@ func unmountUnder(dir string) error {
 func (r *run) bindMount(ctx context.Context, sm *stepMounts, b *bindSource, m runMount) (string, error) {
 	what := "--mount=type=bind,target=" + m.Target
 	if b.ctx != nil {
-		dir, err := r.scratchDir(ctx, sm)
+		dir, err := r.scratchDir(sm)
 		if err != nil {
 			return "", err
 		}
@@ -353,7 +316,7 @@ func (r *run) bindMount(ctx context.Context, sm *stepMounts, b *bindSource, m ru
 // mountOverlay mounts dirs (lowest first) as an overlay on a scratch
 // directory: read-only, or writable over a scratch upper directory.
 func (r *run) mountOverlay(ctx context.Context, sm *stepMounts, dirs lowers, rw bool) (string, error) {
-	dir, err := r.scratchDir(ctx, sm)
+	dir, err := r.scratchDir(sm)
 	if err != nil {
 		return "", err
 	}
@@ -617,7 +580,7 @@ func (r *run) seedCache(ctx context.Context, seed *bindSource, m runMount, dir s
 // secretsTmpfs mounts a small private tmpfs on a scratch directory, for
 // secrets and agent sockets: they never touch the disk.
 func (r *run) secretsTmpfs(ctx context.Context, sm *stepMounts) (string, error) {
-	dir, err := r.scratchDir(ctx, sm)
+	dir, err := r.scratchDir(sm)
 	if err != nil {
 		return "", err
 	}

@@ -325,8 +325,8 @@ func TestPrivCacheMountSharing(t *testing.T) {
 }
 
 // TestPrivSweepScratch: a scratch directory whose build was killed (its
-// lock free) is unmounted and removed by the next build; one a running
-// build holds is left alone.
+// owner gone), with a mount below it, is unmounted and removed by the next
+// build's sweep; one a running build holds is left alone.
 func TestPrivSweepScratch(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	c := &cache{dir: t.TempDir()}
@@ -337,17 +337,22 @@ func TestPrivSweepScratch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead := c.tempName()
-	if err := os.MkdirAll(filepath.Join(dead, "mnt"), 0o700); err != nil {
+	// PID 1 started at clock tick 0 never matches a live process.
+	dead := filepath.Join(c.dir, ".tmp-1.0-"+filepath.Base(c.tempName())[len(".tmp-"+self()+"-"):])
+	if err := os.MkdirAll(filepath.Join(dead, "a", "mnt"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dead+".lock", nil, 0o600); err != nil {
+	for _, m := range []string{filepath.Join(dead, "a"), filepath.Join(dead, "a", "mnt")} {
+		if err := unix.Mount("tmpfs", m, "tmpfs", 0, "size=1m"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(m, "mnt"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.sweep(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Mount("tmpfs", filepath.Join(dead, "mnt"), "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatal(err)
-	}
-	b.sweepScratch(t.Context())
 	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the killed build's directory is still there: %v", err)
 	}

@@ -15,12 +15,10 @@ import (
 func stageLimit() int { return max(runtime.NumCPU(), 2) }
 
 // stages builds the plan's stages, each once those it reads (Stage.Deps)
-// are built, independent ones in parallel, after sweeping what killed
-// builds left. The first failure cancels the
-// others: their containers are removed and their mounts undone before
-// stages returns that failure.
+// are built, independent ones in parallel (newRun swept what killed builds
+// left). The first failure cancels the others: their containers are
+// removed and their mounts undone before stages returns that failure.
 func (r *run) stages(ctx context.Context) error {
-	r.b.sweepScratch(ctx)
 	done := make(map[*Stage]chan struct{}, len(r.plan.Stages))
 	for _, s := range r.plan.Stages {
 		r.states[s] = &stageState{}
