@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ const (
 	envDir       = "BERTH_BENCH_DIR"        // working directory; default a new one under $TMPDIR
 	envResults   = "BERTH_BENCH_RESULTS"    // the Markdown file to write, if set
 	envPodman    = "BERTH_BENCH_PODMAN"     // "1" adds podman-compose (about 15 minutes more)
+	envSizes     = "BERTH_BENCH_SIZES"      // the project sizes, comma-separated; default 1,5,20,100
 )
 
 // The phases of one cycle, in order, as they appear in metric names.
@@ -33,8 +35,28 @@ const (
 	phaseDown     = "down-v"
 )
 
-// sizes are the numbers of services of the projects measured.
-var sizes = []int{1, 5, 20}
+// sizes are the numbers of services of the projects measured: 1, 5 and
+// 20 for the goals, 100 for how each figure grows (BERTH_BENCH_SIZES).
+var sizes = benchSizes(os.Getenv(envSizes))
+
+// benchSizes parses a comma-separated list of project sizes; empty or
+// malformed gives the default.
+func benchSizes(v string) []int {
+	def := []int{1, 5, 20, 100}
+	if v == "" {
+		return def
+	}
+	var out []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return def
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // phaseSpec is one timed step of a cycle.
 type phaseSpec struct {

@@ -209,6 +209,8 @@ func (r *results) markdown(now time.Time) []byte {
 		}
 	}
 
+	r.writeScale(&w)
+
 	w.WriteString("\nGoals for berth (issue 16):\n\n")
 	for _, g := range goals {
 		fmt.Fprintf(&w, "- %s, %d services, %s: %s\n", phaseTitles[g.phase], g.n, g.target(), r.goalStatus(g))
@@ -405,4 +407,43 @@ func fence(s string) string {
 		return "`" + strings.ReplaceAll(s, "`", "'") + "`"
 	}
 	return "\n\n  ```\n  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n  ```\n"
+}
+
+// writeScale writes how each of berth's figures grows from the largest
+// goal size (20) to the largest size measured: the ratio of the medians
+// beside the ratio of the sizes. A figure grows at most linearly when the
+// first is not above the second.
+func (r *results) writeScale(w *bytes.Buffer) {
+	from, to := 20, slices.Max(sizes)
+	if to <= from || !slices.Contains(sizes, from) {
+		return
+	}
+	fmt.Fprintf(w, "\nScale: each figure at %d services ÷ the same at %d (%.0fx the services; "+
+		"above that is faster than linear).\n\n| phase |", to, from, float64(to)/float64(from))
+	for _, tool := range r.order {
+		fmt.Fprintf(w, " %s |", r.titles[tool])
+	}
+	w.WriteString("\n| --- |")
+	for range r.order {
+		w.WriteString(" --: |")
+	}
+	w.WriteString("\n")
+	for _, ph := range cycle {
+		fmt.Fprintf(w, "| %s |", phaseTitles[ph.name])
+		for _, tool := range r.order {
+			a, aok := median(r.samples[sampleKey{tool, from, ph.name}])
+			b, bok := median(r.samples[sampleKey{tool, to, ph.name}])
+			if !aok || !bok || a <= 0 {
+				w.WriteString(" — |")
+				continue
+			}
+			x := b.Seconds() / a.Seconds()
+			mark := ""
+			if x > float64(to)/float64(from) {
+				mark = " (faster than linear)"
+			}
+			fmt.Fprintf(w, " %.1fx%s |", x, mark)
+		}
+		w.WriteString("\n")
+	}
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"slices"
@@ -194,5 +195,48 @@ func TestAttributable(t *testing.T) {
 				t.Fatalf("attributable(%s) =\n%q\nwant\n%q", tc.tool, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestBenchSizes(t *testing.T) {
+	for in, want := range map[string][]int{
+		"":          {1, 5, 20, 100},
+		"20,5":      {5, 20},
+		"1, 1, 100": {1, 100},
+		"5,x":       {1, 5, 20, 100},
+		"0":         {1, 5, 20, 100},
+	} {
+		if got := benchSizes(in); !slices.Equal(got, want) {
+			t.Errorf("benchSizes(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestMarkdownScale: the scale table divides each figure at the largest
+// size by the same at 20 and marks growth faster than linear.
+func TestMarkdownScale(t *testing.T) {
+	if !slices.Contains(sizes, 20) || slices.Max(sizes) <= 20 {
+		t.Skipf("sizes %v (BERTH_BENCH_SIZES) measure no scale", sizes)
+	}
+	big := slices.Max(sizes)
+	r := newResults()
+	r.declare("berth", "berth")
+	r.declare("docker", "Docker Compose")
+	for _, ph := range cycle {
+		r.add("berth", 20, ph.name, 100*time.Millisecond)
+		r.add("docker", 20, ph.name, 100*time.Millisecond)
+		r.add("berth", big, ph.name, 300*time.Millisecond)
+		r.add("docker", big, ph.name, time.Duration(big/20+1)*100*time.Millisecond)
+	}
+	var w bytes.Buffer
+	r.writeScale(&w)
+	md := w.String()
+	for _, want := range []string{
+		fmt.Sprintf("Scale: each figure at %d services ÷ the same at 20", big),
+		"| cold `up -d` | 3.0x | " + fmt.Sprintf("%.1fx (faster than linear) |", float64(big/20+1)),
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("scale table lacks %q:\n%s", want, md)
+		}
 	}
 }

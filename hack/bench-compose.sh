@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-compose.sh — berth beside Docker Compose (v2 or later when installed)
 # and the floor of bare runc, optionally podman-compose, on the same Compose
-# projects (1, 5, 20 busybox services), interleaved round by round, written to
+# projects (1, 5, 20 and 100 busybox services; BERTH_BENCH_SIZES to choose), interleaved round by round, written to
 # bench/RESULTS.md.
 #
 # Installs the missing peers with apt-get (a package that is not installable
