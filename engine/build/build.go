@@ -400,6 +400,14 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	if hit {
 		r.emit(Event{Vertex: v, Name: name, Status: StepCached, Duration: time.Since(began)})
 	} else {
+		if src.later != nil {
+			pl, cleanup, err := src.later()
+			if err != nil {
+				return fmt.Errorf("%s:%d: %w", r.plan.File, st.line, err)
+			}
+			defer func() { retErr = errors.Join(retErr, cleanup()) }()
+			src.plan = pl
+		}
 		r.emit(Event{Vertex: v, Name: name, Status: StepStarted})
 		ent, err = r.make(ctx, v, name, st, below, src.plan)
 		if err != nil {
@@ -454,6 +462,10 @@ func (r *run) lookup(ctx context.Context, key string, noCache bool) (*cacheEntry
 type source struct {
 	plan *copyPlan
 	sum  string
+	// later plans a COPY --from a stage, only when the step is not in the
+	// cache: the stage's key names its content, so a hit needs neither
+	// the stage's layers mounted nor its files listed.
+	later func() (*copyPlan, func() error, error)
 }
 
 // copySource resolves a COPY's sources and sums them; for a COPY --from a
@@ -469,8 +481,6 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		return source{}, none, nil
 	}
 	tree := r.ctxDir
-	cleanup := none
-	sum := ""
 	local, err := r.localContext(st.copy.From)
 	if err != nil {
 		return source{}, none, err
@@ -482,34 +492,49 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		if err != nil {
 			return source{}, none, err
 		}
-		dirs, err := r.lowers(ctx, fs)
-		if err != nil {
-			return source{}, none, err
-		}
-		mnt, unmount, err := r.b.cache.mountLowers(dirs)
-		if err != nil {
-			return source{}, none, err
-		}
-		tree = &srcTree{root: mnt, what: fmt.Sprintf("stage %q", from.Name)}
-		cleanup = unmount
-		sum = "stage:" + fs.key
+		later := func() (*copyPlan, func() error, error) { return r.planFromStage(ctx, st, fs, from, below) }
+		return source{sum: "stage:" + fs.key, later: later}, none, nil
 	}
-	loose, removeLoose, err := r.looseSources(ctx, st.copy)
+	pl, cleanup, err := r.planIn(ctx, tree, st, below, none)
+	if err != nil {
+		return source{}, none, err
+	}
+	sum, err := r.b.cache.sourceSum(pl.files)
 	if err != nil {
 		return source{}, none, errors.Join(err, cleanup())
-	}
-	unmount := cleanup
-	cleanup = func() error { return errors.Join(removeLoose(), unmount()) }
-	pl, err := planCopy(tree, st.copy, below, loose)
-	if err != nil {
-		return source{}, none, errors.Join(err, cleanup())
-	}
-	if sum == "" {
-		if sum, err = r.b.cache.sourceSum(pl.files); err != nil {
-			return source{}, none, errors.Join(err, cleanup())
-		}
 	}
 	return source{plan: pl, sum: sum}, cleanup, nil
+}
+
+// planFromStage plans a COPY --from the stage fs (made from the stage or
+// image from) with the stage's layers mounted read-only; the cleanup
+// function unmounts them.
+func (r *run) planFromStage(ctx context.Context, st *step, fs *stageState, from *Stage, below lowers) (*copyPlan, func() error, error) {
+	dirs, err := r.lowers(ctx, fs)
+	if err != nil {
+		return nil, nil, err
+	}
+	mnt, unmount, err := r.b.cache.mountLowers(dirs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.planIn(ctx, &srcTree{root: mnt, what: fmt.Sprintf("stage %q", from.Name)}, st, below, unmount)
+}
+
+// planIn plans a COPY of files from tree (and its heredocs and URLs); the
+// cleanup function removes what that fetched, then calls done. On an
+// error, done has been called.
+func (r *run) planIn(ctx context.Context, tree *srcTree, st *step, below lowers, done func() error) (*copyPlan, func() error, error) {
+	loose, removeLoose, err := r.looseSources(ctx, st.copy)
+	if err != nil {
+		return nil, nil, errors.Join(err, done())
+	}
+	cleanup := func() error { return errors.Join(removeLoose(), done()) }
+	pl, err := planCopy(tree, st.copy, below, loose)
+	if err != nil {
+		return nil, nil, errors.Join(err, cleanup())
+	}
+	return pl, cleanup, nil
 }
 
 // copyFromState is the stage a COPY --from reads: a stage of the build, or
