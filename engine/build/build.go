@@ -22,6 +22,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/internal/hostplatform"
 )
 
 // LabelBuild marks the containers of RUN steps.
@@ -90,6 +91,19 @@ type Options struct {
 	ExtraHosts []engine.HostEntry
 	ShmSize    int64
 	Ulimits    map[string]engine.Ulimit
+	// Resources, CgroupParent and SecurityOpt are those of every RUN
+	// step's container too, as docker's classic builder applies them
+	// (--memory, --cpu-shares, …, --cgroup-parent, --security-opt). Not
+	// part of the cache keys either.
+	Resources    engine.Resources
+	CgroupParent string
+	SecurityOpt  []string
+	// Platform is the platform to build for (--platform): "" or the
+	// host's; any other is refused, as is a FROM --platform of another.
+	Platform string
+	// Squash merges the layers the target stage makes over its base image
+	// into one (--squash); the history keeps every step, as docker's.
+	Squash bool
 	// Allow are the entitlements RUN steps may use: AllowNetworkHost,
 	// AllowSecurityInsecure.
 	Allow []string
@@ -198,6 +212,13 @@ func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr err
 		if _, err := image.Normalize(t); err != nil {
 			return nil, fmt.Errorf("tag %q: %w", t, err)
 		}
+	}
+	if opt.Platform != "" && !hostplatform.Is(opt.Platform) {
+		return nil, fmt.Errorf("platform %q: not this host's platform (%s): berth builds for the host only, with no emulation: %w",
+			opt.Platform, hostplatform.String(), errdefs.ErrInvalidArgument)
+	}
+	if err := checkRunConfig(opt); err != nil {
+		return nil, err
 	}
 	data, name, path, err := readDockerfile(opt)
 	if err != nil {
@@ -569,21 +590,14 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 		return false, err
 	}
 	defer func() { retErr = errors.Join(retErr, ms.release()) }()
-	cfg := engine.ContainerConfig{
-		Name:         "berth-build-" + hex.EncodeToString(id[:]),
-		RootfsLayers: layers,
-		Entrypoint:   rs.Argv,
-		Cmd:          []string{},
-		Env:          append(slices.Clone(rs.Env), ms.env...),
-		WorkingDir:   rs.Workdir,
-		User:         rs.User,
-		Labels:       map[string]string{LabelBuild: "1"},
-		Mounts:       ms.mounts,
-		Privileged:   rs.Security == "insecure",
-		ExtraHosts:   slices.Clone(r.opt.ExtraHosts),
-		ShmSize:      r.opt.ShmSize,
-		Ulimits:      maps.Clone(r.opt.Ulimits),
-	}
+	cfg := r.opt.runConfig()
+	cfg.Name = "berth-build-" + hex.EncodeToString(id[:])
+	cfg.RootfsLayers = layers
+	cfg.Entrypoint = rs.Argv
+	cfg.Env = append(slices.Clone(rs.Env), ms.env...)
+	cfg.WorkingDir, cfg.User = rs.Workdir, rs.User
+	cfg.Mounts = ms.mounts
+	cfg.Privileged = rs.Security == "insecure"
 	scripts, err := r.b.cache.writeScripts(rs.Files)
 	if err != nil {
 		return false, err

@@ -13,6 +13,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/berth-dev/berth/internal/hostplatform"
 )
 
 // Error is a mistake in a Dockerfile, at a line (0: the file as a whole).
@@ -112,7 +114,7 @@ type PlanOptions struct {
 // platformArgs are the automatic platform ARGs, with the host's values (a
 // build is for the host's platform only).
 func platformArgs() map[string]string {
-	p := "linux/" + runtime.GOARCH
+	p := hostplatform.String()
 	return map[string]string{
 		"TARGETPLATFORM": p, "TARGETOS": "linux", "TARGETARCH": runtime.GOARCH, "TARGETVARIANT": "",
 		"BUILDPLATFORM": p, "BUILDOS": "linux", "BUILDARCH": runtime.GOARCH, "BUILDVARIANT": "",
@@ -161,6 +163,15 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 			return nil, &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("base name (%s) should not be blank", st.BaseName)}
 		}
 		s.Base = base
+		if st.Platform != "" {
+			pl, _, err := lex.ProcessWord(st.Platform, global)
+			if err != nil {
+				return nil, &Error{File: file, Line: s.Line, Msg: err.Error()}
+			}
+			if !hostplatform.Is(pl) {
+				return nil, &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("FROM --platform=%s: not this host's platform (%s): berth builds for the host only, with no emulation", pl, hostplatform.String())}
+			}
+		}
 		if b := findStage(all[:i], base); b != nil {
 			s.BaseStage = b
 		} else if v := opt.Contexts[base]; v != "" && !strings.HasPrefix(v, ImageContextPrefix) {
