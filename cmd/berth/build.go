@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
@@ -171,16 +170,21 @@ func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, c
 		return fmt.Errorf("--progress=%s: want auto, plain, tty or quiet: %w", o.progress, errdefs.ErrInvalidArgument)
 	}
 	quiet := o.quiet || o.progress == "quiet"
-	var pr *plainProgress
-	if !quiet {
-		pr = &plainProgress{w: g.stderr, names: map[int]string{}}
-		opt.Events = pr.event
+	mode := o.progress
+	if quiet {
+		mode = "quiet"
 	}
+	prog, err := g.newBuildProgress(mode)
+	if err != nil {
+		return err
+	}
+	opt.Events = prog.events()
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	res, err := a.builder.Build(ctx, opt)
+	prog.end(res)
 	if err != nil {
 		var se *build.StepError
 		if errors.As(err, &se) && quiet {
@@ -198,9 +202,7 @@ func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, c
 	}
 	if quiet {
 		fmt.Fprintln(g.stdout, res.ImageID)
-		return nil
 	}
-	pr.finish(res)
 	return nil
 }
 
@@ -221,38 +223,4 @@ func buildArgs(kvs []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
-}
-
-// plainProgress renders a build's events as BuildKit's plain output:
-// "#3 [build 2/3] RUN make", its output lines prefixed "#3 ", then
-// "#3 DONE 0.4s" or "#3 CACHED".
-type plainProgress struct {
-	w     io.Writer
-	mu    sync.Mutex // guards names
-	names map[int]string
-}
-
-func (p *plainProgress) event(ev build.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch ev.Status {
-	case build.StepStarted:
-		p.names[ev.Vertex] = ev.Name
-		fmt.Fprintf(p.w, "#%d %s\n", ev.Vertex, ev.Name)
-	case build.StepCached:
-		fmt.Fprintf(p.w, "#%d %s\n#%d CACHED\n\n", ev.Vertex, ev.Name, ev.Vertex)
-	case build.StepOutput:
-		fmt.Fprintf(p.w, "#%d %s\n", ev.Vertex, ev.Line)
-	case build.StepDone:
-		fmt.Fprintf(p.w, "#%d DONE %.1fs\n\n", ev.Vertex, ev.Duration.Seconds())
-	case build.StepFailed:
-		fmt.Fprintf(p.w, "#%d ERROR %.1fs\n\n", ev.Vertex, ev.Duration.Seconds())
-	}
-}
-
-func (p *plainProgress) finish(res *build.Result) {
-	for _, t := range res.Tags {
-		fmt.Fprintf(p.w, "naming to %s done\n", t)
-	}
-	fmt.Fprintf(p.w, "writing image %s done\n", res.ImageID)
 }

@@ -130,6 +130,9 @@ const (
 	StepDone    EventStatus = "done"
 	StepFailed  EventStatus = "failed"
 	StepOutput  EventStatus = "output" // a line the step's process wrote
+	// StepProgress is how far a step that reads many files got: Files
+	// and Bytes so far, Duration since it started.
+	StepProgress EventStatus = "progress"
 )
 
 // Event is one piece of a build's progress, as BuildKit shows it: a vertex
@@ -139,7 +142,11 @@ type Event struct {
 	Name     string
 	Status   EventStatus
 	Line     string        // StepOutput: the text, without its newline
-	Duration time.Duration // StepDone, StepCached, StepFailed
+	Duration time.Duration // StepDone, StepCached, StepFailed, StepProgress
+	// Files and Bytes are what loading a build context read so far
+	// (StepProgress) or in all (its StepDone, StepFailed).
+	Files int
+	Bytes int64
 }
 
 // StepError is a RUN step that exited non-zero. It is an
@@ -390,7 +397,6 @@ func (r *run) lowers(ctx context.Context, ss *stageState) (lowers, error) {
 
 // layerStep carries out a RUN, COPY or ADD, or finds it in the cache.
 func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step, name string) (retErr error) {
-	v := r.nextVertex()
 	began := time.Now()
 	below, err := r.lowers(ctx, ss)
 	if err != nil {
@@ -402,6 +408,7 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 		return fmt.Errorf("%s:%d: %w", r.plan.File, st.line, err)
 	}
 	defer func() { retErr = errors.Join(retErr, cleanup()) }()
+	v := r.nextVertex() // after the context's loading, numbered before it
 	key := stepKey(ss.key, st.keyText(), src.sum)
 	noCache := r.noCache(s)
 	ent, hit, err := r.lookup(ctx, key, noCache)
@@ -526,7 +533,14 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 		return source{}, none, errors.Join(err, cleanup())
 	}
 	if sum == "" {
-		if sum, err = r.b.cache.sourceSum(pl.files); err != nil {
+		what := ""
+		if local != nil {
+			what = st.copy.From
+		}
+		load := r.loadProgress(what)
+		sum, err = r.b.cache.sourceSum(pl.files, load)
+		load.done(err)
+		if err != nil {
 			return source{}, none, errors.Join(err, cleanup())
 		}
 	}

@@ -37,11 +37,12 @@ func rebuild(t *testing.T, b *Builder, dir, tag string) []string {
 	return ran(events)
 }
 
-// ran lists the layer steps an event stream shows as run, not cached.
+// ran lists the layer steps an event stream shows as run, not cached
+// (neither FROM nor the loading of a context).
 func ran(events []Event) []string {
 	var out []string
 	for _, ev := range events {
-		if ev.Status == StepDone && !strings.Contains(ev.Name, "] FROM ") {
+		if ev.Status == StepDone && !strings.Contains(ev.Name, "] FROM ") && !strings.HasPrefix(ev.Name, "[internal] ") {
 			out = append(out, ev.Name)
 		}
 	}

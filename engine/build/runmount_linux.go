@@ -126,7 +126,7 @@ func (r *run) bindSource(ctx context.Context, m runMount) (*bindSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		sum, err := checksum(files)
+		sum, err := checksum(files, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
