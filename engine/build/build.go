@@ -194,12 +194,10 @@ type run struct {
 	plan   *Plan
 	ctxDir *srcTree
 	// locals are the named contexts that are directories, once opened.
-	localMu sync.Mutex
-	locals  map[string]*srcTree
-	// states holds every stage of the plan from the start; a stage's is
-	// filled in before its done channel is closed (see stages), and read
-	// by others only after that.
-	states map[*Stage]*stageState
+	localMu  sync.Mutex
+	locals   map[string]*srcTree
+	buildsMu sync.Mutex // guards builds
+	builds   map[*Stage]*stageBuild
 
 	mu     sync.Mutex // guards vertex; held while Events is called
 	vertex int
@@ -252,7 +250,11 @@ func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr err
 	if err := r.stages(ctx); err != nil {
 		return nil, err
 	}
-	return r.commit(ctx, r.states[plan.Target])
+	target, err := r.built(ctx, plan.Target) // built: stages built it
+	if err != nil {
+		return nil, err
+	}
+	return r.commit(ctx, target)
 }
 
 // readDockerfile returns the Dockerfile's content, its name for messages
@@ -334,7 +336,10 @@ func (r *run) stage(ctx context.Context, s *Stage) (*stageState, error) {
 // (pulled when the store lacks it).
 func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 	if s.BaseStage != nil {
-		prev := r.states[s.BaseStage]
+		prev, err := r.built(ctx, s.BaseStage) // built: one of s.Deps
+		if err != nil {
+			return nil, err
+		}
 		ss := *prev
 		ss.cfg = prev.cfg.clone()
 		ss.cfg.args = envList{}
@@ -402,7 +407,7 @@ func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step,
 	if err != nil {
 		return err
 	}
-	src, cleanup, err := r.copySource(ctx, st, below)
+	src, cleanup, err := r.copySource(ctx, s, st, below)
 	if err != nil {
 		// Its class stays: a missing source, a download that failed.
 		return fmt.Errorf("%s:%d: %w", r.plan.File, st.line, err)
@@ -487,10 +492,10 @@ type source struct {
 // copySource resolves a COPY's sources and sums them; for a COPY --from a
 // stage, whose content its key already names, the stage's key stands for
 // the sum. The cleanup function unmounts what was mounted for it.
-func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, func() error, error) {
+func (r *run) copySource(ctx context.Context, s *Stage, st *step, below lowers) (source, func() error, error) {
 	none := func() error { return nil }
 	if st.kind == stepRun {
-		sum, err := r.runSources(ctx, st.run)
+		sum, err := r.runSources(ctx, s, st.run)
 		return source{sum: sum}, none, err
 	}
 	if st.kind != stepCopy {
@@ -506,7 +511,7 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 	if local != nil {
 		tree = local
 	} else if st.copy.From != "" {
-		fs, from, err := r.copyFromState(ctx, st)
+		fs, from, err := r.copyFromState(ctx, s, st)
 		if err != nil {
 			return source{}, none, err
 		}
@@ -547,20 +552,19 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 	return source{plan: pl, sum: sum}, cleanup, nil
 }
 
-// copyFromState is the stage a COPY --from reads: a stage of the build, or
-// an image. Only an ONBUILD trigger can name an image Parse did not plan:
-// that one is made here, as a stage of its own.
-func (r *run) copyFromState(ctx context.Context, st *step) (*stageState, *Stage, error) {
+// copyFromState is the stage a COPY --from of stage s reads, once built:
+// a stage of the build, or an image. Only an ONBUILD trigger can name a
+// stage s does not read otherwise (built then) or an image Parse did not
+// plan: that one is made here, as a stage of its own.
+func (r *run) copyFromState(ctx context.Context, s *Stage, st *step) (*stageState, *Stage, error) {
 	from := r.plan.fromStage(st.copy.From)
-	if from != nil && r.states[from] != nil {
-		return r.states[from], from, nil
+	if from == nil {
+		from = &Stage{Index: -1, Name: st.copy.From, Base: st.copy.From, Line: st.line, From: "FROM " + st.copy.From, Image: true}
+		ss, err := r.stage(ctx, from)
+		return ss, from, err
 	}
-	if from != nil {
-		return nil, nil, fmt.Errorf("--from=%s: an ONBUILD trigger copying from a stage the target does not need is not supported yet: %w", st.copy.From, errdefs.ErrNotImplemented)
-	}
-	img := &Stage{Index: -1, Name: st.copy.From, Base: st.copy.From, Line: st.line, From: "FROM " + st.copy.From, Image: true}
-	ss, err := r.stage(ctx, img)
-	return ss, img, err
+	ss, err := r.builtDep(ctx, s, from, "--from="+st.copy.From)
+	return ss, from, err
 }
 
 // make carries out a step the cache lacks and stores its layer.
