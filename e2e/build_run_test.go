@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -192,4 +193,32 @@ func TestImageBuildRunFlags(t *testing.T) {
 	if after := h.mustBerth("image", "inspect", "flags:1"); after != before {
 		t.Errorf("a refused build moved flags:1")
 	}
+}
+
+// TestImageBuildSquash: --squash makes the image's new layers one over
+// busybox's, which runs with what the steps left.
+func TestImageBuildSquash(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nRUN echo a > /a && echo b > /b\nRUN rm /a /bin/ls\nCOPY Dockerfile /df\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustBerth("image", "build", "--squash", "--network", "none", "-t", "squashed:1", dir)
+	t.Cleanup(func() { h.berth("image", "rm", "squashed:1") })
+	base := strings.TrimSpace(h.mustBerth("image", "inspect", "--format", "{{len .RootFS.Layers}}", "busybox"))
+	if got := strings.TrimSpace(h.mustBerth("image", "inspect", "--format", "{{len .RootFS.Layers}}", "squashed:1")); got != strconv.Itoa(atoi(t, base)+1) {
+		t.Errorf("squashed image has %s layers, busybox %s: want one more", got, base)
+	}
+	if out := h.mustBerth("container", "run", "--rm", "squashed:1", "sh", "-c", "cat /b; test -e /a || echo no-a; test -e /bin/ls || echo no-ls; head -1 /df"); out != "b\nno-a\nno-ls\nFROM busybox\n" {
+		t.Errorf("the squashed image shows %q", out)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return n
 }

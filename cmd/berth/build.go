@@ -77,7 +77,7 @@ func (o *imageBuildOptions) bind(f *pflag.FlagSet) {
 	f.StringVar(&o.platform, "platform", "", "the platform to build for: the host's only ("+hostplatform.String()+"), berth runs no emulation")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "not supported: berth's builder imports no external build cache; its own step cache lasts across builds")
 	f.StringVar(&o.isolation, "isolation", "", "container isolation technology: default only")
-	f.BoolVar(&o.squash, "squash", false, "not supported yet: squashing the new layers into one")
+	f.BoolVar(&o.squash, "squash", false, "squash the layers the last stage makes into one layer over its base")
 	o.bindRunFlags(f)
 	f.BoolVar(&o.rm, "rm", true, "remove intermediate containers after a successful build (berth always removes RUN containers, whatever the outcome)")
 	f.BoolVar(&o.forceRm, "force-rm", false, "always remove intermediate containers (berth always does)")
@@ -113,9 +113,6 @@ func (o *imageBuildOptions) applyRunFlags(opt *build.Options) error {
 		return fmt.Errorf("--cache-from %s: berth's builder imports no external build cache (registry, local or other cache types); its own step cache lasts across builds: %w",
 			o.cacheFrom[0], errdefs.ErrNotImplemented)
 	}
-	if o.squash {
-		return fmt.Errorf("--squash: not supported by berth's builder yet: %w", errdefs.ErrNotImplemented)
-	}
 	var c engine.ContainerConfig
 	for _, step := range []func(*engine.ContainerConfig) error{o.run.applyResources, o.run.cgroupFlags.apply, o.run.applyNetwork} {
 		if err := step(&c); err != nil {
@@ -124,7 +121,7 @@ func (o *imageBuildOptions) applyRunFlags(opt *build.Options) error {
 	}
 	opt.ExtraHosts, opt.ShmSize, opt.Ulimits = c.ExtraHosts, c.ShmSize, c.Ulimits
 	opt.Resources, opt.CgroupParent, opt.SecurityOpt = c.Resources, c.CgroupParent, o.run.securityOpts
-	opt.Platform = o.platform
+	opt.Platform, opt.Squash = o.platform, o.squash
 	return nil
 }
 

@@ -32,7 +32,7 @@ func TestImageBuildRunFlags(t *testing.T) {
 		"--ulimit", "nofile=512:1024", "-m", "64m", "--memory-swap", "128m", "-c", "256", "--cpu-period", "100000",
 		"--cpu-quota", "50000", "--cpuset-cpus", "0", "--cpuset-mems", "0", "--cgroup-parent", "ci",
 		"--security-opt", "no-new-privileges", "--platform", "linux/amd64", "--isolation", "default",
-		"--rm=false", "--force-rm", "--compress", "--disable-content-trust=false")
+		"--rm=false", "--force-rm", "--compress", "--disable-content-trust=false", "--squash")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestImageBuildRunFlags(t *testing.T) {
 		ShmSize:    128 << 20, Ulimits: map[string]engine.Ulimit{"nofile": {Soft: 512, Hard: 1024}},
 		Resources: engine.Resources{MemLimit: 64 << 20, MemSwapLimit: 128 << 20, CPUShares: 256, CPUPeriod: 100000,
 			CPUQuota: 50000, CpusetCpus: "0", CpusetMems: "0"},
-		CgroupParent: "ci", SecurityOpt: []string{"no-new-privileges"}, Platform: "linux/amd64",
+		CgroupParent: "ci", SecurityOpt: []string{"no-new-privileges"}, Platform: "linux/amd64", Squash: true,
 	}
 	if got, w := describeRunOptions(opt), describeRunOptions(want); got != w {
 		t.Errorf("options\n got %s\nwant %s", got, w)
@@ -53,7 +53,7 @@ func TestImageBuildRunFlags(t *testing.T) {
 
 func describeRunOptions(o build.Options) string {
 	var b strings.Builder
-	for _, v := range []any{o.ExtraHosts, o.ShmSize, o.Ulimits, o.Resources, o.CgroupParent, o.SecurityOpt, o.Platform} {
+	for _, v := range []any{o.ExtraHosts, o.ShmSize, o.Ulimits, o.Resources, o.CgroupParent, o.SecurityOpt, o.Platform, o.Squash} {
 		fmt.Fprintf(&b, "%+v|", v)
 	}
 	return b.String()
@@ -74,7 +74,6 @@ func TestImageBuildFlagRefusals(t *testing.T) {
 		{"cpu-quota", []string{"--cpu-quota", "-5"}, `--cpu-quota "-5": must not be negative`, errdefs.IsInvalidArgument},
 		{"isolation", []string{"--isolation", "hyperv"}, "--isolation=hyperv: want default", errdefs.IsInvalidArgument},
 		{"cache-from", []string{"--cache-from", "type=registry,ref=x"}, "--cache-from type=registry,ref=x: berth's builder imports no external build cache", errdefs.IsNotImplemented},
-		{"squash", []string{"--squash"}, "--squash: not supported", errdefs.IsNotImplemented},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseImageBuild(t, tc.args...)

@@ -101,8 +101,9 @@ type Options struct {
 	// Platform is the platform to build for (--platform): "" or the
 	// host's; any other is refused, as is a FROM --platform of another.
 	Platform string
-	// Squash merges the layers the target stage makes over its base image
-	// into one (--squash); the history keeps every step, as docker's.
+	// Squash merges the layers the target stage makes over its base (its
+	// FROM image or stage) into one (--squash); the history keeps every
+	// step, as docker's.
 	Squash bool
 	// Allow are the entitlements RUN steps may use: AllowNetworkHost,
 	// AllowSecurityInsecure.
@@ -184,6 +185,9 @@ type stageState struct {
 	key     string // the cache key of the last layer step (or the base)
 	history []v1.History
 	created time.Time // of the newest layer: the image's creation time
+	// baseLayers and baseHistory are how many of layers and history its
+	// FROM stage made (0 on an image): what --squash leaves as they are.
+	baseLayers, baseHistory int
 }
 
 // run is one Build.
@@ -253,6 +257,11 @@ func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr err
 	target, err := r.built(ctx, plan.Target) // built: stages built it
 	if err != nil {
 		return nil, err
+	}
+	if opt.Squash {
+		if err := r.squash(ctx, target); err != nil {
+			return nil, err
+		}
 	}
 	return r.commit(ctx, target)
 }
@@ -346,6 +355,7 @@ func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 		ss.cfg.cmdSet = false
 		ss.layers = append([]builtLayer(nil), prev.layers...)
 		ss.history = append([]v1.History(nil), prev.history...)
+		ss.baseLayers, ss.baseHistory = len(ss.layers), len(ss.history)
 		return &ss, nil
 	}
 	if strings.EqualFold(s.Base, "scratch") {
