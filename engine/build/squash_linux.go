@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/fscopy"
 )
 
 // squash merges the layers stage ss made over its base (its FROM image or
@@ -80,13 +80,11 @@ func (r *run) squash(ctx context.Context, ss *stageState) (retErr error) {
 // an upper directory holding the layers below src merged: a whiteout
 // replaces what dst has; an opaque directory, or a directory over what
 // dst holds as something else, replaces dst's and hides what is below
-// (opaque); any other directory merges; anything else replaces.
+// (opaque); any other directory merges; anything else replaces. Hard
+// links within src stay links.
 func mergeLayerDir(dst, src string) error {
-	type dirTimes struct {
-		path string
-		fi   fs.FileInfo
-	}
-	var dirs []dirTimes
+	var dirs []string // made or merged, for their times once filled
+	links := map[uint64]string{}
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -95,36 +93,34 @@ func mergeLayerDir(dst, src string) error {
 		if err != nil || rel == "." {
 			return err
 		}
-		fi, err := d.Info()
-		if err != nil {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
 			return err
 		}
 		target := filepath.Join(dst, rel)
-		if !fi.IsDir() {
-			if err := os.RemoveAll(target); err != nil {
-				return err
-			}
-			if isWhiteout(fi) {
-				if err := unix.Mknod(target, unix.S_IFCHR, 0); err != nil {
+		var tst unix.Stat_t
+		terr := unix.Lstat(target, &tst)
+		if terr != nil && !errors.Is(terr, unix.ENOENT) {
+			return terr
+		}
+		if !d.IsDir() {
+			if terr == nil {
+				if err := os.RemoveAll(target); err != nil {
 					return err
 				}
-				return setTimes(target, fi)
 			}
-			return copyEntry(p, target, fi)
+			return fscopy.Entry(p, target, &st, false, links)
 		}
 		opaque := isOpaque(p)
-		tfi, err := os.Lstat(target)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			return err
-		case !tfi.IsDir() || opaque:
+		exists := terr == nil
+		if exists && (tst.Mode&unix.S_IFMT != unix.S_IFDIR || opaque) {
 			if err := os.RemoveAll(target); err != nil {
 				return err
 			}
-			opaque = true
+			exists, opaque = false, true
 		}
-		if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		dirs = append(dirs, rel)
+		if err := fscopy.Entry(p, target, &st, exists, links); err != nil {
 			return err
 		}
 		if opaque {
@@ -132,87 +128,19 @@ func mergeLayerDir(dst, src string) error {
 				return fmt.Errorf("%s: %w", target, err)
 			}
 		}
-		dirs = append(dirs, dirTimes{target, fi})
-		return setMeta(target, fi, false)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	// A directory's time, once what is in it is written.
-	for _, d := range slices.Backward(dirs) {
-		if err := setTimes(d.path, d.fi); err != nil {
+	for _, rel := range slices.Backward(dirs) {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(src, rel), &st); err != nil {
+			return err
+		}
+		if err := fscopy.SetTimes(filepath.Join(dst, rel), &st); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// copyEntry copies the file, link, device or fifo at src to dst, with its
-// owner, mode, times and the extended attributes a layer carries.
-func copyEntry(src, dst string, fi fs.FileInfo) error {
-	st := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case fi.Mode().IsRegular():
-		in, err := os.Open(src)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			return errors.Join(err, out.Close())
-		}
-		if err := out.Close(); err != nil {
-			return err
-		}
-	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(src)
-		if err != nil {
-			return err
-		}
-		if err := os.Symlink(target, dst); err != nil {
-			return err
-		}
-	case fi.Mode()&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
-		if err := unix.Mknod(dst, st.Mode, int(st.Rdev)); err != nil {
-			return err
-		}
-	default:
-		return nil // a socket: no layer carries one
-	}
-	if err := setMeta(dst, fi, fi.Mode()&fs.ModeSymlink != 0); err != nil {
-		return err
-	}
-	for _, x := range keptXattrs {
-		buf := make([]byte, 256)
-		if n, err := unix.Lgetxattr(src, x, buf); err == nil {
-			if err := unix.Lsetxattr(dst, x, buf[:n], 0); err != nil {
-				return fmt.Errorf("%s: %w", dst, err)
-			}
-		}
-	}
-	return setTimes(dst, fi)
-}
-
-// setMeta gives p fi's owner and, unless it is a symbolic link, its mode.
-func setMeta(p string, fi fs.FileInfo, link bool) error {
-	st := fi.Sys().(*syscall.Stat_t)
-	if err := os.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
-		return err
-	}
-	if link {
-		return nil
-	}
-	// After chown, which clears set-user-ID and set-group-ID bits.
-	return unix.Fchmodat(unix.AT_FDCWD, p, st.Mode&0o7777, 0)
-}
-
-// setTimes gives p fi's access and modification times.
-func setTimes(p string, fi fs.FileInfo) error {
-	st := fi.Sys().(*syscall.Stat_t)
-	ts := []unix.Timespec{unix.NsecToTimespec(syscall.TimespecToNsec(st.Atim)), unix.NsecToTimespec(syscall.TimespecToNsec(st.Mtim))}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 }

@@ -16,7 +16,7 @@ func TestPrivSquash(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM busybox AS base\nRUN echo base > /base\n" +
 		"FROM base\n" +
 		"RUN echo a > /a && mkdir -p /d/sub && echo x > /d/sub/x && echo keep > /d/keep && echo 1 > /changed\n" +
-		"RUN rm /bin/ls /base && echo b > /b && echo 2 > /changed && chmod 4755 /b\n" +
+		"RUN rm /bin/ls /base && echo b > /b && echo 2 > /changed && chmod 4755 /b && ln /b /b-link\n" +
 		"RUN rm -r /d && mkdir /d && echo y > /d/y\n" +
 		"RUN rm /a\n" +
 		"ENV SQUASHED=1\n"})
@@ -51,6 +51,7 @@ func TestPrivSquash(t *testing.T) {
 		t.Errorf("/b lost its set-user-ID bit: %v", fi)
 	}
 	wantFile(t, b, "squashed:1", "changed", "2\n", 0)
+	wantFile(t, b, "squashed:1", "b-link", "b\n", 0o755)
 	wantFile(t, b, "squashed:1", "d/y", "y\n", 0)
 	for _, gone := range []string{"a", "base", "bin/ls", "d/sub", "d/sub/x", "d/keep"} {
 		if _, _, ok := imageEntry(t, b, "squashed:1", gone); ok {
