@@ -148,6 +148,9 @@ type Event struct {
 	// (StepProgress) or in all (its StepDone, StepFailed).
 	Files int
 	Bytes int64
+	// Internal marks the builder's own work, not a Dockerfile step: the
+	// loading of a build context ("[internal] load build context").
+	Internal bool
 }
 
 // StepError is a RUN step that exited non-zero. It is an

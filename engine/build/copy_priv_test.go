@@ -42,7 +42,7 @@ func rebuild(t *testing.T, b *Builder, dir, tag string) []string {
 func ran(events []Event) []string {
 	var out []string
 	for _, ev := range events {
-		if ev.Status == StepDone && !strings.Contains(ev.Name, "] FROM ") && !strings.HasPrefix(ev.Name, "[internal] ") {
+		if ev.Status == StepDone && !strings.Contains(ev.Name, "] FROM ") && !ev.Internal {
 			out = append(out, ev.Name)
 		}
 	}

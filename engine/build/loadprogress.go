@@ -44,13 +44,13 @@ func (l *contextLoad) add(size int64) {
 	if l.v == 0 {
 		l.v = l.r.nextVertex()
 		l.began, l.last = now, now
-		l.r.emit(Event{Vertex: l.v, Name: l.name, Status: StepStarted})
+		l.r.emit(Event{Vertex: l.v, Name: l.name, Status: StepStarted, Internal: true})
 	}
 	l.files++
 	l.bytes += size
 	if now.Sub(l.last) >= loadInterval {
 		l.last = now
-		l.r.emit(Event{Vertex: l.v, Name: l.name, Status: StepProgress, Files: l.files, Bytes: l.bytes, Duration: now.Sub(l.began)})
+		l.r.emit(Event{Vertex: l.v, Name: l.name, Status: StepProgress, Files: l.files, Bytes: l.bytes, Duration: now.Sub(l.began), Internal: true})
 	}
 }
 
@@ -63,5 +63,5 @@ func (l *contextLoad) done(err error) {
 	if err != nil {
 		st = StepFailed
 	}
-	l.r.emit(Event{Vertex: l.v, Name: l.name, Status: st, Files: l.files, Bytes: l.bytes, Duration: time.Since(l.began)})
+	l.r.emit(Event{Vertex: l.v, Name: l.name, Status: st, Files: l.files, Bytes: l.bytes, Duration: time.Since(l.began), Internal: true})
 }

@@ -24,7 +24,8 @@ func TestContextLoad(t *testing.T) {
 	l.add(20)
 	l.done(nil)
 	if len(events) != 2 || events[0].Status != StepStarted || events[0].Name != "[internal] load build context extra" ||
-		events[1].Status != StepDone || events[1].Files != 2 || events[1].Bytes != 30 || events[1].Vertex != events[0].Vertex {
+		events[1].Status != StepDone || events[1].Files != 2 || events[1].Bytes != 30 || events[1].Vertex != events[0].Vertex ||
+		!events[0].Internal || !events[1].Internal {
 		t.Errorf("events %+v, want started, then done with 2 files and 30 bytes", events)
 	}
 	events = nil
