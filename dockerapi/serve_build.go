@@ -102,7 +102,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	send := jsonStream(w)
 	steps := map[int]bool{}
 	opt.Events = func(e engbuild.Event) {
-		if quiet {
+		if quiet || e.Internal { // the classic builder shows no such steps
 			return
 		}
 		switch e.Status {

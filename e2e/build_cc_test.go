@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,6 +143,11 @@ func TestBuildLargeContext(t *testing.T) {
 	}
 	if !strings.Contains(out, "COPY . /ctx/") {
 		t.Errorf("no COPY step in the output:\n%s", out)
+	}
+	// Reading the context shows, as BuildKit's loading of it does.
+	if !strings.Contains(out, "[internal] load build context\n") ||
+		!regexp.MustCompile(`(?m)^#\d+ transferring context: 537\.\dMB \(99002 files\) [\d.]+s done$`).MatchString(out) {
+		t.Errorf("no context loading with its total in the output:\n%s", out)
 	}
 
 	saved := filepath.Join(t.TempDir(), "big.tar")

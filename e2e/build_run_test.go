@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -145,4 +146,79 @@ func TestComposeBuildSecrets(t *testing.T) {
 		t.Errorf("the image's /ok: %q", out)
 	}
 	h.secretsNowhere("file-secret-4f2a9c", "env-secret-8b1e77")
+}
+
+// TestImageBuildRunFlags: docker build's flags for RUN containers reach
+// them: --add-host in /etc/hosts, --ulimit in ulimit -n, --memory in the
+// step's memory cgroup, --shm-size on /dev/shm; --platform takes the
+// host's and refuses another, as FROM --platform does, before anything
+// is built.
+func TestImageBuildRunFlags(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	write := func(df string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("FROM --platform=$BUILDPLATFORM busybox\n" +
+		"RUN grep db.example /etc/hosts > /hosts; ulimit -n > /nofile;" +
+		" cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /mem; df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\n")
+	h.mustBerth("image", "build", "--network", "none", "-t", "flags:1", "--platform", "linux/amd64",
+		"--add-host", "db.example:10.1.2.3", "--ulimit", "nofile=1234:1234", "-m", "64m", "--shm-size", "8m",
+		"--rm", "--force-rm", "--compress", "--isolation", "default", "--security-opt", "no-new-privileges", dir)
+	t.Cleanup(func() { h.berth("image", "rm", "flags:1") })
+	got := strings.Fields(h.mustBerth("container", "run", "--rm", "flags:1", "cat", "/hosts", "/nofile", "/mem", "/shm"))
+	if want := []string{"10.1.2.3", "db.example", "1234", "67108864", "8192"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("the RUN step saw %q, want %q (hosts entry, open files, memory limit, /dev/shm KiB)", got, want)
+	}
+	if out := h.mustBerth("container", "run", "--rm", "flags:1", "cat", "/etc/hosts"); strings.Contains(out, "db.example") {
+		t.Errorf("--add-host reached the image's own /etc/hosts:\n%s", out)
+	}
+
+	before := h.mustBerth("image", "inspect", "flags:1")
+	write("FROM busybox\nRUN echo built > /x\n")
+	oneLineError(t, h.berth("image", "build", "-t", "flags:1", "--platform", "linux/arm64", dir),
+		"--platform of another architecture", `platform "linux/arm64": not this host's platform (linux/amd64)`)
+	oneLineError(t, h.berth("image", "build", "-t", "flags:1", "--platform", "windows/amd64", dir),
+		"--platform of another OS", `not this host's platform`)
+	write("FROM --platform=linux/arm64 busybox\nRUN echo built > /x\n")
+	oneLineError(t, h.berth("image", "build", "-t", "flags:1", dir),
+		"FROM --platform of another architecture", "Dockerfile:1: FROM --platform=linux/arm64: not this host's platform")
+	oneLineError(t, h.berth("image", "build", "-t", "flags:1", "--security-opt", "bogus", dir),
+		"an unknown --security-opt", `security_opt "bogus": not supported`)
+	oneLineError(t, h.berth("image", "build", "-t", "flags:1", "--cache-from", "type=registry,ref=x", dir),
+		"--cache-from", "--cache-from type=registry,ref=x: berth's builder imports no external build cache")
+	if after := h.mustBerth("image", "inspect", "flags:1"); after != before {
+		t.Errorf("a refused build moved flags:1")
+	}
+}
+
+// TestImageBuildSquash: --squash makes the image's new layers one over
+// busybox's, which runs with what the steps left.
+func TestImageBuildSquash(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nRUN echo a > /a && echo b > /b\nRUN rm /a /bin/ls\nCOPY Dockerfile /df\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustBerth("image", "build", "--squash", "--network", "none", "-t", "squashed:1", dir)
+	t.Cleanup(func() { h.berth("image", "rm", "squashed:1") })
+	base := strings.TrimSpace(h.mustBerth("image", "inspect", "--format", "{{len .RootFS.Layers}}", "busybox"))
+	if got := strings.TrimSpace(h.mustBerth("image", "inspect", "--format", "{{len .RootFS.Layers}}", "squashed:1")); got != strconv.Itoa(atoi(t, base)+1) {
+		t.Errorf("squashed image has %s layers, busybox %s: want one more", got, base)
+	}
+	if out := h.mustBerth("container", "run", "--rm", "squashed:1", "sh", "-c", "cat /b; test -e /a || echo no-a; test -e /bin/ls || echo no-ls; head -1 /df"); out != "b\nno-a\nno-ls\nFROM busybox\n" {
+		t.Errorf("the squashed image shows %q", out)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return n
 }

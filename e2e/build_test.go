@@ -21,7 +21,8 @@ func copyDir(t *testing.T, src string) string {
 	return dst
 }
 
-// ranSteps lists the steps a build's plain output shows as run (not CACHED).
+// ranSteps lists the steps a build's plain output shows as run (not
+// CACHED), leaving out FROM and the loading of contexts ([internal]).
 func ranSteps(out string) []string {
 	names := map[string]string{}
 	var ran []string
@@ -31,7 +32,7 @@ func ranSteps(out string) []string {
 			names[m[1]] = m[2]
 			continue
 		}
-		if m := regexp.MustCompile(`^(#\d+) DONE `).FindStringSubmatch(l); m != nil && !strings.Contains(names[m[1]], "FROM") {
+		if m := regexp.MustCompile(`^(#\d+) DONE `).FindStringSubmatch(l); m != nil && !strings.Contains(names[m[1]], "FROM") && !strings.HasPrefix(names[m[1]], "[internal]") {
 			ran = append(ran, names[m[1]])
 		}
 	}
@@ -176,5 +177,32 @@ func TestComposeUpBuild(t *testing.T) {
 	r := h.berth("-f", file, "up", "-d", "--no-build")
 	if r.code == 0 || !strings.Contains(r.stderr, "--no-build") {
 		t.Errorf("up --no-build without images: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestImageBuildProgressTTY: --progress tty draws BuildKit's live display
+// in place (cursor up, lines erased) and leaves every step on its last
+// draw, then the image's name and id below it.
+func TestImageBuildProgressTTY(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nCOPY Dockerfile /\nRUN echo one && echo two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.berth("image", "build", "--progress", "tty", "--network", "none", "-t", "tty:1", dir)
+	if r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Cleanup(func() { h.berth("image", "rm", "tty:1") })
+	id := strings.TrimSpace(h.mustBerth("image", "inspect", "--format", "{{.Id}}", "tty:1"))
+	last := r.stderr[strings.LastIndex(r.stderr, "[+] Building"):]
+	for _, want := range []string{"\x1b[2K", "FINISHED\n", "] FROM busybox", "[stage-0 2/3] COPY Dockerfile /", "[stage-0 3/3] RUN echo one && echo two",
+		"naming to docker.io/library/tty:1 done\nwriting image " + id + " done\n"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("the last draw lacks %q:\n%q", want, last)
+		}
+	}
+	if !regexp.MustCompile(`\x1b\[\d+A`).MatchString(r.stderr) {
+		t.Errorf("nothing was redrawn in place:\n%q", r.stderr)
 	}
 }

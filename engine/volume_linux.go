@@ -14,6 +14,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/fscopy"
 	"github.com/berth-dev/berth/volmgr"
 )
 
@@ -175,7 +176,7 @@ func (e *Engine) prepareVolume(ctx context.Context, m Mount, rootfs string, in *
 		if err != nil {
 			return err
 		}
-		return copyTree(src, dst)
+		return fscopy.Tree(src, dst)
 	})
 }
 

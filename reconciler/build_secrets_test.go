@@ -13,7 +13,7 @@ import (
 // secrets by their ids (a file's path, or the value read from the
 // environment), build.ssh its agents (an id without a socket left out),
 // build.privileged the security.insecure entitlement, build.pull and
-// berth build --pull and --ssh reach every build.
+// berth build --pull, --ssh and --memory reach every build.
 func TestBuildStepCarriesSecretsAndSSH(t *testing.T) {
 	f := newFake()
 	p := buildProject()
@@ -22,7 +22,7 @@ func TestBuildStepCarriesSecretsAndSSH(t *testing.T) {
 	b.Secrets = []spec.BuildSecret{{ID: "tok", Source: "tok"}, {ID: "npmrc", Source: "npm"}}
 	b.SSH = map[string]string{"default": "", "git": "/run/git.sock"}
 	b.Privileged = true
-	o, _ := buildStepOptions(t, f, p, Options{Mode: ModeBuild, BuildPull: true, BuildSSH: map[string]string{"work": "/run/work.sock"}})
+	o, _ := buildStepOptions(t, f, p, Options{Mode: ModeBuild, BuildPull: true, BuildSSH: map[string]string{"work": "/run/work.sock"}, BuildMemory: 64 << 20})
 	if len(o.Secrets) != 2 || o.Secrets[0].ID != "tok" || o.Secrets[0].File != "/src/p/tok.txt" || o.Secrets[0].Value != nil ||
 		o.Secrets[1].ID != "npmrc" || string(o.Secrets[1].Value) != "from-env" || o.Secrets[1].File != "" {
 		t.Errorf("secrets %+v", o.Secrets)
@@ -30,8 +30,8 @@ func TestBuildStepCarriesSecretsAndSSH(t *testing.T) {
 	if len(o.SSH) != 2 || o.SSH["git"] != "/run/git.sock" || o.SSH["work"] != "/run/work.sock" {
 		t.Errorf("ssh %v, want git and work (default has no socket)", o.SSH)
 	}
-	if !o.Pull || !slices.Equal(o.Allow, []string{build.AllowSecurityInsecure}) {
-		t.Errorf("pull %v, allow %v", o.Pull, o.Allow)
+	if !o.Pull || !slices.Equal(o.Allow, []string{build.AllowSecurityInsecure}) || o.Resources.MemLimit != 64<<20 {
+		t.Errorf("pull %v, allow %v, memory %d", o.Pull, o.Allow, o.Resources.MemLimit)
 	}
 }
 

@@ -68,6 +68,9 @@ type Options struct {
 	// BuildSSH adds SSH agents, by id, to every build (berth build --ssh).
 	BuildPull bool
 	BuildSSH  map[string]string
+	// BuildMemory is the memory limit of every build's RUN steps, in
+	// bytes (berth build --memory); 0: none.
+	BuildMemory int64
 	// ImagesOnly plans only the pulls and builds; SkipImages plans all but
 	// them. Converge applies the first, then plans the second against
 	// the images as they now are, so that a container whose image changed
@@ -574,6 +577,7 @@ func (b *builder) buildImage(s *spec.Service, services []string) BuildImage {
 		a.Options.Contexts[name] = v
 	}
 	a.Options.ShmSize = bs.ShmSize
+	a.Options.Resources.MemLimit = b.opt.BuildMemory
 	a.Options.NoCacheFilter = slices.Clone(bs.NoCacheFilter)
 	for name, u := range bs.Ulimits {
 		if a.Options.Ulimits == nil {

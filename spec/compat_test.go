@@ -89,20 +89,6 @@ func TestCompatFieldsRefused(t *testing.T) {
 	}
 }
 
-func TestPlatformIsHost(t *testing.T) {
-	for p, want := range map[string]bool{
-		"linux/amd64": true, "linux/x86_64": true, "LINUX/AMD64": true, "linux/amd64/v3": true,
-		"linux/arm64": false, "windows/amd64": false, "amd64": false, "linux/amd64/v3/x": false,
-	} {
-		if got := platformIsHost(p, "amd64"); got != want {
-			t.Errorf("platformIsHost(%q) = %v, want %v", p, got, want)
-		}
-	}
-	if !platformIsHost("linux/aarch64", "arm64") {
-		t.Error("aarch64 is arm64")
-	}
-}
-
 func TestNamingAServiceEnablesIt(t *testing.T) {
 	p := mustLoad(t, LoadOptions{WorkingDir: copyCase(t, "profiles"), Services: []string{"tools"}})
 	var names []string

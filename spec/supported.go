@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/internal/hostplatform"
 )
 
 // supportedFields is the allowlist of the Compose attributes berth runs, as
@@ -377,25 +378,10 @@ func additionalContext(v any) string {
 // aarch64, a variant after it).
 func hostPlatform(v any) string {
 	s, _ := v.(string)
-	if platformIsHost(s, runtime.GOARCH) {
+	if hostplatform.Is(s) {
 		return ""
 	}
-	return fmt.Sprintf("%s is not this host's platform (linux/%s): berth runs no emulation", describe(v), runtime.GOARCH)
-}
-
-func platformIsHost(p, goarch string) bool {
-	parts := strings.Split(strings.ToLower(p), "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] != "linux" {
-		return false
-	}
-	arch := parts[1]
-	switch arch {
-	case "x86_64", "x86-64":
-		arch = "amd64"
-	case "aarch64":
-		arch = "arm64"
-	}
-	return arch == goarch
+	return fmt.Sprintf("%s is not this host's platform (%s): berth runs no emulation", describe(v), hostplatform.String())
 }
 
 // pullPolicy accepts the pull policies berth runs: always, missing (and

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/build"
+	"github.com/berth-dev/berth/internal/hostplatform"
 )
 
 // imageBuildOptions are `berth image build`'s flags, as docker build's.
@@ -31,6 +33,16 @@ type imageBuildOptions struct {
 	iidfile   string
 	progress  string
 	quiet     bool
+	platform  string
+	cacheFrom []string
+	isolation string
+	squash    bool
+	// run are the settings of RUN steps' containers docker build shares
+	// with docker run (--add-host, --memory, --ulimit, …), bound to the
+	// fields of docker run's flags so that both parse them alike.
+	run runtimeFlags
+	// Accepted with no effect, as their help says.
+	rm, forceRm, compress, disableContentTrust bool
 }
 
 func newImageBuildCommand(g *globalOptions) *cobra.Command {
@@ -43,7 +55,11 @@ func newImageBuildCommand(g *globalOptions) *cobra.Command {
 			return runImageBuild(cmd.Context(), g, o, args[0])
 		},
 	}
-	f := cmd.Flags()
+	o.bind(cmd.Flags())
+	return cmd
+}
+
+func (o *imageBuildOptions) bind(f *pflag.FlagSet) {
 	f.StringArrayVarP(&o.tags, "tag", "t", nil, "name and optionally a tag (name:tag)")
 	f.StringVarP(&o.file, "file", "f", "", "name of the Dockerfile (default: PATH/Dockerfile; - reads it from stdin)")
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "set a build-time variable (KEY=VALUE, or KEY to take it from the environment)")
@@ -58,7 +74,55 @@ func newImageBuildCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.iidfile, "iidfile", "", "write the image ID to the file")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty or quiet")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "suppress the build output and print the image ID on success")
-	return cmd
+	f.StringVar(&o.platform, "platform", "", "the platform to build for: the host's only ("+hostplatform.String()+"), berth runs no emulation")
+	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "not supported: berth's builder imports no external build cache; its own step cache lasts across builds")
+	f.StringVar(&o.isolation, "isolation", "", "container isolation technology: default only")
+	f.BoolVar(&o.squash, "squash", false, "squash the layers the last stage makes into one layer over its base")
+	o.bindRunFlags(f)
+	f.BoolVar(&o.rm, "rm", true, "remove intermediate containers after a successful build (berth always removes RUN containers, whatever the outcome)")
+	f.BoolVar(&o.forceRm, "force-rm", false, "always remove intermediate containers (berth always does)")
+	f.BoolVar(&o.compress, "compress", false, "compress the build context (no effect: berth reads the context locally)")
+	f.BoolVar(&o.disableContentTrust, "disable-content-trust", true, "skip image verification (no effect: berth verifies no signatures)")
+}
+
+// bindRunFlags binds docker build's flags for RUN steps' containers to
+// the fields docker run's flags use.
+func (o *imageBuildOptions) bindRunFlags(f *pflag.FlagSet) {
+	r := &o.run
+	f.StringArrayVar(&r.addHosts, "add-host", nil, "add a custom host-to-IP mapping (host:ip) to RUN steps' /etc/hosts")
+	f.StringVar(&r.shmSize, "shm-size", "", "size of /dev/shm of RUN steps")
+	f.StringArrayVar(&r.ulimits, "ulimit", nil, "ulimit options of RUN steps (NAME=SOFT[:HARD])")
+	f.StringVarP(&r.memory, "memory", "m", "", "memory limit of RUN steps")
+	f.StringVar(&r.memSwap, "memory-swap", "", "swap limit of RUN steps, equal to memory plus swap: -1 to enable unlimited swap")
+	f.Int64VarP(&r.cpuShares, "cpu-shares", "c", 0, "CPU shares of RUN steps (relative weight)")
+	f.Int64Var(&r.cpuPeriod, "cpu-period", 0, "limit the CPU CFS (Completely Fair Scheduler) period of RUN steps")
+	f.Int64Var(&r.cpuQuota, "cpu-quota", 0, "limit the CPU CFS (Completely Fair Scheduler) quota of RUN steps")
+	f.StringVar(&r.cpusetCpus, "cpuset-cpus", "", "CPUs in which RUN steps may run (0-3, 0,1)")
+	f.StringVar(&r.cpusetMems, "cpuset-mems", "", "MEMs in which RUN steps may run (0-3, 0,1)")
+	f.StringVar(&r.cgroupParent, "cgroup-parent", "", "parent cgroup of RUN steps' containers")
+	f.StringArrayVar(&r.securityOpts, "security-opt", nil, "security options of RUN steps (no-new-privileges, seccomp=unconfined|FILE, apparmor=unconfined, label=disable)")
+}
+
+// apply sets opt's settings of RUN steps' containers from the flags,
+// parsed and checked as docker run's are.
+func (o *imageBuildOptions) applyRunFlags(opt *build.Options) error {
+	if o.isolation != "" && o.isolation != "default" {
+		return fmt.Errorf("--isolation=%s: want default (berth's containers are Linux namespaces only): %w", o.isolation, errdefs.ErrInvalidArgument)
+	}
+	if len(o.cacheFrom) > 0 {
+		return fmt.Errorf("--cache-from %s: berth's builder imports no external build cache (registry, local or other cache types); its own step cache lasts across builds: %w",
+			o.cacheFrom[0], errdefs.ErrNotImplemented)
+	}
+	var c engine.ContainerConfig
+	for _, step := range []func(*engine.ContainerConfig) error{o.run.applyResources, o.run.cgroupFlags.apply, o.run.applyNetwork} {
+		if err := step(&c); err != nil {
+			return err
+		}
+	}
+	opt.ExtraHosts, opt.ShmSize, opt.Ulimits = c.ExtraHosts, c.ShmSize, c.Ulimits
+	opt.Resources, opt.CgroupParent, opt.SecurityOpt = c.Resources, c.CgroupParent, o.run.securityOpts
+	opt.Platform, opt.Squash = o.platform, o.squash
+	return nil
 }
 
 func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, contextDir string) error {
@@ -81,6 +145,9 @@ func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, c
 		}
 		opt.DockerfileContent = data
 	}
+	if err := o.applyRunFlags(&opt); err != nil {
+		return err
+	}
 	var err error
 	if opt.BuildArgs, err = buildArgs(o.buildArgs); err != nil {
 		return err
@@ -100,16 +167,21 @@ func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, c
 		return fmt.Errorf("--progress=%s: want auto, plain, tty or quiet: %w", o.progress, errdefs.ErrInvalidArgument)
 	}
 	quiet := o.quiet || o.progress == "quiet"
-	var pr *plainProgress
-	if !quiet {
-		pr = &plainProgress{w: g.stderr, names: map[int]string{}}
-		opt.Events = pr.event
+	mode := o.progress
+	if quiet {
+		mode = "quiet"
 	}
+	prog, err := g.newBuildProgress(mode)
+	if err != nil {
+		return err
+	}
+	opt.Events = prog.events()
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	res, err := a.builder.Build(ctx, opt)
+	prog.end(res)
 	if err != nil {
 		var se *build.StepError
 		if errors.As(err, &se) && quiet {
@@ -127,9 +199,7 @@ func runImageBuild(ctx context.Context, g *globalOptions, o imageBuildOptions, c
 	}
 	if quiet {
 		fmt.Fprintln(g.stdout, res.ImageID)
-		return nil
 	}
-	pr.finish(res)
 	return nil
 }
 
@@ -150,38 +220,4 @@ func buildArgs(kvs []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
-}
-
-// plainProgress renders a build's events as BuildKit's plain output:
-// "#3 [build 2/3] RUN make", its output lines prefixed "#3 ", then
-// "#3 DONE 0.4s" or "#3 CACHED".
-type plainProgress struct {
-	w     io.Writer
-	mu    sync.Mutex // guards names
-	names map[int]string
-}
-
-func (p *plainProgress) event(ev build.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch ev.Status {
-	case build.StepStarted:
-		p.names[ev.Vertex] = ev.Name
-		fmt.Fprintf(p.w, "#%d %s\n", ev.Vertex, ev.Name)
-	case build.StepCached:
-		fmt.Fprintf(p.w, "#%d %s\n#%d CACHED\n\n", ev.Vertex, ev.Name, ev.Vertex)
-	case build.StepOutput:
-		fmt.Fprintf(p.w, "#%d %s\n", ev.Vertex, ev.Line)
-	case build.StepDone:
-		fmt.Fprintf(p.w, "#%d DONE %.1fs\n\n", ev.Vertex, ev.Duration.Seconds())
-	case build.StepFailed:
-		fmt.Fprintf(p.w, "#%d ERROR %.1fs\n\n", ev.Vertex, ev.Duration.Seconds())
-	}
-}
-
-func (p *plainProgress) finish(res *build.Result) {
-	for _, t := range res.Tags {
-		fmt.Fprintf(p.w, "naming to %s done\n", t)
-	}
-	fmt.Fprintf(p.w, "writing image %s done\n", res.ImageID)
 }

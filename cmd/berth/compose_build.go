@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/containerd/errdefs"
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/reconciler"
@@ -46,7 +47,7 @@ func newComposeBuildCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.ssh, "ssh", nil, "set SSH authentications used when building service images (default, or ID=SOCKET)")
 	f.BoolVar(&o.push, "push", false, "push service images")
 	f.BoolVar(&o.print, "print", false, "print equivalent bake file")
-	f.StringVarP(&o.memory, "memory", "m", "", "set memory limit for the build container")
+	f.StringVarP(&o.memory, "memory", "m", "", "set memory limit for the build's RUN steps")
 	f.StringVar(&o.progress, "progress", "", "progress output: auto, tty, plain, json, quiet")
 	for _, h := range []struct {
 		name string
@@ -63,7 +64,7 @@ func runComposeBuild(ctx context.Context, g *globalOptions, o composeBuildOption
 	for _, u := range []struct {
 		set  bool
 		flag string
-	}{{o.push, "--push"}, {o.print, "--print"}, {o.memory != "", "--memory"}} {
+	}{{o.push, "--push"}, {o.print, "--print"}} {
 		if u.set {
 			return fmt.Errorf("build %s: not supported by berth's builder yet: %w", u.flag, errdefs.ErrNotImplemented)
 		}
@@ -71,6 +72,12 @@ func runComposeBuild(ctx context.Context, g *globalOptions, o composeBuildOption
 	args, err := buildArgs(o.buildArgs)
 	if err != nil {
 		return err
+	}
+	var memory int64
+	if o.memory != "" {
+		if memory, err = units.RAMInBytes(o.memory); err != nil || memory <= 0 {
+			return badFlag("memory", o.memory, "not a size (e.g. 512m, 1g)")
+		}
 	}
 	ssh, err := buildSSH(o.ssh, os.LookupEnv)
 	if err != nil {
@@ -97,6 +104,6 @@ func runComposeBuild(ctx context.Context, g *globalOptions, o composeBuildOption
 	}
 	return runPlan(ctx, g, a, p.Name, p, reconciler.Options{
 		Mode: reconciler.ModeBuild, Services: services, NoDeps: !o.withDependencies,
-		BuildArgs: args, NoCache: o.noCache, BuildPull: o.pull, BuildSSH: ssh,
+		BuildArgs: args, NoCache: o.noCache, BuildPull: o.pull, BuildSSH: ssh, BuildMemory: memory,
 	}, false, sink)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/internal/hostplatform"
 )
 
 // LabelBuild marks the containers of RUN steps.
@@ -90,6 +91,20 @@ type Options struct {
 	ExtraHosts []engine.HostEntry
 	ShmSize    int64
 	Ulimits    map[string]engine.Ulimit
+	// Resources, CgroupParent and SecurityOpt are those of every RUN
+	// step's container too, as docker's classic builder applies them
+	// (--memory, --cpu-shares, …, --cgroup-parent, --security-opt). Not
+	// part of the cache keys either.
+	Resources    engine.Resources
+	CgroupParent string
+	SecurityOpt  []string
+	// Platform is the platform to build for (--platform): "" or the
+	// host's; any other is refused, as is a FROM --platform of another.
+	Platform string
+	// Squash merges the layers the target stage makes over its base (its
+	// FROM image or stage) into one (--squash); the history keeps every
+	// step, as docker's.
+	Squash bool
 	// Allow are the entitlements RUN steps may use: AllowNetworkHost,
 	// AllowSecurityInsecure.
 	Allow []string
@@ -116,6 +131,9 @@ const (
 	StepDone    EventStatus = "done"
 	StepFailed  EventStatus = "failed"
 	StepOutput  EventStatus = "output" // a line the step's process wrote
+	// StepProgress is how far a step that reads many files got: Files
+	// and Bytes so far, Duration since it started.
+	StepProgress EventStatus = "progress"
 )
 
 // Event is one piece of a build's progress, as BuildKit shows it: a vertex
@@ -125,7 +143,14 @@ type Event struct {
 	Name     string
 	Status   EventStatus
 	Line     string        // StepOutput: the text, without its newline
-	Duration time.Duration // StepDone, StepCached, StepFailed
+	Duration time.Duration // StepDone, StepCached, StepFailed, StepProgress
+	// Files and Bytes are what loading a build context read so far
+	// (StepProgress) or in all (its StepDone, StepFailed).
+	Files int
+	Bytes int64
+	// Internal marks the builder's own work, not a Dockerfile step: the
+	// loading of a build context ("[internal] load build context").
+	Internal bool
 }
 
 // StepError is a RUN step that exited non-zero. It is an
@@ -163,6 +188,9 @@ type stageState struct {
 	key     string // the cache key of the last layer step (or the base)
 	history []v1.History
 	created time.Time // of the newest layer: the image's creation time
+	// baseLayers and baseHistory are how many of layers and history its
+	// FROM stage made (0 on an image): what --squash leaves as they are.
+	baseLayers, baseHistory int
 }
 
 // run is one Build.
@@ -173,12 +201,10 @@ type run struct {
 	plan   *Plan
 	ctxDir *srcTree
 	// locals are the named contexts that are directories, once opened.
-	localMu sync.Mutex
-	locals  map[string]*srcTree
-	// states holds every stage of the plan from the start; a stage's is
-	// filled in before its done channel is closed (see stages), and read
-	// by others only after that.
-	states map[*Stage]*stageState
+	localMu  sync.Mutex
+	locals   map[string]*srcTree
+	buildsMu sync.Mutex // guards builds
+	builds   map[*Stage]*stageBuild
 
 	mu     sync.Mutex // guards vertex; held while Events is called
 	vertex int
@@ -198,6 +224,13 @@ func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr err
 		if _, err := image.Normalize(t); err != nil {
 			return nil, fmt.Errorf("tag %q: %w", t, err)
 		}
+	}
+	if opt.Platform != "" && !hostplatform.Is(opt.Platform) {
+		return nil, fmt.Errorf("platform %q: not this host's platform (%s): berth builds for the host only, with no emulation: %w",
+			opt.Platform, hostplatform.String(), errdefs.ErrInvalidArgument)
+	}
+	if err := checkRunConfig(opt); err != nil {
+		return nil, err
 	}
 	data, name, path, err := readDockerfile(opt)
 	if err != nil {
@@ -224,7 +257,16 @@ func (b *Builder) Build(ctx context.Context, opt Options) (_ *Result, retErr err
 	if err := r.stages(ctx); err != nil {
 		return nil, err
 	}
-	return r.commit(ctx, r.states[plan.Target])
+	target, err := r.built(ctx, plan.Target) // built: stages built it
+	if err != nil {
+		return nil, err
+	}
+	if opt.Squash {
+		if err := r.squash(ctx, target); err != nil {
+			return nil, err
+		}
+	}
+	return r.commit(ctx, target)
 }
 
 // readDockerfile returns the Dockerfile's content, its name for messages
@@ -306,13 +348,17 @@ func (r *run) stage(ctx context.Context, s *Stage) (*stageState, error) {
 // (pulled when the store lacks it).
 func (r *run) from(ctx context.Context, s *Stage) (*stageState, error) {
 	if s.BaseStage != nil {
-		prev := r.states[s.BaseStage]
+		prev, err := r.built(ctx, s.BaseStage) // built: one of s.Deps
+		if err != nil {
+			return nil, err
+		}
 		ss := *prev
 		ss.cfg = prev.cfg.clone()
 		ss.cfg.args = envList{}
 		ss.cfg.cmdSet = false
 		ss.layers = append([]builtLayer(nil), prev.layers...)
 		ss.history = append([]v1.History(nil), prev.history...)
+		ss.baseLayers, ss.baseHistory = len(ss.layers), len(ss.history)
 		return &ss, nil
 	}
 	if strings.EqualFold(s.Base, "scratch") {
@@ -369,18 +415,18 @@ func (r *run) lowers(ctx context.Context, ss *stageState) (lowers, error) {
 
 // layerStep carries out a RUN, COPY or ADD, or finds it in the cache.
 func (r *run) layerStep(ctx context.Context, s *Stage, ss *stageState, st *step, name string) (retErr error) {
-	v := r.nextVertex()
 	began := time.Now()
 	below, err := r.lowers(ctx, ss)
 	if err != nil {
 		return err
 	}
-	src, cleanup, err := r.copySource(ctx, st, below)
+	src, cleanup, err := r.copySource(ctx, s, st, below)
 	if err != nil {
 		// Its class stays: a missing source, a download that failed.
 		return fmt.Errorf("%s:%d: %w", r.plan.File, st.line, err)
 	}
 	defer func() { retErr = errors.Join(retErr, cleanup()) }()
+	v := r.nextVertex() // after the context's loading, numbered before it
 	key := stepKey(ss.key, st.keyText(), src.sum)
 	noCache := r.noCache(s)
 	ent, hit, err := r.lookup(ctx, key, noCache)
@@ -471,10 +517,10 @@ type source struct {
 // copySource resolves a COPY's sources and sums them; for a COPY --from a
 // stage, whose content its key already names, the stage's key stands for
 // the sum. The cleanup function unmounts what was mounted for it.
-func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, func() error, error) {
+func (r *run) copySource(ctx context.Context, s *Stage, st *step, below lowers) (source, func() error, error) {
 	none := func() error { return nil }
 	if st.kind == stepRun {
-		sum, err := r.runSources(ctx, st.run)
+		sum, err := r.runSources(ctx, s, st.run)
 		return source{sum: sum}, none, err
 	}
 	if st.kind != stepCopy {
@@ -488,7 +534,7 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 	if local != nil {
 		tree = local
 	} else if st.copy.From != "" {
-		fs, from, err := r.copyFromState(ctx, st)
+		fs, from, err := r.copyFromState(ctx, s, st)
 		if err != nil {
 			return source{}, none, err
 		}
@@ -499,7 +545,13 @@ func (r *run) copySource(ctx context.Context, st *step, below lowers) (source, f
 	if err != nil {
 		return source{}, none, err
 	}
-	sum, err := r.b.cache.sourceSum(pl.files)
+	what := ""
+	if local != nil {
+		what = st.copy.From
+	}
+	load := r.loadProgress(what)
+	sum, err := r.b.cache.sourceSum(pl.files, load)
+	load.done(err)
 	if err != nil {
 		return source{}, none, errors.Join(err, cleanup())
 	}
@@ -537,20 +589,19 @@ func (r *run) planIn(ctx context.Context, tree *srcTree, st *step, below lowers,
 	return pl, cleanup, nil
 }
 
-// copyFromState is the stage a COPY --from reads: a stage of the build, or
-// an image. Only an ONBUILD trigger can name an image Parse did not plan:
-// that one is made here, as a stage of its own.
-func (r *run) copyFromState(ctx context.Context, st *step) (*stageState, *Stage, error) {
+// copyFromState is the stage a COPY --from of stage s reads, once built:
+// a stage of the build, or an image. Only an ONBUILD trigger can name a
+// stage s does not read otherwise (built then) or an image Parse did not
+// plan: that one is made here, as a stage of its own.
+func (r *run) copyFromState(ctx context.Context, s *Stage, st *step) (*stageState, *Stage, error) {
 	from := r.plan.fromStage(st.copy.From)
-	if from != nil && r.states[from] != nil {
-		return r.states[from], from, nil
+	if from == nil {
+		from = &Stage{Index: -1, Name: st.copy.From, Base: st.copy.From, Line: st.line, From: "FROM " + st.copy.From, Image: true}
+		ss, err := r.stage(ctx, from)
+		return ss, from, err
 	}
-	if from != nil {
-		return nil, nil, fmt.Errorf("--from=%s: an ONBUILD trigger copying from a stage the target does not need is not supported yet: %w", st.copy.From, errdefs.ErrNotImplemented)
-	}
-	img := &Stage{Index: -1, Name: st.copy.From, Base: st.copy.From, Line: st.line, From: "FROM " + st.copy.From, Image: true}
-	ss, err := r.stage(ctx, img)
-	return ss, img, err
+	ss, err := r.builtDep(ctx, s, from, "--from="+st.copy.From)
+	return ss, from, err
 }
 
 // make carries out a step the cache lacks and stores its layer.
@@ -594,21 +645,14 @@ func (r *run) runContainer(ctx context.Context, v int, rs *runStep, below lowers
 		return false, err
 	}
 	defer func() { retErr = errors.Join(retErr, ms.release()) }()
-	cfg := engine.ContainerConfig{
-		Name:         "berth-build-" + hex.EncodeToString(id[:]),
-		RootfsLayers: layers,
-		Entrypoint:   rs.Argv,
-		Cmd:          []string{},
-		Env:          append(slices.Clone(rs.Env), ms.env...),
-		WorkingDir:   rs.Workdir,
-		User:         rs.User,
-		Labels:       map[string]string{LabelBuild: "1"},
-		Mounts:       ms.mounts,
-		Privileged:   rs.Security == "insecure",
-		ExtraHosts:   slices.Clone(r.opt.ExtraHosts),
-		ShmSize:      r.opt.ShmSize,
-		Ulimits:      maps.Clone(r.opt.Ulimits),
-	}
+	cfg := r.opt.runConfig()
+	cfg.Name = "berth-build-" + hex.EncodeToString(id[:])
+	cfg.RootfsLayers = layers
+	cfg.Entrypoint = rs.Argv
+	cfg.Env = append(slices.Clone(rs.Env), ms.env...)
+	cfg.WorkingDir, cfg.User = rs.Workdir, rs.User
+	cfg.Mounts = ms.mounts
+	cfg.Privileged = rs.Security == "insecure"
 	scripts, err := r.b.cache.writeScripts(rs.Files)
 	if err != nil {
 		return false, err

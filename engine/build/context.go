@@ -198,8 +198,9 @@ func (t *srcTree) files(rel, dst string, contents bool, ex excludeAt) ([]srcFile
 
 // checksum sums what a COPY reads: for every file its path in the layer,
 // type, mode, owner, size, link target and content. Modification times are
-// left out, so touching a file changes nothing.
-func checksum(files []srcFile) (string, error) {
+// left out, so touching a file changes nothing. load, when not nil, is
+// told of every file read.
+func checksum(files []srcFile, load *contextLoad) (string, error) {
 	h := sha256.New()
 	for _, f := range files {
 		uid, gid := owner(f.fi)
@@ -221,6 +222,7 @@ func checksum(files []srcFile) (string, error) {
 				return "", err
 			}
 			h.Write(sum)
+			load.add(f.fi.Size())
 		}
 		h.Write([]byte{'\n'})
 	}

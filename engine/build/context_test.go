@@ -131,7 +131,7 @@ func TestCacheKeyInputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := checksum(files)
+		sum, err := checksum(files, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,11 +37,12 @@ func rebuild(t *testing.T, b *Builder, dir, tag string) []string {
 	return ran(events)
 }
 
-// ran lists the layer steps an event stream shows as run, not cached.
+// ran lists the layer steps an event stream shows as run, not cached
+// (neither FROM nor the loading of a context).
 func ran(events []Event) []string {
 	var out []string
 	for _, ev := range events {
-		if ev.Status == StepDone && !strings.Contains(ev.Name, "] FROM ") {
+		if ev.Status == StepDone && !strings.Contains(ev.Name, "] FROM ") && !ev.Internal {
 			out = append(out, ev.Name)
 		}
 	}
@@ -260,5 +261,45 @@ func TestPrivOnBuild(t *testing.T) {
 	wantFile(t, b, "stages:1", "seen", "from-base\n", 0)
 	if cf := imageConfig(t, b, "stages:1"); len(cf.Config.OnBuild) != 0 {
 		t.Errorf("a stage on a stage keeps the triggers %q", cf.Config.OnBuild)
+	}
+}
+
+// TestPrivOnBuildFromStage: an image's ONBUILD trigger may COPY --from (or
+// RUN --mount from=) a stage of the child's Dockerfile that nothing else
+// the target reads needs: that stage (and what it needs) is built once
+// the trigger is known. A trigger naming the child's own stage or a later
+// one is refused at the FROM line.
+func TestPrivOnBuildFromStage(t *testing.T) {
+	b := newPrivBuilder(t)
+	parent := "FROM busybox\nONBUILD COPY --from=assets /made /from-assets\nONBUILD RUN --mount=type=bind,from=assets,source=/made,target=/m cat /m > /mounted\n"
+	if _, err := buildDir(t, b, map[string]string{"Dockerfile": parent}, "obparent:1"); err != nil {
+		t.Fatal(err)
+	}
+	child := "FROM busybox AS prep\nRUN echo prepared > /prep\n" +
+		"FROM prep AS assets\nRUN cat /prep > /made && echo assets >> /made\n" +
+		"FROM busybox AS unrelated\nRUN exit 3\n" +
+		"FROM obparent:1\nRUN cat /from-assets /mounted > /both\n"
+	events, err := buildDir(t, b, map[string]string{"Dockerfile": child}, "obchild:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, b, "obchild:1", "both", "prepared\nassets\nprepared\nassets\n", 0)
+	assetsRuns := 0
+	for _, name := range ran(events) {
+		if strings.HasPrefix(name, "[assets ") {
+			assetsRuns++
+		}
+		if strings.HasPrefix(name, "[unrelated ") {
+			t.Errorf("a stage nothing needs was built: %s", name)
+		}
+	}
+	if assetsRuns != 1 {
+		t.Errorf("the stage the triggers read ran %d times, want once: %q", assetsRuns, ran(events))
+	}
+
+	late := "FROM obparent:1 AS first\nRUN true\nFROM busybox AS assets\nRUN echo late > /made\nFROM first\n"
+	_, err = buildDir(t, b, map[string]string{"Dockerfile": late}, "obchild:2")
+	if err == nil || !strings.Contains(err.Error(), "--from=assets names this stage or a later one") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("a trigger copying from a later stage: %v", err)
 	}
 }

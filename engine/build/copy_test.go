@@ -25,7 +25,7 @@ func copySum(t *testing.T, dir string, cp *copyStep) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := checksum(pl.files)
+	sum, err := checksum(pl.files, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,9 @@
 // # Stages
 //
 // Stages run in goroutines, each once the stages it reads (Stage.Deps) are
-// built, at most max(CPUs, 2) at once. The first error cancels the others;
-// each removes its container and undoes its mounts before Build returns.
+// built, at most max(CPUs, 2) at once. Each stage is built once, by the
+// first goroutine that needs it; a stage only a base image's ONBUILD
+// trigger reads (COPY --from, RUN --mount from=) is built when the
+// trigger is known. The first error cancels the others; each removes its
+// container and undoes its mounts before Build returns.
 package build

@@ -13,6 +13,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/berth-dev/berth/internal/hostplatform"
 )
 
 // Error is a mistake in a Dockerfile, at a line (0: the file as a whole).
@@ -87,6 +89,9 @@ type Stage struct {
 	// Deps are the stages this one reads: its base, COPY --from and RUN
 	// --mount from=. It starts once they are built.
 	Deps []*Stage
+	// depsErr is what finding Deps failed on: the build fails with it if
+	// the stage is needed.
+	depsErr error
 }
 
 func (s *Stage) addDep(d *Stage) {
@@ -112,7 +117,7 @@ type PlanOptions struct {
 // platformArgs are the automatic platform ARGs, with the host's values (a
 // build is for the host's platform only).
 func platformArgs() map[string]string {
-	p := "linux/" + runtime.GOARCH
+	p := hostplatform.String()
 	return map[string]string{
 		"TARGETPLATFORM": p, "TARGETOS": "linux", "TARGETARCH": runtime.GOARCH, "TARGETVARIANT": "",
 		"BUILDPLATFORM": p, "BUILDOS": "linux", "BUILDARCH": runtime.GOARCH, "BUILDVARIANT": "",
@@ -161,6 +166,15 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 			return nil, &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("base name (%s) should not be blank", st.BaseName)}
 		}
 		s.Base = base
+		if st.Platform != "" {
+			pl, _, err := lex.ProcessWord(st.Platform, global)
+			if err != nil {
+				return nil, &Error{File: file, Line: s.Line, Msg: err.Error()}
+			}
+			if !hostplatform.Is(pl) {
+				return nil, &Error{File: file, Line: s.Line, Msg: fmt.Sprintf("FROM --platform=%s: not this host's platform (%s): berth builds for the host only, with no emulation", pl, hostplatform.String())}
+			}
+		}
 		if b := findStage(all[:i], base); b != nil {
 			s.BaseStage = b
 		} else if v := opt.Contexts[base]; v != "" && !strings.HasPrefix(v, ImageContextPrefix) {
@@ -175,6 +189,11 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 			return nil, &Error{File: file, Msg: fmt.Sprintf("target stage %q could not be found", opt.Target)}
 		}
 	}
+	for _, s := range all {
+		s.depsErr = p.findDeps(s, all, lex, opt.Contexts)
+	}
+	// The stages the target needs, each after what it reads; the images
+	// COPY --from names first, as they are found.
 	needed := map[*Stage]bool{}
 	var visit func(s *Stage) error
 	visit = func(s *Stage) error {
@@ -182,39 +201,17 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 			return nil
 		}
 		needed[s] = true
-		if s.BaseStage != nil {
-			if err := visit(s.BaseStage); err != nil {
-				return err
-			}
-			s.addDep(s.BaseStage)
+		if s.depsErr != nil {
+			return s.depsErr
 		}
-		for _, c := range s.Commands {
-			for _, from := range append(runMountFroms(c), copyFrom(c)) {
-				if from == "" {
-					continue
+		for _, d := range s.Deps {
+			if d.Image {
+				if !needed[d] {
+					needed[d] = true
+					p.Stages = append(p.Stages, d)
 				}
-				from, _, err := lex.ProcessWord(from, global)
-				if err != nil {
-					return &Error{File: file, Line: commandLine(c), Msg: err.Error()}
-				}
-				if dep := findStage(all[:s.Index], from); dep != nil {
-					if err := visit(dep); err != nil {
-						return err
-					}
-					s.addDep(dep)
-				} else if findStage(all, from) != nil {
-					return &Error{File: file, Line: commandLine(c), Msg: fmt.Sprintf("--from=%s names this stage or a later one", from)}
-				} else if from == "" {
-					return &Error{File: file, Line: commandLine(c), Msg: "--from names no stage or image"}
-				} else if v := opt.Contexts[from]; v != "" && !strings.HasPrefix(v, ImageContextPrefix) {
-					continue // a directory: read when the step runs
-				} else if copyFrom(c) != "" { // RUN --mount from= an image reads it when it runs
-					if p.images[from] == nil {
-						p.images[from] = &Stage{Index: -1, Name: from, Base: from, Line: commandLine(c), From: "FROM " + from, Image: true}
-						p.Stages = append(p.Stages, p.images[from])
-					}
-					s.addDep(p.images[from])
-				}
+			} else if err := visit(d); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -230,6 +227,43 @@ func Parse(dockerfile []byte, opt PlanOptions) (*Plan, error) {
 	p.all = all
 	p.Target = target
 	return p, nil
+}
+
+// findDeps sets s.Deps: its base stage, and the stages and images its
+// COPY --from and RUN --mount from= read (a named context that is a
+// directory is read when the step runs). The image stages it makes are
+// kept in p.images, once per name. An error is an *Error naming the line;
+// it matters only if s is built.
+func (p *Plan) findDeps(s *Stage, all []*Stage, lex *shell.Lex, contexts map[string]string) error {
+	if s.BaseStage != nil {
+		s.addDep(s.BaseStage)
+	}
+	for _, c := range s.Commands {
+		for _, from := range append(runMountFroms(c), copyFrom(c)) {
+			if from == "" {
+				continue
+			}
+			from, _, err := lex.ProcessWord(from, p.global)
+			if err != nil {
+				return &Error{File: p.File, Line: commandLine(c), Msg: err.Error()}
+			}
+			if dep := findStage(all[:s.Index], from); dep != nil {
+				s.addDep(dep)
+			} else if findStage(all, from) != nil {
+				return &Error{File: p.File, Line: commandLine(c), Msg: fmt.Sprintf("--from=%s names this stage or a later one", from)}
+			} else if from == "" {
+				return &Error{File: p.File, Line: commandLine(c), Msg: "--from names no stage or image"}
+			} else if v := contexts[from]; v != "" && !strings.HasPrefix(v, ImageContextPrefix) {
+				continue // a directory: read when the step runs
+			} else if copyFrom(c) != "" { // RUN --mount from= an image reads it when it runs
+				if p.images[from] == nil {
+					p.images[from] = &Stage{Index: -1, Name: from, Base: from, Line: commandLine(c), From: "FROM " + from, Image: true}
+				}
+				s.addDep(p.images[from])
+			}
+		}
+	}
+	return nil
 }
 
 // copyFrom returns the --from of a COPY, "" for any other instruction.

@@ -43,7 +43,7 @@ type bindSource struct {
 // before the cache is looked up: the returned sum covers their content
 // (the context's files, a stage's key, an image's ID), never a cache's,
 // a tmpfs's or a secret's.
-func (r *run) runSources(ctx context.Context, rs *runStep) (string, error) {
+func (r *run) runSources(ctx context.Context, s *Stage, rs *runStep) (string, error) {
 	if rs.Network == "host" && !r.allowed(AllowNetworkHost) {
 		return "", fmt.Errorf("RUN --network=host needs the %s entitlement: build with --network host or --allow %s: %w", AllowNetworkHost, AllowNetworkHost, errdefs.ErrPermissionDenied)
 	}
@@ -66,7 +66,7 @@ func (r *run) runSources(ctx context.Context, rs *runStep) (string, error) {
 			if m.Type == "cache" && m.From == "" {
 				continue
 			}
-			b, err := r.bindSource(ctx, m)
+			b, err := r.bindSource(ctx, s, m)
 			if err != nil {
 				return "", err
 			}
@@ -93,7 +93,7 @@ func (r *run) secret(id string) (Secret, bool) {
 	return Secret{}, false
 }
 
-func (r *run) bindSource(ctx context.Context, m runMount) (*bindSource, error) {
+func (r *run) bindSource(ctx context.Context, s *Stage, m runMount) (*bindSource, error) {
 	b := &bindSource{rel: m.Source}
 	what := "--mount=type=bind,from=" + m.From
 	local, err := r.localContext(m.From)
@@ -126,13 +126,17 @@ func (r *run) bindSource(ctx context.Context, m runMount) (*bindSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		sum, err := checksum(files)
+		sum, err := checksum(files, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		b.ctx, b.rel, b.sum = t, rel, "context:"+sum
 	case findStage(r.plan.all, m.From) != nil:
-		b.stage = r.states[findStage(r.plan.all, m.From)]
+		st, err := r.builtDep(ctx, s, findStage(r.plan.all, m.From), what)
+		if err != nil {
+			return nil, err
+		}
+		b.stage = st
 		b.sum = "stage:" + b.stage.key + ":" + m.Source
 	default:
 		img, err := r.resolveImage(ctx, m.From)

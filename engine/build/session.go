@@ -20,7 +20,7 @@ func (b *Builder) newRun(ctx context.Context, opt Options, plan *Plan, tree *src
 		// Garbage only: the build can go on, the next sweep retries.
 		b.log.Warn("build cache: removing what killed builds left failed", "err", err)
 	}
-	return &run{b: b, opt: opt, plan: plan, ctxDir: tree, states: map[*Stage]*stageState{}, lease: b.cache.newLease()}, nil
+	return &run{b: b, opt: opt, plan: plan, ctxDir: tree, lease: b.cache.newLease()}, nil
 }
 
 // end releases what the build held: its base images and its lease.

@@ -26,22 +26,22 @@ const settleTime = 2 * time.Second
 // time is set to). A COPY whose files are all unchanged is not read again.
 // Files without a stat identity (not from a file system), or changed
 // within settleTime, are summed and not remembered.
-func (c *cache) sourceSum(files []srcFile) (string, error) {
-	return c.sourceSumSettled(files, time.Now().Add(-settleTime))
+func (c *cache) sourceSum(files []srcFile, load *contextLoad) (string, error) {
+	return c.sourceSumSettled(files, time.Now().Add(-settleTime), load)
 }
 
 // sourceSumSettled is sourceSum remembering only files unchanged since
 // settled.
-func (c *cache) sourceSumSettled(files []srcFile, settled time.Time) (string, error) {
+func (c *cache) sourceSumSettled(files []srcFile, settled time.Time, load *contextLoad) (string, error) {
 	id, ok := statIdentity(files, settled)
 	if !ok {
-		return checksum(files)
+		return checksum(files, load)
 	}
 	p := filepath.Join(c.dir, "sums", id)
 	if b, err := os.ReadFile(p); err == nil && len(b) == 64 {
 		return string(b), nil
 	}
-	sum, err := checksum(files)
+	sum, err := checksum(files, load)
 	if err != nil {
 		return "", err
 	}

@@ -24,7 +24,7 @@ func TestSourceSum(t *testing.T) {
 		}
 		return fs
 	}
-	want, err := checksum(list())
+	want, err := checksum(list(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,13 +34,13 @@ func TestSourceSum(t *testing.T) {
 	}
 
 	// Just written: summed, not remembered.
-	if got, err := c.sourceSum(list()); err != nil || got != want || sums() != 0 {
+	if got, err := c.sourceSum(list(), nil); err != nil || got != want || sums() != 0 {
 		t.Fatalf("fresh files: %s, %v, %d remembered; want %s and none", got, err, sums(), want)
 	}
 	// Settled: remembered, and then read from memory (a planted value
 	// proves it is not summed again).
 	future := time.Now().Add(time.Hour)
-	if got, err := c.sourceSumSettled(list(), future); err != nil || got != want || sums() != 1 {
+	if got, err := c.sourceSumSettled(list(), future, nil); err != nil || got != want || sums() != 1 {
 		t.Fatalf("settled files: %s, %v, %d remembered", got, err, sums())
 	}
 	id, ok := statIdentity(list(), future)
@@ -51,7 +51,7 @@ func TestSourceSum(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(c.dir, "sums", id), []byte(planted), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := c.sourceSumSettled(list(), future); got != planted {
+	if got, _ := c.sourceSumSettled(list(), future, nil); got != planted {
 		t.Errorf("remembered checksum not used: got %s", got)
 	}
 	// The same size, other content, as editors save (a new file renamed
@@ -64,7 +64,7 @@ func TestSourceSum(t *testing.T) {
 	if err := os.Rename(tmp, filepath.Join(ctx, "src", "a.txt")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.sourceSumSettled(list(), future)
+	got, err := c.sourceSumSettled(list(), future, nil)
 	if err != nil || got == want || got == planted {
 		t.Errorf("after a rewrite: %s, %v; want a new checksum", got, err)
 	}

@@ -192,6 +192,9 @@ func writeUpperEntry(tw *tar.Writer, upper string, e *upperEntry, links map[uint
 		hdr.Name += "/"
 	}
 	hdr.Uname, hdr.Gname, hdr.Format = "", "", tar.FormatPAX
+	// Not the file's access and change times, which reading or copying it
+	// moves: the same content makes the same layer (as COPY's).
+	hdr.AccessTime, hdr.ChangeTime = e.fi.ModTime(), e.fi.ModTime()
 	st, _ := e.fi.Sys().(*syscall.Stat_t)
 	if st != nil {
 		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)

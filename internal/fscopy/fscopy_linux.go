@@ -1,4 +1,7 @@
-package engine
+// Package fscopy copies file system entries and trees with everything a
+// layer or a volume keeps: ownership, modes, times, extended attributes,
+// symbolic and hard links, devices and fifos.
+package fscopy
 
 import (
 	"errors"
@@ -10,12 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// copyTree copies the content of directory src into directory dst (which
+// Tree copies the content of directory src into directory dst (which
 // exists), as Docker seeds a volume: ownership, modes, times, extended
 // attributes, symbolic links, hard links, devices and fifos kept; dst
 // itself takes src's ownership and mode. Symbolic links are copied, never
 // followed.
-func copyTree(src, dst string) error {
+func Tree(src, dst string) error {
 	links := map[uint64]string{} // inode → copied path, for hard links
 	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -30,7 +33,7 @@ func copyTree(src, dst string) error {
 		if err := unix.Lstat(p, &st); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		if err := copyEntry(p, target, &st, rel == ".", links); err != nil {
+		if err := Entry(p, target, &st, rel == ".", links); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
 		return nil
@@ -48,11 +51,16 @@ func copyTree(src, dst string) error {
 		if err := unix.Lstat(p, &st); err != nil {
 			return err
 		}
-		return setTimes(filepath.Join(dst, rel), &st)
+		return SetTimes(filepath.Join(dst, rel), &st)
 	})
 }
 
-func copyEntry(src, dst string, st *unix.Stat_t, isRoot bool, links map[uint64]string) error {
+// Entry copies the entry src, whose Lstat is st, to dst, which must not
+// exist unless isRoot (a directory that exists). A file of more than one
+// link whose inode links has seen is linked to its first copy; links
+// records the copies. A directory's times are left to the caller (SetTimes
+// once its entries are written); a socket is not copied.
+func Entry(src, dst string, st *unix.Stat_t, isRoot bool, links map[uint64]string) error {
 	mode := st.Mode & unix.S_IFMT
 	if mode != unix.S_IFDIR && st.Nlink > 1 {
 		if first, ok := links[st.Ino]; ok {
@@ -93,14 +101,14 @@ func copyEntry(src, dst string, st *unix.Stat_t, isRoot bool, links map[uint64]s
 		return err
 	}
 	if mode == unix.S_IFLNK {
-		return setTimes(dst, st)
+		return SetTimes(dst, st)
 	}
 	// After chown, which clears set-id bits.
 	if err := unix.Fchmodat(unix.AT_FDCWD, dst, st.Mode&0o7777, 0); err != nil {
 		return err
 	}
 	if mode != unix.S_IFDIR {
-		return setTimes(dst, st)
+		return SetTimes(dst, st)
 	}
 	return nil
 }
@@ -122,7 +130,9 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-func setTimes(p string, st *unix.Stat_t) error {
+// SetTimes gives p st's access and modification times, not following a
+// symbolic link.
+func SetTimes(p string, st *unix.Stat_t) error {
 	ts := []unix.Timespec{st.Atim, st.Mtim}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 }
