@@ -246,23 +246,30 @@ func TestBuildInterrupted(t *testing.T) {
 
 // waitScratchLayer waits until the build writes the big COPY's layer into
 // its scratch file in the cache (a file of more than a MiB: the RUN's
-// layer before it is a few hundred bytes).
+// layer before it is a few hundred bytes). The layer is written in a few
+// hundred milliseconds, so the cache is looked at every 2 ms, not with
+// eventually's growing delay, which could step over the whole write.
 func (h *harness) waitScratchLayer(b *bgBuild) {
 	h.t.Helper()
-	h.eventually("the build writes the COPY's layer", time.Minute, func() bool {
+	deadline := time.Now().Add(time.Minute)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		ents, _ := os.ReadDir(filepath.Join(h.root, "build"))
 		for _, e := range ents {
 			if fi, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), ".tmp-") && fi.Mode().IsRegular() && fi.Size() > 1<<20 {
-				return true
+				return
 			}
 		}
 		select {
 		case <-b.exited:
-			h.t.Fatalf("the build ended before it wrote the layer")
-		default:
+			h.t.Fatalf("the build ended before it wrote the layer:\n%s", b.out.String())
+		case <-tick.C:
 		}
-		return false
-	})
+		if time.Now().After(deadline) {
+			h.t.Fatalf("not within a minute: the build writes the COPY's layer")
+		}
+	}
 }
 
 type zeroReader struct{}
