@@ -94,7 +94,12 @@ func Watch(ctx context.Context, opt WatchOptions) error {
 				open[""] = true
 			case !files[name]:
 				continue
-			case ev.Op&(inotify.CloseWrite|inotify.MovedTo) != 0:
+			case ev.Op.Has(inotify.MovedTo):
+				delete(open, name)
+			case ev.Op.Has(inotify.CloseWrite):
+				if !open[name] {
+					continue // opened for writing, closed unwritten
+				}
 				delete(open, name)
 			default: // created, written or removed
 				open[name] = true

@@ -74,7 +74,8 @@ func (r *watchRun) next(t *testing.T) string {
 // TestWatchActsOnCompleteWrites: a write is acted on once its writer has
 // closed the file or renamed it into place, long before the quiet period;
 // a file still open for writing is not read half-written, however long it
-// takes; other files of the directory count for nothing.
+// takes; a file opened for writing and closed unwritten, and other files
+// of the directory, count for nothing.
 func TestWatchActsOnCompleteWrites(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "compose.yaml")
@@ -83,6 +84,14 @@ func TestWatchActsOnCompleteWrites(t *testing.T) {
 	}
 	r := startWatch(t, []string{file}, time.Hour)
 
+	unwritten, err := os.OpenFile(file, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unwritten.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * DefaultWatchSettle) // a reload, if it counted, would see "a"
 	// Written in several writes through one descriptor, with pauses far
 	// longer than the settle time: one reload, of the whole.
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
