@@ -59,6 +59,16 @@ func startWatch(t *testing.T, files []string, debounce time.Duration, failOn ...
 	return r
 }
 
+// watchedFile is a new compose.yaml holding "a", watched by startWatch.
+func watchedFile(t *testing.T, debounce time.Duration, failOn ...int) (string, *watchRun) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(file, []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file, startWatch(t, []string{file}, debounce, failOn...)
+}
+
 // next is what the next converge saw.
 func (r *watchRun) next(t *testing.T) string {
 	t.Helper()
@@ -77,12 +87,8 @@ func (r *watchRun) next(t *testing.T) string {
 // takes; a file opened for writing and closed unwritten, and other files
 // of the directory, count for nothing.
 func TestWatchActsOnCompleteWrites(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "compose.yaml")
-	if err := os.WriteFile(file, []byte("a"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := startWatch(t, []string{file}, time.Hour)
+	file, r := watchedFile(t, time.Hour)
+	dir := filepath.Dir(file)
 
 	unwritten, err := os.OpenFile(file, os.O_RDWR, 0)
 	if err != nil {
@@ -130,11 +136,7 @@ func TestWatchActsOnCompleteWrites(t *testing.T) {
 // TestWatchOpenWriteFallsBackToQuietPeriod: a writer that keeps the file
 // open is acted on once the file has been quiet for the debounce period.
 func TestWatchOpenWriteFallsBackToQuietPeriod(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "compose.yaml")
-	if err := os.WriteFile(file, []byte("a"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := startWatch(t, []string{file}, 50*time.Millisecond)
+	file, r := watchedFile(t, 50*time.Millisecond)
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -151,11 +153,7 @@ func TestWatchOpenWriteFallsBackToQuietPeriod(t *testing.T) {
 // TestWatchSurvivesErrors: a reload that fails is reported, and the next
 // edit is acted on.
 func TestWatchSurvivesErrors(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "compose.yaml")
-	if err := os.WriteFile(file, []byte("a"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := startWatch(t, []string{file}, time.Hour, 1)
+	file, r := watchedFile(t, time.Hour, 1)
 	if err := os.WriteFile(file, []byte("bad"), 0o644); err != nil {
 		t.Fatal(err)
 	}
