@@ -77,7 +77,10 @@ type Watcher struct {
 	Events <-chan Event
 	Errors <-chan error
 
-	f *os.File // the inotify descriptor, read through the runtime's poller
+	f    *os.File      // the inotify descriptor, read through the runtime's poller
+	done chan struct{} // closed by Close: the reader stops sending
+
+	closeOnce sync.Once
 
 	mu   sync.Mutex     // guards dirs
 	dirs map[int]string // watch descriptor → directory
@@ -91,7 +94,7 @@ func New() (*Watcher, error) {
 	}
 	events := make(chan Event, 64)
 	errs := make(chan error, 1)
-	w := &Watcher{Events: events, Errors: errs, f: os.NewFile(uintptr(fd), "inotify"), dirs: map[int]string{}}
+	w := &Watcher{Events: events, Errors: errs, f: os.NewFile(uintptr(fd), "inotify"), done: make(chan struct{}), dirs: map[int]string{}}
 	go w.read(events, errs)
 	return w, nil
 }
@@ -125,9 +128,12 @@ func (w *Watcher) Watching(dir string) bool {
 	return false
 }
 
-// Close stops the watch and closes Events and Errors once the reader has
-// ended.
-func (w *Watcher) Close() error { return w.f.Close() }
+// Close stops the watch; Events and Errors are closed once the reader has
+// ended, whether or not what it had read was received.
+func (w *Watcher) Close() error {
+	w.closeOnce.Do(func() { close(w.done) })
+	return w.f.Close()
+}
 
 // read turns what the kernel reports into Events until the descriptor is
 // closed.
@@ -156,7 +162,11 @@ func (w *Watcher) read(events chan<- Event, errs chan<- error) {
 			name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:end]), "\x00")
 			off = end
 			if ev, ok := w.event(raw.Wd, raw.Mask, name); ok {
-				events <- ev
+				select {
+				case events <- ev:
+				case <-w.done:
+					return
+				}
 			}
 		}
 	}

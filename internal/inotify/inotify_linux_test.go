@@ -3,6 +3,8 @@ package inotify
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -108,5 +110,37 @@ func TestWatcherReportsWritesAndTheirEnd(t *testing.T) {
 	}
 	if _, ok := <-w.Errors; ok {
 		t.Fatal("Errors not closed by Close")
+	}
+}
+
+// TestCloseEndsTheReaderWithEventsUnread: a watcher closed while its
+// events go unreceived leaves no goroutine behind.
+func TestCloseEndsTheReaderWithEventsUnread(t *testing.T) {
+	before := runtime.NumGoroutine()
+	dir := t.TempDir()
+	w, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add(dir); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * cap(w.Events) {
+		if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(w.Events) < cap(w.Events); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // the reader is to be blocked on a send
+			t.Fatalf("%d events queued after 10s, want %d", len(w.Events), cap(w.Events))
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 10s after Close, %d before New", runtime.NumGoroutine(), before)
+		}
 	}
 }
