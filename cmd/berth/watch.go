@@ -12,7 +12,9 @@ import (
 	"github.com/berth-dev/berth/spec"
 )
 
-// watchDebounce is how long the files must be quiet before a reload.
+// watchDebounce is how long the files must be quiet before a reload while
+// a write to them may be under way (reconciler.WatchOptions.Debounce); a
+// complete write is acted on after reconciler.DefaultWatchSettle.
 const watchDebounce = 300 * time.Millisecond
 
 type watchOptions struct {
