@@ -5,6 +5,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -384,5 +385,55 @@ volumes:
 	}
 	if out := h.mustBerth("container", "ls", "-a"); !strings.Contains(out, "pre_start-1") {
 		t.Errorf("the failed hook container is not kept:\n%s", out)
+	}
+}
+
+// TestLoggingCompress: json-file's compress gzips the rotated files as
+// Docker does (container.log.N.gz), and logs still shows every line, in
+// order.
+func TestLoggingCompress(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := `services:
+  chatty:
+    image: busybox:latest
+    command: ["sh", "-c", "i=0; while [ $$i -lt 200 ]; do echo \"line $$i padding-padding-padding\"; i=$$((i+1)); done"]
+    logging:
+      driver: json-file
+      options: {max-size: 2k, max-file: "20", compress: "true"}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	ps := h.ps(file, "-a")
+	if len(ps) != 1 {
+		t.Fatalf("containers: %+v", ps)
+	}
+	// Exited: the shim has waited for the last compression.
+	h.eventually("chatty exits", 20*time.Second, func() bool {
+		return h.inspectOne(ps[0].Name, "{{.State.Status}}") == "exited"
+	})
+	logPath := h.inspectOne(ps[0].Name, "{{.LogPath}}")
+	rotated, _ := filepath.Glob(logPath + ".*")
+	if len(rotated) < 3 {
+		t.Fatalf("rotated files %q, want several (200 lines of ~80 bytes in files of 2k)", rotated)
+	}
+	for _, p := range rotated {
+		b, err := os.ReadFile(p)
+		if !strings.HasSuffix(p, ".gz") || err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: not a gzipped rotated file (%v)", filepath.Base(p), err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(h.mustBerth("-f", file, "logs", "--no-log-prefix", "chatty")), "\n")
+	if len(lines) != 200 {
+		t.Fatalf("logs shows %d lines, want 200", len(lines))
+	}
+	for i, l := range lines {
+		if want := "line " + strconv.Itoa(i) + " padding-padding-padding"; l != want {
+			t.Fatalf("logs line %d: %q, want %q", i, l, want)
+		}
 	}
 }

@@ -23,7 +23,7 @@ func TestUmaskAliasRefreshEntitlementsLoad(t *testing.T) {
       privileged: true
     logging:
       driver: json-file
-      options: {max-size: 1m, mode: non-blocking, max-buffer-size: 4m, compress: "false"}
+      options: {max-size: 1m, mode: non-blocking, max-buffer-size: 4m, compress: "true"}
 networks:
   front: {}
   back: {}
@@ -126,7 +126,6 @@ func TestIssue14Refused(t *testing.T) {
 		{"services:\n  web:\n    image: web\n    models: [llm]\nmodels:\n  llm: {model: ai/smollm2}\n", "models: not supported: models are served by Docker Model Runner"},
 		{"services:\n  web:\n    provider: {type: model, options: {model: ai/smollm2}}\n", "services.web.provider: not supported: a provider service"},
 		{"services:\n  web:\n    image: web\n    logging: {options: {syslog-address: udp://x}}\n", "services.web.logging.options.syslog-address: not supported: the json-file and local drivers take no other option"},
-		{"services:\n  web:\n    image: web\n    logging: {options: {compress: \"true\"}}\n", `services.web.logging.options.compress: "true" is not supported by berth yet (supported: "false")`},
 		{"services:\n  web:\n    image: web\n    logging: {options: {mode: lossy}}\n", `services.web.logging.options.mode: "lossy" is not supported`},
 		{"services:\n  web:\n    image: web\n    pull_refresh_after: soon\n", `services.web.pull_refresh_after: "soon" is not a duration`},
 		{"services:\n  web:\n    build: {context: ., entitlements: [device]}\n", `services.web.build.entitlements: "device" is not supported by berth yet (supported: "network.host", "security.insecure")`},
