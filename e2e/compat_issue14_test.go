@@ -5,6 +5,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -288,6 +289,61 @@ func TestUseAPISocketNeedsTheSocket(t *testing.T) {
 	}
 	if ps := h.ps(file, "-a"); len(ps) != 0 {
 		t.Errorf("a failed up left containers: %+v", ps)
+	}
+}
+
+// TestUseAPISocketThroughServe: use_api_socket mounts the engine's socket
+// as Docker Compose does, DOCKER_HOST's: with berth serve listening on a
+// socket of the test's choosing, the stock docker CLI (bind-mounted into a
+// busybox container) reaches the API over /var/run/docker.sock, pings it
+// and lists the container it runs in; the docker config's credentials are
+// in the container as DOCKER_CONFIG's config.json.
+func TestUseAPISocketThroughServe(t *testing.T) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("no docker CLI at %s", dockerCLI)
+	}
+	h := newHarness(t)
+	sock := h.serve()
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	cfg := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", cfg)
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"auths": {"registry.example:5000": {"auth": "dXNlcjpwYXNz"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := `services:
+  tool:
+    image: busybox:latest
+    init: true
+    use_api_socket: true
+    command: ["sleep", "600"]
+    volumes: ["` + dockerCLI + `:/usr/local/bin/docker:ro"]
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	ps := h.ps(file)
+	if len(ps) != 1 {
+		t.Fatalf("containers: %+v", ps)
+	}
+	exec := func(script string) result {
+		return h.berth("-f", file, "exec", "-T", "tool", "sh", "-c", script)
+	}
+	if r := exec("test -S /var/run/docker.sock && echo $DOCKER_CONFIG"); r.code != 0 || strings.TrimSpace(r.stdout) != "/run/secrets/docker" {
+		t.Errorf("socket and DOCKER_CONFIG in the container: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	// docker version pings the API (/_ping) before it asks for /version.
+	if r := exec("unset DOCKER_HOST; docker version --format '{{.Server.Os}}'"); r.code != 0 || strings.TrimSpace(r.stdout) != "linux" {
+		t.Errorf("docker version over the socket: exit %d %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := exec("docker ps --format '{{.Names}}'"); r.code != 0 || !slices.Contains(strings.Fields(r.stdout), ps[0].Name) {
+		t.Errorf("docker ps over the socket: exit %d %q, want %s among them\n%s", r.code, r.stdout, ps[0].Name, r.stderr)
+	}
+	if r := exec("cat /run/secrets/docker/config.json"); r.code != 0 || !strings.Contains(r.stdout, "registry.example:5000") {
+		t.Errorf("credentials in the container: exit %d %q", r.code, r.stdout)
 	}
 }
 

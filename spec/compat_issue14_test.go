@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/errdefs"
 )
 
 func TestUmaskAliasRefreshEntitlementsLoad(t *testing.T) {
@@ -264,6 +266,7 @@ func TestAdditionalContextsLoad(t *testing.T) {
 func TestUseAPISocket(t *testing.T) {
 	cfgDir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", cfgDir)
+	t.Setenv("DOCKER_HOST", "")
 	writeFile(t, cfgDir+"/config.json", `{"auths": {"registry.example:5000": {"auth": "dXNlcjpwYXNz"}}}`)
 	dir := t.TempDir()
 	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    use_api_socket: true\n  own:\n    image: own\n    use_api_socket: true\n    environment: {DOCKER_CONFIG: /cfg}\n")
@@ -297,6 +300,27 @@ func TestUseAPISocket(t *testing.T) {
 	out, err := p.Render("yaml")
 	if err != nil || strings.Contains(string(out), "docker.sock") {
 		t.Errorf("config prints the mount Load added (%v):\n%s", err, out)
+	}
+}
+
+// TestUseAPISocketDockerHost: the socket mounted is DOCKER_HOST's when
+// set, as Docker Compose's endpoint; one that is not a unix socket is
+// refused with Compose's words.
+func TestUseAPISocketDockerHost(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    use_api_socket: true\n")
+	t.Setenv("DOCKER_HOST", "unix:///run/berth/api.sock")
+	web, _ := mustLoad(t, LoadOptions{WorkingDir: dir}).Service("web")
+	if len(web.Mounts) != 1 || web.Mounts[0].Source != "/run/berth/api.sock" || web.Mounts[0].Target != "/var/run/docker.sock" {
+		t.Errorf("mounts = %+v, want DOCKER_HOST's socket at /var/run/docker.sock", web.Mounts)
+	}
+	for _, host := range []string{"tcp://127.0.0.1:2375", "unix://relative.sock"} {
+		t.Setenv("DOCKER_HOST", host)
+		_, err := Load(t.Context(), LoadOptions{WorkingDir: dir})
+		if want := "use_api_socket can only be used with unix sockets: docker endpoint " + host + " is incompatible"; err == nil || !strings.Contains(err.Error(), want) || !errdefs.IsInvalidArgument(err) {
+			t.Errorf("DOCKER_HOST=%s: err = %v, want %q", host, err, want)
+		}
 	}
 }
 
