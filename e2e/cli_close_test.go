@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestConfigLockImageDigests: config --lock-image-digests writes an
@@ -69,5 +70,46 @@ func TestNetworkInspectVerbose(t *testing.T) {
 	plain := h.mustBerth("network", "inspect", "verbose-net")
 	if v := h.mustBerth("network", "inspect", "--verbose", "verbose-net"); v != plain || !strings.Contains(v, `"Name": "verbose-net"`) {
 		t.Errorf("inspect --verbose:\n%s\nwithout:\n%s", v, plain)
+	}
+}
+
+// TestNetworkCreateOptsAndAux: network create -o
+// com.docker.network.bridge.enable_icc=false keeps the network's
+// containers from reaching each other (each still serves itself), and
+// --aux-address keeps an address of the subnet from every container;
+// inspect shows the option.
+func TestNetworkCreateOptsAndAux(t *testing.T) {
+	h := newHarness(t)
+	t.Cleanup(func() {
+		h.berth("container", "rm", "-f", "icc-a", "icc-b")
+		h.berth("network", "rm", "icc-net")
+	})
+	h.mustBerth("network", "create", "--subnet", "10.219.7.0/24", "--aux-address", "router=10.219.7.2",
+		"-o", "com.docker.network.bridge.enable_icc=false", "icc-net")
+	if got := strings.TrimSpace(h.mustBerth("network", "inspect", "-f", `{{index .Options "com.docker.network.bridge.enable_icc"}}`, "icc-net")); got != "false" {
+		t.Errorf("inspect: enable_icc %q, want false", got)
+	}
+	for _, name := range []string{"icc-a", "icc-b"} {
+		h.mustBerth("container", "run", "-d", "--name", name, "--network", "icc-net", "--init", "busybox:latest",
+			"sh", "-c", "echo served-by-"+name+" > /tmp/index.html; exec httpd -f -p 8080 -h /tmp")
+	}
+	ip := func(name string) string {
+		return strings.TrimSpace(h.inspectOne(name, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"))
+	}
+	a, b := ip("icc-a"), ip("icc-b")
+	for name, addr := range map[string]string{"icc-a": a, "icc-b": b} {
+		if !strings.HasPrefix(addr, "10.219.7.") || addr == "10.219.7.2" || addr == "10.219.7.1" {
+			t.Errorf("%s's address %q: want one of 10.219.7.0/24 other than the gateway and the aux address", name, addr)
+		}
+	}
+	get := func(from, addr string) result {
+		return h.berth("container", "exec", from, "sh", "-c", "timeout 3 wget -q -O - http://"+addr+":8080/")
+	}
+	h.eventually("icc-a serves itself on its address", 15*time.Second, func() bool {
+		r := get("icc-a", a)
+		return r.code == 0 && strings.Contains(r.stdout, "served-by-icc-a")
+	})
+	if r := get("icc-b", a); r.code == 0 {
+		t.Errorf("icc-b reached icc-a with enable_icc=false:\n%s", r.stdout)
 	}
 }

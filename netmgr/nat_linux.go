@@ -164,7 +164,7 @@ func (m *Manager) addNATLocked(ctx context.Context, f family, n *Network) error 
 		return err
 	}
 	rules := natPostRules(n, f)
-	if m.opt.Outbound {
+	if m.opt.Outbound && !n.NoMasquerade {
 		rules = append(rules, []string{"-s", subnetOf(n, f).String(), "!", "-o", n.Bridge, "-m", "comment", "--comment", ruleComment(n.Name), "-j", "MASQUERADE"})
 	}
 	for _, r := range rules {
