@@ -310,8 +310,6 @@ func TestUseAPISocketThroughServe(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"auths": {"registry.example:5000": {"auth": "dXNlcjpwYXNz"}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	file := filepath.Join(dir, "compose.yaml")
 	yaml := `services:
   tool:
     image: busybox:latest
@@ -320,15 +318,7 @@ func TestUseAPISocketThroughServe(t *testing.T) {
     command: ["sleep", "600"]
     volumes: ["` + dockerCLI + `:/usr/local/bin/docker:ro"]
 `
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
-	h.mustBerth("-f", file, "up", "-d")
-	ps := h.ps(file)
-	if len(ps) != 1 {
-		t.Fatalf("containers: %+v", ps)
-	}
+	file, ctr := h.upOne(yaml)
 	exec := func(script string) result {
 		return h.berth("-f", file, "exec", "-T", "tool", "sh", "-c", script)
 	}
@@ -339,8 +329,8 @@ func TestUseAPISocketThroughServe(t *testing.T) {
 	if r := exec("unset DOCKER_HOST; docker version --format '{{.Server.Os}}'"); r.code != 0 || strings.TrimSpace(r.stdout) != "linux" {
 		t.Errorf("docker version over the socket: exit %d %q\n%s", r.code, r.stdout, r.stderr)
 	}
-	if r := exec("docker ps --format '{{.Names}}'"); r.code != 0 || !slices.Contains(strings.Fields(r.stdout), ps[0].Name) {
-		t.Errorf("docker ps over the socket: exit %d %q, want %s among them\n%s", r.code, r.stdout, ps[0].Name, r.stderr)
+	if r := exec("docker ps --format '{{.Names}}'"); r.code != 0 || !slices.Contains(strings.Fields(r.stdout), ctr.Name) {
+		t.Errorf("docker ps over the socket: exit %d %q, want %s among them\n%s", r.code, r.stdout, ctr.Name, r.stderr)
 	}
 	if r := exec("cat /run/secrets/docker/config.json"); r.code != 0 || !strings.Contains(r.stdout, "registry.example:5000") {
 		t.Errorf("credentials in the container: exit %d %q", r.code, r.stdout)
@@ -351,8 +341,6 @@ func TestUseAPISocketThroughServe(t *testing.T) {
 // line the attributes docker logs --details shows, through berth's CLI.
 func TestLoggingAttrs(t *testing.T) {
 	h := newHarness(t)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "compose.yaml")
 	yaml := `services:
   web:
     image: busybox:latest
@@ -364,18 +352,10 @@ func TestLoggingAttrs(t *testing.T) {
       driver: json-file
       options: {labels: team, env: APP_ENV, tag: "{{.Name}}"}
 `
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
-	h.mustBerth("-f", file, "up", "-d")
-	ps := h.ps(file)
-	if len(ps) != 1 {
-		t.Fatalf("containers: %+v", ps)
-	}
-	want := "APP_ENV=test,tag=" + ps[0].Name + ",team=core detailed-line"
+	file, ctr := h.upOne(yaml)
+	want := "APP_ENV=test,tag=" + ctr.Name + ",team=core detailed-line"
 	h.eventually("logs --details shows the attributes", 10*time.Second, func() bool {
-		return strings.Contains(h.berth("container", "logs", "--details", ps[0].Name).stdout, want)
+		return strings.Contains(h.berth("container", "logs", "--details", ctr.Name).stdout, want)
 	})
 	if out := h.berth("-f", file, "logs", "--no-log-prefix", "web").stdout; strings.Contains(out, "team=core") {
 		t.Errorf("logs without --details shows the attributes:\n%s", out)
@@ -449,8 +429,6 @@ volumes:
 // order.
 func TestLoggingCompress(t *testing.T) {
 	h := newHarness(t)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "compose.yaml")
 	yaml := `services:
   chatty:
     image: busybox:latest
@@ -459,20 +437,12 @@ func TestLoggingCompress(t *testing.T) {
       driver: json-file
       options: {max-size: 2k, max-file: "20", compress: "true"}
 `
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
-	h.mustBerth("-f", file, "up", "-d")
-	ps := h.ps(file, "-a")
-	if len(ps) != 1 {
-		t.Fatalf("containers: %+v", ps)
-	}
+	file, ctr := h.upOne(yaml)
 	// Exited: the shim has waited for the last compression.
 	h.eventually("chatty exits", 20*time.Second, func() bool {
-		return h.inspectOne(ps[0].Name, "{{.State.Status}}") == "exited"
+		return h.inspectOne(ctr.Name, "{{.State.Status}}") == "exited"
 	})
-	logPath := h.inspectOne(ps[0].Name, "{{.LogPath}}")
+	logPath := h.inspectOne(ctr.Name, "{{.LogPath}}")
 	rotated, _ := filepath.Glob(logPath + ".*")
 	if len(rotated) < 3 {
 		t.Fatalf("rotated files %q, want several (200 lines of ~80 bytes in files of 2k)", rotated)
@@ -492,4 +462,21 @@ func TestLoggingCompress(t *testing.T) {
 			t.Fatalf("logs line %d: %q, want %q", i, l, want)
 		}
 	}
+}
+
+// upOne writes yaml as a Compose file of its own, runs up -d (down -v when
+// the test ends) and returns the file and the one container it made.
+func (h *harness) upOne(yaml string) (string, psEntry) {
+	h.t.Helper()
+	file := filepath.Join(h.t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	ps := h.ps(file, "-a")
+	if len(ps) != 1 {
+		h.t.Fatalf("containers: %+v", ps)
+	}
+	return file, ps[0]
 }

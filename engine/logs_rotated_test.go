@@ -9,17 +9,22 @@ import (
 	"time"
 )
 
+// writeLines writes log lines "line from" … "line to-1" to path, a second
+// apart.
+func writeLines(t *testing.T, path string, from, to int, mode os.FileMode) {
+	t.Helper()
+	var b []byte
+	for i := from; i < to; i++ {
+		b = fmt.Appendf(b, `{"time":%q,"stream":"stdout","log":"line %d"}`+"\n", logBase.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano), i)
+	}
+	if err := os.WriteFile(path, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLogReaderRotated(t *testing.T) {
 	p := writeLog(t, 0, false) // container.log with one unparseable line
-	write := func(path string, from, to int) {
-		var b []byte
-		for i := from; i < to; i++ {
-			b = fmt.Appendf(b, `{"time":%q,"stream":"stdout","log":"line %d"}`+"\n", logBase.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano), i)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(path string, from, to int) { writeLines(t, path, from, to, 0o644) }
 	write(p+".2", 0, 3)
 	write(p+".1", 3, 5)
 	write(p, 5, 7)
@@ -80,15 +85,7 @@ func TestLogReaderRotated(t *testing.T) {
 // under its .gz name.
 func TestLogReaderCompressed(t *testing.T) {
 	p := writeLog(t, 0, false)
-	write := func(path string, from, to int) {
-		var b []byte
-		for i := from; i < to; i++ {
-			b = fmt.Appendf(b, `{"time":%q,"stream":"stdout","log":"line %d"}`+"\n", logBase.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano), i)
-		}
-		if err := os.WriteFile(path, b, 0o640); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(path string, from, to int) { writeLines(t, path, from, to, 0o640) }
 	write(p+".3", 0, 2)
 	write(p+".2", 2, 4)
 	write(p, 6, 7)

@@ -2,21 +2,14 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/berth-dev/berth/engine/image"
-	"github.com/berth-dev/berth/internal/testimage"
 )
 
 // TestConfigOutputModes: config --networks, --environment, --variables and -o.
@@ -170,22 +163,9 @@ func TestConfigServices(t *testing.T) {
 // --lock-image-digests prints only the references; a reference neither
 // knows fails naming it.
 func TestConfigImageDigests(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := serveTestRegistry(t)
 	root := t.TempDir()
-	s, err := image.Open(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rootfs bytes.Buffer
-	if err := testimage.BusyboxRootfs(&rootfs); err != nil {
-		t.Fatal(err)
-	}
-	local, err := s.Import(t.Context(), &rootfs, host+"/cli/local:1", image.ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	local := importBusybox(t, root, host+"/cli/local:1")
 	remoteImg, err := random.Image(64, 1)
 	if err != nil {
 		t.Fatal(err)

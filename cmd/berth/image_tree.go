@@ -13,6 +13,7 @@ import (
 	"github.com/docker/go-units"
 	"golang.org/x/term"
 
+	"github.com/berth-dev/berth/dockerapi"
 	"github.com/berth-dev/berth/engine/image"
 )
 
@@ -57,25 +58,14 @@ const treeColumnSpacing = 3
 func treeImages(imgs []*image.Image, users map[string]int) []treeImage {
 	var out []treeImage
 	for _, img := range imgs {
-		size := units.HumanSizeWithPrecision(float64(img.Size), 3)
-		d := treeDetails{id: img.ID, diskUsage: size, contentSize: size, inUse: users[img.ID] > 0}
-		platform := img.OS + "/" + img.Architecture
-		child := treeDetails{id: img.Digest, diskUsage: size, contentSize: size, inUse: d.inUse}
-		ti := treeImage{names: familiarNames(img.RepoTags), details: d, children: []treeChild{{platform: platform, details: child}}}
-		if !img.Created.IsZero() {
-			ti.created = img.Created.Unix()
-		}
-		out = append(out, ti)
+		s := dockerapi.ImageSummary(img, users[img.ID])
+		size := units.HumanSizeWithPrecision(float64(s.Size), 3)
+		d := treeDetails{id: s.ID, diskUsage: size, contentSize: size, inUse: s.Containers > 0}
+		child := treeChild{platform: img.OS + "/" + img.Architecture, details: d}
+		child.details.id = img.Digest
+		out = append(out, treeImage{names: s.RepoTags, details: d, children: []treeChild{child}, created: s.Created})
 	}
 	slices.SortStableFunc(out, func(a, b treeImage) int { return cmp.Compare(b.created, a.created) })
-	return out
-}
-
-func familiarNames(refs []string) []string {
-	out := make([]string, len(refs))
-	for i, r := range refs {
-		out[i] = image.FamiliarName(r)
-	}
 	return out
 }
 
