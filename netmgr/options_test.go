@@ -1,6 +1,7 @@
 package netmgr
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -38,5 +39,31 @@ func TestSetDriverOptions(t *testing.T) {
 	got := n.DriverOptions()
 	if len(got) != 3 || got[OptBridgeName] != "berthx" || got[OptMTU] != "1400" || got[OptEnableICC] != "false" {
 		t.Errorf("DriverOptions = %v", got)
+	}
+}
+
+// TestPostRulesMasquerade: connections out of a network are masqueraded
+// when berth gives containers the outside, unless enable_ip_masquerade is
+// false; the published ports' rules stay either way.
+func TestPostRulesMasquerade(t *testing.T) {
+	n := &Network{Name: "web_default", Bridge: "berth0123456789", Subnet: netip.MustParsePrefix("10.9.0.0/24")}
+	masq := "-s 10.9.0.0/24 ! -o berth0123456789 -m comment --comment berth:web_default -j MASQUERADE"
+	has := func(rules [][]string) bool {
+		for _, r := range rules {
+			if strings.Join(r, " ") == masq {
+				return true
+			}
+		}
+		return false
+	}
+	if r := postRules(n, ipv4, true); !has(r) || len(r) != len(natPostRules(n, ipv4))+1 {
+		t.Errorf("outbound: %q, want the published ports' rules and %q", r, masq)
+	}
+	if r := postRules(n, ipv4, false); has(r) {
+		t.Errorf("without outbound: %q", r)
+	}
+	n.NoMasquerade = true
+	if r := postRules(n, ipv4, true); has(r) || len(r) != len(natPostRules(n, ipv4)) {
+		t.Errorf("enable_ip_masquerade=false: %q", r)
 	}
 }
