@@ -308,6 +308,9 @@ func hostConfig(c *engine.Container) *container.HostConfig {
 	if cfg.Logging.MaxFile > 0 {
 		hc.LogConfig.Config["max-file"] = strconv.Itoa(cfg.Logging.MaxFile)
 	}
+	if cfg.Logging.Compress {
+		hc.LogConfig.Config["compress"] = "true"
+	}
 	for _, s := range cfg.DNS {
 		if a, err := netip.ParseAddr(s); err == nil {
 			hc.DNS = append(hc.DNS, a)

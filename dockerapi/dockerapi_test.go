@@ -211,7 +211,7 @@ func TestHostAndNoneNetworks(t *testing.T) {
 
 func TestNetworkAndVolume(t *testing.T) {
 	n := NetworkInspect(demoNetwork())
-	if n.Driver != "bridge" || n.Options[optBridgeName] != "berth7d1e000000" || len(n.IPAM.Config) != 1 ||
+	if n.Driver != "bridge" || n.Options[netmgr.OptBridgeName] != "berth7d1e000000" || len(n.IPAM.Config) != 1 ||
 		n.IPAM.Config[0].Subnet.String() != "172.30.0.0/16" || n.Containers[string(id)].Name != "demo-web-1" ||
 		n.Containers[string(id)].IPv4Address.String() != "172.30.0.2/16" {
 		t.Errorf("NetworkInspect = %+v", n)

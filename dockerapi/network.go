@@ -3,17 +3,10 @@ package dockerapi
 import (
 	"maps"
 	"net/netip"
-	"strconv"
 
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-dev/berth/netmgr"
-)
-
-// Docker's bridge driver options berth's networks report.
-const (
-	optBridgeName = "com.docker.network.bridge.name"
-	optMTU        = "com.docker.network.driver.mtu"
 )
 
 // NetworkSummary is one element of `GET /networks` (`docker network ls`).
@@ -28,14 +21,11 @@ func NetworkSummary(n *netmgr.Network) network.Summary {
 		EnableIPv6: n.Subnet6.IsValid(),
 		IPAM:       network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{}},
 		Internal:   n.Internal,
-		Options:    map[string]string{optBridgeName: n.Bridge},
+		Options:    n.DriverOptions(),
 		Labels:     maps.Clone(n.Labels),
 	}
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
-	}
-	if n.MTU > 0 {
-		out.Options[optMTU] = strconv.Itoa(n.MTU)
 	}
 	if n.Subnet.IsValid() {
 		out.IPAM.Config = append(out.IPAM.Config, network.IPAMConfig{Subnet: n.Subnet, IPRange: n.IPRange, Gateway: n.Gateway})

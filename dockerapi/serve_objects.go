@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -47,14 +46,9 @@ func NetworkConfig(req network.CreateRequest) (netmgr.NetworkConfig, error) {
 			}
 		}
 	}
-	if v := req.Options[optMTU]; v != "" {
-		mtu, err := strconv.Atoi(v)
-		if err != nil {
-			return cfg, fmt.Errorf("option %s=%q: not a number: %w", optMTU, v, errdefs.ErrInvalidArgument)
-		}
-		cfg.MTU = mtu
+	if err := cfg.SetDriverOptions(req.Options); err != nil {
+		return cfg, fmt.Errorf("option %w", err)
 	}
-	cfg.BridgeName = req.Options[optBridgeName]
 	return cfg, nil
 }
 

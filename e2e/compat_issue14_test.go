@@ -5,6 +5,8 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,12 +292,55 @@ func TestUseAPISocketNeedsTheSocket(t *testing.T) {
 	}
 }
 
+// TestUseAPISocketThroughServe: use_api_socket mounts the engine's socket
+// as Docker Compose does, DOCKER_HOST's: with berth serve listening on a
+// socket of the test's choosing, the stock docker CLI (bind-mounted into a
+// busybox container) reaches the API over /var/run/docker.sock, pings it
+// and lists the container it runs in; the docker config's credentials are
+// in the container as DOCKER_CONFIG's config.json.
+func TestUseAPISocketThroughServe(t *testing.T) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("no docker CLI at %s", dockerCLI)
+	}
+	h := newHarness(t)
+	sock := h.serve()
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	cfg := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", cfg)
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"auths": {"registry.example:5000": {"auth": "dXNlcjpwYXNz"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `services:
+  tool:
+    image: busybox:latest
+    init: true
+    use_api_socket: true
+    command: ["sleep", "600"]
+    volumes: ["` + dockerCLI + `:/usr/local/bin/docker:ro"]
+`
+	file, ctr := h.upOne(yaml)
+	exec := func(script string) result {
+		return h.berth("-f", file, "exec", "-T", "tool", "sh", "-c", script)
+	}
+	if r := exec("test -S /var/run/docker.sock && echo $DOCKER_CONFIG"); r.code != 0 || strings.TrimSpace(r.stdout) != "/run/secrets/docker" {
+		t.Errorf("socket and DOCKER_CONFIG in the container: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	// docker version pings the API (/_ping) before it asks for /version.
+	if r := exec("unset DOCKER_HOST; docker version --format '{{.Server.Os}}'"); r.code != 0 || strings.TrimSpace(r.stdout) != "linux" {
+		t.Errorf("docker version over the socket: exit %d %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := exec("docker ps --format '{{.Names}}'"); r.code != 0 || !slices.Contains(strings.Fields(r.stdout), ctr.Name) {
+		t.Errorf("docker ps over the socket: exit %d %q, want %s among them\n%s", r.code, r.stdout, ctr.Name, r.stderr)
+	}
+	if r := exec("cat /run/secrets/docker/config.json"); r.code != 0 || !strings.Contains(r.stdout, "registry.example:5000") {
+		t.Errorf("credentials in the container: exit %d %q", r.code, r.stdout)
+	}
+}
+
 // TestLoggingAttrs: json-file's labels, env and tag options give each
 // line the attributes docker logs --details shows, through berth's CLI.
 func TestLoggingAttrs(t *testing.T) {
 	h := newHarness(t)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "compose.yaml")
 	yaml := `services:
   web:
     image: busybox:latest
@@ -307,18 +352,10 @@ func TestLoggingAttrs(t *testing.T) {
       driver: json-file
       options: {labels: team, env: APP_ENV, tag: "{{.Name}}"}
 `
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
-	h.mustBerth("-f", file, "up", "-d")
-	ps := h.ps(file)
-	if len(ps) != 1 {
-		t.Fatalf("containers: %+v", ps)
-	}
-	want := "APP_ENV=test,tag=" + ps[0].Name + ",team=core detailed-line"
+	file, ctr := h.upOne(yaml)
+	want := "APP_ENV=test,tag=" + ctr.Name + ",team=core detailed-line"
 	h.eventually("logs --details shows the attributes", 10*time.Second, func() bool {
-		return strings.Contains(h.berth("container", "logs", "--details", ps[0].Name).stdout, want)
+		return strings.Contains(h.berth("container", "logs", "--details", ctr.Name).stdout, want)
 	})
 	if out := h.berth("-f", file, "logs", "--no-log-prefix", "web").stdout; strings.Contains(out, "team=core") {
 		t.Errorf("logs without --details shows the attributes:\n%s", out)
@@ -385,4 +422,61 @@ volumes:
 	if out := h.mustBerth("container", "ls", "-a"); !strings.Contains(out, "pre_start-1") {
 		t.Errorf("the failed hook container is not kept:\n%s", out)
 	}
+}
+
+// TestLoggingCompress: json-file's compress gzips the rotated files as
+// Docker does (container.log.N.gz), and logs still shows every line, in
+// order.
+func TestLoggingCompress(t *testing.T) {
+	h := newHarness(t)
+	yaml := `services:
+  chatty:
+    image: busybox:latest
+    command: ["sh", "-c", "i=0; while [ $$i -lt 200 ]; do echo \"line $$i padding-padding-padding\"; i=$$((i+1)); done"]
+    logging:
+      driver: json-file
+      options: {max-size: 2k, max-file: "20", compress: "true"}
+`
+	file, ctr := h.upOne(yaml)
+	// Exited: the shim has waited for the last compression.
+	h.eventually("chatty exits", 20*time.Second, func() bool {
+		return h.inspectOne(ctr.Name, "{{.State.Status}}") == "exited"
+	})
+	logPath := h.inspectOne(ctr.Name, "{{.LogPath}}")
+	rotated, _ := filepath.Glob(logPath + ".*")
+	if len(rotated) < 3 {
+		t.Fatalf("rotated files %q, want several (200 lines of ~80 bytes in files of 2k)", rotated)
+	}
+	for _, p := range rotated {
+		b, err := os.ReadFile(p)
+		if !strings.HasSuffix(p, ".gz") || err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: not a gzipped rotated file (%v)", filepath.Base(p), err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(h.mustBerth("-f", file, "logs", "--no-log-prefix", "chatty")), "\n")
+	if len(lines) != 200 {
+		t.Fatalf("logs shows %d lines, want 200", len(lines))
+	}
+	for i, l := range lines {
+		if want := "line " + strconv.Itoa(i) + " padding-padding-padding"; l != want {
+			t.Fatalf("logs line %d: %q, want %q", i, l, want)
+		}
+	}
+}
+
+// upOne writes yaml as a Compose file of its own, runs up -d (down -v when
+// the test ends) and returns the file and the one container it made.
+func (h *harness) upOne(yaml string) (string, psEntry) {
+	h.t.Helper()
+	file := filepath.Join(h.t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { h.berth("-f", file, "down", "-v") })
+	h.mustBerth("-f", file, "up", "-d")
+	ps := h.ps(file, "-a")
+	if len(ps) != 1 {
+		h.t.Fatalf("containers: %+v", ps)
+	}
+	return file, ps[0]
 }

@@ -86,6 +86,12 @@ func TestContainerListFilters(t *testing.T) {
 	if !slices.Equal(got, []string{"flt-done", "other-done"}) {
 		t.Errorf("ls -a -f exited=3: %v", got)
 	}
+	if got := h.ctrNames("-f", "ancestor=busybox"); !slices.Equal(got, []string{"flt-up"}) {
+		t.Errorf("ls -f ancestor=busybox: %v, want the running busybox:latest one", got)
+	}
+	if got := h.ctrNames("-f", "ancestor=busybox:1.36"); len(got) != 0 {
+		t.Errorf("ls -f ancestor=busybox:1.36: %v, want none", got)
+	}
 	if r := h.berth("container", "ls", "-f", "colour=red"); r.code == 0 || !strings.Contains(r.stderr, `"colour=red"`) {
 		t.Errorf("ls -f colour=red: exit %d, %q", r.code, r.stderr)
 	}

@@ -32,6 +32,9 @@ func TestRunOneOffOptions(t *testing.T) {
 
 	// Plain: no port, no alias.
 	plain := strings.TrimSpace(h.mustBerth("-f", file, "run", "-d", "web"))
+	if id := h.ctrInspectID(plain); len(plain) != 64 || id != plain {
+		t.Errorf("run -d printed %q, want the container's ID (inspect: %q)", plain, id)
+	}
 	time.Sleep(300 * time.Millisecond)
 	if got := httpGet(webPort); got != "" {
 		t.Errorf("a one-off without --service-ports serves the service's port: %q", got)

@@ -279,6 +279,11 @@ type LogConfig struct {
 	Driver  string `json:"driver,omitempty"`
 	MaxSize int64  `json:"max_size,omitempty"` // bytes per file; 0: no rotation
 	MaxFile int    `json:"max_file,omitempty"` // files kept, with the current one
+	// Compress gzips each rotated file (container.log.1.gz …), as the
+	// compress option of Docker's drivers: after each rotation the shim
+	// runs `berth log-compress` (CompressRotatedLogs) and waits for it
+	// before it rotates again. Logs reads the compressed files.
+	Compress bool `json:"compress,omitempty"`
 	// The json-file driver's attributes of every line, which Logs gives
 	// with Details (docker logs --details): the container labels named
 	// by Labels or matching LabelsRegex, the environment variables named

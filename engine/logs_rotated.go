@@ -2,25 +2,116 @@ package engine
 
 import (
 	"bufio"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
-// rotatedLogs are the rotated files of the log at path (path.1, path.2, …),
-// oldest first.
+// gzSuffix names a rotated log the compress option has gzipped, as
+// Docker's json-file and local drivers do (container.log.2.gz).
+const gzSuffix = ".gz"
+
+// rotatedLogs are the rotated files of the log at path (path.1 or
+// path.1.gz, path.2…), oldest first. Where both names of one file exist
+// (its compression is being finished) the compressed one is complete.
 func rotatedLogs(path string) []string {
 	var out []string
 	for i := 1; ; i++ {
 		p := path + "." + strconv.Itoa(i)
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(p + gzSuffix); err == nil {
+			p += gzSuffix
+		} else if _, err := os.Stat(p); err != nil {
 			break
 		}
 		out = append([]string{p}, out...)
 	}
 	return out
+}
+
+// openRotated opens the rotated log p for reading its lines, decompressing
+// a gzipped one. A plain file compressed meanwhile is read under its new
+// name. A missing file is fs.ErrNotExist.
+func openRotated(p string) (io.ReadCloser, error) {
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) && !strings.HasSuffix(p, gzSuffix) {
+		p += gzSuffix
+		f, err = os.Open(p)
+	}
+	if err != nil || !strings.HasSuffix(p, gzSuffix) {
+		return f, err
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("log %s: %w", p, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{zr, f}, nil
+}
+
+// CompressRotatedLogs gzips every rotated file of the container log at
+// path that is not yet compressed (path.N into path.N.gz, written
+// atomically, then path.N removed), as Docker's drivers do after a
+// rotation when their compress option is set. The shim runs it (through
+// `berth log-compress PATH`) after each rotation and does not rotate again
+// before it is done; readers take path.N.gz where both names exist.
+func CompressRotatedLogs(path string) error {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	var errs []error
+	for _, e := range entries {
+		n, ok := strings.CutPrefix(e.Name(), filepath.Base(path)+".")
+		if _, err := strconv.Atoi(n); !ok || err != nil || !e.Type().IsRegular() {
+			continue // not a plain rotated file
+		}
+		p := filepath.Join(filepath.Dir(path), e.Name())
+		if names[e.Name()+gzSuffix] { // compressed, not yet removed
+			errs = append(errs, os.Remove(p))
+			continue
+		}
+		errs = append(errs, compressFile(p))
+	}
+	return errors.Join(errs...)
+}
+
+// compressFile writes p's content gzipped to p.gz and removes p.
+func compressFile(p string) error {
+	src, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		zw := gzip.NewWriter(pw)
+		_, err := io.Copy(zw, src)
+		pw.CloseWithError(errors.Join(err, zw.Close()))
+	}()
+	if err := atomicfile.WriteFrom(p+gzSuffix, pr, fi.Mode().Perm()); err != nil {
+		_ = pr.CloseWithError(err)
+		return fmt.Errorf("compress %s: %w", p, err)
+	}
+	return os.Remove(p)
 }
 
 // readHistory passes the lines of the rotated files and of the current one
@@ -45,7 +136,7 @@ func (r *logReader) readHistory(rotated []string) error {
 		ring = append(ring, append([]byte(nil), line...))
 		return nil
 	}
-	readLines := func(f *os.File) (int64, error) {
+	readLines := func(f io.Reader) (int64, error) {
 		br := bufio.NewReaderSize(f, 64<<10)
 		var off int64
 		for !r.pastUntil {
@@ -73,7 +164,7 @@ func (r *logReader) readHistory(rotated []string) error {
 		return off, nil
 	}
 	for _, p := range rotated {
-		f, err := os.Open(p)
+		f, err := openRotated(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // rotated away meanwhile
 		}

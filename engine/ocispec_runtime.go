@@ -72,6 +72,8 @@ func applyRuntime(s *specs.Spec, c ContainerConfig, in SpecInputs) error {
 		return invalid("logging: driver %q: want none, or nothing for json-file", c.Logging.Driver)
 	case c.Logging.Driver == LogDriverNone && c.Logging.MaxSize != 0:
 		return invalid("logging: driver none keeps no log to rotate")
+	case c.Logging.Compress && c.Logging.MaxSize == 0:
+		return invalid("logging: compress needs max-size: no file is rotated to compress")
 	}
 	p.Terminal = c.Tty
 	s.Root.Readonly = c.ReadOnly

@@ -71,6 +71,9 @@ func shimArgs(rec *record) []string {
 	}
 	if l := rec.Config.Logging; l.MaxSize > 0 {
 		args = append(args, "--log-max-size", strconv.FormatInt(l.MaxSize, 10), "--log-max-file", strconv.Itoa(max(l.MaxFile, 1)))
+		if l.Compress && l.MaxFile > 1 {
+			args = append(args, "--log-compress") // through `berth log-compress`: see LogConfig.Compress
+		}
 	}
 	args = append(args, healthArgs(effectiveHealthcheck(rec.Config.Healthcheck, rec.ImageConfig.Healthcheck))...)
 	return args

@@ -19,7 +19,7 @@ func ruleComment(name string) string { return "berth:" + name }
 // networkRules lists the rules of network n in berth's chain, as iptables
 // arguments after "-A BERTH-FORWARD", in order. Traffic between containers of
 // the network is accepted (bridged traffic crosses FORWARD when br_netfilter
-// is on, whatever FORWARD's policy); an Internal network drops everything
+// is on, whatever FORWARD's policy), dropped with NoICC; an Internal network drops everything
 // else from or to its bridge; replies to connections out of the bridge are
 // accepted. Other networks accept connections to their published ports
 // (DNAT) and, when outbound, connections out of the bridge; when not
@@ -36,8 +36,12 @@ func networkRules(n *Network, outbound bool) [][]string {
 		}
 		return r
 	}
+	icc := "ACCEPT"
+	if n.NoICC {
+		icc = "DROP" // enable_icc=false, as Docker's bridge driver
+	}
 	rules := [][]string{
-		rule([]string{"-i", br, "-o", br}, c, []string{"-j", "ACCEPT"}),
+		rule([]string{"-i", br, "-o", br}, c, []string{"-j", icc}),
 	}
 	if n.Internal {
 		rules = append(rules,

@@ -163,11 +163,7 @@ func (m *Manager) addNATLocked(ctx context.Context, f family, n *Network) error 
 	if err := m.ensureNATChainsLocked(ctx, f); err != nil {
 		return err
 	}
-	rules := natPostRules(n, f)
-	if m.opt.Outbound {
-		rules = append(rules, []string{"-s", subnetOf(n, f).String(), "!", "-o", n.Bridge, "-m", "comment", "--comment", ruleComment(n.Name), "-j", "MASQUERADE"})
-	}
-	for _, r := range rules {
+	for _, r := range postRules(n, f, m.opt.Outbound) {
 		if _, err := m.nat(ctx, f, append([]string{"-A", natPost}, r...)...); err != nil {
 			return err
 		}

@@ -161,6 +161,12 @@ type NetworkConfig struct {
 	// endpoint (Docker's auxiliary addresses): taken by something outside
 	// the network's containers.
 	AuxAddresses []netip.Addr
+	// NoICC drops traffic between the network's containers (Docker's
+	// enable_icc=false); they still reach the gateway and the outside.
+	NoICC bool
+	// NoMasquerade leaves connections out of the network without source
+	// NAT (Docker's enable_ip_masquerade=false): the network is routed.
+	NoMasquerade bool
 }
 
 // recordVersion is the version of Network records this package writes and
@@ -185,6 +191,8 @@ type Network struct {
 	// AuxAddresses are never given to an endpoint.
 	AuxAddresses []netip.Addr      `json:"aux_addresses,omitempty"`
 	MTU          int               `json:"mtu,omitempty"`
+	NoICC        bool              `json:"no_icc,omitempty"`        // see NetworkConfig.NoICC
+	NoMasquerade bool              `json:"no_masquerade,omitempty"` // see NetworkConfig.NoMasquerade
 	Labels       map[string]string `json:"labels,omitempty"`
 	Created      time.Time         `json:"created"`
 	// Endpoints by sandbox ID.
@@ -390,6 +398,8 @@ func (m *Manager) Create(ctx context.Context, cfg NetworkConfig) (_ *Network, re
 		IPRange6: cfg.IPRange6.Masked(),
 		MTU:      cfg.MTU,
 
+		NoICC:        cfg.NoICC,
+		NoMasquerade: cfg.NoMasquerade,
 		AuxAddresses: slices.Clone(cfg.AuxAddresses),
 		Internal:     cfg.Internal,
 		Labels:       maps.Clone(cfg.Labels),

@@ -432,6 +432,12 @@ func TestNetworkRules(t *testing.T) {
 	check(t, networkRules(n, true), []string{want[0], dnat, want[1],
 		"-i berth0123456789 ! -o berth0123456789 -m comment --comment berth:web_default -j ACCEPT",
 	})
+	n.NoICC = true // enable_icc=false: containers of the network do not reach each other
+	check(t, networkRules(n, true), []string{
+		"-i berth0123456789 -o berth0123456789 -m comment --comment berth:web_default -j DROP", dnat, want[1],
+		"-i berth0123456789 ! -o berth0123456789 -m comment --comment berth:web_default -j ACCEPT",
+	})
+	n.NoICC = false
 	n.Internal = true
 	check(t, networkRules(n, true), []string{
 		want[0],

@@ -140,6 +140,17 @@ func natPostRules(n *Network, f family) [][]string {
 	return out
 }
 
+// postRules are network n's rules of family f in berth's POSTROUTING
+// chain: natPostRules, and when outbound the masquerade of connections out
+// of the network, unless NoMasquerade (enable_ip_masquerade=false).
+func postRules(n *Network, f family, outbound bool) [][]string {
+	rules := natPostRules(n, f)
+	if outbound && !n.NoMasquerade {
+		rules = append(rules, []string{"-s", subnetOf(n, f).String(), "!", "-o", n.Bridge, "-m", "comment", "--comment", ruleComment(n.Name), "-j", "MASQUERADE"})
+	}
+	return rules
+}
+
 // ruleMapping reads the host side of a DNAT rule of berth's chain of
 // family f (as dnatRules writes it and iptables -S lists it). A rule for
 // every address has the unspecified address of f.

@@ -37,6 +37,40 @@ func TestTranslateUmaskAndServiceAlias(t *testing.T) {
 	}
 }
 
+// TestLogCompress: compress gzips the rotated files of json-file when set,
+// of local unless unset (Docker's defaults), and needs files to rotate.
+func TestLogCompress(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		driver string
+		opts   map[string]string
+		want   bool
+		err    string
+	}{
+		{"json-file default", "json-file", map[string]string{"max-size": "1k", "max-file": "3"}, false, ""},
+		{"json-file set", "json-file", map[string]string{"max-size": "1k", "max-file": "3", "compress": "true"}, true, ""},
+		{"json-file one file", "json-file", map[string]string{"max-size": "1k", "compress": "true"}, false, "max-file is less than 2"},
+		{"json-file no size", "", map[string]string{"max-file": "3", "compress": "true"}, false, "max-file needs max-size"},
+		{"local default", "local", nil, true, ""},
+		{"local unset", "local", map[string]string{"compress": "false"}, false, ""},
+		{"local one file", "local", map[string]string{"max-file": "1"}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lc, err := logConfig(&spec.Logging{Driver: tc.driver, Options: tc.opts})
+			switch {
+			case tc.err != "":
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errdefs.IsInvalidArgument(err) {
+					t.Errorf("err = %v, want %q", err, tc.err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case lc.Compress != tc.want:
+				t.Errorf("Compress = %v, want %v", lc.Compress, tc.want)
+			}
+		})
+	}
+}
+
 func TestLogOptions(t *testing.T) {
 	for _, tc := range []struct {
 		opts map[string]string
@@ -48,7 +82,10 @@ func TestLogOptions(t *testing.T) {
 		{map[string]string{"max-buffer-size": "4m"}, "max-buffer-size is only supported with 'mode=non-blocking'"},
 		{map[string]string{"mode": "non-blocking", "max-buffer-size": "lots"}, `max-buffer-size "lots": not a size`},
 		{map[string]string{"mode": "lossy"}, `mode "lossy": want blocking or non-blocking`},
-		{map[string]string{"compress": "true"}, "berth keeps rotated logs uncompressed"},
+		{map[string]string{"compress": "true"}, ""},
+		{map[string]string{"compress": "yes"}, `compress "yes": not a boolean`},
+		{map[string]string{"compress": "true", "max-file": "1"}, "compress cannot be true when max-file is less than 2"},
+		{map[string]string{"max-file": "1"}, ""},
 	} {
 		_, err := logConfig(&spec.Logging{Driver: "local", Options: tc.opts})
 		switch {

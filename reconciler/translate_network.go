@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -159,19 +158,8 @@ func NetworkConfig(n spec.Network, labels map[string]string) (netmgr.NetworkConf
 			cfg.Subnet, cfg.Gateway, cfg.IPRange, seen4 = pfx, gw, r, true
 		}
 	}
-	for k, v := range n.DriverOpts {
-		switch k {
-		case "com.docker.network.driver.mtu":
-			mtu, err := strconv.Atoi(v)
-			if err != nil {
-				return cfg, fmt.Errorf("networks.%s.driver_opts.%s: %q is not a number: %w", n.Key, k, v, errdefs.ErrInvalidArgument)
-			}
-			cfg.MTU = mtu
-		case "com.docker.network.bridge.name":
-			cfg.BridgeName = v
-		default:
-			return cfg, fmt.Errorf("networks.%s.driver_opts.%s: not supported (com.docker.network.driver.mtu, com.docker.network.bridge.name): %w", n.Key, k, errdefs.ErrNotImplemented)
-		}
+	if err := cfg.SetDriverOptions(n.DriverOpts); err != nil {
+		return cfg, fmt.Errorf("networks.%s.driver_opts.%w", n.Key, err)
 	}
 	return cfg, nil
 }

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -75,7 +76,16 @@ func TestNetworkConfig(t *testing.T) {
 		cfg.MTU != 1400 || cfg.BridgeName != "berthfront" {
 		t.Errorf("NetworkConfig = %+v, %v", cfg, err)
 	}
-	if _, err := NetworkConfig(spec.Network{Key: "x", DriverOpts: map[string]string{"com.docker.network.bridge.enable_icc": "false"}}, nil); !errdefs.IsNotImplemented(err) {
-		t.Errorf("unknown driver_opts: %v", err)
+	cfg, err = NetworkConfig(spec.Network{Key: "x", DriverOpts: map[string]string{"com.docker.network.bridge.enable_icc": "false", "com.docker.network.bridge.enable_ip_masquerade": "false"}}, nil)
+	if err != nil || !cfg.NoICC || !cfg.NoMasquerade {
+		t.Errorf("enable_icc and enable_ip_masquerade false: %+v, %v", cfg, err)
+	}
+	_, err = NetworkConfig(spec.Network{Key: "x", DriverOpts: map[string]string{"com.docker.network.bridge.host_binding_ipv4": "127.0.0.1"}}, nil)
+	if want := "networks.x.driver_opts.com.docker.network.bridge.host_binding_ipv4: not supported ("; !errdefs.IsNotImplemented(err) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("unknown driver_opts: %v, want %q…", err, want)
+	}
+	_, err = NetworkConfig(spec.Network{Key: "x", DriverOpts: map[string]string{"com.docker.network.bridge.enable_icc": "maybe"}}, nil)
+	if want := `networks.x.driver_opts.com.docker.network.bridge.enable_icc="maybe": not a boolean`; !errdefs.IsInvalidArgument(err) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("bad enable_icc: %v, want %q", err, want)
 	}
 }

@@ -151,9 +151,10 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 	switch l.Driver {
 	case "", "json-file":
 	case "local":
-		// Docker's local driver keeps 5 files of 20 MB unless told
-		// otherwise; berth keeps its JSON lines with that rotation.
-		lc.MaxSize, lc.MaxFile = 20<<20, 5
+		// Docker's local driver keeps 5 files of 20 MB, the rotated ones
+		// compressed, unless told otherwise; berth keeps its JSON lines
+		// with that rotation.
+		lc.MaxSize, lc.MaxFile, lc.Compress = 20<<20, 5, true
 	case engine.LogDriverNone:
 		if len(l.Options) > 0 {
 			return lc, fmt.Errorf("driver none takes no options: %w", errdefs.ErrInvalidArgument)
@@ -211,11 +212,11 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 				lc.Tag = v
 			}
 		case "compress":
-			if b, err := strconv.ParseBool(v); err != nil {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
 				return lc, fmt.Errorf("compress %q: not a boolean: %w", v, errdefs.ErrInvalidArgument)
-			} else if b {
-				return lc, fmt.Errorf("compress %q: berth keeps rotated logs uncompressed: %w", v, errdefs.ErrNotImplemented)
 			}
+			lc.Compress = b
 		default:
 			return lc, fmt.Errorf("option %q: not supported: %w", k, errdefs.ErrNotImplemented)
 		}
@@ -225,6 +226,13 @@ func logConfig(l *spec.Logging) (engine.LogConfig, error) {
 	}
 	if lc.MaxFile > 1 && lc.MaxSize == 0 {
 		return lc, fmt.Errorf("max-file needs max-size: %w", errdefs.ErrInvalidArgument)
+	}
+	if lc.Compress && (lc.MaxFile < 2 || lc.MaxSize == 0) {
+		if _, set := l.Options["compress"]; set || l.Driver != "local" {
+			// Docker's words (json-file).
+			return lc, fmt.Errorf("compress cannot be true when max-file is less than 2 or max-size is not set: %w", errdefs.ErrInvalidArgument)
+		}
+		lc.Compress = false // local's default, with one file: nothing rotated to compress
 	}
 	return lc, nil
 }

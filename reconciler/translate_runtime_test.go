@@ -57,7 +57,8 @@ func TestTranslateRuntimeRejects(t *testing.T) {
 		"log driver":     {Logging: &spec.Logging{Driver: "syslog"}},
 		"log max-size":   {Logging: &spec.Logging{Options: map[string]string{"max-size": "big"}}},
 		"log max-file":   {Logging: &spec.Logging{Options: map[string]string{"max-size": "1m", "max-file": "0"}}},
-		"unknown option": {Logging: &spec.Logging{Options: map[string]string{"compress": "true"}}},
+		"unknown option": {Logging: &spec.Logging{Options: map[string]string{"labelz": "a"}}},
+		"log compress":   {Logging: &spec.Logging{Options: map[string]string{"compress": "true"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s.Name = "web"

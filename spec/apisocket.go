@@ -3,6 +3,8 @@ package spec
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
@@ -17,10 +19,25 @@ const (
 	apiSocketConfigDir = "/run/secrets/docker"
 )
 
+// apiSocketSource is the engine's socket on the host, as Docker Compose
+// finds it: DOCKER_HOST when set (a unix socket only: berth serve -H
+// unix://PATH gives berth's), else /var/run/docker.sock.
+func apiSocketSource() (string, error) {
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		return apiSocketPath, nil
+	}
+	path, ok := strings.CutPrefix(host, "unix://")
+	if !ok || !strings.HasPrefix(path, "/") {
+		// Docker Compose's words.
+		return "", fmt.Errorf("use_api_socket can only be used with unix sockets: docker endpoint %s is incompatible: %w", host, errdefs.ErrInvalidArgument)
+	}
+	return path, nil
+}
+
 // withAPISocket does for use_api_socket what Docker Compose does before it
-// creates containers: the engine's socket (/var/run/docker.sock, which
-// must exist: `berth serve -H unix:///var/run/docker.sock` gives berth's)
-// is bind-mounted at the same path, and the credentials of the docker
+// creates containers: the engine's socket (apiSocketSource, which must
+// exist) is bind-mounted at /var/run/docker.sock, and the credentials of the docker
 // config (~/.docker/config.json and its helpers, as `docker login` left
 // them) are mounted as /run/secrets/docker/config.json with DOCKER_CONFIG
 // pointing there, unless the service sets DOCKER_CONFIG itself. cp is
@@ -33,6 +50,10 @@ func withAPISocket(cp *types.Project) (*types.Project, error) {
 	}
 	if !use {
 		return cp, nil
+	}
+	socket, err := apiSocketSource()
+	if err != nil {
+		return nil, err
 	}
 	cf, err := config.Load(config.Dir())
 	if err != nil {
@@ -50,7 +71,7 @@ func withAPISocket(cp *types.Project) (*types.Project, error) {
 		if !s.UseAPISocket {
 			return s, nil
 		}
-		s.Volumes = append(s.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: apiSocketPath, Target: apiSocketPath})
+		s.Volumes = append(s.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: socket, Target: apiSocketPath})
 		if _, set := s.Environment["DOCKER_CONFIG"]; !set {
 			dir := apiSocketConfigDir
 			if s.Environment == nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/errdefs"
 )
 
 func TestUmaskAliasRefreshEntitlementsLoad(t *testing.T) {
@@ -23,7 +25,7 @@ func TestUmaskAliasRefreshEntitlementsLoad(t *testing.T) {
       privileged: true
     logging:
       driver: json-file
-      options: {max-size: 1m, mode: non-blocking, max-buffer-size: 4m, compress: "false"}
+      options: {max-size: 1m, mode: non-blocking, max-buffer-size: 4m, compress: "true"}
 networks:
   front: {}
   back: {}
@@ -126,7 +128,6 @@ func TestIssue14Refused(t *testing.T) {
 		{"services:\n  web:\n    image: web\n    models: [llm]\nmodels:\n  llm: {model: ai/smollm2}\n", "models: not supported: models are served by Docker Model Runner"},
 		{"services:\n  web:\n    provider: {type: model, options: {model: ai/smollm2}}\n", "services.web.provider: not supported: a provider service"},
 		{"services:\n  web:\n    image: web\n    logging: {options: {syslog-address: udp://x}}\n", "services.web.logging.options.syslog-address: not supported: the json-file and local drivers take no other option"},
-		{"services:\n  web:\n    image: web\n    logging: {options: {compress: \"true\"}}\n", `services.web.logging.options.compress: "true" is not supported by berth yet (supported: "false")`},
 		{"services:\n  web:\n    image: web\n    logging: {options: {mode: lossy}}\n", `services.web.logging.options.mode: "lossy" is not supported`},
 		{"services:\n  web:\n    image: web\n    pull_refresh_after: soon\n", `services.web.pull_refresh_after: "soon" is not a duration`},
 		{"services:\n  web:\n    build: {context: ., entitlements: [device]}\n", `services.web.build.entitlements: "device" is not supported by berth yet (supported: "network.host", "security.insecure")`},
@@ -265,6 +266,7 @@ func TestAdditionalContextsLoad(t *testing.T) {
 func TestUseAPISocket(t *testing.T) {
 	cfgDir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", cfgDir)
+	t.Setenv("DOCKER_HOST", "")
 	writeFile(t, cfgDir+"/config.json", `{"auths": {"registry.example:5000": {"auth": "dXNlcjpwYXNz"}}}`)
 	dir := t.TempDir()
 	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    use_api_socket: true\n  own:\n    image: own\n    use_api_socket: true\n    environment: {DOCKER_CONFIG: /cfg}\n")
@@ -298,6 +300,27 @@ func TestUseAPISocket(t *testing.T) {
 	out, err := p.Render("yaml")
 	if err != nil || strings.Contains(string(out), "docker.sock") {
 		t.Errorf("config prints the mount Load added (%v):\n%s", err, out)
+	}
+}
+
+// TestUseAPISocketDockerHost: the socket mounted is DOCKER_HOST's when
+// set, as Docker Compose's endpoint; one that is not a unix socket is
+// refused with Compose's words.
+func TestUseAPISocketDockerHost(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	dir := t.TempDir()
+	writeFile(t, dir+"/compose.yaml", "services:\n  web:\n    image: web\n    use_api_socket: true\n")
+	t.Setenv("DOCKER_HOST", "unix:///run/berth/api.sock")
+	web, _ := mustLoad(t, LoadOptions{WorkingDir: dir}).Service("web")
+	if len(web.Mounts) != 1 || web.Mounts[0].Source != "/run/berth/api.sock" || web.Mounts[0].Target != "/var/run/docker.sock" {
+		t.Errorf("mounts = %+v, want DOCKER_HOST's socket at /var/run/docker.sock", web.Mounts)
+	}
+	for _, host := range []string{"tcp://127.0.0.1:2375", "unix://relative.sock"} {
+		t.Setenv("DOCKER_HOST", host)
+		_, err := Load(t.Context(), LoadOptions{WorkingDir: dir})
+		if want := "use_api_socket can only be used with unix sockets: docker endpoint " + host + " is incompatible"; err == nil || !strings.Contains(err.Error(), want) || !errdefs.IsInvalidArgument(err) {
+			t.Errorf("DOCKER_HOST=%s: err = %v, want %q", host, err, want)
+		}
 	}
 }
 

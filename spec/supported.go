@@ -182,7 +182,7 @@ var supportedFields = map[string]valueCheck{
 	// output as it comes, so it never blocks on its log, in either mode.
 	"services.*.logging.options.mode":            oneOf("blocking", "non-blocking"),
 	"services.*.logging.options.max-buffer-size": nil, // with mode non-blocking, as Docker requires
-	"services.*.logging.options.compress":        oneOf("false"),
+	"services.*.logging.options.compress":        nil, // rotated files gzipped, after each rotation (reconciler: a boolean)
 	// json-file's attributes of each line, shown by docker logs --details.
 	"services.*.logging.options.labels":       nil,
 	"services.*.logging.options.labels-regex": nil,

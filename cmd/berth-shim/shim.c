@@ -37,6 +37,10 @@
  *   --stdin  keep the container's stdin, for attach clients.
  *   --init  the container's process is the init: wait for its ready byte.
  *   --log-max-size BYTES --log-max-file N  rotate container.log.
+ *   --log-compress  gzip the rotated files (.1.gz, .2.gz…): after each
+ *       rotation, start `BERTH log-compress LOG` (it compresses every
+ *       rotated file not yet compressed) and wait for it before the next
+ *       rotation, so that the shim itself carries no compressor.
  *   --auto-remove  once the container has exited for good, start
  *       `BERTH container rm ID` (detached) before exiting.
  *   --runc-cgroup PATH  the runtime is runc and the container has a PID
@@ -100,7 +104,7 @@ enum { POLICY_NO, POLICY_ALWAYS, POLICY_UNLESS_STOPPED, POLICY_ON_FAILURE };
 struct options {
 	char *root, *run_dir, *runtime, *id, *berth, *runc_cgroup;
 	char *restart_arg, *log_max_size_arg, *log_max_file_arg;
-	int debug, tty, init, stdin_, auto_remove;
+	int debug, tty, init, stdin_, auto_remove, log_compress;
 	int policy;
 	long long max_retries;
 	long long log_max_size;
@@ -306,7 +310,8 @@ static char *parse_args(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		char *a = argv[i];
 		if (!strcmp(a, "--debug") || !strcmp(a, "--tty") || !strcmp(a, "--stdin") || !strcmp(a, "--auto-remove") ||
-		    !strcmp(a, "--init")) {
+		    !strcmp(a, "--init") || !strcmp(a, "--log-compress")) {
+			O.log_compress |= !strcmp(a, "--log-compress");
 			O.debug |= !strcmp(a, "--debug");
 			O.tty |= !strcmp(a, "--tty");
 			O.stdin_ |= !strcmp(a, "--stdin");
@@ -438,6 +443,57 @@ static void free_argv(char **argv)
 
 /* ---- logs ---- */
 
+static pid_t compress_pid; /* the running `BERTH log-compress`, or 0 */
+
+/* compress_wait waits for the compression of the last rotation: the next
+ * one renames the files it works on. */
+static void compress_wait(void)
+{
+	int status;
+	pid_t p;
+	if (compress_pid <= 0)
+		return;
+	while ((p = waitpid(compress_pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (p == compress_pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		logf_shim("log compression failed (see above)");
+	compress_pid = 0;
+}
+
+/* compress_start starts `BERTH log-compress LOG` for the files just
+ * rotated; its errors go to the shim's own log. */
+static void compress_start(void)
+{
+	if (!O.berth || !*O.berth) {
+		logf_shim("log compression: no --berth given");
+		return;
+	}
+	char *argv[] = {O.berth, "log-compress", log_path, NULL};
+	int fds[3] = {-1, -1, 2};
+	char *err = NULL;
+	compress_pid = spawn(argv, fds, 3, 0, &err);
+	if (compress_pid < 0) {
+		logmsg("log compression: ", err, NULL);
+		free(err);
+		compress_pid = 0;
+	}
+}
+
+/* rename_rotated renames the rotated file number from to number to, under
+ * both of its names (plain, and .gz once compressed). */
+static void rename_rotated(int from, int to)
+{
+	for (int gz = 0; gz < 2; gz++) {
+		char a[24], b[24];
+		snprintf(a, sizeof a, ".%d%s", from, gz ? ".gz" : "");
+		snprintf(b, sizeof b, ".%d%s", to, gz ? ".gz" : "");
+		char *pa = str_cat(log_path, a, NULL), *pb = str_cat(log_path, b, NULL);
+		rename(pa, pb);
+		free(pa);
+		free(pb);
+	}
+}
+
 static int log_open(char **err)
 {
 	log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -461,25 +517,23 @@ static int log_rotate(void)
 	if (O.log_max_file == 1)
 		rc = unlink(log_path);
 	else {
-		char num[16];
-		snprintf(num, sizeof num, ".%d", O.log_max_file - 1);
-		char *oldest = str_cat(log_path, num, NULL);
-		unlink(oldest);
-		free(oldest);
-		for (int i = O.log_max_file - 2; i >= 1; i--) {
-			char a[16], b[16];
-			snprintf(a, sizeof a, ".%d", i);
-			snprintf(b, sizeof b, ".%d", i + 1);
-			char *from = str_cat(log_path, a, NULL), *to = str_cat(log_path, b, NULL);
-			rename(from, to);
-			free(from);
-			free(to);
+		compress_wait();
+		char num[24];
+		for (int gz = 0; gz < 2; gz++) {
+			snprintf(num, sizeof num, ".%d%s", O.log_max_file - 1, gz ? ".gz" : "");
+			char *oldest = str_cat(log_path, num, NULL);
+			unlink(oldest);
+			free(oldest);
 		}
+		for (int i = O.log_max_file - 2; i >= 1; i--)
+			rename_rotated(i, i + 1);
 		char *first = str_cat(log_path, ".1", NULL);
 		rc = rename(log_path, first);
 		free(first);
 	}
 	int e = errno;
+	if (rc == 0 && O.log_compress && O.log_max_file > 1)
+		compress_start();
 	char *oerr = NULL;
 	if (log_open(&oerr) < 0) {
 		logmsg("log rotation: ", oerr, NULL);
@@ -781,6 +835,10 @@ static void reap_all(void)
 		} else if (p == H.pid) {
 			H.exited = 1;
 			H.status = status;
+		} else if (p == compress_pid) {
+			compress_pid = 0;
+			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+				logf_shim("log compression failed (see above)");
 		}
 		/* anything else: an orphan */
 	}
@@ -1792,6 +1850,7 @@ static void supervise(struct state *st)
 		poll_once(-1);
 	health_end();
 	drain();
+	compress_wait(); /* exited: the log is complete, and in its final files */
 	if (stdin_w >= 0) { /* the run's streams are gone */
 		close(stdin_w);
 		stdin_w = -1;

@@ -24,6 +24,7 @@ type composeBuildOptions struct {
 	print            bool
 	memory           string
 	progress         string
+	check            bool
 	// Accepted and ignored, as docker compose does: legacy flags of the
 	// classic builder.
 	compress, forceRm, noRm, parallel bool
@@ -49,6 +50,7 @@ func newComposeBuildCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.print, "print", false, "print equivalent bake file")
 	f.StringVarP(&o.memory, "memory", "m", "", "set memory limit for the build's RUN steps")
 	f.StringVar(&o.progress, "progress", "", "progress output: auto, tty, plain, json, quiet")
+	f.BoolVar(&o.check, "check", false, "check build configuration (BuildKit's Dockerfile checks; nothing is built)")
 	for _, h := range []struct {
 		name string
 		dst  *bool
@@ -61,6 +63,9 @@ func newComposeBuildCommand(g *globalOptions) *cobra.Command {
 }
 
 func runComposeBuild(ctx context.Context, g *globalOptions, o composeBuildOptions, services []string) error {
+	if o.check {
+		return runBuildCheck(ctx, g, services)
+	}
 	for _, u := range []struct {
 		set  bool
 		flag string

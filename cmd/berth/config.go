@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/spec"
 )
@@ -34,6 +35,11 @@ type configOptions struct {
 	output        string
 	render        spec.RenderOptions
 	formatSet     bool // --format given: --variables is then yaml or json, else a table
+	// resolveDigests pins the document's image references to digests
+	// (--resolve-image-digests); lockDigests keeps only them, an override
+	// file (--lock-image-digests, which implies the other).
+	resolveDigests bool
+	lockDigests    bool
 }
 
 func newConfigCommand(g *globalOptions) *cobra.Command {
@@ -64,6 +70,8 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.render.NoConsistency, "no-consistency", false, "don't check model consistency - warning: may produce invalid Compose output")
 	f.BoolVar(&o.render.NoEnvResolution, "no-env-resolution", false, "don't resolve service env files")
 	f.StringVarP(&o.output, "output", "o", "", "save to file (default to stdout)")
+	f.BoolVar(&o.resolveDigests, "resolve-image-digests", false, "pin image tags to digests (berth's copy's, else the registry's)")
+	f.BoolVar(&o.lockDigests, "lock-image-digests", false, "produce an override file with image digests")
 	return cmd
 }
 
@@ -87,6 +95,11 @@ func runConfig(ctx context.Context, g *globalOptions, o configOptions, services 
 	p, err := spec.Load(ctx, opt)
 	if err != nil {
 		return err
+	}
+	if (o.resolveDigests || o.lockDigests) && !o.listing() {
+		if p, err = pinImageDigests(ctx, g, p, o.lockDigests); err != nil {
+			return err
+		}
 	}
 	if o.quiet {
 		return nil
@@ -192,6 +205,38 @@ func writeVariables(w io.Writer, vars []spec.Variable, o configOptions) error {
 		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\n", v.Name, v.Required, v.Default, v.Alternate)
 	}
 	return tw.Flush()
+}
+
+// pinImageDigests is p with its image references pinned to digests, as
+// config --resolve-image-digests renders it (only those references with
+// lock): the digest of berth's copy of an image when the store has it
+// (what up runs), else the registry's. Warnings go to standard error.
+func pinImageDigests(ctx context.Context, g *globalOptions, p *spec.Project, lock bool) (*spec.Project, error) {
+	flag := "--resolve-image-digests"
+	if lock {
+		flag = "--lock-image-digests"
+	}
+	a, err := g.open()
+	if err != nil {
+		return nil, err
+	}
+	pinned, warnings, err := p.WithImageDigests(func(ref string) (string, error) {
+		img, err := a.images.Resolve(ctx, ref)
+		if err == nil {
+			return img.Digest, nil
+		}
+		if !errdefs.IsNotFound(err) {
+			return "", err
+		}
+		return a.images.RemoteDigest(ctx, ref, image.PullOptions{})
+	}, lock)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(g.stderr, "WARN %s\n", w)
+	}
+	return pinned, nil
 }
 
 // listing tells whether config prints a list (names, hashes, variables,

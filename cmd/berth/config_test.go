@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // TestConfigOutputModes: config --networks, --environment, --variables and -o.
@@ -151,5 +155,59 @@ func TestConfigServices(t *testing.T) {
 		if _, err := config(tc.args...); err == nil || !strings.Contains(oneLine(err), tc.want) {
 			t.Errorf("config %v: %v, want an error with %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestConfigImageDigests: config --resolve-image-digests pins an image the
+// store has to its copy's digest and one it lacks to the registry's;
+// --lock-image-digests prints only the references; a reference neither
+// knows fails naming it.
+func TestConfigImageDigests(t *testing.T) {
+	host := serveTestRegistry(t)
+	root := t.TempDir()
+	local := importBusybox(t, root, host+"/cli/local:1")
+	remoteImg, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rref, _ := name.ParseReference(host + "/cli/remote:2")
+	if err := remote.Write(rref, remoteImg); err != nil {
+		t.Fatal(err)
+	}
+	remoteDigest, _ := remoteImg.Digest()
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	write := func(compose string) {
+		if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("services:\n  app:\n    image: " + host + "/cli/local:1\n    environment: {A: b}\n  job:\n    image: " + host + "/cli/remote:2\n")
+	config := func(args ...string) (string, string, error) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		cmd := newRootCommand(&globalOptions{stdout: &out, stderr: &errb})
+		cmd.SetArgs(append([]string{"--root", root, "--project-directory", dir, "-f", file, "config"}, args...))
+		err := cmd.ExecuteContext(t.Context())
+		return out.String(), errb.String(), err
+	}
+	out, _, err := config("--resolve-image-digests")
+	for _, want := range []string{"image: " + host + "/cli/local:1@" + local.Digest, "image: " + host + "/cli/remote:2@" + remoteDigest.String(), "A: b"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("--resolve-image-digests: %v, no %q in\n%s", err, want, out)
+		}
+	}
+	out, _, err = config("--lock-image-digests")
+	want := "services:\n  app:\n    image: " + host + "/cli/local:1@" + local.Digest + "\n  job:\n    image: " + host + "/cli/remote:2@" + remoteDigest.String() + "\n"
+	if err != nil || out != want {
+		t.Errorf("--lock-image-digests: %v\n%s\nwant\n%s", err, out, want)
+	}
+	write("services:\n  app:\n    image: " + host + "/cli/nope:1\n")
+	if _, _, err := config("--resolve-image-digests"); err == nil || !strings.Contains(oneLine(err), `--resolve-image-digests: image "`+host+`/cli/nope:1"`) {
+		t.Errorf("a reference nobody has: %v", err)
+	}
+	if _, _, err := config("--lock-image-digests", "--no-interpolate"); err == nil || !strings.Contains(oneLine(err), "--lock-image-digests: image digests of a project that is not interpolated") {
+		t.Errorf("--no-interpolate: %v", err)
 	}
 }

@@ -78,7 +78,8 @@ func (f containerFilter) match(c *engine.Container) bool {
 	return anyOf(f.names, func(n string) bool { return strings.Contains(c.Config.Name, strings.TrimPrefix(n, "/")) }) &&
 		anyOf(f.ids, func(id string) bool { return strings.HasPrefix(string(c.ID), id) }) &&
 		anyOf(f.ancestors, func(a string) bool {
-			return image.FamiliarName(c.Config.Image) == image.FamiliarName(a) || c.Config.Image == a ||
+			// A name without a tag is :latest's, as Docker resolves it.
+			return sameImageRef(c.Config.Image, a) ||
 				strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), strings.TrimPrefix(a, "sha256:"))
 		}) &&
 		anyOf(f.networks, func(n string) bool {
@@ -91,4 +92,15 @@ func (f containerFilter) match(c *engine.Container) bool {
 		(len(f.statuses) == 0 || slices.Contains(f.statuses, c.State.Status)) &&
 		(len(f.exited) == 0 || c.State.Status == engine.StatusExited && slices.Contains(f.exited, c.State.ExitCode)) &&
 		matchLabels(c.Config.Labels, f.labels)
+}
+
+// sameImageRef tells whether references a and b name the same image
+// reference once normalised ("busybox" and "docker.io/library/busybox:latest").
+func sameImageRef(a, b string) bool {
+	na, err := image.Normalize(a)
+	if err != nil {
+		return a == b
+	}
+	nb, err := image.Normalize(b)
+	return err == nil && na == nb
 }

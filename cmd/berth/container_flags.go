@@ -312,9 +312,19 @@ func (o *runtimeFlags) applyResources(c *engine.ContainerConfig) error {
 				return badFlag("log-opt", l, "max-file must be 1 or more")
 			}
 			c.Logging.MaxFile = n
+		case "compress":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return badFlag("log-opt", l, "compress is not a boolean")
+			}
+			c.Logging.Compress = b
 		default:
-			return badFlag("log-opt", l, "only max-size and max-file are supported")
+			return badFlag("log-opt", l, "only max-size, max-file and compress are supported")
 		}
+	}
+	if c.Logging.Compress && (c.Logging.MaxFile < 2 || c.Logging.MaxSize == 0) {
+		// Docker's words.
+		return badFlag("log-opt", "compress=true", "compress cannot be true when max-file is less than 2 or max-size is not set")
 	}
 	return nil
 }

@@ -25,6 +25,8 @@ func TestBadFlagValues(t *testing.T) {
 		{"ulimit", []string{"--ulimit", "nofile"}, `--ulimit "nofile"`},
 		{"log-opt key", []string{"--log-opt", "tag=x"}, `--log-opt "tag=x"`},
 		{"log-opt max-file", []string{"--log-opt", "max-file=0"}, `--log-opt "max-file=0"`},
+		{"log-opt compress", []string{"--log-opt", "compress=yes"}, `--log-opt "compress=yes"`},
+		{"log-opt compress one file", []string{"--log-opt", "max-size=1m", "--log-opt", "compress=true"}, `--log-opt "compress=true"`},
 		{"log-driver", []string{"--log-driver", "syslog"}, `--log-driver "syslog"`},
 		{"add-host", []string{"--add-host", "db"}, `--add-host "db"`},
 		{"add-host ip", []string{"--add-host", "db:not-an-ip"}, `--add-host "db:not-an-ip"`},
@@ -99,7 +101,7 @@ func TestRuntimeFlagsApply(t *testing.T) {
 	o.bindFlags(fs)
 	args := []string{"--entrypoint", "", "-m", "64m", "--cpus", "1.5", "--cap-add", "net_admin", "-h", "box",
 		"--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m", "--health-cmd", "true", "--health-interval", "2s",
-		"--ulimit", "nofile=100:200", "--log-opt", "max-size=1m", "--stop-timeout", "3", "--network", "front",
+		"--ulimit", "nofile=100:200", "--log-opt", "max-size=1m", "--log-opt", "max-file=3", "--log-opt", "compress=true", "--stop-timeout", "3", "--network", "front",
 		"--network-alias", "db", "--ip", "10.1.0.9", "--sysctl", "net.core.somaxconn=1024", "--read-only"}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
@@ -119,7 +121,7 @@ func TestRuntimeFlagsApply(t *testing.T) {
 		t.Errorf("mounts %+v", c.Mounts)
 	case c.Healthcheck == nil || c.Healthcheck.Test[1] != "true" || c.Healthcheck.Interval.Seconds() != 2:
 		t.Errorf("healthcheck %+v", c.Healthcheck)
-	case c.Ulimits["nofile"].Hard != 200 || c.Logging.MaxSize != 1<<20 || c.StopTimeout == nil || c.StopTimeout.Seconds() != 3:
+	case c.Ulimits["nofile"].Hard != 200 || c.Logging.MaxSize != 1<<20 || !c.Logging.Compress || c.StopTimeout == nil || c.StopTimeout.Seconds() != 3:
 		t.Errorf("limits %+v %+v %v", c.Ulimits, c.Logging, c.StopTimeout)
 	case len(c.Networks) != 1 || c.Networks[0].Aliases[0] != "db" || c.Networks[0].Address.String() != "10.1.0.9":
 		t.Errorf("networks %+v", c.Networks)

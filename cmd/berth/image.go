@@ -81,6 +81,7 @@ type imageLsOptions struct {
 	filters []string
 	all     bool
 	digests bool
+	tree    bool
 }
 
 func newImageLsCommand(g *globalOptions) *cobra.Command {
@@ -91,7 +92,7 @@ func newImageLsCommand(g *globalOptions) *cobra.Command {
 		Short:   "List images",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runImageLs(cmd.Context(), g, o)
+			return runImageLs(cmd.Context(), g, o, cmd.Flags().Changed("format"))
 		},
 	}
 	cmd.Flags().StringVar(&o.format, "format", "table", `format: "table", "table TEMPLATE", "json" or a Go template`)
@@ -100,10 +101,22 @@ func newImageLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided (dangling, label, reference)")
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show all images (berth keeps no intermediate images: the same list)")
 	cmd.Flags().BoolVar(&o.digests, "digests", false, "show digests")
+	cmd.Flags().BoolVar(&o.tree, "tree", false, "list multi-platform images as a tree (EXPERIMENTAL)")
 	return cmd
 }
 
-func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
+func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions, formatSet bool) error {
+	if o.tree {
+		// Docker's words.
+		for _, f := range []struct {
+			flag string
+			set  bool
+		}{{"--quiet", o.quiet}, {"--no-trunc", o.noTrunc}, {"--show-digest", o.digests}, {"--format", formatSet}} {
+			if f.set {
+				return fmt.Errorf("%s is not yet supported with --tree: %w", f.flag, errdefs.ErrInvalidArgument)
+			}
+		}
+	}
 	filter, err := parseImageFilter(o.filters)
 	if err != nil {
 		return err
@@ -115,6 +128,9 @@ func runImageLs(ctx context.Context, g *globalOptions, o imageLsOptions) error {
 	imgs, err := a.images.List(ctx)
 	if err != nil {
 		return err
+	}
+	if o.tree {
+		return imageTree(ctx, g, a, imgs, filter, o.all)
 	}
 	now := time.Now()
 	var rows []imageRow

@@ -93,16 +93,20 @@ func runCmd(t *testing.T, root string, stdin io.Reader, args ...string) (string,
 	return out.String(), err
 }
 
-// TestImageCommands pushes, pulls, tags, saves, loads and prunes through
-// the commands, against an in-process registry.
-func TestImageCommands(t *testing.T) {
+// serveTestRegistry serves go-containerregistry's in-memory registry on
+// 127.0.0.1 for the test and returns its host:port.
+func serveTestRegistry(t *testing.T) string {
+	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	ref := host + "/cli/bb:1"
+	return strings.TrimPrefix(srv.URL, "http://")
+}
 
-	src := t.TempDir()
-	s, err := image.Open(src, nil)
+// importBusybox imports the busybox rootfs as ref into the store of state
+// root root.
+func importBusybox(t *testing.T, root, ref string) *image.Image {
+	t.Helper()
+	s, err := image.Open(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +114,21 @@ func TestImageCommands(t *testing.T) {
 	if err := testimage.BusyboxRootfs(&rootfs); err != nil {
 		t.Fatal(err)
 	}
-	orig, err := s.Import(t.Context(), &rootfs, ref, image.ImportOptions{})
+	img, err := s.Import(t.Context(), &rootfs, ref, image.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return img
+}
+
+// TestImageCommands pushes, pulls, tags, saves, loads and prunes through
+// the commands, against an in-process registry.
+func TestImageCommands(t *testing.T) {
+	host := serveTestRegistry(t)
+	ref := host + "/cli/bb:1"
+
+	src := t.TempDir()
+	orig := importBusybox(t, src, ref)
 	if out, err := runCmd(t, src, nil, "push", ref); err != nil || !strings.Contains(out, orig.Digest) {
 		t.Fatalf("push: %v\n%s", err, out)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/image"
 )
 
@@ -89,4 +90,23 @@ func fmtFilters(f []string) string {
 		s += x + ";"
 	}
 	return s
+}
+
+// TestContainerFilterAncestor: ancestor takes the image's name as Docker
+// resolves it (no tag: latest), its full reference, or a prefix of its ID.
+func TestContainerFilterAncestor(t *testing.T) {
+	c := &engine.Container{ImageID: "sha256:82a1ee9ed2981f299c2e0016aeda0a4761c5b52fd8e1eefa0a4d020de4d2536c",
+		Config: engine.ContainerConfig{Image: "busybox:latest"}}
+	for v, want := range map[string]bool{
+		"busybox": true, "busybox:latest": true, "docker.io/library/busybox:latest": true, "82a1ee9e": true,
+		"sha256:82a1ee": true, "busybox:1.36": false, "nginx": false, "ffff": false,
+	} {
+		f, err := parseContainerFilter([]string{"ancestor=" + v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.match(c); got != want {
+			t.Errorf("ancestor=%s: match %v, want %v", v, got, want)
+		}
+	}
 }

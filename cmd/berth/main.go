@@ -11,12 +11,20 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/netmgr"
 )
 
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "shim-install" { // hidden: the embedded shim, for benchmarks
 		os.Exit(installShim(os.Args[2]))
+	}
+	if len(os.Args) == 3 && os.Args[1] == "log-compress" { // hidden: the shim's, after it rotated a log
+		if err := engine.CompressRotatedLogs(os.Args[2]); err != nil {
+			_, _ = os.Stderr.WriteString("berth log-compress: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	if len(os.Args) > 1 && os.Args[1] == "resolver" { // hidden: a network's DNS resolver
 		os.Exit(netmgr.ResolverMain(os.Args[2:]))

@@ -67,6 +67,10 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	addInspectFormat(inspect, &format)
+	// Docker's --verbose adds a Swarm-scope network's services and peers;
+	// berth's networks are all local, whose document it leaves as it is.
+	var verbose bool
+	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "verbose output for diagnostics (a local network's document is the same)")
 	cmd.AddCommand(ls, rm, inspect)
 	cmd.AddCommand(newNetworkCreateCommand(g))
 	cmd.AddCommand(newNetworkPruneCommand(g))

@@ -21,6 +21,8 @@ type networkCreateOptions struct {
 	labels   []string
 	ipv4     bool
 	ipv6     bool
+	opts     []string // -o KEY=VALUE: Docker's bridge driver options (netmgr.NetworkConfig.SetDriverOptions)
+	aux      []string // --aux-address NAME=ADDRESS: addresses never given to a container
 }
 
 // newNetworkCreateCommand is `berth network create NAME`: a bridge network
@@ -60,6 +62,8 @@ func newNetworkCreateCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.labels, "label", nil, "set a label on the network (KEY=VALUE)")
 	f.BoolVar(&o.ipv4, "ipv4", true, "enable IPv4 networking (berth's networks always have it)")
 	f.BoolVar(&o.ipv6, "ipv6", false, "enable IPv6 networking (a subnet of the IPv6 pool unless --subnet names one)")
+	f.StringArrayVarP(&o.opts, "opt", "o", nil, "set driver specific options (KEY=VALUE: the bridge's name, mtu, enable_icc, enable_ip_masquerade)")
+	f.StringArrayVar(&o.aux, "aux-address", nil, "auxiliary IPv4 or IPv6 addresses used by Network driver (NAME=ADDRESS, in --subnet)")
 	return cmd
 }
 
@@ -96,6 +100,26 @@ func (o *networkCreateOptions) config(name string) (netmgr.NetworkConfig, error)
 		if cfg.IPRange, err = netip.ParsePrefix(o.ipRange); err != nil {
 			return cfg, fmt.Errorf("--ip-range %q: not a CIDR range: %w", o.ipRange, errdefs.ErrInvalidArgument)
 		}
+	}
+	opts := map[string]string{}
+	for _, kv := range o.opts {
+		k, v, _ := strings.Cut(kv, "=")
+		opts[k] = v
+	}
+	if err := cfg.SetDriverOptions(opts); err != nil {
+		return cfg, fmt.Errorf("--opt %w", err)
+	}
+	for _, kv := range o.aux {
+		name, addr, _ := strings.Cut(kv, "=")
+		a, err := netip.ParseAddr(addr)
+		switch {
+		case name == "" || err != nil:
+			return cfg, fmt.Errorf("--aux-address %q: want NAME=ADDRESS: %w", kv, errdefs.ErrInvalidArgument)
+		case !cfg.Subnet.Contains(a) && !cfg.Subnet6.Contains(a):
+			// Docker's words.
+			return cfg, fmt.Errorf("--aux-address %q: no matching subnet for aux-address %s: %w", kv, a, errdefs.ErrInvalidArgument)
+		}
+		cfg.AuxAddresses = append(cfg.AuxAddresses, a)
 	}
 	for _, l := range o.labels {
 		k, v, _ := strings.Cut(l, "=")

@@ -163,7 +163,9 @@ func runRun(ctx context.Context, g *globalOptions, o runOptions, service string,
 		return err
 	}
 	if o.detach {
-		fmt.Fprintln(g.stdout, c.Config.Name)
+		// Docker Compose starts it as `docker start` does, which prints
+		// the container's ID.
+		fmt.Fprintln(g.stdout, c.ID)
 		return nil
 	}
 	if o.rm {

@@ -44,6 +44,14 @@ func (t *translator) refusals(s spec.Service, x swarmFields) {
 			r(f.field, "Swarm services have no such setting")
 		}
 	}
+	// Lifecycle hooks are Compose's own (it execs them in the container);
+	// a Swarm task has no one to run them.
+	if len(s.PostStart) > 0 {
+		r("post_start", "Swarm runs no lifecycle hooks: nothing would run it after a task starts")
+	}
+	if len(s.PreStop) > 0 {
+		r("pre_stop", "Swarm runs no lifecycle hooks: nothing would run it before a task stops")
+	}
 	for _, n := range s.Networks {
 		if n.IPv4Address != "" || n.IPv6Address != "" || n.MacAddress != "" {
 			r("networks."+n.Name, "static addresses: Swarm assigns task addresses")

@@ -118,6 +118,8 @@ func TestTranslateRefuses(t *testing.T) {
 		`compose.yaml: services.pinned.healthcheck.start_interval: needs Engine API 1.44; the cluster speaks 1.41`,
 		`compose.yaml: services.hooked.umask: Swarm services have no such setting`,
 		`compose.yaml: services.hooked.pre_start: Swarm services have no such setting`,
+		`compose.yaml: services.hooked.post_start: Swarm runs no lifecycle hooks: nothing would run it after a task starts`,
+		`compose.yaml: services.hooked.pre_stop: Swarm runs no lifecycle hooks: nothing would run it before a task stops`,
 		`compose.yaml: services.hooked.networks.default.use_service_name_alias: a Swarm service always answers to its name`,
 		`compose.yaml: services.hooked.volumes[0].bind.recursive: not deployed by berth`,
 	}

@@ -75,3 +75,36 @@ func (s *Store) LocalTags(ctx context.Context, repo string) ([]string, error) {
 	slices.Sort(out)
 	return slices.Compact(out), nil
 }
+
+// RemoteDigest is the digest the registry gives for ref's manifest (an
+// index's for a multi-platform image), as `docker buildx imagetools
+// inspect` or Compose's --resolve-image-digests ask it: nothing is pulled.
+// Errors are Pull's.
+func (s *Store) RemoteDigest(ctx context.Context, ref string, opt PullOptions) (string, error) {
+	r, err := parseRef(ref)
+	if err != nil {
+		return "", err
+	}
+	norm := canonical(r)
+	if err := s.checkRegistry(norm); err != nil {
+		return "", fmt.Errorf("digest of %q: %w", ref, err)
+	}
+	rref, err := remoteRef(norm)
+	if err != nil {
+		return "", err
+	}
+	rc, err := newRegistryClient(ctx, rref.Context(), opt.Keychain, opt.Transport, transport.PullScope)
+	if err != nil {
+		return "", fmt.Errorf("digest of %q: %w", norm, err)
+	}
+	desc, err := remote.Head(rref, remote.WithContext(ctx), remote.WithTransport(rc.tr))
+	if err != nil {
+		// Some registries answer no HEAD of a manifest: ask for it.
+		full, gerr := remote.Get(rref, remote.WithContext(ctx), remote.WithTransport(rc.tr))
+		if gerr != nil {
+			return "", fmt.Errorf("digest of %q: %w", norm, registryError(ctx, gerr))
+		}
+		return full.Digest.String(), nil
+	}
+	return desc.Digest.String(), nil
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/containerd/errdefs"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestNormalizeRepository(t *testing.T) {
@@ -63,5 +64,26 @@ func TestAllTags(t *testing.T) {
 	}
 	if _, err := s.RemoteTags(t.Context(), host+"/tools/nope", PullOptions{}); !errdefs.IsNotFound(err) {
 		t.Errorf("remote tags of an unknown repository: %v, want NotFound", err)
+	}
+}
+
+// TestRemoteDigest: the registry's digest of a tag, an index's for a
+// multi-platform image, without pulling; an unknown tag is NotFound.
+func TestRemoteDigest(t *testing.T) {
+	host := testRegistry(t, nil)
+	single := push(t, host+"/tools/bb:1", busyboxImage(t))
+	multi := push(t, host+"/tools/bb:multi", multiPlatform(t, busyboxImage(t), testImage(t, "linux/s390x", busybox(t))))
+	s := newStore(t)
+	for ref, want := range map[string]v1.Hash{host + "/tools/bb:1": single, host + "/tools/bb:multi": multi} {
+		got, err := s.RemoteDigest(t.Context(), ref, PullOptions{})
+		if err != nil || got != want.String() {
+			t.Errorf("%s: %q, %v; want %s", ref, got, err, want)
+		}
+	}
+	if imgs, err := s.List(t.Context()); err != nil || len(imgs) != 0 {
+		t.Errorf("the store holds %d images (%v): RemoteDigest pulled", len(imgs), err)
+	}
+	if _, err := s.RemoteDigest(t.Context(), host+"/tools/bb:nope", PullOptions{}); !errdefs.IsNotFound(err) {
+		t.Errorf("digest of an unknown tag: %v, want NotFound", err)
 	}
 }

@@ -1,7 +1,9 @@
 package shimtest
 
 import (
+	"compress/gzip"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -354,6 +356,88 @@ while [ $i -lt 300 ]; do echo "line $i padding-padding-padding"; i=$((i+1)); don
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// fakeCompressor is berth as far as --log-compress needs it (`BERTH
+// log-compress LOG`): it counts its runs, checks that the one rotated file
+// not yet compressed is LOG.1 (the shim runs it after each rotation and
+// waits for it before the next), takes its time (a shim that rotated
+// meanwhile fails the next run's check), then gzips LOG.1.
+const fakeCompressor = `#!/bin/sh
+[ "$1" = log-compress ] && [ $# -eq 2 ] || { echo "fake-berth: bad arguments $*" >&2; exit 2; }
+echo run >>"$(dirname "$0")/compressions"
+plain=$(ls "$2".[0-9]* | grep -v '\.gz$')
+[ "$plain" = "$2.1" ] || { echo "fake-berth: uncompressed: $plain" >&2; exit 1; }
+sleep 0.05
+gzip -n "$2.1"
+`
+
+// TestLogCompress: with --log-compress, every rotated file ends up
+// gzipped (container.log.N.gz) once state.json says exited, the shim
+// having run the compressor once per rotation and waited for it before
+// the next: all entries kept, in order, none twice.
+func TestLogCompress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, `i=0
+while [ $i -lt 300 ]; do echo "line $i padding-padding-padding"; i=$((i+1)); done
+`)
+	berth := filepath.Join(filepath.Dir(e.runtime), "fake-berth")
+	if err := os.WriteFile(berth, []byte(fakeCompressor), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := e.startShim("--log-max-size", "2000", "--log-max-file", "30", "--log-compress", "--berth", berth)
+	s.mustStart()
+	s.waitExit0()
+	log := e.path(ctrstate.LogFile)
+	var all []logEntry
+	rotations := 0
+	for i := 29; i >= 1; i-- {
+		p := log + "." + itoa(int64(i))
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s: left uncompressed", filepath.Base(p))
+		}
+		f, err := os.Open(p + ".gz")
+		if err != nil {
+			continue
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s.gz: %v", filepath.Base(p), err)
+		}
+		b, err := io.ReadAll(zr)
+		_ = f.Close()
+		if err != nil {
+			t.Fatalf("%s.gz: %v", filepath.Base(p), err)
+		}
+		if len(b) > 2000 {
+			t.Errorf("%s.gz: %d bytes uncompressed, more than 2000", filepath.Base(p), len(b))
+		}
+		all = append(all, parseLog(t, b)...)
+		rotations++
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, parseLog(t, b)...)
+	if rotations < 5 {
+		t.Fatalf("%d rotated files, want at least 5 (18 KB of output in files of 2000 bytes)", rotations)
+	}
+	if len(all) != 300 {
+		t.Errorf("%d entries kept, want all 300", len(all))
+	}
+	for i, le := range all {
+		if want := "line " + itoa(int64(i)) + " padding-padding-padding"; le.Log != want {
+			t.Fatalf("entry %d: %q, want %q (entries lost or reordered)", i, le.Log, want)
+		}
+	}
+	runs, _ := os.ReadFile(filepath.Join(filepath.Dir(berth), "compressions"))
+	if n := strings.Count(string(runs), "run\n"); n != rotations {
+		t.Errorf("compressor ran %d times for %d rotations", n, rotations)
+	}
+	if l := e.shimLog(); strings.Contains(l, "compress") || strings.Contains(l, "fake-berth") {
+		t.Errorf("shim.log: %s", l)
+	}
+}
 
 // TestLogCompleteAtExit: state.json says exited only once the log holds
 // all the output: the shim drains what a process left behind by the

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -16,7 +17,13 @@ import (
 // The parent directory must exist. It is safe for concurrent use: the last
 // rename wins and no reader sees partial content.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return write(path, data, perm, true)
+	return write(path, func(f *os.File) error { _, err := f.Write(data); return err }, perm, true)
+}
+
+// WriteFrom is WriteFile with the content read from r to its end: an error
+// of r leaves path as it was.
+func WriteFrom(path string, r io.Reader, perm os.FileMode) error {
+	return write(path, func(f *os.File) error { _, err := io.Copy(f, r); return err }, perm, true)
 }
 
 // Replace is WriteFile without its syncs: readers see the old content or
@@ -24,10 +31,10 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // may hold either, or nothing. Only for files made again before every use
 // (a container bundle's config.json, written at each start).
 func Replace(path string, data []byte, perm os.FileMode) error {
-	return write(path, data, perm, false)
+	return write(path, func(f *os.File) error { _, err := f.Write(data); return err }, perm, false)
 }
 
-func write(path string, data []byte, perm os.FileMode, sync bool) (retErr error) {
+func write(path string, fill func(*os.File) error, perm os.FileMode, sync bool) (retErr error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -39,7 +46,7 @@ func write(path string, data []byte, perm os.FileMode, sync bool) (retErr error)
 			_ = os.Remove(tmp)
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
+	if err := fill(f); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

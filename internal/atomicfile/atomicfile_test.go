@@ -1,6 +1,9 @@
 package atomicfile
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,7 +13,34 @@ import (
 var writers = []struct {
 	name  string
 	write func(string, []byte, os.FileMode) error
-}{{"WriteFile", WriteFile}, {"Replace", Replace}}
+}{{"WriteFile", WriteFile}, {"Replace", Replace}, {"WriteFrom", func(p string, b []byte, m os.FileMode) error {
+	return WriteFrom(p, bytes.NewReader(b), m)
+}}}
+
+// TestWriteFromFailingReader: an error reading the content leaves the old
+// file and no temporary one.
+func TestWriteFromFailingReader(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "log.gz")
+	if err := WriteFile(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := WriteFrom(p, io.MultiReader(bytes.NewReader([]byte("half")), errReader{boom}), 0o600)
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "old" {
+		t.Errorf("content = %q, want the old one", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 func TestWriteFileReplacesContent(t *testing.T) {
 	for _, w := range writers {
