@@ -162,7 +162,7 @@ func eventMatches(m events.Message, f map[string][]string) bool {
 				return v == string(m.Action) || strings.HasPrefix(string(m.Action), v+":")
 			})
 		case "label":
-			ok = labelsMatch(m.Actor.Attributes, vals)
+			ok = engine.LabelsMatch(m.Actor.Attributes, vals)
 		case "container", "image", "network", "volume":
 			ok = string(m.Type) == key && slices.ContainsFunc(vals, func(v string) bool {
 				return v == m.Actor.Attributes["name"] || (len(v) >= 12 && strings.HasPrefix(m.Actor.ID, v)) || v == m.Actor.ID

@@ -125,47 +125,6 @@ func listFilters(r *http.Request) (map[string][]string, error) {
 	return l, nil
 }
 
-// labelsMatch tells whether labels satisfy every label filter: "key" or
-// "key=value".
-func labelsMatch(labels map[string]string, filters []string) bool {
-	for _, f := range filters {
-		k, v, hasV := strings.Cut(f, "=")
-		got, ok := labels[k]
-		if !ok || (hasV && got != v) {
-			return false
-		}
-	}
-	return true
-}
-
-// containerMatches tells whether c passes the filters docker ps sends:
-// label, name, id, status.
-func containerMatches(c *engine.Container, f map[string][]string) (bool, error) {
-	for key, vals := range f {
-		switch key {
-		case "label":
-			if !labelsMatch(c.Config.Labels, vals) {
-				return false, nil
-			}
-		case "name":
-			if !slices.ContainsFunc(vals, func(v string) bool { return strings.Contains(c.Config.Name, strings.TrimPrefix(v, "/")) }) {
-				return false, nil
-			}
-		case "id":
-			if !slices.ContainsFunc(vals, func(v string) bool { return strings.HasPrefix(string(c.ID), v) }) {
-				return false, nil
-			}
-		case "status":
-			if !slices.Contains(vals, string(c.State.Status)) {
-				return false, nil
-			}
-		default:
-			return false, fmt.Errorf("filter %q: not supported by berth: %w", key, errdefs.ErrInvalidArgument)
-		}
-	}
-	return true, nil
-}
-
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) error {
 	filters, err := listFilters(r)
 	if err != nil {
@@ -183,7 +142,11 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all := boolParam(r, "all") || len(filters["status"]) > 0
+	filter, err := engine.ParseContainerFilter(filters)
+	if err != nil {
+		return err
+	}
+	all := boolParam(r, "all") || filter.All()
 	slices.SortFunc(ctrs, func(a, b *engine.Container) int { return b.Created.Compare(a.Created) })
 	now := time.Now()
 	out := []container.Summary{}
@@ -191,11 +154,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) error {
 		if !all && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
 			continue
 		}
-		ok, err := containerMatches(c, filters)
-		if err != nil {
-			return err
-		}
-		if ok && (limit <= 0 || len(out) < limit) {
+		if filter.Match(c) && (limit <= 0 || len(out) < limit) {
 			out = append(out, ContainerSummary(c, o, now))
 		}
 	}

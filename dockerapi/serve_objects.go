@@ -96,7 +96,7 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		for _, n := range nets {
-			if labelsMatch(n.Labels, filters["label"]) && nameMatches(n.Name, n.ID, filters) {
+			if engine.LabelsMatch(n.Labels, filters["label"]) && nameMatches(n.Name, n.ID, filters) {
 				out = append(out, NetworkSummary(n))
 			}
 		}
@@ -165,7 +165,7 @@ func (s *Server) volumeList(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := volume.ListResponse{Volumes: []volume.Volume{}, Warnings: []string{}}
 	for _, v := range vols {
-		if labelsMatch(v.Labels, filters["label"]) && nameMatches(v.Name, v.Name, filters) {
+		if engine.LabelsMatch(v.Labels, filters["label"]) && nameMatches(v.Name, v.Name, filters) {
 			out.Volumes = append(out.Volumes, Volume(v))
 		}
 	}
@@ -215,7 +215,7 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []imagetypes.Summary{}
 	for _, img := range imgs {
-		if labelsMatch(img.Config.Labels, filters["label"]) && imageRefMatches(img, filters["reference"]) {
+		if engine.LabelsMatch(img.Config.Labels, filters["label"]) && imageRefMatches(img, filters["reference"]) {
 			out = append(out, ImageSummary(img, -1))
 		}
 	}

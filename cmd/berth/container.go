@@ -85,10 +85,10 @@ func runContainerLs(ctx context.Context, g *globalOptions, o containerLsOptions)
 	withSize := o.size || strings.Contains(o.format, ".Size")
 	var rows []containerRow
 	for _, c := range ctrs {
-		if !o.all && !filter.all() && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
+		if !o.all && !filter.All() && c.State.Status != engine.StatusRunning && c.State.Status != engine.StatusPaused && c.State.Status != engine.StatusRestarting {
 			continue // docker ps lists what has a run: running, paused, restarting
 		}
-		if !filter.match(c) {
+		if !filter.Match(c) {
 			continue
 		}
 		s := dockerapi.ContainerSummary(c, dockerapi.Objects{}, now)

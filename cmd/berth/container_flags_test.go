@@ -88,7 +88,7 @@ func TestContainerFilterBadInput(t *testing.T) {
 	for _, f := range []string{"colour=red", "status=sleeping", "exited=zero", "name"} {
 		t.Run(f, func(t *testing.T) {
 			_, err := parseContainerFilter([]string{f})
-			if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), `--filter "`+f+`"`) {
+			if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), `filter "`+f+`"`) {
 				t.Errorf("--filter %s: %v", f, err)
 			}
 		})

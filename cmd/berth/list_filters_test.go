@@ -105,7 +105,7 @@ func TestContainerFilterAncestor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := f.match(c); got != want {
+		if got := f.Match(c); got != want {
 			t.Errorf("ancestor=%s: match %v, want %v", v, got, want)
 		}
 	}
