@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/engine/build"
+	"github.com/berth-dev/berth/reconciler"
 )
 
 // fakeTerminal is what a terminal shows of what is written to it: the
@@ -204,5 +205,44 @@ func TestPlainProgressContext(t *testing.T) {
 		"#2 DONE 1.3s\n\n"
 	if b.String() != want {
 		t.Errorf("plain output:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestComposeTTYShowsBuildSteps: on a terminal, a Compose build's image
+// line shows the step being made and its latest output line while it
+// builds, and no longer once built.
+func TestComposeTTYShowsBuildSteps(t *testing.T) {
+	var w bytes.Buffer
+	sink, err := newSink("tty", &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "image/app-web"
+	sink.Event(reconciler.Event{Target: target, Status: reconciler.StatusBuilding})
+	step := "[web 2/3] RUN make"
+	for _, ev := range []build.Event{
+		{Vertex: 1, Name: "[web 1/3] COPY . /src", Status: build.StepCached},
+		{Vertex: 2, Name: step, Status: build.StepStarted},
+		{Vertex: 2, Name: step, Status: build.StepOutput, Line: "cc -o app main.c\x1b[31m"},
+	} {
+		sink.Event(reconciler.Event{Target: target, Status: reconciler.StatusBuilding, Build: &ev})
+	}
+	last := w.String()[strings.LastIndex(w.String(), "[+]"):]
+	for _, want := range []string{"=> " + step, "cc -o app main.c"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("while building, the display lacks %q:\n%q", want, last)
+		}
+	}
+	if strings.Contains(last, "\x1b[31m") {
+		t.Errorf("a step's escape sequence reached the terminal:\n%q", last)
+	}
+	sink.Event(reconciler.Event{Target: target, Status: reconciler.StatusBuilt})
+	last = w.String()[strings.LastIndex(w.String(), "[+]"):]
+	if strings.Contains(last, step) || strings.Contains(last, "cc -o") {
+		t.Errorf("once built, the step is still shown:\n%q", last)
+	}
+	// The lines the build step took are cleared, not left on the screen.
+	if n := strings.Count(last, "\n"); n != 4 {
+		t.Errorf("the last draw wrote %d lines, want 4 (header, image, two cleared):\n%q", n, last)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -90,15 +91,26 @@ type ttySink struct {
 	order   []string
 	state   map[string]reconciler.Event
 	started map[string]time.Time
-	drawn   int // lines on screen from the last draw
+	steps   map[string]*ttyBuildStep // an image's build: its latest step
+	drawn   int                      // lines on screen from the last draw
+}
+
+// ttyBuildStep is the step of an image's build shown under its line while
+// it builds ("=> [web 3/7] RUN make  1.2s"), with the step's latest line
+// of output.
+type ttyBuildStep struct {
+	name    string
+	started time.Time
+	last    string
 }
 
 func (s *ttySink) Event(e reconciler.Event) {
-	if e.Build != nil {
-		return // the line of the image says Building
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e.Build != nil {
+		s.buildEventLocked(e.Target, *e.Build)
+		return
+	}
 	if _, ok := s.state[e.Target]; !ok {
 		s.order = append(s.order, e.Target)
 		s.started[e.Target] = time.Now()
@@ -123,6 +135,7 @@ func (s *ttySink) drawLocked() {
 	}
 	verb := "Running"
 	fmt.Fprintf(&b, "\x1b[2K[+] %s %d/%d\n", verb, done, len(s.order))
+	lines := 1
 	for _, t := range s.order {
 		e := s.state[t]
 		mark := "\x1b[34m⠿\x1b[0m"
@@ -137,9 +150,52 @@ func (s *ttySink) drawLocked() {
 			line += "  " + e.Err.Error()
 		}
 		fmt.Fprintf(&b, "\x1b[2K%s\n", line)
+		lines++
+		if st := s.steps[t]; st != nil && e.Status == reconciler.StatusBuilding {
+			cols, _ := terminalSize(s.w)
+			if cols <= 0 {
+				cols = 80
+			}
+			fmt.Fprintf(&b, "\x1b[2K%s\n", fitWidth(fmt.Sprintf("   => %s  %.1fs", st.name, time.Since(st.started).Seconds()), cols))
+			lines++
+			if st.last != "" {
+				fmt.Fprintf(&b, "\x1b[2K\x1b[2m%s\x1b[0m\n", fitWidth("      "+st.last, cols))
+				lines++
+			}
+		}
 	}
-	s.drawn = len(s.order) + 1
+	// What the last draw showed below the lines drawn now is cleared.
+	for range s.drawn - lines {
+		b.WriteString("\x1b[2K\n")
+		lines++
+	}
+	s.drawn = lines
 	_, _ = io.WriteString(s.w, b.String())
+}
+
+// buildEventLocked notes a step of target's build; s.mu is held. A step
+// that starts or reports progress becomes the one shown; output lines
+// (printable, the latest) go under it.
+func (s *ttySink) buildEventLocked(target string, ev build.Event) {
+	if _, ok := s.state[target]; !ok {
+		return // the image's own line comes first
+	}
+	st := s.steps[target]
+	switch ev.Status {
+	case build.StepOutput:
+		if st != nil && st.name == ev.Name {
+			st.last = printable(ev.Line)
+		}
+	case build.StepStarted, build.StepProgress:
+		if st == nil || st.name != ev.Name {
+			s.steps[target] = &ttyBuildStep{name: ev.Name, started: time.Now()}
+		}
+	default: // cached, done, failed: shown until the next step starts
+		if st == nil || st.name != ev.Name {
+			s.steps[target] = &ttyBuildStep{name: ev.Name, started: time.Now().Add(-ev.Duration)}
+		}
+	}
+	s.drawLocked()
 }
 
 // finished reports whether a status ends a resource's progress.
@@ -203,7 +259,7 @@ func newSink(mode string, w io.Writer) (reconciler.EventSink, error) {
 	}
 	switch mode {
 	case "tty":
-		return &ttySink{w: w, state: map[string]reconciler.Event{}, started: map[string]time.Time{}}, nil
+		return &ttySink{w: w, state: map[string]reconciler.Event{}, started: map[string]time.Time{}, steps: map[string]*ttyBuildStep{}}, nil
 	case "plain":
 		return &plainSink{w: w}, nil
 	case "json":
