@@ -241,6 +241,9 @@ func TestComposeTTYShowsBuildSteps(t *testing.T) {
 	if strings.Contains(last, step) || strings.Contains(last, "cc -o") {
 		t.Errorf("once built, the step is still shown:\n%q", last)
 	}
+	if !strings.Contains(last, "Running 1/1") {
+		t.Errorf("a built image does not count as finished:\n%q", last)
+	}
 	// The lines the build step took are cleared, not left on the screen.
 	if n := strings.Count(last, "\n"); n != 4 {
 		t.Errorf("the last draw wrote %d lines, want 4 (header, image, two cleared):\n%q", n, last)

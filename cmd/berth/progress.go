@@ -203,7 +203,7 @@ func finished(st reconciler.Status) bool {
 	switch st {
 	case reconciler.StatusCreated, reconciler.StatusStarted, reconciler.StatusRunning, reconciler.StatusRemoved,
 		reconciler.StatusStopped, reconciler.StatusHealthy, reconciler.StatusExited, reconciler.StatusPulled,
-		reconciler.StatusRecreated, reconciler.StatusError, reconciler.StatusSkipped:
+		reconciler.StatusRecreated, reconciler.StatusError, reconciler.StatusSkipped, reconciler.StatusBuilt:
 		return true
 	}
 	return false
