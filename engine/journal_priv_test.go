@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,41 @@ func journal(t *testing.T, e *Engine, id ContainerID, keys ...string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// waitJournal follows the journal until it has an event action about id.
+func waitJournal(t *testing.T, e *Engine, id ContainerID, action string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ready := make(chan struct{})
+	seen := make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- e.Journal().Follow(ctx, ready, func(ev eventlog.Event) {
+			if ev.ID == string(id) && ev.Action == action {
+				once.Do(func() { close(seen) })
+			}
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(journal(t, e, id), func(s string) bool { return s == action }) {
+		cancel()
+		<-done
+		return
+	}
+	select {
+	case <-seen:
+		cancel()
+		<-done
+	case err := <-done:
+		t.Fatalf("no %s event of %s: %v", action, id, err)
+	}
 }
 
 // The engine and the shim record a container's life in the journal as

@@ -42,7 +42,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 	if slices.ContainsFunc(rec.Config.Networks, func(c EndpointConfig) bool { return c.Network == nc.Network }) {
 		return fmt.Errorf("container %q: already on network %q: %w", name, nc.Network, errdefs.ErrConflict)
 	}
-	_, st, err := e.readObserved(dir)
+	_, st, err := e.readObserved(ctx, dir)
 	if err != nil {
 		return err
 	}

@@ -53,12 +53,15 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if rec.portsErr != nil {
 		return rec.portsErr
 	}
-	sf, st, err := e.readObserved(dir)
+	sf, st, err := e.readObserved(ctx, dir)
 	if err != nil {
 		return err
 	}
 	if active(st.Status) {
 		return nil
+	}
+	if sf, err = e.settleLostLocked(ctx, dir, rec, sf); err != nil {
+		return err
 	}
 	// The shim records the start event (it knows it before an exit can
 	// be reaped; the engine would record it after a fast exit's die).
@@ -174,7 +177,7 @@ func (e *Engine) rootfsLayers(ctx context.Context, rec *record) ([]string, error
 // networks (eth0, eth1, … in order), recording the endpoints. No networks:
 // no sandbox; the runtime makes a namespace with loopback only.
 func (e *Engine) connect(ctx context.Context, dir string, rec *record) (netns string, eps []endpointRecord, retErr error) {
-	if ns, shared, ok, err := e.sharedNetns(rec.Config); ok || err != nil {
+	if ns, shared, ok, err := e.sharedNetns(ctx, rec.Config); ok || err != nil {
 		return ns, shared, err
 	}
 	if len(rec.Config.Networks) == 0 {

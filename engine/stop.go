@@ -74,7 +74,7 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 	if signal == "" {
 		signal = rec.StopSignal
 	}
-	sf, st, err := e.readObserved(dir)
+	sf, st, err := e.readObserved(ctx, dir)
 	if err != nil {
 		return false, err
 	}
@@ -126,13 +126,12 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 		}
 	}
 	if sf.Status == StatusRunning {
-		// The shim died without recording the exit; record what is known.
-		sf.State = observe(sf, false, func(int, uint64) bool { return false })
-		sf.FinishedAt = time.Now().UTC()
-		if err := writeState(dir, sf); err != nil {
+		// The shim died without recording the exit (before this stop, or
+		// it was gone and the stop killed what ran unsupervised): record
+		// what is known.
+		if sf, err = e.recordEndLocked(ctx, dir, rec, sf); err != nil {
 			return true, err
 		}
-		e.containerEvent(ctx, "die", rec, "exitCode", strconv.Itoa(sf.ExitCode))
 	}
 	return active(st.Status), e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf))
 }
@@ -298,7 +297,7 @@ func (e *Engine) Kill(ctx context.Context, id ContainerID, signal string) error 
 	if err != nil {
 		return fmt.Errorf("container %q: kill: %w", rec.Config.Name, err)
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -327,7 +326,7 @@ func (e *Engine) Wait(ctx context.Context, id ContainerID) (State, error) {
 		return State{}, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
 	for {
-		sf, st, err := e.readObserved(dir)
+		sf, st, err := e.readObserved(ctx, dir)
 		if err != nil {
 			return State{}, err
 		}
@@ -365,7 +364,7 @@ func (e *Engine) setPaused(ctx context.Context, id ContainerID, pause bool) erro
 	if !pause {
 		verb, want = "unpause", StatusPaused
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return err
 	}
