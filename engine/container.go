@@ -660,17 +660,7 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 			return err
 		}
 	}
-	var networks bool
-	if rec != nil {
-		networks = len(rec.Config.Networks) > 0
-	} else {
-		networks = e.nets != nil // unknown: ask, RemoveSandbox is idempotent
-	}
-	var runtime string
-	if rec != nil {
-		runtime = rec.Config.Runtime
-	}
-	if err := e.releaseRun(ctx, dir, id, runtime, networks, true); err != nil {
+	if err := e.releaseRun(ctx, dir, id, rec, true); err != nil {
 		return err
 	}
 	var cfg ContainerConfig

@@ -79,7 +79,7 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		}
 	}
 	// What an earlier run left behind (it ended on its own, or its shim died).
-	if err := e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf)); err != nil {
+	if err := e.releaseRun(ctx, dir, rec.ID, rec, !shimFinished(sf)); err != nil {
 		return err
 	}
 	defer func() {
@@ -141,6 +141,18 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if err := clearStopping(dir); err != nil {
 		return err
 	}
+	// Joined and mounted before the start, as Docker reports them; a
+	// start that fails from here leaves them again.
+	var own []endpointRecord
+	if _, shared := strings.CutPrefix(rec.Config.NetworkMode, "container:"); !shared {
+		own = eps
+	}
+	e.runEvents(ctx, true, rec.ID, own, rec.Config.Mounts)
+	defer func() {
+		if retErr != nil {
+			e.runEvents(ctx, false, rec.ID, own, rec.Config.Mounts)
+		}
+	}()
 	if err := e.startShim(ctx, dir, rec.ID, rtPath, append(shimArgs(rec), runcDeleteArgs(rtPath, rec)...)...); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine/image"
@@ -133,7 +134,7 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 			return true, err
 		}
 	}
-	return active(st.Status), e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf))
+	return active(st.Status), e.releaseRun(ctx, dir, rec.ID, rec, !shimFinished(sf))
 }
 
 // signalInit sends sig to the container's init through a pidfd, checked
@@ -248,8 +249,16 @@ func waitGone(ctx context.Context, procs []proc, d time.Duration) (bool, error) 
 // releaseRun frees what a run of the container held once its process is
 // gone: the runtime's state (when the shim did not delete it), the rootfs
 // mount, the network sandbox, the endpoints record and pause marker; and
-// brings the peers' hosts files up to date. Idempotent.
-func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, runtime string, networks, runtimeDelete bool) error {
+// brings the peers' hosts files up to date. rec is nil for a container
+// whose record is gone (an interrupted removal). A run still held is
+// reported as Docker does as its resources go: network disconnect and
+// volume unmount events. Idempotent.
+func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, rec *record, runtimeDelete bool) error {
+	var runtime string
+	networks := e.nets != nil // unknown without a record: ask, RemoveSandbox is idempotent
+	if rec != nil {
+		runtime, networks = rec.Config.Runtime, len(rec.Config.Networks) > 0
+	}
 	var errs []error
 	if runtimeDelete {
 		if _, err := os.Stat(filepath.Join(ctrstate.RuntimeRoot(e.opt.RunDir), string(id))); err == nil {
@@ -260,13 +269,23 @@ func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, run
 			errs = append(errs, err)
 		}
 	}
+	// What the run holds, for its events: the networks it joined (its
+	// endpoints record) and, while its rootfs is mounted, its volumes.
+	rootfs := filepath.Join(dir, ctrstate.RootfsDir)
+	eps, _ := readEndpoints(dir) // none: no sandbox held
+	var mounts []Mount
+	if rec != nil {
+		if held, err := mountinfo.Mounted(rootfs); err == nil && held {
+			mounts = rec.Config.Mounts
+		}
+	}
 	// The rootfs is unmounted beside the sandbox's removal: the kernel syncs
 	// the upper directory's file system at the unmount (tens of
 	// milliseconds on a busy disk), and deleting a veth waits for the
 	// kernel too. The sandbox's removal stays on this thread, whose network
 	// namespace is the caller's.
 	unmounted := make(chan error, 1)
-	go func() { unmounted <- unmount(filepath.Join(dir, ctrstate.RootfsDir)) }()
+	go func() { unmounted <- unmount(rootfs) }()
 	if networks && e.nets != nil {
 		errs = append(errs, e.nets.RemoveSandbox(ctx, string(id)))
 	}
@@ -279,6 +298,7 @@ func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, run
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
+	e.runEvents(ctx, false, id, eps, mounts)
 	return errors.Join(errs...)
 }
 
