@@ -3,79 +3,20 @@ package dockerapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/common"
 	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/internal/eventlog"
 )
-
-// eventHub hands the events of the state root's journal (what every berth
-// process did: this server, the CLI, the shims) to the clients of
-// `GET /events` as the server's follower reads them. Safe for concurrent
-// use.
-type eventHub struct {
-	mu   sync.Mutex // guards subs
-	subs map[chan events.Message]struct{}
-}
-
-// publish hands m to every subscriber; a subscriber too slow to take it
-// misses it rather than holding the others up.
-func (h *eventHub) publish(m events.Message) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs {
-		select {
-		case ch <- m:
-		default:
-		}
-	}
-}
-
-// subscribe returns a channel of the events to come, until cancel is
-// called.
-func (h *eventHub) subscribe() (ch chan events.Message, cancel func()) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ch = make(chan events.Message, 256)
-	if h.subs == nil {
-		h.subs = map[chan events.Message]struct{}{}
-	}
-	h.subs[ch] = struct{}{}
-	return ch, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		delete(h.subs, ch)
-	}
-}
-
-// follow feeds the hub from the journal until the server closes; ready is
-// closed once it follows. A journal that cannot be followed is logged, and
-// tried again.
-func (s *Server) follow(ready chan struct{}) {
-	defer s.wg.Done()
-	en := newEnricher(s.eng)
-	for {
-		err := s.eng.Journal().Follow(s.ctx, ready, func(ev eventlog.Event) { s.events.publish(en.message(s.ctx, ev)) })
-		ready = nil
-		if s.ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("following the event journal", "err", err)
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
 
 // enricher turns journal events into Docker's messages, giving a
 // container event that names no container (a shim's die or start) the
@@ -181,8 +122,12 @@ var eventFilters = []string{"type", "event", "label", "container", "image", "net
 // systemEvents is `GET /events?since=&until=&filters=`: the events of the
 // state root's journal, whichever berth process recorded them (this
 // server, the CLI, a shim), as JSON lines: with since, those recorded from
-// then on first; then those to come, until the client goes away or until
-// passes.
+// then on first; then those to come, until the client goes away, the
+// server closes or until passes. Each client has a follower of its own
+// that reads the journal at the client's pace (a slow client lags behind
+// in the file; nothing is queued for it). One so slow that the journal's
+// rotation passed what it had not read gets Docker's error message as the
+// stream's last line.
 func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 	f, err := listFilters(r)
 	if err != nil {
@@ -201,16 +146,27 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if !until.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, until)
-		defer cancel()
+	if s.eng == nil {
+		return fmt.Errorf("GET /events: no engine: %w", errdefs.ErrUnavailable)
 	}
-	// Live events are taken from before the replay on, and those the
-	// replay already sent (not newer than its last) are skipped.
-	ch, cancel := s.events.subscribe()
+	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)() // the server's Close ends the stream
+	if !until.IsZero() {
+		var cancelUntil context.CancelFunc
+		ctx, cancelUntil = context.WithDeadline(ctx, until)
+		defer cancelUntil()
+	}
+	past := !until.IsZero() && !until.After(time.Now())
+	var follower *eventlog.Follower
+	if !past {
+		// In place before the answer: what is recorded once the client
+		// has it reaches the client.
+		if follower, err = s.eng.Journal().NewFollower(!since.IsZero()); err != nil {
+			return err
+		}
+		defer follower.Close()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
@@ -218,59 +174,38 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 		fl.Flush()
 	}
 	enc := json.NewEncoder(w)
-	var last int64
-	send := func(m events.Message) bool {
-		if m.TimeNano <= last || !eventMatches(m, f) || (!until.IsZero() && m.TimeNano > until.UnixNano()) {
-			return true
+	en := newEnricher(s.eng)
+	errPastUntil, errGone := errors.New("until passed"), errors.New("the client went away")
+	send := func(ev eventlog.Event) error {
+		m := en.message(ctx, ev) // every event: the attributes of later ones
+		if ev.Time.Before(since) || !eventMatches(m, f) {
+			return nil
+		}
+		if !until.IsZero() && ev.Time.After(until) {
+			return errPastUntil
 		}
 		if enc.Encode(m) != nil {
-			return false
+			return errGone
 		}
 		if fl != nil {
 			fl.Flush()
 		}
-		return true
+		return nil
 	}
-	if !since.IsZero() && s.eng != nil {
-		past, err := s.replay(ctx, since, until)
-		if err != nil {
+	if past {
+		// All in the past: the journal as it is, and the end.
+		if err := s.eng.Journal().Read(send); err != nil && !errors.Is(err, errPastUntil) {
 			s.log.Warn("replaying the event journal", "err", err)
 		}
-		for _, m := range past {
-			if !send(m) {
-				return nil
-			}
-			last = max(last, m.TimeNano)
-		}
-	}
-	if !until.IsZero() && !until.After(time.Now()) {
 		return nil
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.ctx.Done():
-			return nil
-		case m := <-ch:
-			if !send(m) {
-				return nil
-			}
-		}
+	err = follower.Run(ctx, send)
+	switch {
+	case errors.Is(err, eventlog.ErrRotatedPast):
+		// As Docker ends a stream that fails: its error as the last line.
+		_ = enc.Encode(common.ErrorResponse{Message: err.Error()})
+	case err != nil && ctx.Err() == nil && !errors.Is(err, errPastUntil) && !errors.Is(err, errGone):
+		s.log.Warn("following the event journal", "err", err)
 	}
-}
-
-// replay returns the journal's events from since to until (zero: no end),
-// oldest first.
-func (s *Server) replay(ctx context.Context, since, until time.Time) ([]events.Message, error) {
-	en := newEnricher(s.eng)
-	var out []events.Message
-	err := s.eng.Journal().Read(func(ev eventlog.Event) error {
-		m := en.message(ctx, ev) // every event: the attributes of later ones
-		if !ev.Time.Before(since) && (until.IsZero() || !ev.Time.After(until)) {
-			out = append(out, m)
-		}
-		return nil
-	})
-	return out, err
+	return nil
 }

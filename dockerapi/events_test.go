@@ -1,13 +1,20 @@
 package dockerapi
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,5 +224,100 @@ func TestEventsUntilEndsTheStream(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream did not end at until")
+	}
+}
+
+// slowClient sends GET path to srv on a connection with a small receive
+// buffer and reads nothing until the caller reads the returned reader.
+func slowClient(t *testing.T, srv *httptest.Server, path string) *bufio.Reader {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	conn, err := d.DialContext(t.Context(), "tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: berth\r\n\r\n", path); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %v %v", path, resp, err)
+	}
+	return bufio.NewReader(httputil.NewChunkedReader(br))
+}
+
+// appendFat appends n volume events of about 1 KiB each, numbered from
+// from on, as another process would.
+func appendFat(t *testing.T, l *eventlog.Log, from, n int) {
+	t.Helper()
+	pad := strings.Repeat("x", 1000)
+	for i := from; i < from+n; i++ {
+		if err := l.Append(t.Context(), eventlog.Event{Type: "volume", Action: "create", ID: "v" + strconv.Itoa(i),
+			Attributes: map[string]string{"driver": "local", "pad": pad}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A client that reads nothing while events worth several journal files
+// are appended loses none: its follower waits on it, lagging behind in
+// the journal (rotated files held open for it), and hands on every event
+// in order once it reads; nothing is queued for it meanwhile.
+func TestEventsSlowClientLosesNothing(t *testing.T) {
+	srv, eng := newEventsServer(t)
+	br := slowClient(t, srv, "/v1.51/events?filters="+url.QueryEscape(`{"type":["volume"]}`))
+	other := eventlog.Open(eng.Journal().Dir())
+	const n = 12000 // about 13 MiB: three rotations
+	appendFat(t, other, 0, n)
+	dec := json.NewDecoder(br)
+	for i := range n {
+		var m events.Message
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("event %d of %d: %v", i, n, err)
+		}
+		if m.Actor.ID != "v"+strconv.Itoa(i) {
+			t.Fatalf("event %d is %s: one was lost", i, m.Actor.ID)
+		}
+	}
+}
+
+// A client so slow that the journal's rotation passed what it had not
+// read gets, after all that was still held for it, Docker's error message
+// as the stream's last line.
+func TestEventsClientRotatedPast(t *testing.T) {
+	srv, eng := newEventsServer(t)
+	br := slowClient(t, srv, "/v1.51/events?filters="+url.QueryEscape(`{"type":["volume"]}`))
+	other := eventlog.Open(eng.Journal().Dir())
+	const n = 36000 // about 37 MiB: nine rotations
+	appendFat(t, other, 0, n)
+	dec := json.NewDecoder(br)
+	for i := 0; ; i++ {
+		var m struct {
+			events.Message
+			Error string `json:"message"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("after %d events: %v, want the error message", i, err)
+		}
+		if m.Error != "" {
+			if !strings.Contains(m.Error, "rotated past") || i == 0 || i >= n {
+				t.Fatalf("after %d events of %d: message %q", i, n, m.Error)
+			}
+			t.Logf("the stream ended after %d events of %d: %s", i, n, m.Error)
+			break
+		}
+		if m.Actor.ID != "v"+strconv.Itoa(i) {
+			t.Fatalf("event %d is %s: a gap before the end", i, m.Actor.ID)
+		}
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		t.Fatalf("after the error message: %s, %v; want the end", extra, err)
 	}
 }
