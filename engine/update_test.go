@@ -1,8 +1,9 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
-	"github.com/berth-dev/berth/internal/eventlog"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/eventlog"
 )
 
 func TestResourceUpdateApply(t *testing.T) {
@@ -180,52 +182,74 @@ func TestPatchBundle(t *testing.T) {
 	}
 }
 
-func TestEventCursor(t *testing.T) {
+// FollowEvents hands on the container events as they are recorded, from
+// now (or since) on, named: the shim's die from the record of a
+// container created before the follow began; a line is read once
+// complete; other types' are skipped.
+func TestFollowEvents(t *testing.T) {
 	e := newUnprivEngine(t, "/bin/true", true)
-	cur, err := e.FollowEvents() // no journal yet
+	early, err := e.Create(t.Context(), ContainerConfig{Name: "early", Image: "busybox", Cmd: []string{"true"}, Labels: map[string]string{"k": "v"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if evs, err := cur.Next(); err != nil || len(evs) != 0 {
-		t.Fatalf("before any event: %v, %v", evs, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan Event, 100)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- e.FollowEvents(ctx, time.Time{}, ready, func(ev Event) error { got <- ev; return nil })
+	}()
+	<-ready
+	next := func() Event {
+		t.Helper()
+		select {
+		case ev := <-got:
+			return ev
+		case err := <-done:
+			t.Fatalf("FollowEvents ended: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event in 10s")
+		}
+		panic("unreachable")
+	}
+	if err := e.Journal().Append(t.Context(), eventlog.Event{Type: "container", Action: "die", ID: string(early.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(); ev.Action != "die" || ev.ID != early.ID || ev.Name != "early" || ev.Labels["k"] != "v" {
+		t.Fatalf("the shim's die: %+v, want it named from the record", ev)
 	}
 	c, err := e.Create(t.Context(), ContainerConfig{Name: "cur", Image: "busybox", Cmd: []string{"true"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := cur.Next()
-	if err != nil || len(evs) != 1 || evs[0].Action != "create" || evs[0].ID != c.ID {
-		t.Fatalf("after create: %+v, %v", evs, err)
+	if ev := next(); ev.Action != "create" || ev.ID != c.ID || ev.Name != "cur" {
+		t.Fatalf("after create: %+v", ev)
 	}
-	if evs, _ := cur.Next(); len(evs) != 0 {
-		t.Fatalf("events twice: %+v", evs)
-	}
-	// A line being written is left for later.
+	// A line being written is handed on once complete.
 	f, err := os.OpenFile(e.journalPath(), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.WriteString(`{"version":1,"action":"half"`)
-	if evs, _ := cur.Next(); len(evs) != 0 {
-		t.Fatalf("a partial line was read: %+v", evs)
-	}
-	f.WriteString(`,"id":"x","time":"2026-01-01T00:00:00Z"}` + "\n")
+	f.Sync()
+	f.WriteString(`,"id":"` + string(c.ID) + `","time":"2026-01-01T00:00:00Z"}` + "\n")
 	f.Close()
-	if evs, _ := cur.Next(); len(evs) != 1 || evs[0].Action != "half" {
-		t.Fatalf("the completed line: %+v", evs)
+	if ev := next(); ev.Action != "half" || ev.Name != "cur" {
+		t.Fatalf("the completed line: %+v", ev)
 	}
 	// Events of other types are not a container's.
-	if err := e.Rename(t.Context(), "cur", "cur2"); err != nil {
-		t.Fatal(err)
-	}
 	if err := e.Journal().Append(t.Context(), eventlog.Event{Type: "network", Action: "create", ID: "n"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Remove(t.Context(), c.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	evs, err = cur.Next()
-	if err != nil || len(evs) != 2 || evs[0].Action != "rename" || evs[1].Action != "destroy" {
-		t.Fatalf("rename, a network's event, destroy: %+v, %v; want rename then destroy", evs, err)
+	if ev := next(); ev.Action != "destroy" || ev.ID != c.ID {
+		t.Fatalf("after a network's event, destroy: %+v", ev)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("FollowEvents at its end: %v, want context.Canceled", err)
 	}
 }

@@ -28,9 +28,9 @@ func newSystemEventsCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events [OPTIONS]",
 		Short: "Get real time events from the engine",
-		Long: "Events prints the containers' events: with --since, first those berth recorded\n" +
-			"(every container operation, and each container's last exit), then those it\n" +
-			"observes until --until or an interrupt.",
+		Long: "Events prints the containers' events as berth's journal records them: with\n" +
+			"--since, first those recorded since then, then those to come until --until or\n" +
+			"an interrupt.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSystemEvents(cmd.Context(), g, o)
@@ -78,7 +78,7 @@ func runSystemEvents(ctx context.Context, g *globalOptions, o systemEventsOption
 	if err != nil {
 		return err
 	}
-	return streamEvents(ctx, a.engine, since, until, now, nil, func(map[string]string) bool { return true },
+	return streamEvents(ctx, a.engine, since, until, now, func(map[string]string) bool { return true },
 		func(ev engine.Event) error {
 			m := dockerEvent(ev)
 			if !dockerEventMatches(m, filters) {
