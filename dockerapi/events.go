@@ -18,47 +18,13 @@ import (
 	"github.com/berth-dev/berth/internal/eventlog"
 )
 
-// enricher turns journal events into Docker's messages, giving a
-// container event that names no container (a shim's die or start) the
-// container's name, image and labels: from the events before it, else
-// from the container's record.
-type enricher struct {
-	eng *engine.Engine
-	// known are the containers seen, by ID.
-	known map[string]engine.ContainerConfig
-}
-
-func newEnricher(eng *engine.Engine) *enricher {
-	return &enricher{eng: eng, known: map[string]engine.ContainerConfig{}}
-}
-
-// knownMax bounds the containers an enricher remembers.
-const knownMax = 4096
-
-func (en *enricher) message(ctx context.Context, ev eventlog.Event) events.Message {
+// message is the journal's ev as Docker's message, named by n (see
+// engine.EventNamer).
+func message(n *engine.EventNamer, ev eventlog.Event) events.Message {
 	if ev.Type == "" {
 		ev.Type = string(events.ContainerEventType)
 	}
-	if ev.Type == string(events.ContainerEventType) {
-		if ev.Name != "" {
-			if len(en.known) >= knownMax {
-				clear(en.known)
-			}
-			en.known[ev.ID] = engine.ContainerConfig{Name: ev.Name, Image: ev.Image, Labels: ev.Labels}
-		} else {
-			c, ok := en.known[ev.ID]
-			if !ok && en.eng != nil {
-				if ctr, err := en.eng.Get(ctx, ev.ID); err == nil {
-					c = ctr.Config
-					en.known[ev.ID] = engine.ContainerConfig{Name: c.Name, Image: c.Image, Labels: c.Labels}
-				}
-			}
-			ev.Name, ev.Image, ev.Labels = c.Name, c.Image, c.Labels
-		}
-		if ev.Action == string(events.ActionDestroy) {
-			delete(en.known, ev.ID)
-		}
-	}
+	n.Name(&ev)
 	return events.Message{Type: events.Type(ev.Type), Action: events.Action(ev.Action),
 		Actor: events.Actor{ID: ev.ID, Attributes: ev.DockerAttributes()}, Scope: "local",
 		Time: ev.Time.Unix(), TimeNano: ev.Time.UnixNano()}
@@ -174,10 +140,10 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 		fl.Flush()
 	}
 	enc := json.NewEncoder(w)
-	en := newEnricher(s.eng)
+	namer := s.eng.NewEventNamer()
 	errPastUntil, errGone := errors.New("until passed"), errors.New("the client went away")
 	send := func(ev eventlog.Event) error {
-		m := en.message(ctx, ev) // every event: the attributes of later ones
+		m := message(namer, ev) // every event: the names of later ones
 		if ev.Time.Before(since) || !eventMatches(m, f) {
 			return nil
 		}

@@ -38,9 +38,9 @@ func (e *Engine) journalPath() string { return filepath.Join(e.opt.Root, journal
 // bound), oldest first, each named as in FollowEvents.
 func (e *Engine) Events(ctx context.Context, since, until time.Time) ([]Event, error) {
 	var out []Event
-	n := e.newEventNamer()
+	n := e.NewEventNamer()
 	err := e.events.Read(func(le eventlog.Event) error {
-		ev, ok, err := n.name(le)
+		ev, ok, err := n.containerEvent(le)
 		if err != nil || !ok {
 			return err
 		}
@@ -64,9 +64,9 @@ func (e *Engine) Events(ctx context.Context, since, until time.Time) ([]Event, e
 // container's ID: its name, image and labels are those of the
 // container's last event before it, else of its record.
 func (e *Engine) FollowEvents(ctx context.Context, since time.Time, ready chan<- struct{}, fn func(Event) error) error {
-	n := e.newEventNamer()
+	n := e.NewEventNamer()
 	return e.events.Follow(ctx, eventlog.FollowOptions{Ready: ready, FromStart: !since.IsZero()}, func(le eventlog.Event) error {
-		ev, ok, err := n.name(le)
+		ev, ok, err := n.containerEvent(le)
 		if err != nil || !ok || ev.Time.Before(since) {
 			return err
 		}
@@ -74,50 +74,61 @@ func (e *Engine) FollowEvents(ctx context.Context, since time.Time, ready chan<-
 	})
 }
 
-// eventNamer turns the journal's lines into container events named as
-// their containers were then. Not safe for concurrent use.
-type eventNamer struct {
+// EventNamer names the container events of the journal as their
+// containers were then: an event the shim recorded (die, a restart's
+// start, health) carries only the container's ID, and gets the name,
+// image and labels of the container's last event before it, else of its
+// record. Not safe for concurrent use.
+type EventNamer struct {
 	e *Engine
 	// known are the names, images and labels of the containers seen, by
 	// ID: from their events, else their records.
-	known map[ContainerID]Event
+	known map[string]eventlog.Event
 }
 
-// knownMax bounds the containers an eventNamer remembers.
+// knownMax bounds the containers an EventNamer remembers.
 const knownMax = 4096
 
-func (e *Engine) newEventNamer() *eventNamer {
-	return &eventNamer{e: e, known: map[ContainerID]Event{}}
+// NewEventNamer returns a namer that has seen no event yet.
+func (e *Engine) NewEventNamer() *EventNamer {
+	return &EventNamer{e: e, known: map[string]eventlog.Event{}}
 }
 
-// name is le as a container event, named; false for another type's.
-func (n *eventNamer) name(le eventlog.Event) (Event, bool, error) {
-	if le.Version != journalVersion {
-		return Event{}, false, fmt.Errorf("event journal: version %d: not known to this berth", le.Version)
-	}
-	ev := fromJournal(le)
-	if !ev.isContainer() {
-		return ev, false, nil
+// Name fills in le's name, image and labels if it is a container event
+// that names none; it is to be called with every event, in order.
+func (n *EventNamer) Name(le *eventlog.Event) {
+	if le.Type != "" && le.Type != "container" {
+		return
 	}
 	if len(n.known) >= knownMax {
 		clear(n.known)
 	}
-	if ev.Name != "" {
-		n.known[ev.ID] = ev
+	if le.Name != "" {
+		n.known[le.ID] = eventlog.Event{Name: le.Name, Image: le.Image, Labels: le.Labels}
 	} else {
-		k, ok := n.known[ev.ID]
+		k, ok := n.known[le.ID]
 		if !ok {
-			if _, rec, err := n.e.lookup(string(ev.ID)); err == nil && rec != nil {
-				k = Event{Name: rec.Config.Name, Image: rec.Config.Image, Labels: rec.Config.Labels}
-				n.known[ev.ID] = k
+			if _, rec, err := n.e.lookup(le.ID); err == nil && rec != nil {
+				k = eventlog.Event{Name: rec.Config.Name, Image: rec.Config.Image, Labels: rec.Config.Labels}
+				n.known[le.ID] = k
 			}
 		}
-		ev.Name, ev.Image, ev.Labels = k.Name, k.Image, maps.Clone(k.Labels)
+		le.Name, le.Image, le.Labels = k.Name, k.Image, maps.Clone(k.Labels)
 	}
-	if ev.Action == "destroy" {
-		delete(n.known, ev.ID)
+	if le.Action == "destroy" {
+		delete(n.known, le.ID)
 	}
-	return ev, true, nil
+}
+
+// containerEvent is le, named by n, as a container event; false for
+// another type's.
+func (n *EventNamer) containerEvent(le eventlog.Event) (Event, bool, error) {
+	if le.Version != journalVersion {
+		return Event{}, false, fmt.Errorf("event journal: version %d: not known to this berth", le.Version)
+	}
+	n.Name(&le)
+	ev := fromJournal(le)
+	return ev, ev.isContainer(), nil
 }
 
 // isContainer tells an event of a container (the journal also has
