@@ -252,17 +252,22 @@ func slowClient(t *testing.T, srv *httptest.Server, path string) *bufio.Reader {
 	return bufio.NewReader(httputil.NewChunkedReader(br))
 }
 
-// appendFat appends n volume events of about 1 KiB each, numbered from
-// from on, as another process would.
-func appendFat(t *testing.T, l *eventlog.Log, from, n int) {
+// slowVolumeEvents opens a slow client's stream of volume events, then
+// appends n volume events of about 1 KiB each (v0, v1, …), as another
+// process would, while it reads nothing; it returns the stream to read.
+func slowVolumeEvents(t *testing.T, n int) *json.Decoder {
 	t.Helper()
+	srv, eng := newEventsServer(t)
+	br := slowClient(t, srv, "/v1.51/events?filters="+url.QueryEscape(`{"type":["volume"]}`))
+	l := eventlog.Open(eng.Journal().Dir())
 	pad := strings.Repeat("x", 1000)
-	for i := from; i < from+n; i++ {
+	for i := range n {
 		if err := l.Append(t.Context(), eventlog.Event{Type: "volume", Action: "create", ID: "v" + strconv.Itoa(i),
 			Attributes: map[string]string{"driver": "local", "pad": pad}}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return json.NewDecoder(br)
 }
 
 // A client that reads nothing while events worth several journal files
@@ -270,12 +275,8 @@ func appendFat(t *testing.T, l *eventlog.Log, from, n int) {
 // the journal (rotated files held open for it), and hands on every event
 // in order once it reads; nothing is queued for it meanwhile.
 func TestEventsSlowClientLosesNothing(t *testing.T) {
-	srv, eng := newEventsServer(t)
-	br := slowClient(t, srv, "/v1.51/events?filters="+url.QueryEscape(`{"type":["volume"]}`))
-	other := eventlog.Open(eng.Journal().Dir())
 	const n = 12000 // about 13 MiB: three rotations
-	appendFat(t, other, 0, n)
-	dec := json.NewDecoder(br)
+	dec := slowVolumeEvents(t, n)
 	for i := range n {
 		var m events.Message
 		if err := dec.Decode(&m); err != nil {
@@ -291,12 +292,8 @@ func TestEventsSlowClientLosesNothing(t *testing.T) {
 // read gets, after all that was still held for it, Docker's error message
 // as the stream's last line.
 func TestEventsClientRotatedPast(t *testing.T) {
-	srv, eng := newEventsServer(t)
-	br := slowClient(t, srv, "/v1.51/events?filters="+url.QueryEscape(`{"type":["volume"]}`))
-	other := eventlog.Open(eng.Journal().Dir())
 	const n = 36000 // about 37 MiB: nine rotations
-	appendFat(t, other, 0, n)
-	dec := json.NewDecoder(br)
+	dec := slowVolumeEvents(t, n)
 	for i := 0; ; i++ {
 		var m struct {
 			events.Message
