@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/common"
 	"github.com/moby/moby/api/types/events"
 
@@ -18,13 +19,12 @@ import (
 	"github.com/berth-dev/berth/internal/eventlog"
 )
 
-// message is the journal's ev as Docker's message, named by n (see
-// engine.EventNamer).
-func message(n *engine.EventNamer, ev eventlog.Event) events.Message {
+// EventMessage is the journal's ev as Docker's message. A container event
+// the shim recorded is to be named first (engine.EventNamer).
+func EventMessage(ev eventlog.Event) events.Message {
 	if ev.Type == "" {
 		ev.Type = string(events.ContainerEventType)
 	}
-	n.Name(&ev)
 	return events.Message{Type: events.Type(ev.Type), Action: events.Action(ev.Action),
 		Actor: events.Actor{ID: ev.ID, Attributes: ev.DockerAttributes()}, Scope: "local",
 		Time: ev.Time.Unix(), TimeNano: ev.Time.UnixNano()}
@@ -56,9 +56,15 @@ func (s *Server) emitContainer(action events.Action, c *engine.Container, extra 
 	}
 }
 
-// eventMatches tells whether m passes Docker's event filters: type, event,
-// label, container, image, network, volume.
-func eventMatches(m events.Message, f map[string][]string) bool {
+// EventMatches tells whether m passes Docker's event filters (its
+// daemon's events.Filter): every key given must match. type: the type;
+// event: the action (health_status, exec_create and exec_start also as a
+// prefix); label: every one, KEY or KEY=VALUE, among the attributes;
+// container, network, volume: a prefix of the actor's ID or name
+// attribute, whatever the event's type, as Docker's; image: the actor's
+// ID or its image (a container's image attribute, an image's name), also
+// without its tag.
+func EventMatches(m events.Message, f map[string][]string) bool {
 	for key, vals := range f {
 		ok := true
 		switch key {
@@ -70,9 +76,17 @@ func eventMatches(m events.Message, f map[string][]string) bool {
 			})
 		case "label":
 			ok = labelsMatch(m.Actor.Attributes, vals)
-		case "container", "image", "network", "volume":
-			ok = string(m.Type) == key && slices.ContainsFunc(vals, func(v string) bool {
-				return v == m.Actor.Attributes["name"] || (len(v) >= 12 && strings.HasPrefix(m.Actor.ID, v)) || v == m.Actor.ID
+		case "container", "network", "volume":
+			ok = slices.ContainsFunc(vals, func(v string) bool {
+				return strings.HasPrefix(m.Actor.ID, v) || strings.HasPrefix(m.Actor.Attributes["name"], v)
+			})
+		case "image":
+			name := m.Actor.Attributes["image"]
+			if m.Type == events.ImageEventType {
+				name = m.Actor.Attributes["name"]
+			}
+			ok = slices.ContainsFunc(vals, func(v string) bool {
+				return v == m.Actor.ID || v == name || v == withoutTag(m.Actor.ID) || v == withoutTag(name)
 			})
 		}
 		if !ok {
@@ -82,8 +96,19 @@ func eventMatches(m events.Message, f map[string][]string) bool {
 	return true
 }
 
-// eventFilters are the filter keys `GET /events` knows.
-var eventFilters = []string{"type", "event", "label", "container", "image", "network", "volume"}
+// withoutTag is the image reference ref in its familiar form without tag
+// or digest (busybox for docker.io/library/busybox:latest); ref itself if
+// it is none.
+func withoutTag(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.FamiliarName(named)
+}
+
+// EventFilters are the filter keys EventMatches knows.
+var EventFilters = []string{"type", "event", "label", "container", "image", "network", "volume"}
 
 // systemEvents is `GET /events?since=&until=&filters=`: the events of the
 // state root's journal, whichever berth process recorded them (this
@@ -100,8 +125,8 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for k := range f {
-		if !slices.Contains(eventFilters, k) {
-			return fmt.Errorf("filter %q: not supported by berth (want one of %s): %w", k, strings.Join(eventFilters, ", "), errdefs.ErrInvalidArgument)
+		if !slices.Contains(EventFilters, k) {
+			return fmt.Errorf("filter %q: not supported by berth (want one of %s): %w", k, strings.Join(EventFilters, ", "), errdefs.ErrInvalidArgument)
 		}
 	}
 	since, err := parseSince(r, "since")
@@ -143,8 +168,9 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 	namer := s.eng.NewEventNamer()
 	errPastUntil, errGone := errors.New("until passed"), errors.New("the client went away")
 	send := func(ev eventlog.Event) error {
-		m := message(namer, ev) // every event: the names of later ones
-		if ev.Time.Before(since) || !eventMatches(m, f) {
+		namer.Name(&ev) // every event: the names of later ones
+		m := EventMessage(ev)
+		if ev.Time.Before(since) || !EventMatches(m, f) {
 			return nil
 		}
 		if !until.IsZero() && ev.Time.After(until) {

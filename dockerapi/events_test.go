@@ -27,7 +27,7 @@ import (
 
 func TestEventMatches(t *testing.T) {
 	m := events.Message{Type: events.ContainerEventType, Action: "health_status: healthy",
-		Actor: events.Actor{ID: "0123456789abcdef0123", Attributes: map[string]string{"name": "web", "com.example": "x"}}}
+		Actor: events.Actor{ID: "0123456789abcdef0123", Attributes: map[string]string{"name": "web", "image": "busybox:latest", "com.example": "x"}}}
 	tests := []struct {
 		name    string
 		filters map[string][]string
@@ -42,15 +42,27 @@ func TestEventMatches(t *testing.T) {
 		{"label value differs", map[string][]string{"label": {"com.example=y"}}, false},
 		{"container by name", map[string][]string{"container": {"web"}}, true},
 		{"container by short ID", map[string][]string{"container": {"0123456789ab"}}, true},
-		{"container by too short a prefix", map[string][]string{"container": {"0123"}}, false},
-		{"network filter on a container", map[string][]string{"network": {"web"}}, false},
+		{"container by any prefix, as Docker", map[string][]string{"container": {"0123"}}, true},
+		{"container by another name", map[string][]string{"container": {"db"}}, false},
+		{"network filter naming the container, as Docker", map[string][]string{"network": {"web"}}, true},
+		{"network filter naming another", map[string][]string{"network": {"net1"}}, false},
+		{"image of a container", map[string][]string{"image": {"busybox"}}, true},
+		{"image of a container by its tagged name", map[string][]string{"image": {"busybox:latest"}}, true},
+		{"another image", map[string][]string{"image": {"alpine"}}, false},
+		{"labels: all of them", map[string][]string{"label": {"com.example=x", "com.other"}}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := eventMatches(m, tc.filters); got != tc.want {
-				t.Fatalf("eventMatches(%v) = %v, want %v", tc.filters, got, tc.want)
+			if got := EventMatches(m, tc.filters); got != tc.want {
+				t.Fatalf("EventMatches(%v) = %v, want %v", tc.filters, got, tc.want)
 			}
 		})
+	}
+	// An image's event: by its name, without the tag.
+	img := events.Message{Type: events.ImageEventType, Action: "tag",
+		Actor: events.Actor{ID: "sha256:abc", Attributes: map[string]string{"name": "docker.io/library/busybox:1"}}}
+	if !EventMatches(img, map[string][]string{"image": {"busybox"}}) || EventMatches(img, map[string][]string{"image": {"alpine"}}) {
+		t.Error("image=busybox on a tag event of busybox:1: want a match, and none for image=alpine")
 	}
 }
 

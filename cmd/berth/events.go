@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -72,8 +73,12 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 	keep := func(labels map[string]string) bool {
 		return labels[spec.LabelProject] == name && (len(services) == 0 || slices.Contains(services, labels[spec.LabelService]))
 	}
-	return streamEvents(ctx, a.engine, since, until, now, keep,
-		func(ev engine.Event) error { return emit(journalEvent(ev)) })
+	return streamEvents(ctx, a.engine, since, until, now, func(ev eventlog.Event) error {
+		if (ev.Type != "" && ev.Type != "container") || !keep(ev.Labels) {
+			return nil
+		}
+		return emit(journalEvent(ev))
+	})
 }
 
 // eventWindow parses --since and --until (zero: not given) at now; until
@@ -91,26 +96,14 @@ func eventWindow(sinceFlag, untilFlag string, now time.Time) (since, until time.
 	return
 }
 
-// streamEvents hands emit the container events from since (zero: from
-// now) to until (zero: until ctx ends) whose labels keep accepts, as the
-// engine's journal has them (every berth process's operations, the shims'
-// die, start and health; eventlog): first those recorded from since on,
-// then those to come, read at emit's pace.
-func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now time.Time,
-	keep func(map[string]string) bool, emit func(engine.Event) error) error {
+// streamEvents hands emit the journal's events (every berth process's
+// operations, the shims' die, start and health; eventlog), containers'
+// named, from since (zero: from now) to until (zero: until ctx ends):
+// first those recorded from since on, then those to come, read at emit's
+// pace.
+func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now time.Time, emit func(eventlog.Event) error) error {
 	if !until.IsZero() && !until.After(now) {
-		past, err := eng.Events(ctx, since, until)
-		if err != nil {
-			return err
-		}
-		for _, ev := range past {
-			if keep(ev.Labels) {
-				if err := emit(ev); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return eng.Events(since, until, emit)
 	}
 	fctx := ctx
 	if !until.IsZero() {
@@ -119,12 +112,9 @@ func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now tim
 		defer cancel()
 	}
 	errUntil := errors.New("until passed")
-	err := eng.FollowEvents(fctx, since, nil, func(ev engine.Event) error {
+	err := eng.FollowEvents(fctx, since, nil, func(ev eventlog.Event) error {
 		if !until.IsZero() && ev.Time.After(until) {
 			return errUntil
-		}
-		if !keep(ev.Labels) {
-			return nil
 		}
 		return emit(ev)
 	})
@@ -134,10 +124,10 @@ func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now tim
 	return err
 }
 
-// journalEvent is an event of the engine's journal as `events` prints it.
-func journalEvent(ev engine.Event) containerEvent {
+// journalEvent is a container event of the journal as `events` prints it.
+func journalEvent(ev eventlog.Event) containerEvent {
 	attrs := map[string]string{"name": ev.Name, "image": ev.Image}
 	maps.Copy(attrs, ev.Attributes)
-	return containerEvent{Time: ev.Time.Local(), Type: "container", Action: ev.Action, ID: string(ev.ID),
+	return containerEvent{Time: ev.Time.Local(), Type: "container", Action: ev.Action, ID: ev.ID,
 		Service: ev.Labels[spec.LabelService], Attributes: attrs}
 }
