@@ -88,6 +88,10 @@ type Log struct {
 	dir string
 	// max is MaxSize, smaller in tests.
 	max int64
+
+	// watch is the one watcher of the journal's directory that wakes the
+	// process's followers (follow.go).
+	watch watcher
 }
 
 // Open returns the journal under the state root dir; nothing is made

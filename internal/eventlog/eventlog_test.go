@@ -452,3 +452,73 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+// inotifyFDs counts this process's inotify instances.
+func inotifyFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
+}
+
+// The followers of one Log share one inotify instance (the user's limit
+// is 128 on the whole machine), each woken by it; it goes with the last.
+func TestFollowersShareOneWatch(t *testing.T) {
+	l := Open(t.TempDir())
+	before := inotifyFDs(t)
+	const n = 150
+	ctx, cancel := context.WithCancel(t.Context())
+	got := make(chan string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		fl, err := l.NewFollower(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			defer fl.Close()
+			_ = fl.Run(ctx, func(ev Event) error {
+				got <- strconv.Itoa(i) + ev.ID
+				return nil
+			})
+		})
+	}
+	// Every follower subscribed: the watch is there, once.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.watch.mu.Lock()
+		subs := len(l.watch.subs)
+		l.watch.mu.Unlock()
+		if subs == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d followers subscribed of %d", subs, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if d := inotifyFDs(t) - before; d != 1 {
+		t.Errorf("%d inotify instances for %d followers, want 1", d, n)
+	}
+	appendN(t, l, "x", 1)
+	for i := range n {
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d followers of %d saw the event", i, n)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if d := inotifyFDs(t) - before; d != 0 {
+		t.Errorf("%d inotify instances left after the followers ended", d)
+	}
+}

@@ -195,14 +195,11 @@ func linkedAs(f *os.File, p string) bool {
 // holds each file that follows the one it reads as it comes: a goroutine
 // of its own does that while fn blocks.
 func (fl *Follower) Run(ctx context.Context, fn func(Event) error) error {
-	w, err := fsnotify.NewBufferedWatcher(64)
+	changed, unwatch, err := fl.l.watch.subscribe(fl.l.dir)
 	if err != nil {
-		return fmt.Errorf("event journal: %w", err)
+		return err
 	}
-	defer w.Close()
-	if err := w.Add(fl.l.dir); err != nil {
-		return fmt.Errorf("event journal: watch %s: %w", fl.l.dir, err)
-	}
+	defer unwatch()
 	var wg sync.WaitGroup
 	defer wg.Wait() // after the cancel below
 	ctx, cancel := context.WithCancel(ctx)
@@ -210,16 +207,11 @@ func (fl *Follower) Run(ctx context.Context, fn func(Event) error) error {
 	wake := make(chan struct{}, 1)
 	watchErr := make(chan error, 1)
 	wg.Go(func() {
-		// A safety net for a lost notification (an overflowed queue).
-		tick := time.NewTicker(2 * time.Second)
-		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-w.Events:
-			case <-w.Errors:
-			case <-tick.C:
+			case <-changed:
 			}
 			if err := fl.extend(); err != nil {
 				watchErr <- err
@@ -317,4 +309,84 @@ func (r *lineReader) drain(f *os.File) error {
 			return fmt.Errorf("event journal: %w", err)
 		}
 	}
+}
+
+// watcher is a Log's one inotify watch of its directory, shared by the
+// followers of the process (an inotify instance each would run into the
+// user's limit, 128 by default, with as many GET /events clients): each
+// subscriber's channel is woken (the wakes coalesced) at every change in
+// the directory, and at least every 2 s in case a notification was lost.
+// It runs while it has subscribers. Safe for concurrent use.
+type watcher struct {
+	mu   sync.Mutex // guards the fields below
+	subs map[chan struct{}]struct{}
+	stop func() // ends the watch; nil while none runs
+}
+
+// subscribe returns a channel woken at each change in dir, and the
+// function that ends the subscription.
+func (w *watcher) subscribe(dir string) (<-chan struct{}, func(), error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stop == nil {
+		stop, err := w.startLocked(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		w.stop = stop
+	}
+	ch := make(chan struct{}, 1)
+	if w.subs == nil {
+		w.subs = map[chan struct{}]struct{}{}
+	}
+	w.subs[ch] = struct{}{}
+	return ch, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		delete(w.subs, ch)
+		if len(w.subs) == 0 && w.stop != nil {
+			w.stop()
+			w.stop = nil
+		}
+	}, nil
+}
+
+// startLocked starts watching dir; w.mu is held.
+func (w *watcher) startLocked(dir string) (stop func(), err error) {
+	fw, err := fsnotify.NewBufferedWatcher(64)
+	if err != nil {
+		return nil, fmt.Errorf("event journal: %w", err)
+	}
+	if err := fw.Add(dir); err != nil {
+		fw.Close()
+		return nil, fmt.Errorf("event journal: watch %s: %w", dir, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-fw.Events:
+			case <-fw.Errors:
+			case <-tick.C:
+			}
+			w.mu.Lock()
+			for ch := range w.subs {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return func() {
+		close(done)
+		fw.Close()
+		// The loop may wait for w.mu, held by the caller: it is not
+		// waited for; it ends at its next turn.
+	}, nil
 }
