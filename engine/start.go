@@ -147,10 +147,10 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if _, shared := strings.CutPrefix(rec.Config.NetworkMode, "container:"); !shared {
 		own = eps
 	}
-	e.runEvents(ctx, true, rec.ID, own, rec.Config.Mounts)
+	e.runEvents(ctx, true, rec.ID, own, rec.volumeMounts())
 	defer func() {
 		if retErr != nil {
-			e.runEvents(ctx, false, rec.ID, own, rec.Config.Mounts)
+			e.runEvents(ctx, false, rec.ID, own, rec.volumeMounts())
 		}
 	}()
 	if err := e.startShim(ctx, dir, rec.ID, rtPath, append(shimArgs(rec), runcDeleteArgs(rtPath, rec)...)...); err != nil {

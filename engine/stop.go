@@ -276,7 +276,7 @@ func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, rec
 	var mounts []Mount
 	if rec != nil {
 		if held, err := mountinfo.Mounted(rootfs); err == nil && held {
-			mounts = rec.Config.Mounts
+			mounts = rec.volumeMounts()
 		}
 	}
 	// The rootfs is unmounted beside the sandbox's removal: the kernel syncs
