@@ -3,120 +3,27 @@ package dockerapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/common"
 	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/internal/eventlog"
 )
 
-// eventHub hands the events of the state root's journal (what every berth
-// process did: this server, the CLI, the shims) to the clients of
-// `GET /events` as the server's follower reads them. Safe for concurrent
-// use.
-type eventHub struct {
-	mu   sync.Mutex // guards subs
-	subs map[chan events.Message]struct{}
-}
-
-// publish hands m to every subscriber; a subscriber too slow to take it
-// misses it rather than holding the others up.
-func (h *eventHub) publish(m events.Message) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs {
-		select {
-		case ch <- m:
-		default:
-		}
-	}
-}
-
-// subscribe returns a channel of the events to come, until cancel is
-// called.
-func (h *eventHub) subscribe() (ch chan events.Message, cancel func()) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ch = make(chan events.Message, 256)
-	if h.subs == nil {
-		h.subs = map[chan events.Message]struct{}{}
-	}
-	h.subs[ch] = struct{}{}
-	return ch, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		delete(h.subs, ch)
-	}
-}
-
-// follow feeds the hub from the journal until the server closes; ready is
-// closed once it follows. A journal that cannot be followed is logged, and
-// tried again.
-func (s *Server) follow(ready chan struct{}) {
-	defer s.wg.Done()
-	en := newEnricher(s.eng)
-	for {
-		err := s.eng.Journal().Follow(s.ctx, ready, func(ev eventlog.Event) { s.events.publish(en.message(s.ctx, ev)) })
-		ready = nil
-		if s.ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("following the event journal", "err", err)
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// enricher turns journal events into Docker's messages, giving a
-// container event that names no container (a shim's die or start) the
-// container's name, image and labels: from the events before it, else
-// from the container's record.
-type enricher struct {
-	eng *engine.Engine
-	// known are the containers seen, by ID.
-	known map[string]engine.ContainerConfig
-}
-
-func newEnricher(eng *engine.Engine) *enricher {
-	return &enricher{eng: eng, known: map[string]engine.ContainerConfig{}}
-}
-
-// knownMax bounds the containers an enricher remembers.
-const knownMax = 4096
-
-func (en *enricher) message(ctx context.Context, ev eventlog.Event) events.Message {
+// EventMessage is the journal's ev as Docker's message. A container event
+// the shim recorded is to be named first (engine.EventNamer).
+func EventMessage(ev eventlog.Event) events.Message {
 	if ev.Type == "" {
 		ev.Type = string(events.ContainerEventType)
-	}
-	if ev.Type == string(events.ContainerEventType) {
-		if ev.Name != "" {
-			if len(en.known) >= knownMax {
-				clear(en.known)
-			}
-			en.known[ev.ID] = engine.ContainerConfig{Name: ev.Name, Image: ev.Image, Labels: ev.Labels}
-		} else {
-			c, ok := en.known[ev.ID]
-			if !ok && en.eng != nil {
-				if ctr, err := en.eng.Get(ctx, ev.ID); err == nil {
-					c = ctr.Config
-					en.known[ev.ID] = engine.ContainerConfig{Name: c.Name, Image: c.Image, Labels: c.Labels}
-				}
-			}
-			ev.Name, ev.Image, ev.Labels = c.Name, c.Image, c.Labels
-		}
-		if ev.Action == string(events.ActionDestroy) {
-			delete(en.known, ev.ID)
-		}
 	}
 	return events.Message{Type: events.Type(ev.Type), Action: events.Action(ev.Action),
 		Actor: events.Actor{ID: ev.ID, Attributes: ev.DockerAttributes()}, Scope: "local",
@@ -149,9 +56,15 @@ func (s *Server) emitContainer(action events.Action, c *engine.Container, extra 
 	}
 }
 
-// eventMatches tells whether m passes Docker's event filters: type, event,
-// label, container, image, network, volume.
-func eventMatches(m events.Message, f map[string][]string) bool {
+// EventMatches tells whether m passes Docker's event filters (its
+// daemon's events.Filter): every key given must match. type: the type;
+// event: the action (health_status, exec_create and exec_start also as a
+// prefix); label: every one, KEY or KEY=VALUE, among the attributes;
+// container, network, volume: a prefix of the actor's ID or name
+// attribute, whatever the event's type, as Docker's; image: the actor's
+// ID or its image (a container's image attribute, an image's name), also
+// without its tag.
+func EventMatches(m events.Message, f map[string][]string) bool {
 	for key, vals := range f {
 		ok := true
 		switch key {
@@ -163,9 +76,17 @@ func eventMatches(m events.Message, f map[string][]string) bool {
 			})
 		case "label":
 			ok = engine.LabelsMatch(m.Actor.Attributes, vals)
-		case "container", "image", "network", "volume":
-			ok = string(m.Type) == key && slices.ContainsFunc(vals, func(v string) bool {
-				return v == m.Actor.Attributes["name"] || (len(v) >= 12 && strings.HasPrefix(m.Actor.ID, v)) || v == m.Actor.ID
+		case "container", "network", "volume":
+			ok = slices.ContainsFunc(vals, func(v string) bool {
+				return strings.HasPrefix(m.Actor.ID, v) || strings.HasPrefix(m.Actor.Attributes["name"], v)
+			})
+		case "image":
+			name := m.Actor.Attributes["image"]
+			if m.Type == events.ImageEventType {
+				name = m.Actor.Attributes["name"]
+			}
+			ok = slices.ContainsFunc(vals, func(v string) bool {
+				return v == m.Actor.ID || v == name || v == withoutTag(m.Actor.ID) || v == withoutTag(name)
 			})
 		}
 		if !ok {
@@ -175,22 +96,37 @@ func eventMatches(m events.Message, f map[string][]string) bool {
 	return true
 }
 
-// eventFilters are the filter keys `GET /events` knows.
-var eventFilters = []string{"type", "event", "label", "container", "image", "network", "volume"}
+// withoutTag is the image reference ref in its familiar form without tag
+// or digest (busybox for docker.io/library/busybox:latest); ref itself if
+// it is none.
+func withoutTag(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.FamiliarName(named)
+}
+
+// EventFilters are the filter keys EventMatches knows.
+var EventFilters = []string{"type", "event", "label", "container", "image", "network", "volume"}
 
 // systemEvents is `GET /events?since=&until=&filters=`: the events of the
 // state root's journal, whichever berth process recorded them (this
 // server, the CLI, a shim), as JSON lines: with since, those recorded from
-// then on first; then those to come, until the client goes away or until
-// passes.
+// then on first; then those to come, until the client goes away, the
+// server closes or until passes. Each client has a follower of its own
+// that reads the journal at the client's pace (a slow client lags behind
+// in the file; nothing is queued for it). One so slow that the journal's
+// rotation passed what it had not read gets Docker's error message as the
+// stream's last line.
 func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 	f, err := listFilters(r)
 	if err != nil {
 		return err
 	}
 	for k := range f {
-		if !slices.Contains(eventFilters, k) {
-			return fmt.Errorf("filter %q: not supported by berth (want one of %s): %w", k, strings.Join(eventFilters, ", "), errdefs.ErrInvalidArgument)
+		if !slices.Contains(EventFilters, k) {
+			return fmt.Errorf("filter %q: not supported by berth (want one of %s): %w", k, strings.Join(EventFilters, ", "), errdefs.ErrInvalidArgument)
 		}
 	}
 	since, err := parseSince(r, "since")
@@ -201,16 +137,27 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if !until.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, until)
-		defer cancel()
+	if s.eng == nil {
+		return fmt.Errorf("GET /events: no engine: %w", errdefs.ErrUnavailable)
 	}
-	// Live events are taken from before the replay on, and those the
-	// replay already sent (not newer than its last) are skipped.
-	ch, cancel := s.events.subscribe()
+	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)() // the server's Close ends the stream
+	if !until.IsZero() {
+		var cancelUntil context.CancelFunc
+		ctx, cancelUntil = context.WithDeadline(ctx, until)
+		defer cancelUntil()
+	}
+	past := !until.IsZero() && !until.After(time.Now())
+	var follower *eventlog.Follower
+	if !past {
+		// In place before the answer: what is recorded once the client
+		// has it reaches the client.
+		if follower, err = s.eng.Journal().NewFollower(!since.IsZero()); err != nil {
+			return err
+		}
+		defer follower.Close()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
@@ -218,59 +165,39 @@ func (s *Server) systemEvents(w http.ResponseWriter, r *http.Request) error {
 		fl.Flush()
 	}
 	enc := json.NewEncoder(w)
-	var last int64
-	send := func(m events.Message) bool {
-		if m.TimeNano <= last || !eventMatches(m, f) || (!until.IsZero() && m.TimeNano > until.UnixNano()) {
-			return true
+	namer := s.eng.NewEventNamer()
+	errPastUntil, errGone := errors.New("until passed"), errors.New("the client went away")
+	send := func(ev eventlog.Event) error {
+		namer.Name(&ev) // every event: the names of later ones
+		m := EventMessage(ev)
+		if ev.Time.Before(since) || !EventMatches(m, f) {
+			return nil
+		}
+		if !until.IsZero() && ev.Time.After(until) {
+			return errPastUntil
 		}
 		if enc.Encode(m) != nil {
-			return false
+			return errGone
 		}
 		if fl != nil {
 			fl.Flush()
 		}
-		return true
+		return nil
 	}
-	if !since.IsZero() && s.eng != nil {
-		past, err := s.replay(ctx, since, until)
-		if err != nil {
+	if past {
+		// All in the past: the journal as it is, and the end.
+		if err := s.eng.Journal().Read(send); err != nil && !errors.Is(err, errPastUntil) {
 			s.log.Warn("replaying the event journal", "err", err)
 		}
-		for _, m := range past {
-			if !send(m) {
-				return nil
-			}
-			last = max(last, m.TimeNano)
-		}
-	}
-	if !until.IsZero() && !until.After(time.Now()) {
 		return nil
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.ctx.Done():
-			return nil
-		case m := <-ch:
-			if !send(m) {
-				return nil
-			}
-		}
+	err = follower.Run(ctx, send)
+	switch {
+	case errors.Is(err, eventlog.ErrRotatedPast):
+		// As Docker ends a stream that fails: its error as the last line.
+		_ = enc.Encode(common.ErrorResponse{Message: err.Error()})
+	case err != nil && ctx.Err() == nil && !errors.Is(err, errPastUntil) && !errors.Is(err, errGone):
+		s.log.Warn("following the event journal", "err", err)
 	}
-}
-
-// replay returns the journal's events from since to until (zero: no end),
-// oldest first.
-func (s *Server) replay(ctx context.Context, since, until time.Time) ([]events.Message, error) {
-	en := newEnricher(s.eng)
-	var out []events.Message
-	err := s.eng.Journal().Read(func(ev eventlog.Event) error {
-		m := en.message(ctx, ev) // every event: the attributes of later ones
-		if !ev.Time.Before(since) && (until.IsZero() || !ev.Time.After(until)) {
-			out = append(out, m)
-		}
-		return nil
-	})
-	return out, err
+	return nil
 }

@@ -1,13 +1,20 @@
 package dockerapi
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +27,7 @@ import (
 
 func TestEventMatches(t *testing.T) {
 	m := events.Message{Type: events.ContainerEventType, Action: "health_status: healthy",
-		Actor: events.Actor{ID: "0123456789abcdef0123", Attributes: map[string]string{"name": "web", "com.example": "x"}}}
+		Actor: events.Actor{ID: "0123456789abcdef0123", Attributes: map[string]string{"name": "web", "image": "busybox:latest", "com.example": "x"}}}
 	tests := []struct {
 		name    string
 		filters map[string][]string
@@ -35,15 +42,27 @@ func TestEventMatches(t *testing.T) {
 		{"label value differs", map[string][]string{"label": {"com.example=y"}}, false},
 		{"container by name", map[string][]string{"container": {"web"}}, true},
 		{"container by short ID", map[string][]string{"container": {"0123456789ab"}}, true},
-		{"container by too short a prefix", map[string][]string{"container": {"0123"}}, false},
-		{"network filter on a container", map[string][]string{"network": {"web"}}, false},
+		{"container by any prefix, as Docker", map[string][]string{"container": {"0123"}}, true},
+		{"container by another name", map[string][]string{"container": {"db"}}, false},
+		{"network filter naming the container, as Docker", map[string][]string{"network": {"web"}}, true},
+		{"network filter naming another", map[string][]string{"network": {"net1"}}, false},
+		{"image of a container", map[string][]string{"image": {"busybox"}}, true},
+		{"image of a container by its tagged name", map[string][]string{"image": {"busybox:latest"}}, true},
+		{"another image", map[string][]string{"image": {"alpine"}}, false},
+		{"labels: all of them", map[string][]string{"label": {"com.example=x", "com.other"}}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := eventMatches(m, tc.filters); got != tc.want {
-				t.Fatalf("eventMatches(%v) = %v, want %v", tc.filters, got, tc.want)
+			if got := EventMatches(m, tc.filters); got != tc.want {
+				t.Fatalf("EventMatches(%v) = %v, want %v", tc.filters, got, tc.want)
 			}
 		})
+	}
+	// An image's event: by its name, without the tag.
+	img := events.Message{Type: events.ImageEventType, Action: "tag",
+		Actor: events.Actor{ID: "sha256:abc", Attributes: map[string]string{"name": "docker.io/library/busybox:1"}}}
+	if !EventMatches(img, map[string][]string{"image": {"busybox"}}) || EventMatches(img, map[string][]string{"image": {"alpine"}}) {
+		t.Error("image=busybox on a tag event of busybox:1: want a match, and none for image=alpine")
 	}
 }
 
@@ -217,5 +236,97 @@ func TestEventsUntilEndsTheStream(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream did not end at until")
+	}
+}
+
+// slowClient sends GET path to srv on a connection with a small receive
+// buffer and reads nothing until the caller reads the returned reader.
+func slowClient(t *testing.T, srv *httptest.Server, path string) *bufio.Reader {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	conn, err := d.DialContext(t.Context(), "tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: berth\r\n\r\n", path); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %v %v", path, resp, err)
+	}
+	return bufio.NewReader(httputil.NewChunkedReader(br))
+}
+
+// slowVolumeEvents opens a slow client's stream of volume events, then
+// appends n volume events of about 1 KiB each (v0, v1, …), as another
+// process would, while it reads nothing; it returns the stream to read.
+func slowVolumeEvents(t *testing.T, n int) *json.Decoder {
+	t.Helper()
+	srv, eng := newEventsServer(t)
+	br := slowClient(t, srv, "/v1.51/events?filters="+url.QueryEscape(`{"type":["volume"]}`))
+	l := eventlog.Open(eng.Journal().Dir())
+	pad := strings.Repeat("x", 1000)
+	for i := range n {
+		if err := l.Append(t.Context(), eventlog.Event{Type: "volume", Action: "create", ID: "v" + strconv.Itoa(i),
+			Attributes: map[string]string{"driver": "local", "pad": pad}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return json.NewDecoder(br)
+}
+
+// A client that reads nothing while events worth several journal files
+// are appended loses none: its follower waits on it, lagging behind in
+// the journal (rotated files held open for it), and hands on every event
+// in order once it reads; nothing is queued for it meanwhile.
+func TestEventsSlowClientLosesNothing(t *testing.T) {
+	const n = 12000 // about 13 MiB: three rotations
+	dec := slowVolumeEvents(t, n)
+	for i := range n {
+		var m events.Message
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("event %d of %d: %v", i, n, err)
+		}
+		if m.Actor.ID != "v"+strconv.Itoa(i) {
+			t.Fatalf("event %d is %s: one was lost", i, m.Actor.ID)
+		}
+	}
+}
+
+// A client so slow that the journal's rotation passed what it had not
+// read gets, after all that was still held for it, Docker's error message
+// as the stream's last line.
+func TestEventsClientRotatedPast(t *testing.T) {
+	const n = 36000 // about 37 MiB: nine rotations
+	dec := slowVolumeEvents(t, n)
+	for i := 0; ; i++ {
+		var m struct {
+			events.Message
+			Error string `json:"message"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("after %d events: %v, want the error message", i, err)
+		}
+		if m.Error != "" {
+			if !strings.Contains(m.Error, "rotated past") || i == 0 || i >= n {
+				t.Fatalf("after %d events of %d: message %q", i, n, m.Error)
+			}
+			t.Logf("the stream ended after %d events of %d: %s", i, n, m.Error)
+			break
+		}
+		if m.Actor.ID != "v"+strconv.Itoa(i) {
+			t.Fatalf("event %d is %s: a gap before the end", i, m.Actor.ID)
+		}
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		t.Fatalf("after the error message: %s, %v; want the end", extra, err)
 	}
 }

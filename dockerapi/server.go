@@ -58,7 +58,6 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the goroutines the server owns
-	events eventHub
 
 	mu sync.Mutex // guards the fields below
 	// execs are the exec instances by ID.
@@ -81,18 +80,6 @@ func New(ctx context.Context, opt Options) *Server {
 	// The server's own lifetime, not a request's: Close ends it.
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.routes()
-	if s.eng != nil {
-		// The event journal's follower: what is recorded from here on
-		// reaches the event streams.
-		ready := make(chan struct{})
-		s.wg.Add(1)
-		go s.follow(ready)
-		select {
-		case <-ready:
-		case <-time.After(5 * time.Second):
-			s.log.Warn("the event journal is not followed yet")
-		}
-	}
 	return s
 }
 

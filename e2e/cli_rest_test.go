@@ -288,6 +288,14 @@ func TestCLIRestEvents(t *testing.T) {
 		t.Errorf("system events --filter event=die: %q", out)
 	}
 	oneLineError(t, h.berth("system", "events", "--filter", "colour=red"), "system events with an unknown filter", "unknown key")
+	// Networks' events too, as docker events: the project's network made,
+	// joined at the start, left at the stop.
+	out = h.mustBerth("system", "events", "--since", t0.Format(time.RFC3339Nano), "--until", t1.Format(time.RFC3339Nano),
+		"--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	netName := h.project + "_default"
+	if want := "create " + netName + "\nconnect " + netName + "\ndisconnect " + netName + "\n"; out != want {
+		t.Errorf("system events --filter type=network:\n%s\nwant:\n%s", out, want)
+	}
 
 	// --until to come: streams until then, and no longer.
 	start := time.Now()

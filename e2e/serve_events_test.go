@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -259,5 +260,153 @@ func TestServeEventsOfAComposeProject(t *testing.T) {
 		if s.typ == "container" && ev.Actor.Attributes["com.docker.compose.service"] != "app" {
 			t.Errorf("%s %s: attributes %v lack the service's label", s.typ, s.action, ev.Actor.Attributes)
 		}
+	}
+}
+
+// TestServeEventsOfNetworksAndVolumes: as dockerd, a container's run joins
+// its networks and mounts its named volumes before its start (network
+// connect, volume mount: `docker events --filter type=network` and
+// `type=volume` see them with Docker's attributes) and leaves them as its
+// run is released (disconnect, unmount); a network connected to a created
+// container is joined only at its start. A container whose shim is
+// SIGKILLed (its process killed too) dies once, reported when a client
+// looks at it.
+func TestServeEventsOfNetworksAndVolumes(t *testing.T) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("no docker CLI at %s", dockerCLI)
+	}
+	h := newHarness(t)
+	sock := h.serve()
+	t.Cleanup(func() {
+		h.berth("container", "rm", "-f", "evr", "evc", "evk")
+		h.berth("network", "rm", "evn")
+		h.berth("volume", "rm", "evv")
+	})
+	since := strconv.FormatInt(time.Now().Unix()-1, 10)
+	typed := func(typ string) *eventWatch {
+		return h.startEvents(sock, exec.Command(dockerCLI, "events", "--since", since, "--filter", "type="+typ, "--format", "{{json .}}"))
+	}
+	nets, vols := typed("network"), typed("volume")
+	all := h.dockerEvents(sock, time.Now().Add(-time.Second))
+
+	netID := strings.TrimSpace(h.mustDocker(sock, "network", "create", "evn"))
+	id := strings.TrimSpace(h.mustDocker(sock, "run", "-d", "--name", "evr", "--network", "evn", "-v", "evv:/data", "busybox", "sleep", "1000"))
+	h.mustDocker(sock, "rm", "-f", "evr")
+	// Connected while created: joined at the start, left at the removal.
+	cid := strings.TrimSpace(h.mustDocker(sock, "create", "--name", "evc", "busybox", "sleep", "1000"))
+	h.mustDocker(sock, "network", "connect", "evn", "evc")
+	h.mustDocker(sock, "start", "evc")
+	h.mustDocker(sock, "rm", "-f", "evc")
+	h.mustDocker(sock, "network", "rm", "evn")
+	h.mustDocker(sock, "volume", "rm", "evv")
+
+	type want struct {
+		action, id string
+		attrs      map[string]string
+	}
+	check := func(w *eventWatch, typ string, steps []want) {
+		t.Helper()
+		from := 0
+		for _, s := range steps {
+			what := typ + " " + s.action + " " + s.id
+			ev, i := w.wait(t, from, what, func(ev dockerEvent) bool {
+				return ev.Type == typ && ev.Action == s.action && ev.Actor.ID == s.id &&
+					(s.attrs["container"] == "" || ev.Actor.Attributes["container"] == s.attrs["container"])
+			})
+			from = i + 1
+			for k, v := range s.attrs {
+				if got, ok := ev.Actor.Attributes[k]; !ok || got != v {
+					t.Errorf("%s: attribute %s=%q, want %q (all: %v)", what, k, got, v, ev.Actor.Attributes)
+				}
+			}
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, ev := range w.evs {
+			if ev.Type != typ {
+				t.Errorf("docker events --filter type=%s printed a %s event", typ, ev.Type)
+			}
+		}
+	}
+	onNet := func(ctr string) map[string]string {
+		return map[string]string{"container": ctr, "name": "evn", "type": "bridge"}
+	}
+	check(nets, "network", []want{
+		{"create", netID, map[string]string{"name": "evn", "type": "bridge"}},
+		{"connect", netID, onNet(id)}, {"disconnect", netID, onNet(id)},
+		{"connect", netID, onNet(cid)}, {"disconnect", netID, onNet(cid)},
+		{"destroy", netID, map[string]string{"name": "evn"}},
+	})
+	check(vols, "volume", []want{
+		{"create", "evv", map[string]string{"driver": "local"}},
+		{"mount", "evv", map[string]string{"container": id, "driver": "local", "destination": "/data", "read/write": "true", "propagation": ""}},
+		{"unmount", "evv", map[string]string{"container": id, "driver": "local"}},
+		{"destroy", "evv", map[string]string{"driver": "local"}},
+	})
+	// Beside the container's own: joined and mounted before its start,
+	// left after its die and before its removal.
+	var seq []string
+	pos := 0
+	for _, step := range []string{"network connect", "volume mount", "container start", "container die", "network disconnect", "volume unmount", "container destroy"} {
+		typ, action, _ := strings.Cut(step, " ")
+		_, i := all.wait(t, pos, step, func(ev dockerEvent) bool {
+			return ev.Type == typ && ev.Action == action && (ev.Actor.ID == id || ev.Actor.Attributes["container"] == id)
+		})
+		seq = append(seq, step)
+		pos = i + 1
+	}
+	t.Logf("in order: %s", strings.Join(seq, ", "))
+
+	// A shim SIGKILLed, and its container's process with it: the die is
+	// recorded once, by whichever reader notices first.
+	kid := strings.TrimSpace(h.mustDocker(sock, "run", "-d", "--name", "evk", "busybox", "sleep", "1000"))
+	var st struct {
+		Pid     int `json:"pid"`
+		ShimPid int `json:"shim_pid"`
+	}
+	b, err := os.ReadFile(filepath.Join(h.root, "containers", kid, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.Pid == 0 || st.ShimPid == 0 {
+		t.Fatalf("state.json %s: %v", b, err)
+	}
+	for _, pid := range []int{st.ShimPid, st.Pid} {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.eventually("the shim and the container's process gone", 10*time.Second, func() bool {
+		return syscall.Kill(st.ShimPid, 0) != nil && syscall.Kill(st.Pid, 0) != nil
+	})
+	var wg sync.WaitGroup
+	for range 3 { // docker ps and inspect at once: each may notice
+		wg.Go(func() { h.docker(sock, "ps", "-a") })
+		wg.Go(func() { h.docker(sock, "inspect", "evk") })
+	}
+	wg.Wait()
+	die, i := all.wait(t, pos, "container die evk", func(ev dockerEvent) bool {
+		return ev.Type == "container" && ev.Action == "die" && ev.Actor.ID == kid
+	})
+	if die.Actor.Attributes["exitCode"] != "255" || die.Actor.Attributes["name"] != "evk" {
+		t.Errorf("die of a container whose shim was killed: %v, want exitCode 255 and its name", die.Actor.Attributes)
+	}
+	if out := h.mustDocker(sock, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "evk"); out != "exited 255\n" {
+		t.Errorf("state after the shim was killed: %q", out)
+	}
+	h.mustDocker(sock, "rm", "evk")
+	all.wait(t, i+1, "container destroy evk", func(ev dockerEvent) bool {
+		return ev.Type == "container" && ev.Action == "destroy" && ev.Actor.ID == kid
+	})
+	all.mu.Lock()
+	dies := 0
+	for _, ev := range all.evs {
+		if ev.Action == "die" && ev.Actor.ID == kid {
+			dies++
+		}
+	}
+	all.mu.Unlock()
+	if dies != 1 {
+		t.Errorf("%d die events of evk, want 1", dies)
 	}
 }

@@ -238,25 +238,50 @@ func TestServeKilledMidOperation(t *testing.T) {
 }
 
 // TestServeIdleRSS: berth serve, started and asked one _ping, stays under
-// 20 MiB resident (dockerd and its containerd take over 100 MiB here).
+// 20 MiB resident (dockerd and its containerd take over 100 MiB here); and
+// once it idles after running containers, it is back near that size.
 func TestServeIdleRSS(t *testing.T) {
 	h := newHarness(t)
 	sock, proc := h.serveProc()
 	if status, _ := apiCall(t, sock, "GET", "/_ping", ""); status != http.StatusOK {
 		t.Fatalf("_ping: %d", status)
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(proc.Pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kib int
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kib, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+	rss := func() int {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(proc.Pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+				kib, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+				return kib
+			}
+		}
+		return 0
 	}
+	kib := rss()
 	if kib == 0 || kib >= 20<<10 {
 		t.Fatalf("berth serve's idle RSS: %d KiB, want under 20 MiB", kib)
 	}
 	t.Logf("idle RSS %d KiB", kib)
+
+	// A burst of work: containers created, started, waited for, removed.
+	peak := 0
+	for i := range 10 {
+		name := "idle" + strconv.Itoa(i)
+		for _, c := range []struct{ method, path, body string }{
+			{"POST", "/containers/create?name=" + name, `{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}`},
+			{"POST", "/containers/" + name + "/start", ""},
+			{"POST", "/containers/" + name + "/wait", ""},
+			{"DELETE", "/containers/" + name, ""},
+		} {
+			if status, body := apiCall(t, sock, c.method, c.path, c.body); status >= 300 {
+				t.Fatalf("%s %s: %d %s", c.method, c.path, status, body)
+			}
+		}
+		peak = max(peak, rss())
+	}
+	limit := min(20<<10, kib+4<<10)
+	h.eventually("the idle server back near its start-up size", 20*time.Second, func() bool { return rss() < limit })
+	t.Logf("RSS at most %d KiB during the work, %d KiB once idle again", peak, rss())
 }

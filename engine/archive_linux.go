@@ -78,7 +78,7 @@ func (e *Engine) openRoot(ctx context.Context, ref string) (_ *containerRoot, re
 	}()
 	rootfs := filepath.Join(dir, ctrstate.RootfsDir)
 	var rootPath string
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

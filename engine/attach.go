@@ -45,7 +45,7 @@ func (e *Engine) Attach(ctx context.Context, id ContainerID, aio AttachIO) error
 	if rec == nil {
 		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return err
 	}

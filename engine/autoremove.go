@@ -66,7 +66,7 @@ func (e *Engine) finishAutoRemove(ctx context.Context, ent recordEntry) (bool, e
 	if o := ent.rec.Config.AutoRemoveOwner; o != nil && ctrstate.Alive(o.Pid, o.Start) {
 		return false, nil // its owner removes it
 	}
-	st, err := e.observeDir(ent.dir)
+	st, err := e.observeDir(ctx, ent.dir)
 	if err != nil {
 		return false, err
 	}

@@ -528,12 +528,12 @@ func (e *Engine) Get(ctx context.Context, ref string) (*Container, error) {
 	if rec == nil {
 		return nil, fmt.Errorf("container %q: being removed: %w", ref, errdefs.ErrNotFound)
 	}
-	return e.container(dir, rec)
+	return e.container(ctx, dir, rec)
 }
 
 // container is the observed container of a record.
-func (e *Engine) container(dir string, rec *record) (*Container, error) {
-	st, err := e.observeDir(dir)
+func (e *Engine) container(ctx context.Context, dir string, rec *record) (*Container, error) {
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", rec.Config.Name, err)
 	}
@@ -602,7 +602,7 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]*Contain
 		if gone {
 			continue
 		}
-		c, err := e.container(ent.dir, ent.rec)
+		c, err := e.container(ctx, ent.dir, ent.rec)
 		if err != nil {
 			return nil, err
 		}
@@ -645,7 +645,7 @@ func (e *Engine) Remove(ctx context.Context, id ContainerID, force bool) error {
 func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, force bool) error {
 	id := ContainerID(filepath.Base(dir))
 	if rec != nil {
-		_, st, err := e.readObserved(dir)
+		sf, st, err := e.readObserved(ctx, dir)
 		if err != nil {
 			return err
 		}
@@ -656,19 +656,11 @@ func (e *Engine) removeLocked(ctx context.Context, dir string, rec *record, forc
 			if _, err := e.stopLocked(ctx, dir, rec, 0, ""); err != nil {
 				return err
 			}
+		} else if _, err := e.settleLostLocked(ctx, dir, rec, sf); err != nil {
+			return err
 		}
 	}
-	var networks bool
-	if rec != nil {
-		networks = len(rec.Config.Networks) > 0
-	} else {
-		networks = e.nets != nil // unknown: ask, RemoveSandbox is idempotent
-	}
-	var runtime string
-	if rec != nil {
-		runtime = rec.Config.Runtime
-	}
-	if err := e.releaseRun(ctx, dir, id, runtime, networks, true); err != nil {
+	if err := e.releaseRun(ctx, dir, id, rec, true); err != nil {
 		return err
 	}
 	var cfg ContainerConfig

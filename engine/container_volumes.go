@@ -6,6 +6,11 @@ import "slices"
 // engine makes for its image's VOLUMEs that none of them covers: every
 // volume it uses.
 func (c *Container) VolumeMounts() []Mount {
-	rec := &record{Config: c.Config, ImageConfig: c.ImageConfig}
-	return append(slices.Clone(c.Config.Mounts), imageVolumes(rec, c.Config.Mounts)...)
+	return (&record{Config: c.Config, ImageConfig: c.ImageConfig}).volumeMounts()
+}
+
+// volumeMounts are the record's mounts and its image's VOLUMEs that none
+// of them covers.
+func (r *record) volumeMounts() []Mount {
+	return append(slices.Clone(r.Config.Mounts), imageVolumes(r, r.Config.Mounts)...)
 }

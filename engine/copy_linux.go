@@ -126,13 +126,13 @@ func (e *Engine) inRoot(ctx context.Context, id ContainerID, fn func(root int) e
 	if rec == nil {
 		return fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
-	if _, st, err := e.readObserved(dir); err == nil && active(st.Status) {
-		if pid, err := e.runningPid(string(id)); err == nil {
+	if _, st, err := e.readObserved(ctx, dir); err == nil && active(st.Status) {
+		if pid, err := e.runningPid(ctx, string(id)); err == nil {
 			root, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err == nil {
 				defer unix.Close(root)
 				// The PID may have been reused between reading it and opening its root.
-				if again, err := e.runningPid(string(id)); err == nil && again == pid {
+				if again, err := e.runningPid(ctx, string(id)); err == nil && again == pid {
 					return fn(root)
 				}
 			}

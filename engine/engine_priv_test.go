@@ -533,17 +533,24 @@ func TestPrivShimKilled(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c, err := e.Get(ctx, name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// Whoever notices the end first records its die: here two
+			// readers at once (as two processes, a ps and an inspect).
 			want := StatusRunning
 			if alsoInit {
 				want = StatusExited
 			}
-			if c.State.Status != want || c.State.Error == "" || (alsoInit && c.State.ExitCode != 255) {
-				t.Errorf("state %+v, want %s with an error", c.State, want)
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Go(func() {
+					c, err := e.Get(ctx, name)
+					if err != nil {
+						t.Error(err)
+					} else if c.State.Status != want || c.State.Error == "" || (alsoInit && c.State.ExitCode != 255) {
+						t.Errorf("state %+v, want %s with an error", c.State, want)
+					}
+				})
 			}
+			wg.Wait()
 			if !alsoInit {
 				if err := e.Stop(ctx, id, 200*time.Millisecond); err != nil {
 					t.Fatal(err)
@@ -552,8 +559,22 @@ func TestPrivShimKilled(t *testing.T) {
 					t.Errorf("after stop: %+v, %v", c, err)
 				}
 			}
+			waitJournal(t, e, id, "die")
+			// Start again: the new run is watched by a new shim.
+			if err := e.Start(ctx, id); err != nil {
+				t.Fatal(err)
+			}
 			if err := e.Remove(ctx, id, true); err != nil {
 				t.Fatal(err)
+			}
+			got := journal(t, e, id, "exitCode", "signal")
+			wantJournal := []string{"create", "start", "die exitCode=255", "start", "kill signal=9", "die exitCode=137", "destroy"}
+			if !alsoInit {
+				wantJournal = slices.Insert(wantJournal, 2, "kill signal=15", "kill signal=9")
+				wantJournal = slices.Insert(wantJournal, 5, "stop")
+			}
+			if !slices.Equal(got, wantJournal) {
+				t.Errorf("journal %q, want %q", got, wantJournal)
 			}
 			assertNothingLeft(t, e, id)
 		})

@@ -64,7 +64,7 @@ func (e *Engine) Exec(ctx context.Context, id ContainerID, cfg ExecConfig, stdio
 	if rec == nil {
 		return -1, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return -1, err
 	}
@@ -284,7 +284,7 @@ func (e *Engine) Top(ctx context.Context, id ContainerID) ([]TopProcess, error) 
 	if rec == nil {
 		return nil, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
-	if st, err := e.observeDir(dir); err != nil {
+	if st, err := e.observeDir(ctx, dir); err != nil {
 		return nil, err
 	} else if st.Status != StatusRunning && st.Status != StatusPaused {
 		return nil, fmt.Errorf("container %q is %s, not running: %w", rec.Config.Name, st.Status, errdefs.ErrFailedPrecondition)

@@ -230,10 +230,10 @@ func withoutResolver(eps []endpointRecord) bool {
 // hostsMembers returns the running containers among att, in its order. It
 // reads a container's record, the largest of its files, only once its
 // state says it is a member.
-func (e *Engine) hostsMembers(att []attached) ([]hostsMember, error) {
+func (e *Engine) hostsMembers(ctx context.Context, att []attached) ([]hostsMember, error) {
 	var out []hostsMember
 	for _, a := range att {
-		st, err := e.observeDir(a.dir)
+		st, err := e.observeDir(ctx, a.dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed meanwhile
 		}
@@ -283,7 +283,7 @@ func (e *Engine) writeOwnHosts(ctx context.Context, self hostsMember) error {
 		if err != nil {
 			return err
 		}
-		if peers, err = e.hostsMembers(att); err != nil {
+		if peers, err = e.hostsMembers(ctx, att); err != nil {
 			return err
 		}
 	}
@@ -306,7 +306,7 @@ func (e *Engine) syncHosts(ctx context.Context) error {
 	if err != nil || !listsPeers {
 		return err
 	}
-	members, err := e.hostsMembers(att)
+	members, err := e.hostsMembers(ctx, att)
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,11 @@ import (
 // Journal is the state root's event journal (<root>/events.jsonl): what
 // every berth process did to containers, networks, volumes and images, as
 // `GET /events` reports it. The engine records its containers' create,
-// start, kill, stop, pause, unpause, rename, destroy and network
-// connect/disconnect; the shim their die (and start after a restart);
-// netmgr and volmgr their networks and volumes.
+// kill, stop, pause, unpause, rename, destroy, the die of a run whose shim
+// died without recording it (state.go), network connect and disconnect
+// (at a run's start and release, and a running container's explicit
+// ones), and volume mount and unmount (at a run's start and release); the
+// shim their start and die; netmgr and volmgr their networks and volumes.
 func (e *Engine) Journal() *eventlog.Log { return e.events }
 
 // ContainerEvent is an event about the container of configuration c with
@@ -48,6 +50,34 @@ func (e *Engine) networkEvent(ctx context.Context, action, network string, id Co
 	}
 	e.events.Record(ctx, e.log, eventlog.Event{Type: "network", Action: action, ID: netID, Name: network,
 		Attributes: map[string]string{"container": string(id), "type": "bridge"}})
+}
+
+// runEvents records, as Docker does around a run, the container's joining
+// of the networks of eps and mounting of its volumes (join: network
+// connect and volume mount events, before the start), or its leaving and
+// unmounting of them (network disconnect and volume unmount, as the run's
+// resources are released). Docker reports only named and anonymous
+// volumes, not binds or tmpfs.
+func (e *Engine) runEvents(ctx context.Context, join bool, id ContainerID, eps []endpointRecord, mounts []Mount) {
+	netAction, volAction := "disconnect", "unmount"
+	if join {
+		netAction, volAction = "connect", "mount"
+	}
+	for _, ep := range eps {
+		e.networkEvent(ctx, netAction, ep.Network, id)
+	}
+	for _, m := range mounts {
+		if m.Type != "volume" || m.Source == "" {
+			continue
+		}
+		attrs := map[string]string{"driver": "local", "container": string(id)}
+		if join {
+			attrs["destination"] = m.Target
+			attrs["read/write"] = strconv.FormatBool(!m.ReadOnly)
+			attrs["propagation"] = ""
+		}
+		e.events.Record(ctx, e.log, eventlog.Event{Type: "volume", Action: volAction, ID: m.Source, Attributes: attrs})
+	}
 }
 
 // signalNumber is sig (a name, SIGTERM or TERM, or a number) as the number

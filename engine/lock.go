@@ -59,3 +59,24 @@ func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
 	}
 	return func() { _ = f.Close() }, nil
 }
+
+// tryLockDir takes the exclusive flock on the directory dir if it is free
+// now (also of this process's other holders: the lock belongs to an open
+// file description) and dir was not removed; ok is false otherwise.
+func tryLockDir(dir string) (unlock func(), ok bool) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, false
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		_ = f.Close()
+		return nil, false
+	}
+	held, err1 := f.Stat()
+	now, err2 := os.Stat(dir)
+	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
+		_ = f.Close()
+		return nil, false
+	}
+	return func() { _ = f.Close() }, true
+}

@@ -69,7 +69,7 @@ func (e *Engine) Logs(ctx context.Context, id ContainerID, opt LogOptions, fn fu
 	for {
 		// Look at the state before reading: if the run was over then, what
 		// is read next is all there will be.
-		st, err := e.observeDir(dir)
+		st, err := e.observeDir(ctx, dir)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -91,12 +92,12 @@ func setNetworkMode(l *specs.Linux, c ContainerConfig) error {
 // sharedNetns is the network namespace a "container:<ref>" container
 // joins (the one of the other container's init, which must run), and the
 // other container's endpoints, whose resolvers it uses too.
-func (e *Engine) sharedNetns(c ContainerConfig) (string, []endpointRecord, bool, error) {
+func (e *Engine) sharedNetns(ctx context.Context, c ContainerConfig) (string, []endpointRecord, bool, error) {
 	ref, ok := strings.CutPrefix(c.NetworkMode, "container:")
 	if !ok {
 		return "", nil, false, nil
 	}
-	pid, err := e.runningPid(ref)
+	pid, err := e.runningPid(ctx, ref)
 	if err != nil {
 		return "", nil, true, fmt.Errorf("network_mode %q: %w", c.NetworkMode, err)
 	}

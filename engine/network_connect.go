@@ -42,7 +42,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 	if slices.ContainsFunc(rec.Config.Networks, func(c EndpointConfig) bool { return c.Network == nc.Network }) {
 		return fmt.Errorf("container %q: already on network %q: %w", name, nc.Network, errdefs.ErrConflict)
 	}
-	_, st, err := e.readObserved(dir)
+	_, st, err := e.readObserved(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,8 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 	if err != nil {
 		return err
 	}
-	if active(st.Status) && len(eps) > 0 {
+	joined := active(st.Status) && len(eps) > 0
+	if joined {
 		ifname := freeIfName(eps)
 		netsAfter := append(slices.Clone(rec.Config.Networks), nc)
 		opt := e.connectOptions(rec, nc, ifname, false)
@@ -79,7 +80,10 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 	if err := e.writeRecord(dir, rec); err != nil {
 		return err
 	}
-	e.networkEvent(ctx, "connect", nc.Network, rec.ID)
+	if joined {
+		// As Docker: a container not running joins at its start.
+		e.networkEvent(ctx, "connect", nc.Network, rec.ID)
+	}
 	return nil
 }
 
@@ -100,7 +104,8 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, id ContainerID, network 
 	if err != nil {
 		return err
 	}
-	if j := slices.IndexFunc(eps, func(ep endpointRecord) bool { return ep.Network == network }); j >= 0 && e.nets != nil {
+	j := slices.IndexFunc(eps, func(ep endpointRecord) bool { return ep.Network == network })
+	if j >= 0 && e.nets != nil {
 		if err := e.nets.Disconnect(ctx, network, string(rec.ID)); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("container %q: %w", rec.Config.Name, err)
 		}
@@ -112,7 +117,10 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, id ContainerID, network 
 	if err := e.writeRecord(dir, rec); err != nil {
 		return err
 	}
-	e.networkEvent(ctx, "disconnect", network, rec.ID)
+	if j >= 0 {
+		// As Docker: a container not running has left at its end.
+		e.networkEvent(ctx, "disconnect", network, rec.ID)
+	}
 	return nil
 }
 

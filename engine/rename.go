@@ -49,7 +49,7 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 		return err
 	}
 	e.containerEvent(ctx, "rename", rec, "oldName", "/"+old)
-	if st, err := e.observeDir(dir); err == nil && active(st.Status) && len(rec.Config.Networks) > 0 {
+	if st, err := e.observeDir(ctx, dir); err == nil && active(st.Status) && len(rec.Config.Networks) > 0 {
 		if err := e.renameEndpoints(ctx, dir, rec); err != nil {
 			return fmt.Errorf("container %q: renamed, but its networks' resolvers still answer for %q: %w", name, old, err)
 		}

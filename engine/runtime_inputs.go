@@ -103,7 +103,7 @@ func (e *Engine) runtimeInputs(ctx context.Context, rootfs string, rec *record, 
 		if !ok {
 			continue
 		}
-		pid, err := e.runningPid(ref)
+		pid, err := e.runningPid(ctx, ref)
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", m.field, m.mode, err)
 		}
@@ -192,7 +192,7 @@ func hostDevices() (map[string]DeviceInfo, error) {
 }
 
 // runningPid is the init PID of the running container ref names.
-func (e *Engine) runningPid(ref string) (int, error) {
+func (e *Engine) runningPid(ctx context.Context, ref string) (int, error) {
 	dir, rec, err := e.lookup(ref)
 	if err != nil {
 		return 0, err
@@ -200,7 +200,7 @@ func (e *Engine) runningPid(ref string) (int, error) {
 	if rec == nil {
 		return 0, fmt.Errorf("container %q: being removed: %w", ref, errdefs.ErrNotFound)
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return 0, err
 	}

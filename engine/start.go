@@ -53,12 +53,15 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if rec.portsErr != nil {
 		return rec.portsErr
 	}
-	sf, st, err := e.readObserved(dir)
+	sf, st, err := e.readObserved(ctx, dir)
 	if err != nil {
 		return err
 	}
 	if active(st.Status) {
 		return nil
+	}
+	if sf, err = e.settleLostLocked(ctx, dir, rec, sf); err != nil {
+		return err
 	}
 	// The shim records the start event (it knows it before an exit can
 	// be reaped; the engine would record it after a fast exit's die).
@@ -76,7 +79,7 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 		}
 	}
 	// What an earlier run left behind (it ended on its own, or its shim died).
-	if err := e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf)); err != nil {
+	if err := e.releaseRun(ctx, dir, rec.ID, rec, !shimFinished(sf)); err != nil {
 		return err
 	}
 	defer func() {
@@ -138,6 +141,18 @@ func (e *Engine) startLocked(ctx context.Context, dir string, rec *record) (retE
 	if err := clearStopping(dir); err != nil {
 		return err
 	}
+	// Joined and mounted before the start, as Docker reports them; a
+	// start that fails from here leaves them again.
+	var own []endpointRecord
+	if _, shared := strings.CutPrefix(rec.Config.NetworkMode, "container:"); !shared {
+		own = eps
+	}
+	e.runEvents(ctx, true, rec.ID, own, rec.volumeMounts())
+	defer func() {
+		if retErr != nil {
+			e.runEvents(ctx, false, rec.ID, own, rec.volumeMounts())
+		}
+	}()
 	if err := e.startShim(ctx, dir, rec.ID, rtPath, append(shimArgs(rec), runcDeleteArgs(rtPath, rec)...)...); err != nil {
 		return err
 	}
@@ -174,7 +189,7 @@ func (e *Engine) rootfsLayers(ctx context.Context, rec *record) ([]string, error
 // networks (eth0, eth1, … in order), recording the endpoints. No networks:
 // no sandbox; the runtime makes a namespace with loopback only.
 func (e *Engine) connect(ctx context.Context, dir string, rec *record) (netns string, eps []endpointRecord, retErr error) {
-	if ns, shared, ok, err := e.sharedNetns(rec.Config); ok || err != nil {
+	if ns, shared, ok, err := e.sharedNetns(ctx, rec.Config); ok || err != nil {
 		return ns, shared, err
 	}
 	if len(rec.Config.Networks) == 0 {

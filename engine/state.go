@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/containerd/errdefs"
 
@@ -137,7 +140,10 @@ func shimFinished(sf stateFile) bool {
 // that exited a moment ago for one that died without recording, and report
 // the run's exit code lost (255). The file is read once more, final now
 // that its shim is gone.
-func (e *Engine) readObserved(dir string) (stateFile, State, error) {
+//
+// A run found lost (its shim and its init gone, its end never recorded) is
+// settled: see settleLost.
+func (e *Engine) readObserved(ctx context.Context, dir string) (stateFile, State, error) {
 	sf, err := readState(dir)
 	if err != nil {
 		return sf, State{}, err
@@ -150,11 +156,74 @@ func (e *Engine) readObserved(dir string) (stateFile, State, error) {
 		}
 		st = observe(sf, paused, e.alive)
 	}
+	if lost(sf, st) {
+		e.settleLost(ctx, dir)
+	}
 	return sf, st, nil
 }
 
-func (e *Engine) observeDir(dir string) (State, error) {
-	_, st, err := e.readObserved(dir)
+// lost tells whether st, observed from sf, is the end of a run whose shim
+// died without recording it: state.json says running, and neither the
+// shim nor the init lives.
+func lost(sf stateFile, st State) bool {
+	return sf.Status == StatusRunning && st.Status == StatusExited
+}
+
+// settleLost records the end of dir's lost run, as settleLostLocked, if
+// the container's lock is free: whichever process or goroutine notices the
+// loss first records its die, once (the lock and the state it writes make
+// a second notice find the run settled). A holder of the lock that reads a
+// lost run (Start, Stop, Remove) settles it itself; any other leaves it to
+// the next reading. Failures are logged: the reading stands.
+func (e *Engine) settleLost(ctx context.Context, dir string) {
+	unlock, ok := tryLockDir(dir)
+	if !ok {
+		return
+	}
+	defer unlock()
+	rec, err := readRecord(dir)
+	if err != nil {
+		return // being removed
+	}
+	sf, err := readState(dir)
+	if err == nil {
+		_, err = e.settleLostLocked(ctx, dir, rec, sf)
+	}
+	if err != nil {
+		e.log.WarnContext(ctx, "recording the end of a container whose shim died", "container", rec.Config.Name, "err", err)
+	}
+}
+
+// settleLostLocked, with the container lock held and sf just read: if sf
+// is a lost run, writes its end (exit code 255, the error saying so, no
+// shim) to state.json and records its die; it returns the state as it now
+// is on disk.
+func (e *Engine) settleLostLocked(ctx context.Context, dir string, rec *record, sf stateFile) (stateFile, error) {
+	st := observe(sf, isPaused(dir), e.alive)
+	if !lost(sf, st) {
+		return sf, nil
+	}
+	return e.recordEndLocked(ctx, dir, rec, sf)
+}
+
+// recordEndLocked writes the end of sf's run, whose shim died without
+// recording it and whose processes are gone, and records the container's
+// die; it returns the state written. The container lock is held.
+func (e *Engine) recordEndLocked(ctx context.Context, dir string, rec *record, sf stateFile) (stateFile, error) {
+	sf.State = observe(sf, false, func(int, uint64) bool { return false })
+	sf.FinishedAt = time.Now().UTC()
+	// No shim recorded this end: releaseRun must still delete the run from
+	// the runtime (shimFinished).
+	sf.ShimPid, sf.ShimStart = 0, 0
+	if err := writeState(dir, sf); err != nil {
+		return sf, err
+	}
+	e.containerEvent(ctx, "die", rec, "exitCode", strconv.Itoa(sf.ExitCode))
+	return sf, nil
+}
+
+func (e *Engine) observeDir(ctx context.Context, dir string) (State, error) {
+	_, st, err := e.readObserved(ctx, dir)
 	if err != nil {
 		return State{}, err
 	}

@@ -2,10 +2,13 @@ package engine
 
 import (
 	"encoding/json"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/eventlog"
 )
 
 // fakeProcs is a process table: the processes alive, by PID and start time.
@@ -80,9 +83,63 @@ func TestReadObservedShimExitsBetweenReadAndCheck(t *testing.T) {
 		}
 		return false
 	}}
-	sf, st, err := e.readObserved(dir)
+	sf, st, err := e.readObserved(t.Context(), dir)
 	if err != nil || st.Status != StatusExited || st.ExitCode != 143 || st.Error != "" || sf.Status != StatusExited {
 		t.Errorf("got %s (exit %d, error %q), record %s, %v; want exited 143 as recorded", st.Status, st.ExitCode, st.Error, sf.Status, err)
+	}
+}
+
+// TestLostRunSettledOnce: a run whose shim and init are gone without an
+// end recorded is settled by whoever reads it first, however many read it
+// at once (two engines: two processes): state.json says exited 255 with
+// no shim, and the journal holds exactly one die, with the container's
+// name. Later readings record nothing more.
+func TestLostRunSettledOnce(t *testing.T) {
+	dir := writeRecordFile(t, v1Record("[]"))
+	root := t.TempDir()
+	running := stateFile{
+		Version:   ctrstate.StateVersion,
+		State:     State{Status: StatusRunning, Pid: 200, StartedAt: time.Now().UTC()},
+		InitStart: 2000, ShimPid: 100, ShimStart: 1000,
+	}
+	if err := writeState(dir, running); err != nil {
+		t.Fatal(err)
+	}
+	gone := func(int, uint64) bool { return false }
+	var engines []*Engine
+	for range 2 {
+		engines = append(engines, &Engine{alive: gone, events: eventlog.Open(root), log: slog.New(slog.DiscardHandler)})
+	}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			_, st, err := engines[i%2].readObserved(t.Context(), dir)
+			if err != nil || st.Status != StatusExited || st.ExitCode != lostExitCode {
+				t.Errorf("reading %d: %s (exit %d), %v; want exited 255", i, st.Status, st.ExitCode, err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, _, err := engines[0].readObserved(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	sf, err := readState(dir)
+	if err != nil || sf.Status != StatusExited || sf.ExitCode != lostExitCode || sf.Error != errLostExit ||
+		sf.ShimPid != 0 || sf.FinishedAt.IsZero() {
+		t.Errorf("state.json %+v, %v; want exited 255, the lost error, a finish time and no shim", sf, err)
+	}
+	var dies []eventlog.Event
+	err = eventlog.Open(root).Read(func(ev eventlog.Event) error {
+		if ev.Action == "die" {
+			dies = append(dies, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dies) != 1 || dies[0].Name != "p-web-1" || dies[0].Attributes["exitCode"] != "255" {
+		t.Errorf("die events %+v; want one, of p-web-1 with exitCode 255", dies)
 	}
 }
 

@@ -85,7 +85,7 @@ func (e *Engine) Stats(ctx context.Context, id ContainerID) (Stats, error) {
 	if rec == nil {
 		return Stats{}, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return Stats{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/engine/image"
@@ -74,7 +75,7 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 	if signal == "" {
 		signal = rec.StopSignal
 	}
-	sf, st, err := e.readObserved(dir)
+	sf, st, err := e.readObserved(ctx, dir)
 	if err != nil {
 		return false, err
 	}
@@ -126,15 +127,14 @@ func (e *Engine) stopLocked(ctx context.Context, dir string, rec *record, timeou
 		}
 	}
 	if sf.Status == StatusRunning {
-		// The shim died without recording the exit; record what is known.
-		sf.State = observe(sf, false, func(int, uint64) bool { return false })
-		sf.FinishedAt = time.Now().UTC()
-		if err := writeState(dir, sf); err != nil {
+		// The shim died without recording the exit (before this stop, or
+		// it was gone and the stop killed what ran unsupervised): record
+		// what is known.
+		if sf, err = e.recordEndLocked(ctx, dir, rec, sf); err != nil {
 			return true, err
 		}
-		e.containerEvent(ctx, "die", rec, "exitCode", strconv.Itoa(sf.ExitCode))
 	}
-	return active(st.Status), e.releaseRun(ctx, dir, rec.ID, rec.Config.Runtime, len(rec.Config.Networks) > 0, !shimFinished(sf))
+	return active(st.Status), e.releaseRun(ctx, dir, rec.ID, rec, !shimFinished(sf))
 }
 
 // signalInit sends sig to the container's init through a pidfd, checked
@@ -249,8 +249,16 @@ func waitGone(ctx context.Context, procs []proc, d time.Duration) (bool, error) 
 // releaseRun frees what a run of the container held once its process is
 // gone: the runtime's state (when the shim did not delete it), the rootfs
 // mount, the network sandbox, the endpoints record and pause marker; and
-// brings the peers' hosts files up to date. Idempotent.
-func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, runtime string, networks, runtimeDelete bool) error {
+// brings the peers' hosts files up to date. rec is nil for a container
+// whose record is gone (an interrupted removal). A run still held is
+// reported as Docker does as its resources go: network disconnect and
+// volume unmount events. Idempotent.
+func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, rec *record, runtimeDelete bool) error {
+	var runtime string
+	networks := e.nets != nil // unknown without a record: ask, RemoveSandbox is idempotent
+	if rec != nil {
+		runtime, networks = rec.Config.Runtime, len(rec.Config.Networks) > 0
+	}
 	var errs []error
 	if runtimeDelete {
 		if _, err := os.Stat(filepath.Join(ctrstate.RuntimeRoot(e.opt.RunDir), string(id))); err == nil {
@@ -261,13 +269,23 @@ func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, run
 			errs = append(errs, err)
 		}
 	}
+	// What the run holds, for its events: the networks it joined (its
+	// endpoints record) and, while its rootfs is mounted, its volumes.
+	rootfs := filepath.Join(dir, ctrstate.RootfsDir)
+	eps, _ := readEndpoints(dir) // none: no sandbox held
+	var mounts []Mount
+	if rec != nil {
+		if held, err := mountinfo.Mounted(rootfs); err == nil && held {
+			mounts = rec.volumeMounts()
+		}
+	}
 	// The rootfs is unmounted beside the sandbox's removal: the kernel syncs
 	// the upper directory's file system at the unmount (tens of
 	// milliseconds on a busy disk), and deleting a veth waits for the
 	// kernel too. The sandbox's removal stays on this thread, whose network
 	// namespace is the caller's.
 	unmounted := make(chan error, 1)
-	go func() { unmounted <- unmount(filepath.Join(dir, ctrstate.RootfsDir)) }()
+	go func() { unmounted <- unmount(rootfs) }()
 	if networks && e.nets != nil {
 		errs = append(errs, e.nets.RemoveSandbox(ctx, string(id)))
 	}
@@ -280,6 +298,7 @@ func (e *Engine) releaseRun(ctx context.Context, dir string, id ContainerID, run
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
+	e.runEvents(ctx, false, id, eps, mounts)
 	return errors.Join(errs...)
 }
 
@@ -298,7 +317,7 @@ func (e *Engine) Kill(ctx context.Context, id ContainerID, signal string) error 
 	if err != nil {
 		return fmt.Errorf("container %q: kill: %w", rec.Config.Name, err)
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -327,7 +346,7 @@ func (e *Engine) Wait(ctx context.Context, id ContainerID) (State, error) {
 		return State{}, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
 	for {
-		sf, st, err := e.readObserved(dir)
+		sf, st, err := e.readObserved(ctx, dir)
 		if err != nil {
 			return State{}, err
 		}
@@ -365,7 +384,7 @@ func (e *Engine) setPaused(ctx context.Context, id ContainerID, pause bool) erro
 	if !pause {
 		verb, want = "unpause", StatusPaused
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func (e *Engine) SyncFiles(ctx context.Context, id ContainerID, paths []SyncPath
 	if rec == nil {
 		return res, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
 	}
-	pid, err := e.runningPid(string(id))
+	pid, err := e.runningPid(ctx, string(id))
 	if err != nil {
 		return res, err
 	}
@@ -77,7 +77,7 @@ func (e *Engine) SyncFiles(ctx context.Context, id ContainerID, paths []SyncPath
 	}
 	defer unix.Close(root)
 	// The PID may have been reused between reading it and opening its root.
-	if again, err := e.runningPid(string(id)); err != nil || again != pid {
+	if again, err := e.runningPid(ctx, string(id)); err != nil || again != pid {
 		return res, fmt.Errorf("container %q stopped while syncing: %w", rec.Config.Name, errdefs.ErrFailedPrecondition)
 	}
 	user, err := resolveUserInRootfs(filepath.Join(dir, ctrstate.RootfsDir), userSpec(rec))

@@ -124,7 +124,7 @@ func (e *Engine) Update(ctx context.Context, ref string, u ResourceUpdate) error
 	if err != nil {
 		return fmt.Errorf("container %q: %w", name, err)
 	}
-	st, err := e.observeDir(dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
-	"github.com/berth-dev/berth/internal/eventlog"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/eventlog"
 )
 
 func TestResourceUpdateApply(t *testing.T) {
@@ -88,6 +90,16 @@ func TestUpdateStoppedContainer(t *testing.T) {
 	}
 }
 
+// recorded is what Events hands on from since to until.
+func recorded(t *testing.T, e *Engine, since, until time.Time) []eventlog.Event {
+	t.Helper()
+	var out []eventlog.Event
+	if err := e.Events(since, until, func(ev eventlog.Event) error { out = append(out, ev); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func TestEventJournal(t *testing.T) {
 	e := newUnprivEngine(t, "/bin/true", true)
 	before := time.Now()
@@ -105,14 +117,11 @@ func TestEventJournal(t *testing.T) {
 	if err := e.Remove(t.Context(), c.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := e.Events(t.Context(), before, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	evs := recorded(t, e, before, time.Time{})
 	var actions []string
 	for _, ev := range evs {
 		actions = append(actions, ev.Action+":"+ev.Name)
-		if ev.ID != c.ID || ev.Labels["k"] != "v" {
+		if ev.ID != string(c.ID) || ev.Labels["k"] != "v" {
 			t.Errorf("event %+v: want container %s with its labels", ev, c.ID)
 		}
 	}
@@ -122,8 +131,10 @@ func TestEventJournal(t *testing.T) {
 	if evs[2].Attributes["oldName"] != "/ev" {
 		t.Errorf("rename attributes %v, want oldName /ev (Docker's)", evs[2].Attributes)
 	}
-	if evs, _ := e.Events(t.Context(), time.Time{}, before); len(evs) != 0 {
-		t.Errorf("events until before they happened: %+v", evs)
+	for _, ev := range recorded(t, e, time.Time{}, before) {
+		if ev.ID == string(c.ID) {
+			t.Errorf("an event until before it happened: %+v", ev)
+		}
 	}
 
 	// A line cut short is skipped (rotation: internal/eventlog's tests).
@@ -136,9 +147,12 @@ func TestEventJournal(t *testing.T) {
 	if _, err := e.Create(t.Context(), ContainerConfig{Name: "ev3", Image: "busybox", Cmd: []string{"true"}}); err != nil {
 		t.Fatal(err)
 	}
-	evs, err = e.Events(t.Context(), before, time.Time{})
-	if err != nil || len(evs) != 5 || evs[4].Name != "ev3" {
-		t.Errorf("after a torn line: %d events (%v), want 5 ending with ev3's create", len(evs), err)
+	if err := e.Journal().Append(t.Context(), eventlog.Event{Type: "network", Action: "create", ID: "n", Name: "net"}); err != nil {
+		t.Fatal(err)
+	}
+	evs = recorded(t, e, before, time.Time{})
+	if len(evs) != 6 || evs[4].Name != "ev3" || evs[5].Type != "network" || evs[5].Name != "net" {
+		t.Errorf("after a torn line: %+v, want 6 ending with ev3's create and a network's", evs)
 	}
 }
 
@@ -180,52 +194,77 @@ func TestPatchBundle(t *testing.T) {
 	}
 }
 
-func TestEventCursor(t *testing.T) {
+// FollowEvents hands on the journal's events as they are recorded, from
+// now (or since) on, containers' named: the shim's die from the record
+// of a container created before the follow began; a line is read once
+// complete.
+func TestFollowEvents(t *testing.T) {
 	e := newUnprivEngine(t, "/bin/true", true)
-	cur, err := e.FollowEvents() // no journal yet
+	early, err := e.Create(t.Context(), ContainerConfig{Name: "early", Image: "busybox", Cmd: []string{"true"}, Labels: map[string]string{"k": "v"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if evs, err := cur.Next(); err != nil || len(evs) != 0 {
-		t.Fatalf("before any event: %v, %v", evs, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan eventlog.Event, 100)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- e.FollowEvents(ctx, time.Time{}, ready, func(ev eventlog.Event) error { got <- ev; return nil })
+	}()
+	<-ready
+	next := func() eventlog.Event {
+		t.Helper()
+		select {
+		case ev := <-got:
+			return ev
+		case err := <-done:
+			t.Fatalf("FollowEvents ended: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event in 10s")
+		}
+		panic("unreachable")
+	}
+	if err := e.Journal().Append(t.Context(), eventlog.Event{Type: "container", Action: "die", ID: string(early.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(); ev.Action != "die" || ev.ID != string(early.ID) || ev.Name != "early" || ev.Labels["k"] != "v" {
+		t.Fatalf("the shim's die: %+v, want it named from the record", ev)
 	}
 	c, err := e.Create(t.Context(), ContainerConfig{Name: "cur", Image: "busybox", Cmd: []string{"true"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := cur.Next()
-	if err != nil || len(evs) != 1 || evs[0].Action != "create" || evs[0].ID != c.ID {
-		t.Fatalf("after create: %+v, %v", evs, err)
+	if ev := next(); ev.Action != "create" || ev.ID != string(c.ID) || ev.Name != "cur" {
+		t.Fatalf("after create: %+v", ev)
 	}
-	if evs, _ := cur.Next(); len(evs) != 0 {
-		t.Fatalf("events twice: %+v", evs)
-	}
-	// A line being written is left for later.
+	// A line being written is handed on once complete.
 	f, err := os.OpenFile(e.journalPath(), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.WriteString(`{"version":1,"action":"half"`)
-	if evs, _ := cur.Next(); len(evs) != 0 {
-		t.Fatalf("a partial line was read: %+v", evs)
-	}
-	f.WriteString(`,"id":"x","time":"2026-01-01T00:00:00Z"}` + "\n")
+	f.Sync()
+	f.WriteString(`,"id":"` + string(c.ID) + `","time":"2026-01-01T00:00:00Z"}` + "\n")
 	f.Close()
-	if evs, _ := cur.Next(); len(evs) != 1 || evs[0].Action != "half" {
-		t.Fatalf("the completed line: %+v", evs)
+	if ev := next(); ev.Action != "half" || ev.Name != "cur" {
+		t.Fatalf("the completed line: %+v", ev)
 	}
-	// Events of other types are not a container's.
-	if err := e.Rename(t.Context(), "cur", "cur2"); err != nil {
+	// Other types' events, as they are.
+	if err := e.Journal().Append(t.Context(), eventlog.Event{Type: "network", Action: "create", ID: "n", Name: "net"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Journal().Append(t.Context(), eventlog.Event{Type: "network", Action: "create", ID: "n"}); err != nil {
-		t.Fatal(err)
+	if ev := next(); ev.Type != "network" || ev.ID != "n" || ev.Name != "net" {
+		t.Fatalf("a network's event: %+v", ev)
 	}
 	if err := e.Remove(t.Context(), c.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	evs, err = cur.Next()
-	if err != nil || len(evs) != 2 || evs[0].Action != "rename" || evs[1].Action != "destroy" {
-		t.Fatalf("rename, a network's event, destroy: %+v, %v; want rename then destroy", evs, err)
+	if ev := next(); ev.Action != "destroy" || ev.ID != string(c.ID) {
+		t.Fatalf("destroy: %+v", ev)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("FollowEvents at its end: %v, want context.Canceled", err)
 	}
 }

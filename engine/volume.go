@@ -44,7 +44,7 @@ func (v *VolumeStore) Users(ctx context.Context) (map[string][]string, error) {
 	}
 	users := map[string][]string{}
 	for _, ent := range all {
-		for _, m := range append(slices.Clone(ent.rec.Config.Mounts), imageVolumes(ent.rec, ent.rec.Config.Mounts)...) {
+		for _, m := range ent.rec.volumeMounts() {
 			if m.Type == "volume" && m.Source != "" && !slices.Contains(users[m.Source], ent.rec.Config.Name) {
 				users[m.Source] = append(users[m.Source], ent.rec.Config.Name)
 			}

@@ -97,7 +97,7 @@ func (e *Engine) volumesFrom(cfg ContainerConfig) ([]Mount, error) {
 		if err != nil {
 			return nil, fmt.Errorf("volumes_from[%d]: %w", i, err)
 		}
-		for _, m := range append(slices.Clone(src.Config.Mounts), imageVolumes(src, src.Config.Mounts)...) {
+		for _, m := range src.volumeMounts() {
 			if (m.Type != "volume" && m.Type != "bind") || taken[filepath.Clean(m.Target)] {
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -324,6 +325,11 @@ func TestPrivImageVolumeKeptByTheNextContainerOfTheName(t *testing.T) {
 	}
 	if err := e.Remove(ctx, id, true); err != nil {
 		t.Fatal(err)
+	}
+	// Mounted and unmounted as Docker reports its volumes.
+	if got, want := journal(t, e, ContainerID(name), "container", "destination"), []string{
+		"create", "mount container=" + string(id) + " destination=/db", "unmount container=" + string(id)}; !slices.Equal(got, want) {
+		t.Fatalf("the image volume's events %q, want %q", got, want)
 	}
 	cfg.Env = []string{"CHANGED=1"}
 	if out, code := runToExit(t, e, cfg); code != 0 || out != "row\nrow\n" {

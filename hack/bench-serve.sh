@@ -75,7 +75,7 @@ PY
 	for _ in $(seq "$N"); do "$DOCKER" run --rm --network none busybox true; done
 	t1=$(ms)
 	echo "$name run_rm_ms $(echo "($t1-$t0)/$N/1000000" | bc -l)"
-	sleep 2 # idle a moment
+	sleep 3 # idle a moment (berth serve gives memory back 2 s after its last request)
 	echo "$name rss_after $(rss "$@")"
 }
 

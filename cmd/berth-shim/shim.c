@@ -1039,10 +1039,11 @@ static void record_state(struct state *st)
  * event journal, as internal/eventlog's Append does (names, format,
  * locking and rotation change there together): the current file, flocked
  * and checked to be still the current one, rotated to .1 once it has
- * reached EVENTS_MAX, then one line stamped with the time. kv are the
- * event's attribute pairs, NULL-terminated; readers add the container's
- * name, image and labels. A failure is logged: the container's exit is
- * recorded all the same.
+ * reached EVENTS_MAX, then one line stamped with the time (a new file's
+ * first is the begin line naming the rotated one by device and inode, for
+ * followers). kv are the event's attribute pairs, NULL-terminated; readers
+ * add the container's name, image and labels. A failure is logged: the
+ * container's exit is recorded all the same.
  */
 static void record_event(const char *action, ...)
 {
@@ -1081,6 +1082,18 @@ static void record_event(const char *action, ...)
 		}
 		struct timespec now;
 		real_now(&now);
+		struct stat rst;
+		if (pst.st_size == 0 && stat(rot, &rst) == 0) {
+			/* A new file begins with the identity of the one before it. */
+			char prev[48];
+			snprintf(prev, sizeof prev, "%llu:%llu", (unsigned long long)rst.st_dev,
+				 (unsigned long long)rst.st_ino);
+			buf_puts(&b, "{\"version\":1,\"time\":\"");
+			buf_time(&b, &now);
+			buf_puts(&b, "\",\"type\":\"journal\",\"action\":\"begin\",\"id\":\"\",\"attributes\":{\"previous\":\"");
+			buf_puts(&b, prev);
+			buf_puts(&b, "\"}}\n");
+		}
 		buf_puts(&b, "{\"version\":1,\"time\":\"");
 		buf_time(&b, &now);
 		buf_puts(&b, "\",\"type\":\"container\",\"action\":");

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,12 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/spec"
 )
-
-// eventPoll is how often `events` looks at the containers: berth has no
-// daemon to push events, so they are observed changes of state.
-const eventPoll = 200 * time.Millisecond
 
 type eventsOptions struct {
 	json         bool
@@ -75,8 +73,12 @@ func runEvents(ctx context.Context, g *globalOptions, o eventsOptions, services 
 	keep := func(labels map[string]string) bool {
 		return labels[spec.LabelProject] == name && (len(services) == 0 || slices.Contains(services, labels[spec.LabelService]))
 	}
-	return streamEvents(ctx, a.engine, since, until, now, map[string]string{spec.LabelProject: name}, keep,
-		func(ev engine.Event) error { return emit(journalEvent(ev)) })
+	return streamEvents(ctx, a.engine, since, until, now, func(ev eventlog.Event) error {
+		if (ev.Type != "" && ev.Type != "container") || !keep(ev.Labels) {
+			return nil
+		}
+		return emit(journalEvent(ev))
+	})
 }
 
 // eventWindow parses --since and --until (zero: not given) at now; until
@@ -94,128 +96,38 @@ func eventWindow(sinceFlag, untilFlag string, now time.Time) (since, until time.
 	return
 }
 
-// streamEvents hands emit the container events from since (zero: from
-// now) to until (zero: until ctx ends) whose labels keep accepts: first
-// the engine's record of the past, then, as they come, the operations the
-// engine records (create, start, stop, kill, pause, unpause, rename,
-// update, destroy, by whichever berth process; die, a restart's start and
-// health by the shims), and the removals of --rm containers, which only
-// polling the containers that carry labels tells. berth has no daemon to
-// push events.
-func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now time.Time, labels map[string]string,
-	keep func(map[string]string) bool, emit func(engine.Event) error) error {
-	cur, err := eng.FollowEvents()
-	if err != nil {
-		return err
-	}
-	if !since.IsZero() {
-		to := now
-		if !until.IsZero() && until.Before(now) {
-			to = until
-		}
-		past, err := eng.Events(ctx, since, to)
-		if err != nil {
-			return err
-		}
-		for _, ev := range past {
-			if !keep(ev.Labels) {
-				continue
-			}
-			if err := emit(ev); err != nil {
-				return err
-			}
-		}
-	}
+// streamEvents hands emit the journal's events (every berth process's
+// operations, the shims' die, start and health; eventlog), containers'
+// named, from since (zero: from now) to until (zero: until ctx ends):
+// first those recorded from since on, then those to come, read at emit's
+// pace.
+func streamEvents(ctx context.Context, eng *engine.Engine, since, until, now time.Time, emit func(eventlog.Event) error) error {
 	if !until.IsZero() && !until.After(now) {
-		return nil
+		return eng.Events(since, until, emit)
 	}
-	var deadline <-chan time.Time
+	fctx := ctx
 	if !until.IsZero() {
-		t := time.NewTimer(until.Sub(now))
-		defer t.Stop()
-		deadline = t.C
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithDeadline(ctx, until)
+		defer cancel()
 	}
-	seen := map[engine.ContainerID]*engine.Container{}
-	destroyed := map[engine.ContainerID]bool{}     // by a recorded destroy
-	known := map[engine.ContainerID]engine.Event{} // names, images and labels by ID
-	for {
-		var batch []engine.Event
-		recorded, err := cur.Next()
-		if err != nil {
-			return err
+	errUntil := errors.New("until passed")
+	err := eng.FollowEvents(fctx, since, nil, func(ev eventlog.Event) error {
+		if !until.IsZero() && ev.Time.After(until) {
+			return errUntil
 		}
-		ctrs, err := eng.List(ctx, labels)
-		if err != nil {
-			return err
-		}
-		for _, c := range ctrs {
-			if _, ok := known[c.ID]; !ok { // its events name it as it was then
-				known[c.ID] = engine.Event{Name: c.Config.Name, Image: c.Config.Image, Labels: c.Config.Labels}
-			}
-		}
-		for _, ev := range recorded {
-			if ev.Action == "destroy" {
-				destroyed[ev.ID] = true
-			}
-			if ev.Name != "" {
-				known[ev.ID] = ev
-			} else if k, ok := known[ev.ID]; ok { // the shim's: die, a restart's start, health
-				ev.Name, ev.Image, ev.Labels = k.Name, k.Image, k.Labels
-			}
-			if keep(ev.Labels) {
-				batch = append(batch, ev)
-			}
-		}
-		now := time.Now()
-		current := map[engine.ContainerID]bool{}
-		for _, c := range ctrs {
-			if !keep(c.Config.Labels) {
-				continue
-			}
-			current[c.ID] = true
-			seen[c.ID] = c
-		}
-		for id, c := range seen {
-			if !current[id] {
-				delete(seen, id)
-				if !destroyed[id] { // removed by its shim (--rm): no record
-					batch = append(batch, observedEvent(now, "destroy", c))
-				}
-			}
-		}
-		slices.SortStableFunc(batch, func(a, b engine.Event) int { return a.Time.Compare(b.Time) })
-		for _, ev := range batch {
-			if err := emit(ev); err != nil {
-				return err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-deadline:
-			return nil
-		case <-time.After(eventPoll):
-		}
+		return emit(ev)
+	})
+	if errors.Is(err, errUntil) || (err != nil && fctx.Err() != nil && errors.Is(err, fctx.Err())) {
+		return nil // until passed, or interrupted
 	}
+	return err
 }
 
-// observedEvent is a change of c's state seen at t; an exit is dated by
-// the container's own record of it.
-func observedEvent(t time.Time, action string, c *engine.Container) engine.Event {
-	ev := engine.Event{Time: t, Action: action, ID: c.ID, Name: c.Config.Name, Image: c.Config.Image, Labels: c.Config.Labels}
-	if action == "die" {
-		ev.Attributes = map[string]string{"exitCode": fmt.Sprint(c.State.ExitCode)}
-		if f := c.State.FinishedAt; !f.IsZero() && !f.After(t) {
-			ev.Time = f
-		}
-	}
-	return ev
-}
-
-// journalEvent is an event of the engine's journal as `events` prints it.
-func journalEvent(ev engine.Event) containerEvent {
+// journalEvent is a container event of the journal as `events` prints it.
+func journalEvent(ev eventlog.Event) containerEvent {
 	attrs := map[string]string{"name": ev.Name, "image": ev.Image}
 	maps.Copy(attrs, ev.Attributes)
-	return containerEvent{Time: ev.Time.Local(), Type: "container", Action: ev.Action, ID: string(ev.ID),
+	return containerEvent{Time: ev.Time.Local(), Type: "container", Action: ev.Action, ID: ev.ID,
 		Service: ev.Labels[spec.LabelService], Attributes: attrs}
 }

@@ -148,7 +148,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) (retErr err
 	api := dockerapi.New(ctx, dockerapi.Options{Engine: a.engine, Networks: a.nets, Builder: a.builder, Version: berthVersion(),
 		Logger: a.log, Root: a.root, RunDir: a.runDir})
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           newIdleReleaser(ctx, api, idleAfter, releaseMemory),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,7 +21,11 @@ import (
 // kernel maps 64 KiB around each touched page. The pages the server goes
 // on using come back on their first use, from the page cache. Best effort:
 // the server works the same without it.
-func releaseStartupMemory() {
+func releaseStartupMemory() { releaseMemory() }
+
+// releaseMemory returns the heap's free pages to the system and pages out
+// the binary's pages (see releaseStartupMemory).
+func releaseMemory() {
 	debug.FreeOSMemory()
 	exe, err := os.Executable()
 	if err != nil {
@@ -46,5 +54,77 @@ func releaseStartupMemory() {
 		}
 		// A raw call: the range is the binary's mapping, not Go memory.
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), unix.MADV_PAGEOUT)
+	}
+}
+
+// idleAfter is how long the server must see no request begin or end
+// before it gives memory back.
+const idleAfter = 2 * time.Second
+
+// idleReleaser hands requests on to the handler it wraps and, once no
+// request has begun or ended for idleAfter, gives back what the burst of
+// work before left resident (releaseMemory): the server idles at about
+// its start-up size after any work, not at its high-water mark. Open
+// streams (events, logs -f, attach) do not count as activity.
+type idleReleaser struct {
+	next  http.Handler
+	after time.Duration // idleAfter, shorter in tests
+	last  atomic.Int64  // when a request last began or ended, Unix ns
+	poke  chan struct{} // a request began or ended since the last release
+}
+
+// newIdleReleaser wraps next; release runs after each burst, until ctx
+// ends, once no request has begun or ended for after.
+func newIdleReleaser(ctx context.Context, next http.Handler, after time.Duration, release func()) *idleReleaser {
+	ir := &idleReleaser{next: next, after: after, poke: make(chan struct{}, 1)}
+	go ir.run(ctx, release)
+	return ir
+}
+
+func (ir *idleReleaser) touch() {
+	ir.last.Store(time.Now().UnixNano())
+	select {
+	case ir.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (ir *idleReleaser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ir.touch()
+	defer ir.touch()
+	ir.next.ServeHTTP(w, r)
+}
+
+// run calls release once after each burst of requests, when it has been
+// idle for idleAfter.
+func (ir *idleReleaser) run(ctx context.Context, release func()) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-ir.poke:
+		}
+		for {
+			wait := time.Until(time.Unix(0, ir.last.Load()).Add(ir.after))
+			if wait <= 0 {
+				break
+			}
+			t.Reset(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		// Pokes of the burst just over: this release covers them.
+		select {
+		case <-ir.poke:
+		default:
+		}
+		release()
 	}
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/dockerapi"
+	"github.com/berth-dev/berth/internal/eventlog"
 )
 
 type systemEventsOptions struct {
@@ -28,16 +29,16 @@ func newSystemEventsCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events [OPTIONS]",
 		Short: "Get real time events from the engine",
-		Long: "Events prints the containers' events: with --since, first those berth recorded\n" +
-			"(every container operation, and each container's last exit), then those it\n" +
-			"observes until --until or an interrupt.",
+		Long: "Events prints the events of containers, networks, volumes and images as\n" +
+			"berth's journal records them: with --since, first those recorded since then,\n" +
+			"then those to come until --until or an interrupt.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSystemEvents(cmd.Context(), g, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided: container, event, image, label, type")
+	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided: container, event, image, label, network, type, volume")
 	f.StringVar(&o.format, "format", "", `format output using a custom template: "json" or a Go template`)
 	f.StringVar(&o.since, "since", "", "show all events created since timestamp")
 	f.StringVar(&o.until, "until", "", "stream events until this timestamp")
@@ -50,7 +51,7 @@ func runSystemEvents(ctx context.Context, g *globalOptions, o systemEventsOption
 	if err != nil {
 		return err
 	}
-	filters, err := keyedFilters(o.filters, "container", "event", "image", "label", "type")
+	filters, err := keyedFilters(o.filters, dockerapi.EventFilters...)
 	if err != nil {
 		return err
 	}
@@ -78,56 +79,13 @@ func runSystemEvents(ctx context.Context, g *globalOptions, o systemEventsOption
 	if err != nil {
 		return err
 	}
-	return streamEvents(ctx, a.engine, since, until, now, nil, func(map[string]string) bool { return true },
-		func(ev engine.Event) error {
-			m := dockerEvent(ev)
-			if !dockerEventMatches(m, filters) {
-				return nil
-			}
-			return write(m)
-		})
-}
-
-// dockerEvent is a container event as docker events shows it: the
-// container's labels, image and name as the actor's attributes.
-func dockerEvent(ev engine.Event) events.Message {
-	attrs := maps.Clone(ev.Labels)
-	if attrs == nil {
-		attrs = map[string]string{}
-	}
-	attrs["image"], attrs["name"] = ev.Image, ev.Name
-	maps.Copy(attrs, ev.Attributes)
-	return events.Message{Type: events.ContainerEventType, Action: events.Action(ev.Action),
-		Actor: events.Actor{ID: string(ev.ID), Attributes: attrs}, Scope: "local",
-		Time: ev.Time.Unix(), TimeNano: ev.Time.UnixNano()}
-}
-
-// dockerEventMatches applies docker's event filters: values of one key
-// are alternatives, keys must all match.
-func dockerEventMatches(m events.Message, f map[string][]string) bool {
-	for key, vals := range f {
-		ok := false
-		for _, v := range vals {
-			switch key {
-			case "type":
-				ok = ok || v == string(m.Type)
-			case "event":
-				ok = ok || v == string(m.Action) || strings.HasPrefix(string(m.Action), v+":")
-			case "image":
-				ok = ok || v == m.Actor.Attributes["image"]
-			case "container":
-				ok = ok || v == m.Actor.Attributes["name"] || v == m.Actor.ID || (len(v) >= 12 && strings.HasPrefix(m.Actor.ID, v))
-			case "label":
-				k, want, hasValue := strings.Cut(v, "=")
-				got, has := m.Actor.Attributes[k]
-				ok = ok || (has && (!hasValue || got == want))
-			}
+	return streamEvents(ctx, a.engine, since, until, now, func(ev eventlog.Event) error {
+		m := dockerapi.EventMessage(ev)
+		if !dockerapi.EventMatches(m, filters) {
+			return nil
 		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+		return write(m)
+	})
 }
 
 // writeDockerEvent prints m as docker events does:

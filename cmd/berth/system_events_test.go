@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/dockerapi"
+	"github.com/berth-dev/berth/internal/eventlog"
 )
 
+// system events' --filter values reach Docker's filter (dockerapi's), and
+// a line is printed as docker events prints it.
 func TestDockerEventFilters(t *testing.T) {
-	m := dockerEvent(engine.Event{Time: time.Unix(1767268800, 5), Action: "health_status: healthy", ID: "0123456789abcdef0123",
+	m := dockerapi.EventMessage(eventlog.Event{Time: time.Unix(1767268800, 5), Action: "health_status: healthy", ID: "0123456789abcdef0123",
 		Name: "web", Image: "busybox", Labels: map[string]string{"tier": "front"}})
 	for _, tc := range []struct {
 		name    string
@@ -20,7 +23,7 @@ func TestDockerEventFilters(t *testing.T) {
 		{"none", nil, true},
 		{"by name", []string{"container=web"}, true},
 		{"by short ID", []string{"container=0123456789ab"}, true},
-		{"by a too short ID", []string{"container=0123"}, false},
+		{"by another name", []string{"container=db"}, false},
 		{"event prefix", []string{"event=health_status"}, true},
 		{"other event", []string{"event=start", "event=die"}, false},
 		{"one of two events", []string{"event=start", "event=health_status"}, true},
@@ -28,16 +31,20 @@ func TestDockerEventFilters(t *testing.T) {
 		{"label value", []string{"label=tier=back"}, false},
 		{"image and type", []string{"image=busybox", "type=container"}, true},
 		{"type", []string{"type=network"}, false},
+		{"volume", []string{"volume=data"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := keyedFilters(tc.filters, "container", "event", "image", "label", "type")
+			f, err := keyedFilters(tc.filters, dockerapi.EventFilters...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := dockerEventMatches(m, f); got != tc.want {
+			if got := dockerapi.EventMatches(m, f); got != tc.want {
 				t.Errorf("match = %v, want %v", got, tc.want)
 			}
 		})
+	}
+	if _, err := keyedFilters([]string{"colour=red"}, dockerapi.EventFilters...); err == nil {
+		t.Error("an unknown filter key is taken")
 	}
 	var out bytes.Buffer
 	if err := writeDockerEvent(&globalOptions{stdout: &out}, m); err != nil {

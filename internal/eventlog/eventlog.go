@@ -16,15 +16,19 @@
 // .1 and starts again; it stamps the event's time and appends one line
 // with a single write. So lines never interleave, times never go backwards
 // within the journal (while the clock does not), and the journal never
-// holds much more than twice MaxSize. A reader that must see the two files
-// without a rotation between takes a shared flock on the current one. The
-// shim (cmd/berth-shim) appends its die and start events the same way; the
-// format, names, locking and size limit change there together.
+// holds much more than twice MaxSize. The first line of each file after a
+// rotation is the journal's own begin line, naming the rotated file by
+// device and inode; readers never hand it on. A reader that must see the
+// two files without a rotation between takes a shared flock on the
+// current one. A follower (Follow) reads at its consumer's pace and holds
+// open the files it has yet to read; the begin lines tell it a file's
+// successor even after both were rotated. The shim (cmd/berth-shim)
+// appends its die and start events the same way; the format, names,
+// locking and size limit change there together.
 package eventlog
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,7 +42,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,6 +88,10 @@ type Log struct {
 	dir string
 	// max is MaxSize, smaller in tests.
 	max int64
+
+	// watch is the one watcher of the journal's directory that wakes the
+	// process's followers (follow.go).
+	watch watcher
 }
 
 // Open returns the journal under the state root dir; nothing is made
@@ -127,6 +134,12 @@ func (l *Log) Append(ctx context.Context, ev Event) error {
 			return fmt.Errorf("event journal: %w", err)
 		}
 		line = append(line, '\n')
+		if st.Size == 0 {
+			// A new file begins with the identity of the one before it.
+			if h, ok := beginLine(filepath.Join(l.dir, Rotated), ev.Time); ok {
+				line = append(h, line...)
+			}
+		}
 		if st.Size > 0 {
 			// A line cut short (a crash, a full disk) is ended first, so
 			// that it does not take this one with it.
@@ -146,6 +159,35 @@ func (l *Log) Append(ctx context.Context, ev Event) error {
 	}
 	return fmt.Errorf("event journal %s: rotated under every attempt", p)
 }
+
+// beginType and beginAction name the first line of each file after the
+// first: the journal's own, never handed on; its attribute previous is
+// the rotated file's identity (fileID), so that a follower can tell the
+// file that came right after the one it read from a later one.
+const (
+	beginType     = "journal"
+	beginAction   = "begin"
+	beginPrevious = "previous"
+)
+
+// beginLine is the first line of a new current file, whose predecessor
+// is the rotated file at rot; false when there is none. The current
+// file's lock is held: no rotation can change rot meanwhile.
+func beginLine(rot string, t time.Time) ([]byte, bool) {
+	var st syscall.Stat_t
+	if syscall.Stat(rot, &st) != nil {
+		return nil, false
+	}
+	b, err := json.Marshal(Event{Version: Version, Time: t, Type: beginType, Action: beginAction,
+		Attributes: map[string]string{beginPrevious: fileID(&st)}})
+	if err != nil {
+		return nil, false
+	}
+	return append(b, '\n'), true
+}
+
+// fileID names a file by device and inode: "DEV:INO", in decimal.
+func fileID(st *syscall.Stat_t) string { return fmt.Sprintf("%d:%d", st.Dev, st.Ino) }
 
 func flockRetry(f *os.File, how int) error {
 	for {
@@ -241,7 +283,7 @@ func readLines(r io.Reader, fn func(Event) error) error {
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
 	for sc.Scan() {
 		var ev Event
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type == beginType {
 			continue
 		}
 		if err := fn(ev); err != nil {
@@ -254,157 +296,12 @@ func readLines(r io.Reader, fn func(Event) error) error {
 	return nil
 }
 
-// Follow calls fn with every event appended to the journal from now on,
-// in order, until ctx ends; it returns ctx's error, or another error when
-// the journal cannot be watched. ready, if not nil, is closed once every
-// event appended after that point will be seen.
-func (l *Log) Follow(ctx context.Context, ready chan<- struct{}, fn func(Event)) error {
-	if err := os.MkdirAll(l.dir, 0o711); err != nil {
-		return fmt.Errorf("event journal: %w", err)
-	}
-	w, err := fsnotify.NewBufferedWatcher(256)
-	if err != nil {
-		return fmt.Errorf("event journal: %w", err)
-	}
-	defer w.Close()
-	if err := w.Add(l.dir); err != nil {
-		return fmt.Errorf("event journal: watch %s: %w", l.dir, err)
-	}
-	_, cur, err := l.open(true)
-	if err != nil {
-		return err
-	}
-	t := &tail{l: l, f: cur, fn: fn}
-	defer t.close()
-	if ready != nil {
-		close(ready)
-	}
-	// A safety net for a lost notification (an overflowed queue).
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		if err := t.catchUp(); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-w.Events:
-		case <-w.Errors:
-		case <-tick.C:
-		}
-	}
-}
-
-// tail reads the current file as it grows and moves on to its successor
-// after a rotation.
-type tail struct {
-	l    *Log
-	f    *os.File // nil until the file exists
-	part []byte   // a line not yet complete
-	fn   func(Event)
-}
-
-func (t *tail) close() {
-	if t.f != nil {
-		t.f.Close()
-	}
-}
-
-// catchUp hands on every complete line written since the last call,
-// following rotations.
-func (t *tail) catchUp() error {
-	for {
-		if t.f == nil {
-			f, err := openIfExists(filepath.Join(t.l.dir, File))
-			if err != nil || f == nil {
-				return err
-			}
-			t.f = f
-		}
-		if err := t.drain(); err != nil {
-			return err
-		}
-		var st syscall.Stat_t
-		if err := syscall.Stat(filepath.Join(t.l.dir, File), &st); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("event journal: %w", err)
-		} else if err == nil && sameFile(t.f, &st) {
-			return nil
-		}
-		// Rotated away. The old file's last lines were written before
-		// the rename (appends and rotations take the lock).
-		if err := t.drain(); err != nil {
-			return err
-		}
-		rot, cur, err := t.l.open(false)
-		if err != nil {
-			return err
-		}
-		old := t.f
-		t.f, t.part = nil, nil
-		if rot != nil && !sameFiles(rot, old) {
-			// Rotated twice since: the file between is the rotated one
-			// (more rotations than that lost what came between).
-			t.f = rot
-			err = t.drain()
-			rot.Close()
-			t.part = nil
-		} else if rot != nil {
-			rot.Close()
-		}
-		old.Close()
-		t.f = cur
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func sameFiles(a, b *os.File) bool {
-	var st syscall.Stat_t
-	if syscall.Fstat(int(b.Fd()), &st) != nil {
-		return false
-	}
-	return sameFile(a, &st)
-}
-
 func sameFile(f *os.File, st *syscall.Stat_t) bool {
 	var fst syscall.Stat_t
 	if syscall.Fstat(int(f.Fd()), &fst) != nil {
 		return false
 	}
 	return fst.Dev == st.Dev && fst.Ino == st.Ino
-}
-
-// drain reads t.f to its end, handing on complete lines.
-func (t *tail) drain() error {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := t.f.Read(buf)
-		if n > 0 {
-			t.part = append(t.part, buf[:n]...)
-			for {
-				i := bytes.IndexByte(t.part, '\n')
-				if i < 0 {
-					break
-				}
-				var ev Event
-				if json.Unmarshal(t.part[:i], &ev) == nil {
-					t.fn(ev)
-				}
-				t.part = t.part[i+1:]
-			}
-			if len(t.part) > maxLine {
-				t.part = nil
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("event journal: %w", err)
-		}
-	}
 }
 
 // Record appends ev and logs the failure instead of returning it: the

@@ -2,10 +2,12 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,16 +129,21 @@ func TestTornLineIsSkipped(t *testing.T) {
 func TestFollowAcrossRotations(t *testing.T) {
 	dir := t.TempDir()
 	l := Open(dir)
-	l.max = 16 << 10 // about 120 events a file: 300 rotate it twice
+	// About 1000 events a file: 2500 rotate it twice. (A follower that
+	// misses two rotations in a row, 2000 events between two of its
+	// wake-ups, ends with ErrRotatedPast.)
+	l.max = 128 << 10
 	appendN(t, l, "before", 3)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	got := make(chan Event, 1000)
+	got := make(chan Event, 3000)
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- l.Follow(ctx, ready, func(ev Event) { got <- ev }) }()
+	go func() {
+		done <- l.Follow(ctx, FollowOptions{Ready: ready}, func(ev Event) error { got <- ev; return nil })
+	}()
 	<-ready
-	const n = 300
+	const n = 2500
 	go appendN(t, l, "after", n)
 	timeout := time.After(20 * time.Second)
 	for i := range n {
@@ -169,7 +176,7 @@ func TestFollowOfANewJournal(t *testing.T) {
 	defer cancel()
 	got := make(chan Event, 10)
 	ready := make(chan struct{})
-	go func() { _ = l.Follow(ctx, ready, func(ev Event) { got <- ev }) }()
+	go func() { _ = l.Follow(ctx, FollowOptions{Ready: ready}, func(ev Event) error { got <- ev; return nil }) }()
 	<-ready
 	appendN(t, l, "first", 1)
 	select {
@@ -182,50 +189,232 @@ func TestFollowOfANewJournal(t *testing.T) {
 	}
 }
 
-// A reader that finds the file it read rotated twice reads the one
-// between from the rotated file.
-func TestTailAfterTwoRotations(t *testing.T) {
-	dir := t.TempDir()
-	l := Open(dir)
-	l.max = 1 << 10
-	appendN(t, l, "gen0", 1)
-	_, cur, err := l.open(true)
+// rotate appends events of who numbered from *n on until the journal
+// has been rotated once more, and calls between (if not nil) after each
+// append.
+func rotate(t *testing.T, l *Log, who string, n *int) {
+	t.Helper()
+	var before syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(l.dir, File), &before); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if err := l.Append(t.Context(), Event{Type: "container", Action: "start", ID: who, Attributes: map[string]string{"n": strconv.Itoa(*n)}}); err != nil {
+			t.Fatal(err)
+		}
+		*n++
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(l.dir, File), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Ino != before.Ino {
+			return
+		}
+	}
+}
+
+// slowFollow runs a follower of l whose reader blocks on its first event
+// until release is closed; the events it hands on arrive on got, and
+// Follow's end on done.
+func slowFollow(t *testing.T, l *Log, release <-chan struct{}) (fl *Follower, got <-chan Event, done <-chan error) {
+	t.Helper()
+	fl, err := l.NewFollower(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	tl := &tail{l: l, f: cur, fn: func(ev Event) { got = append(got, ev.Attributes["n"]) }}
-	defer tl.close()
-	// Fill the files until the one the reader holds is gone from the
-	// directory: two rotations.
-	var fst syscall.Stat_t
-	if err := syscall.Fstat(int(cur.Fd()), &fst); err != nil {
-		t.Fatal(err)
-	}
+	ctx, cancel := context.WithCancel(t.Context())
+	evs := make(chan Event, 1<<16)
+	end := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		defer fl.Close()
+		end <- fl.Run(ctx, func(ev Event) error {
+			<-release
+			evs <- ev
+			return nil
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-finished
+	})
+	return fl, evs, end
+}
+
+// A reader that does not read while the journal is rotated (up to
+// maxHeld times) loses nothing: the files it has not read are held open
+// for it, and it reads them in order once it reads again.
+func TestSlowFollowerLosesNothing(t *testing.T) {
+	l := Open(t.TempDir())
+	l.max = 4 << 10
+	release := make(chan struct{})
+	fl, got, done := slowFollow(t, l, release)
 	n := 0
-	for rotations := 0; rotations < 2; n++ {
-		if err := l.Append(t.Context(), Event{Type: "container", Action: "start", ID: "a", Attributes: map[string]string{"n": strconv.Itoa(n)}}); err != nil {
+	for i := range maxHeld {
+		rotate(t, l, "slow", &n)
+		// The follower holds each file before the next rotation: its
+		// watcher runs while its reader blocks.
+		deadline := time.Now().Add(10 * time.Second)
+		for fl.held() != i+2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the follower holds %d files after %d rotations", fl.held(), i+1)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	appendN(t, l, "last", 1)
+	close(release)
+	for i := range n + 1 {
+		select {
+		case ev := <-got:
+			want := strconv.Itoa(i)
+			if i == n {
+				want = "0"
+			}
+			if ev.Attributes["n"] != want {
+				t.Fatalf("event %d read: %s %s", i, ev.ID, ev.Attributes["n"])
+			}
+		case err := <-done:
+			t.Fatalf("Follow ended after %d events of %d: %v", i, n+1, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("read %d events of %d", i, n+1)
+		}
+	}
+	if h := fl.held(); h != 1 {
+		t.Errorf("the follower holds %d files once it has caught up, want 1", h)
+	}
+}
+
+// A reader that falls further behind than the files held for it reads
+// what it holds, in order and without a gap, then ends with
+// ErrRotatedPast.
+func TestSlowFollowerRotatedPast(t *testing.T) {
+	l := Open(t.TempDir())
+	l.max = 4 << 10
+	release := make(chan struct{})
+	_, got, done := slowFollow(t, l, release)
+	n := 0
+	for range maxHeld + 3 {
+		rotate(t, l, "slow", &n)
+	}
+	close(release)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Follow did not end")
+	}
+	if !errors.Is(err, ErrRotatedPast) {
+		t.Fatalf("Follow ended with %v, want ErrRotatedPast", err)
+	}
+	i := 0
+	for len(got) > 0 {
+		if ev := <-got; ev.Attributes["n"] != strconv.Itoa(i) {
+			t.Fatalf("event %d read is %s: a gap", i, ev.Attributes["n"])
+		}
+		i++
+	}
+	if i == 0 || i >= n {
+		t.Fatalf("read %d events of %d before the end", i, n)
+	}
+	t.Logf("read %d events of %d before the rotation passed", i, n)
+}
+
+// A follower that did not look while its file was rotated twice (it is
+// gone from the directory, its successor is the rotated file) tells that
+// successor by its begin line and reads on without a gap; after three
+// rotations the file between is gone: ErrRotatedPast, once the file held
+// is read.
+func TestFollowerUnwatchedRotations(t *testing.T) {
+	for _, rotations := range []int{2, 3} {
+		t.Run(strconv.Itoa(rotations), func(t *testing.T) {
+			l := Open(t.TempDir())
+			l.max = 4 << 10
+			fl, err := l.NewFollower(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fl.Close()
+			n := 0
+			for range rotations {
+				rotate(t, l, "a", &n)
+			}
+			appendN(t, l, "last", 1)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			var got []string
+			errEnough := errors.New("enough")
+			err = fl.Run(ctx, func(ev Event) error {
+				got = append(got, ev.ID+ev.Attributes["n"])
+				if ev.ID == "last" {
+					return errEnough
+				}
+				return nil
+			})
+			for i, g := range got {
+				if want := "a" + strconv.Itoa(i); g != want && !(g == "last0" && i == n) {
+					t.Fatalf("event %d read is %s, want %s: a gap", i, g, want)
+				}
+			}
+			if rotations == 2 && (!errors.Is(err, errEnough) || len(got) != n+1) {
+				t.Fatalf("after 2 rotations: read %d events of %d, %v", len(got), n+1, err)
+			}
+			if rotations == 3 && (!errors.Is(err, ErrRotatedPast) || len(got) == 0 || len(got) >= n) {
+				t.Fatalf("after 3 rotations: read %d events of %d, %v; want the first file's, then ErrRotatedPast", len(got), n+1, err)
+			}
+		})
+	}
+}
+
+// FromStart hands on what the journal holds (both files), then what is
+// appended, each once and in order.
+func TestFollowFromStart(t *testing.T) {
+	l := Open(t.TempDir())
+	l.max = 4 << 10
+	appendN(t, l, "x", 1)
+	n := 1
+	rotate(t, l, "x", &n)
+	appendN(t, l, "y", 3)
+	var got []string
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	evs := make(chan Event, 1000)
+	go func() {
+		done <- l.Follow(ctx, FollowOptions{Ready: ready, FromStart: true}, func(ev Event) error { evs <- ev; return nil })
+	}()
+	<-ready
+	appendN(t, l, "z", 2)
+	for len(got) < n+5 {
+		select {
+		case ev := <-evs:
+			got = append(got, ev.ID+ev.Attributes["n"])
+		case err := <-done:
 			t.Fatal(err)
-		}
-		var st syscall.Stat_t
-		if err := syscall.Stat(filepath.Join(dir, File), &st); err != nil {
-			t.Fatal(err)
-		}
-		if st.Ino != fst.Ino {
-			rotations++
-			fst = st
+		case <-time.After(10 * time.Second):
+			t.Fatalf("followed %d events of %d: %q", len(got), n+5, got)
 		}
 	}
-	if err := tl.catchUp(); err != nil {
-		t.Fatal(err)
+	var want []string
+	for i := range n {
+		want = append(want, "x"+strconv.Itoa(i))
 	}
-	if len(got) != n {
-		t.Fatalf("read %d events of %d after two rotations", len(got), n)
+	want = append(want, "y0", "y1", "y2", "z0", "z1")
+	if !slices.Equal(got, want) {
+		t.Fatalf("followed %q\nwant %q", got, want)
 	}
-	for i, v := range got {
-		if v != strconv.Itoa(i) {
-			t.Fatalf("event %d read is %s", i, v)
-		}
+}
+
+// fn's error ends Follow and is returned.
+func TestFollowEndsWithFnError(t *testing.T) {
+	l := Open(t.TempDir())
+	appendN(t, l, "a", 2)
+	errStop := errors.New("stop")
+	err := l.Follow(t.Context(), FollowOptions{FromStart: true}, func(Event) error { return errStop })
+	if !errors.Is(err, errStop) {
+		t.Fatalf("Follow returned %v, want fn's error", err)
 	}
 }
 
@@ -261,5 +450,75 @@ func BenchmarkAppend(b *testing.B) {
 		if err := l.Append(b.Context(), ev); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// inotifyFDs counts this process's inotify instances.
+func inotifyFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
+}
+
+// The followers of one Log share one inotify instance (the user's limit
+// is 128 on the whole machine), each woken by it; it goes with the last.
+func TestFollowersShareOneWatch(t *testing.T) {
+	l := Open(t.TempDir())
+	before := inotifyFDs(t)
+	const n = 150
+	ctx, cancel := context.WithCancel(t.Context())
+	got := make(chan string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		fl, err := l.NewFollower(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			defer fl.Close()
+			_ = fl.Run(ctx, func(ev Event) error {
+				got <- strconv.Itoa(i) + ev.ID
+				return nil
+			})
+		})
+	}
+	// Every follower subscribed: the watch is there, once.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.watch.mu.Lock()
+		subs := len(l.watch.subs)
+		l.watch.mu.Unlock()
+		if subs == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d followers subscribed of %d", subs, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if d := inotifyFDs(t) - before; d != 1 {
+		t.Errorf("%d inotify instances for %d followers, want 1", d, n)
+	}
+	appendN(t, l, "x", 1)
+	for i := range n {
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d followers of %d saw the event", i, n)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if d := inotifyFDs(t) - before; d != 0 {
+		t.Errorf("%d inotify instances left after the followers ended", d)
 	}
 }
