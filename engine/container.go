@@ -11,7 +11,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 // recordVersion is the version of container.json this code writes. It
@@ -34,7 +34,7 @@ const recordVersion = 2
 const defaultStopTimeout = 10 * time.Second
 
 // validName is what Docker accepts as a container name.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = lazyregexp.New(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // record is container.json: what Create decided, never changed afterwards.
 type record struct {

@@ -21,7 +21,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"time"
 
@@ -30,13 +29,14 @@ import (
 	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/internal/flock"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 // recordVersion is the version of volume.json this code reads and writes.
 const recordVersion = 1
 
 // validName is what Docker accepts as a volume name.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = lazyregexp.New(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // Volume is a named volume, as recorded.
 type Volume struct {
