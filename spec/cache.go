@@ -19,6 +19,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/smallfile"
 )
 
 // The model cache keeps a loaded Project so that a command on an unchanged
@@ -94,7 +95,7 @@ func fileState(path string) (string, error) {
 	case !fi.Mode().IsRegular():
 		return "mode:" + fi.Mode().Type().String(), nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path)
 	if err != nil {
 		return "", err
 	}
@@ -162,7 +163,7 @@ func loadCached(dir, key string) (p *Project, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	b, err := os.ReadFile(f)
+	b, err := smallfile.Read(f)
 	if err != nil {
 		return nil, false
 	}

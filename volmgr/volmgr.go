@@ -30,6 +30,7 @@ import (
 	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/internal/flock"
 	"github.com/berth-dev/berth/internal/lazyregexp"
+	"github.com/berth-dev/berth/internal/smallfile"
 )
 
 // recordVersion is the version of volume.json this code reads and writes.
@@ -156,7 +157,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Volume, error) {
 
 func (s *Store) read(name string) (*Volume, error) {
 	p := filepath.Join(s.dir, name, "volume.json")
-	b, err := os.ReadFile(p)
+	b, err := smallfile.Read(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("volume %q: %w", name, errdefs.ErrNotFound)
 	}
