@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/engine/build"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/netmgr"
 )
 
@@ -92,7 +92,7 @@ func (s *Server) Close() error {
 }
 
 // versionPrefix is the /v1.NN a client puts before every path.
-var versionPrefix = regexp.MustCompile(`^/v1\.[0-9]+/`)
+var versionPrefix = lazyregexp.New(`^/v1\.[0-9]+/`)
 
 // ServeHTTP answers one request, whatever /v1.NN prefix its path has.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -11,7 +11,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,8 @@ import (
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/lazyregexp"
+	"github.com/berth-dev/berth/internal/smallfile"
 )
 
 // recordVersion is the version of container.json this code writes. It
@@ -34,7 +35,7 @@ const recordVersion = 2
 const defaultStopTimeout = 10 * time.Second
 
 // validName is what Docker accepts as a container name.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = lazyregexp.New(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // record is container.json: what Create decided, never changed afterwards.
 type record struct {
@@ -60,9 +61,17 @@ func (e *Engine) containerDir(id ContainerID) string {
 // readRecord reads dir's container.json, of this version or of version 1.
 func readRecord(dir string) (*record, error) {
 	p := filepath.Join(dir, ctrstate.RecordFile)
-	b, err := os.ReadFile(p)
+	b, err := smallfile.Read(p)
 	if err != nil {
 		return nil, err
+	}
+	// Nearly every record is of the current version: decoded once, as
+	// one. Any other, or one that does not decode as one, is told apart
+	// by its version alone.
+	var r record
+	rerr := decodeJSON(p, b, &r)
+	if rerr == nil && r.Version == recordVersion {
+		return &r, nil
 	}
 	var head struct {
 		Version int `json:"version"`
@@ -72,11 +81,7 @@ func readRecord(dir string) (*record, error) {
 	}
 	switch head.Version {
 	case recordVersion:
-		var r record
-		if err := decodeJSON(p, b, &r); err != nil {
-			return nil, err
-		}
-		return &r, nil
+		return nil, rerr
 	case 1:
 		var r recordV1
 		if err := decodeJSON(p, b, &r); err != nil {

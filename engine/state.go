@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/smallfile"
 )
 
 // stateFile is state.json as the engine reads it: the State, plus what
@@ -36,7 +37,7 @@ const errLostExit = "the shim exited without recording the container's exit stat
 const lostExitCode = 255
 
 func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/flock"
+	"github.com/berth-dev/berth/internal/smallfile"
 	"github.com/containerd/errdefs"
 )
 
@@ -45,7 +46,7 @@ func (m *Manager) readRecord(name string) (*Network, error) {
 // dir. It takes no lock: records are replaced atomically.
 func readRecordIn(dir, name string) (*Network, error) {
 	p := filepath.Join(dir, name+recordExt)
-	b, err := os.ReadFile(p)
+	b, err := smallfile.Read(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("network %q: %w", name, errdefs.ErrNotFound)

@@ -17,8 +17,10 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/atomicfile"
+	"github.com/berth-dev/berth/internal/smallfile"
 )
 
 // The model cache keeps a loaded Project so that a command on an unchanged
@@ -94,7 +96,7 @@ func fileState(path string) (string, error) {
 	case !fi.Mode().IsRegular():
 		return "mode:" + fi.Mode().Type().String(), nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path)
 	if err != nil {
 		return "", err
 	}
@@ -162,7 +164,7 @@ func loadCached(dir, key string) (p *Project, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	b, err := os.ReadFile(f)
+	b, err := smallfile.Read(f)
 	if err != nil {
 		return nil, false
 	}
@@ -321,23 +323,62 @@ func (l *loader) cacheInputs(p *Project, svcFiles []string) ([]cacheInput, bool)
 	return inputs, true
 }
 
-// settle is how much older than the start of a load every input and its
-// directory must be for the load to be cached: a file written while
-// compose-go read it (an editor saving during an up, watch reloading on a
-// change) must not have its new bytes recorded beside a model made from its
-// old ones. File timestamps come from the kernel's coarse clock, at most a
-// tick (a few ms) behind; a variable so tests can do without the wait.
-var settle = 20 * time.Millisecond
+// An input (and its directory) must have last changed before the load
+// began for the load to be cached: a file written while compose-go read it
+// (an editor saving during an up, watch reloading on a change) must not
+// have its new bytes recorded beside a model made from its old ones. The
+// kernel stamps a change with its coarse clock (or, with multigrain
+// timestamps, a finer time never below it), which never goes back: a
+// change made after the load began is stamped at least the coarse time read
+// when it began. So an input stamped before that coarse time, read after
+// the load, was not changed during it. A file of a filesystem that keeps
+// whole seconds (FAT, ext4 with small inodes) is stamped by truncation,
+// possibly below it: with neither time having a fraction of a second, the
+// input must be two seconds older.
+
+// coarseNow is the kernel's coarse real-time clock, the one it stamps
+// file changes with; ok is false where it cannot be read.
+func coarseNow() (t time.Time, ok bool) {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &ts) != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(ts.Unix()), true
+}
+
+// loadStart is when a load began: the fine time, and the coarse one.
+type loadStart struct {
+	fine, coarse time.Time
+}
+
+func startLoad() loadStart {
+	s := loadStart{fine: time.Now()}
+	c, ok := coarseNow()
+	if !ok {
+		c = s.fine.Add(-20 * time.Millisecond) // a generous tick
+	}
+	s.coarse = c
+	return s
+}
+
+// settleLimit is the time an input's changes must predate for a load that
+// began at start to be kept; a variable so tests can do without the wait,
+// or make it longer.
+var settleLimit = func(start loadStart) time.Time { return start.coarse }
 
 // settled reports whether fi, and anything renamed over it, was last
-// changed before the load that started at start.
-func settled(fi fs.FileInfo, start time.Time) bool {
-	limit := start.Add(-settle)
-	if !fi.ModTime().Before(limit) {
+// changed before the load that began at start.
+func settled(fi fs.FileInfo, start loadStart) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
 		return false
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && time.Unix(st.Ctim.Unix()).Before(limit)
+	mtime, ctime := fi.ModTime(), time.Unix(st.Ctim.Unix())
+	limit := settleLimit(start)
+	if mtime.Nanosecond() == 0 && ctime.Nanosecond() == 0 {
+		limit = limit.Add(-2 * time.Second) // whole seconds: stamped by truncation
+	}
+	return mtime.Before(limit) && ctime.Before(limit)
 }
 
 // pruneCache removes the oldest entries beyond maxCacheEntries.

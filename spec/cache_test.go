@@ -1,11 +1,14 @@
 package spec
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,9 +20,9 @@ func fromCache(p *Project) bool { return p.config == nil && p.model == nil }
 // noSettle lets the cache keep a load whose files were written just before
 // it, as a test's are.
 func noSettle(t *testing.T) {
-	old := settle
-	settle = 0
-	t.Cleanup(func() { settle = old })
+	old := settleLimit
+	settleLimit = func(start loadStart) time.Time { return start.fine }
+	t.Cleanup(func() { settleLimit = old })
 }
 
 // withoutLoaderState is p as the cache keeps it.
@@ -297,16 +300,16 @@ func TestCacheReadOnlyAndForget(t *testing.T) {
 // TestCacheSkipsFreshInputs: a load whose files changed too recently (as
 // during the load itself) is not kept; once they are older, it is.
 func TestCacheSkipsFreshInputs(t *testing.T) {
-	old := settle
-	t.Cleanup(func() { settle = old })
+	old := settleLimit
+	t.Cleanup(func() { settleLimit = old })
 	dir := copyCase(t, "named")
 	opt := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test"}
-	settle = time.Hour
+	settleLimit = func(start loadStart) time.Time { return start.fine.Add(-time.Hour) }
 	mustLoad(t, opt)
 	if fromCache(mustLoad(t, opt)) {
 		t.Fatal("a load of files changed within the settle time was kept")
 	}
-	settle = 0
+	settleLimit = func(start loadStart) time.Time { return start.fine }
 	mustLoad(t, opt)
 	if !fromCache(mustLoad(t, opt)) {
 		t.Error("a load of settled files was not kept")
@@ -325,5 +328,68 @@ func TestCacheKnowsProjectFields(t *testing.T) {
 		if _, ok := cachedProjectFields[f.Name]; !ok {
 			t.Errorf("Project.%s: unknown to the model cache; keep it in cacheEntry (or refuse to cache) and list it in cachedProjectFields", f.Name)
 		}
+	}
+}
+
+// A file changed after a load began is never settled for it: the kernel
+// stamps the change at least at the coarse time read when the load began.
+// One changed before a tick of that clock passed is.
+func TestSettledByTheCoarseClock(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "compose.yaml")
+	start := startLoad()
+	if err := os.WriteFile(f, []byte("services: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if settled(fi, start) {
+		t.Errorf("a file written after the load began (mtime %v, coarse start %v) is settled", fi.ModTime(), start.coarse)
+	}
+	// The next tick of the coarse clock.
+	for {
+		now, ok := coarseNow()
+		if !ok {
+			t.Skip("no coarse clock")
+		}
+		if now.After(fi.ModTime()) {
+			break
+		}
+		runtime.Gosched()
+	}
+	if later := startLoad(); !settled(fi, later) {
+		t.Errorf("a file written before a load began, a tick earlier (mtime %v, coarse start %v), is not settled", fi.ModTime(), later.coarse)
+	}
+}
+
+// wholeSeconds is a FileInfo of a filesystem that keeps whole seconds.
+type wholeSeconds struct {
+	fs.FileInfo
+	at time.Time
+}
+
+func (w wholeSeconds) ModTime() time.Time { return w.at }
+func (w wholeSeconds) Sys() any {
+	return &syscall.Stat_t{Ctim: syscall.NsecToTimespec(w.at.UnixNano())}
+}
+
+func TestSettledWholeSeconds(t *testing.T) {
+	start := startLoad()
+	sec := start.coarse.Truncate(time.Second)
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want bool
+	}{
+		{"the second the load began in", sec, false},
+		{"a second before", sec.Add(-time.Second), false},
+		{"three seconds before", sec.Add(-3 * time.Second), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := settled(wholeSeconds{at: tc.at}, start); got != tc.want {
+				t.Errorf("settled(stamped %v, load began %v) = %v, want %v", tc.at, start.coarse, got, tc.want)
+			}
+		})
 	}
 }

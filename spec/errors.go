@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,27 +14,29 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
 	"gopkg.in/yaml.v3"
+
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 // Shapes of compose-go's error messages that loadError turns into a
 // FieldError. compose-go returns plain strings, so matching them is the only
 // way to find the file and field; anything unmatched still gives one line.
 var (
-	reValidating    = regexp.MustCompile(`(?s)^validating (\S+): (.*)$`)
-	reFailedToParse = regexp.MustCompile(`(?s)^failed to parse (\S+): (.*)$`)
-	reFailedToRead  = regexp.MustCompile(`(?s)^failed to read (\S+): (.*)$`)
-	reComposeFile   = regexp.MustCompile(`(?s)^compose file "([^"]+)"[^:]* is invalid: (.*)$`)
-	reInterpolating = regexp.MustCompile(`(?s)^error while interpolating (\S+): (.*)$`)
-	reDecoding      = regexp.MustCompile(`(?s)^decoding failed due to the following error\(s\):\s*'([^']+)' (.*)$`)
-	reService       = regexp.MustCompile(`(?s)^service "?([^"\s]+)"? (.*)$`)
-	rePathFirst     = regexp.MustCompile(`(?s)^((?:services|networks|volumes|configs|secrets|models|jobs|include)(?:\.[^\s:]+)?):? (.*)$`)
-	reYAML          = regexp.MustCompile(`(?s)^yaml: (.*)$`)
-	reFalseSchema   = regexp.MustCompile(`^(\S*) false schema$`)
-	reAdditional    = regexp.MustCompile(`^(\S*) +additional propert(?:y|ies) (.*) not allowed$`)
-	reSchemaIssue   = regexp.MustCompile(`^(\S*) +(.*)$`)
-	reDecodePath    = regexp.MustCompile(`\[([^\]]*[^\d\]][^\]]*)\]`) // services[web] but not ports[0]
-	reNewlines      = regexp.MustCompile(`\s*\n\s*`)
-	reCast          = regexp.MustCompile(`failed to cast to expected type: strconv\.Parse(Bool|Float): parsing "(.*)": invalid syntax$|failed to cast to expected type: strconv\.(Atoi|ParseInt|ParseUint): parsing "(.*)": invalid syntax$`)
+	reValidating    = lazyregexp.New(`(?s)^validating (\S+): (.*)$`)
+	reFailedToParse = lazyregexp.New(`(?s)^failed to parse (\S+): (.*)$`)
+	reFailedToRead  = lazyregexp.New(`(?s)^failed to read (\S+): (.*)$`)
+	reComposeFile   = lazyregexp.New(`(?s)^compose file "([^"]+)"[^:]* is invalid: (.*)$`)
+	reInterpolating = lazyregexp.New(`(?s)^error while interpolating (\S+): (.*)$`)
+	reDecoding      = lazyregexp.New(`(?s)^decoding failed due to the following error\(s\):\s*'([^']+)' (.*)$`)
+	reService       = lazyregexp.New(`(?s)^service "?([^"\s]+)"? (.*)$`)
+	rePathFirst     = lazyregexp.New(`(?s)^((?:services|networks|volumes|configs|secrets|models|jobs|include)(?:\.[^\s:]+)?):? (.*)$`)
+	reYAML          = lazyregexp.New(`(?s)^yaml: (.*)$`)
+	reFalseSchema   = lazyregexp.New(`^(\S*) false schema$`)
+	reAdditional    = lazyregexp.New(`^(\S*) +additional propert(?:y|ies) (.*) not allowed$`)
+	reSchemaIssue   = lazyregexp.New(`^(\S*) +(.*)$`)
+	reDecodePath    = lazyregexp.New(`\[([^\]]*[^\d\]][^\]]*)\]`) // services[web] but not ports[0]
+	reNewlines      = lazyregexp.New(`\s*\n\s*`)
+	reCast          = lazyregexp.New(`failed to cast to expected type: strconv\.Parse(Bool|Float): parsing "(.*)": invalid syntax$|failed to cast to expected type: strconv\.(Atoi|ParseInt|ParseUint): parsing "(.*)": invalid syntax$`)
 )
 
 // castIssue rewrites compose-go's report of a value of the wrong type after

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -108,7 +107,7 @@ func (r RenderOptions) set() bool {
 // file wraps errdefs.ErrNotFound. Load does not reject fields berth does not
 // run yet: call CheckSupported before acting on the project.
 func Load(ctx context.Context, opt LoadOptions) (*Project, error) {
-	started := time.Now()
+	started := startLoad()
 	var key string
 	if cacheable(opt) {
 		key = cacheKey(opt)
@@ -256,7 +255,7 @@ type loader struct {
 	sourceSet *sources          // Compose files parsed again to place errors, lazily
 
 	composeFiles []string  // the Compose files compose-go loads, once known
-	started      time.Time // when Load began, before any file was read
+	started      loadStart // when Load began, before any file was read
 	// jobs are the project's jobs, enabled or not, by name, as the file
 	// declares them; Load carries them as services (jobsAsServices).
 	jobs types.Jobs

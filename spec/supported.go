@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
@@ -436,7 +437,9 @@ type fieldRule struct {
 	children map[string]*fieldRule // by key, "*" or "[]"; none: anything below is accepted
 }
 
-var supportedTree = compileRules(allFields())
+// supportedTree is compiled when a load first needs it, not in every
+// berth process's initialisation.
+var supportedTree = sync.OnceValue(func() *fieldRule { return compileRules(allFields()) })
 
 func compileRules(table map[string]valueCheck) *fieldRule {
 	root := &fieldRule{}
@@ -500,7 +503,7 @@ func (l *loader) unsupported(cp *types.Project) ([]FieldError, error) {
 	tree, _ = pruneEmpty(tree)
 
 	var out []FieldError
-	walkSupported(tree, supportedTree, "", func(path, issue string) {
+	walkSupported(tree, supportedTree(), "", func(path, issue string) {
 		out = append(out, FieldError{File: l.fileSetting(path), Path: path, Issue: issue, Err: errdefs.ErrNotImplemented})
 	})
 	slices.SortFunc(out, func(a, b FieldError) int {

@@ -45,7 +45,7 @@ func SupportTable() ([]Support, error) {
 // supportOf is the status of one schema path.
 func supportOf(path string) Support {
 	s := Support{Path: path, Status: StatusNotYet}
-	r := supportedTree
+	r := supportedTree()
 	var pattern []string
 	for _, part := range splitPath(path) {
 		if r.children == nil {

@@ -21,7 +21,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"time"
 
@@ -30,13 +29,15 @@ import (
 	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/internal/flock"
+	"github.com/berth-dev/berth/internal/lazyregexp"
+	"github.com/berth-dev/berth/internal/smallfile"
 )
 
 // recordVersion is the version of volume.json this code reads and writes.
 const recordVersion = 1
 
 // validName is what Docker accepts as a volume name.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = lazyregexp.New(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // Volume is a named volume, as recorded.
 type Volume struct {
@@ -156,7 +157,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Volume, error) {
 
 func (s *Store) read(name string) (*Volume, error) {
 	p := filepath.Join(s.dir, name, "volume.json")
-	b, err := os.ReadFile(p)
+	b, err := smallfile.Read(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("volume %q: %w", name, errdefs.ErrNotFound)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/spec"
 )
 
@@ -139,7 +139,7 @@ func (o logsOptions) engineOptions(now time.Time) (engine.LogOptions, error) {
 
 // unixSeconds is a Unix time as docker's --since and --until take it:
 // seconds, and a fraction of up to nine digits.
-var unixSeconds = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,9})?$`)
+var unixSeconds = lazyregexp.New(`^[0-9]+(\.[0-9]{1,9})?$`)
 
 // parseTimeFlag reads an RFC 3339 time, a Unix time ("1700000000.5") or
 // a duration before now ("42m").

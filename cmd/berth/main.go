@@ -9,7 +9,10 @@ package main
 import (
 	"context"
 	"os"
-	"runtime/debug"
+
+	// First: the garbage collector's policy for a CLI run (the resolver
+	// keeps Go's defaults), set before the other packages initialise.
+	_ "github.com/berth-dev/berth/internal/gctune"
 
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/netmgr"
@@ -28,15 +31,6 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "resolver" { // hidden: a network's DNS resolver
 		os.Exit(netmgr.ResolverMain(os.Args[2:]))
-	}
-	// A CLI run is short and its live heap small: collecting less often
-	// takes ~6 ms off a no-op `up` of 20 services. The resolver above keeps
-	// the default, as it lives long.
-	debug.SetGCPercent(400)
-	// A long one (a build of a context of 100k files) collects as often as
-	// it must to stay near this, rather than grow to 5x its live heap.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(128 << 20)
 	}
 	code := run(context.Background(), os.Args[1:])
 	stopProfile()

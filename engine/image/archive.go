@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -277,15 +276,17 @@ func (al *archiveLoad) layer(ctx context.Context, p string, digest, diffID v1.Ha
 	return b, nil
 }
 
-// hexName matches file names that carry a sha256 digest: "<hex>",
-// "<hex>.json", "<hex>.tar.gz", "sha256:<hex>"…
-var hexName = regexp.MustCompile(`^(?:sha256:)?([0-9a-f]{64})(?:\.json|\.tar|\.tar\.gz|\.tgz|\.tar\.zst)?$`)
-
 // digestInName returns the digest a file name of the archive states, zero
-// if none.
+// if none: the names that carry one are "<hex>", "sha256:<hex>", and
+// either with .json, .tar, .tar.gz, .tgz or .tar.zst after it.
 func digestInName(p string) v1.Hash {
-	if m := hexName.FindStringSubmatch(path.Base(p)); m != nil {
-		return v1.Hash{Algorithm: "sha256", Hex: m[1]}
+	b := strings.TrimPrefix(path.Base(p), "sha256:")
+	if len(b) < 64 || !isHex(b[:64]) {
+		return v1.Hash{}
+	}
+	switch b[64:] {
+	case "", ".json", ".tar", ".tar.gz", ".tgz", ".tar.zst":
+		return v1.Hash{Algorithm: "sha256", Hex: b[:64]}
 	}
 	return v1.Hash{}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/flock"
+	"github.com/berth-dev/berth/internal/smallfile"
 	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -82,7 +83,7 @@ func (s *Store) editRef(ctx context.Context, ref string, edit func(im *v1.IndexM
 // readIndex reads index.json; a store nothing was written to yet has an
 // empty one.
 func (s *Store) readIndex() (*v1.IndexManifest, error) {
-	b, err := os.ReadFile(s.indexPath())
+	b, err := smallfile.Read(s.indexPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}, nil
 	}

@@ -64,7 +64,7 @@ func (s *Store) LocalTags(ctx context.Context, repo string) ([]string, error) {
 	var out []string
 	for _, img := range imgs {
 		for _, t := range img.RepoTags {
-			if tag, ok := strings.CutPrefix(t, repo+":"); ok && tagPattern.MatchString(tag) {
+			if tag, ok := strings.CutPrefix(t, repo+":"); ok && isTag(tag) {
 				out = append(out, t)
 			}
 		}

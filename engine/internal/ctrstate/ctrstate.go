@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/berth-dev/berth/internal/smallfile"
 )
 
 // Files and directories inside <root>/containers/<id>/.
@@ -198,17 +200,10 @@ func ProcStart(pid int) (start uint64, zombie bool, err error) {
 	if pid <= 0 {
 		return 0, false, os.ErrNotExist
 	}
-	var buf [512]byte
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := smallfile.Read("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, false, err
 	}
-	n, err := f.Read(buf[:])
-	_ = f.Close()
-	if err != nil {
-		return 0, false, err
-	}
-	b := buf[:n]
 	// The command name (field 2) is in parentheses and may hold anything;
 	// the fields after the last ')' are plain.
 	i := len(b) - 1
