@@ -28,31 +28,36 @@ func fail(step string) error {
 }
 
 // dumpRetries bounds the retries of a netlink dump interrupted by a
-// concurrent change.
-const dumpRetries = 5
+// concurrent change. While many containers start, each new veth's
+// link-local address changes the address table, so a dump may be
+// interrupted several times in a row; a dump costs microseconds.
+const dumpRetries = 50
+
+// dump runs the netlink dump f again while a concurrent change interrupts
+// it (netlink.ErrDumpInterrupted: what the kernel answered may be
+// incomplete or inconsistent), at most dumpRetries times.
+func dump[T any](f func() ([]T, error)) ([]T, error) {
+	var out []T
+	var err error
+	for range dumpRetries {
+		if out, err = f(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return out, err
+}
 
 // hostPrefixes lists the IPv4 and IPv6 prefixes in use on the host: the destinations
 // of the routes in every routing table (default routes excluded, since they
 // overlap everything) and the prefixes of every address.
 func hostPrefixes() ([]netip.Prefix, error) {
-	var routes []netlink.Route
-	var err error
-	for range dumpRetries {
-		routes, err = netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+	routes, err := dump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list host routes: %w", err)
 	}
-	var addrs []netlink.Addr
-	for range dumpRetries {
-		addrs, err = netlink.AddrList(nil, netlink.FAMILY_ALL)
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+	addrs, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("list host addresses: %w", err)
 	}
@@ -212,7 +217,7 @@ func bridgeExists(n *Network) (bool, error) {
 		}
 		return false, fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
 	if err != nil {
 		return false, fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
@@ -387,7 +392,7 @@ func addDefaultRoute(h *netlink.Handle, link netlink.Link, family int, gw netip.
 		}
 		return nil
 	}
-	routes, err := h.RouteList(nil, family)
+	routes, err := dump(func() ([]netlink.Route, error) { return h.RouteList(nil, family) })
 	if err != nil {
 		return fmt.Errorf("sandbox routes: %w", err)
 	}

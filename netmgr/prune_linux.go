@@ -89,7 +89,7 @@ func (m *Manager) orphanedBy(br, alias string, nets []*Network) (string, bool) {
 // returns the subnets the bridges carried, by network name (for their DNAT
 // rules).
 func (m *Manager) sweepBridges(nets []*Network, rep *PruneReport) (map[string][]netip.Prefix, error) {
-	links, err := netlink.LinkList()
+	links, err := dump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("prune: list links: %w", err)
 	}
@@ -104,7 +104,7 @@ func (m *Manager) sweepBridges(nets []*Network, rep *PruneReport) (map[string][]
 		if !orphan {
 			continue
 		}
-		addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+		addrs, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(l, netlink.FAMILY_ALL) })
 		if err != nil {
 			errs = append(errs, fmt.Errorf("prune: bridge %s: %w", a.Name, err))
 			continue
