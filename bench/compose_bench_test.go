@@ -186,13 +186,20 @@ func runRounds(b *testing.B, tools []*tool, fl *floor, n int, res *results) {
 			}
 		}
 		if fl != nil {
-			d, err := fl.run(ctx, n)
-			if err != nil {
-				res.floorNote = "failed: " + err.Error()
-				b.Fatalf("floor: %v", err)
+			for _, withSeccomp := range []bool{false, true} {
+				d, err := fl.run(ctx, n, withSeccomp)
+				if err != nil {
+					res.floorNote = "failed: " + err.Error()
+					b.Fatalf("floor: %v", err)
+				}
+				if withSeccomp {
+					res.addFloorSeccomp(n, d)
+					sums["floor-seccomp-"+phaseColdUp] += d
+				} else {
+					res.addFloor(n, d)
+					sums["floor-"+phaseColdUp] += d
+				}
 			}
-			res.addFloor(n, d)
-			sums["floor-"+phaseColdUp] += d
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(sums)) {

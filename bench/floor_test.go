@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // floor is what starting containers costs with nothing but the runtime:
@@ -24,7 +27,11 @@ type floor struct {
 	runc    string
 	root    string   // runc --root
 	bundles []string // bundle directories, one per container
-	version string   // for RESULTS.md
+	// seccomp are the same bundles with Docker's default seccomp profile,
+	// the one berth (as Docker) gives every container: runc compiles it
+	// for each container it starts.
+	seccomp []string
+	version string // for RESULTS.md
 }
 
 // setupFloor prepares max bundles under work and registers the teardown.
@@ -60,19 +67,29 @@ func setupFloor(b *testing.B, work, rootfs string, max int) (*floor, error) {
 	if out, err := exec.CommandContext(ctx, runc, "spec", "--bundle", spec).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("runc spec: %v: %s", err, out)
 	}
-	config, err := floorConfig(filepath.Join(spec, "config.json"), fs)
+	config, err := floorConfig(filepath.Join(spec, "config.json"), fs, false)
+	if err != nil {
+		return nil, err
+	}
+	withSeccomp, err := floorConfig(filepath.Join(spec, "config.json"), fs, true)
 	if err != nil {
 		return nil, err
 	}
 	for i := range max {
-		dir := filepath.Join(work, fmt.Sprintf("b%d", i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+		for _, set := range []struct {
+			prefix  string
+			config  []byte
+			bundles *[]string
+		}{{"b", config, &f.bundles}, {"s", withSeccomp, &f.seccomp}} {
+			dir := filepath.Join(work, fmt.Sprintf("%s%d", set.prefix, i))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, "config.json"), set.config, 0o644); err != nil {
+				return nil, err
+			}
+			*set.bundles = append(*set.bundles, dir)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "config.json"), config, 0o644); err != nil {
-			return nil, err
-		}
-		f.bundles = append(f.bundles, dir)
 	}
 	b.Cleanup(func() {
 		if err := f.removeAll(context.WithoutCancel(ctx)); err != nil {
@@ -84,32 +101,40 @@ func setupFloor(b *testing.B, work, rootfs string, max int) (*floor, error) {
 
 // floorConfig is runc's default spec running `sleep 3600` on rootfs,
 // without a terminal.
-func floorConfig(path, rootfs string) ([]byte, error) {
+func floorConfig(path, rootfs string, withSeccomp bool) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var spec map[string]any
+	var spec specs.Spec
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("runc spec: %w", err)
 	}
-	proc, _ := spec["process"].(map[string]any)
-	root, _ := spec["root"].(map[string]any)
-	if proc == nil || root == nil {
-		return nil, errors.New("runc spec: no process or root")
+	if spec.Process == nil || spec.Root == nil || spec.Linux == nil {
+		return nil, errors.New("runc spec: no process, root or linux")
 	}
-	proc["terminal"] = false
-	proc["args"] = []string{"sleep", "3600"}
-	root["path"] = rootfs
-	root["readonly"] = true
+	spec.Process.Terminal = false
+	spec.Process.Args = []string{"sleep", "3600"}
+	spec.Root.Path = rootfs
+	spec.Root.Readonly = true
+	if withSeccomp {
+		if spec.Linux.Seccomp, err = seccomp.GetDefaultProfile(&spec); err != nil {
+			return nil, fmt.Errorf("seccomp profile: %w", err)
+		}
+	}
 	return json.Marshal(spec)
 }
 
 func (f *floor) id(i int) string { return fmt.Sprintf("bbench%dfloor%d", os.Getpid(), i) }
 
 // run starts n containers and returns how long that took; then, untimed,
-// checks that n run and removes them.
-func (f *floor) run(ctx context.Context, n int) (time.Duration, error) {
+// checks that n run and removes them. With seccomp, the containers have
+// Docker's default seccomp profile.
+func (f *floor) run(ctx context.Context, n int, seccomp bool) (time.Duration, error) {
+	bundles := f.bundles
+	if seccomp {
+		bundles = f.seccomp
+	}
 	sem := make(chan struct{}, runtime.NumCPU())
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -121,7 +146,7 @@ func (f *floor) run(ctx context.Context, n int) (time.Duration, error) {
 			// Output to a file (runCmd): the container inherits it, and
 			// would hold a pipe open.
 			_, _, errs[i] = runCmd(ctx, filepath.Dir(f.root), nil,
-				f.runc, "--root", f.root, "run", "-d", "--bundle", f.bundles[i], f.id(i))
+				f.runc, "--root", f.root, "run", "-d", "--bundle", bundles[i], f.id(i))
 		})
 	}
 	wg.Wait()

@@ -30,6 +30,7 @@ type results struct {
 
 	round     int                     // rounds run so far, over every size; rotates the tools' order
 	floor     map[int][]time.Duration // bare runc start of n containers, by n
+	floorSC   map[int][]time.Duration // the same with Docker's default seccomp profile
 	floorNote string                  // what the floor is, or why it is missing
 }
 
@@ -49,10 +50,13 @@ func newResults() *results {
 		left:     make(map[string][]string),
 		samples:  make(map[sampleKey][]time.Duration),
 		floor:    make(map[int][]time.Duration),
+		floorSC:  make(map[int][]time.Duration),
 	}
 }
 
 func (r *results) addFloor(n int, d time.Duration) { r.floor[n] = append(r.floor[n], d) }
+
+func (r *results) addFloorSeccomp(n int, d time.Duration) { r.floorSC[n] = append(r.floorSC[n], d) }
 
 func (r *results) declare(tool, title string) {
 	if !slices.Contains(r.order, tool) {
@@ -196,16 +200,22 @@ func (r *results) markdown(now time.Time) []byte {
 		}
 	}
 	if len(r.floor) > 0 {
-		w.WriteString("\nThe floor: N bare `runc run -d` of prepared bundles, as many at once as there are CPUs, " +
-			"measured in the same rounds.\n\n| services | floor (s) | berth cold `up -d` ÷ floor |\n| --: | --: | --: |\n")
-		for _, n := range sizes {
-			ratio := "—"
-			fd, fok := median(r.floor[n])
+		w.WriteString("\nThe floor: N bare `runc run -d` of prepared bundles (`runc spec`'s, one read-only " +
+			"busybox root, `sleep 3600`), as many at once as there are CPUs, measured in the same rounds; " +
+			"beside it the same bundles with Docker's default seccomp profile, which berth (as Docker) " +
+			"gives every container and runc compiles for each one it starts. The goal is measured " +
+			"against the first.\n\n| services | floor (s) | berth cold `up -d` ÷ floor | floor with seccomp (s) | " +
+			"berth ÷ floor with seccomp |\n| --: | --: | --: | --: | --: |\n")
+		bx := func(n int, floor map[int][]time.Duration) string {
+			fd, fok := median(floor[n])
 			bd, bok := median(r.samples[sampleKey{"berth", n, phaseColdUp}])
 			if fok && bok && fd > 0 {
-				ratio = fmt.Sprintf("%.1fx", bd.Seconds()/fd.Seconds())
+				return fmt.Sprintf("%.1fx", bd.Seconds()/fd.Seconds())
 			}
-			fmt.Fprintf(&w, "| %d | %s | %s |\n", n, cell(r.floor[n]), ratio)
+			return "—"
+		}
+		for _, n := range sizes {
+			fmt.Fprintf(&w, "| %d | %s | %s | %s | %s |\n", n, cell(r.floor[n]), bx(n, r.floor), cell(r.floorSC[n]), bx(n, r.floorSC))
 		}
 	}
 
