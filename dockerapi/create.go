@@ -111,14 +111,11 @@ func hostSettings(c *engine.ContainerConfig, hc *container.HostConfig) error {
 		c.DNS = append(c.DNS, a.String())
 	}
 	for _, h := range hc.ExtraHosts {
-		host, ip, ok := strings.Cut(h, "=")
-		if !ok {
-			host, ip, ok = strings.Cut(h, ":")
+		e, err := extraHost("HostConfig.ExtraHosts", h)
+		if err != nil {
+			return err
 		}
-		if !ok || host == "" || ip == "" {
-			return fmt.Errorf("HostConfig.ExtraHosts %q: want HOST:IP: %w", h, errdefs.ErrInvalidArgument)
-		}
-		c.ExtraHosts = append(c.ExtraHosts, engine.HostEntry{IP: ip, Names: []string{host}})
+		c.ExtraHosts = append(c.ExtraHosts, e)
 	}
 	r := hc.Resources
 	c.Resources = engine.Resources{MemLimit: r.Memory, MemReservation: r.MemoryReservation, MemSwapLimit: r.MemorySwap,
@@ -293,4 +290,17 @@ func portBindingsConfig(c *engine.ContainerConfig, pm network.PortMap) error {
 		return fmt.Errorf("HostConfig.PortBindings: network mode %q has no network to publish from: %w", c.NetworkMode, errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+// extraHost reads an extra hosts entry, "HOST:IP" or "HOST=IP", of the
+// field named field.
+func extraHost(field, h string) (engine.HostEntry, error) {
+	host, ip, ok := strings.Cut(h, "=")
+	if !ok {
+		host, ip, ok = strings.Cut(h, ":")
+	}
+	if !ok || host == "" || ip == "" {
+		return engine.HostEntry{}, fmt.Errorf("%s %q: want HOST:IP: %w", field, h, errdefs.ErrInvalidArgument)
+	}
+	return engine.HostEntry{IP: ip, Names: []string{host}}, nil
 }

@@ -3,9 +3,11 @@ package dockerapi
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/engine"
 	engbuild "github.com/berth-dev/berth/engine/build"
 	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/internal/hostplatform"
 )
 
 // maxContext bounds the file content of a build context sent to
@@ -23,20 +26,76 @@ import (
 const maxContext = 8 << 30
 
 // BuildOptions are the builder's options for the query of the classic
-// `POST /build`: t, dockerfile, buildargs, target, nocache, labels,
-// networkmode. The context directory is the caller's to fill in.
-// BuildKit's sessions (version=2), remote contexts and other platforms
-// are refused.
+// `POST /build`, as dockerd reads it: t, dockerfile, buildargs, target,
+// nocache, pull, labels, networkmode, platform (the host's), squash,
+// extrahosts, shmsize, ulimits, memory, memswap, cpushares, cpuperiod,
+// cpuquota, cpusetcpus, cpusetmems, cgroupparent; rm and forcerm are
+// what berth always does, isolation only the default. The context
+// directory is the caller's to fill in. BuildKit's sessions (version=2),
+// remote contexts, other platforms, security options (dockerd refuses
+// them on Linux) and external caches (cachefrom) are refused.
 func BuildOptions(r *http.Request) (engbuild.Options, error) {
 	q := r.URL.Query()
-	opt := engbuild.Options{Tags: q["t"], Target: q.Get("target"), NoCache: boolParam(r, "nocache")}
+	opt := engbuild.Options{Tags: q["t"], Target: q.Get("target"), NoCache: boolParam(r, "nocache"),
+		Pull: boolParam(r, "pull"), Squash: boolParam(r, "squash"), CgroupParent: q.Get("cgroupparent"),
+		Platform: q.Get("platform")}
 	switch {
 	case q.Get("version") == string(build.BuilderBuildKit):
 		return opt, fmt.Errorf("version=2: BuildKit sessions are not served by berth; use the classic builder (DOCKER_BUILDKIT=0): %w", errdefs.ErrNotImplemented)
 	case q.Get("remote") != "":
 		return opt, fmt.Errorf("remote=%q: remote build contexts are not supported by berth: %w", q.Get("remote"), errdefs.ErrNotImplemented)
-	case q.Get("platform") != "" && q.Get("platform") != "linux/amd64" && q.Get("platform") != "linux":
-		return opt, fmt.Errorf("platform=%q: berth builds for its own platform only: %w", q.Get("platform"), errdefs.ErrInvalidArgument)
+	case opt.Platform != "" && opt.Platform != "linux" && !hostplatform.Is(opt.Platform):
+		return opt, fmt.Errorf("platform=%q: berth builds for its own platform only (%s): %w", opt.Platform, hostplatform.String(), errdefs.ErrInvalidArgument)
+	case len(q["securityopt"]) > 0:
+		return opt, fmt.Errorf("securityopt: security options are not supported on linux: %w", errdefs.ErrInvalidArgument)
+	case q.Get("isolation") != "" && q.Get("isolation") != "default":
+		return opt, fmt.Errorf("isolation=%q: only the default isolation on linux: %w", q.Get("isolation"), errdefs.ErrInvalidArgument)
+	}
+	if opt.Platform == "linux" {
+		opt.Platform = ""
+	}
+	if v := q.Get("cachefrom"); v != "" {
+		var from []string
+		if err := json.Unmarshal([]byte(v), &from); err != nil {
+			return opt, fmt.Errorf("cachefrom: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+		if len(from) > 0 {
+			return opt, fmt.Errorf("cachefrom=%q: berth imports no external build cache: %w", v, errdefs.ErrNotImplemented)
+		}
+	}
+	for _, h := range q["extrahosts"] {
+		e, err := extraHost("extrahosts", h)
+		if err != nil {
+			return opt, err
+		}
+		opt.ExtraHosts = append(opt.ExtraHosts, e)
+	}
+	ints := map[string]*int64{"shmsize": &opt.ShmSize, "memory": &opt.Resources.MemLimit, "memswap": &opt.Resources.MemSwapLimit,
+		"cpushares": &opt.Resources.CPUShares, "cpuperiod": &opt.Resources.CPUPeriod, "cpuquota": &opt.Resources.CPUQuota}
+	for _, k := range slices.Sorted(maps.Keys(ints)) {
+		if v := q.Get(k); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 && k != "memswap" {
+				return opt, fmt.Errorf("%s=%q: want a number: %w", k, v, errdefs.ErrInvalidArgument)
+			}
+			*ints[k] = n
+		}
+	}
+	opt.Resources.CpusetCpus, opt.Resources.CpusetMems = q.Get("cpusetcpus"), q.Get("cpusetmems")
+	if v := q.Get("ulimits"); v != "" {
+		var ul []struct {
+			Name       string
+			Soft, Hard int64
+		}
+		if err := json.Unmarshal([]byte(v), &ul); err != nil {
+			return opt, fmt.Errorf("ulimits: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+		for _, u := range ul {
+			if opt.Ulimits == nil {
+				opt.Ulimits = map[string]engine.Ulimit{}
+			}
+			opt.Ulimits[u.Name] = engine.Ulimit{Soft: u.Soft, Hard: u.Hard}
+		}
 	}
 	if df := q.Get("dockerfile"); df != "" {
 		if strings.Contains(df, "..") || strings.HasPrefix(df, "/") {

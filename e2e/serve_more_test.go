@@ -272,6 +272,23 @@ func TestServeDockerCLIImagesAndPrune(t *testing.T) {
 	if r := h.docker(sock, "build", "-f", "nope.Dockerfile", ctxDir); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "nope.Dockerfile") {
 		t.Fatalf("docker build with a missing Dockerfile: %+v", r)
 	}
+	// The RUN containers' options docker build sends reach the builder.
+	runDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(runDir, "Dockerfile"), []byte("FROM busybox\n"+
+		"RUN grep -w db.internal /etc/hosts && echo nofile=$(ulimit -n) && df -k /dev/shm | tail -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = h.mustDocker(sock, "build", "--no-cache", "--add-host", "db.internal:10.9.8.7", "--ulimit", "nofile=1234:1234",
+		"--shm-size", "8m", "-t", "runopts:1", runDir)
+	for _, want := range []string{"10.9.8.7", "db.internal", "nofile=1234", " 8192 "} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("docker build --add-host --ulimit --shm-size: %q lacks %q", out, want)
+		}
+	}
+	if r := h.docker(sock, "build", "--platform", "linux/arm64", runDir); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "linux/arm64") {
+		t.Fatalf("docker build --platform linux/arm64: %+v", r)
+	}
+	h.mustDocker(sock, "rmi", "runopts:1")
 
 	// save, rmi, load: the same image back.
 	id := h.mustDocker(sock, "inspect", "-f", "{{.Id}}", "built:1")
