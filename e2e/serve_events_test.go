@@ -278,7 +278,7 @@ func TestServeEventsOfNetworksAndVolumes(t *testing.T) {
 	h := newHarness(t)
 	sock := h.serve()
 	t.Cleanup(func() {
-		h.berth("container", "rm", "-f", "evr", "evc", "evk")
+		h.berth("container", "rm", "-f", "evr", "evc", "evk", "evw")
 		h.berth("network", "rm", "evn")
 		h.berth("volume", "rm", "evv")
 	})
@@ -357,28 +357,47 @@ func TestServeEventsOfNetworksAndVolumes(t *testing.T) {
 	}
 	t.Logf("in order: %s", strings.Join(seq, ", "))
 
-	// A shim SIGKILLed, and its container's process with it: the die is
-	// recorded once, by whichever reader notices first.
-	kid := strings.TrimSpace(h.mustDocker(sock, "run", "-d", "--name", "evk", "busybox", "sleep", "1000"))
-	var st struct {
-		Pid     int `json:"pid"`
-		ShimPid int `json:"shim_pid"`
-	}
-	b, err := os.ReadFile(filepath.Join(h.root, "containers", kid, "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil || st.Pid == 0 || st.ShimPid == 0 {
-		t.Fatalf("state.json %s: %v", b, err)
-	}
-	for _, pid := range []int{st.ShimPid, st.Pid} {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	// killRun SIGKILLs the shim of container cid and the container's
+	// process, and waits until both are gone.
+	killRun := func(cid string) {
+		t.Helper()
+		var st struct {
+			Pid     int `json:"pid"`
+			ShimPid int `json:"shim_pid"`
+		}
+		b, err := os.ReadFile(filepath.Join(h.root, "containers", cid, "state.json"))
+		if err != nil {
 			t.Fatal(err)
 		}
+		if err := json.Unmarshal(b, &st); err != nil || st.Pid == 0 || st.ShimPid == 0 {
+			t.Fatalf("state.json %s: %v", b, err)
+		}
+		for _, pid := range []int{st.ShimPid, st.Pid} {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.eventually("the shim and the container's process gone", 10*time.Second, func() bool {
+			return syscall.Kill(st.ShimPid, 0) != nil && syscall.Kill(st.Pid, 0) != nil
+		})
 	}
-	h.eventually("the shim and the container's process gone", 10*time.Second, func() bool {
-		return syscall.Kill(st.ShimPid, 0) != nil && syscall.Kill(st.Pid, 0) != nil
+	// Nobody reads the container: the server, which waits on every run,
+	// notices the end itself and the die reaches the events client.
+	wid := strings.TrimSpace(h.mustDocker(sock, "run", "-d", "--name", "evw", "busybox", "sleep", "1000"))
+	killRun(wid)
+	wdie, _ := all.wait(t, pos, "container die evw, with nobody reading it", func(ev dockerEvent) bool {
+		return ev.Type == "container" && ev.Action == "die" && ev.Actor.ID == wid
 	})
+	if wdie.Actor.Attributes["exitCode"] != "255" {
+		t.Errorf("die of evw, whose shim was killed: %v, want exitCode 255", wdie.Actor.Attributes)
+	}
+	h.mustDocker(sock, "rm", "evw")
+
+	// A shim SIGKILLed, and its container's process with it: the die is
+	// recorded once, by whichever reader notices first (the server's
+	// watch included).
+	kid := strings.TrimSpace(h.mustDocker(sock, "run", "-d", "--name", "evk", "busybox", "sleep", "1000"))
+	killRun(kid)
 	var wg sync.WaitGroup
 	for range 3 { // docker ps and inspect at once: each may notice
 		wg.Go(func() { h.docker(sock, "ps", "-a") })

@@ -152,6 +152,17 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) (retErr err
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Runs whose shim is killed end with a die at once, not at the next
+	// reading of the container: event clients see them as dockerd's.
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if err := a.engine.WatchRuns(watchCtx); err != nil {
+			a.log.Warn("waiting on the containers' runs", "err", err)
+		}
+	}()
+	defer func() { stopWatch(); <-watched }()
 	// Before the first client: what it sees is the server as it idles.
 	releaseStartupMemory()
 	errc := make(chan error, len(addrs))
