@@ -78,6 +78,13 @@ func TestServeDockerCLICopyEventsStats(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dst, "etc", "group")); err != nil {
 		t.Fatalf("copied out /etc: %v", err)
 	}
+	// -L through a chain of links (one relative, one through a linked
+	// directory): the file at its end.
+	h.mustDocker(sock, "exec", "cp1", "sh", "-c", "ln -s /etc /tmp/etcdir && ln -s /tmp/etcdir/passwd /tmp/l1 && ln -s l1 /tmp/l2")
+	h.mustDocker(sock, "cp", "-L", "cp1:/tmp/l2", filepath.Join(dst, "followed"))
+	if b, err := os.ReadFile(filepath.Join(dst, "followed")); err != nil || !strings.HasPrefix(string(b), "root:") {
+		t.Fatalf("docker cp -L of a chain of links: %q (%v)", b, err)
+	}
 	if r := h.docker(sock, "cp", "cp1:/nope", dst); r.code == 0 || !strings.Contains(r.stderr, "Could not find the file /nope") {
 		t.Fatalf("docker cp of a missing path: %+v", r)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
@@ -134,8 +135,27 @@ func pathError(ctr, p string, err error) error {
 	return fmt.Errorf("container %s: %s: %w", ctr, p, err)
 }
 
-// statAt describes the entry p (its last element not followed).
+// statAt describes the entry p (its last element not followed); for a
+// symbolic link, LinkTarget is the path that what it leads to finally has,
+// every link on the way resolved inside the root (as dockerd's stat
+// answers); a link to nothing names the path it would have.
 func (r *containerRoot) statAt(p string) (PathStat, error) {
+	st, err := r.lstatAt(p)
+	if err != nil || st.LinkTarget == "" {
+		return st, err
+	}
+	root := fdPath(r.root)
+	full, err := securejoin.SecureJoin(root, path.Clean("/"+p))
+	if err != nil {
+		return PathStat{}, pathError(r.name, p, err)
+	}
+	st.LinkTarget = path.Clean("/" + strings.TrimPrefix(full, root))
+	return st, nil
+}
+
+// lstatAt describes the entry p, its last element not followed; a
+// symbolic link's LinkTarget is its own target, made absolute.
+func (r *containerRoot) lstatAt(p string) (PathStat, error) {
 	clean := path.Clean("/" + p)
 	parent, err := unix.Openat2(r.root, path.Dir(clean), &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: uint64(inRoot)})
 	if err != nil {
