@@ -21,23 +21,37 @@ import (
 // followed.
 func (e *Engine) WatchRuns(ctx context.Context) error {
 	var mu sync.Mutex
+	// watched holds the containers a goroutine waits on; true when a
+	// start came while it waited, so that it looks once more when its run
+	// ends (a start right after a stop would otherwise go unwatched).
 	watched := map[ContainerID]bool{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	watch := func(id ContainerID) {
 		mu.Lock()
 		defer mu.Unlock()
-		if watched[id] {
-			return // a restart's start: the shim that restarts it is waited on
+		if _, ok := watched[id]; ok {
+			watched[id] = true
+			return
 		}
-		watched[id] = true
+		watched[id] = false
 		wg.Go(func() {
-			if err := e.awaitRunEnd(ctx, id); err != nil && ctx.Err() == nil {
-				e.log.DebugContext(ctx, "waiting on a container's run", "container", id, "err", err)
+			for {
+				if err := e.awaitRunEnd(ctx, id); err != nil && ctx.Err() == nil {
+					e.log.DebugContext(ctx, "waiting on a container's run", "container", id, "err", err)
+				}
+				mu.Lock()
+				again := watched[id] && ctx.Err() == nil
+				if !again {
+					delete(watched, id)
+				} else {
+					watched[id] = false
+				}
+				mu.Unlock()
+				if !again {
+					return
+				}
 			}
-			mu.Lock()
-			delete(watched, id)
-			mu.Unlock()
 		})
 	}
 	ready := make(chan struct{})

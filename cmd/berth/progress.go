@@ -136,6 +136,7 @@ func (s *ttySink) drawLocked() {
 	verb := "Running"
 	fmt.Fprintf(&b, "\x1b[2K[+] %s %d/%d\n", verb, done, len(s.order))
 	lines := 1
+	cols := 0 // the terminal's width, asked once a draw when a build step shows
 	for _, t := range s.order {
 		e := s.state[t]
 		mark := "\x1b[34m⠿\x1b[0m"
@@ -152,9 +153,10 @@ func (s *ttySink) drawLocked() {
 		fmt.Fprintf(&b, "\x1b[2K%s\n", line)
 		lines++
 		if st := s.steps[t]; st != nil && e.Status == reconciler.StatusBuilding {
-			cols, _ := terminalSize(s.w)
-			if cols <= 0 {
-				cols = 80
+			if cols == 0 {
+				if cols, _ = terminalSize(s.w); cols <= 0 {
+					cols = 80
+				}
 			}
 			fmt.Fprintf(&b, "\x1b[2K%s\n", fitWidth(fmt.Sprintf("   => %s  %.1fs", st.name, time.Since(st.started).Seconds()), cols))
 			lines++
