@@ -55,11 +55,26 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 	st := &State{Project: name, Networks: map[string]*netmgr.Network{}, Volumes: map[string]*volmgr.Volume{},
 		Images: map[string]bool{}, ImageIDs: map[string]string{}}
 	byProject := map[string]string{spec.LabelProject: name}
-	ctrs, err := d.Runtime.List(ctx, byProject)
-	if err != nil {
-		return nil, fmt.Errorf("project %q: list containers: %w", name, err)
+	// The containers are read beside the rest (reading every record is
+	// most of a no-op up); they go into st once both are done.
+	type listed struct {
+		ctrs []*engine.Container
+		err  error
 	}
-	for _, c := range ctrs {
+	ctrsDone := make(chan listed, 1)
+	go func() {
+		ctrs, err := d.Runtime.List(ctx, byProject)
+		ctrsDone <- listed{ctrs, err}
+	}()
+	if err := observeObjects(ctx, d, st, byProject, desired); err != nil {
+		<-ctrsDone
+		return nil, err
+	}
+	got := <-ctrsDone
+	if got.err != nil {
+		return nil, fmt.Errorf("project %q: list containers: %w", name, got.err)
+	}
+	for _, c := range got.ctrs {
 		l := c.Config.Labels
 		n, _ := strconv.Atoi(l[spec.LabelContainerNumber])
 		st.Containers = append(st.Containers, ObservedContainer{
@@ -75,23 +90,30 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 		})
 	}
 	slices.SortFunc(st.Containers, func(a, b ObservedContainer) int { return strings.Compare(a.Name, b.Name) })
+	return st, nil
+}
 
+// observeObjects fills st with what Observe reads beside the containers:
+// the project's networks and volumes, the desired ones that exist outside
+// it, and the desired images.
+func observeObjects(ctx context.Context, d Deps, st *State, byProject map[string]string, desired *spec.Project) error {
+	name := st.Project
 	nets, err := d.Networks.List(ctx, byProject)
 	if err != nil {
-		return nil, fmt.Errorf("project %q: list networks: %w", name, err)
+		return fmt.Errorf("project %q: list networks: %w", name, err)
 	}
 	for _, n := range nets {
 		st.Networks[n.Name] = n
 	}
 	vols, err := d.Volumes.List(ctx, byProject)
 	if err != nil {
-		return nil, fmt.Errorf("project %q: list volumes: %w", name, err)
+		return fmt.Errorf("project %q: list volumes: %w", name, err)
 	}
 	for _, v := range vols {
 		st.Volumes[v.Name] = v
 	}
 	if desired == nil {
-		return st, nil
+		return nil
 	}
 	for _, n := range desired.Networks {
 		if _, ok := st.Networks[n.Name]; ok {
@@ -102,7 +124,7 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st.Networks[n.Name] = got
 	}
@@ -118,13 +140,13 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 				st.ImageIDs[ref] = img.ID
 				if s.PullPolicy == "refresh" && ref == s.Image {
 					if err := observePull(ctx, d, st, ref); err != nil {
-						return nil, fmt.Errorf("service %q: %w", s.Name, err)
+						return fmt.Errorf("service %q: %w", s.Name, err)
 					}
 				}
 			case errdefs.IsNotFound(err):
 				st.Images[ref] = false
 			default:
-				return nil, fmt.Errorf("service %q: %w", s.Name, err)
+				return fmt.Errorf("service %q: %w", s.Name, err)
 			}
 		}
 	}
@@ -140,11 +162,11 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st.Volumes[v.Name] = got
 	}
-	return st, nil
+	return nil
 }
 
 // mountedVolumes names the volumes among mounts.
