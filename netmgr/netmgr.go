@@ -133,6 +133,7 @@ type Manager struct {
 	events *eventlog.Log
 
 	releases releaseQueue // RemoveSandbox's releases of endpoints, done together
+	reaper   reaperSlot   // link deletions put off while a down runs (DeferLinkDeletion)
 }
 
 // NetworkConfig asks for a network.
@@ -567,7 +568,7 @@ func (m *Manager) removeLocked(ctx context.Context, n *Network) error {
 			return fmt.Errorf("network %q: resolver: %w", name, err)
 		}
 		return nil
-	})
+	}, m.reapBridge)
 	fwErr := m.removeFirewall(ctx, n)
 	if err := errors.Join(fwErr, bridgeDeleted()); err != nil {
 		return err
@@ -831,7 +832,7 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 	for _, n := range pre {
 		ep, ok := n.Endpoints[id]
 		connected = connected || ok
-		if ok && len(ep.Ports) == 0 && deleteLink(ep.HostVeth) == nil {
+		if ok && len(ep.Ports) == 0 && m.deleteVeth(ep.HostVeth) == nil {
 			gone[n.Name] = true
 		}
 	}
@@ -840,7 +841,7 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 		// or a sandbox never connected): no need to queue for the lock.
 		// Endpoints of id are recorded only by a Connect of id, which its
 		// caller does not run beside RemoveSandbox of the same id.
-		if err := removeNetns(m.sandboxPath(id)); err != nil {
+		if err := m.removeSandboxNetns(m.sandboxPath(id)); err != nil {
 			return fmt.Errorf("sandbox %q: %w", id, err)
 		}
 		return nil
@@ -848,7 +849,7 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 	errs := m.releaseEndpoints(ctx, id, gone)
 	// The namespace is the sandbox's own: it goes once the lock is free
 	// for the next sandbox's records.
-	if err := removeNetns(m.sandboxPath(id)); err != nil {
+	if err := m.removeSandboxNetns(m.sandboxPath(id)); err != nil {
 		errs = append(errs, fmt.Errorf("sandbox %q: %w", id, err))
 	}
 	return errors.Join(errs...)
@@ -944,7 +945,7 @@ func (m *Manager) releaseBatch(ctx context.Context, batch []*release) {
 				}
 			}
 			if !r.gone[n.Name] {
-				if err := deleteLink(ep.HostVeth); err != nil {
+				if err := m.deleteVeth(ep.HostVeth); err != nil {
 					r.errs = append(r.errs, fmt.Errorf("network %q: sandbox %q: %w", n.Name, r.id, err))
 					continue
 				}

@@ -184,7 +184,10 @@ func deleteBridge(n *Network) error {
 // that waits for both. The netlink socket is made here, on the caller's
 // thread, so the bridge is the one of the caller's network namespace
 // whichever thread deletes it.
-func startDeleteBridge(n *Network, before func() error) (wait func() error) {
+//
+// reap, when not nil, is offered the bridge first (Manager.reapBridge): if
+// it reports that it took it, its error is the deletion's.
+func startDeleteBridge(n *Network, before func() error, reap func(bridge string) (bool, error)) (wait func() error) {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		err = fmt.Errorf("network %q: netlink: %w", n.Name, err)
@@ -196,6 +199,15 @@ func startDeleteBridge(n *Network, before func() error) (wait func() error) {
 		if err := before(); err != nil {
 			done <- err
 			return
+		}
+		if reap != nil {
+			if took, err := reap(n.Bridge); took {
+				if err != nil {
+					err = fmt.Errorf("network %q: %w", n.Name, err)
+				}
+				done <- err
+				return
+			}
 		}
 		if err := deleteLinkWith(h, n.Bridge); err != nil {
 			done <- fmt.Errorf("network %q: %w", n.Name, err)

@@ -34,6 +34,15 @@ func choosePorts([]PortMapping, []*Network, bool) ([]PortMapping, error) { retur
 // Prune needs Linux.
 func (m *Manager) Prune(context.Context, PruneOptions) (*PruneReport, error) { return nil, errNotLinux }
 
-func startDeleteBridge(*Network, func() error) func() error {
+func startDeleteBridge(*Network, func() error, func(string) (bool, error)) func() error {
 	return func() error { return errNotLinux }
 }
+
+// reaperSlot: link deletion is never put off off Linux.
+type reaperSlot struct{}
+
+// DeferLinkDeletion: see the Linux version; nothing to defer here.
+func (m *Manager) DeferLinkDeletion() func() error   { return func() error { return nil } }
+func (m *Manager) deleteVeth(name string) error      { return deleteLink(name) }
+func (m *Manager) removeSandboxNetns(p string) error { return removeNetns(p) }
+func (m *Manager) reapBridge(string) (bool, error)   { return false, nil }

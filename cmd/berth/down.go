@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -52,10 +53,17 @@ func runDown(ctx context.Context, g *globalOptions, o downOptions) error {
 	if err != nil {
 		return err
 	}
+	// The containers' veths go with their network's bridge, in one request
+	// to the kernel, and what is left (veths of networks that stay) before
+	// down returns.
+	flush := a.nets.DeferLinkDeletion()
 	err = runPlan(ctx, g, a, name, p, reconciler.Options{
 		Mode: reconciler.ModeDown, RemoveOrphans: o.removeOrphans || p == nil,
 		RemoveVolumes: o.volumes, Timeout: timeoutFlag(o.timeout), RemoveImages: o.rmi,
 	}, g.dryRun, sink)
+	if ferr := flush(); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
 	if err != nil || g.dryRun {
 		return err
 	}
