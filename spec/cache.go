@@ -113,6 +113,14 @@ func cacheKey(opt LoadOptions) string {
 	}{cacheVersion, opt}
 	k.Opt.Environ = slices.Sorted(slices.Values(opt.Environ))
 	k.Opt.CacheDir, k.Opt.CacheReadOnly = "", false
+	// An empty list is no list: no service named, whether as nil (down,
+	// ps) or as an empty list of arguments (up), is the same load, so the
+	// same entry.
+	for _, l := range []*[]string{&k.Opt.Services, &k.Opt.ConfigFiles, &k.Opt.EnvFiles, &k.Opt.Profiles} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
 	b, _ := json.Marshal(k) // cannot fail: strings and bools
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

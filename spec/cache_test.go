@@ -297,6 +297,28 @@ func TestCacheReadOnlyAndForget(t *testing.T) {
 	}
 }
 
+// TestCacheEmptyListsAreNone: up names its services as the command's
+// arguments, an empty list when there are none; down and ps name none at
+// all. Both are the same load and must find the same entry (a down after an
+// up loaded the project through compose-go again).
+func TestCacheEmptyListsAreNone(t *testing.T) {
+	noSettle(t)
+	dir := copyCase(t, "named")
+	up := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test",
+		Services: []string{}, ConfigFiles: []string{}, EnvFiles: []string{}, Profiles: []string{}}
+	mustLoad(t, up)
+	down := up
+	down.Services, down.ConfigFiles, down.EnvFiles, down.Profiles = nil, nil, nil, nil
+	down.CacheReadOnly = true
+	if !fromCache(mustLoad(t, down)) {
+		t.Error("a load naming no service did not read the entry of one naming an empty list")
+	}
+	down.Services = []string{"web"}
+	if fromCache(mustLoad(t, down)) {
+		t.Error("a load naming a service read the entry of one naming none")
+	}
+}
+
 // TestCacheSkipsFreshInputs: a load whose files changed too recently (as
 // during the load itself) is not kept; once they are older, it is.
 func TestCacheSkipsFreshInputs(t *testing.T) {
