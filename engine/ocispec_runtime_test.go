@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -80,6 +81,27 @@ func TestOCISpecSecurity(t *testing.T) {
 		}
 		if s := mustSpec(t, ContainerConfig{CapAdd: []string{"SYS_ADMIN"}}, baseInputs()); !hasSyscall(s, "mount") {
 			t.Error("with CAP_SYS_ADMIN the profile must allow mount")
+		}
+	})
+	t.Run("default seccomp leaves out x32 where the kernel cannot serve it", func(t *testing.T) {
+		served := x32Served
+		t.Cleanup(func() { x32Served = served })
+		x32Served = func() bool { return false }
+		s := mustSpec(t, ContainerConfig{}, baseInputs())
+		if slices.Contains(s.Linux.Seccomp.Architectures, specs.ArchX32) || len(s.Linux.Seccomp.Architectures) == 0 && runtime.GOARCH == "amd64" {
+			t.Errorf("architectures %v on a kernel without x32", s.Linux.Seccomp.Architectures)
+		}
+		x32Served = func() bool { return true }
+		s = mustSpec(t, ContainerConfig{}, baseInputs())
+		if runtime.GOARCH == "amd64" && !slices.Contains(s.Linux.Seccomp.Architectures, specs.ArchX32) {
+			t.Errorf("architectures %v on a kernel serving x32: want Docker's, x32 included", s.Linux.Seccomp.Architectures)
+		}
+		in := baseInputs()
+		in.SeccompProfile = []byte(`{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X32"]}`)
+		x32Served = func() bool { return false }
+		s = mustSpec(t, ContainerConfig{SecurityOpt: []string{"seccomp=/p.json"}}, in)
+		if !slices.Contains(s.Linux.Seccomp.Architectures, specs.ArchX32) {
+			t.Errorf("a profile of the user's own lost x32: %v", s.Linux.Seccomp.Architectures)
 		}
 	})
 	t.Run("seccomp=unconfined and privileged have none", func(t *testing.T) {
