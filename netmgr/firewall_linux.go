@@ -293,19 +293,9 @@ func (m *Manager) hasJump(ctx context.Context, f family) (bool, error) {
 	return slices.Contains(lines(out), "-A "+fwParent+" -j "+fwChain), nil
 }
 
-// chainRules lists the rules of berth's chain, each as the arguments after
-// "-A BERTH-FORWARD", and whether the chain exists. It reads the whole filter
-// table, since listing a missing chain is an error that cannot be told apart
-// from others.
-func (m *Manager) chainRules(ctx context.Context, f family) (rules [][]string, exists bool, err error) {
-	out, err := m.xtables(ctx, f, "-S")
-	if err != nil {
-		return nil, false, err
-	}
-	return parseChainRules(f, out)
-}
-
-// parseChainRules is chainRules of out, the filter table's listing.
+// parseChainRules lists the rules of berth's chain in out, the filter
+// table's listing, each as the arguments after "-A BERTH-FORWARD", and
+// whether the chain exists.
 func parseChainRules(f family, out string) (rules [][]string, exists bool, err error) {
 	for _, l := range lines(out) {
 		if l == "-N "+fwChain {

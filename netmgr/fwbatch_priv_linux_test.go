@@ -12,7 +12,8 @@ import (
 
 // TestFirewallConverges runs in a scratch network namespace, whose tables
 // hold nothing but what berth puts there, so the whole of them can be
-// checked: two networks' rules and berth's chains are made, each network's
+// checked: two networks' rules and berth's chains are made (and made whole
+// again after a rule was deleted by hand), each network's
 // removal takes its own rules only, and the last one's takes berth's chains
 // and jump rules too, also when a rule was deleted by hand before the
 // removal or while it ran (between its listing and its change), and when a
@@ -75,6 +76,28 @@ func firewallScenario(t *testing.T, m *Manager, name func(string) string) error 
 		if ok, err := has(c.list, c.chain, c.want); err != nil || !ok {
 			return fmt.Errorf("after Create, %s lacks %q (%v):\n%s", c.chain, c.want, err, c.list)
 		}
+	}
+
+	// Rules of web deleted by hand (a Create cut short): repaired, as when
+	// its first sandbox connects.
+	wr, wp := networkRules(web, false), postRules(web, ipv4, false)
+	if err := run(append([]string{"iptables", "-w", "-D", fwChain}, wr[len(wr)-1]...)...); err != nil {
+		return err
+	}
+	if err := run(append([]string{"iptables", "-w", "-t", "nat", "-D", natPost}, wp[0]...)...); err != nil {
+		return err
+	}
+	if err := m.repairFirewall(ctx, web); err != nil {
+		return fmt.Errorf("repair web: %w", err)
+	}
+	if tb, _, err = save(); err != nil {
+		return err
+	}
+	if ok, err := has(tb.filter, fwChain, wr); err != nil || !ok {
+		return fmt.Errorf("after repair, web's filter rules are not whole (%v):\n%s", err, tb.filter)
+	}
+	if ok, err := has(tb.nat, natPost, wp); err != nil || !ok {
+		return fmt.Errorf("after repair, web's nat rules are not whole (%v):\n%s", err, tb.nat)
 	}
 
 	// A rule of web deleted by hand: its removal takes the rest.
