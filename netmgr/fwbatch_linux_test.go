@@ -144,44 +144,54 @@ func TestRemovalCmds(t *testing.T) {
 }
 
 func TestAdditionCmds(t *testing.T) {
-	empty := parseSave("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n")
-	t.Run("first network makes the chains", func(t *testing.T) {
-		got, err := additionCmds(ipv4, empty, webNet, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := "*nat\n-N BERTH-DNAT\n" +
-			"-I PREROUTING 1 -m addrtype --dst-type LOCAL -j BERTH-DNAT\n" +
-			"-I OUTPUT 1 -m addrtype --dst-type LOCAL -j BERTH-DNAT\n" +
-			"-N BERTH-POSTROUTING\n" +
-			"-I POSTROUTING 1 -j BERTH-POSTROUTING\n" +
-			"-A BERTH-POSTROUTING -o berthweb -m addrtype --src-type LOCAL -m conntrack --ctstate DNAT -m comment --comment berth:p_web -j MASQUERADE\n" +
-			"-A BERTH-POSTROUTING -s 10.9.0.0/24 -o berthweb -m conntrack --ctstate DNAT -m comment --comment berth:p_web -j MASQUERADE\n" +
-			"COMMIT\n*filter\n-N BERTH-FORWARD\n" +
-			"-I FORWARD 1 -j BERTH-FORWARD\n" +
-			"-A BERTH-FORWARD -i berthweb -o berthweb -m comment --comment berth:p_web -j ACCEPT\n" +
-			"-A BERTH-FORWARD -o berthweb -m conntrack --ctstate DNAT -m comment --comment berth:p_web -j ACCEPT\n" +
-			"-A BERTH-FORWARD -o berthweb -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:p_web -j ACCEPT\n" +
-			"-A BERTH-FORWARD -i berthweb -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:p_web -j ACCEPT\n" +
-			"-A BERTH-FORWARD -i berthweb ! -o berthweb -m conntrack ! --ctstate DNAT -m comment --comment berth:p_web -j DROP\n" +
-			"COMMIT\n"
-		if s := restoreInput(got); s != want {
-			t.Errorf("got\n%s\nwant\n%s", s, want)
-		}
-	})
-	t.Run("chains there, internal network", func(t *testing.T) {
-		got, err := additionCmds(ipv4, parseSave(saveOf), dbNet, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := "*filter\n" +
-			"-A BERTH-FORWARD -i berthdb -o berthdb -m comment --comment berth:p_db -j ACCEPT\n" +
-			"-I BERTH-FORWARD 1 -i berthdb ! -o berthdb -m comment --comment berth:p_db -j DROP\n" +
-			"-I BERTH-FORWARD 1 ! -i berthdb -o berthdb -m comment --comment berth:p_db -j DROP\n" +
-			"-A BERTH-FORWARD -o berthdb -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:p_db -j ACCEPT\n" +
-			"COMMIT\n"
-		if s := restoreInput(got); s != want {
-			t.Errorf("got\n%s\nwant\n%s", s, want)
-		}
-	})
+	for _, tc := range []struct {
+		name     string
+		save     string
+		n        *Network
+		outbound bool
+		want     string
+	}{
+		{
+			name: "first network makes the chains",
+			save: "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n",
+			n:    webNet,
+			want: "*nat\n-N BERTH-DNAT\n" +
+				"-I PREROUTING 1 -m addrtype --dst-type LOCAL -j BERTH-DNAT\n" +
+				"-I OUTPUT 1 -m addrtype --dst-type LOCAL -j BERTH-DNAT\n" +
+				"-N BERTH-POSTROUTING\n" +
+				"-I POSTROUTING 1 -j BERTH-POSTROUTING\n" +
+				"-A BERTH-POSTROUTING -o berthweb -m addrtype --src-type LOCAL -m conntrack --ctstate DNAT -m comment --comment berth:p_web -j MASQUERADE\n" +
+				"-A BERTH-POSTROUTING -s 10.9.0.0/24 -o berthweb -m conntrack --ctstate DNAT -m comment --comment berth:p_web -j MASQUERADE\n" +
+				"COMMIT\n*filter\n-N BERTH-FORWARD\n" +
+				"-I FORWARD 1 -j BERTH-FORWARD\n" +
+				"-A BERTH-FORWARD -i berthweb -o berthweb -m comment --comment berth:p_web -j ACCEPT\n" +
+				"-A BERTH-FORWARD -o berthweb -m conntrack --ctstate DNAT -m comment --comment berth:p_web -j ACCEPT\n" +
+				"-A BERTH-FORWARD -o berthweb -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:p_web -j ACCEPT\n" +
+				"-A BERTH-FORWARD -i berthweb -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:p_web -j ACCEPT\n" +
+				"-A BERTH-FORWARD -i berthweb ! -o berthweb -m conntrack ! --ctstate DNAT -m comment --comment berth:p_web -j DROP\n" +
+				"COMMIT\n",
+		},
+		{
+			name:     "chains there, internal network",
+			save:     saveOf,
+			n:        dbNet,
+			outbound: true,
+			want: "*filter\n" +
+				"-A BERTH-FORWARD -i berthdb -o berthdb -m comment --comment berth:p_db -j ACCEPT\n" +
+				"-I BERTH-FORWARD 1 -i berthdb ! -o berthdb -m comment --comment berth:p_db -j DROP\n" +
+				"-I BERTH-FORWARD 1 ! -i berthdb -o berthdb -m comment --comment berth:p_db -j DROP\n" +
+				"-A BERTH-FORWARD -o berthdb -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment berth:p_db -j ACCEPT\n" +
+				"COMMIT\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := additionCmds(ipv4, parseSave(tc.save), tc.n, tc.outbound)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := restoreInput(got); s != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", s, tc.want)
+			}
+		})
+	}
 }
