@@ -22,8 +22,8 @@ const undoTimeout = 30 * time.Second
 // for a network with IPv6), creating the chain and its jump rule first if
 // needed, and for a network that is not internal its masquerade rules and
 // its bridge's settings (as addNATLocked). Each family takes one listing
-// and one run of iptables-restore (additionCmds). On error nothing of the network's is left behind (and
-// the chain is removed if it is empty).
+// and one run of iptables-restore (additionCmds). On error nothing of the
+// network's is left behind (and the chain is removed if it is empty).
 func (m *Manager) addFirewall(ctx context.Context, n *Network) (retErr error) {
 	unlock, err := flock.Lock(ctx, m.opt.FirewallLock)
 	if err != nil {
