@@ -20,8 +20,10 @@ const undoTimeout = 30 * time.Second
 
 // addFirewall adds the network's rules to berth's chain (in ip6tables too
 // for a network with IPv6), creating the chain and its jump rule first if
-// needed. On error nothing of the network's is left behind (and the chain
-// is removed if it is empty).
+// needed, and for a network that is not internal its masquerade rules and
+// its bridge's settings (as addNATLocked). Each family takes one listing
+// and one run of iptables-restore (additionCmds). On error nothing of the
+// network's is left behind (and the chain is removed if it is empty).
 func (m *Manager) addFirewall(ctx context.Context, n *Network) (retErr error) {
 	unlock, err := flock.Lock(ctx, m.opt.FirewallLock)
 	if err != nil {
@@ -35,20 +37,17 @@ func (m *Manager) addFirewall(ctx context.Context, n *Network) (retErr error) {
 			retErr = errors.Join(retErr, m.removeFirewallLocked(cctx, n))
 		}
 	}()
-	for _, f := range families(n) {
-		if err := m.ensureChainLocked(ctx, f); err != nil {
-			return fmt.Errorf("network %q: %w", n.Name, err)
+	err = m.eachFamily(ctx, n, func(ctx context.Context, f family) error {
+		err := m.applyListed(ctx, f, func(t tables) ([]tableCmds, error) {
+			return additionCmds(f, t, n, m.opt.Outbound)
+		})
+		if err != nil || n.Internal {
+			return err
 		}
-		for _, r := range networkRules(n, m.opt.Outbound) {
-			if _, err := m.xtables(ctx, f, addRuleArgs(n, r)...); err != nil {
-				return fmt.Errorf("network %q: %w", n.Name, err)
-			}
-		}
-		if !n.Internal {
-			if err := m.addNATLocked(ctx, f, n); err != nil {
-				return fmt.Errorf("network %q: %w", n.Name, err)
-			}
-		}
+		return m.bridgeSysctls(f, n)
+	})
+	if err != nil {
+		return err
 	}
 	return fail("firewall")
 }
@@ -66,17 +65,78 @@ func (m *Manager) removeFirewall(ctx context.Context, n *Network) error {
 
 // removeFirewallLocked is removeFirewall; the firewall lock must be held.
 // Rules are found by their comment and bridge, so the rules of a network of
-// the same name in another berth root are left alone.
+// the same name in another berth root are left alone. Each family takes
+// one listing and one run of iptables-restore (removalCmds); a rule that
+// needs quoting there (made by hand) sends its family through iptables, a
+// command at a time.
 func (m *Manager) removeFirewallLocked(ctx context.Context, n *Network) error {
-	for _, f := range families(n) {
-		if err := m.removeNATLocked(ctx, f, n); err != nil {
-			return fmt.Errorf("network %q: %w", n.Name, err)
+	return m.eachFamily(ctx, n, func(ctx context.Context, f family) error {
+		err := m.applyListed(ctx, f, func(t tables) ([]tableCmds, error) {
+			return removalCmds(f, t, n, orphanRule)
+		})
+		if !errors.Is(err, errNeedsQuoting) {
+			return err
 		}
-		if err := m.deleteChainRulesLocked(ctx, f, func(r []string) bool { return isRuleOf(r, n) }); err != nil {
+		if err := m.removeNATLocked(ctx, f, n); err != nil {
+			return err
+		}
+		return m.deleteChainRulesLocked(ctx, f, func(r []string) bool { return isRuleOf(r, n) })
+	})
+}
+
+// eachFamily runs do for each family of network n, one after the other
+// (on the caller's thread: a caller inside a network namespace keeps its
+// commands there); an error is the network's.
+func (m *Manager) eachFamily(ctx context.Context, n *Network, do func(context.Context, family) error) error {
+	for _, f := range families(n) {
+		if err := do(ctx, f); err != nil {
 			return fmt.Errorf("network %q: %w", n.Name, err)
 		}
 	}
 	return nil
+}
+
+// applyListed lists family f's tables and applies the changes cmds makes
+// of the listing, in one run of iptables-restore. A run that fails (the
+// tables changed since the listing, by a tool that does not take berth's
+// lock) is tried once more from a new listing. The firewall lock must be
+// held.
+func (m *Manager) applyListed(ctx context.Context, f family, cmds func(tables) ([]tableCmds, error)) error {
+	for try := 0; ; try++ {
+		t, err := m.listTables(ctx, f)
+		if err != nil {
+			return err
+		}
+		tcs, err := cmds(t)
+		if err != nil || len(tcs) == 0 {
+			return err
+		}
+		if err := fail("firewall-listed"); err != nil {
+			return err
+		}
+		err = m.restoreAll(ctx, f, tcs)
+		if err == nil || try == 1 || ctx.Err() != nil {
+			return err
+		}
+		m.log.Debug("firewall changed since listed: listing again", "family", f.String(), "err", err)
+	}
+}
+
+// listTables lists family f's filter and nat tables in one run of
+// iptables-save.
+func (m *Manager) listTables(ctx context.Context, f family) (tables, error) {
+	bin := f.String() + "-save"
+	m.log.Debug(bin)
+	cmd := exec.CommandContext(ctx, bin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return tables{}, fmt.Errorf("%s: %w: %w", bin, err, errdefs.ErrUnavailable)
+		}
+		return tables{}, fmt.Errorf("%s: %w: %s", bin, err, strings.TrimSpace(stderr.String()))
+	}
+	return parseSave(stdout.String()), nil
 }
 
 // deleteChainRulesLocked deletes the rules of berth's filter chain of
@@ -156,7 +216,14 @@ func (m *Manager) deleteRules(ctx context.Context, f family, table, chain string
 // --noflush, which applies them all or none. The firewall lock must be
 // held.
 func (m *Manager) restore(ctx context.Context, f family, table string, cmds []string) error {
-	input := "*" + table + "\n" + strings.Join(cmds, "\n") + "\nCOMMIT\n"
+	return m.restoreAll(ctx, f, []tableCmds{{table, cmds}})
+}
+
+// restoreAll applies the commands of each table of tcs in one run of
+// iptables-restore --noflush, each table's all or none, in order. The
+// firewall lock must be held.
+func (m *Manager) restoreAll(ctx context.Context, f family, tcs []tableCmds) error {
+	input := restoreInput(tcs)
 	bin := f.String() + "-restore"
 	args := []string{"-w", "--noflush"}
 	m.log.Debug(bin, "args", args, "input", input)
@@ -226,19 +293,9 @@ func (m *Manager) hasJump(ctx context.Context, f family) (bool, error) {
 	return slices.Contains(lines(out), "-A "+fwParent+" -j "+fwChain), nil
 }
 
-// chainRules lists the rules of berth's chain, each as the arguments after
-// "-A BERTH-FORWARD", and whether the chain exists. It reads the whole filter
-// table, since listing a missing chain is an error that cannot be told apart
-// from others.
-func (m *Manager) chainRules(ctx context.Context, f family) (rules [][]string, exists bool, err error) {
-	out, err := m.xtables(ctx, f, "-S")
-	if err != nil {
-		return nil, false, err
-	}
-	return parseChainRules(f, out)
-}
-
-// parseChainRules is chainRules of out, the filter table's listing.
+// parseChainRules lists the rules of berth's chain in out, the filter
+// table's listing, each as the arguments after "-A BERTH-FORWARD", and
+// whether the chain exists.
 func parseChainRules(f family, out string) (rules [][]string, exists bool, err error) {
 	for _, l := range lines(out) {
 		if l == "-N "+fwChain {

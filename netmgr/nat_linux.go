@@ -89,30 +89,15 @@ func parseNATRules(f family, out, chain string) (rules [][]string, exists bool, 
 // ensureNATChainsLocked creates berth's nat chains and their jump rules,
 // each unless it exists. The firewall lock must be held.
 func (m *Manager) ensureNATChainsLocked(ctx context.Context, f family) error {
-	for _, c := range natChains {
-		_, exists, err := m.natRules(ctx, f, c.name)
-		if err != nil {
-			return err
-		}
-		if !exists {
-			if _, err := m.nat(ctx, f, "-N", c.name); err != nil {
-				return err
-			}
-		}
-		for _, j := range c.jumps {
-			rules, _, err := m.natRules(ctx, f, j[0])
-			if err != nil {
-				return err
-			}
-			if slices.ContainsFunc(rules, func(r []string) bool { return slices.Equal(r, j[1:]) }) {
-				continue
-			}
-			if _, err := m.nat(ctx, f, append([]string{"-I", j[0], "1"}, j[1:]...)...); err != nil {
-				return err
-			}
-		}
+	t, err := m.listTables(ctx, f)
+	if err != nil {
+		return err
 	}
-	return nil
+	cmds, err := natEnsureCmds(f, t)
+	if err != nil || len(cmds) == 0 {
+		return err
+	}
+	return m.restore(ctx, f, "nat", cmds)
 }
 
 // dropEmptyNATChainsLocked removes each of berth's nat chains that holds no
@@ -168,6 +153,13 @@ func (m *Manager) addNATLocked(ctx context.Context, f family, n *Network) error 
 			return err
 		}
 	}
+	return m.bridgeSysctls(f, n)
+}
+
+// bridgeSysctls are addNATLocked's settings of family f: network n's
+// bridge forwards and (IPv4) routes 127.0.0.1; with Options.Outbound the
+// host forwards.
+func (m *Manager) bridgeSysctls(f family, n *Network) error {
 	if f == ipv6 {
 		ff := filepath.Join("/proc/sys/net/ipv6/conf", n.Bridge, "force_forwarding")
 		if _, err := os.Stat(ff); err == nil {
@@ -284,29 +276,39 @@ func (m *Manager) publish(ctx context.Context, n *Network, ep Endpoint) (retErr 
 		if len(rules) == 0 {
 			continue
 		}
-		if err := m.ensureNATChainsLocked(ctx, f); err != nil {
-			return err
-		}
-		// Other berth roots on the host publish through the same chain:
-		// their ports are in its rules, not in this root's records.
-		existing, _, err := m.natRules(ctx, f, natDNAT)
-		if err != nil {
-			return err
-		}
-		for i, p := range ep.Ports {
-			if !onFamily(p, f, has6) {
-				continue
+		err := m.applyListed(ctx, f, func(t tables) ([]tableCmds, error) {
+			// Other berth roots on the host publish through the same
+			// chain: their ports are in its rules, not in this root's
+			// records.
+			existing, _, err := parseNATRules(f, t.nat, natDNAT)
+			if err != nil {
+				return nil, err
 			}
-			for _, r := range existing {
-				if o, ok := ruleMapping(r, f); ok && overlaps(o, p) {
-					return fmt.Errorf("ports[%d]: %s is already in use: %w", i, hostAddrPort(p, p.HostPort), errdefs.ErrConflict)
+			for i, p := range ep.Ports {
+				if !onFamily(p, f, has6) {
+					continue
+				}
+				for _, r := range existing {
+					if o, ok := ruleMapping(r, f); ok && overlaps(o, p) {
+						return nil, fmt.Errorf("ports[%d]: %s is already in use: %w", i, hostAddrPort(p, p.HostPort), errdefs.ErrConflict)
+					}
 				}
 			}
-		}
-		for _, r := range rules {
-			if _, err := m.nat(ctx, f, append([]string{"-A", natDNAT}, r...)...); err != nil {
-				return err
+			cmds, err := natEnsureCmds(f, t)
+			if err != nil {
+				return nil, err
 			}
+			for _, r := range rules {
+				l, err := cmdLine("-A "+natDNAT, r)
+				if err != nil {
+					return nil, err
+				}
+				cmds = append(cmds, l)
+			}
+			return []tableCmds{{"nat", cmds}}, nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return fail("publish")
@@ -322,16 +324,26 @@ func (m *Manager) unpublish(ctx context.Context, n *Network, sandbox string) err
 	return m.unpublishLocked(ctx, n, sandbox)
 }
 
+// unpublishLocked is unpublish; the firewall lock must be held. Each
+// family takes one listing and one run of iptables-restore, which also
+// drops berth's nat chains left empty.
 func (m *Manager) unpublishLocked(ctx context.Context, n *Network, sandbox string) error {
 	c := portComment(n.Name, sandbox)
 	for _, f := range families(n) {
-		if err := m.deleteNATRulesLocked(ctx, f, natDNAT, func(r []string) bool {
+		ours := func(r []string) bool {
 			i := slices.Index(r, "--comment")
 			return i >= 0 && i+1 < len(r) && r[i+1] == c && dnatInto(r, subnetOf(n, f))
-		}); err != nil {
-			return err
 		}
-		if err := m.dropEmptyNATChainsLocked(ctx, f); err != nil {
+		err := m.applyListed(ctx, f, func(t tables) ([]tableCmds, error) {
+			cmds, err := natRemovalCmds(f, t, func(chain string, r []string) bool { return chain == natDNAT && ours(r) })
+			return nonEmpty(tableCmds{"nat", cmds}), err
+		})
+		if errors.Is(err, errNeedsQuoting) {
+			if err = m.deleteNATRulesLocked(ctx, f, natDNAT, ours); err == nil {
+				err = m.dropEmptyNATChainsLocked(ctx, f)
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}

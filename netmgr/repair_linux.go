@@ -18,8 +18,8 @@ import (
 // internal, makes its masquerade rules and its bridge's settings again
 // when any is missing. The rules of its published ports are left alone.
 // Only a network no sandbox is connected to is checked: a Create cut short
-// leaves one, and the check (listing the tables) costs more than the rest
-// of a connection. Takes the firewall lock; the network lock must be held.
+// leaves one, and the check (one listing of the tables) costs more than the
+// rest of a connection. Takes the firewall lock; the network lock must be held.
 func (m *Manager) repairFirewall(ctx context.Context, n *Network) error {
 	if len(n.Endpoints) > 0 {
 		return nil
@@ -30,7 +30,11 @@ func (m *Manager) repairFirewall(ctx context.Context, n *Network) error {
 	}
 	defer unlock()
 	for _, f := range families(n) {
-		have, exists, err := m.chainRules(ctx, f)
+		t, err := m.listTables(ctx, f)
+		if err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
+		}
+		have, exists, err := parseChainRules(f, t.filter)
 		if err != nil {
 			return fmt.Errorf("network %q: %w", n.Name, err)
 		}
@@ -52,7 +56,7 @@ func (m *Manager) repairFirewall(ctx context.Context, n *Network) error {
 		if n.Internal {
 			continue
 		}
-		post, _, err := m.natRules(ctx, f, natPost)
+		post, _, err := parseNATRules(f, t.nat, natPost)
 		if err != nil {
 			return fmt.Errorf("network %q: %w", n.Name, err)
 		}
