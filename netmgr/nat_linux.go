@@ -230,16 +230,22 @@ func (m *Manager) deleteNATRulesIn(ctx context.Context, t *natTable, chain strin
 	return m.deleteRules(ctx, t.f, "nat", chain, del)
 }
 
-// orphanRule reports whether the rule sends to a berth bridge that does not
-// exist.
+// orphanRule reports whether the rule names, as its -o or -i interface
+// (negated or not), a berth bridge that does not exist: bridge names are
+// the networks' own, so it is the rule of a network gone without its rules
+// (a network's masquerade rule says "! -o" its bridge, its published ports
+// "! -i").
 func orphanRule(rule []string) bool {
-	i := slices.Index(rule, "-o")
-	if i < 0 || i+1 >= len(rule) || (i > 0 && rule[i-1] == "!") || !strings.HasPrefix(rule[i+1], bridgePrefix) {
-		return false
+	for i := 0; i+1 < len(rule); i++ {
+		if rule[i] != "-i" && rule[i] != "-o" || !strings.HasPrefix(rule[i+1], bridgePrefix) {
+			continue
+		}
+		_, err := netlink.LinkByName(rule[i+1])
+		if _, notFound := errors.AsType[netlink.LinkNotFoundError](err); notFound {
+			return true
+		}
 	}
-	_, err := netlink.LinkByName(rule[i+1])
-	_, notFound := errors.AsType[netlink.LinkNotFoundError](err)
-	return notFound
+	return false
 }
 
 func hasCommentPrefix(rule []string, prefix string) bool {

@@ -188,17 +188,5 @@ func (m *Manager) sweepRules(ctx context.Context, swept map[string][]netip.Prefi
 // namesMissingBridge reports whether a rule of berth's filter chain carries
 // a berth comment and names (-i/-o) a berth bridge that does not exist.
 func namesMissingBridge(rule []string) bool {
-	if !hasCommentPrefix(rule, "berth:") {
-		return false
-	}
-	for i := 0; i+1 < len(rule); i++ {
-		if rule[i] != "-i" && rule[i] != "-o" || !strings.HasPrefix(rule[i+1], bridgePrefix) {
-			continue
-		}
-		_, err := netlink.LinkByName(rule[i+1])
-		if _, notFound := errors.AsType[netlink.LinkNotFoundError](err); notFound {
-			return true
-		}
-	}
-	return false
+	return hasCommentPrefix(rule, "berth:") && orphanRule(rule)
 }
