@@ -630,7 +630,7 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]*Contain
 	ctrs := make([]*Container, len(all))
 	err = eachParallel(len(all), func(i int) error {
 		ent := all[i]
-		gone, err := e.finishAutoRemove(ctx, ent)
+		gone, err := e.finishAutoRemove(ctx, ent.dir, ent.rec.ID, ent.rec.Config.AutoRemove, ent.rec.Config.AutoRemoveOwner)
 		if err != nil {
 			e.log.WarnContext(ctx, "removing an exited auto-remove container", "container", ent.rec.Config.Name, "err", err)
 		}
