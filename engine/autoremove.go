@@ -45,7 +45,7 @@ func (e *Engine) SweepAutoRemove(ctx context.Context) ([]ContainerID, error) {
 	var removed []ContainerID
 	var errs []error
 	for _, ent := range all {
-		gone, err := e.finishAutoRemove(ctx, ent)
+		gone, err := e.finishAutoRemove(ctx, ent.dir, ent.rec.ID, ent.rec.Config.AutoRemove, ent.rec.Config.AutoRemoveOwner)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -56,24 +56,25 @@ func (e *Engine) SweepAutoRemove(ctx context.Context) ([]ContainerID, error) {
 	return removed, errors.Join(errs...)
 }
 
-// finishAutoRemove removes the container of ent when it is an AutoRemove
-// container whose run is over and whose removal nobody else will do, and
-// reports whether it is gone.
-func (e *Engine) finishAutoRemove(ctx context.Context, ent recordEntry) (bool, error) {
-	if !ent.rec.Config.AutoRemove {
+// finishAutoRemove removes container id, of directory dir, when it is an
+// AutoRemove container (autoRemove, its record's owner of the removal)
+// whose run is over and whose removal nobody else will do, and reports
+// whether it is gone.
+func (e *Engine) finishAutoRemove(ctx context.Context, dir string, id ContainerID, autoRemove bool, owner *ProcRef) (bool, error) {
+	if !autoRemove {
 		return false, nil
 	}
-	if o := ent.rec.Config.AutoRemoveOwner; o != nil && ctrstate.Alive(o.Pid, o.Start) {
+	if owner != nil && ctrstate.Alive(owner.Pid, owner.Start) {
 		return false, nil // its owner removes it
 	}
-	st, err := e.observeDir(ctx, ent.dir)
+	st, err := e.observeDir(ctx, dir)
 	if err != nil {
 		return false, err
 	}
 	if !runOver(st) {
 		return false, nil
 	}
-	err = e.Remove(ctx, ent.rec.ID, false)
+	err = e.Remove(ctx, id, false)
 	switch {
 	case err == nil, errdefs.IsNotFound(err):
 		return true, nil // removed now, or meanwhile by its shim
@@ -92,7 +93,7 @@ func (e *Engine) finishAutoRemoveNamed(ctx context.Context, name string) bool {
 	if err != nil || rec == nil || rec.Config.Name != name {
 		return false
 	}
-	gone, err := e.finishAutoRemove(ctx, recordEntry{dir: dir, rec: rec})
+	gone, err := e.finishAutoRemove(ctx, dir, rec.ID, rec.Config.AutoRemove, rec.Config.AutoRemoveOwner)
 	if err != nil {
 		e.log.WarnContext(ctx, "removing an exited auto-remove container", "container", name, "err", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -153,9 +154,11 @@ func (e *Engine) allRecords() ([]recordEntry, error) {
 
 // eachParallel calls f(0) … f(n-1), a few at a time (twice as many as
 // there are CPUs: reading the small state files is mostly waiting on
-// syscalls), and returns the first error. A process reads every container's
-// record and state files for a plain `ps` or a no-op `up`; done in sequence
-// that is most of their time.
+// syscalls), and returns the first error; after one, the calls not begun
+// are not made. A process reads every container's record and state files
+// for a plain `ps` or a no-op `up`; done in sequence that is most of their
+// time. The few goroutines take the calls in turn, each growing its stack
+// once rather than one goroutine per call growing its own.
 func eachParallel(n int, f func(i int) error) error {
 	if n <= 1 {
 		for i := range n {
@@ -165,10 +168,23 @@ func eachParallel(n int, f func(i int) error) error {
 		}
 		return nil
 	}
+	var next atomic.Int64
+	var failed atomic.Bool
 	var g errgroup.Group
-	g.SetLimit(2 * runtime.GOMAXPROCS(0))
-	for i := range n {
-		g.Go(func() error { return f(i) })
+	for range min(n, 2*runtime.GOMAXPROCS(0)) {
+		g.Go(func() error {
+			for !failed.Load() {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return nil
+				}
+				if err := f(i); err != nil {
+					failed.Store(true)
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }
@@ -630,7 +646,7 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]*Contain
 	ctrs := make([]*Container, len(all))
 	err = eachParallel(len(all), func(i int) error {
 		ent := all[i]
-		gone, err := e.finishAutoRemove(ctx, ent)
+		gone, err := e.finishAutoRemove(ctx, ent.dir, ent.rec.ID, ent.rec.Config.AutoRemove, ent.rec.Config.AutoRemoveOwner)
 		if err != nil {
 			e.log.WarnContext(ctx, "removing an exited auto-remove container", "container", ent.rec.Config.Name, "err", err)
 		}

@@ -712,7 +712,7 @@ func (b *builder) upService(s *spec.Service) error {
 		}
 	}
 	for n := 1; n <= scale; n++ {
-		cfg, err := ContainerConfig(b.desired, s, n)
+		cfg, err := containerConfig(b.desired, s, n, hash)
 		if err != nil {
 			return err
 		}

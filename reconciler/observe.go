@@ -58,12 +58,12 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 	// The containers are read beside the rest (reading every record is
 	// most of a no-op up); they go into st once both are done.
 	type listed struct {
-		ctrs []*engine.Container
+		ctrs []engine.Brief
 		err  error
 	}
 	ctrsDone := make(chan listed, 1)
 	go func() {
-		ctrs, err := d.Runtime.List(ctx, byProject)
+		ctrs, err := d.Runtime.ListBrief(ctx, byProject)
 		ctrsDone <- listed{ctrs, err}
 	}()
 	if err := observeObjects(ctx, d, st, byProject, desired); err != nil {
@@ -75,17 +75,17 @@ func Observe(ctx context.Context, d Deps, name string, desired *spec.Project) (*
 		return nil, fmt.Errorf("project %q: list containers: %w", name, got.err)
 	}
 	for _, c := range got.ctrs {
-		l := c.Config.Labels
+		l := c.Labels
 		n, _ := strconv.Atoi(l[spec.LabelContainerNumber])
 		st.Containers = append(st.Containers, ObservedContainer{
 			ID:      c.ID,
-			Name:    c.Config.Name,
+			Name:    c.Name,
 			Service: l[spec.LabelService],
 			Number:  n,
 			OneOff:  l[spec.LabelOneOff] == spec.LabelTrue,
 			Hash:    l[spec.LabelConfigHash],
-			Status:  c.State.Status,
-			Volumes: mountedVolumes(c.Config.Mounts),
+			Status:  c.Status,
+			Volumes: mountedVolumes(c.Mounts),
 			ImageID: c.ImageID,
 		})
 	}

@@ -76,6 +76,9 @@ type Deps struct {
 //     not an error). A container that is not running is
 //     errdefs.ErrFailedPrecondition. Lifecycle hooks (post_start,
 //     pre_stop) run through it.
+//   - ListBrief returns the containers List returns with the same labels,
+//     in the same order, in brief: each one's ID, name, labels, mounts,
+//     image ID and status as List gives them. It is what Observe reads.
 //   - Start, Stop, Remove and Exec of an id no container has are
 //     errdefs.ErrNotFound.
 type Runtime interface {
@@ -84,6 +87,7 @@ type Runtime interface {
 	Stop(ctx context.Context, id engine.ContainerID, timeout time.Duration) error
 	Remove(ctx context.Context, id engine.ContainerID, force bool) error
 	List(ctx context.Context, labels map[string]string) ([]*engine.Container, error)
+	ListBrief(ctx context.Context, labels map[string]string) ([]engine.Brief, error)
 	Exec(ctx context.Context, id engine.ContainerID, cfg engine.ExecConfig, stdio engine.ExecIO) (int, error)
 }
 

@@ -25,6 +25,12 @@ func ContainerName(p *spec.Project, s *spec.Service, n int) string {
 // ContainerConfig translates container number n of service s into the
 // engine's terms. It is pure: the same inputs give the same config.
 func ContainerConfig(p *spec.Project, s *spec.Service, n int) (engine.ContainerConfig, error) {
+	return containerConfig(p, s, n, spec.ConfigHash(*s))
+}
+
+// containerConfig is ContainerConfig for a caller that has s's
+// spec.ConfigHash already: hash.
+func containerConfig(p *spec.Project, s *spec.Service, n int, hash string) (engine.ContainerConfig, error) {
 	c := engine.ContainerConfig{
 		Name:       ContainerName(p, s, n),
 		Image:      s.Image,
@@ -50,7 +56,7 @@ func ContainerConfig(p *spec.Project, s *spec.Service, n int) (engine.ContainerC
 		spec.LabelService:         s.Name,
 		spec.LabelContainerNumber: strconv.Itoa(n),
 		spec.LabelOneOff:          spec.LabelFalse,
-		spec.LabelConfigHash:      spec.ConfigHash(*s),
+		spec.LabelConfigHash:      hash,
 		spec.LabelWorkingDir:      p.WorkingDir,
 		spec.LabelConfigFiles:     strings.Join(p.ComposeFiles, ","),
 		spec.LabelImage:           s.Image,

@@ -1,13 +1,16 @@
 package spec
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -251,7 +254,7 @@ func (l *loader) storeCached(key string, p *Project, svcFiles []string) {
 		}
 		e.Unsupported = append(e.Unsupported, cachedUnsupported{File: u.File, Path: u.Path, Issue: u.Issue, Class: class})
 	}
-	b, err := json.Marshal(e)
+	b, err := encodeEntry(e)
 	if err != nil {
 		return
 	}
@@ -268,6 +271,137 @@ func (l *loader) storeCached(key string, p *Project, svcFiles []string) {
 	if atomicfile.WriteFile(filepath.Join(dir, p.Name+"."+key+".json"), b, 0o600) == nil {
 		pruneCache(dir)
 	}
+}
+
+// encodeEntry is e as JSON without the keys of unset fields: decoding a
+// field's key whose value is null, "", 0 or false into a fresh value leaves
+// the field as it was, and most of a Project's fields are unset, so the
+// entry is a fifth of its full size and a hit decodes it that much faster.
+// The keys of maps are kept (a label with an empty value), and so are those
+// of pointers to zero and of types that decode themselves. The entry is
+// decoded before it is chosen: should it not give what the full JSON
+// gives, the entry is the full JSON.
+func encodeEntry(e cacheEntry) ([]byte, error) {
+	full, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	var tree any
+	d := json.NewDecoder(bytes.NewReader(full))
+	d.UseNumber()
+	if err := d.Decode(&tree); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(dropUnset(tree, reflect.TypeFor[cacheEntry]()))
+	if err != nil {
+		return nil, err
+	}
+	var got, want cacheEntry
+	if json.Unmarshal(b, &got) != nil || json.Unmarshal(full, &want) != nil || !reflect.DeepEqual(got, want) {
+		return full, nil
+	}
+	return b, nil
+}
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// decodesItself reports whether a value of t is decoded by a method of
+// its own, which may make anything of an unset value.
+func decodesItself(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	return pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler)
+}
+
+// dropUnset is v, the JSON (decoded with UseNumber) of a value of type t,
+// without the keys of t's struct fields whose value decodes to nothing:
+// null, and "", 0 or false for a field of that kind.
+func dropUnset(v any, t reflect.Type) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if decodesItself(t) {
+		return v
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		switch t.Kind() {
+		case reflect.Map:
+			for k, x := range v {
+				out[k] = dropUnset(x, t.Elem())
+			}
+		case reflect.Struct:
+			fields := jsonFields(t)
+			for k, x := range v {
+				ft, ok := fields[k]
+				if !ok {
+					out[k] = x
+					continue
+				}
+				if !unset(x, ft) {
+					out[k] = dropUnset(x, ft)
+				}
+			}
+		default:
+			return v
+		}
+		return out
+	case []any:
+		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+			return v
+		}
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = dropUnset(x, t.Elem())
+		}
+		return out
+	}
+	return v
+}
+
+// unset reports whether x, a field of type t's JSON, decodes to nothing.
+func unset(x any, t reflect.Type) bool {
+	if decodesItself(t) {
+		return false
+	}
+	switch x := x.(type) {
+	case nil:
+		return true
+	case bool:
+		return !x && t.Kind() == reflect.Bool
+	case string:
+		return x == "" && t.Kind() == reflect.String
+	case json.Number:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			return x == "0"
+		}
+	}
+	return false
+}
+
+// jsonFields are the types of struct t's fields by their JSON key: the
+// field's name, or its json tag's, fields of embedded structs included.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }
 
 // cacheInputs lists the files the project depends on and their states:

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -72,6 +73,11 @@ func TestCacheGivesTheSameProject(t *testing.T) {
 			second := mustLoad(t, opt)
 			if !fromCache(second) {
 				t.Fatal("second load of an unchanged project did not use the cache")
+			}
+			if ents, _ := filepath.Glob(filepath.Join(opt.CacheDir, "*.json")); len(ents) == 1 {
+				if b, _ := os.ReadFile(ents[0]); strings.Contains(string(b), "null") {
+					t.Errorf("the entry keeps unset fields (its leaner form did not decode alike): %s", b)
+				}
 			}
 			if !reflect.DeepEqual(second, want) {
 				t.Errorf("cached project differs from a fresh load:\n got %+v\nwant %+v", second, want)
@@ -411,6 +417,56 @@ func TestSettledWholeSeconds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := settled(wholeSeconds{at: tc.at}, start); got != tc.want {
 				t.Errorf("settled(stamped %v, load began %v) = %v, want %v", tc.at, start.coarse, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCacheEntryLeavesOutUnsetKeys: an entry leaves out the keys of unset
+// fields and decodes to what the full JSON decodes to, keeping the keys of
+// maps whose value looks unset (a label with an empty value) and of
+// pointers to zero.
+func TestCacheEntryLeavesOutUnsetKeys(t *testing.T) {
+	grace := time.Duration(0)
+	for _, tc := range []struct {
+		name string
+		p    *Project
+		keep []string // what the entry must hold
+	}{
+		{name: "unset fields", p: &Project{Name: "p", Services: []Service{{Name: "web", Image: "nginx", Entrypoint: []string{}}}},
+			keep: []string{`"Entrypoint":[]`}},
+		{name: "a label with an empty value", p: &Project{Name: "p", Services: []Service{{Name: "web", Labels: map[string]string{"flag": "", "b": "1"}}}},
+			keep: []string{`"flag":""`}},
+		{name: "a pointer to zero", p: &Project{Name: "p", Services: []Service{{Name: "web", StopGracePeriod: &grace, Scale: 0}}},
+			keep: []string{`"StopGracePeriod":0`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := cacheEntry{Version: cacheVersion, Inputs: []cacheInput{{Path: "/x/compose.yaml", State: stateAbsent}}, Project: tc.p}
+			full, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := encodeEntry(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) >= len(full) || strings.Contains(string(b), `"ContainerName":""`) || strings.Contains(string(b), `null`) {
+				t.Errorf("entry %s\nkeeps unset keys of the full %s", b, full)
+			}
+			for _, k := range tc.keep {
+				if !strings.Contains(string(b), k) {
+					t.Errorf("entry %s lacks %s", b, k)
+				}
+			}
+			var got, want cacheEntry
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(full, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("entry decodes to %+v, want %+v", got.Project, want.Project)
 			}
 		})
 	}

@@ -311,6 +311,20 @@ func (r *FakeRuntime) List(_ context.Context, labels map[string]string) ([]*engi
 	return out, nil
 }
 
+// ListBrief returns what List returns, in brief.
+func (r *FakeRuntime) ListBrief(ctx context.Context, labels map[string]string) ([]engine.Brief, error) {
+	all, err := r.List(ctx, labels)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.Brief, 0, len(all))
+	for _, c := range all {
+		out = append(out, engine.Brief{ID: c.ID, Name: c.Config.Name, Labels: c.Config.Labels, Mounts: c.Config.Mounts,
+			ImageID: c.ImageID, Status: c.State.Status})
+	}
+	return out, nil
+}
+
 func active(s engine.Status) bool {
 	return s == engine.StatusRunning || s == engine.StatusPaused || s == engine.StatusRestarting
 }

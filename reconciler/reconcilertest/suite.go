@@ -23,6 +23,7 @@ type Runtime interface {
 	Stop(ctx context.Context, id engine.ContainerID, timeout time.Duration) error
 	Remove(ctx context.Context, id engine.ContainerID, force bool) error
 	List(ctx context.Context, labels map[string]string) ([]*engine.Container, error)
+	ListBrief(ctx context.Context, labels map[string]string) ([]engine.Brief, error)
 	Exec(ctx context.Context, id engine.ContainerID, cfg engine.ExecConfig, stdio engine.ExecIO) (int, error)
 }
 

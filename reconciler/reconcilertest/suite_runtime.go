@@ -1,7 +1,10 @@
 package reconcilertest
 
 import (
+	"fmt"
 	"maps"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -183,6 +186,31 @@ func RunRuntimeSuite(t *testing.T, newRuntime func(t *testing.T) Runtime) {
 				all, err := rt.List(t.Context(), filter)
 				return names(all), err
 			})
+		}},
+		{"ListBrief is List in brief: the same containers, order and fields", func(t *testing.T, rt Runtime) {
+			for i, l := range labelled {
+				cfg := sleeper(l.name, l.labels)
+				cfg.Mounts = []engine.Mount{{Type: "tmpfs", Target: "/scratch" + strconv.Itoa(i)}}
+				c, err := rt.Create(t.Context(), cfg)
+				must(t, err, "Create")
+				if i == 0 {
+					must(t, rt.Start(t.Context(), c.ID), "Start") // one running, the others created
+				}
+			}
+			for _, lf := range listFilters {
+				all, err := rt.List(t.Context(), lf.filter)
+				must(t, err, fmt.Sprintf("List(%v)", lf.filter))
+				brief, err := rt.ListBrief(t.Context(), lf.filter)
+				must(t, err, fmt.Sprintf("ListBrief(%v)", lf.filter))
+				want := make([]engine.Brief, 0, len(all))
+				for _, c := range all {
+					want = append(want, engine.Brief{ID: c.ID, Name: c.Config.Name, Labels: c.Config.Labels,
+						Mounts: c.Config.Mounts, ImageID: c.ImageID, Status: c.State.Status})
+				}
+				if (len(brief) > 0 || len(want) > 0) && !reflect.DeepEqual(brief, want) {
+					t.Errorf("ListBrief(%v) = %+v, want List's in brief: %+v", lf.filter, brief, want)
+				}
+			}
 		}},
 	})
 }

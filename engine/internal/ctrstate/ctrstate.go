@@ -204,30 +204,34 @@ func ProcStart(pid int) (start uint64, zombie bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
+	return parseProcStat(b)
+}
+
+// parseProcStat reads the start time and the zombie state from b, the
+// content of a /proc/<pid>/stat.
+func parseProcStat(b []byte) (start uint64, zombie bool, err error) {
 	// The command name (field 2) is in parentheses and may hold anything;
 	// the fields after the last ')' are plain.
-	i := len(b) - 1
-	for i >= 0 && b[i] != ')' {
-		i--
-	}
+	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return 0, false, errors.New("malformed /proc stat")
 	}
-	fields := splitFields(b[i+1:])
-	// fields[0] is field 3 (state); field 22 is fields[19].
-	if len(fields) < 20 {
+	// Field 3 (the state) is the first after it; field 22 the 20th.
+	st, ok := nthField(b[i+1:], 0)
+	f22, ok22 := nthField(b[i+1:], 19)
+	if !ok || !ok22 {
 		return 0, false, errors.New("malformed /proc stat")
 	}
-	start, err = strconv.ParseUint(string(fields[19]), 10, 64)
+	start, err = strconv.ParseUint(string(f22), 10, 64)
 	if err != nil {
 		return 0, false, err
 	}
-	st := fields[0]
 	return start, len(st) == 1 && (st[0] == 'Z' || st[0] == 'X'), nil
 }
 
-func splitFields(b []byte) [][]byte {
-	var out [][]byte
+// nthField is the n-th (from 0) of b's fields separated by spaces or
+// newlines; ok is false when b has fewer.
+func nthField(b []byte, n int) (field []byte, ok bool) {
 	for i := 0; i < len(b); {
 		for i < len(b) && (b[i] == ' ' || b[i] == '\n') {
 			i++
@@ -237,11 +241,14 @@ func splitFields(b []byte) [][]byte {
 			j++
 		}
 		if j > i {
-			out = append(out, b[i:j])
+			if n == 0 {
+				return b[i:j], true
+			}
+			n--
 		}
 		i = j
 	}
-	return out
+	return nil, false
 }
 
 // Alive reports whether the process pid that started at start (see

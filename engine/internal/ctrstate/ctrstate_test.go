@@ -3,6 +3,7 @@ package ctrstate
 import (
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +47,37 @@ func TestProcStart(t *testing.T) {
 	}
 	if Alive(0, 0) || Alive(1<<22+1, 0) {
 		t.Error("Alive of an impossible PID")
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	rest := " 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 4242 0 0\n" // fields 4 to 24; 22 is the start time
+	for _, tc := range []struct {
+		name   string
+		stat   string
+		start  uint64
+		zombie bool
+		bad    bool
+	}{
+		{name: "running", stat: "12 (sleep) S" + rest, start: 4242},
+		{name: "a name with spaces and parentheses", stat: "12 (a) b ) c) R" + rest, start: 4242},
+		{name: "zombie", stat: "12 (sh) Z" + rest, start: 4242, zombie: true},
+		{name: "dead", stat: "12 (sh) X" + rest, start: 4242, zombie: true},
+		{name: "too few fields", stat: "12 (sh) S 1 2 3\n", bad: true},
+		{name: "no name", stat: "12 sh S" + rest, bad: true},
+		{name: "a start time that is no number", stat: "12 (sh) S" + strings.Replace(rest, "4242", "x", 1), bad: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start, zombie, err := parseProcStat([]byte(tc.stat))
+			if tc.bad {
+				if err == nil {
+					t.Errorf("parseProcStat = %d, %v, nil; want an error", start, zombie)
+				}
+				return
+			}
+			if err != nil || start != tc.start || zombie != tc.zombie {
+				t.Errorf("parseProcStat = %d, %v, %v; want %d, %v", start, zombie, err, tc.start, tc.zombie)
+			}
+		})
 	}
 }
