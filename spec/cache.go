@@ -29,8 +29,8 @@ import (
 // The model cache keeps a loaded Project so that a command on an unchanged
 // project skips compose-go (schema compilation, YAML decoding, interpolation,
 // about 60 ms of CPU at 20 services). An entry is found by a key over
-// everything Load is given (the options, the whole environment, the caller's
-// salt) and is used only when every file the load depended on is unchanged:
+// everything Load is given (the options, the whole environment but for a
+// shell's own variables, the caller's salt) and is used only when every file the load depended on is unchanged:
 // the bytes of each Compose, env and config file read, and the presence or
 // absence of every file discovery looked for or could have found. A project
 // whose inputs cannot be listed exactly (include, extends from another file,
@@ -108,13 +108,14 @@ func fileState(path string) (string, error) {
 }
 
 // cacheKey names the entry for opt: a digest of the format version, the
-// caller's salt and every option, the environment included in full.
+// caller's salt and every option, the environment included but for
+// shellNoise.
 func cacheKey(opt LoadOptions) string {
 	k := struct {
 		Version int
 		Opt     LoadOptions
 	}{cacheVersion, opt}
-	k.Opt.Environ = slices.Sorted(slices.Values(opt.Environ))
+	k.Opt.Environ = slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(opt.Environ), isShellNoise)))
 	k.Opt.CacheDir, k.Opt.CacheReadOnly = "", false
 	// An empty list is no list: no service named, whether as nil (down,
 	// ps) or as an empty list of arguments (up), is the same load, so the
@@ -127,6 +128,52 @@ func cacheKey(opt LoadOptions) string {
 	b, _ := json.Marshal(k) // cannot fail: strings and bools
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// shellNoise are variables a shell sets for itself, which differ between
+// two shells, or a shell and a script, that run the same command, and
+// which neither compose-go nor berth reads by name: the command's path
+// ("_"), the shell's depth and the previous directory. They are left out of
+// the key, so that `berth down` in another terminal finds what `berth up`
+// kept; a project whose Compose or env files name one of them is not kept
+// (storeCached), so that none can change what an entry holds.
+var shellNoise = []string{"_", "SHLVL", "OLDPWD"}
+
+// isShellNoise reports whether the KEY=VALUE entry kv sets a shellNoise
+// variable.
+func isShellNoise(kv string) bool {
+	k, _, _ := strings.Cut(kv, "=")
+	return slices.Contains(shellNoise, k)
+}
+
+// namesShellNoise reports whether the file at path names a shellNoise
+// variable as a word of its own (as $_, ${SHLVL} or an environment entry
+// OLDPWD would), or could not be read.
+func namesShellNoise(path string) bool {
+	b, err := smallfile.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	isWord := func(c byte) bool {
+		return c == '_' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+	}
+	for _, name := range shellNoise {
+		for i := 0; ; {
+			j := bytes.Index(b[i:], []byte(name))
+			if j < 0 {
+				break
+			}
+			start, end := i+j, i+j+len(name)
+			if (start == 0 || !isWord(b[start-1])) && (end == len(b) || !isWord(b[end])) {
+				return true
+			}
+			i = start + 1
+		}
+	}
+	return false
 }
 
 // cacheable reports whether Load may use the cache for opt.
@@ -240,6 +287,9 @@ func (l *loader) storeCached(key string, p *Project, svcFiles []string) {
 	}
 	if slices.ContainsFunc(p.Secrets, func(o FileObject) bool { return o.Environment != "" && o.Content != "" }) {
 		return // a secret's value from the environment is never written to disk
+	}
+	if slices.ContainsFunc(slices.Concat(p.ComposeFiles, l.envRead, svcFiles), namesShellNoise) {
+		return // the key leaves out a variable the project may read
 	}
 	e := cacheEntry{Version: cacheVersion, Inputs: inputs, Project: p, MainFile: p.mainFile}
 	for _, u := range p.unsupported {

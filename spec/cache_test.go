@@ -325,6 +325,58 @@ func TestCacheEmptyListsAreNone(t *testing.T) {
 	}
 }
 
+// TestCacheShellNoise: the same project loaded from another shell (another
+// "_", SHLVL, OLDPWD) finds the entry; a project whose files name one of
+// those is not kept, so a change of it is never missed.
+func TestCacheShellNoise(t *testing.T) {
+	noSettle(t)
+	dir := copyCase(t, "named")
+	opt := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test",
+		Environ: []string{"_=/usr/bin/berth", "SHLVL=1", "OLDPWD=/a", "TAG=1"}}
+	mustLoad(t, opt)
+	other := opt
+	other.Environ = []string{"_=/usr/local/bin/berth", "SHLVL=3", "OLDPWD=/b", "TAG=1"}
+	if !fromCache(mustLoad(t, other)) {
+		t.Error("a load from another shell did not find the entry")
+	}
+	other.Environ = []string{"_=/usr/local/bin/berth", "SHLVL=3", "OLDPWD=/b", "TAG=2"}
+	if fromCache(mustLoad(t, other)) {
+		t.Error("a load with another TAG found the entry")
+	}
+
+	for _, tc := range []struct{ file, text, get string }{
+		{"compose.yaml", "services:\n  web:\n    image: web\n    labels:\n      depth: ${SHLVL}\n", "depth"},
+		{"compose.yaml", "services:\n  web:\n    image: web\n    labels:\n      cmd: $_\n", "cmd"},
+		{".env", "PREV=${OLDPWD}\n", ""},
+	} {
+		t.Run(tc.file+" "+tc.get, func(t *testing.T) {
+			dir := t.TempDir()
+			compose := "services:\n  web:\n    image: web\n    labels:\n      prev: ${PREV}\n"
+			if tc.file == "compose.yaml" {
+				compose = tc.text
+			} else if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			opt := LoadOptions{WorkingDir: dir, CacheDir: t.TempDir(), CacheSalt: "test",
+				Environ: []string{"_=/a", "SHLVL=1", "OLDPWD=/a"}}
+			mustLoad(t, opt)
+			opt.Environ = []string{"_=/b", "SHLVL=2", "OLDPWD=/b"}
+			p := mustLoad(t, opt)
+			if fromCache(p) {
+				t.Fatalf("a project whose %s names a shell's variable was kept", tc.file)
+			}
+			label := map[string]string{"compose.yaml": tc.get, ".env": "prev"}[tc.file]
+			want := map[string]string{"depth": "2", "cmd": "/b", "prev": "/b"}[label]
+			if got := p.Services[0].Labels[label]; got != want {
+				t.Errorf("label %s = %q, want %q", label, got, want)
+			}
+		})
+	}
+}
+
 // TestCacheSkipsFreshInputs: a load whose files changed too recently (as
 // during the load itself) is not kept; once they are older, it is.
 func TestCacheSkipsFreshInputs(t *testing.T) {
