@@ -43,6 +43,11 @@ var busyboxImage = image.Config{
 }
 
 func TestOCISpecGolden(t *testing.T) {
+	// Docker's architectures, whatever this kernel serves: the files are
+	// the same on every machine.
+	served := x32Served
+	x32Served = func() bool { return true }
+	t.Cleanup(func() { x32Served = served })
 	grace := 3 * time.Second
 	tests := []struct {
 		name string
