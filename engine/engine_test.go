@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-dev/berth/engine/image"
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/testimage"
 )
 
@@ -193,6 +194,34 @@ func TestCreateSameNameConcurrently(t *testing.T) {
 	}
 	if won != 1 {
 		t.Errorf("%d Creates won, want 1", won)
+	}
+	// The losers' directories, made before the name was claimed, are gone.
+	if left, _ := filepath.Glob(filepath.Join(e.containersDir(), ".tmp-*")); len(left) != 0 {
+		t.Errorf("temporary directories left: %v", left)
+	}
+}
+
+// A Create's directory is made under a temporary name that carries its
+// maker: the next Create sweeps those of makers that died (and those that
+// name none, from berth before), never a live one's.
+func TestCreateSweepsDeadMakersOnly(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", true)
+	id := strings.Repeat("ab", 32)
+	live := filepath.Join(e.containersDir(), ".tmp-"+ctrstate.Self()+"-"+id)
+	dead := filepath.Join(e.containersDir(), ".tmp-4194305.1-"+id) // past PID_MAX_LIMIT: never a process
+	unnamed := filepath.Join(e.containersDir(), ".tmp-"+id)
+	for _, d := range []string{live, dead, unnamed} {
+		if err := os.MkdirAll(filepath.Join(d, "upper"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Create(t.Context(), ContainerConfig{Name: "sweeper", Image: "busybox", Cmd: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+	for d, want := range map[string]bool{live: true, dead: false, unnamed: false} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("%s: present %v, want %v", filepath.Base(d), err == nil, want)
+		}
 	}
 }
 
