@@ -45,6 +45,23 @@ func openFds(t *testing.T, pid int) int {
 	return len(ents)
 }
 
+// pidfds counts the pidfds process pid holds.
+func pidfds(t *testing.T, pid int) int {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink(dir + "/" + e.Name()); err == nil && target == "anon_inode:[pidfd]" {
+			n++
+		}
+	}
+	return n
+}
+
 // TestServeConcurrentCreates: 20 clients create and start a container
 // each at once through berth serve; every one runs under its own name;
 // 200 requests at once are all answered; and 20 concurrent removals leave
@@ -129,8 +146,11 @@ func TestServeClientsGoingAway(t *testing.T) {
 		t.Fatalf("start: %d %s", status, body)
 	}
 	// One request first, so that the server's lazily made files (its
-	// stores) are open before counting.
+	// stores) are open before counting; and the server waits on talker's
+	// run through a pidfd, which it opens once it has seen the start in
+	// the journal: counted only once it is there.
 	apiCall(t, sock, "GET", "/containers/talker/logs?stdout=1", "")
+	h.eventually("the server waits on talker's run", 20*time.Second, func() bool { return pidfds(t, proc.Pid) > 0 })
 	base := openFds(t, proc.Pid)
 	streams := []string{
 		"GET /containers/talker/logs?stdout=1&follow=1",

@@ -428,7 +428,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	} else if other != "" {
 		return nil, fmt.Errorf("container name %q is already in use by container %s: %w", cfg.Name, other, errdefs.ErrConflict)
 	}
-	e.sweepTemp()
+	e.sweepTemp(true)
 	if err := os.Rename(tmp, e.containerDir(id)); err != nil {
 		return nil, err
 	}
@@ -497,17 +497,18 @@ func (e *Engine) nameUser(name string) (ContainerID, error) {
 }
 
 // sweepTemp removes the temporary directories of Creates that died half-way:
-// ".tmp-<owner>-<id>", whose owner (ctrstate.Self) no longer runs, and those
-// of berth versions that named no owner (".tmp-<id>", made only under the
-// name lock, which the caller holds).
-func (e *Engine) sweepTemp() {
+// ".tmp-<owner>-<id>", whose owner (ctrstate.Self) no longer runs, and, when
+// the caller holds the name lock (locked), those of berth versions that
+// named no owner (".tmp-<id>", made only under that lock).
+func (e *Engine) sweepTemp(locked bool) {
 	ents, _ := os.ReadDir(e.containersDir())
 	for _, ent := range ents {
 		rest, ok := strings.CutPrefix(ent.Name(), ".tmp-")
 		if !ok {
 			continue
 		}
-		if owner, _, named := strings.Cut(rest, "-"); named && ctrstate.OwnerAlive(owner) {
+		owner, _, named := strings.Cut(rest, "-")
+		if named && ctrstate.OwnerAlive(owner) || !named && !locked {
 			continue
 		}
 		_ = os.RemoveAll(filepath.Join(e.containersDir(), ent.Name()))
@@ -731,6 +732,9 @@ func (e *Engine) Remove(ctx context.Context, id ContainerID, force bool) error {
 	if err := e.removeLocked(ctx, dir, rec, force); err != nil {
 		return fmt.Errorf("container %q: remove: %w", name, err)
 	}
+	// What a killed Create left goes with the containers, not only with
+	// the next Create (a down after a killed up may create nothing).
+	e.sweepTemp(false)
 	return nil
 }
 

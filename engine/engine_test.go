@@ -220,7 +220,22 @@ func TestCreateSweepsDeadMakersOnly(t *testing.T) {
 	}
 	for d, want := range map[string]bool{live: true, dead: false, unnamed: false} {
 		if _, err := os.Stat(d); (err == nil) != want {
-			t.Errorf("%s: present %v, want %v", filepath.Base(d), err == nil, want)
+			t.Errorf("after a Create, %s: present %v, want %v", filepath.Base(d), err == nil, want)
+		}
+	}
+	// A Remove sweeps too (a down after a killed up may create nothing),
+	// but without the name lock only what names a dead maker.
+	for _, d := range []string{dead, unnamed} {
+		if err := os.MkdirAll(filepath.Join(d, "upper"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Remove(t.Context(), "sweeper", true); err != nil {
+		t.Fatal(err)
+	}
+	for d, want := range map[string]bool{live: true, dead: false, unnamed: true} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("after a Remove, %s: present %v, want %v", filepath.Base(d), err == nil, want)
 		}
 	}
 }

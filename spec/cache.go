@@ -200,11 +200,17 @@ func entryFile(dir, key string) (string, bool) {
 }
 
 // ForgetCached removes the cache entries in dir of the project called
-// name, so that nothing of a project taken down is left in the state root.
+// name, so that nothing of a project taken down is left in the state root:
+// its entries, and the temporary files of entries whose writer was killed
+// before it renamed them into place.
 func ForgetCached(dir, name string) error {
-	files, err := filepath.Glob(filepath.Join(dir, name+".*.json"))
-	if err != nil {
-		return err
+	var files []string
+	for _, pattern := range []string{name + ".*.json", "." + name + ".*.json.tmp*"} {
+		m, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return err
+		}
+		files = append(files, m...)
 	}
 	var errs []error
 	for _, f := range files {

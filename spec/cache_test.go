@@ -292,6 +292,10 @@ func TestCacheReadOnlyAndForget(t *testing.T) {
 	if !fromCache(mustLoad(t, ro)) {
 		t.Fatal("forgetting another project removed this one's entry")
 	}
+	// A writer killed between its temporary file and the rename left one.
+	if err := os.WriteFile(filepath.Join(cache, "."+p.Name+".0123.json.tmp42"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := ForgetCached(cache, p.Name); err != nil {
 		t.Fatal(err)
 	}
