@@ -82,11 +82,12 @@ type reaperSlot struct {
 // down and into the reaper's group. A missing link counts as deleted.
 func (m *Manager) deleteVeth(name string) error {
 	m.reaper.mu.Lock()
-	defer m.reaper.mu.Unlock()
-	if m.reaper.r == nil {
-		return deleteLink(name)
+	if r := m.reaper.r; r != nil {
+		defer m.reaper.mu.Unlock()
+		return r.put(name)
 	}
-	return m.reaper.r.put(name)
+	m.reaper.mu.Unlock()
+	return deleteLink(name) // not under the lock: deletions side by side overlap their waits
 }
 
 // removeSandboxNetns removes the namespace mounted at path (removeNetns);
@@ -94,14 +95,15 @@ func (m *Manager) deleteVeth(name string) error {
 // deletes its group.
 func (m *Manager) removeSandboxNetns(path string) error {
 	m.reaper.mu.Lock()
-	defer m.reaper.mu.Unlock()
 	if r := m.reaper.r; r != nil && isNetnsMount(path) {
 		f, err := os.Open(path)
 		if err != nil {
+			m.reaper.mu.Unlock()
 			return fmt.Errorf("namespace %s: %w", path, err)
 		}
 		r.holders = append(r.holders, f)
 	}
+	m.reaper.mu.Unlock()
 	return removeNetns(path)
 }
 
