@@ -131,15 +131,7 @@ func (e *Engine) allRecords() ([]recordEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs := make([]*record, len(dirs))
-	err = eachParallel(len(dirs), func(i int) error {
-		rec, err := readRecord(dirs[i])
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		recs[i] = rec
-		return err
-	})
+	recs, err := readDirs(dirs, readRecord)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +140,25 @@ func (e *Engine) allRecords() ([]recordEntry, error) {
 		if rec != nil {
 			out = append(out, recordEntry{dir: dirs[i], rec: rec})
 		}
+	}
+	return out, nil
+}
+
+// readDirs reads each of dirs with read, a few at a time (eachParallel),
+// in dirs' order: nil for a directory whose file is gone (a removal that
+// was interrupted), and the first other error.
+func readDirs[T any](dirs []string, read func(dir string) (*T, error)) ([]*T, error) {
+	out := make([]*T, len(dirs))
+	err := eachParallel(len(dirs), func(i int) error {
+		v, err := read(dirs[i])
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		out[i] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -474,23 +485,13 @@ func (e *Engine) nameUser(name string) (ContainerID, error) {
 	if err != nil {
 		return "", err
 	}
-	users := make([]ContainerID, len(dirs))
-	err = eachParallel(len(dirs), func(i int) error {
-		r, err := readBriefRecord(dirs[i])
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // a removal that was interrupted
-		}
-		if err == nil && r.Config.Name == name {
-			users[i] = r.ID
-		}
-		return err
-	})
+	recs, err := readDirs(dirs, readBriefRecord)
 	if err != nil {
 		return "", err
 	}
-	for _, id := range users {
-		if id != "" {
-			return id, nil
+	for _, r := range recs {
+		if r != nil && r.Config.Name == name {
+			return r.ID, nil
 		}
 	}
 	return "", nil
@@ -734,7 +735,7 @@ func (e *Engine) Remove(ctx context.Context, id ContainerID, force bool) error {
 	}
 	// What a killed Create left goes with the containers, not only with
 	// the next Create (a down after a killed up may create nothing).
-	e.sweepTemp(false)
+	e.removeSwept.Do(func() { e.sweepTemp(false) })
 	return nil
 }
 

@@ -57,6 +57,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/engine/image"
@@ -100,6 +101,9 @@ type Engine struct {
 	// hostResolvConf is the host's resolver configuration, copied into
 	// containers.
 	hostResolvConf string
+	// removeSwept: a process's first Remove sweeps what killed Creates
+	// left (sweepTemp); one sweep a process is enough.
+	removeSwept sync.Once
 }
 
 // ContainerID names a container: 64 hex digits.

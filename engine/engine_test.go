@@ -59,8 +59,12 @@ func TestMissingRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := *ok
-	bad.opt.Runtime = "no-such-runtime"
+	opt := ok.opt
+	opt.Runtime = "no-such-runtime"
+	bad, err := New(opt, ok.images, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	err = bad.Start(t.Context(), c.ID)
 	if !errdefs.IsFailedPrecondition(err) || err.Error() != `container "y": start: runtime "no-such-runtime": not found in PATH` {
 		t.Fatalf("Start: %v", err)
