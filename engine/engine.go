@@ -63,6 +63,7 @@ import (
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/eventlog"
+	"github.com/berth-dev/berth/internal/topdir"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/volmgr"
 	"github.com/containerd/errdefs"
@@ -484,8 +485,9 @@ func New(opt Options, images *image.Store, nets *netmgr.Manager) (*Engine, error
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	// One tree per container in each: see topdir for why they are spread.
 	for _, d := range []string{filepath.Join(opt.Root, "containers"), ctrstate.RuntimeRoot(opt.RunDir)} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
+		if err := topdir.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/testimage"
+	"github.com/berth-dev/berth/internal/topdir"
 )
 
 // newUnprivEngine is an engine on a fresh root that never runs a container.
@@ -36,6 +37,24 @@ func newUnprivEngine(t *testing.T, runtime string, withBusybox bool) *Engine {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// The directories holding one tree per container, runtime state, volume
+// and layer are marked for ext4's Orlov allocator to spread their
+// children (internal/topdir says why).
+func TestStateDirsSpread(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", false)
+	if _, ok := topdir.Marked(e.opt.Root); !ok {
+		t.Skipf("%s keeps no inode flags", e.opt.Root)
+	}
+	for _, d := range []string{"containers", "run/runc", "volumes", "layers"} {
+		if m, _ := topdir.Marked(filepath.Join(e.opt.Root, d)); !m {
+			t.Errorf("%s is not marked as a top of directory hierarchies", d)
+		}
+	}
+	if m, _ := topdir.Marked(e.opt.Root); m {
+		t.Errorf("the root itself is marked")
+	}
 }
 
 func TestCreateUnknownImage(t *testing.T) {

@@ -31,6 +31,7 @@ import (
 	"github.com/berth-dev/berth/internal/flock"
 	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/internal/smallfile"
+	"github.com/berth-dev/berth/internal/topdir"
 )
 
 // recordVersion is the version of volume.json this code reads and writes.
@@ -79,7 +80,7 @@ type Store struct {
 // Open returns the store under root, creating its directory.
 func Open(root string, log *slog.Logger) (*Store, error) {
 	dir := filepath.Join(root, "volumes")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := topdir.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("volume store: %w", err)
 	}
 	return &Store{dir: dir, log: log, events: eventlog.Open(root)}, nil

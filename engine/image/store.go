@@ -72,6 +72,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/eventlog"
+	"github.com/berth-dev/berth/internal/topdir"
 	"github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -153,10 +154,14 @@ func Open(root string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	for _, d := range []string{s.blobsDir(), s.ingestDir(), s.layersDir()} {
+	for _, d := range []string{s.blobsDir(), s.ingestDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)
 		}
+	}
+	// One tree per layer: see topdir for why they are spread.
+	if err := topdir.MkdirAll(s.layersDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
 	}
 	p := s.imagesDir() + "/oci-layout"
 	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
