@@ -238,6 +238,8 @@ type Endpoint struct {
 	// DNS is the address of the network's resolver (its gateway), zero
 	// when the network has none. Not recorded: set by Connect.
 	DNS netip.Addr `json:"-"`
+	// NetworkID is the ID of the network. Not recorded: set by Connect.
+	NetworkID string `json:"-"`
 }
 
 // ConnectOptions describe an attachment for ConnectWith.
@@ -744,6 +746,7 @@ func (m *Manager) reserve(ctx context.Context, network, id string, opt ConnectOp
 		NoRoute:   opt.NoDefaultRoute,
 		TakeRoute: opt.TakeDefaultRoute && !opt.NoDefaultRoute,
 		LinkLocal: slices.Clone(opt.LinkLocal),
+		NetworkID: n.ID,
 	}
 	// Reserve the address in the record before plumbing, so a crash leaves
 	// an endpoint that RemoveSandbox cleans up.
@@ -772,20 +775,33 @@ func (m *Manager) lockRecord(ctx context.Context, network string) (n *Network, u
 
 // finishConnect makes sure, under the network lock, that the network's
 // resolver runs (setting ep.DNS) and publishes ep's ports, once ep's veth
-// is plumbed.
+// is plumbed. It reads the record in brief, and whole only to record a
+// resolver it starts: a project's every container connects in turn, and
+// the record grows with each.
 func (m *Manager) finishConnect(ctx context.Context, network string, ep *Endpoint) error {
-	n, unlock, err := m.lockRecord(ctx, network)
+	unlock, err := m.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, ok := n.Endpoints[ep.Sandbox]; !ok {
+	r, err := readBriefIn(m.networksDir(), network)
+	if err != nil {
+		return err
+	}
+	if _, ok := r.Endpoints[ep.Sandbox]; !ok || r.ID != ep.NetworkID {
 		return fmt.Errorf("network %q: sandbox %q: disconnected while connecting: %w", network, ep.Sandbox, errdefs.ErrConflict)
 	}
+	n := &r.Network
 	if m.opt.Exe != "" {
-		// The endpoint is recorded: a resolver started now answers for it.
-		if err := m.ensureResolverLocked(ctx, n); err != nil {
-			return err
+		if n.Resolver == nil || !processAlive(*n.Resolver) {
+			// The endpoint is recorded: a resolver started now answers
+			// for it.
+			if n, err = m.readRecord(network); err != nil {
+				return err
+			}
+			if err := m.ensureResolverLocked(ctx, n); err != nil {
+				return err
+			}
 		}
 		ep.DNS = n.Gateway
 	}
@@ -823,7 +839,7 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 	// the network lock is taken, so removals of many containers overlap
 	// (deleting a veth waits for the kernel). Endpoints with published
 	// ports keep the old order: their rules must go before the veth.
-	pre, err := m.readAll()
+	pre, err := m.readAllBrief()
 	if err != nil {
 		return err
 	}

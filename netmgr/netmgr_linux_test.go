@@ -119,6 +119,9 @@ func TestSandboxesTalkOverTheBridge(t *testing.T) {
 	if epa.Addr != n.Gateway.Next() || epb.Addr != epa.Addr.Next() {
 		t.Errorf("addresses %s, %s; want the two after gateway %s", epa.Addr, epb.Addr, n.Gateway)
 	}
+	if epa.NetworkID != n.ID || epb.NetworkID != n.ID {
+		t.Errorf("endpoints' network IDs %q, %q; want %q", epa.NetworkID, epb.NetworkID, n.ID)
+	}
 
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {

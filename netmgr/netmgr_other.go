@@ -25,6 +25,7 @@ func (m *Manager) addFirewall(context.Context, *Network) error           { retur
 func (m *Manager) removeFirewall(context.Context, *Network) error        { return errNotLinux }
 func (m *Manager) ensureResolverLocked(context.Context, *Network) error  { return errNotLinux }
 func stopProcess(*Process) error                                         { return errNotLinux }
+func processAlive(Process) bool                                          { return false }
 func (m *Manager) stopResolvers(string, *Process) error                  { return errNotLinux }
 func (m *Manager) repairFirewall(context.Context, *Network) error        { return errNotLinux }
 func (m *Manager) publish(context.Context, *Network, Endpoint) error     { return errNotLinux }

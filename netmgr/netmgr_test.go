@@ -345,6 +345,8 @@ func TestRecordErrors(t *testing.T) {
 		{name: "wrong type", content: `{"version": 1, "subnet": 7}`, wantClass: errdefs.IsDataLoss},
 		{name: "other network's record", content: `{"version": 1, "name": "m"}`, wantClass: errdefs.IsDataLoss},
 		{name: "empty file", content: ``, wantClass: errdefs.IsDataLoss},
+		{name: "endpoint of another sandbox", content: `{"version": 1, "name": "n", "endpoints": {"a": {"sandbox": "b"}}}`, wantClass: errdefs.IsDataLoss},
+		{name: "endpoint without a host veth", content: `{"version": 1, "name": "n", "id": "` + strings.Repeat("ab", 32) + `", "bridge": "berthabababab", "subnet": "10.1.0.0/24", "gateway": "10.1.0.1", "endpoints": {"a": {"sandbox": "a", "addr": "10.1.0.2"}}}`, wantClass: errdefs.IsDataLoss},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -363,6 +365,13 @@ func TestRecordErrors(t *testing.T) {
 			// A bad record is never skipped: it may hold a subnet in use.
 			if _, err := m.List(t.Context(), nil); err == nil || !strings.Contains(err.Error(), p) {
 				t.Errorf("List = %v, want error naming %s", err, p)
+			}
+			// Read in brief, it is the same error.
+			if _, berr := readBriefIn(m.networksDir(), "n"); berr == nil || berr.Error() != err.Error() {
+				t.Errorf("readBriefIn = %v, want %v", berr, err)
+			}
+			if _, err := m.readAllBrief(); err == nil || !strings.Contains(err.Error(), p) {
+				t.Errorf("readAllBrief = %v, want error naming %s", err, p)
 			}
 		})
 	}
