@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,6 +54,12 @@ func readBriefRecord(dir string) (*briefRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeBriefRecord(dir, p, b)
+}
+
+// decodeBriefRecord is readBriefRecord of b, read from dir's container.json
+// at p.
+func decodeBriefRecord(dir, p string, b []byte) (*briefRecord, error) {
 	var r briefRecord
 	if decodeJSON(p, b, &r) == nil && r.Version == recordVersion {
 		return &r, nil
@@ -115,4 +123,56 @@ func (e *Engine) ListBrief(ctx context.Context, labels map[string]string) ([]Bri
 	}
 	slices.SortFunc(out, func(a, b Brief) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// namedRecord is a container's ID and name, as readRecordName reads them.
+type namedRecord struct {
+	ID   ContainerID
+	Name string
+}
+
+// readRecordName reads the ID and name of dir's container.json. Every
+// Create reads them of every container, under the name lock: a cold up of
+// n services n² times. So they are read from the first fields of the
+// record, which is json.Marshal of a record (of recordVersion) and so
+// begins with its version, its ID and its configuration's name, each once;
+// the rest is only checked to be JSON (a corrupt record is an error, as
+// readBriefRecord's), not decoded. A record that begins otherwise is read
+// as readBriefRecord reads it.
+func readRecordName(dir string) (*namedRecord, error) {
+	p := filepath.Join(dir, ctrstate.RecordFile)
+	b, err := smallfile.Read(p)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := leadingName(b); ok && json.Valid(b) {
+		return r, nil
+	}
+	r, err := decodeBriefRecord(dir, p, b)
+	if err != nil {
+		return nil, err
+	}
+	return &namedRecord{ID: r.ID, Name: r.Config.Name}, nil
+}
+
+// leadingName reads the ID and name from the start of a record b of
+// recordVersion: {"version": 2, "id": "…", "config": {"name": "…", …;
+// ok is false for a record that does not begin so.
+func leadingName(b []byte) (*namedRecord, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var id, name string
+	for _, want := range []any{json.Delim('{'), "version", float64(recordVersion), "id", &id, "config", json.Delim('{'), "name", &name} {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		if to, ok := want.(*string); ok {
+			if *to, ok = tok.(string); !ok {
+				return nil, false
+			}
+		} else if tok != want {
+			return nil, false
+		}
+	}
+	return &namedRecord{ID: ContainerID(id), Name: name}, isID(id) && name != ""
 }

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-dev/berth/engine/internal/ctrstate"
+	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
 // briefOf is what readBriefRecord must make of rec.
@@ -126,5 +129,67 @@ func TestListBriefIsListInBrief(t *testing.T) {
 	}
 	if _, err := e.ListBrief(t.Context(), nil); !errdefs.IsDataLoss(err) || !strings.Contains(err.Error(), p) {
 		t.Errorf("ListBrief: %v, want DataLoss naming %s", err, p)
+	}
+}
+
+// TestReadRecordName: the ID and name of a record as this version writes
+// it are read from its first fields; those of any other record (the
+// version before, fields in another order) as readBriefRecord reads them;
+// a corrupt record is an error naming it.
+func TestReadRecordName(t *testing.T) {
+	rec := &record{
+		Version: recordVersion,
+		ID:      ContainerID(strings.Repeat("ef", 32)),
+		Config: ContainerConfig{Name: "p-web-1", Image: "nginx", Labels: map[string]string{"com.docker.compose.service": "web"},
+			Cmd: []string{"nginx"}, Mounts: []Mount{{Type: "volume", Source: "p_data", Target: "/data"}}},
+		ImageID: "sha256:" + strings.Repeat("cd", 32),
+	}
+	written := filepath.Join(t.TempDir(), ctrstate.RecordFile)
+	if err := atomicfile.WriteJSON(written, rec, 0o600); err != nil { // as Create writes it
+		t.Fatal(err)
+	}
+	indented, err := os.ReadFile(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1ID := ContainerID(strings.Repeat("ab", 32))
+	for _, tc := range []struct {
+		name, content string
+		want          namedRecord
+		leading       bool // read from the first fields
+	}{
+		{name: "as Create writes it", content: string(indented), want: namedRecord{rec.ID, "p-web-1"}, leading: true},
+		{name: "compact", content: string(compact), want: namedRecord{rec.ID, "p-web-1"}, leading: true},
+		{name: "version 1", content: v1Record(`[]`), want: namedRecord{v1ID, "p-web-1"}},
+		{name: "name not first", content: `{"version":2,"id":"` + string(rec.ID) + `","config":{"image":"x","name":"q-1"}}`, want: namedRecord{rec.ID, "q-1"}},
+		{name: "id after config", content: `{"version":2,"config":{"name":"q-1"},"id":"` + string(rec.ID) + `"}`, want: namedRecord{rec.ID, "q-1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok := leadingName([]byte(tc.content)); ok != tc.leading {
+				t.Errorf("leadingName ok = %v, want %v", ok, tc.leading)
+			}
+			got, err := readRecordName(writeRecordFile(t, tc.content))
+			if err != nil || *got != tc.want {
+				t.Errorf("readRecordName = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+	for name, content := range map[string]string{
+		"corrupt":         `{"version":2,`,
+		"cut after name":  string(compact[:strings.Index(string(compact), `"p-web-1"`)+len(`"p-web-1"`)]),
+		"unknown version": strings.Replace(string(compact), `"version":2`, `"version":9`, 1),
+		"a wrong type":    strings.Replace(string(compact), `"name":"p-web-1"`, `"name":7`, 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeRecordFile(t, content)
+			_, err := readRecordName(dir)
+			if p := filepath.Join(dir, ctrstate.RecordFile); !errdefs.IsDataLoss(err) || !strings.Contains(err.Error(), p) {
+				t.Errorf("readRecordName = %v, want DataLoss naming %s", err, p)
+			}
+		})
 	}
 }

@@ -477,7 +477,7 @@ func (e *Engine) UpperDir(ctx context.Context, id ContainerID) (string, error) {
 }
 
 // nameUser returns the ID of the container called name, or "" if there is
-// none. It decodes only the names of the records (readBriefRecord): every
+// none. It reads only the names of the records (readRecordName): every
 // Create reads every record under the name lock, 100 a hundred times for
 // an up of 100 services.
 func (e *Engine) nameUser(name string) (ContainerID, error) {
@@ -485,12 +485,12 @@ func (e *Engine) nameUser(name string) (ContainerID, error) {
 	if err != nil {
 		return "", err
 	}
-	recs, err := readDirs(dirs, readBriefRecord)
+	recs, err := readDirs(dirs, readRecordName)
 	if err != nil {
 		return "", err
 	}
 	for _, r := range recs {
-		if r != nil && r.Config.Name == name {
+		if r != nil && r.Name == name {
 			return r.ID, nil
 		}
 	}
