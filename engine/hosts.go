@@ -332,9 +332,12 @@ type endpointsFile struct {
 }
 
 type endpointRecord struct {
-	Network string     `json:"network"`
-	IfName  string     `json:"ifname"`
-	Address netip.Addr `json:"address"`
+	Network string `json:"network"`
+	// NetworkID is the network's ID at the connection; empty in the
+	// records of older berths.
+	NetworkID string     `json:"network_id,omitempty"`
+	IfName    string     `json:"ifname"`
+	Address   netip.Addr `json:"address"`
 	// Address6 is the IPv6 address on a network with IPv6; zero otherwise.
 	Address6 netip.Addr           `json:"address6,omitzero"`
 	MAC      string               `json:"mac,omitempty"`

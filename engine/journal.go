@@ -40,12 +40,16 @@ func (e *Engine) containerEvent(ctx context.Context, action string, rec *record,
 }
 
 // networkEvent records a container's connection to (or disconnection
-// from) a network, as Docker's.
-func (e *Engine) networkEvent(ctx context.Context, action, network string, id ContainerID) {
-	netID := network
-	if e.nets != nil {
-		if n, err := e.nets.Get(ctx, network); err == nil {
-			netID = n.ID
+// from) a network, as Docker's. netID is the network's ID as the
+// connection recorded it; empty (endpoints recorded by an older berth), it
+// is read from the network's record.
+func (e *Engine) networkEvent(ctx context.Context, action, network, netID string, id ContainerID) {
+	if netID == "" {
+		netID = network
+		if e.nets != nil {
+			if n, err := e.nets.Get(ctx, network); err == nil {
+				netID = n.ID
+			}
 		}
 	}
 	e.events.Record(ctx, e.log, eventlog.Event{Type: "network", Action: action, ID: netID, Name: network,
@@ -64,7 +68,7 @@ func (e *Engine) runEvents(ctx context.Context, join bool, id ContainerID, eps [
 		netAction, volAction = "connect", "mount"
 	}
 	for _, ep := range eps {
-		e.networkEvent(ctx, netAction, ep.Network, id)
+		e.networkEvent(ctx, netAction, ep.Network, ep.NetworkID, id)
 	}
 	for _, m := range mounts {
 		if m.Type != "volume" || m.Source == "" {

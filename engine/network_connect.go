@@ -51,6 +51,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 		return err
 	}
 	joined := active(st.Status) && len(eps) > 0
+	var netID string
 	if joined {
 		ifname := freeIfName(eps)
 		netsAfter := append(slices.Clone(rec.Config.Networks), nc)
@@ -69,7 +70,8 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 				retErr = errors.Join(retErr, e.nets.Disconnect(context.WithoutCancel(ctx), nc.Network, string(rec.ID)))
 			}
 		}()
-		eps = append(eps, endpointRecord{Network: nc.Network, IfName: ifname, Address: ep.Addr, Address6: ep.Addr6, MAC: ep.MAC, Aliases: nc.Aliases, DNS: ep.DNS})
+		netID = ep.NetworkID
+		eps = append(eps, endpointRecord{Network: nc.Network, NetworkID: ep.NetworkID, IfName: ifname, Address: ep.Addr, Address6: ep.Addr6, MAC: ep.MAC, Aliases: nc.Aliases, DNS: ep.DNS})
 		if err := e.rewriteEndpoints(ctx, dir, rec, eps); err != nil {
 			return err
 		}
@@ -82,7 +84,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 	}
 	if joined {
 		// As Docker: a container not running joins at its start.
-		e.networkEvent(ctx, "connect", nc.Network, rec.ID)
+		e.networkEvent(ctx, "connect", nc.Network, netID, rec.ID)
 	}
 	return nil
 }
@@ -105,6 +107,10 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, id ContainerID, network 
 		return err
 	}
 	j := slices.IndexFunc(eps, func(ep endpointRecord) bool { return ep.Network == network })
+	var netID string
+	if j >= 0 {
+		netID = eps[j].NetworkID
+	}
 	if j >= 0 && e.nets != nil {
 		if err := e.nets.Disconnect(ctx, network, string(rec.ID)); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("container %q: %w", rec.Config.Name, err)
@@ -119,7 +125,7 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, id ContainerID, network 
 	}
 	if j >= 0 {
 		// As Docker: a container not running has left at its end.
-		e.networkEvent(ctx, "disconnect", network, rec.ID)
+		e.networkEvent(ctx, "disconnect", network, netID, rec.ID)
 	}
 	return nil
 }
