@@ -59,6 +59,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/eventlog"
 	"github.com/berth-dev/berth/internal/flock"
+	"github.com/berth-dev/berth/internal/rounds"
 )
 
 // DefaultPool is the address pool networks get their /24 subnets from when
@@ -132,8 +133,8 @@ type Manager struct {
 	// destroy are recorded there for `GET /events`.
 	events *eventlog.Log
 
-	releases releaseQueue // RemoveSandbox's releases of endpoints, done together
-	reaper   reaperSlot   // link deletions put off while a down runs (DeferLinkDeletion)
+	releases rounds.Queue[*release] // RemoveSandbox's releases of endpoints, done together
+	reaper   reaperSlot             // link deletions put off while a down runs (DeferLinkDeletion)
 }
 
 // NetworkConfig asks for a network.
@@ -883,54 +884,21 @@ func (m *Manager) RemoveSandbox(ctx context.Context, id string) error {
 // result is its own sandbox's. The rounds run on the first caller's
 // thread: the callers of one Manager share a network namespace.
 func (m *Manager) releaseEndpoints(ctx context.Context, id string, gone map[string]bool) []error {
-	r := &release{id: id, gone: gone, done: make(chan struct{})}
-	q := &m.releases
-	q.mu.Lock()
-	q.queue = append(q.queue, r)
-	lead := !q.running
-	q.running = true
-	q.mu.Unlock()
-	if lead {
-		for {
-			q.mu.Lock()
-			batch := q.queue
-			q.queue = nil
-			if len(batch) == 0 {
-				q.running = false
-				q.mu.Unlock()
-				break
-			}
-			q.mu.Unlock()
-			m.releaseBatch(ctx, batch)
-		}
-	}
-	<-r.done
+	r := &release{id: id, gone: gone}
+	m.releases.Do(r, func(batch []*release) { m.releaseBatch(ctx, batch) })
 	return r.errs
-}
-
-// releaseQueue is the queue of releaseEndpoints.
-type releaseQueue struct {
-	mu      sync.Mutex
-	queue   []*release
-	running bool // a caller is releasing what is queued
 }
 
 // release is one queued releaseEndpoints.
 type release struct {
 	id   string
 	gone map[string]bool
-	errs []error
-	done chan struct{} // closed once errs is final
+	errs []error // set by its round
 }
 
 // releaseBatch releases the endpoints of the batch's sandboxes under one
 // holding of the network lock, writing each changed record once.
 func (m *Manager) releaseBatch(ctx context.Context, batch []*release) {
-	defer func() {
-		for _, r := range batch {
-			close(r.done)
-		}
-	}()
 	fail := func(err error) {
 		for _, r := range batch {
 			r.errs = append(r.errs, err)
