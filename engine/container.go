@@ -429,18 +429,7 @@ func (e *Engine) create(ctx context.Context, id ContainerID, cfg ContainerConfig
 	if err := writeState(tmp, sf); err != nil {
 		return nil, err
 	}
-	unlock, err := e.lockNames(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if other, err := e.nameUser(cfg.Name); err != nil {
-		return nil, err
-	} else if other != "" {
-		return nil, fmt.Errorf("container name %q is already in use by container %s: %w", cfg.Name, other, errdefs.ErrConflict)
-	}
-	e.sweepTemp(true)
-	if err := os.Rename(tmp, e.containerDir(id)); err != nil {
+	if err := e.claimName(ctx, cfg.Name, id, tmp); err != nil {
 		return nil, err
 	}
 	e.log.DebugContext(ctx, "container created", "container", cfg.Name, "id", id)
@@ -476,25 +465,90 @@ func (e *Engine) UpperDir(ctx context.Context, id ContainerID) (string, error) {
 	return filepath.Join(dir, "upper"), nil
 }
 
-// nameUser returns the ID of the container called name, or "" if there is
-// none. It reads only the names of the records (readRecordName): every
-// Create reads every record under the name lock, 100 a hundred times for
-// an up of 100 services.
-func (e *Engine) nameUser(name string) (ContainerID, error) {
+// nameClaim is a Create's claim of a name (claimName).
+type nameClaim struct {
+	ctx  context.Context // the Create's
+	name string
+	id   ContainerID
+	tmp  string // the container's directory, made whole under a temporary name
+	err  error  // set by its round
+}
+
+// claimName gives the container id the name name, under the name lock:
+// errdefs.ErrConflict if a container has it already, else the directory
+// tmp is renamed into place. The claims of this Engine's concurrent
+// Creates are made together (rounds.Queue): one holding of the lock and
+// one reading of every record's name serve every claim queued, rather than
+// one each; an up of 100 services read the 100 records a hundred times.
+// Each claim is checked against the names of the claims before it in its
+// round too. A round waits for the lock until the contexts of all its
+// claims are done: one caller's cancellation fails no other's Create.
+func (e *Engine) claimName(ctx context.Context, name string, id ContainerID, tmp string) error {
+	c := &nameClaim{ctx: ctx, name: name, id: id, tmp: tmp}
+	e.claims.Do(c, e.claimNames)
+	return c.err
+}
+
+// claimNames makes a round of claims under one holding of the name lock.
+func (e *Engine) claimNames(batch []*nameClaim) {
+	fail := func(err error) {
+		for _, c := range batch {
+			c.err = err
+		}
+	}
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(batch[0].ctx))
+	defer cancel(nil)
+	var left atomic.Int64
+	left.Store(int64(len(batch)))
+	for _, c := range batch {
+		stop := context.AfterFunc(c.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel(context.Cause(c.ctx))
+			}
+		})
+		defer stop()
+	}
+	unlock, err := e.lockNames(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer unlock()
+	users, err := e.nameUsers()
+	if err != nil {
+		fail(err)
+		return
+	}
+	e.sweepTemp(true)
+	for _, c := range batch {
+		if other, ok := users[c.name]; ok {
+			c.err = fmt.Errorf("container name %q is already in use by container %s: %w", c.name, other, errdefs.ErrConflict)
+			continue
+		}
+		if c.err = os.Rename(c.tmp, e.containerDir(c.id)); c.err == nil {
+			users[c.name] = c.id
+		}
+	}
+}
+
+// nameUsers returns the containers' IDs by name. It reads only the names
+// of the records (readRecordName).
+func (e *Engine) nameUsers() (map[string]ContainerID, error) {
 	dirs, err := e.containerDirs()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	recs, err := readDirs(dirs, readRecordName)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	users := make(map[string]ContainerID, len(recs))
 	for _, r := range recs {
-		if r != nil && r.Name == name {
-			return r.ID, nil
+		if r != nil {
+			users[r.Name] = r.ID
 		}
 	}
-	return "", nil
+	return users, nil
 }
 
 // sweepTemp removes the temporary directories of Creates that died half-way:

@@ -63,6 +63,7 @@ import (
 	"github.com/berth-dev/berth/engine/image"
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/eventlog"
+	"github.com/berth-dev/berth/internal/rounds"
 	"github.com/berth-dev/berth/internal/topdir"
 	"github.com/berth-dev/berth/netmgr"
 	"github.com/berth-dev/berth/volmgr"
@@ -105,6 +106,8 @@ type Engine struct {
 	// removeSwept: a process's first Remove sweeps what killed Creates
 	// left (sweepTemp); one sweep a process is enough.
 	removeSwept sync.Once
+	// claims are Creates' claims of names, made together (claimName).
+	claims rounds.Queue[*nameClaim]
 }
 
 // ContainerID names a container: 64 hex digits.
