@@ -26,6 +26,7 @@ import (
 	"github.com/berth-dev/berth/engine/internal/ctrstate"
 	"github.com/berth-dev/berth/internal/atomicfile"
 	"github.com/berth-dev/berth/internal/lazyregexp"
+	"github.com/berth-dev/berth/internal/rounds"
 	"github.com/berth-dev/berth/internal/smallfile"
 )
 
@@ -496,18 +497,12 @@ func (e *Engine) claimNames(batch []*nameClaim) {
 			c.err = err
 		}
 	}
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(batch[0].ctx))
-	defer cancel(nil)
-	var left atomic.Int64
-	left.Store(int64(len(batch)))
-	for _, c := range batch {
-		stop := context.AfterFunc(c.ctx, func() {
-			if left.Add(-1) == 0 {
-				cancel(context.Cause(c.ctx))
-			}
-		})
-		defer stop()
+	ctxs := make([]context.Context, len(batch))
+	for i, c := range batch {
+		ctxs[i] = c.ctx
 	}
+	ctx, cancel := rounds.Context(ctxs...)
+	defer cancel()
 	unlock, err := e.lockNames(ctx)
 	if err != nil {
 		fail(err)

@@ -4,7 +4,11 @@
 // Create) is done once for every request queued, rather than once each.
 package rounds
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
 
 // Queue is a queue of requests of type T, served in rounds. The zero
 // Queue is ready for use; it must not be copied once used. Safe for
@@ -55,4 +59,33 @@ func (q *Queue[T]) Do(req T, serve func(batch []T)) {
 		}
 	}
 	<-e.done
+}
+
+// Context returns a context for a round that serves callers with the
+// contexts ctxs (at least one): it is done once every one of them is, with
+// the cause of one of them, so that one caller giving up fails no other's
+// request. It carries the values of ctxs[0]. cancel releases it.
+func Context(ctxs ...context.Context) (ctx context.Context, cancel func()) {
+	ctx, cancelCause := context.WithCancelCause(context.WithoutCancel(ctxs[0]))
+	var left atomic.Int64
+	left.Store(int64(len(ctxs)))
+	end := func(c context.Context) {
+		if left.Add(-1) == 0 {
+			cancelCause(context.Cause(c))
+		}
+	}
+	var stops []func() bool
+	for _, c := range ctxs {
+		if c.Err() != nil {
+			end(c) // at once: a caller that gave up before counts now
+			continue
+		}
+		stops = append(stops, context.AfterFunc(c, func() { end(c) }))
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancelCause(nil)
+	}
 }

@@ -1,6 +1,8 @@
 package rounds
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -77,4 +79,41 @@ func TestRequestsQueuedMeanwhileShareARound(t *testing.T) {
 	if r.served != 1 || len(rounds) != 3 {
 		t.Errorf("a lone request served %d times in %d rounds", r.served, len(rounds))
 	}
+}
+
+type key struct{}
+
+// TestContextEndsWithTheLastCaller: a round's context is done only once
+// every caller's is, with the cause of one of them, and carries the first
+// one's values.
+func TestContextEndsWithTheLastCaller(t *testing.T) {
+	a, cancelA := context.WithCancelCause(context.WithValue(t.Context(), key{}, "a"))
+	errA := errors.New("a gave up")
+	cancelA(errA)
+	b, cancelB := context.WithCancelCause(t.Context())
+	ctx, cancel := Context(a, b)
+	defer cancel()
+	if ctx.Value(key{}) != "a" {
+		t.Errorf("value %v, want the first caller's", ctx.Value(key{}))
+	}
+	select {
+	case <-ctx.Done():
+		t.Fatalf("done while one of two callers waits: %v", context.Cause(ctx))
+	default:
+	}
+	errB := errors.New("b gave up")
+	cancelB(errB)
+	<-ctx.Done()
+	if cause := context.Cause(ctx); cause != errA && cause != errB {
+		t.Errorf("cause %v, want a caller's", cause)
+	}
+	// Callers that all gave up before: done at once.
+	if ctx, cancel := Context(a); ctx.Err() == nil || context.Cause(ctx) != errA {
+		t.Errorf("a round of callers that gave up: %v, want done with %v", context.Cause(ctx), errA)
+		cancel()
+	}
+	// cancel releases a context whose callers live on.
+	ctx, cancel = Context(t.Context())
+	cancel()
+	<-ctx.Done()
 }
