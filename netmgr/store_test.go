@@ -1,7 +1,10 @@
 package netmgr
 
 import (
+	"bytes"
+	"encoding/json"
 	"maps"
+	"os"
 	"reflect"
 	"slices"
 	"testing"
@@ -43,5 +46,37 @@ func TestRecordBrief(t *testing.T) {
 	all, err := m.readAllBrief()
 	if err != nil || len(all) != 1 || all[0].Name != "n" || len(all[0].Endpoints) != 2 {
 		t.Errorf("readAllBrief = %+v, %v", all, err)
+	}
+}
+
+// TestRecordOnOneLine: a record is written on one line, without
+// indentation; one written indented (as berth did before) reads the same.
+func TestRecordOnOneLine(t *testing.T) {
+	m := newUnitManager(t)
+	want := testNetwork("n")
+	if err := m.writeRecord(want); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(m.recordPath("n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := bytes.IndexByte(b, '\n'); i != len(b)-1 {
+		t.Errorf("record not on one line:\n%s", b)
+	}
+	compact, err := m.readRecord("n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	indented, err := json.MarshalIndent(want, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.recordPath("n"), indented, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.readRecord("n")
+	if err != nil || !reflect.DeepEqual(got, compact) {
+		t.Errorf("indented record read as %+v, %v; want %+v", got, err, compact)
 	}
 }
