@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
@@ -53,8 +54,9 @@ var refusedByUp = map[string]string{
 }
 
 // jobAttributes are the keys of a job that are a container's attributes,
-// from compose-go's JobConfig: what a job shares with a service.
-var jobAttributes = func() map[string]bool {
+// from compose-go's JobConfig: what a job shares with a service. Made on
+// first use (the support table's), not by every process at start.
+var jobAttributes = sync.OnceValue(func() map[string]bool {
 	out := map[string]bool{}
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
@@ -71,7 +73,7 @@ var jobAttributes = func() map[string]bool {
 	}
 	walk(reflect.TypeFor[types.JobConfig]())
 	return out
-}()
+})
 
 // jobFields derives the job attributes' entries from the services' of
 // table: a job's container attribute has the status and the check of the
@@ -94,7 +96,7 @@ func jobKey(serviceKey string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if !jobAttributes[splitPath(rest)[0]] {
+	if !jobAttributes()[splitPath(rest)[0]] {
 		return "", false
 	}
 	return "jobs.*." + rest, true
