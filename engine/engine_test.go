@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +57,30 @@ func TestStateDirsSpread(t *testing.T) {
 	if m, _ := topdir.Marked(e.opt.Root); m {
 		t.Errorf("the root itself is marked")
 	}
+}
+
+// Starts beyond the process's slots wait for one, and give up with their
+// context; a Start gives its slot back however it ends.
+func TestStartSlots(t *testing.T) {
+	e := newUnprivEngine(t, "/bin/true", false)
+	if cap(e.starts) < 2 {
+		t.Fatalf("%d start slots", cap(e.starts))
+	}
+	e.starts = make(chan struct{}, 1)
+	missing := ContainerID(strings.Repeat("ab", 32))
+	if err := e.Start(t.Context(), missing); !errdefs.IsNotFound(err) {
+		t.Fatalf("Start of a missing container = %v, want NotFound", err)
+	}
+	if n := len(e.starts); n != 0 {
+		t.Fatalf("%d slots still taken after the Start", n)
+	}
+	e.starts <- struct{}{} // every slot taken
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(errors.New("no slot"))
+	if err := e.Start(ctx, missing); err == nil || err.Error() != "no slot" {
+		t.Fatalf("Start without a slot = %v, want its context's cause", err)
+	}
+	<-e.starts
 }
 
 func TestCreateUnknownImage(t *testing.T) {

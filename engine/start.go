@@ -35,6 +35,14 @@ const readyTimeout = 2 * time.Minute
 // recorded in the container's State. Starting a running container is a
 // no-op.
 func (e *Engine) Start(ctx context.Context, id ContainerID) error {
+	if e.starts != nil { // see startSlots
+		select {
+		case e.starts <- struct{}{}:
+			defer func() { <-e.starts }()
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
 	dir, rec, unlock, err := e.lockContainer(ctx, string(id))
 	if err != nil {
 		return err
