@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Environment variables the benchmarks read.
@@ -208,6 +210,40 @@ func runRounds(b *testing.B, tools []*tool, fl *floor, n int, res *results) {
 	b.ReportMetric(0, "ns/op") // the whole round's time says nothing: the phases do
 }
 
+// writeSettled writes a phase's Compose file, then waits until the kernel's
+// coarse clock, with which it stamps a change, is past the file's stamps:
+// the file is then as a file saved before a command is typed, not one
+// changed in the clock tick the command starts in. berth keeps a loaded
+// project in its model cache only when its files last changed before the
+// load began (a change during the load must not be recorded beside a model
+// made from the bytes before it); without the wait, whether the cold and
+// changed ups could keep theirs, and so whether the no-op up and the down
+// after them load the project again, came down to the tick the write fell
+// in. It changes nothing for a tool without such a cache.
+func writeSettled(path string, data []byte) error {
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return err
+	}
+	stamp := max(time.Unix(st.Mtim.Unix()).UnixNano(), time.Unix(st.Ctim.Unix()).UnixNano())
+	for deadline := time.Now().Add(time.Second); ; {
+		var now unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &now); err != nil {
+			return err
+		}
+		if time.Unix(now.Unix()).UnixNano() > stamp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: its timestamp is still not past after a second", path)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // runCycle runs one cycle of p and checks, outside the timed region, what
 // each phase left: after an up every service runs; after the change
 // exactly s1 has a new container; after down -v nothing is left.
@@ -219,7 +255,7 @@ func runCycle(b *testing.B, p project, n int, res *results) map[string]time.Dura
 	for _, ph := range cycle {
 		if ph.rev != rev {
 			rev = ph.rev
-			if err := os.WriteFile(p.file, composeYAML(n, rev), 0o644); err != nil {
+			if err := writeSettled(p.file, composeYAML(n, rev)); err != nil {
 				b.Fatal(err)
 			}
 		}

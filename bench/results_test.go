@@ -171,7 +171,9 @@ func (r *results) markdown(now time.Time) []byte {
 		"median in seconds, with the fastest and slowest run, of: cold `up -d` until every service runs, "+
 		"no-op `up -d`, `up -d` after changing one environment variable of `s1`, `down -v`. Projects: "+
 		"N busybox services `sleep 3600` with `init: true`, a named volume each, one `internal` network; "+
-		"the same image in every tool. After each phase, untimed, the bench checks that N containers run "+
+		"the same image in every tool. Each phase's Compose file is written before its command, untimed, and the "+
+		"bench waits until the clock is past the file's timestamps, as for a file saved before a command is typed. "+
+		"After each phase, untimed, the bench checks that N containers run "+
 		"(and after the change that exactly `s1` was recreated), or that nothing of the project is left.\n\n",
 		r.cycles())
 
