@@ -348,6 +348,13 @@ type endpointRecord struct {
 
 const endpointsVersion = 1
 
+// endpointRecordOf is what endpoints.json keeps of the attachment nc, as
+// interface ifname, that netmgr made as ep.
+func endpointRecordOf(nc EndpointConfig, ifname string, ep *netmgr.Endpoint) endpointRecord {
+	return endpointRecord{Network: nc.Network, NetworkID: ep.NetworkID, IfName: ifname, Address: ep.Addr, Address6: ep.Addr6,
+		MAC: ep.MAC, Aliases: nc.Aliases, DNS: ep.DNS, Ports: ep.Ports}
+}
+
 func readEndpoints(dir string) ([]endpointRecord, error) {
 	var f endpointsFile
 	p := filepath.Join(dir, ctrstate.EndpointsFile)

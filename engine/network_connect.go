@@ -71,7 +71,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id ContainerID, nc Endpoint
 			}
 		}()
 		netID = ep.NetworkID
-		eps = append(eps, endpointRecord{Network: nc.Network, NetworkID: ep.NetworkID, IfName: ifname, Address: ep.Addr, Address6: ep.Addr6, MAC: ep.MAC, Aliases: nc.Aliases, DNS: ep.DNS})
+		eps = append(eps, endpointRecordOf(nc, ifname, ep))
 		if err := e.rewriteEndpoints(ctx, dir, rec, eps); err != nil {
 			return err
 		}

@@ -225,7 +225,7 @@ func (e *Engine) connect(ctx context.Context, dir string, rec *record) (netns st
 		if err != nil {
 			return "", nil, fmt.Errorf("network %q: %w", nc.Network, err)
 		}
-		eps = append(eps, endpointRecord{Network: nc.Network, NetworkID: ep.NetworkID, IfName: ifname, Address: ep.Addr, Address6: ep.Addr6, MAC: ep.MAC, Aliases: nc.Aliases, DNS: ep.DNS, Ports: ep.Ports})
+		eps = append(eps, endpointRecordOf(nc, ifname, ep))
 	}
 	f := endpointsFile{Version: endpointsVersion, Endpoints: eps}
 	if err := atomicfile.WriteJSON(filepath.Join(dir, ctrstate.EndpointsFile), f, 0o644); err != nil {

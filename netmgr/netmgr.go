@@ -774,6 +774,9 @@ func (m *Manager) lockRecord(ctx context.Context, network string) (n *Network, u
 	return n, unlock, nil
 }
 
+// resolverAlive tells whether the resolver n records still runs.
+func resolverAlive(n *Network) bool { return n.Resolver != nil && processAlive(*n.Resolver) }
+
 // finishConnect makes sure, under the network lock, that the network's
 // resolver runs (setting ep.DNS) and publishes ep's ports, once ep's veth
 // is plumbed. It reads the record in brief, and whole only to record a
@@ -794,7 +797,7 @@ func (m *Manager) finishConnect(ctx context.Context, network string, ep *Endpoin
 	}
 	n := &r.Network
 	if m.opt.Exe != "" {
-		if n.Resolver == nil || !processAlive(*n.Resolver) {
+		if !resolverAlive(n) {
 			// The endpoint is recorded: a resolver started now answers
 			// for it.
 			if n, err = m.readRecord(network); err != nil {

@@ -31,7 +31,7 @@ const resolverReady = "ready"
 // ensureResolverLocked starts the resolver of network n unless the one its
 // record names still runs, and records it. The network lock must be held.
 func (m *Manager) ensureResolverLocked(ctx context.Context, n *Network) (retErr error) {
-	if n.Resolver != nil && processAlive(*n.Resolver) {
+	if resolverAlive(n) {
 		return nil
 	}
 	// One started by a berth killed before it recorded it holds the
